@@ -1,0 +1,183 @@
+//! The apply executor. It works on plan data only (never YAML or templates): stacks in DAG
+//! order, independent stacks in parallel (bounded); each stack locked, checked against the
+//! serial the plan saw, refreshed, re-planned with the fresh outputs of the stacks above it and
+//! stopped if the re-plan exceeds what was approved; then its operations in dependency order
+//! with bounded concurrency and per-provider/region rate limits, every operation journalled
+//! before and after its cloud call. A failure skips its dependents; independent work finishes.
+
+pub mod approval;
+pub mod ops;
+mod run;
+
+use crate::events::{Event, EventSink, ResourceStatus, StackStatus};
+use crate::plan::{Action, Plan};
+use crate::provider::limits::Limits;
+use crate::provider::Registry;
+use crate::state::Backend;
+use crate::value::ValueMap;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// How an apply runs.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// How long to wait for a stack's lock held by someone else.
+    pub lock_timeout: Duration,
+    /// Independent stacks applied at once.
+    pub stacks_in_parallel: usize,
+    /// Resource operations in flight at once in one stack.
+    pub resources_in_parallel: usize,
+    /// Refresh each stack before re-planning it (recommended).
+    pub refresh: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            lock_timeout: Duration::from_secs(0),
+            stacks_in_parallel: 4,
+            resources_in_parallel: 16,
+            refresh: true,
+        }
+    }
+}
+
+/// What the executor needs besides the plan.
+#[derive(Clone)]
+pub struct ApplyContext {
+    pub workspace: String,
+    pub registry: Registry,
+    pub backend: Arc<dyn Backend>,
+    pub limits: Limits,
+    pub options: ApplyOptions,
+}
+
+/// How one resource operation ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceOutcome {
+    pub resource: String,
+    pub action: Action,
+    pub status: ResourceStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// How one stack ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackOutcome {
+    pub stack: String,
+    pub status: StackStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub resources: Vec<ResourceOutcome>,
+}
+
+/// The result of an apply: done, failed and skipped, per stack and resource.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ApplySummary {
+    pub stacks: Vec<StackOutcome>,
+}
+
+impl ApplySummary {
+    pub fn succeeded(&self) -> bool {
+        self.stacks.iter().all(|s| s.status == StackStatus::Succeeded)
+    }
+
+    pub fn count(&self, status: StackStatus) -> usize {
+        self.stacks.iter().filter(|s| s.status == status).count()
+    }
+
+    /// Resource outcomes with the given status, as `(stack, outcome)`.
+    pub fn resources(&self, status: ResourceStatus) -> Vec<(&str, &ResourceOutcome)> {
+        self.stacks
+            .iter()
+            .flat_map(|s| s.resources.iter().map(move |r| (s.stack.as_str(), r)))
+            .filter(|(_, r)| r.status == status)
+            .collect()
+    }
+}
+
+/// Outputs of stacks applied during this run, for the stacks below them.
+pub(crate) type FreshOutputs = Arc<Mutex<HashMap<String, ValueMap>>>;
+
+/// Applies a plan.
+pub async fn execute(context: ApplyContext, plan: Plan, events: EventSink) -> ApplySummary {
+    let context = Arc::new(context);
+    let plan = Arc::new(plan);
+    let changes = plan.summary.create + plan.summary.update + plan.summary.replace + plan.summary.delete;
+    events.emit(Event::ApplyStarted { stacks: plan.stacks.len(), changes });
+    let fresh: FreshOutputs = Arc::default();
+    let mut outcomes: Vec<Option<StackOutcome>> = vec![None; plan.stacks.len()];
+    let mut waiting: Vec<usize> = (0..plan.stacks.len()).collect();
+    let mut running = JoinSet::new();
+    let limit = context.options.stacks_in_parallel.max(1);
+    loop {
+        schedule(&plan, &mut waiting, &mut outcomes, &mut running, limit, &context, &fresh, &events);
+        let Some(joined) = running.join_next().await else { break };
+        let (index, outcome) = joined.expect("stack task panicked");
+        outcomes[index] = Some(outcome);
+    }
+    let summary = ApplySummary { stacks: outcomes.into_iter().flatten().collect() };
+    events.emit(Event::ApplyFinished {
+        succeeded: summary.count(StackStatus::Succeeded),
+        failed: summary.stacks.len() - summary.count(StackStatus::Succeeded) - summary.count(StackStatus::Skipped),
+        skipped: summary.count(StackStatus::Skipped),
+    });
+    summary
+}
+
+/// Starts every waiting stack whose predecessors succeeded (up to `limit` running), and skips
+/// every stack with a predecessor that did not.
+#[allow(clippy::too_many_arguments)]
+fn schedule(
+    plan: &Arc<Plan>,
+    waiting: &mut Vec<usize>,
+    outcomes: &mut [Option<StackOutcome>],
+    running: &mut JoinSet<(usize, StackOutcome)>,
+    limit: usize,
+    context: &Arc<ApplyContext>,
+    fresh: &FreshOutputs,
+    events: &EventSink,
+) {
+    let status_of = |outcomes: &[Option<StackOutcome>], name: &str| {
+        plan.stacks
+            .iter()
+            .position(|s| s.stack.name == name)
+            .map(|i| outcomes[i].as_ref().map(|o| o.status))
+    };
+    let mut progress = true;
+    while progress {
+        progress = false;
+        let mut still = Vec::new();
+        for &index in waiting.iter() {
+            let stack = &plan.stacks[index];
+            let before: Vec<(String, Option<Option<StackStatus>>)> =
+                stack.after.iter().map(|name| (name.clone(), status_of(outcomes, name))).collect();
+            let blocked = before.iter().find(|(_, s)| matches!(s, Some(Some(st)) if *st != StackStatus::Succeeded));
+            if let Some((name, _)) = blocked {
+                let message = format!("skipped: stack {name} did not succeed");
+                events.emit(Event::StackFinished { stack: stack.stack.name.clone(), status: StackStatus::Skipped, message: Some(message.clone()) });
+                outcomes[index] = Some(run::skipped_outcome(stack, message));
+                progress = true;
+                continue;
+            }
+            let ready = before.iter().all(|(_, s)| matches!(s, Some(Some(StackStatus::Succeeded)) | None));
+            if ready && running.len() < limit {
+                let (context, plan, fresh, events) = (context.clone(), plan.clone(), fresh.clone(), events.clone());
+                running.spawn(async move {
+                    let outcome = run::run_stack(context, plan, index, fresh, events).await;
+                    (index, outcome)
+                });
+                progress = true;
+            } else {
+                still.push(index);
+            }
+        }
+        *waiting = still;
+    }
+}

@@ -1,0 +1,202 @@
+//! The operations of one stack's change set and their order: creates and updates after the
+//! resources they depend on, deletes before the resources they depended on, and a replace as a
+//! delete then a create (or, with `create_before_destroy`, a create then a delete of the
+//! *deposed* old resource). Pure: no I/O.
+
+use crate::graph::topo_order;
+use crate::plan::{Action, ResourceChange};
+use crate::state::StackState;
+use std::collections::HashMap;
+
+/// The suffix under which the old half of a create-before-destroy replace is kept in state
+/// until it is deleted, so that a crash in between never loses track of it.
+pub const DEPOSED_SUFFIX: &str = "#deposed";
+
+/// A cloud operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    Create,
+    Update,
+    Delete,
+}
+
+/// One operation on one resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Op {
+    pub resource: String,
+    pub kind: OpKind,
+    /// The planned action this operation is part of.
+    pub action: Action,
+    /// The state entry it acts on (`name`, or `name#deposed`).
+    pub state_key: String,
+}
+
+/// Operations in a valid execution order, and edges `(before, after)` between them.
+pub fn build(changes: &[ResourceChange], state: &StackState) -> (Vec<Op>, Vec<(usize, usize)>) {
+    let mut ops: Vec<Op> = Vec::new();
+    let mut write_op: HashMap<&str, usize> = HashMap::new();
+    let mut delete_op: HashMap<&str, usize> = HashMap::new();
+    let mut edges = Vec::new();
+    let op = |resource: &str, kind, action, state_key: String| Op { resource: resource.to_string(), kind, action, state_key };
+    for change in changes {
+        let name = change.name.as_str();
+        match change.action {
+            Action::NoOp => {}
+            Action::Create => {
+                write_op.insert(name, ops.len());
+                ops.push(op(name, OpKind::Create, Action::Create, name.to_string()));
+            }
+            Action::Update => {
+                write_op.insert(name, ops.len());
+                ops.push(op(name, OpKind::Update, Action::Update, name.to_string()));
+            }
+            Action::Delete => {
+                delete_op.insert(name, ops.len());
+                ops.push(op(name, OpKind::Delete, Action::Delete, name.to_string()));
+            }
+            Action::Replace => {
+                let (create, delete) = (ops.len(), ops.len() + 1);
+                let deposed = if change.create_before_destroy {
+                    format!("{name}{DEPOSED_SUFFIX}")
+                } else {
+                    name.to_string()
+                };
+                ops.push(op(name, OpKind::Create, Action::Replace, name.to_string()));
+                ops.push(op(name, OpKind::Delete, Action::Replace, deposed));
+                edges.push(if change.create_before_destroy { (create, delete) } else { (delete, create) });
+                write_op.insert(name, create);
+                delete_op.insert(name, delete);
+            }
+        }
+    }
+    for change in changes {
+        // Creates and updates wait for what they reference.
+        if let Some(&mine) = write_op.get(change.name.as_str()) {
+            for dep in &change.depends_on {
+                if let Some(&theirs) = write_op.get(dep.as_str()) {
+                    edges.push((theirs, mine));
+                }
+            }
+        }
+    }
+    for (name, resource) in &state.resources {
+        // A resource that depended on `dep` goes (or moves off it) before `dep` is deleted.
+        for dep in &resource.dependencies {
+            let Some(&delete_dep) = delete_op.get(dep.as_str()) else { continue };
+            if let Some(&delete_mine) = delete_op.get(name.as_str()) {
+                edges.push((delete_mine, delete_dep));
+            }
+            let dep_replaced = ops[delete_dep].action == Action::Replace;
+            if let (Some(&write_mine), false) = (write_op.get(name.as_str()), dep_replaced) {
+                edges.push((write_mine, delete_dep));
+            }
+        }
+    }
+    edges.sort_unstable();
+    edges.dedup();
+    (ops, edges)
+}
+
+/// Successors of every op, for skipping dependents of a failure.
+pub fn successors(n: usize, edges: &[(usize, usize)]) -> Vec<Vec<usize>> {
+    let mut next = vec![Vec::new(); n];
+    for &(a, b) in edges {
+        next[a].push(b);
+    }
+    next
+}
+
+/// True when the ops can be ordered (they always can for plans the planner made).
+pub fn is_acyclic(n: usize, edges: &[(usize, usize)]) -> bool {
+    topo_order(n, edges).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::ResourceState;
+
+    fn change(name: &str, action: Action, deps: &[&str], cbd: bool) -> ResourceChange {
+        ResourceChange {
+            name: name.into(),
+            type_name: "test:Thing".into(),
+            region: None,
+            action,
+            id: None,
+            before: None,
+            after: None,
+            changed: vec![],
+            replace_because: vec![],
+            protect: false,
+            depends_on: deps.iter().map(|d| d.to_string()).collect(),
+            create_before_destroy: cbd,
+            notes: vec![],
+        }
+    }
+
+    fn in_state(state: &mut StackState, name: &str, deps: &[&str]) {
+        state.resources.insert(
+            name.into(),
+            ResourceState {
+                type_name: "test:Thing".into(),
+                id: format!("id-{name}"),
+                region: None,
+                inputs: Default::default(),
+                attributes: Default::default(),
+                dependencies: deps.iter().map(|d| d.to_string()).collect(),
+                protect: false,
+            },
+        );
+    }
+
+    fn order(ops: &[Op], edges: &[(usize, usize)]) -> Vec<String> {
+        topo_order(ops.len(), edges)
+            .unwrap()
+            .into_iter()
+            .map(|i| format!("{:?} {}", ops[i].kind, ops[i].state_key))
+            .collect()
+    }
+
+    #[test]
+    fn creates_follow_dependencies_and_deletes_go_in_reverse() {
+        let mut state = StackState::new("s");
+        in_state(&mut state, "old_net", &[]);
+        in_state(&mut state, "old_sub", &["old_net"]);
+        let changes = vec![
+            change("sub", Action::Create, &["net"], false),
+            change("net", Action::Create, &[], false),
+            change("old_net", Action::Delete, &[], false),
+            change("old_sub", Action::Delete, &["old_net"], false),
+        ];
+        let (ops, edges) = build(&changes, &state);
+        let order = order(&ops, &edges);
+        let pos = |s: &str| order.iter().position(|o| o == s).unwrap();
+        assert!(pos("Create net") < pos("Create sub"));
+        assert!(pos("Delete old_sub") < pos("Delete old_net"));
+    }
+
+    #[test]
+    fn replace_deletes_first_unless_create_before_destroy() {
+        let mut state = StackState::new("s");
+        in_state(&mut state, "a", &[]);
+        in_state(&mut state, "b", &[]);
+        let changes = vec![change("a", Action::Replace, &[], false), change("b", Action::Replace, &[], true)];
+        let (ops, edges) = build(&changes, &state);
+        let order = order(&ops, &edges);
+        let pos = |s: &str| order.iter().position(|o| o == s).unwrap();
+        assert!(pos("Delete a") < pos("Create a"));
+        assert!(pos("Create b") < pos("Delete b#deposed"));
+    }
+
+    #[test]
+    fn dependents_move_off_a_deleted_resource_first() {
+        let mut state = StackState::new("s");
+        in_state(&mut state, "net", &[]);
+        in_state(&mut state, "app", &["net"]);
+        // `app` no longer references `net`, which is removed.
+        let changes = vec![change("app", Action::Update, &[], false), change("net", Action::Delete, &[], false)];
+        let (ops, edges) = build(&changes, &state);
+        assert_eq!(order(&ops, &edges), vec!["Update app", "Delete net"]);
+        assert!(is_acyclic(ops.len(), &edges));
+    }
+}

@@ -1,0 +1,630 @@
+//! Running one stack: lock, serial check, refresh and adoption of interrupted creates,
+//! re-plan and approval check, the operations, the outputs, the snapshot, unlock.
+
+use super::ops::{self, Op, OpKind, DEPOSED_SUFFIX};
+use super::{approval, ApplyContext, FreshOutputs, ResourceOutcome, StackOutcome};
+use crate::events::{Event, EventSink, ResourceStatus, StackStatus};
+use crate::plan::stack::{plan_stack, Observations, Resolver, StackInputs};
+use crate::plan::{Plan, StackPlan};
+use crate::provider::{CreateRequest, DeleteRequest, ErrorKind, Ownership, Properties, UpdateRequest};
+use crate::refresh::refresh_stack;
+use crate::state::backend::lock_with_timeout;
+use crate::state::{JournalEntry, LockInfo, OperationKind, PendingOperation, ResourceState, StackState, StateError};
+use crate::value::{refs, Value, ValueMap};
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::task::JoinSet;
+
+/// A stack that ended before running anything.
+pub(super) fn skipped_outcome(stack: &StackPlan, message: String) -> StackOutcome {
+    StackOutcome { stack: stack.stack.name.clone(), status: StackStatus::Skipped, message: Some(message), resources: Vec::new() }
+}
+
+/// Why a stack stopped early.
+struct Stop {
+    status: StackStatus,
+    message: String,
+}
+
+impl From<StateError> for Stop {
+    fn from(err: StateError) -> Stop {
+        Stop { status: StackStatus::Failed, message: err.to_string() }
+    }
+}
+
+pub(super) async fn run_stack(
+    context: Arc<ApplyContext>,
+    plan: Arc<Plan>,
+    index: usize,
+    fresh: FreshOutputs,
+    events: EventSink,
+) -> StackOutcome {
+    let approved = &plan.stacks[index];
+    let name = approved.stack.name.clone();
+    let changes = approved.changes.iter().filter(|c| c.action.is_change()).count();
+    events.emit(Event::StackStarted { stack: name.clone(), changes });
+    let lock = LockInfo::for_operation(if plan.destroy { "destroy" } else { "apply" });
+    let backend = context.backend.clone();
+    let waited = lock_with_timeout(backend.as_ref(), &name, &lock, context.options.lock_timeout, |holder| {
+        events.emit(Event::LockWaiting { stack: name.clone(), holder: holder.clone() })
+    })
+    .await;
+    let result = match waited {
+        Ok(()) => {
+            let result = run_locked(&context, &plan, index, &fresh, &events).await;
+            if let Err(err) = backend.unlock(&name, &lock.id).await {
+                tracing_fallback(&events, &name, &err);
+            }
+            result
+        }
+        Err(StateError::Locked { holder, .. }) => Err(Stop {
+            status: StackStatus::Locked,
+            message: format!("locked by {holder}; if its holder is gone, run `terrace state unlock {name}`"),
+        }),
+        Err(other) => Err(other.into()),
+    };
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(stop) => StackOutcome { stack: name.clone(), status: stop.status, message: Some(stop.message), resources: Vec::new() },
+    };
+    events.emit(Event::StackFinished { stack: name, status: outcome.status, message: outcome.message.clone() });
+    outcome
+}
+
+fn tracing_fallback(events: &EventSink, stack: &str, err: &StateError) {
+    events.emit(Event::StackFinished {
+        stack: stack.to_string(),
+        status: StackStatus::Failed,
+        message: Some(format!("could not release the lock: {err}")),
+    });
+}
+
+async fn run_locked(
+    context: &Arc<ApplyContext>,
+    plan: &Arc<Plan>,
+    index: usize,
+    fresh: &FreshOutputs,
+    events: &EventSink,
+) -> Result<StackOutcome, Stop> {
+    let approved = &plan.stacks[index];
+    let name = &approved.stack.name;
+    let loaded = context.backend.load(name).await?;
+    let current_serial = loaded.as_ref().map(|s| s.serial);
+    if current_serial != approved.serial {
+        return Err(Stop {
+            status: StackStatus::Refused,
+            message: format!(
+                "state moved since the plan (serial {} → {}); run `terrace plan` again",
+                show_serial(approved.serial),
+                show_serial(current_serial)
+            ),
+        });
+    }
+    let state = loaded.unwrap_or_else(|| StackState::new(name));
+    let run = Arc::new(StackRun {
+        context: context.clone(),
+        plan: plan.clone(),
+        index,
+        base_serial: state.snapshot_serial.unwrap_or(0),
+        state: Mutex::new(state),
+        upstream: upstream_outputs(context, approved, fresh).await?,
+        reuse_keys: Mutex::new(HashMap::new()),
+        journalled: Mutex::new(false),
+        events: events.clone(),
+    });
+    let observations = run.reconcile().await?;
+    let replanned = run.replan(&observations)?;
+    let problems = approval::exceeded(approved, &replanned);
+    if !problems.is_empty() {
+        return Err(Stop {
+            status: StackStatus::Refused,
+            message: format!("the re-plan goes beyond the approved plan: {}", problems.join("; ")),
+        });
+    }
+    let outcomes = run.clone().execute(&replanned).await;
+    let failed = outcomes.iter().any(|o| o.status != ResourceStatus::Done);
+    run.finish(&replanned, fresh).await?;
+    Ok(StackOutcome {
+        stack: name.clone(),
+        status: if failed { StackStatus::Failed } else { StackStatus::Succeeded },
+        message: failed.then(|| "some operations failed; dependents were skipped".to_string()),
+        resources: outcomes,
+    })
+}
+
+fn show_serial(serial: Option<u64>) -> String {
+    serial.map(|s| s.to_string()).unwrap_or_else(|| "none".into())
+}
+
+/// Outputs of the stacks this one reads: fresh from this run, else from their state.
+async fn upstream_outputs(
+    context: &ApplyContext,
+    approved: &StackPlan,
+    fresh: &FreshOutputs,
+) -> Result<BTreeMap<String, ValueMap>, Stop> {
+    let mut upstream = BTreeMap::new();
+    for stack in &approved.upstream {
+        let known = fresh.lock().expect("outputs lock").get(stack).cloned();
+        let outputs = match known {
+            Some(outputs) => outputs,
+            None => match context.backend.load(stack).await? {
+                Some(state) => state.outputs.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
+                None => {
+                    return Err(Stop {
+                        status: StackStatus::Failed,
+                        message: format!("needs the outputs of stack {stack}, which has not been applied; apply it first"),
+                    })
+                }
+            },
+        };
+        upstream.insert(stack.clone(), outputs);
+    }
+    Ok(upstream)
+}
+
+/// One stack being applied.
+struct StackRun {
+    context: Arc<ApplyContext>,
+    plan: Arc<Plan>,
+    index: usize,
+    base_serial: u64,
+    state: Mutex<StackState>,
+    upstream: BTreeMap<String, ValueMap>,
+    /// Idempotency keys of interrupted creates, reused by the next create of that resource.
+    reuse_keys: Mutex<HashMap<String, String>>,
+    journalled: Mutex<bool>,
+    events: EventSink,
+}
+
+impl StackRun {
+    fn approved(&self) -> &StackPlan {
+        &self.plan.stacks[self.index]
+    }
+
+    fn name(&self) -> &str {
+        &self.approved().stack.name
+    }
+
+    async fn journal(&self, entry: JournalEntry) -> Result<(), StateError> {
+        self.context.backend.append(self.name(), self.base_serial, &entry).await?;
+        self.state.lock().expect("state lock").apply_entry(&entry);
+        *self.journalled.lock().expect("flag lock") = true;
+        Ok(())
+    }
+
+    /// Refreshes, adopts resources created before an interruption, and clears the pending
+    /// operations the refresh has settled.
+    async fn reconcile(&self) -> Result<Observations, Stop> {
+        let snapshot = self.state.lock().expect("state lock").clone();
+        if !self.context.options.refresh && snapshot.pending.is_empty() {
+            return Ok(Observations::default());
+        }
+        let refreshed = refresh_stack(&self.context.registry, &self.context.limits, &self.context.workspace, &snapshot)
+            .await
+            .map_err(|e| Stop { status: StackStatus::Failed, message: format!("refresh failed: {e}") })?;
+        let mut observations = refreshed.observations;
+        for pending in &snapshot.pending {
+            let adopted = refreshed.adoptable.get(&pending.resource).filter(|_| pending.kind == OperationKind::Create);
+            let entry = match adopted {
+                Some(observed) => {
+                    let spec = self.approved().desired.resources.get(&pending.resource);
+                    let state = ResourceState {
+                        type_name: pending.type_name.clone(),
+                        id: observed.id.clone(),
+                        region: pending.region.clone(),
+                        inputs: observed.properties.clone(),
+                        attributes: observed.attributes.clone(),
+                        dependencies: self.dependencies_of(&pending.resource),
+                        protect: spec.is_some_and(|s| s.protect),
+                    };
+                    self.events.emit(Event::ResourceAdopted {
+                        stack: self.name().to_string(),
+                        resource: pending.resource.clone(),
+                        id: observed.id.clone(),
+                    });
+                    observations.found.insert(pending.resource.clone(), observed.clone());
+                    JournalEntry::Done { operation: pending.id.clone(), resource: pending.resource.clone(), state: Some(Box::new(state)) }
+                }
+                None => {
+                    if pending.kind == OperationKind::Create {
+                        self.reuse_keys.lock().expect("keys lock").insert(pending.resource.clone(), pending.idempotency_key.clone());
+                    }
+                    let vanished = pending.kind == OperationKind::Delete && !observations.found.contains_key(&pending.resource);
+                    if vanished {
+                        observations.found.remove(&pending.resource);
+                        JournalEntry::Done { operation: pending.id.clone(), resource: pending.resource.clone(), state: None }
+                    } else {
+                        JournalEntry::Failed {
+                            operation: pending.id.clone(),
+                            resource: pending.resource.clone(),
+                            error: "interrupted; settled by refresh".into(),
+                        }
+                    }
+                }
+            };
+            self.journal(entry).await?;
+        }
+        if !self.context.options.refresh {
+            observations.refreshed = false;
+        }
+        Ok(observations)
+    }
+
+    fn dependencies_of(&self, resource: &str) -> Vec<String> {
+        self.approved()
+            .changes
+            .iter()
+            .find(|c| c.name == resource)
+            .map(|c| c.depends_on.clone())
+            .unwrap_or_default()
+    }
+
+    fn replan(&self, observations: &Observations) -> Result<StackPlan, Stop> {
+        let state = self.state.lock().expect("state lock").clone();
+        let approved = self.approved();
+        let inputs = StackInputs {
+            spec: &approved.desired,
+            state: Some(&state),
+            observations,
+            upstream: &self.upstream,
+            layer_links: &approved.layer_links,
+            config: &self.plan.config,
+            layers: &self.plan.layers,
+            registry: &self.context.registry,
+            destroy: self.plan.destroy,
+        };
+        plan_stack(&inputs).map_err(|e| Stop { status: StackStatus::Failed, message: e.to_string() })
+    }
+
+    /// Runs the re-planned operations in dependency order, bounded, skipping the dependents of
+    /// a failure.
+    async fn execute(self: Arc<Self>, replanned: &StackPlan) -> Vec<ResourceOutcome> {
+        let snapshot = self.state.lock().expect("state lock").clone();
+        let (op_list, edges) = ops::build(&replanned.changes, &snapshot);
+        if !ops::is_acyclic(op_list.len(), &edges) {
+            return vec![ResourceOutcome {
+                resource: "*".into(),
+                action: crate::plan::Action::NoOp,
+                status: ResourceStatus::Failed,
+                id: None,
+                error: Some("the operations of this stack cannot be ordered (cycle)".into()),
+            }];
+        }
+        let next = ops::successors(op_list.len(), &edges);
+        let mut waiting_on = vec![0usize; op_list.len()];
+        for &(_, b) in &edges {
+            waiting_on[b] += 1;
+        }
+        let mut ready: VecDeque<usize> = (0..op_list.len()).filter(|&i| waiting_on[i] == 0).collect();
+        let mut outcomes: Vec<Option<ResourceOutcome>> = vec![None; op_list.len()];
+        let limit = self.context.options.resources_in_parallel.max(1);
+        let mut running = JoinSet::new();
+        loop {
+            while running.len() < limit {
+                let Some(i) = ready.pop_front() else { break };
+                let (run, op) = (self.clone(), op_list[i].clone());
+                let replanned_change = replanned.changes.iter().find(|c| c.name == op.resource).cloned();
+                running.spawn(async move {
+                    let result = run.run_op(&op, replanned_change.and_then(|c| c.id)).await;
+                    (i, result)
+                });
+            }
+            let Some(joined) = running.join_next().await else { break };
+            let (i, result) = joined.expect("operation task panicked");
+            let op = &op_list[i];
+            match result {
+                Ok(id) => {
+                    outcomes[i] = Some(outcome(op, ResourceStatus::Done, Some(id), None));
+                    for &n in &next[i] {
+                        waiting_on[n] -= 1;
+                        if waiting_on[n] == 0 && outcomes[n].is_none() {
+                            ready.push_back(n);
+                        }
+                    }
+                }
+                Err(error) => {
+                    outcomes[i] = Some(outcome(op, ResourceStatus::Failed, None, Some(error)));
+                    self.skip_dependents(i, &op_list, &next, &mut outcomes);
+                }
+            }
+        }
+        outcomes.into_iter().flatten().collect()
+    }
+
+    fn skip_dependents(&self, failed: usize, op_list: &[Op], next: &[Vec<usize>], outcomes: &mut [Option<ResourceOutcome>]) {
+        let mut todo: Vec<usize> = next[failed].clone();
+        while let Some(i) = todo.pop() {
+            if outcomes[i].is_some() {
+                continue;
+            }
+            let reason = format!("skipped: depends on `{}`, which failed", op_list[failed].resource);
+            self.events.emit(Event::ResourceFinished {
+                stack: self.name().to_string(),
+                resource: op_list[i].resource.clone(),
+                action: op_list[i].action,
+                status: ResourceStatus::Skipped,
+                id: None,
+                error: Some(reason.clone()),
+                elapsed_ms: 0,
+            });
+            outcomes[i] = Some(outcome(&op_list[i], ResourceStatus::Skipped, None, Some(reason)));
+            todo.extend(next[i].iter().copied());
+        }
+    }
+
+    async fn run_op(&self, op: &Op, _planned_id: Option<String>) -> Result<String, String> {
+        let stack = self.name().to_string();
+        self.events.emit(Event::ResourceStarted { stack: stack.clone(), resource: op.resource.clone(), action: op.action });
+        let started = Instant::now();
+        let result = match op.kind {
+            OpKind::Create => self.create(op).await,
+            OpKind::Update => self.update(op).await,
+            OpKind::Delete => self.delete(op).await,
+        };
+        let (id, error) = match &result {
+            Ok(id) => (Some(id.clone()), None),
+            Err(e) => (None, Some(e.clone())),
+        };
+        self.events.emit(Event::ResourceFinished {
+            stack,
+            resource: op.resource.clone(),
+            action: op.action,
+            status: if result.is_ok() { ResourceStatus::Done } else { ResourceStatus::Failed },
+            id,
+            error,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        });
+        result
+    }
+
+    /// The resource's properties with every reference resolved; all must be known now.
+    fn resolve_properties(&self, resource: &str) -> Result<Properties, String> {
+        let spec = &self.approved().desired.resources[resource];
+        let state = self.state.lock().expect("state lock");
+        let resolver = Resolver {
+            attributes: &*state,
+            upstream: &self.upstream,
+            layer_links: &self.approved().layer_links,
+            config: &self.plan.config,
+        };
+        let is_layer = |name: &str| self.plan.layers.iter().any(|l| l == name);
+        let resolved = refs::resolve_map(&spec.properties, &resolver, &is_layer).map_err(|e| e.to_string())?;
+        resolved
+            .into_iter()
+            .map(|(k, v)| match v.to_known_json() {
+                Ok(json) => Ok((k, json)),
+                Err(origin) => Err(format!("property `{k}` is still unknown at apply time (waits for {origin})")),
+            })
+            .collect()
+    }
+
+    fn ownership(&self, resource: &str) -> Ownership {
+        Ownership { workspace: self.context.workspace.clone(), stack: self.name().to_string(), resource: resource.to_string() }
+    }
+
+    fn pending(&self, resource: &str, kind: OperationKind, key: Option<String>, target_id: Option<String>) -> PendingOperation {
+        let id = uuid::Uuid::new_v4().to_string();
+        let idempotency_key = key.unwrap_or_else(|| {
+            let seed = format!("{}/{}/{resource}/{kind:?}/{id}", self.context.workspace, self.name());
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, seed.as_bytes()).simple().to_string()
+        });
+        let spec = self.approved().desired.resources.get(resource);
+        let existing = self.state.lock().expect("state lock").resources.get(resource).cloned();
+        PendingOperation {
+            id,
+            resource: resource.to_string(),
+            kind,
+            type_name: spec.map(|s| s.type_name.clone()).or(existing.as_ref().map(|e| e.type_name.clone())).unwrap_or_default(),
+            region: spec.map(|s| s.region.clone()).unwrap_or_else(|| existing.and_then(|e| e.region)),
+            idempotency_key,
+            target_id,
+            started_at: chrono::Utc::now(),
+        }
+    }
+
+    async fn settle(&self, pending: &PendingOperation, result: Result<Option<ResourceState>, crate::provider::ProviderError>) -> Result<String, String> {
+        let resource = pending.resource.clone();
+        match result {
+            Ok(state) => {
+                let id = state.as_ref().map(|s| s.id.clone()).or(pending.target_id.clone()).unwrap_or_default();
+                let entry = JournalEntry::Done { operation: pending.id.clone(), resource: state_key_of(pending), state: state.map(Box::new) };
+                self.journal(entry).await.map_err(|e| e.to_string())?;
+                Ok(id)
+            }
+            Err(err) if err.kind == ErrorKind::Ambiguous => Err(format!(
+                "{:?} of `{resource}` has an unknown outcome ({err}); the next apply will look for it by its ownership tags",
+                pending.kind
+            )),
+            Err(err) => {
+                let message = format!("{:?} of `{resource}` failed: {err}", pending.kind).to_lowercase_first();
+                let entry = JournalEntry::Failed { operation: pending.id.clone(), resource, error: err.to_string() };
+                self.journal(entry).await.map_err(|e| e.to_string())?;
+                Err(message)
+            }
+        }
+    }
+
+    async fn create(&self, op: &Op) -> Result<String, String> {
+        let spec = self.approved().desired.resources[&op.resource].clone();
+        let properties = self.resolve_properties(&op.resource)?;
+        if op.action == crate::plan::Action::Replace && spec.create_before_destroy {
+            self.depose(&op.resource).await?;
+        }
+        let key = self.reuse_keys.lock().expect("keys lock").remove(&op.resource);
+        let pending = self.pending(&op.resource, OperationKind::Create, key, None);
+        self.journal(JournalEntry::Begin { operation: pending.clone() }).await.map_err(|e| e.to_string())?;
+        let (provider, class) = self.provider_of(&spec.type_name)?;
+        let request = CreateRequest {
+            type_name: spec.type_name.clone(),
+            region: spec.region.clone(),
+            properties: properties.clone(),
+            ownership: self.ownership(&op.resource),
+            idempotency_key: pending.idempotency_key.clone(),
+        };
+        let result = {
+            let _permit = self.context.limits.acquire(provider.name(), spec.region.as_deref(), &class).await;
+            provider.create(request).await
+        };
+        let result = result.map(|observed| {
+            Some(ResourceState {
+                type_name: spec.type_name.clone(),
+                id: observed.id,
+                region: spec.region.clone(),
+                inputs: properties,
+                attributes: observed.attributes,
+                dependencies: self.dependencies_of(&op.resource),
+                protect: spec.protect,
+            })
+        });
+        self.settle(&pending, result).await
+    }
+
+    /// Moves the old half of a create-before-destroy replace aside, under a name of its own.
+    async fn depose(&self, resource: &str) -> Result<(), String> {
+        let old = self.state.lock().expect("state lock").resources.get(resource).cloned();
+        let Some(old) = old else { return Ok(()) };
+        let entry = JournalEntry::Done {
+            operation: String::new(),
+            resource: format!("{resource}{DEPOSED_SUFFIX}"),
+            state: Some(Box::new(old)),
+        };
+        self.journal(entry).await.map_err(|e| e.to_string())
+    }
+
+    async fn update(&self, op: &Op) -> Result<String, String> {
+        let spec = self.approved().desired.resources[&op.resource].clone();
+        let properties = self.resolve_properties(&op.resource)?;
+        let existing = self.state.lock().expect("state lock").resources.get(&op.resource).cloned();
+        let existing = existing.ok_or_else(|| format!("`{}` is not in state", op.resource))?;
+        let pending = self.pending(&op.resource, OperationKind::Update, None, Some(existing.id.clone()));
+        self.journal(JournalEntry::Begin { operation: pending.clone() }).await.map_err(|e| e.to_string())?;
+        let (provider, class) = self.provider_of(&spec.type_name)?;
+        let request = UpdateRequest {
+            type_name: spec.type_name.clone(),
+            region: spec.region.clone(),
+            id: existing.id.clone(),
+            old: existing.inputs.clone(),
+            new: properties.clone(),
+            ownership: self.ownership(&op.resource),
+            idempotency_key: pending.idempotency_key.clone(),
+        };
+        let result = {
+            let _permit = self.context.limits.acquire(provider.name(), spec.region.as_deref(), &class).await;
+            provider.update(request).await
+        };
+        let result = result.map(|observed| {
+            Some(ResourceState {
+                inputs: properties,
+                attributes: observed.attributes,
+                dependencies: self.dependencies_of(&op.resource),
+                protect: spec.protect,
+                ..existing
+            })
+        });
+        self.settle(&pending, result).await
+    }
+
+    async fn delete(&self, op: &Op) -> Result<String, String> {
+        let existing = self.state.lock().expect("state lock").resources.get(&op.state_key).cloned();
+        let Some(existing) = existing else { return Ok(String::new()) };
+        let mut pending = self.pending(&op.resource, OperationKind::Delete, None, Some(existing.id.clone()));
+        pending.resource = op.state_key.clone();
+        pending.type_name = existing.type_name.clone();
+        pending.region = existing.region.clone();
+        self.journal(JournalEntry::Begin { operation: pending.clone() }).await.map_err(|e| e.to_string())?;
+        let (provider, class) = self.provider_of(&existing.type_name)?;
+        let request = DeleteRequest {
+            type_name: existing.type_name.clone(),
+            region: existing.region.clone(),
+            id: existing.id.clone(),
+            properties: existing.inputs.clone(),
+            idempotency_key: pending.idempotency_key.clone(),
+        };
+        let result = {
+            let _permit = self.context.limits.acquire(provider.name(), existing.region.as_deref(), &class).await;
+            provider.delete(request).await
+        };
+        self.settle(&pending, result.map(|()| None)).await
+    }
+
+    fn provider_of(&self, type_name: &str) -> Result<(Arc<dyn crate::provider::Provider>, String), String> {
+        let registry = &self.context.registry;
+        let provider = registry.provider_for_type(type_name).ok_or_else(|| format!("no provider for type `{type_name}`"))?;
+        let class = registry.schema(type_name).map(|s| s.api.mutate.clone()).unwrap_or_default();
+        Ok((provider.clone(), class))
+    }
+
+    /// Computes the outputs, saves the snapshot if anything changed, publishes the outputs.
+    async fn finish(&self, replanned: &StackPlan, fresh: &FreshOutputs) -> Result<(), StateError> {
+        let mut state = self.state.lock().expect("state lock").clone();
+        let outputs = if self.plan.destroy { BTreeMap::new() } else { self.resolve_outputs(&state, replanned) };
+        let protect_changed = self.sync_protect(&mut state);
+        let changed = *self.journalled.lock().expect("flag lock") || outputs != state.outputs || protect_changed;
+        state.outputs = outputs;
+        if changed {
+            state.serial += 1;
+            state.updated_at = Some(chrono::Utc::now());
+            self.context.backend.save(&state, state.snapshot_serial).await?;
+        }
+        let values = state.outputs.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect();
+        fresh.lock().expect("outputs lock").insert(self.name().to_string(), values);
+        Ok(())
+    }
+
+    /// The configuration decides `protect` for resources it still has; returns true if any
+    /// flag changed.
+    fn sync_protect(&self, state: &mut StackState) -> bool {
+        let mut changed = false;
+        for (name, spec) in &self.approved().desired.resources {
+            if let Some(resource) = state.resources.get_mut(name) {
+                changed |= resource.protect != spec.protect;
+                resource.protect = spec.protect;
+            }
+        }
+        changed
+    }
+
+    /// Outputs resolved against the final state; an output that cannot be known (its resource
+    /// failed) keeps its previous value.
+    fn resolve_outputs(&self, state: &StackState, replanned: &StackPlan) -> BTreeMap<String, Json> {
+        let resolver = Resolver {
+            attributes: state,
+            upstream: &self.upstream,
+            layer_links: &replanned.layer_links,
+            config: &self.plan.config,
+        };
+        let is_layer = |name: &str| self.plan.layers.iter().any(|l| l == name);
+        let mut outputs = BTreeMap::new();
+        for (name, raw) in &replanned.desired.outputs {
+            let value = refs::resolve(raw, &resolver, &is_layer).ok().and_then(|v| v.to_known_json().ok());
+            if let Some(json) = value.or_else(|| state.outputs.get(name).cloned()) {
+                outputs.insert(name.clone(), json);
+            }
+        }
+        outputs
+    }
+}
+
+fn state_key_of(pending: &PendingOperation) -> String {
+    pending.resource.clone()
+}
+
+fn outcome(op: &Op, status: ResourceStatus, id: Option<String>, error: Option<String>) -> ResourceOutcome {
+    ResourceOutcome { resource: op.state_key.clone(), action: op.action, status, id, error }
+}
+
+trait LowercaseFirst {
+    fn to_lowercase_first(self) -> String;
+}
+
+impl LowercaseFirst for String {
+    fn to_lowercase_first(self) -> String {
+        let mut chars = self.chars();
+        match chars.next() {
+            Some(first) => first.to_lowercase().chain(chars).collect(),
+            None => self,
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! `groups/<name>.yaml`: one region group — its jurisdiction and its replicas (cloud, region,
+//! zones, size).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// A region group.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    /// Defaults to the file name; if given it must equal it.
+    #[serde(default)]
+    pub name: String,
+    /// Jurisdiction, e.g. `EU`, `US`, `global`.
+    #[serde(default)]
+    pub residency: Option<String>,
+    pub replicas: Vec<Replica>,
+    /// Free-form values for templates.
+    #[serde(default)]
+    pub vars: BTreeMap<String, Json>,
+    #[serde(skip)]
+    pub file: PathBuf,
+}
+
+/// One database replica of a group, in one cloud region.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Replica {
+    pub name: String,
+    /// The provider that hosts it (`aws`, `gcp`, ...).
+    pub cloud: String,
+    pub region: String,
+    #[serde(default)]
+    pub zones: Vec<String>,
+    #[serde(default = "default_nodes")]
+    pub nodes: u32,
+    #[serde(default)]
+    pub machine: Option<String>,
+    /// Free-form values for templates.
+    #[serde(default)]
+    pub vars: BTreeMap<String, Json>,
+}
+
+fn default_nodes() -> u32 {
+    1
+}
+
+impl Group {
+    /// The distinct clouds of the group's replicas, in order of first appearance.
+    pub fn clouds(&self) -> Vec<String> {
+        let mut clouds: Vec<String> = Vec::new();
+        for replica in &self.replicas {
+            if !clouds.contains(&replica.cloud) {
+                clouds.push(replica.cloud.clone());
+            }
+        }
+        clouds
+    }
+}

@@ -1,0 +1,48 @@
+//! `stacks/<layer>/layer.yaml`: a layer — what it depends on, how many stacks it has (one per
+//! group, per group × cloud, or per replica) and which templates render each stack.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// How a layer is split into stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// One stack per group: `layer/group`.
+    Group,
+    /// One stack per group × cloud: `layer/group/cloud`.
+    Cloud,
+    /// One stack per replica: `layer/group/replica`.
+    Replica,
+}
+
+/// The parsed `layer.yaml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayerFile {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub depends_on: Vec<String>,
+    pub per: Scope,
+    /// Template file names under `templates/<layer>/`; default: all `*.yaml.tera` there.
+    #[serde(default)]
+    pub templates: Option<Vec<String>>,
+}
+
+/// A loaded layer with its templates.
+#[derive(Debug, Clone)]
+pub struct Layer {
+    pub name: String,
+    pub file: PathBuf,
+    pub spec: LayerFile,
+    pub templates: Vec<Template>,
+}
+
+/// One template file of a layer.
+#[derive(Debug, Clone)]
+pub struct Template {
+    /// Path relative to the workspace root.
+    pub path: PathBuf,
+    pub text: String,
+}

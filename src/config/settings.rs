@@ -1,0 +1,68 @@
+//! `terrace.yaml`: the workspace's settings — name, state backend, providers, configuration
+//! values and concurrency defaults.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+/// The parsed `terrace.yaml`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Workspace name, written into every ownership tag. Defaults to the directory name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// State backend URL; default `file://.terrace/state`.
+    #[serde(default)]
+    pub backend: Option<String>,
+    /// Provider name (the prefix of resource types, and a replica's `cloud`) → its settings.
+    #[serde(default)]
+    pub providers: BTreeMap<String, ProviderSettings>,
+    /// Configuration values, available to templates as `config` and as `${config.KEY}`.
+    #[serde(default)]
+    pub config: BTreeMap<String, Json>,
+    /// How much runs at once.
+    #[serde(default)]
+    pub concurrency: ConcurrencySettings,
+}
+
+/// Settings of one provider.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderSettings {
+    /// Requests per second per region, by API class (overrides the provider's defaults).
+    #[serde(default)]
+    pub rate_limits: BTreeMap<String, f64>,
+    /// Operations in flight at once per region (overrides the provider's default).
+    #[serde(default)]
+    pub max_in_flight: Option<usize>,
+    /// Provider-specific settings (endpoints, credentials profile, ...).
+    #[serde(default)]
+    pub settings: serde_json::Map<String, Json>,
+}
+
+/// Concurrency defaults; rate limits per provider and region come from the providers.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConcurrencySettings {
+    /// Independent stacks applied at once.
+    #[serde(default = "default_stacks")]
+    pub stacks: usize,
+    /// Resource operations in flight at once inside one stack.
+    #[serde(default = "default_resources")]
+    pub resources: usize,
+}
+
+fn default_stacks() -> usize {
+    4
+}
+
+fn default_resources() -> usize {
+    16
+}
+
+impl Default for ConcurrencySettings {
+    fn default() -> Self {
+        ConcurrencySettings { stacks: default_stacks(), resources: default_resources() }
+    }
+}

@@ -1,0 +1,225 @@
+//! YAML reading with located errors: syntax errors, unknown fields (with the closest valid
+//! name) and type errors come back as [`Diagnostic`]s naming file, line and column. Also finds
+//! the line of a key path in a block-style YAML text, for errors found after parsing.
+
+use crate::diagnostics::{closest, Diagnostic, Location};
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// Parses `text` (the contents of `file`) into `T`, turning any error into a diagnostic.
+pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Diagnostic> {
+    serde_yaml_ng::from_str(text).map_err(|err| diagnostic_from(file, &err))
+}
+
+/// A diagnostic for a serde_yaml_ng error: location, cleaned message and a fix.
+pub fn diagnostic_from(file: &Path, err: &serde_yaml_ng::Error) -> Diagnostic {
+    let location = match err.location() {
+        Some(at) => Location::at(file, at.line(), at.column()),
+        None => Location::file(file),
+    };
+    let raw = err.to_string();
+    let message = strip_position(&raw);
+    let help = help_for(&message);
+    Diagnostic::new(location, message).maybe_help(help)
+}
+
+/// serde_yaml_ng appends " at line N column M"; the location already says it.
+fn strip_position(message: &str) -> String {
+    match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+fn help_for(message: &str) -> Option<String> {
+    if message.starts_with("unknown field") || message.starts_with("unknown variant") {
+        let quoted = backticked(message);
+        let (unknown, expected) = quoted.split_first()?;
+        return Some(match closest(unknown, expected.iter().map(String::as_str)) {
+            Some(best) => format!("did you mean `{best}`?"),
+            None if expected.is_empty() => "remove it: nothing is expected here".to_string(),
+            None => format!("expected one of: {}", expected.join(", ")),
+        });
+    }
+    if message.starts_with("missing field") {
+        let quoted = backticked(message);
+        return quoted.first().map(|f| format!("add `{f}:` here"));
+    }
+    if message.contains("did not find expected") || message.contains("mapping values are not") {
+        return Some("check the indentation and the `key: value` syntax on this line".to_string());
+    }
+    None
+}
+
+fn backticked(message: &str) -> Vec<String> {
+    message.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+/// A step in a key path: a mapping key or a sequence index.
+#[derive(Debug, Clone, Copy)]
+pub enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+struct Line<'a> {
+    number: usize,
+    /// Column (0-based) of the key or item content on this line.
+    content_col: usize,
+    /// Column of the `- ` marker if the line starts a sequence item.
+    dash_col: Option<usize>,
+    key: Option<&'a str>,
+}
+
+fn scan(text: &str) -> Vec<Line<'_>> {
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, raw)| {
+            let indent = raw.len() - raw.trim_start().len();
+            let mut rest = raw.trim_start();
+            if rest.is_empty() || rest.starts_with('#') {
+                return None;
+            }
+            let mut content_col = indent;
+            let mut dash_col = None;
+            if rest == "-" || rest.starts_with("- ") {
+                dash_col = Some(indent);
+                let after = rest[1..].trim_start();
+                content_col = indent + (rest.len() - after.len());
+                rest = after;
+            }
+            let key = rest.find(':').and_then(|colon| {
+                let candidate = rest[..colon].trim().trim_matches(|c| c == '"' || c == '\'');
+                let plain = !candidate.is_empty() && !candidate.contains(['{', '[', ' ']);
+                let followed = rest[colon + 1..].is_empty() || rest[colon + 1..].starts_with(' ');
+                (plain && followed).then_some(candidate)
+            });
+            Some(Line { number: i + 1, content_col, dash_col, key })
+        })
+        .collect()
+}
+
+/// True when `other` (a line after a node found at `level`) is no longer inside that node.
+/// Sequence items written at a key's own column are still that key's children.
+fn ends_node(seg: &Seg, level: usize, other: &Line) -> bool {
+    match (seg, other.dash_col) {
+        (Seg::Key(_), Some(dash)) => dash < level,
+        (Seg::Index(_), Some(dash)) => dash <= level,
+        (_, None) => other.content_col <= level,
+    }
+}
+
+/// Best-effort line and column (1-based) of a key path in block-style YAML. Returns the deepest
+/// part of the path that was found, or `None` if not even the first key was.
+pub fn locate(text: &str, path: &[Seg]) -> Option<(usize, usize)> {
+    let lines = scan(text);
+    let mut range = 0..lines.len();
+    let mut parent_col: isize = -1;
+    let mut found = None;
+    for seg in path {
+        let level = range
+            .clone()
+            .map(|i| &lines[i])
+            .map(|l| match seg {
+                Seg::Index(_) => l.dash_col.unwrap_or(l.content_col),
+                Seg::Key(_) => l.content_col,
+            })
+            .find(|col| *col as isize > parent_col);
+        let Some(level) = level else { break };
+        let hit = match seg {
+            Seg::Key(key) => range
+                .clone()
+                .find(|&i| lines[i].content_col == level && lines[i].key == Some(*key)),
+            Seg::Index(n) => range
+                .clone()
+                .filter(|&i| lines[i].dash_col == Some(level))
+                .nth(*n),
+        };
+        let Some(hit) = hit else { break };
+        let line = &lines[hit];
+        found = Some((line.number, line.content_col + 1));
+        let end = (hit + 1..range.end)
+            .find(|&i| ends_node(seg, level, &lines[i]))
+            .unwrap_or(range.end);
+        range = match seg {
+            Seg::Key(_) => hit + 1..end,
+            Seg::Index(_) => hit..end,
+        };
+        parent_col = level as isize;
+    }
+    found
+}
+
+/// A location for a key path in a file, falling back to the file alone.
+pub fn location_of(file: &Path, text: &str, path: &[Seg]) -> Location {
+    match locate(text, path) {
+        Some((line, column)) => Location::at(file, line, column),
+        None => Location::file(file),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    const DOC: &str = "\
+name: eu
+replicas:
+  - name: a
+    cloud: aws
+  - name: b
+    cloud: gcp
+    zones: [x, y]
+resources:
+  vpc:
+    type: test:Network
+    properties:
+      cidr: 10.0.0.0/16
+  subnet:
+    type: test:Subnet
+";
+
+    #[test]
+    fn locates_keys_and_list_items() {
+        assert_eq!(locate(DOC, &[Seg::Key("name")]), Some((1, 1)));
+        assert_eq!(locate(DOC, &[Seg::Key("replicas"), Seg::Index(1)]), Some((5, 5)));
+        assert_eq!(
+            locate(DOC, &[Seg::Key("replicas"), Seg::Index(1), Seg::Key("cloud")]),
+            Some((6, 5))
+        );
+        assert_eq!(
+            locate(DOC, &[Seg::Key("resources"), Seg::Key("vpc"), Seg::Key("properties"), Seg::Key("cidr")]),
+            Some((12, 7))
+        );
+        assert_eq!(
+            locate(DOC, &[Seg::Key("resources"), Seg::Key("subnet"), Seg::Key("type")]),
+            Some((14, 5))
+        );
+        // A missing tail falls back to the deepest part found.
+        assert_eq!(locate(DOC, &[Seg::Key("resources"), Seg::Key("nope")]), Some((8, 1)));
+        assert_eq!(locate(DOC, &[Seg::Key("nope")]), None);
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Small {
+        region: String,
+        zones: Vec<String>,
+    }
+
+    #[test]
+    fn unknown_field_names_line_and_closest_name() {
+        let err = parse::<Small>(Path::new("g.yaml"), "region: x\nzonse: [a]\n").unwrap_err();
+        assert_eq!(err.location.line, Some(2));
+        assert!(err.message.starts_with("unknown field `zonse`"), "{}", err.message);
+        assert_eq!(err.help.as_deref(), Some("did you mean `zones`?"));
+    }
+
+    #[test]
+    fn syntax_error_has_a_location() {
+        let err = parse::<Small>(Path::new("g.yaml"), "region: x\n  zones: [a\n").unwrap_err();
+        assert!(err.location.line.is_some(), "{err}");
+    }
+}

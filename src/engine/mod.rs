@@ -1,0 +1,209 @@
+//! The public entry point: open a workspace, list stacks, draw the graph, plan with options,
+//! apply a plan with an event stream, read outputs and state. The CLI is a thin layer over
+//! this module; everything it does, a library user can do.
+
+mod planner;
+pub mod select;
+pub mod validate;
+
+use crate::apply::{self, ApplyContext, ApplySummary};
+use crate::config::{self, StackInstance, Workspace};
+use crate::diagnostics::Diagnostics;
+use crate::events::{Event, EventSink};
+use crate::graph::export::{GraphView, NodeView};
+use crate::plan::{Plan, PLAN_FORMAT_VERSION};
+use crate::provider::limits::Limits;
+use crate::provider::Registry;
+use crate::render::{Rendered, Renderer};
+use crate::state::{open_backend, Backend, StackState};
+use crate::Error;
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::task::JoinHandle;
+
+pub use crate::apply::ApplyOptions;
+pub use select::Selector;
+pub use validate::StackLinks;
+
+/// How to plan.
+#[derive(Debug, Clone)]
+pub struct PlanOptions {
+    pub selector: Selector,
+    /// Read the cloud before diffing (batched); off = diff against state only.
+    pub refresh: bool,
+    /// Plan the removal of every selected stack's resources.
+    pub destroy: bool,
+    /// Protected resources (`STACK:RESOURCE`) this plan may delete or replace.
+    pub allow_destroy: Vec<String>,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions { selector: Selector::default(), refresh: true, destroy: false, allow_destroy: Vec::new() }
+    }
+}
+
+/// An opened, validated workspace with its providers and state backend.
+pub struct Terrace {
+    workspace: Workspace,
+    registry: Registry,
+    backend: Arc<dyn Backend>,
+    limits: Limits,
+    /// Rendered stacks in dependency order.
+    stacks: Vec<Rendered>,
+    links: StackLinks,
+}
+
+/// An apply in progress: its events, and its result.
+pub struct ApplyRun {
+    pub events: UnboundedReceiver<Event>,
+    handle: JoinHandle<ApplySummary>,
+}
+
+impl ApplyRun {
+    /// Waits for the apply to end.
+    pub async fn finish(self) -> Result<ApplySummary, Error> {
+        self.handle.await.map_err(|e| Error::Apply(format!("apply task failed: {e}")))
+    }
+}
+
+impl Terrace {
+    /// Loads, renders and validates the workspace at `root`.
+    pub fn open(root: &Path, registry: Registry) -> Result<Terrace, Error> {
+        let workspace = config::load(root).map_err(Error::Invalid)?;
+        let renderer = Renderer::new(&workspace).map_err(|d| Error::Invalid(Diagnostics(d)))?;
+        let mut rendered = Vec::new();
+        let mut problems = Vec::new();
+        for stack in workspace.stacks() {
+            match renderer.render(&workspace, &stack) {
+                Ok(r) => rendered.push(r),
+                Err(mut d) => problems.append(&mut d),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Invalid(Diagnostics(problems)));
+        }
+        let links = validate::validate(&workspace, &registry, &rendered).map_err(|d| Error::Invalid(Diagnostics(d)))?;
+        let mut by_name: BTreeMap<String, Rendered> =
+            rendered.into_iter().map(|r| (r.spec.instance.name.clone(), r)).collect();
+        let stacks = links.order.iter().filter_map(|n| by_name.remove(n)).collect();
+        let backend = open_backend(workspace.settings.backend.as_deref(), &workspace.root)?;
+        let limits = Limits::new(&registry, &workspace.settings);
+        Ok(Terrace { workspace, registry, backend, limits, stacks, links })
+    }
+
+    pub fn workspace(&self) -> &Workspace {
+        &self.workspace
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
+    }
+
+    pub fn links(&self) -> &StackLinks {
+        &self.links
+    }
+
+    /// Selected stacks, in dependency order.
+    pub fn stacks(&self, selector: &Selector) -> Result<Vec<&StackInstance>, Error> {
+        let all: Vec<StackInstance> = self.stacks.iter().map(|r| r.spec.instance.clone()).collect();
+        selector.check(&self.workspace, &all)?;
+        Ok(self.stacks.iter().map(|r| &r.spec.instance).filter(|s| selector.selects(s)).collect())
+    }
+
+    /// The rendered desired content of a stack.
+    pub fn rendered(&self, stack: &str) -> Option<&Rendered> {
+        self.stacks.iter().find(|r| r.spec.instance.name == stack)
+    }
+
+    /// The stack graph of the selected stacks, coloured by a plan's actions if given.
+    pub fn graph(&self, selector: &Selector, plan: Option<&Plan>) -> Result<GraphView, Error> {
+        let selected = self.stacks(selector)?;
+        let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
+        let nodes = selected
+            .iter()
+            .map(|s| NodeView {
+                id: s.name.clone(),
+                cluster: s.layer.clone(),
+                action: plan.and_then(|p| p.stack(&s.name)).map(planner::stack_action),
+            })
+            .collect();
+        let edges = names
+            .iter()
+            .flat_map(|n| {
+                self.links.depends_on.get(*n).into_iter().flatten().filter(|d| names.contains(&d.as_str())).map(move |d| (d.clone(), n.to_string()))
+            })
+            .collect();
+        Ok(GraphView { nodes, edges })
+    }
+
+    /// Plans the selected stacks. Performs no cloud writes.
+    pub async fn plan(&self, options: &PlanOptions) -> Result<Plan, Error> {
+        planner::plan(self, options).await
+    }
+
+    /// Applies a plan (from [`Terrace::plan`] or a saved file), streaming events.
+    pub fn apply(&self, plan: Plan, options: ApplyOptions) -> Result<ApplyRun, Error> {
+        self.check_plan(&plan)?;
+        let context = ApplyContext {
+            workspace: self.workspace.name.clone(),
+            registry: self.registry.clone(),
+            backend: self.backend.clone(),
+            limits: self.limits.clone(),
+            options,
+        };
+        let (sink, events) = EventSink::channel();
+        let handle = tokio::spawn(apply::execute(context, plan, sink));
+        Ok(ApplyRun { events, handle })
+    }
+
+    /// Applies a plan and waits for it, sending events to `sink`.
+    pub async fn apply_with(&self, plan: Plan, options: ApplyOptions, sink: EventSink) -> Result<ApplySummary, Error> {
+        self.check_plan(&plan)?;
+        let context = ApplyContext {
+            workspace: self.workspace.name.clone(),
+            registry: self.registry.clone(),
+            backend: self.backend.clone(),
+            limits: self.limits.clone(),
+            options,
+        };
+        Ok(apply::execute(context, plan, sink).await)
+    }
+
+    fn check_plan(&self, plan: &Plan) -> Result<(), Error> {
+        if plan.format_version != PLAN_FORMAT_VERSION {
+            return Err(Error::usage(format!(
+                "the plan has format version {}, this terrace reads version {PLAN_FORMAT_VERSION}; plan again",
+                plan.format_version
+            )));
+        }
+        if plan.workspace != self.workspace.name {
+            return Err(Error::usage(format!(
+                "the plan was made for workspace `{}`, not `{}`",
+                plan.workspace, self.workspace.name
+            )));
+        }
+        Ok(())
+    }
+
+    /// A stack's state, if it has one.
+    pub async fn state(&self, stack: &str) -> Result<Option<StackState>, Error> {
+        Ok(self.backend.load(stack).await?)
+    }
+
+    /// The outputs of a stack as last applied.
+    pub async fn outputs(&self, stack: &str) -> Result<BTreeMap<String, Json>, Error> {
+        if self.rendered(stack).is_none() && self.backend.load(stack).await?.is_none() {
+            let names = self.stacks.iter().map(|r| r.spec.instance.name.as_str());
+            return Err(Error::usage(format!("no stack {stack}; {}", crate::diagnostics::suggest(stack, names))));
+        }
+        Ok(self.backend.load(stack).await?.map(|s| s.outputs).unwrap_or_default())
+    }
+}

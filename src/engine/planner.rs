@@ -1,0 +1,195 @@
+//! Step generation across stacks: load states, refresh the selected stacks (batched reads, in
+//! parallel), then plan each stack in dependency order, feeding each the planned outputs of
+//! the stacks above it — unknown where an upstream value waits for apply — and apply the
+//! protect rule. Destroy plans run in reverse order.
+
+use super::{PlanOptions, Terrace};
+use crate::plan::stack::{plan_stack, planned_outputs, Observations, StackInputs};
+use crate::plan::{Action, Plan, StackPlan, Summary, PLAN_FORMAT_VERSION};
+use crate::refresh::refresh_stack;
+use crate::render::Rendered;
+use crate::state::StackState;
+use crate::value::{Value, ValueMap};
+use crate::Error;
+use futures::stream::{self, StreamExt, TryStreamExt};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The most telling action of a stack, for graphs.
+pub fn stack_action(plan: &StackPlan) -> String {
+    let order = [Action::Delete, Action::Replace, Action::Create, Action::Update];
+    order
+        .iter()
+        .find(|a| plan.changes.iter().any(|c| c.action == **a))
+        .map(|a| a.as_str().to_string())
+        .unwrap_or_else(|| if plan.has_changes() { "update".into() } else { "no-op".into() })
+}
+
+pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Plan, Error> {
+    let selected_names: Vec<String> =
+        terrace.stacks(&options.selector)?.into_iter().map(|s| s.name.clone()).collect();
+    let mut selected: Vec<&Rendered> = selected_names.iter().filter_map(|n| terrace.rendered(n)).collect();
+    if options.destroy {
+        selected.reverse();
+    }
+    let states = load_states(terrace, &selected).await?;
+    let observations = if options.refresh { refresh_all(terrace, &selected, &states).await? } else { HashMap::new() };
+    let layers: Vec<String> = terrace.workspace.layers.iter().map(|l| l.name.clone()).collect();
+    let mut planned: BTreeMap<String, ValueMap> = BTreeMap::new();
+    let mut stacks = Vec::new();
+    let no_observations = Observations::default();
+    for rendered in &selected {
+        let name = &rendered.spec.instance.name;
+        let upstream = upstream_outputs(terrace, name, &planned, &states).await?;
+        let links = terrace.links.layer_links.get(name).cloned().unwrap_or_default();
+        let inputs = StackInputs {
+            spec: &rendered.spec,
+            state: states.get(name).and_then(Option::as_ref),
+            observations: observations.get(name).unwrap_or(&no_observations),
+            upstream: &upstream,
+            layer_links: &links,
+            config: &terrace.workspace.settings.config,
+            layers: &layers,
+            registry: &terrace.registry,
+            destroy: options.destroy,
+        };
+        let mut stack = plan_stack(&inputs)?;
+        if let Some(targets) = options.selector.targets_in(name) {
+            keep_targets(&mut stack, &targets);
+        }
+        stack.upstream = terrace.links.reads.get(name).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        planned.insert(name.clone(), planned_outputs(&stack));
+        stacks.push(stack);
+    }
+    link_order(terrace, &mut stacks, options.destroy);
+    check_protected(&stacks, &options.allow_destroy)?;
+    let mut plan = Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        terrace_version: env!("CARGO_PKG_VERSION").to_string(),
+        workspace: terrace.workspace.name.clone(),
+        created_at: chrono::Utc::now(),
+        destroy: options.destroy,
+        layers,
+        config: terrace.workspace.settings.config.clone(),
+        stacks,
+        summary: Summary::default(),
+    };
+    plan.summarize();
+    Ok(plan)
+}
+
+type States = HashMap<String, Option<StackState>>;
+
+/// States of the selected stacks and of every stack they read.
+async fn load_states(terrace: &Terrace, selected: &[&Rendered]) -> Result<States, Error> {
+    let mut names: BTreeSet<String> = selected.iter().map(|r| r.spec.instance.name.clone()).collect();
+    for r in selected {
+        names.extend(terrace.links.reads.get(&r.spec.instance.name).into_iter().flatten().cloned());
+    }
+    let backend = terrace.backend.clone();
+    stream::iter(names)
+        .map(|name| {
+            let backend = backend.clone();
+            async move { Ok::<_, Error>((name.clone(), backend.load(&name).await?)) }
+        })
+        .buffer_unordered(16)
+        .try_collect()
+        .await
+}
+
+async fn refresh_all(
+    terrace: &Terrace,
+    selected: &[&Rendered],
+    states: &States,
+) -> Result<HashMap<String, Observations>, Error> {
+    let parallel = terrace.workspace.settings.concurrency.stacks.max(1);
+    stream::iter(selected.iter().filter_map(|r| {
+        let name = r.spec.instance.name.clone();
+        states.get(&name).and_then(Option::as_ref).map(|state| (name, state))
+    }))
+    .map(|(name, state)| async move {
+        let refreshed = refresh_stack(&terrace.registry, &terrace.limits, &terrace.workspace.name, state)
+            .await
+            .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
+        let mut observations = refreshed.observations;
+        // A resource created before an interruption counts as existing: it will be adopted.
+        observations.found.extend(refreshed.adoptable);
+        Ok::<_, Error>((name, observations))
+    })
+    .buffer_unordered(parallel)
+    .try_collect()
+    .await
+}
+
+/// Outputs of the stacks `stack` reads: planned in this run, else from state, else unknown.
+async fn upstream_outputs(
+    terrace: &Terrace,
+    stack: &str,
+    planned: &BTreeMap<String, ValueMap>,
+    states: &States,
+) -> Result<BTreeMap<String, ValueMap>, Error> {
+    let mut upstream = BTreeMap::new();
+    for name in terrace.links.reads.get(stack).into_iter().flatten() {
+        let outputs = match (planned.get(name), states.get(name).and_then(Option::as_ref)) {
+            (Some(outputs), _) => outputs.clone(),
+            (None, Some(state)) => state.outputs.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
+            (None, None) => {
+                let declared = terrace.rendered(name).map(|r| r.spec.outputs.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
+                declared.into_iter().map(|k| (k, Value::Unknown(format!("stack {name} (not applied yet)")))).collect()
+            }
+        };
+        upstream.insert(name.clone(), outputs);
+    }
+    Ok(upstream)
+}
+
+/// Keeps only the targeted resources and what they depend on.
+fn keep_targets(stack: &mut StackPlan, targets: &[String]) {
+    let mut keep: BTreeSet<String> = targets.iter().cloned().collect();
+    let mut todo: Vec<String> = targets.to_vec();
+    while let Some(name) = todo.pop() {
+        if let Some(change) = stack.changes.iter().find(|c| c.name == name) {
+            for dep in &change.depends_on {
+                if keep.insert(dep.clone()) {
+                    todo.push(dep.clone());
+                }
+            }
+        }
+    }
+    stack.changes.retain(|c| keep.contains(&c.name));
+}
+
+/// Sets each stack's `after`: the stacks of this plan that must finish first.
+fn link_order(terrace: &Terrace, stacks: &mut [StackPlan], destroy: bool) {
+    let in_plan: BTreeSet<String> = stacks.iter().map(|s| s.stack.name.clone()).collect();
+    let deps = &terrace.links.depends_on;
+    for stack in stacks.iter_mut() {
+        let name = &stack.stack.name;
+        stack.after = if destroy {
+            deps.iter().filter(|(_, d)| d.contains(name)).map(|(dependent, _)| dependent.clone()).filter(|d| in_plan.contains(d)).collect()
+        } else {
+            deps.get(name).into_iter().flatten().filter(|d| in_plan.contains(*d)).cloned().collect()
+        };
+    }
+}
+
+/// Refuses to delete or replace a protected resource unless allowed by name.
+fn check_protected(stacks: &[StackPlan], allowed: &[String]) -> Result<(), Error> {
+    let mut reasons = Vec::new();
+    for stack in stacks {
+        for change in &stack.changes {
+            let destructive = matches!(change.action, Action::Delete | Action::Replace);
+            let address = format!("{}:{}", stack.stack.name, change.name);
+            if destructive && change.protect && !allowed.contains(&address) {
+                reasons.push(format!(
+                    "{address} is protected and would be {}; set `protect: false` in its template (or, if it was removed from the configuration, pass --allow-destroy {address})",
+                    if change.action == Action::Delete { "deleted" } else { "replaced" }
+                ));
+            }
+        }
+    }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Refused { reasons })
+    }
+}

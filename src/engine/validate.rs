@@ -1,0 +1,300 @@
+//! Validation of rendered stacks against provider schemas and each other: resource types and
+//! fields (with the closest valid name), required and computed fields, value shapes, regions,
+//! `depends_on`, references (resource attributes, upstream layer and stack outputs, config),
+//! resource cycles, and the stack graph. Every problem names file, line and column.
+
+use crate::config::yaml::Seg;
+use crate::config::{StackInstance, Workspace};
+use crate::diagnostics::{suggest, Diagnostic, Location};
+use crate::graph::topo_order;
+use crate::plan::stack::{resource_order, StackPlanError};
+use crate::provider::Registry;
+use crate::render::Rendered;
+use crate::value::refs::{self, Reference};
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// The validated stack graph: every stack's upstream stacks and layer links.
+#[derive(Debug, Clone, Default)]
+pub struct StackLinks {
+    /// Stack → stacks it depends on (layer dependencies and references).
+    pub depends_on: BTreeMap<String, BTreeSet<String>>,
+    /// Stack → stacks whose outputs it reads.
+    pub reads: BTreeMap<String, BTreeSet<String>>,
+    /// Stack → (layer → the stack `${layer.outputs.*}` means).
+    pub layer_links: BTreeMap<String, BTreeMap<String, String>>,
+    /// Stacks in dependency order.
+    pub order: Vec<String>,
+}
+
+struct Checker<'a> {
+    workspace: &'a Workspace,
+    registry: &'a Registry,
+    stacks: &'a [Rendered],
+    by_name: HashMap<&'a str, &'a Rendered>,
+    problems: Vec<Diagnostic>,
+}
+
+/// Validates every rendered stack; returns the stack graph.
+pub fn validate(workspace: &Workspace, registry: &Registry, stacks: &[Rendered]) -> Result<StackLinks, Vec<Diagnostic>> {
+    let by_name = stacks.iter().map(|r| (r.spec.instance.name.as_str(), r)).collect();
+    let mut checker = Checker { workspace, registry, stacks, by_name, problems: Vec::new() };
+    checker.check_clouds();
+    let mut links = StackLinks::default();
+    for rendered in stacks {
+        checker.check_resources(rendered);
+        checker.check_references(rendered, &mut links);
+        if let Err(err) = resource_order(&rendered.spec, &|n| workspace.layer(n).is_some()) {
+            checker.problems.push(cycle_diagnostic(rendered, err));
+        }
+    }
+    if !checker.problems.is_empty() {
+        return Err(checker.problems);
+    }
+    checker.link_layers(&mut links);
+    checker.order(&mut links)?;
+    Ok(links)
+}
+
+fn cycle_diagnostic(rendered: &Rendered, err: StackPlanError) -> Diagnostic {
+    let template = rendered.spec.resources.values().next().map(|r| r.template.clone()).unwrap_or_default();
+    let location = rendered.locate(&template, &[Seg::Key("resources")]);
+    Diagnostic::new(location, err.to_string()).help("remove one of these references or `depends_on` entries")
+}
+
+impl Checker<'_> {
+    fn check_clouds(&mut self) {
+        let known: Vec<&str> = self.registry.provider_names().collect();
+        for group in &self.workspace.groups {
+            let text = std::fs::read_to_string(self.workspace.root.join(&group.file)).unwrap_or_default();
+            for (i, replica) in group.replicas.iter().enumerate() {
+                if !known.contains(&replica.cloud.as_str()) {
+                    let at = crate::config::yaml::location_of(&group.file, &text, &[Seg::Key("replicas"), Seg::Index(i), Seg::Key("cloud")]);
+                    self.problems.push(
+                        Diagnostic::new(at, format!("unknown cloud `{}`: no such provider", replica.cloud))
+                            .help(suggest(&replica.cloud, known.iter().copied())),
+                    );
+                }
+            }
+        }
+    }
+
+    fn check_resources(&mut self, rendered: &Rendered) {
+        for (name, resource) in &rendered.spec.resources {
+            let at = |path: &[Seg]| {
+                let mut full = vec![Seg::Key("resources"), Seg::Key(name)];
+                full.extend_from_slice(path);
+                rendered.locate(&resource.template, &full)
+            };
+            let Some(schema) = self.registry.schema(&resource.type_name) else {
+                self.problems.push(
+                    Diagnostic::new(at(&[Seg::Key("type")]), format!("unknown resource type `{}`", resource.type_name))
+                        .help(suggest(&resource.type_name, self.registry.type_names())),
+                );
+                continue;
+            };
+            for (field, value) in &resource.properties {
+                let location = at(&[Seg::Key("properties"), Seg::Key(field)]);
+                match schema.field(field) {
+                    None => self.problems.push(
+                        Diagnostic::new(location, format!("`{}` has no field `{field}`", resource.type_name))
+                            .help(suggest(field, schema.input_names())),
+                    ),
+                    Some(f) if f.computed => self.problems.push(
+                        Diagnostic::new(location, format!("`{field}` of `{}` is computed by the cloud and cannot be set", resource.type_name))
+                            .help(format!("remove it; read it elsewhere as `${{{name}.{field}}}`")),
+                    ),
+                    Some(f) if !contains_reference(value) && !f.kind.accepts(value) => self.problems.push(
+                        Diagnostic::new(location, format!("`{field}` must be a {:?}, not {}", f.kind, json_kind(value)).to_lowercase())
+                            .help(format!("write a {:?} value", f.kind).to_lowercase()),
+                    ),
+                    Some(_) => {}
+                }
+            }
+            for field in schema.fields.iter().filter(|f| f.required && !resource.properties.contains_key(&f.name)) {
+                self.problems.push(
+                    Diagnostic::new(at(&[Seg::Key("properties")]), format!("`{}` requires field `{}`", resource.type_name, field.name))
+                        .help(format!("add `{}:` under properties", field.name)),
+                );
+            }
+            if schema.regional && resource.region.is_none() {
+                self.problems.push(
+                    Diagnostic::new(at(&[]), format!("`{name}` ({}) lives in a region, but none is known", resource.type_name))
+                        .help("set `region:` on the resource, or declare it in a per-replica layer"),
+                );
+            }
+            for (i, dep) in resource.depends_on.iter().enumerate() {
+                if !rendered.spec.resources.contains_key(dep) {
+                    self.problems.push(
+                        Diagnostic::new(at(&[Seg::Key("options"), Seg::Key("depends_on"), Seg::Index(i)]), format!("`{name}` depends on unknown resource `{dep}`"))
+                            .help(suggest(dep, rendered.spec.resources.keys().map(String::as_str))),
+                    );
+                }
+            }
+        }
+    }
+
+    /// Checks every reference of a stack and records the stacks it reads.
+    fn check_references(&mut self, rendered: &Rendered, links: &mut StackLinks) {
+        let stack = &rendered.spec.instance;
+        let mut values: Vec<(Location, &Json)> = Vec::new();
+        for (name, resource) in &rendered.spec.resources {
+            for (field, value) in &resource.properties {
+                let path = [Seg::Key("resources"), Seg::Key(name), Seg::Key("properties"), Seg::Key(field)];
+                values.push((rendered.locate(&resource.template, &path), value));
+            }
+        }
+        for (name, value) in &rendered.spec.outputs {
+            let template = rendered.sources.iter().find(|s| s.text.contains(&format!("{name}:"))).map(|s| s.template.clone()).unwrap_or_default();
+            values.push((rendered.locate(&template, &[Seg::Key("outputs"), Seg::Key(name)]), value));
+        }
+        let is_layer = |n: &str| self.workspace.layer(n).is_some();
+        for (location, value) in values {
+            let mut found = Vec::new();
+            if let Err(err) = refs::collect(value, &is_layer, &mut found) {
+                self.problems.push(Diagnostic::new(location, format!("bad reference: {}", err.message)).help(format!("in `{}`", err.text)));
+                continue;
+            }
+            for reference in found {
+                match self.check_reference(rendered, &reference) {
+                    Ok(Some(target)) => {
+                        links.reads.entry(stack.name.clone()).or_default().insert(target.clone());
+                        links.depends_on.entry(stack.name.clone()).or_default().insert(target.clone());
+                        if let Reference::LayerOutput { layer, .. } = &reference {
+                            links.layer_links.entry(stack.name.clone()).or_default().insert(layer.clone(), target);
+                        }
+                    }
+                    Ok(None) => {}
+                    Err((message, help)) => self.problems.push(
+                        Diagnostic::new(location.clone(), format!("bad reference `${{{reference}}}`: {message}")).help(help),
+                    ),
+                }
+            }
+        }
+    }
+
+    /// `Ok(Some(stack))` for a reference to another stack's output.
+    fn check_reference(&self, rendered: &Rendered, reference: &Reference) -> Result<Option<String>, (String, String)> {
+        let stack = &rendered.spec.instance;
+        match reference {
+            Reference::Resource { name, path } => {
+                let Some(resource) = rendered.spec.resources.get(name) else {
+                    let mut candidates: Vec<&str> = rendered.spec.resources.keys().map(String::as_str).collect();
+                    candidates.extend(self.workspace.layers.iter().map(|l| l.name.as_str()));
+                    return Err((format!("no resource `{name}` in stack {}", stack.name), suggest(name, candidates)));
+                };
+                let attr = &path[0];
+                if let Some(schema) = self.registry.schema(&resource.type_name) {
+                    if !schema.attribute_names().any(|a| a == attr) {
+                        return Err((format!("`{}` has no attribute `{attr}`", resource.type_name), suggest(attr, schema.attribute_names())));
+                    }
+                }
+                Ok(None)
+            }
+            Reference::LayerOutput { layer, key, .. } => {
+                if !self.workspace.upstream_layers(&stack.layer).contains(layer) {
+                    return Err((
+                        format!("layer `{}` does not depend on layer `{layer}`", stack.layer),
+                        format!("add `{layer}` to depends_on in stacks/{}/layer.yaml", stack.layer),
+                    ));
+                }
+                let matches: Vec<&Rendered> = self
+                    .stacks
+                    .iter()
+                    .filter(|r| r.spec.instance.layer == *layer && r.spec.instance.is_single_match_for(stack))
+                    .collect();
+                match matches.as_slice() {
+                    [target] => self.check_output(target, key).map(Some),
+                    [] => Err((format!("no stack of layer `{layer}` matches stack {}", stack.name), format!("name the stack: `${{stack(\"{layer}/...\").outputs.{key}}}`"))),
+                    _ => Err((format!("several stacks of layer `{layer}` match stack {}", stack.name), format!("name one: `${{stack(\"{}\").outputs.{key}}}`", matches[0].spec.instance.name))),
+                }
+            }
+            Reference::StackOutput { stack: target, key, .. } => {
+                let Some(found) = self.by_name.get(target.as_str()) else {
+                    return Err((format!("no stack named {target}"), suggest(target, self.by_name.keys().copied())));
+                };
+                if target == &stack.name {
+                    return Err(("a stack cannot read its own outputs".into(), "reference the resource directly".into()));
+                }
+                self.check_output(found, key).map(Some)
+            }
+            Reference::Config { key, .. } => {
+                if self.workspace.settings.config.contains_key(key) {
+                    Ok(None)
+                } else {
+                    Err((format!("no config key `{key}`"), format!("add `{key}` under `config:` in terrace.yaml, or {}", suggest(key, self.workspace.settings.config.keys().map(String::as_str)))))
+                }
+            }
+        }
+    }
+
+    fn check_output(&self, target: &Rendered, key: &str) -> Result<String, (String, String)> {
+        if target.spec.outputs.contains_key(key) {
+            Ok(target.spec.instance.name.clone())
+        } else {
+            Err((
+                format!("stack {} has no output `{key}`", target.spec.instance.name),
+                suggest(key, target.spec.outputs.keys().map(String::as_str)),
+            ))
+        }
+    }
+
+    /// Adds layer-dependency edges: a stack depends on the matching stacks of its layer's
+    /// dependencies.
+    fn link_layers(&self, links: &mut StackLinks) {
+        let instances: Vec<&StackInstance> = self.stacks.iter().map(|r| &r.spec.instance).collect();
+        for stack in &instances {
+            let layer = self.workspace.layer(&stack.layer).expect("loaded layer");
+            for dep in &layer.spec.depends_on {
+                for upstream in instances.iter().filter(|u| &u.layer == dep && stack.matches_upstream(u)) {
+                    links.depends_on.entry(stack.name.clone()).or_default().insert(upstream.name.clone());
+                }
+            }
+        }
+    }
+
+    fn order(&self, links: &mut StackLinks) -> Result<(), Vec<Diagnostic>> {
+        let names: Vec<&str> = self.stacks.iter().map(|r| r.spec.instance.name.as_str()).collect();
+        let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+        let index = &index;
+        let edges: Vec<(usize, usize)> = links
+            .depends_on
+            .iter()
+            .flat_map(|(stack, deps)| deps.iter().map(move |d| (index[d.as_str()], index[stack.as_str()])))
+            .collect();
+        match topo_order(names.len(), &edges) {
+            Ok(order) => {
+                links.order = order.into_iter().map(|i| names[i].to_string()).collect();
+                Ok(())
+            }
+            Err(cycle) => {
+                let path: Vec<&str> = cycle.iter().map(|&i| names[i]).collect();
+                Err(vec![Diagnostic::new(
+                    Location::file("stacks/"),
+                    format!("stacks depend on each other in a cycle: {}", path.join(" -> ")),
+                )
+                .help("a stack may only read outputs of stacks that do not read its own; remove one of these references")])
+            }
+        }
+    }
+}
+
+fn contains_reference(value: &Json) -> bool {
+    match value {
+        Json::String(s) => refs::has_reference(s),
+        Json::Array(items) => items.iter().any(contains_reference),
+        Json::Object(map) => map.values().any(contains_reference),
+        _ => false,
+    }
+}
+
+fn json_kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a bool",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a map",
+    }
+}

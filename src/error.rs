@@ -1,0 +1,69 @@
+//! The library's error type. Each kind maps to a documented CLI exit code
+//! ([`Error::exit_code`]) so that pipelines can tell bad input from a refused plan from a
+//! held lock.
+
+use crate::diagnostics::Diagnostics;
+use crate::plan::stack::StackPlanError;
+use crate::provider::ProviderError;
+use crate::state::{LockInfo, StateError};
+
+/// Exit code: success, or no changes.
+pub const EXIT_OK: i32 = 0;
+/// Exit code: an error (bad input, failed apply, I/O).
+pub const EXIT_ERROR: i32 = 1;
+/// Exit code with `--detailed-exitcode`: the plan has changes.
+pub const EXIT_CHANGES: i32 = 2;
+/// Exit code: refused by policy (protected resources, budgets, residency, policies).
+pub const EXIT_POLICY: i32 = 3;
+/// Exit code: a stack's lock is held by someone else (after `--lock-timeout`).
+pub const EXIT_LOCKED: i32 = 4;
+/// Exit code: the saved plan no longer holds (state moved, or the re-plan exceeds it).
+pub const EXIT_STALE_PLAN: i32 = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The workspace's files are invalid.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    #[error(transparent)]
+    StackPlan(#[from] StackPlanError),
+    #[error("plan refused:\n{}", .reasons.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n"))]
+    Refused { reasons: Vec<String> },
+    #[error("stack {stack} is locked by {holder}\n  help: wait for it to finish; if its holder is gone, run `terrace state unlock {stack}`")]
+    Locked { stack: String, holder: Box<LockInfo> },
+    #[error("the plan no longer holds for stack {stack}: {reason}\n  help: run `terrace plan` again and review the new plan")]
+    StalePlan { stack: String, reason: String },
+    #[error("stack {stack}: {message}")]
+    Provider { stack: String, message: String, #[source] source: ProviderError },
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("{message}")]
+    Usage { message: String },
+    #[error("{path}: {message}")]
+    PlanFile { path: String, message: String },
+    #[error("{0}")]
+    Apply(String),
+}
+
+impl Error {
+    /// The documented CLI exit code for this error.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Refused { .. } => EXIT_POLICY,
+            Error::Locked { .. } => EXIT_LOCKED,
+            Error::State(StateError::Locked { .. }) => EXIT_LOCKED,
+            Error::StalePlan { .. } => EXIT_STALE_PLAN,
+            _ => EXIT_ERROR,
+        }
+    }
+
+    pub fn usage(message: impl Into<String>) -> Error {
+        Error::Usage { message: message.into() }
+    }
+}
+
+impl From<StateError> for Box<Error> {
+    fn from(err: StateError) -> Self {
+        Box::new(Error::State(err))
+    }
+}

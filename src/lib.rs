@@ -1,0 +1,44 @@
+//! Terrace plans and applies multi-cloud **region groups**: database clusters spread over AWS
+//! and GCP regions, built in layers of stacks (accounts → networks → replicas → proxies) whose
+//! outputs feed the stacks below. Changes are planned, then applied stack by stack, so that a
+//! mistake touches as little as possible.
+//!
+//! The library is the whole engine; the `terrace` CLI is a thin layer over [`engine`]:
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), terrace::Error> {
+//! use terrace::engine::{Terrace, PlanOptions, ApplyOptions};
+//! let registry = terrace::provider::Registry::new(); // register your providers here
+//! let terrace = Terrace::open("path/to/workspace".as_ref(), registry)?;
+//! let plan = terrace.plan(&PlanOptions::default()).await?;
+//! let mut run = terrace.apply(plan, ApplyOptions::default());
+//! while let Some(event) = run.events.recv().await {
+//!     println!("{}", serde_json::to_string(&event).unwrap());
+//! }
+//! let summary = run.finish().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Modules, one concept each: [`config`] (workspace files), [`render`] (tera),
+//! [`value`] (values, unknowns, references), [`graph`], [`provider`] (the cloud contract),
+//! [`state`] (stack states, journal, locks), [`plan`] (diff, plan data), [`apply`] (the
+//! executor), [`engine`] (the public entry point), [`testing`] (an in-process test provider
+//! for engine tests).
+
+pub mod apply;
+pub mod config;
+pub mod diagnostics;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod graph;
+pub mod plan;
+pub mod provider;
+pub mod refresh;
+pub mod render;
+pub mod spec;
+pub mod state;
+pub mod testing;
+pub mod value;
+
+pub use error::Error;

@@ -1,0 +1,210 @@
+//! Plans are data: per stack, the resource changes (create, update, replace with the fields
+//! that force it, delete, no-op), the outputs before and after, the state serial the plan was
+//! made against, and the desired spec (so that apply can re-plan a stack with fresh upstream
+//! outputs without reading templates). Planning performs no cloud writes.
+//!
+//! The JSON form (`plan --out`, `plan --json`) is versioned by [`PLAN_FORMAT_VERSION`] and
+//! documented in `docs/plan-format.md`.
+
+pub mod diff;
+pub mod stack;
+
+use crate::config::StackInstance;
+use crate::spec::StackSpec;
+use crate::value::{Value, ValueMap};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Version of the plan JSON format; bumped on incompatible changes.
+pub const PLAN_FORMAT_VERSION: u32 = 1;
+
+/// What happens to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    NoOp,
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::NoOp => "no-op",
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Action::NoOp => " ",
+            Action::Create => "+",
+            Action::Update => "~",
+            Action::Replace => "-/+",
+            Action::Delete => "-",
+        }
+    }
+
+    pub fn is_change(self) -> bool {
+        self != Action::NoOp
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The planned change of one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceChange {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub region: Option<String>,
+    pub action: Action,
+    /// The cloud id, for resources that exist.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub id: Option<String>,
+    /// Inputs as last applied (or as refreshed), absent for creates.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub before: Option<ValueMap>,
+    /// Desired inputs, absent for deletes; may hold unknowns.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub after: Option<ValueMap>,
+    /// Fields whose value changes.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub changed: Vec<String>,
+    /// For a replace: what forces it (field names, `type`, `region`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub replace_because: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+    /// Resources of the same stack this one depends on.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub depends_on: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub create_before_destroy: bool,
+    /// Notes for the reader (drift found, resource vanished, adopted after a crash).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub notes: Vec<String>,
+}
+
+/// An output before and after.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputChange {
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub before: Option<Json>,
+    pub after: Value,
+}
+
+impl OutputChange {
+    pub fn changes(&self) -> bool {
+        match (&self.before, &self.after) {
+            (Some(before), after) => after.first_unknown().is_some() || Value::from_json(before) != *after,
+            (None, Value::Null) => false,
+            (None, _) => true,
+        }
+    }
+}
+
+/// The plan of one stack.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StackPlan {
+    #[serde(flatten)]
+    pub stack: StackInstance,
+    /// State serial the plan was made against; `None` when the stack had no state.
+    pub serial: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lineage: Option<String>,
+    /// Stacks of this plan that must finish first.
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// Every upstream stack (in the plan or not) whose outputs this stack reads.
+    #[serde(default)]
+    pub upstream: Vec<String>,
+    /// `${<layer>.outputs.KEY}` → the stack it means for this stack.
+    #[serde(default)]
+    pub layer_links: BTreeMap<String, String>,
+    pub changes: Vec<ResourceChange>,
+    pub outputs: BTreeMap<String, OutputChange>,
+    /// The desired content, for re-planning at apply time.
+    pub desired: StackSpec,
+}
+
+impl StackPlan {
+    pub fn has_changes(&self) -> bool {
+        self.changes.iter().any(|c| c.action.is_change())
+            || self.outputs.values().any(OutputChange::changes)
+    }
+
+    pub fn count(&self, action: Action) -> usize {
+        self.changes.iter().filter(|c| c.action == action).count()
+    }
+}
+
+/// Counts of a plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+    pub no_op: usize,
+    pub stacks: usize,
+    pub stacks_changed: usize,
+}
+
+/// A whole plan.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub terrace_version: String,
+    pub workspace: String,
+    pub created_at: DateTime<Utc>,
+    /// True for a destroy plan.
+    #[serde(default)]
+    pub destroy: bool,
+    /// Layer names, needed to parse references at apply time.
+    pub layers: Vec<String>,
+    /// Config values, for `${config.KEY}` at apply time.
+    #[serde(default)]
+    pub config: BTreeMap<String, Json>,
+    /// Stacks in the order they apply.
+    pub stacks: Vec<StackPlan>,
+    pub summary: Summary,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        self.stacks.iter().any(StackPlan::has_changes)
+    }
+
+    pub fn stack(&self, name: &str) -> Option<&StackPlan> {
+        self.stacks.iter().find(|s| s.stack.name == name)
+    }
+
+    /// Recomputes the summary from the stacks.
+    pub fn summarize(&mut self) {
+        let mut summary = Summary { stacks: self.stacks.len(), ..Summary::default() };
+        for stack in &self.stacks {
+            summary.create += stack.count(Action::Create);
+            summary.update += stack.count(Action::Update);
+            summary.replace += stack.count(Action::Replace);
+            summary.delete += stack.count(Action::Delete);
+            summary.no_op += stack.count(Action::NoOp);
+            summary.stacks_changed += usize::from(stack.has_changes());
+        }
+        self.summary = summary;
+    }
+}

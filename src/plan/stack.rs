@@ -1,0 +1,286 @@
+//! Planning one stack: resolve every resource's references in dependency order (resources of
+//! the stack, upstream stack outputs, config), diff each against state and the refreshed view,
+//! add deletes for what the configuration dropped, and compute the outputs. The same function
+//! plans at `terrace plan` and re-plans each stack at apply time with fresh upstream outputs.
+
+use super::diff::{self, Current};
+use super::{Action, OutputChange, ResourceChange, StackPlan};
+use crate::graph::topo_order;
+use crate::provider::{Observed, Registry};
+use crate::spec::StackSpec;
+use crate::state::StackState;
+use crate::value::refs::{self, Lookup, Reference};
+use crate::value::{Value, ValueMap};
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, HashMap};
+
+/// Refreshed views of a stack's resources, by resource name.
+#[derive(Debug, Clone, Default)]
+pub struct Observations {
+    /// False when refresh was skipped: nothing can be said to have vanished.
+    pub refreshed: bool,
+    pub found: HashMap<String, Observed>,
+}
+
+/// Everything planning a stack needs.
+pub struct StackInputs<'a> {
+    pub spec: &'a StackSpec,
+    pub state: Option<&'a StackState>,
+    pub observations: &'a Observations,
+    /// Outputs of every upstream stack this one reads (planned, or from state).
+    pub upstream: &'a BTreeMap<String, ValueMap>,
+    pub layer_links: &'a BTreeMap<String, String>,
+    pub config: &'a BTreeMap<String, Json>,
+    pub layers: &'a [String],
+    pub registry: &'a Registry,
+    /// Plan the removal of everything in the stack.
+    pub destroy: bool,
+}
+
+/// A stack that cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StackPlanError {
+    #[error("stack {stack}: resource `{resource}`: {message}")]
+    Resource { stack: String, resource: String, message: String },
+    #[error("stack {stack}: output `{output}`: {message}")]
+    Output { stack: String, output: String, message: String },
+    #[error("stack {stack}: resources depend on each other in a cycle: {cycle}")]
+    Cycle { stack: String, cycle: String },
+}
+
+/// Resource names of a spec in dependency order, and each resource's dependencies.
+pub fn resource_order(
+    spec: &StackSpec,
+    is_layer: &dyn Fn(&str) -> bool,
+) -> Result<(Vec<String>, HashMap<String, Vec<String>>), StackPlanError> {
+    let names: Vec<&String> = spec.resources.keys().collect();
+    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let mut deps: HashMap<String, Vec<String>> = HashMap::new();
+    let mut edges = Vec::new();
+    for (i, (name, resource)) in spec.resources.iter().enumerate() {
+        let mut found = Vec::new();
+        refs::collect(&Json::Object(resource.properties.clone()), is_layer, &mut found).map_err(|e| {
+            StackPlanError::Resource { stack: spec.instance.name.clone(), resource: name.clone(), message: e.to_string() }
+        })?;
+        let mut mine: Vec<String> = found
+            .into_iter()
+            .filter_map(|r| match r {
+                Reference::Resource { name, .. } => Some(name),
+                _ => None,
+            })
+            .chain(resource.depends_on.iter().cloned())
+            .collect();
+        mine.sort();
+        mine.dedup();
+        for dep in &mine {
+            match index.get(dep.as_str()) {
+                Some(&j) => edges.push((j, i)),
+                None => {
+                    return Err(StackPlanError::Resource {
+                        stack: spec.instance.name.clone(),
+                        resource: name.clone(),
+                        message: format!("depends on `{dep}`, which is not a resource of this stack"),
+                    })
+                }
+            }
+        }
+        deps.insert(name.clone(), mine);
+    }
+    match topo_order(names.len(), &edges) {
+        Ok(order) => Ok((order.into_iter().map(|i| names[i].clone()).collect(), deps)),
+        Err(cycle) => Err(StackPlanError::Cycle {
+            stack: spec.instance.name.clone(),
+            cycle: cycle.iter().map(|&i| names[i].as_str()).collect::<Vec<_>>().join(" -> "),
+        }),
+    }
+}
+
+/// Where a resolver reads attributes of the stack's own resources.
+pub trait ResourceAttributes {
+    /// `None` when there is no such resource; `Some(Null)` when it lacks the attribute.
+    fn attribute(&self, resource: &str, attribute: &str) -> Option<Value>;
+}
+
+impl ResourceAttributes for HashMap<String, ValueMap> {
+    fn attribute(&self, resource: &str, attribute: &str) -> Option<Value> {
+        self.get(resource).map(|attrs| attrs.get(attribute).cloned().unwrap_or(Value::Null))
+    }
+}
+
+impl ResourceAttributes for StackState {
+    fn attribute(&self, resource: &str, attribute: &str) -> Option<Value> {
+        let state = self.resources.get(resource)?;
+        if attribute == "id" {
+            return Some(Value::String(state.id.clone()));
+        }
+        let json = state.attributes.get(attribute).or_else(|| state.inputs.get(attribute));
+        Some(json.map(Value::from_json).unwrap_or(Value::Null))
+    }
+}
+
+/// Resolves references for planning and for apply.
+pub struct Resolver<'a> {
+    pub attributes: &'a dyn ResourceAttributes,
+    pub upstream: &'a BTreeMap<String, ValueMap>,
+    pub layer_links: &'a BTreeMap<String, String>,
+    pub config: &'a BTreeMap<String, Json>,
+}
+
+fn follow(value: &Value, path: &[String], what: &str) -> Result<Value, String> {
+    if path.is_empty() {
+        return Ok(value.clone());
+    }
+    match value {
+        Value::Unknown(origin) => Ok(Value::Unknown(origin.clone())),
+        other => other
+            .get_path(path)
+            .cloned()
+            .ok_or_else(|| format!("{what} has no element `{}`", path.join("."))),
+    }
+}
+
+impl Lookup for Resolver<'_> {
+    fn lookup(&self, reference: &Reference) -> Result<Value, String> {
+        match reference {
+            Reference::Resource { name, path } => {
+                let (attr, rest) = path.split_first().ok_or("missing attribute")?;
+                let value = self
+                    .attributes
+                    .attribute(name, attr)
+                    .ok_or_else(|| format!("`{name}` is not a resource of this stack (or not yet created)"))?;
+                follow(&value, rest, &format!("{name}.{attr}"))
+            }
+            Reference::LayerOutput { layer, key, path } => {
+                let stack = self
+                    .layer_links
+                    .get(layer)
+                    .ok_or_else(|| format!("no stack of layer `{layer}` matches this stack"))?;
+                self.stack_output(stack, key, path)
+            }
+            Reference::StackOutput { stack, key, path } => self.stack_output(stack, key, path),
+            Reference::Config { key, path } => {
+                let value = self
+                    .config
+                    .get(key)
+                    .ok_or_else(|| format!("config has no key `{key}`"))?;
+                follow(&Value::from_json(value), path, &format!("config.{key}"))
+            }
+        }
+    }
+}
+
+impl Resolver<'_> {
+    fn stack_output(&self, stack: &str, key: &str, path: &[String]) -> Result<Value, String> {
+        let outputs = self
+            .upstream
+            .get(stack)
+            .ok_or_else(|| format!("stack {stack} is not upstream of this stack"))?;
+        let value = outputs
+            .get(key)
+            .ok_or_else(|| format!("stack {stack} has no output `{key}`"))?;
+        follow(value, path, &format!("{stack}.outputs.{key}"))
+    }
+}
+
+/// Plans one stack.
+pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
+    let spec = inputs.spec;
+    let stack = &spec.instance.name;
+    let is_layer = |name: &str| inputs.layers.iter().any(|l| l == name);
+    let empty = StackState::new(stack);
+    let state = inputs.state.unwrap_or(&empty);
+    let mut changes: Vec<ResourceChange> = Vec::new();
+    let mut attributes: HashMap<String, ValueMap> = HashMap::new();
+    if !inputs.destroy {
+        let (order, deps) = resource_order(spec, &is_layer)?;
+        for name in order {
+            let resource = &spec.resources[&name];
+            let schema = inputs.registry.schema(&resource.type_name).ok_or_else(|| StackPlanError::Resource {
+                stack: stack.clone(),
+                resource: name.clone(),
+                message: format!("unknown resource type `{}`", resource.type_name),
+            })?;
+            let resolver = Resolver {
+                attributes: &attributes,
+                upstream: inputs.upstream,
+                layer_links: inputs.layer_links,
+                config: inputs.config,
+            };
+            let desired = refs::resolve_map(&resource.properties, &resolver, &is_layer).map_err(|e| {
+                StackPlanError::Resource { stack: stack.clone(), resource: name.clone(), message: e.to_string() }
+            })?;
+            let existing = state.resources.get(&name);
+            let current = existing.map(|state| Current {
+                state,
+                observed: inputs.observations.found.get(&name),
+                vanished: inputs.observations.refreshed && !inputs.observations.found.contains_key(&name),
+            });
+            let mut change = diff::diff_resource(&name, resource, desired, current, schema);
+            change.depends_on = deps.get(&name).cloned().unwrap_or_default();
+            attributes.insert(name.clone(), diff::planned_attributes(&change, stack, existing, schema));
+            changes.push(change);
+        }
+    }
+    for (name, resource) in &state.resources {
+        if inputs.destroy || !spec.resources.contains_key(name) {
+            changes.push(diff::delete_change(name, resource));
+        }
+    }
+    let outputs = plan_outputs(inputs, state, &attributes, &is_layer)?;
+    Ok(StackPlan {
+        stack: spec.instance.clone(),
+        serial: inputs.state.map(|s| s.serial),
+        lineage: inputs.state.map(|s| s.lineage.clone()),
+        after: Vec::new(),
+        upstream: Vec::new(),
+        layer_links: inputs.layer_links.clone(),
+        changes,
+        outputs,
+        desired: spec.clone(),
+    })
+}
+
+fn plan_outputs(
+    inputs: &StackInputs,
+    state: &StackState,
+    attributes: &HashMap<String, ValueMap>,
+    is_layer: &dyn Fn(&str) -> bool,
+) -> Result<BTreeMap<String, OutputChange>, StackPlanError> {
+    let mut outputs = BTreeMap::new();
+    if !inputs.destroy {
+        let resolver = Resolver {
+            attributes,
+            upstream: inputs.upstream,
+            layer_links: inputs.layer_links,
+            config: inputs.config,
+        };
+        for (name, raw) in &inputs.spec.outputs {
+            let after = refs::resolve(raw, &resolver, is_layer).map_err(|e| StackPlanError::Output {
+                stack: inputs.spec.instance.name.clone(),
+                output: name.clone(),
+                message: e.to_string(),
+            })?;
+            outputs.insert(name.clone(), OutputChange { before: state.outputs.get(name).cloned(), after });
+        }
+    }
+    for (name, before) in &state.outputs {
+        outputs
+            .entry(name.clone())
+            .or_insert_with(|| OutputChange { before: Some(before.clone()), after: Value::Null });
+    }
+    Ok(outputs)
+}
+
+/// The outputs other stacks will read from this one after the plan is applied.
+pub fn planned_outputs(plan: &StackPlan) -> ValueMap {
+    plan.outputs
+        .iter()
+        .filter(|(_, change)| change.after != Value::Null || change.before.is_none())
+        .map(|(name, change)| (name.clone(), change.after.clone()))
+        .collect()
+}
+
+/// True when any resource change would cause this action.
+pub fn any_action(plan: &StackPlan, action: Action) -> bool {
+    plan.changes.iter().any(|c| c.action == action)
+}

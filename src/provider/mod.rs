@@ -1,0 +1,167 @@
+//! The provider contract. A provider owns one cloud: its resource types with their schemas,
+//! create/read/update/delete/import, and batched reads (one call per type × region × page).
+//! Providers know nothing of workspaces, templates, stacks, plans or state files: they get
+//! typed properties and ownership data and return ids and attributes. The engine never names a
+//! cloud; it finds a provider by the prefix of a resource type.
+
+pub mod limits;
+pub mod registry;
+pub mod schema;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+pub use registry::Registry;
+pub use schema::{ApiClasses, FieldKind, FieldSchema, ResourceSchema};
+
+/// Properties or attributes: a JSON object.
+pub type Properties = serde_json::Map<String, Json>;
+
+/// Who owns a resource: written as tags/labels at creation, so that a resource created before a
+/// crash can be found and adopted instead of duplicated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ownership {
+    pub workspace: String,
+    pub stack: String,
+    pub resource: String,
+}
+
+/// A resource as the cloud reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Observed {
+    pub id: String,
+    /// Inputs as the cloud sees them now (for drift detection).
+    pub properties: Properties,
+    /// Computed attributes (ids, ARNs, endpoints, ...).
+    pub attributes: Properties,
+    /// Ownership tags found on the resource, if any.
+    #[serde(default)]
+    pub ownership: Option<Ownership>,
+}
+
+/// What a batched read asks for: resources of one type in one region, by ids, by owner, or
+/// both. A provider answers with as few cloud calls as it can (one per page).
+#[derive(Debug, Clone)]
+pub struct ReadRequest {
+    pub type_name: String,
+    pub region: Option<String>,
+    pub ids: Vec<String>,
+    /// Also return resources carrying these ownership tags (workspace and stack must match;
+    /// `resource` empty means any resource of the stack).
+    pub owner: Option<Ownership>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CreateRequest {
+    pub type_name: String,
+    pub region: Option<String>,
+    pub properties: Properties,
+    pub ownership: Ownership,
+    /// Derived from stack, resource and operation: a retry never creates twice.
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpdateRequest {
+    pub type_name: String,
+    pub region: Option<String>,
+    pub id: String,
+    pub old: Properties,
+    pub new: Properties,
+    pub ownership: Ownership,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeleteRequest {
+    pub type_name: String,
+    pub region: Option<String>,
+    pub id: String,
+    pub properties: Properties,
+    pub idempotency_key: String,
+}
+
+/// How a provider call failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    NotFound,
+    Throttled,
+    Conflict,
+    Invalid,
+    /// The outcome is unknown (timeout, connection lost after sending): the resource may exist.
+    Ambiguous,
+    Other,
+}
+
+/// A provider error, with the cloud's own code and message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[error("{code}: {message}")]
+pub struct ProviderError {
+    pub kind: ErrorKind,
+    pub code: String,
+    pub message: String,
+}
+
+impl ProviderError {
+    pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
+        ProviderError { kind, code: code.into(), message: message.into() }
+    }
+}
+
+/// A default request rate for one API class, per region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub class: String,
+    pub per_second: f64,
+    pub burst: u32,
+}
+
+/// One cloud.
+#[async_trait]
+pub trait Provider: Send + Sync + 'static {
+    /// The prefix of this provider's types, e.g. `aws`.
+    fn name(&self) -> &str;
+
+    /// The resource types this provider manages.
+    fn schemas(&self) -> Vec<ResourceSchema>;
+
+    /// Default rates per API class and region; `terrace.yaml` may override them.
+    fn rate_limits(&self) -> Vec<RateLimit> {
+        Vec::new()
+    }
+
+    /// Default number of operations in flight per region.
+    fn max_in_flight(&self) -> usize {
+        16
+    }
+
+    /// Batched read: every requested resource that exists (missing ones are simply absent).
+    async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError>;
+
+    async fn create(&self, request: CreateRequest) -> Result<Observed, ProviderError>;
+
+    async fn update(&self, request: UpdateRequest) -> Result<Observed, ProviderError>;
+
+    /// Deleting a resource that no longer exists succeeds.
+    async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError>;
+
+    /// Reads one existing resource by its cloud id, to adopt it.
+    async fn import(
+        &self,
+        type_name: &str,
+        region: Option<&str>,
+        id: &str,
+    ) -> Result<Observed, ProviderError> {
+        let request = ReadRequest {
+            type_name: type_name.to_string(),
+            region: region.map(str::to_string),
+            ids: vec![id.to_string()],
+            owner: None,
+        };
+        self.read(request).await?.into_iter().find(|o| o.id == id).ok_or_else(|| {
+            ProviderError::new(ErrorKind::NotFound, "NotFound", format!("no {type_name} with id {id}"))
+        })
+    }
+}

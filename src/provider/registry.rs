@@ -1,0 +1,56 @@
+//! The set of providers a workspace uses, and schema lookup by resource type.
+
+use super::{Provider, ResourceSchema};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Providers by name, with their schemas indexed by type name.
+#[derive(Clone, Default)]
+pub struct Registry {
+    providers: BTreeMap<String, Arc<dyn Provider>>,
+    schemas: BTreeMap<String, Arc<ResourceSchema>>,
+}
+
+impl Registry {
+    pub fn new() -> Self {
+        Registry::default()
+    }
+
+    /// Adds a provider (replacing one of the same name).
+    pub fn register(&mut self, provider: Arc<dyn Provider>) {
+        for schema in provider.schemas() {
+            self.schemas.insert(schema.type_name.clone(), Arc::new(schema));
+        }
+        self.providers.insert(provider.name().to_string(), provider);
+    }
+
+    pub fn provider(&self, name: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(name)
+    }
+
+    /// The provider of a type, by the prefix before the first `:`.
+    pub fn provider_for_type(&self, type_name: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(provider_prefix(type_name))
+    }
+
+    pub fn schema(&self, type_name: &str) -> Option<&Arc<ResourceSchema>> {
+        self.schemas.get(type_name)
+    }
+
+    pub fn type_names(&self) -> impl Iterator<Item = &str> + Clone {
+        self.schemas.keys().map(String::as_str)
+    }
+
+    pub fn provider_names(&self) -> impl Iterator<Item = &str> + Clone {
+        self.providers.keys().map(String::as_str)
+    }
+
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        self.providers.values()
+    }
+}
+
+/// `aws:ec2:Vpc` → `aws`.
+pub fn provider_prefix(type_name: &str) -> &str {
+    type_name.split(':').next().unwrap_or(type_name)
+}

@@ -1,0 +1,125 @@
+//! Resource type schemas: the fields a type accepts, which are required, which force a
+//! replacement when they change, which the cloud computes, and which API class each operation
+//! belongs to (for rate limiting).
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+
+/// The shape of a field's value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldKind {
+    String,
+    Number,
+    Bool,
+    List,
+    Map,
+    Any,
+}
+
+impl FieldKind {
+    /// True when a known JSON value has this shape.
+    pub fn accepts(self, value: &Json) -> bool {
+        match self {
+            FieldKind::Any => true,
+            FieldKind::String => value.is_string(),
+            FieldKind::Number => value.is_number(),
+            FieldKind::Bool => value.is_boolean(),
+            FieldKind::List => value.is_array(),
+            FieldKind::Map => value.is_object(),
+        }
+    }
+}
+
+/// One field of a resource type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FieldSchema {
+    pub name: String,
+    pub kind: FieldKind,
+    /// Must be set in properties.
+    #[serde(default)]
+    pub required: bool,
+    /// Changing it replaces the resource.
+    #[serde(default)]
+    pub force_new: bool,
+    /// Set by the cloud; an attribute, not settable in properties.
+    #[serde(default)]
+    pub computed: bool,
+}
+
+impl FieldSchema {
+    pub fn input(name: &str, kind: FieldKind) -> Self {
+        FieldSchema { name: name.into(), kind, required: false, force_new: false, computed: false }
+    }
+
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    pub fn force_new(mut self) -> Self {
+        self.force_new = true;
+        self
+    }
+
+    pub fn computed(name: &str, kind: FieldKind) -> Self {
+        FieldSchema { name: name.into(), kind, required: false, force_new: false, computed: true }
+    }
+}
+
+/// The API classes of a type's operations, for per-class rate limits (e.g. EC2 describe vs
+/// RunInstances).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiClasses {
+    pub read: String,
+    pub mutate: String,
+}
+
+/// The schema of one resource type.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ResourceSchema {
+    /// Full type name, `<provider>:<service>:<Kind>` or `<provider>:<Kind>`.
+    pub type_name: String,
+    pub fields: Vec<FieldSchema>,
+    pub api: ApiClasses,
+    /// True when resources of this type live in a region.
+    pub regional: bool,
+}
+
+impl ResourceSchema {
+    pub fn field(&self, name: &str) -> Option<&FieldSchema> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    /// Names of settable fields.
+    pub fn input_names(&self) -> impl Iterator<Item = &str> + Clone {
+        self.fields.iter().filter(|f| !f.computed).map(|f| f.name.as_str())
+    }
+
+    /// Names of every attribute a reference may read: inputs, computed fields and `id`.
+    pub fn attribute_names(&self) -> impl Iterator<Item = &str> + Clone {
+        std::iter::once("id").chain(self.fields.iter().map(|f| f.name.as_str()))
+    }
+
+    /// Force-new fields whose value differs between `old` and `new` (absent = null).
+    pub fn force_new_changes(
+        &self,
+        old: &serde_json::Map<String, Json>,
+        new: &crate::value::ValueMap,
+    ) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|f| f.force_new && !f.computed)
+            .filter(|f| {
+                let before = old.get(&f.name).map(crate::value::Value::from_json);
+                let after = new.get(&f.name).cloned();
+                normalized(before) != normalized(after)
+            })
+            .map(|f| f.name.clone())
+            .collect()
+    }
+}
+
+fn normalized(value: Option<crate::value::Value>) -> Option<crate::value::Value> {
+    value.filter(|v| *v != crate::value::Value::Null)
+}

@@ -1,0 +1,93 @@
+//! Refresh: batched reads of a stack's resources — one provider call per type × region (the
+//! provider pages), never one per resource. Resources with a pending create are also looked up
+//! by their ownership tags, so that one created before a crash is adopted, not duplicated.
+
+use crate::plan::stack::Observations;
+use crate::provider::limits::Limits;
+use crate::provider::{Observed, Ownership, ProviderError, ReadRequest, Registry};
+use crate::state::{OperationKind, StackState};
+use std::collections::{BTreeMap, HashMap};
+
+/// What a refresh found.
+#[derive(Debug, Default)]
+pub struct Refreshed {
+    pub observations: Observations,
+    /// Resources with a pending create that exist in the cloud, by resource name.
+    pub adoptable: HashMap<String, Observed>,
+}
+
+/// A failed read, naming the type and region.
+#[derive(Debug, thiserror::Error)]
+#[error("reading {type_name} in {region}: {source}")]
+pub struct RefreshError {
+    pub type_name: String,
+    pub region: String,
+    #[source]
+    pub source: ProviderError,
+}
+
+#[derive(Default)]
+struct Batch {
+    ids: Vec<String>,
+    by_owner: bool,
+}
+
+/// Reads every resource of `state` (and every pending create) from the cloud.
+pub async fn refresh_stack(
+    registry: &Registry,
+    limits: &Limits,
+    workspace: &str,
+    state: &StackState,
+) -> Result<Refreshed, RefreshError> {
+    let mut batches: BTreeMap<(String, Option<String>), Batch> = BTreeMap::new();
+    for resource in state.resources.values() {
+        let key = (resource.type_name.clone(), resource.region.clone());
+        batches.entry(key).or_default().ids.push(resource.id.clone());
+    }
+    for pending in state.pending.iter().filter(|p| p.kind == OperationKind::Create) {
+        batches.entry((pending.type_name.clone(), pending.region.clone())).or_default().by_owner = true;
+    }
+    let owner = Ownership { workspace: workspace.to_string(), stack: state.stack.clone(), resource: String::new() };
+    let reads = batches.into_iter().map(|((type_name, region), batch)| {
+        let owner = batch.by_owner.then(|| owner.clone());
+        read_batch(registry, limits, type_name, region, batch.ids, owner)
+    });
+    let mut refreshed = Refreshed { observations: Observations { refreshed: true, ..Default::default() }, ..Default::default() };
+    let by_id: HashMap<&str, &str> =
+        state.resources.iter().map(|(name, r)| (r.id.as_str(), name.as_str())).collect();
+    for result in futures::future::join_all(reads).await {
+        for observed in result? {
+            if let Some(name) = by_id.get(observed.id.as_str()) {
+                refreshed.observations.found.insert(name.to_string(), observed);
+            } else if let Some(owner) = &observed.ownership {
+                let pending = state.pending.iter().any(|p| p.resource == owner.resource && p.kind == OperationKind::Create);
+                if pending && owner.stack == state.stack && !state.resources.contains_key(&owner.resource) {
+                    refreshed.adoptable.insert(owner.resource.clone(), observed);
+                }
+            }
+        }
+    }
+    Ok(refreshed)
+}
+
+async fn read_batch(
+    registry: &Registry,
+    limits: &Limits,
+    type_name: String,
+    region: Option<String>,
+    ids: Vec<String>,
+    owner: Option<Ownership>,
+) -> Result<Vec<Observed>, RefreshError> {
+    let fail = |source: ProviderError| RefreshError {
+        type_name: type_name.clone(),
+        region: region.clone().unwrap_or_else(|| "global".into()),
+        source,
+    };
+    let provider = registry
+        .provider_for_type(&type_name)
+        .ok_or_else(|| fail(ProviderError::new(crate::provider::ErrorKind::Invalid, "NoProvider", "no provider for this type")))?;
+    let class = registry.schema(&type_name).map(|s| s.api.read.clone()).unwrap_or_default();
+    let _permit = limits.acquire(provider.name(), region.as_deref(), &class).await;
+    let request = ReadRequest { type_name: type_name.clone(), region: region.clone(), ids, owner };
+    provider.read(request).await.map_err(fail)
+}

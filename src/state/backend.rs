@@ -1,0 +1,146 @@
+//! The state backend contract: load a stack's state (snapshot plus journal), append journal
+//! entries, save a snapshot with compare-and-swap on the serial, and lock a stack. Backends know
+//! nothing of providers; secrets are encrypted before state sees them.
+
+use super::{JournalEntry, StackState};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Who holds a stack's lock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockInfo {
+    pub id: String,
+    pub holder: String,
+    pub host: String,
+    pub pid: u32,
+    pub operation: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl LockInfo {
+    /// A lock for the current process.
+    pub fn for_operation(operation: &str) -> LockInfo {
+        let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_default();
+        LockInfo {
+            id: uuid::Uuid::new_v4().to_string(),
+            holder: if user.is_empty() { "unknown".into() } else { user },
+            host: gethostname::gethostname().to_string_lossy().to_string(),
+            pid: std::process::id(),
+            operation: operation.to_string(),
+            created_at: Utc::now(),
+        }
+    }
+}
+
+impl fmt::Display for LockInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} on {} (pid {}) for `{}` since {} (lock id {})",
+            self.holder,
+            self.host,
+            self.pid,
+            self.operation,
+            self.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            self.id
+        )
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state I/O on {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("state file {path} is corrupt: {message}")]
+    Corrupt { path: PathBuf, message: String },
+    #[error("stack {stack} is locked by {holder}")]
+    Locked { stack: String, holder: Box<LockInfo> },
+    #[error("state of stack {stack} changed meanwhile: expected serial {expected:?}, found {found:?}")]
+    SerialConflict { stack: String, expected: Option<u64>, found: Option<u64> },
+    #[error("state of stack {stack} belongs to lineage {found}, not {expected}")]
+    LineageMismatch { stack: String, expected: String, found: String },
+    #[error("unsupported state backend `{0}`: use file://PATH")]
+    Unsupported(String),
+}
+
+impl StateError {
+    pub fn io(path: &Path, source: std::io::Error) -> StateError {
+        StateError::Io { path: path.to_path_buf(), source }
+    }
+}
+
+/// Where stack states live.
+#[async_trait]
+pub trait Backend: Send + Sync + 'static {
+    /// The stack's state with its journal replayed, or `None` if it was never written. A
+    /// replayed journal counts as one more serial than its snapshot.
+    async fn load(&self, stack: &str) -> Result<Option<StackState>, StateError>;
+
+    /// Appends a journal entry; `base_serial` is the serial of the snapshot it follows.
+    /// Requires the stack's lock.
+    async fn append(&self, stack: &str, base_serial: u64, entry: &JournalEntry) -> Result<(), StateError>;
+
+    /// Writes `state` as the new snapshot (keeping the previous one), if the stored snapshot's
+    /// serial is still `expected` (`None`: no snapshot yet), and clears the journal.
+    async fn save(&self, state: &StackState, expected: Option<u64>) -> Result<(), StateError>;
+
+    /// Takes the stack's lock, or fails with [`StateError::Locked`] naming the holder.
+    async fn lock(&self, stack: &str, info: &LockInfo) -> Result<(), StateError>;
+
+    /// Releases a lock this holder took.
+    async fn unlock(&self, stack: &str, lock_id: &str) -> Result<(), StateError>;
+
+    /// Removes any lock on the stack (for a stale lock), returning what it was.
+    async fn force_unlock(&self, stack: &str) -> Result<Option<LockInfo>, StateError>;
+
+    /// The current lock holder, if any.
+    async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError>;
+
+    /// Names of every stack with a state.
+    async fn list(&self) -> Result<Vec<String>, StateError>;
+
+    /// Serials of the kept previous versions, oldest first.
+    async fn history(&self, stack: &str) -> Result<Vec<u64>, StateError>;
+}
+
+/// Opens the backend named by a URL (`file://PATH`, relative to the workspace root).
+pub fn open_backend(url: Option<&str>, root: &Path) -> Result<Arc<dyn Backend>, StateError> {
+    let url = url.unwrap_or("file://.terrace/state");
+    match url.strip_prefix("file://") {
+        Some(path) => {
+            let dir = if Path::new(path).is_absolute() { PathBuf::from(path) } else { root.join(path) };
+            Ok(Arc::new(super::file::FileBackend::new(dir)))
+        }
+        None => Err(StateError::Unsupported(url.to_string())),
+    }
+}
+
+/// Takes a stack's lock, waiting up to `timeout` while someone else holds it. `on_wait` is
+/// called once, with the holder, when waiting starts.
+pub async fn lock_with_timeout(
+    backend: &dyn Backend,
+    stack: &str,
+    info: &LockInfo,
+    timeout: std::time::Duration,
+    on_wait: impl Fn(&LockInfo),
+) -> Result<(), StateError> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut announced = false;
+    loop {
+        match backend.lock(stack, info).await {
+            Err(StateError::Locked { holder, .. }) if tokio::time::Instant::now() < deadline => {
+                if !announced {
+                    on_wait(&holder);
+                    announced = true;
+                }
+                let left = deadline - tokio::time::Instant::now();
+                tokio::time::sleep(left.min(std::time::Duration::from_millis(100))).await;
+            }
+            other => return other,
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! State: what Terrace knows exists in the cloud, one document per stack — serial, lineage,
+//! resources (type, id, region, inputs, attributes, dependencies, protect), outputs and pending
+//! operations. During apply every operation is journalled (pending before the cloud call, the
+//! result after it) so that a crash at any point leaves a record to recover from.
+
+pub mod backend;
+pub mod file;
+
+use crate::provider::Properties;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+
+pub use backend::{open_backend, Backend, LockInfo, StateError};
+
+/// The state format version written by this build.
+pub const STATE_VERSION: u32 = 1;
+
+/// The state of one stack.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StackState {
+    pub version: u32,
+    pub stack: String,
+    /// Identifies this stack's history; a state from another lineage is never overwritten.
+    pub lineage: String,
+    /// Increases with every saved snapshot.
+    pub serial: u64,
+    #[serde(default)]
+    pub resources: BTreeMap<String, ResourceState>,
+    #[serde(default)]
+    pub outputs: BTreeMap<String, Json>,
+    /// Operations started but whose result was never recorded (a crash, a lost answer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<PendingOperation>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Serial of the stored snapshot this state was loaded from (`None`: no snapshot yet);
+    /// the expected value for the next compare-and-swap save. Not persisted.
+    #[serde(skip)]
+    pub snapshot_serial: Option<u64>,
+}
+
+/// One managed resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResourceState {
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// The properties last applied.
+    pub inputs: Properties,
+    /// Attributes computed by the cloud.
+    #[serde(default)]
+    pub attributes: Properties,
+    /// Resources of the same stack this one depends on (for delete order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
+    /// A protected resource is never deleted or replaced without an explicit override.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub protect: bool,
+}
+
+impl ResourceState {
+    /// Inputs overlaid with attributes, plus `id`: what references can read.
+    pub fn readable(&self) -> Properties {
+        let mut all = self.inputs.clone();
+        for (k, v) in &self.attributes {
+            all.insert(k.clone(), v.clone());
+        }
+        all.insert("id".to_string(), Json::String(self.id.clone()));
+        all
+    }
+}
+
+/// Kinds of cloud operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationKind {
+    Create,
+    Update,
+    Delete,
+}
+
+/// An operation recorded before its cloud call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingOperation {
+    pub id: String,
+    pub resource: String,
+    pub kind: OperationKind,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub idempotency_key: String,
+    /// The cloud id the operation acts on (update, delete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+    pub started_at: DateTime<Utc>,
+}
+
+/// One line of a stack's journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "entry", rename_all = "snake_case")]
+pub enum JournalEntry {
+    /// Written (and flushed) before the cloud call.
+    Begin { operation: PendingOperation },
+    /// The call succeeded: the resource's new state, or `None` when it was deleted.
+    Done { operation: String, resource: String, state: Option<Box<ResourceState>> },
+    /// The call failed and certainly changed nothing.
+    Failed { operation: String, resource: String, error: String },
+}
+
+impl StackState {
+    /// An empty state for a stack never applied.
+    pub fn new(stack: &str) -> StackState {
+        StackState {
+            version: STATE_VERSION,
+            stack: stack.to_string(),
+            lineage: uuid::Uuid::new_v4().to_string(),
+            serial: 0,
+            resources: BTreeMap::new(),
+            outputs: BTreeMap::new(),
+            pending: Vec::new(),
+            updated_at: None,
+            snapshot_serial: None,
+        }
+    }
+
+    /// Applies one journal entry.
+    pub fn apply_entry(&mut self, entry: &JournalEntry) {
+        match entry {
+            JournalEntry::Begin { operation } => self.pending.push(operation.clone()),
+            JournalEntry::Done { operation, resource, state } => {
+                self.pending.retain(|p| &p.id != operation);
+                match state {
+                    Some(state) => {
+                        self.resources.insert(resource.clone(), (**state).clone());
+                    }
+                    None => {
+                        self.resources.remove(resource);
+                    }
+                }
+            }
+            JournalEntry::Failed { operation, .. } => self.pending.retain(|p| &p.id != operation),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(id: &str) -> ResourceState {
+        ResourceState {
+            type_name: "test:Network".into(),
+            id: id.into(),
+            region: None,
+            inputs: Properties::new(),
+            attributes: Properties::new(),
+            dependencies: vec![],
+            protect: false,
+        }
+    }
+
+    fn begin(id: &str, resource: &str) -> JournalEntry {
+        JournalEntry::Begin {
+            operation: PendingOperation {
+                id: id.into(),
+                resource: resource.into(),
+                kind: OperationKind::Create,
+                type_name: "test:Network".into(),
+                region: None,
+                idempotency_key: "k".into(),
+                target_id: None,
+                started_at: Utc::now(),
+            },
+        }
+    }
+
+    #[test]
+    fn journal_replay_tracks_pending_and_results() {
+        let mut state = StackState::new("s");
+        state.apply_entry(&begin("op1", "a"));
+        state.apply_entry(&begin("op2", "b"));
+        state.apply_entry(&JournalEntry::Done {
+            operation: "op1".into(),
+            resource: "a".into(),
+            state: Some(Box::new(resource("id-a"))),
+        });
+        assert_eq!(state.pending.len(), 1, "op2 has no result yet");
+        assert_eq!(state.pending[0].resource, "b");
+        assert_eq!(state.resources["a"].id, "id-a");
+        state.apply_entry(&JournalEntry::Done { operation: "x".into(), resource: "a".into(), state: None });
+        assert!(state.resources.is_empty());
+    }
+}

@@ -1,0 +1,147 @@
+//! The test provider's fake cloud: resources by id, idempotency tokens, in memory or one file
+//! per resource in a directory (safe for several processes: files are created atomically).
+
+use crate::provider::{ErrorKind, Observed, Ownership, Properties, ProviderError};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+/// One resource of the fake cloud.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredResource {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub type_name: String,
+    pub region: Option<String>,
+    pub properties: Properties,
+    pub attributes: Properties,
+    pub ownership: Ownership,
+}
+
+impl StoredResource {
+    pub fn observed(self) -> Observed {
+        Observed { id: self.id, properties: self.properties, attributes: self.attributes, ownership: Some(self.ownership) }
+    }
+}
+
+enum Store {
+    Memory { resources: HashMap<String, StoredResource>, tokens: HashMap<String, String> },
+    Dir(PathBuf),
+}
+
+/// The fake cloud.
+pub struct FakeCloud {
+    store: Mutex<Store>,
+}
+
+fn io(err: std::io::Error) -> ProviderError {
+    ProviderError::new(ErrorKind::Other, "FakeCloudIo", err.to_string())
+}
+
+impl FakeCloud {
+    pub fn in_memory() -> FakeCloud {
+        FakeCloud { store: Mutex::new(Store::Memory { resources: HashMap::new(), tokens: HashMap::new() }) }
+    }
+
+    pub fn in_dir(dir: PathBuf) -> FakeCloud {
+        FakeCloud { store: Mutex::new(Store::Dir(dir)) }
+    }
+
+    pub fn new_id(&self, type_name: &str) -> String {
+        let kind = type_name.rsplit(':').next().unwrap_or("res").to_ascii_lowercase();
+        format!("{kind}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    }
+
+    /// Every resource, sorted by id.
+    pub fn list(&self) -> Result<Vec<StoredResource>, ProviderError> {
+        let store = self.store.lock().expect("cloud lock");
+        let mut all: Vec<StoredResource> = match &*store {
+            Store::Memory { resources, .. } => resources.values().cloned().collect(),
+            Store::Dir(dir) => {
+                let mut all = Vec::new();
+                for entry in fs::read_dir(dir.join("resources")).into_iter().flatten().flatten() {
+                    if let Ok(bytes) = fs::read(entry.path()) {
+                        if let Ok(resource) = serde_json::from_slice(&bytes) {
+                            all.push(resource);
+                        }
+                    }
+                }
+                all
+            }
+        };
+        all.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(all)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<StoredResource>, ProviderError> {
+        let store = self.store.lock().expect("cloud lock");
+        match &*store {
+            Store::Memory { resources, .. } => Ok(resources.get(id).cloned()),
+            Store::Dir(dir) => match fs::read(dir.join("resources").join(format!("{id}.json"))) {
+                Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| io(e.into())),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(io(e)),
+            },
+        }
+    }
+
+    /// The resource an idempotency token created, if any.
+    pub fn by_token(&self, token: &str) -> Result<Option<StoredResource>, ProviderError> {
+        let id = {
+            let store = self.store.lock().expect("cloud lock");
+            match &*store {
+                Store::Memory { tokens, .. } => tokens.get(token).cloned(),
+                Store::Dir(dir) => fs::read_to_string(dir.join("tokens").join(token)).ok(),
+            }
+        };
+        match id {
+            Some(id) => self.get(&id),
+            None => Ok(None),
+        }
+    }
+
+    /// Stores a resource (and the token that created it).
+    pub fn insert(&self, resource: &StoredResource, token: Option<&str>) -> Result<(), ProviderError> {
+        let mut store = self.store.lock().expect("cloud lock");
+        match &mut *store {
+            Store::Memory { resources, tokens } => {
+                resources.insert(resource.id.clone(), resource.clone());
+                if let Some(token) = token {
+                    tokens.insert(token.to_string(), resource.id.clone());
+                }
+                Ok(())
+            }
+            Store::Dir(dir) => {
+                let resources = dir.join("resources");
+                fs::create_dir_all(&resources).map_err(io)?;
+                let bytes = serde_json::to_vec_pretty(resource).expect("resource serializes");
+                let tmp = resources.join(format!(".{}.tmp", resource.id));
+                fs::write(&tmp, bytes).map_err(io)?;
+                fs::rename(&tmp, resources.join(format!("{}.json", resource.id))).map_err(io)?;
+                if let Some(token) = token {
+                    let tokens = dir.join("tokens");
+                    fs::create_dir_all(&tokens).map_err(io)?;
+                    fs::write(tokens.join(token), &resource.id).map_err(io)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes a resource; removing a missing one succeeds.
+    pub fn remove(&self, id: &str) -> Result<(), ProviderError> {
+        let mut store = self.store.lock().expect("cloud lock");
+        match &mut *store {
+            Store::Memory { resources, .. } => {
+                resources.remove(id);
+                Ok(())
+            }
+            Store::Dir(dir) => match fs::remove_file(dir.join("resources").join(format!("{id}.json"))) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+                _ => Ok(()),
+            },
+        }
+    }
+}

@@ -1,0 +1,265 @@
+//! Test support: an in-process provider for engine tests (like Pulumi's `deploytest`). It
+//! keeps a fake cloud in memory or in a directory (so that several `terrace` processes share
+//! it), honours idempotency keys, checks references between its resources, refuses to delete a
+//! network that still has subnets, counts calls, and can inject latency and failures.
+//!
+//! It never stands in for a cloud in an end-to-end test. The CLI offers it only when
+//! `TERRACE_TEST_PROVIDER=1` is set.
+
+mod cloud;
+
+pub use cloud::{FakeCloud, StoredResource};
+
+use crate::provider::{
+    ApiClasses, CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed, Provider,
+    ProviderError, RateLimit, ReadRequest, ResourceSchema, UpdateRequest,
+};
+use async_trait::async_trait;
+use serde_json::{json, Value as Json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Knobs of the test provider.
+#[derive(Debug, Clone, Default)]
+pub struct TestOptions {
+    /// Added to every call.
+    pub latency: Duration,
+    /// Resource names (as in the ownership) whose create or update fails.
+    pub fail_resources: BTreeSet<String>,
+    /// Requests per second per region for the `test:mutate` class (0 = unlimited).
+    pub mutate_rate: f64,
+}
+
+impl TestOptions {
+    /// Reads knobs from `providers.test.settings` in `terrace.yaml`.
+    pub fn from_settings(settings: &serde_json::Map<String, Json>) -> TestOptions {
+        let fail_resources = settings
+            .get("fail_resources")
+            .and_then(Json::as_array)
+            .map(|a| a.iter().filter_map(Json::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        TestOptions {
+            latency: Duration::from_millis(settings.get("latency_ms").and_then(Json::as_u64).unwrap_or(0)),
+            fail_resources,
+            mutate_rate: settings.get("mutate_rate").and_then(Json::as_f64).unwrap_or(0.0),
+        }
+    }
+}
+
+/// The test provider; its type names start with `test:`.
+pub struct TestProvider {
+    cloud: FakeCloud,
+    options: TestOptions,
+    calls: Mutex<BTreeMap<String, usize>>,
+}
+
+impl TestProvider {
+    pub fn in_memory(options: TestOptions) -> TestProvider {
+        TestProvider { cloud: FakeCloud::in_memory(), options, calls: Mutex::default() }
+    }
+
+    pub fn in_dir(dir: PathBuf, options: TestOptions) -> TestProvider {
+        TestProvider { cloud: FakeCloud::in_dir(dir), options, calls: Mutex::default() }
+    }
+
+    /// The fake cloud, to check what exists independently of the engine.
+    pub fn cloud(&self) -> &FakeCloud {
+        &self.cloud
+    }
+
+    /// Calls made so far, by `operation:type`.
+    pub fn calls(&self) -> BTreeMap<String, usize> {
+        self.calls.lock().expect("calls lock").clone()
+    }
+
+    fn count(&self, operation: &str, type_name: &str) {
+        *self.calls.lock().expect("calls lock").entry(format!("{operation}:{type_name}")).or_default() += 1;
+    }
+
+    async fn delay(&self) {
+        if !self.options.latency.is_zero() {
+            tokio::time::sleep(self.options.latency).await;
+        }
+    }
+
+    fn check_failure(&self, resource: &str) -> Result<(), ProviderError> {
+        if self.options.fail_resources.contains(resource) {
+            return Err(ProviderError::new(ErrorKind::Other, "InjectedFailure", format!("injected failure for {resource}")));
+        }
+        Ok(())
+    }
+}
+
+fn schema(type_name: &str, regional: bool, fields: Vec<FieldSchema>) -> ResourceSchema {
+    let mut fields = fields;
+    fields.push(FieldSchema::computed("arn", FieldKind::String));
+    ResourceSchema {
+        type_name: type_name.to_string(),
+        fields,
+        api: ApiClasses { read: "test:read".into(), mutate: "test:mutate".into() },
+        regional,
+    }
+}
+
+/// The schemas of the test provider's types.
+pub fn schemas() -> Vec<ResourceSchema> {
+    use FieldKind::*;
+    vec![
+        schema("test:Network", true, vec![
+            FieldSchema::input("cidr", String).required().force_new(),
+            FieldSchema::input("name", String),
+            FieldSchema::input("labels", Map),
+        ]),
+        schema("test:Subnet", true, vec![
+            FieldSchema::input("network_id", String).required().force_new(),
+            FieldSchema::input("cidr", String).required().force_new(),
+            FieldSchema::input("zone", String).force_new(),
+            FieldSchema::input("labels", Map),
+        ]),
+        schema("test:Instance", true, vec![
+            FieldSchema::input("subnet_id", String).required().force_new(),
+            FieldSchema::input("image", String).required().force_new(),
+            FieldSchema::input("size", String),
+            FieldSchema::input("count", Number),
+            FieldSchema::input("user_data", String),
+            FieldSchema::computed("private_ip", String),
+        ]),
+        schema("test:LoadBalancer", false, vec![
+            FieldSchema::input("targets", List),
+            FieldSchema::input("port", Number),
+            FieldSchema::input("public", Bool).force_new(),
+            FieldSchema::computed("endpoint", String),
+        ]),
+        schema("test:Thing", false, vec![
+            FieldSchema::input("value", Any),
+            FieldSchema::input("replace_on", Any).force_new(),
+            FieldSchema::input("parent", String),
+            FieldSchema::input("tags", Map),
+        ]),
+    ]
+}
+
+/// Attributes the fake cloud computes for a new resource.
+fn computed(type_name: &str, id: &str) -> serde_json::Map<String, Json> {
+    let mut attrs = serde_json::Map::new();
+    attrs.insert("arn".into(), json!(format!("arn:test:{type_name}:{id}")));
+    match type_name {
+        "test:Instance" => {
+            let n = id.bytes().fold(0u32, |acc, b| acc.wrapping_mul(31).wrapping_add(b as u32));
+            attrs.insert("private_ip".into(), json!(format!("10.{}.{}.{}", n % 250, (n / 250) % 250, (n / 62500) % 250 + 1)));
+        }
+        "test:LoadBalancer" => {
+            attrs.insert("endpoint".into(), json!(format!("{id}.lb.test.invalid")));
+        }
+        _ => {}
+    }
+    attrs
+}
+
+/// Fields holding ids of other resources, which must exist.
+fn references(type_name: &str) -> &'static [&'static str] {
+    match type_name {
+        "test:Subnet" => &["network_id"],
+        "test:Instance" => &["subnet_id"],
+        _ => &[],
+    }
+}
+
+#[async_trait]
+impl Provider for TestProvider {
+    fn name(&self) -> &str {
+        "test"
+    }
+
+    fn schemas(&self) -> Vec<ResourceSchema> {
+        schemas()
+    }
+
+    fn rate_limits(&self) -> Vec<RateLimit> {
+        if self.options.mutate_rate > 0.0 {
+            vec![RateLimit { class: "test:mutate".into(), per_second: self.options.mutate_rate, burst: 1 }]
+        } else {
+            Vec::new()
+        }
+    }
+
+    async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
+        self.count("read", &request.type_name);
+        self.delay().await;
+        let ids: BTreeSet<&String> = request.ids.iter().collect();
+        Ok(self
+            .cloud
+            .list()?
+            .into_iter()
+            .filter(|r| r.type_name == request.type_name && r.region == request.region)
+            .filter(|r| {
+                ids.contains(&r.id)
+                    || request.owner.as_ref().is_some_and(|o| {
+                        r.ownership.workspace == o.workspace
+                            && r.ownership.stack == o.stack
+                            && (o.resource.is_empty() || r.ownership.resource == o.resource)
+                    })
+            })
+            .map(StoredResource::observed)
+            .collect())
+    }
+
+    async fn create(&self, request: CreateRequest) -> Result<Observed, ProviderError> {
+        self.count("create", &request.type_name);
+        self.delay().await;
+        if let Some(existing) = self.cloud.by_token(&request.idempotency_key)? {
+            return Ok(existing.observed());
+        }
+        self.check_failure(&request.ownership.resource)?;
+        for field in references(&request.type_name) {
+            if let Some(id) = request.properties.get(*field).and_then(Json::as_str) {
+                if self.cloud.get(id)?.is_none() {
+                    return Err(ProviderError::new(ErrorKind::Invalid, "InvalidReference", format!("{field} {id} does not exist")));
+                }
+            }
+        }
+        let id = self.cloud.new_id(&request.type_name);
+        let stored = StoredResource {
+            id: id.clone(),
+            type_name: request.type_name.clone(),
+            region: request.region.clone(),
+            properties: request.properties,
+            attributes: computed(&request.type_name, &id),
+            ownership: request.ownership,
+        };
+        self.cloud.insert(&stored, Some(&request.idempotency_key))?;
+        Ok(stored.observed())
+    }
+
+    async fn update(&self, request: UpdateRequest) -> Result<Observed, ProviderError> {
+        self.count("update", &request.type_name);
+        self.delay().await;
+        self.check_failure(&request.ownership.resource)?;
+        let mut stored = self.cloud.get(&request.id)?.ok_or_else(|| {
+            ProviderError::new(ErrorKind::NotFound, "NotFound", format!("{} {} does not exist", request.type_name, request.id))
+        })?;
+        stored.properties = request.new;
+        self.cloud.insert(&stored, None)?;
+        Ok(stored.observed())
+    }
+
+    async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
+        self.count("delete", &request.type_name);
+        self.delay().await;
+        let all = self.cloud.list()?;
+        let users: Vec<&StoredResource> = all
+            .iter()
+            .filter(|r| references(&r.type_name).iter().any(|f| r.properties.get(*f).and_then(Json::as_str) == Some(&request.id)))
+            .collect();
+        if let Some(user) = users.first() {
+            return Err(ProviderError::new(
+                ErrorKind::Conflict,
+                "DependencyViolation",
+                format!("{} is still used by {} {}", request.id, user.type_name, user.id),
+            ));
+        }
+        self.cloud.remove(&request.id)
+    }
+}
