@@ -1,0 +1,71 @@
+//! Shared server state: the configuration, the store behind one lock, the fault injector,
+//! and the signal that wakes `wait` calls when an operation changes. Every change to the
+//! store goes through [`App::mutate`], which also snapshots the state file.
+
+use crate::config::Config;
+use crate::errors::ApiError;
+use crate::faults::Faults;
+use crate::persist;
+use crate::store::Store;
+use std::sync::Mutex;
+use tokio::sync::{watch, Notify};
+
+pub struct App {
+    pub config: Config,
+    /// Seed from which ids and operation names are derived.
+    pub id_seed: u64,
+    store: Mutex<Store>,
+    faults: Faults,
+    /// Notified after every mutation, so `wait` can re-check its operation.
+    pub changed: Notify,
+    /// Becomes true when the server is shutting down, so long waits return.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+impl App {
+    pub fn new(config: Config, store: Store, shutdown: watch::Receiver<bool>) -> App {
+        let seed = config.seed.unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0)
+        });
+        App {
+            faults: Faults::new(config.fault_rate, seed),
+            id_seed: seed,
+            config,
+            store: Mutex::new(store),
+            changed: Notify::new(),
+            shutdown,
+        }
+    }
+
+    /// Reads the store.
+    pub fn read<R>(&self, f: impl FnOnce(&Store) -> R) -> R {
+        f(&self.store.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Changes the store, snapshots it if a state file is configured, and wakes waiters.
+    pub fn mutate<R>(&self, f: impl FnOnce(&mut Store) -> R) -> R {
+        let out = {
+            let mut store = self.store.lock().unwrap_or_else(|e| e.into_inner());
+            let out = f(&mut store);
+            if let Some(path) = &self.config.state_file {
+                if let Err(e) = persist::save(path, &store) {
+                    eprintln!(
+                        "gce-emulator: cannot write state file {}: {e}",
+                        path.display()
+                    );
+                }
+            }
+            out
+        };
+        self.changed.notify_waiters();
+        out
+    }
+
+    /// An injected fault for this request, if the dice say so.
+    pub fn roll_fault(&self) -> Option<ApiError> {
+        self.faults.roll()
+    }
+}

@@ -1,0 +1,158 @@
+//! Regional managed instance groups (`regions/{r}/instanceGroupManagers`): the instance
+//! template(s) and autohealing health checks must exist; Compute's derived fields
+//! (`instanceGroup`, `distributionPolicy`, `currentActions`, `status`, `updatePolicy`) are
+//! filled in. The group's VMs themselves are not emulated.
+
+use super::{check_name, default, get_int, get_str, int_in, objects_mut, same_region, Ctx};
+use crate::errors::{ApiError, ApiResult};
+use crate::geo;
+use crate::paths::{ResourcePath, Scope, ScopeKind};
+use serde_json::{json, Map, Value};
+
+const TEMPLATE: &[(ScopeKind, &str)] = &[
+    (ScopeKind::Global, "instanceTemplates"),
+    (ScopeKind::Regional, "instanceTemplates"),
+];
+const HEALTH_CHECK: &[(ScopeKind, &str)] = &[
+    (ScopeKind::Global, "healthChecks"),
+    (ScopeKind::Regional, "healthChecks"),
+];
+
+pub fn prepare(ctx: &mut Ctx, body: &mut Map<String, Value>) -> ApiResult<()> {
+    let region = ctx.region().unwrap_or_default().to_string();
+    templates(ctx, body)?;
+    let base = get_str(body, "baseInstanceName")
+        .ok_or_else(|| ApiError::required("resource.baseInstanceName"))?;
+    let base_ok = base.len() <= 58
+        && check_name(
+            "resource.baseInstanceName",
+            base.trim_end_matches(['#', '-']),
+        )
+        .is_ok();
+    if !base_ok {
+        return Err(ApiError::invalid_field(
+            "resource.baseInstanceName",
+            base,
+            "Must be a match of regex '[a-z][-a-z0-9]{0,57}' (optionally ending in -#).",
+        ));
+    }
+    int_in(body, "targetSize", "resource.targetSize", 0, 2000)?;
+    default(body, "targetSize", json!(0));
+    for (i, p) in objects_mut(body, "autoHealingPolicies", "resource.autoHealingPolicies")?
+        .into_iter()
+        .enumerate()
+    {
+        let field = format!("resource.autoHealingPolicies[{i}].healthCheck");
+        if let Some((hc, _)) = ctx.reference(p, "healthCheck", &field, HEALTH_CHECK)? {
+            same_region(ctx, &field, &hc)?;
+        }
+    }
+    let group = ResourcePath::new(ctx.project, ctx.scope, "instanceGroups", ctx.name);
+    body.insert("instanceGroup".into(), json!(group.self_link()));
+    distribution(ctx.project, &region, body)?;
+    derived_state(body);
+    Ok(())
+}
+
+/// `instanceTemplate` and `versions[].instanceTemplate`: at least one, all existing; a
+/// single version and the top-level field mirror each other as Compute shows them.
+fn templates(ctx: &Ctx, body: &mut Map<String, Value>) -> ApiResult<()> {
+    if let Some((t, _)) = ctx.reference(
+        body,
+        "instanceTemplate",
+        "resource.instanceTemplate",
+        TEMPLATE,
+    )? {
+        same_region(ctx, "resource.instanceTemplate", &t)?;
+    }
+    let top = get_str(body, "instanceTemplate").map(str::to_string);
+    let mut version_templates = Vec::new();
+    for (i, v) in objects_mut(body, "versions", "resource.versions")?
+        .into_iter()
+        .enumerate()
+    {
+        let field = format!("resource.versions[{i}].instanceTemplate");
+        let (t, _) = ctx.required_reference(v, "instanceTemplate", &field, TEMPLATE)?;
+        same_region(ctx, &field, &t)?;
+        version_templates.push(t.self_link());
+    }
+    match (top, version_templates.as_slice()) {
+        (None, []) => Err(ApiError::required("resource.instanceTemplate")),
+        (Some(t), []) => {
+            body.insert("versions".into(), json!([{"instanceTemplate": t}]));
+            Ok(())
+        }
+        (None, [only]) => {
+            body.insert("instanceTemplate".into(), json!(only));
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn distribution(project: &str, region: &str, body: &mut Map<String, Value>) -> ApiResult<()> {
+    let policy = super::object_mut(body, "distributionPolicy")?;
+    default(policy, "targetShape", json!("EVEN"));
+    let given: Vec<String> = policy
+        .get("zones")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|z| z.get("zone").and_then(Value::as_str).map(str::to_string))
+        .collect();
+    let names: Vec<String> = if given.is_empty() {
+        geo::zones_of(region)
+    } else {
+        given
+            .iter()
+            .map(|z| z.rsplit('/').next().unwrap_or_default().to_string())
+            .collect()
+    };
+    for z in &names {
+        if geo::region_of_zone(z) != Some(region) {
+            return Err(ApiError::invalid_field(
+                "resource.distributionPolicy.zones",
+                z,
+                &format!("Zone must be in region '{region}'."),
+            ));
+        }
+    }
+    let zones: Vec<Value> = names
+        .iter()
+        .map(|z| json!({"zone": Scope::Zone(z.clone()).link(project)}))
+        .collect();
+    policy.insert("zones".into(), json!(zones));
+    Ok(())
+}
+
+/// The status fields of a group whose instances are all in place.
+fn derived_state(body: &mut Map<String, Value>) {
+    let size = get_int(body, "targetSize").unwrap_or(0);
+    body.insert(
+        "currentActions".into(),
+        json!({
+            "abandoning": 0, "creating": 0, "creatingWithoutRetries": 0, "deleting": 0,
+            "none": size, "recreating": 0, "refreshing": 0, "restarting": 0,
+            "resuming": 0, "starting": 0, "stopping": 0, "suspending": 0, "verifying": 0
+        }),
+    );
+    body.insert(
+        "status".into(),
+        json!({
+            "isStable": true,
+            "versionTarget": {"isReached": true},
+            "stateful": {"hasStatefulConfig": false, "perInstanceConfigs": {"allEffective": true}},
+            "allInstancesConfig": {"effective": true}
+        }),
+    );
+    let update = body.entry("updatePolicy").or_insert_with(|| json!({}));
+    if let Value::Object(u) = update {
+        default(u, "type", json!("OPPORTUNISTIC"));
+        default(u, "minimalAction", json!("REPLACE"));
+        default(u, "instanceRedistributionType", json!("PROACTIVE"));
+        default(u, "replacementMethod", json!("SUBSTITUTE"));
+        default(u, "maxSurge", json!({"fixed": 3, "calculated": 3}));
+        default(u, "maxUnavailable", json!({"fixed": 3, "calculated": 3}));
+    }
+    default(body, "listManagedInstancesResults", json!("PAGELESS"));
+}
