@@ -85,8 +85,13 @@ fn machine_type(ctx: &Ctx, body: &mut Map<String, Value>, zone: &str) -> ApiResu
 /// `tags` / `metadata` carry their own fingerprint over their items.
 fn fill_fingerprinted(body: &mut Map<String, Value>, key: &str) -> ApiResult<()> {
     let obj = super::object_mut(body, key)?;
-    let items = obj.get("items").map(Value::to_string).unwrap_or_default();
-    obj.insert("fingerprint".into(), json!(ident::fingerprint(&items)));
+    let fp = match obj.get("items") {
+        Some(items) if items.as_array().is_some_and(|a| !a.is_empty()) => {
+            ident::fingerprint(&items.to_string())
+        }
+        _ => ident::label_fingerprint(&Map::new()),
+    };
+    obj.insert("fingerprint".into(), json!(fp));
     Ok(())
 }
 
