@@ -2,6 +2,7 @@
 //! apply a plan with an event stream, read outputs and state. The CLI is a thin layer over
 //! this module; everything it does, a library user can do.
 
+mod drift;
 mod planner;
 pub mod select;
 pub mod validate;
@@ -25,6 +26,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 
 pub use crate::apply::ApplyOptions;
+pub use drift::{Drift, RefreshReport};
 pub use select::Selector;
 pub use validate::StackLinks;
 
@@ -71,9 +73,15 @@ impl ApplyRun {
 }
 
 impl Terrace {
-    /// Loads, renders and validates the workspace at `root`.
+    /// Loads, renders and validates the workspace at `root` with the given providers.
     pub fn open(root: &Path, registry: Registry) -> Result<Terrace, Error> {
+        Terrace::open_with(root, |_| Ok(registry))
+    }
+
+    /// Like [`Terrace::open`], with providers built from the loaded workspace's settings.
+    pub fn open_with(root: &Path, providers: impl FnOnce(&Workspace) -> Result<Registry, Error>) -> Result<Terrace, Error> {
         let workspace = config::load(root).map_err(Error::Invalid)?;
+        let registry = providers(&workspace)?;
         let renderer = Renderer::new(&workspace).map_err(|d| Error::Invalid(Diagnostics(d)))?;
         let mut rendered = Vec::new();
         let mut problems = Vec::new();
@@ -149,7 +157,25 @@ impl Terrace {
         planner::plan(self, options).await
     }
 
-    /// Applies a plan (from [`Terrace::plan`] or a saved file), streaming events.
+    /// Checks, before anything runs, that every stack's state is still the one the plan saw.
+    /// (Each stack checks again under its lock.)
+    pub async fn check_fresh(&self, plan: &Plan) -> Result<(), Error> {
+        self.check_plan(plan)?;
+        for stack in &plan.stacks {
+            let current = self.backend.load(&stack.stack.name).await?.map(|s| s.serial);
+            if current != stack.serial {
+                let show = |s: Option<u64>| s.map(|s| s.to_string()).unwrap_or_else(|| "none".into());
+                return Err(Error::StalePlan {
+                    stack: stack.stack.name.clone(),
+                    reason: format!("its state moved since the plan (serial {} → {})", show(stack.serial), show(current)),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a plan (from [`Terrace::plan`] or a saved file), streaming events. Call
+    /// [`Terrace::check_fresh`] first to refuse a stale saved plan before anything runs.
     pub fn apply(&self, plan: Plan, options: ApplyOptions) -> Result<ApplyRun, Error> {
         self.check_plan(&plan)?;
         let context = ApplyContext {

@@ -1,0 +1,171 @@
+//! Command-line arguments (clap).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(name = "terrace", version, about = "Plan and apply multi-cloud region groups, stack by stack.")]
+pub struct Cli {
+    /// Workspace directory (default: the current directory).
+    #[arg(short = 'C', long = "dir", global = true, default_value = ".")]
+    pub dir: PathBuf,
+    /// Machine-readable output: JSON documents, NDJSON events while applying.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// No colours.
+    #[arg(long, global = true)]
+    pub no_color: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the stacks of the workspace.
+    Stacks(SelectArgs),
+    /// Draw the stack graph.
+    Graph(GraphArgs),
+    /// Show what would change.
+    Plan(PlanArgs),
+    /// Apply changes: a saved plan, or a fresh one after confirmation.
+    Apply(ApplyArgs),
+    /// Delete every resource of the selected stacks.
+    Destroy(DestroyArgs),
+    /// Read the cloud and update state; report drift and vanished resources.
+    Refresh(RefreshArgs),
+    /// Print stack outputs.
+    Output(OutputArgs),
+    /// Inspect and repair state.
+    #[command(subcommand)]
+    State(StateCommand),
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct SelectArgs {
+    /// Only stacks of this group (repeatable).
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// Only stacks of this layer (repeatable).
+    #[arg(long = "layer")]
+    pub layers: Vec<String>,
+    /// Only this stack; globs allowed, e.g. 'networks/eu/*' (repeatable).
+    #[arg(long = "stack")]
+    pub stacks: Vec<String>,
+    /// Only stacks on this cloud (repeatable).
+    #[arg(long = "cloud")]
+    pub clouds: Vec<String>,
+    /// Only stacks in this region (repeatable).
+    #[arg(long = "region")]
+    pub regions: Vec<String>,
+    /// Only this resource and what it depends on: STACK:RESOURCE (repeatable).
+    #[arg(long = "target")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum GraphFormat {
+    Dot,
+    Mermaid,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[arg(long, value_enum, default_value = "dot")]
+    pub format: GraphFormat,
+    /// Colour stacks by the action a fresh plan would take.
+    #[arg(long)]
+    pub plan: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PlanFlags {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Do not read the cloud first; diff against state only.
+    #[arg(long)]
+    pub no_refresh: bool,
+    /// Allow deleting or replacing this protected resource: STACK:RESOURCE (repeatable).
+    #[arg(long = "allow-destroy")]
+    pub allow_destroy: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Save the plan to FILE, to apply exactly it later.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Plan the destruction of the selected stacks.
+    #[arg(long)]
+    pub destroy: bool,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunFlags {
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// How long to wait for a stack's lock held by someone else (e.g. 30s, 5m).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    pub lock_timeout: Duration,
+    /// Independent stacks applied at once (default from terrace.yaml).
+    #[arg(long)]
+    pub parallel_stacks: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// A plan saved with `terrace plan --out FILE`.
+    pub plan_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    #[command(flatten)]
+    pub run: RunFlags,
+}
+
+#[derive(Debug, Args)]
+pub struct RefreshArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    pub lock_timeout: Duration,
+    /// Exit 2 when drift was found.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// The stack (default: every selected stack).
+    pub stack: Option<String>,
+    /// One output of the stack.
+    pub key: Option<String>,
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Stacks that have state, with serial and resource count.
+    List,
+    /// One stack's state.
+    Show { stack: String },
+    /// Remove a stale lock (its holder is gone).
+    Unlock { stack: String },
+}

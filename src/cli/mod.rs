@@ -1,0 +1,327 @@
+//! The CLI edge: parse arguments, open the workspace through the library, print results,
+//! map outcomes to the documented exit codes.
+
+mod args;
+mod progress;
+mod render;
+
+use args::{Cli, Command, GraphFormat, PlanFlags, RunFlags, SelectArgs, StateCommand};
+use clap::Parser;
+use render::Styles;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use terrace::apply::ApplySummary;
+use terrace::engine::{ApplyOptions, PlanOptions, Selector, Terrace};
+use terrace::error::{EXIT_CHANGES, EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_STALE_PLAN};
+use terrace::events::StackStatus;
+use terrace::graph::export::{self, Format};
+use terrace::plan::Plan;
+use terrace::provider::Registry;
+use terrace::testing::{TestOptions, TestProvider};
+use terrace::Error;
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let colour = !cli.no_color && !cli.json && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let styles = Styles::new(colour);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let code = match runtime.block_on(run(&cli, &styles)) {
+        Ok(code) => code,
+        Err(err) => {
+            if cli.json {
+                let body = serde_json::json!({"error": {"message": err.to_string(), "exit_code": err.exit_code(), "diagnostics": diagnostics(&err)}});
+                println!("{body}");
+            } else {
+                eprint!("{}", render::error(&err, &styles));
+            }
+            err.exit_code()
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+fn diagnostics(err: &Error) -> serde_json::Value {
+    match err {
+        Error::Invalid(d) => serde_json::to_value(&d.0).unwrap_or_default(),
+        _ => serde_json::Value::Array(vec![]),
+    }
+}
+
+/// Providers for a workspace. Cloud providers register here as they land; the test provider
+/// is offered only when `TERRACE_TEST_PROVIDER=1` (engine tests).
+fn providers(workspace: &terrace::config::Workspace) -> Result<Registry, Error> {
+    let mut registry = Registry::new();
+    if std::env::var("TERRACE_TEST_PROVIDER").is_ok_and(|v| v == "1") {
+        let settings = workspace.settings.providers.get("test").map(|p| p.settings.clone()).unwrap_or_default();
+        let dir = workspace.root.join(".terrace").join("test-cloud");
+        registry.register(Arc::new(TestProvider::in_dir(dir, TestOptions::from_settings(&settings))));
+    }
+    Ok(registry)
+}
+
+fn open(dir: &Path) -> Result<Terrace, Error> {
+    Terrace::open_with(dir, providers)
+}
+
+fn selector(args: &SelectArgs) -> Selector {
+    Selector {
+        groups: args.groups.clone(),
+        layers: args.layers.clone(),
+        stacks: args.stacks.clone(),
+        clouds: args.clouds.clone(),
+        regions: args.regions.clone(),
+        targets: args.targets.clone(),
+    }
+}
+
+fn plan_options(flags: &PlanFlags, destroy: bool) -> PlanOptions {
+    PlanOptions {
+        selector: selector(&flags.select),
+        refresh: !flags.no_refresh,
+        destroy,
+        allow_destroy: flags.allow_destroy.clone(),
+    }
+}
+
+async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
+    match &cli.command {
+        Command::Stacks(select) => stacks(cli, select),
+        Command::Graph(args) => {
+            let terrace = open(&cli.dir)?;
+            let select = selector(&args.select);
+            let plan = if args.plan {
+                Some(terrace.plan(&PlanOptions { selector: select.clone(), ..PlanOptions::default() }).await?)
+            } else {
+                None
+            };
+            let view = terrace.graph(&select, plan.as_ref())?;
+            let format = match (cli.json, args.format) {
+                (true, _) | (_, GraphFormat::Json) => Format::Json,
+                (_, GraphFormat::Dot) => Format::Dot,
+                (_, GraphFormat::Mermaid) => Format::Mermaid,
+            };
+            print!("{}", export::render(&view, format));
+            Ok(EXIT_OK)
+        }
+        Command::Plan(args) => {
+            let terrace = open(&cli.dir)?;
+            let plan = terrace.plan(&plan_options(&args.flags, args.destroy)).await?;
+            if let Some(out) = &args.out {
+                save_plan(out, &plan)?;
+            }
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&plan).expect("plan serializes"));
+            } else {
+                print!("{}", render::plan(&plan, styles));
+                if let Some(out) = &args.out {
+                    println!("Saved the plan to {}; apply exactly it with `terrace apply {}`.", out.display(), out.display());
+                }
+            }
+            Ok(if args.detailed_exitcode && plan.has_changes() { EXIT_CHANGES } else { EXIT_OK })
+        }
+        Command::Apply(args) => {
+            let terrace = open(&cli.dir)?;
+            let plan = match &args.plan_file {
+                Some(path) => {
+                    if !args.flags.select.is_empty_selection() {
+                        return Err(Error::usage("a saved plan is applied whole: selectors go to `terrace plan`"));
+                    }
+                    load_plan(path)?
+                }
+                None => terrace.plan(&plan_options(&args.flags, false)).await?,
+            };
+            let confirm = args.plan_file.is_none();
+            execute(cli, &terrace, plan, &args.run, confirm, styles).await
+        }
+        Command::Destroy(args) => {
+            let terrace = open(&cli.dir)?;
+            let plan = terrace.plan(&plan_options(&args.flags, true)).await?;
+            execute(cli, &terrace, plan, &args.run, true, styles).await
+        }
+        Command::Refresh(args) => {
+            let terrace = open(&cli.dir)?;
+            let report = terrace.refresh(&selector(&args.select), args.lock_timeout).await?;
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
+            } else {
+                for drift in &report.drift {
+                    if drift.vanished {
+                        println!("{}:{}: vanished (deleted outside Terrace)", drift.stack, drift.resource);
+                    } else {
+                        println!("{}:{}: changed outside Terrace: {}", drift.stack, drift.resource, drift.fields.join(", "));
+                    }
+                }
+                println!("Refreshed {} resource(s) in {} stack(s); {} drifted.", report.resources, report.stacks, report.drift.len());
+            }
+            Ok(if args.detailed_exitcode && !report.drift.is_empty() { EXIT_CHANGES } else { EXIT_OK })
+        }
+        Command::Output(args) => output(cli, args).await,
+        Command::State(command) => state(cli, command).await,
+    }
+}
+
+impl SelectArgs {
+    fn is_empty_selection(&self) -> bool {
+        selector(self).is_empty()
+    }
+}
+
+fn stacks(cli: &Cli, select: &SelectArgs) -> Result<i32, Error> {
+    let terrace = open(&cli.dir)?;
+    let stacks = terrace.stacks(&selector(select))?;
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&stacks).expect("stacks serialize"));
+    } else {
+        for s in stacks {
+            let place = [s.cloud.as_deref(), s.region.as_deref()].iter().flatten().copied().collect::<Vec<_>>().join(" ");
+            println!("{:<48} {:<10} {:<8} {place}", s.name, s.layer, s.group);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn save_plan(path: &Path, plan: &Plan) -> Result<(), Error> {
+    let bytes = serde_json::to_vec_pretty(plan).expect("plan serializes");
+    terrace::state::file::write_atomic(path, &bytes).map_err(|e| Error::PlanFile { path: path.display().to_string(), message: e.to_string() })
+}
+
+fn load_plan(path: &Path) -> Result<Plan, Error> {
+    let fail = |message: String| Error::PlanFile { path: path.display().to_string(), message };
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the plan: {e}")))?;
+    serde_json::from_slice(&bytes).map_err(|e| fail(format!("not a Terrace plan ({e}); save one with `terrace plan --out FILE`")))
+}
+
+async fn execute(cli: &Cli, terrace: &Terrace, plan: Plan, run: &RunFlags, confirm: bool, styles: &Styles) -> Result<i32, Error> {
+    if !cli.json {
+        print!("{}", render::plan(&plan, styles));
+    }
+    if !plan.has_changes() {
+        return Ok(EXIT_OK);
+    }
+    if confirm && !run.yes {
+        ask(cli)?;
+    }
+    terrace.check_fresh(&plan).await?;
+    let settings = &terrace.workspace().settings.concurrency;
+    let options = ApplyOptions {
+        lock_timeout: run.lock_timeout,
+        stacks_in_parallel: run.parallel_stacks.unwrap_or(settings.stacks),
+        resources_in_parallel: settings.resources,
+        refresh: true,
+    };
+    let mut apply = terrace.apply(plan, options)?;
+    let mut display = progress::Display::new(cli.json, std::io::stderr().is_terminal());
+    while let Some(event) = apply.events.recv().await {
+        display.show(&event);
+    }
+    let summary = apply.finish().await?;
+    if !cli.json {
+        print!("{}", render::apply_summary(&summary, styles));
+    }
+    Ok(exit_code(&summary))
+}
+
+fn exit_code(summary: &ApplySummary) -> i32 {
+    let has = |status| summary.stacks.iter().any(|s| s.status == status);
+    if summary.succeeded() {
+        EXIT_OK
+    } else if has(StackStatus::Failed) {
+        EXIT_ERROR
+    } else if has(StackStatus::Locked) {
+        EXIT_LOCKED
+    } else if has(StackStatus::Refused) {
+        EXIT_STALE_PLAN
+    } else {
+        EXIT_ERROR
+    }
+}
+
+/// Asks for confirmation on a terminal; refuses to run unattended without `--yes`.
+fn ask(cli: &Cli) -> Result<(), Error> {
+    if cli.json || !std::io::stdin().is_terminal() {
+        return Err(Error::usage("refusing to change infrastructure unattended: review the plan and pass --yes, or apply a saved plan file"));
+    }
+    print!("Apply these changes? Only 'yes' will be accepted: ");
+    std::io::stdout().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer).ok();
+    if answer.trim() == "yes" {
+        Ok(())
+    } else {
+        Err(Error::usage("apply cancelled"))
+    }
+}
+
+async fn output(cli: &Cli, args: &args::OutputArgs) -> Result<i32, Error> {
+    let terrace = open(&cli.dir)?;
+    let names: Vec<String> = match &args.stack {
+        Some(stack) => vec![stack.clone()],
+        None => terrace.stacks(&selector(&args.select))?.into_iter().map(|s| s.name.clone()).collect(),
+    };
+    let mut all = serde_json::Map::new();
+    for name in names {
+        let outputs = terrace.outputs(&name).await?;
+        if let Some(key) = &args.key {
+            let value = outputs.get(key).ok_or_else(|| {
+                Error::usage(format!("stack {name} has no output `{key}`; {}", terrace::diagnostics::suggest(key, outputs.keys().map(String::as_str))))
+            })?;
+            match (cli.json, value) {
+                (false, serde_json::Value::String(s)) => println!("{s}"),
+                _ => println!("{value}"),
+            }
+            return Ok(EXIT_OK);
+        }
+        all.insert(name, serde_json::Value::Object(outputs.into_iter().collect()));
+    }
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&all).expect("outputs serialize"));
+    } else {
+        for (stack, outputs) in &all {
+            println!("{stack}");
+            for (k, v) in outputs.as_object().into_iter().flatten() {
+                println!("  {k} = {v}");
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
+    let terrace = open(&cli.dir)?;
+    let backend = terrace.backend();
+    match command {
+        StateCommand::List => {
+            let mut rows = Vec::new();
+            for stack in backend.list().await? {
+                let state = backend.load(&stack).await?;
+                let lock = backend.lock_info(&stack).await?;
+                rows.push(serde_json::json!({
+                    "stack": stack,
+                    "serial": state.as_ref().map(|s| s.serial),
+                    "resources": state.as_ref().map(|s| s.resources.len()).unwrap_or(0),
+                    "pending": state.as_ref().map(|s| s.pending.len()).unwrap_or(0),
+                    "locked_by": lock.map(|l| l.to_string()),
+                }));
+            }
+            if cli.json {
+                println!("{}", serde_json::to_string_pretty(&rows).expect("rows serialize"));
+            } else {
+                for row in rows {
+                    let lock = row["locked_by"].as_str().map(|l| format!("  locked by {l}")).unwrap_or_default();
+                    println!("{:<48} serial {:<4} {} resource(s){lock}", row["stack"].as_str().unwrap_or(""), row["serial"], row["resources"]);
+                }
+            }
+        }
+        StateCommand::Show { stack } => match backend.load(stack).await? {
+            Some(state) => println!("{}", serde_json::to_string_pretty(&state).expect("state serializes")),
+            None => return Err(Error::usage(format!("stack {stack} has no state"))),
+        },
+        StateCommand::Unlock { stack } => match backend.force_unlock(stack).await? {
+            Some(holder) => println!("Removed the lock of {stack} held by {holder}."),
+            None => println!("Stack {stack} was not locked."),
+        },
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,176 @@
+//! Human-readable output: plan diffs per stack with a summary of counts, apply summaries,
+//! and errors with their file, line, column and help.
+
+use console::Style;
+use terrace::apply::ApplySummary;
+use terrace::events::{ResourceStatus, StackStatus};
+use terrace::plan::{Action, Plan, ResourceChange, StackPlan};
+use terrace::value::Value;
+use terrace::Error;
+
+/// Colours for actions; plain when colour is off.
+pub struct Styles {
+    pub create: Style,
+    pub update: Style,
+    pub replace: Style,
+    pub delete: Style,
+    pub dim: Style,
+    pub bold: Style,
+    pub error: Style,
+}
+
+impl Styles {
+    pub fn new(colour: bool) -> Styles {
+        let s = |style: Style| if colour { style.force_styling(true) } else { Style::new() };
+        Styles {
+            create: s(Style::new().green()),
+            update: s(Style::new().yellow()),
+            replace: s(Style::new().magenta()),
+            delete: s(Style::new().red()),
+            dim: s(Style::new().dim()),
+            bold: s(Style::new().bold()),
+            error: s(Style::new().red().bold()),
+        }
+    }
+
+    fn action(&self, action: Action) -> &Style {
+        match action {
+            Action::Create => &self.create,
+            Action::Update => &self.update,
+            Action::Replace => &self.replace,
+            Action::Delete => &self.delete,
+            Action::NoOp => &self.dim,
+        }
+    }
+}
+
+/// The plan as a diff per changed stack and a summary line.
+pub fn plan(plan: &Plan, styles: &Styles) -> String {
+    let mut out = String::new();
+    let mut unchanged = 0;
+    for stack in &plan.stacks {
+        if stack.has_changes() {
+            out.push_str(&stack_diff(stack, styles));
+        } else {
+            unchanged += 1;
+        }
+    }
+    if !plan.has_changes() {
+        out.push_str(&format!("No changes. {} stack(s) match their configuration.\n", plan.stacks.len()));
+        return out;
+    }
+    let s = &plan.summary;
+    out.push_str(&format!(
+        "{} {} to create, {} to update, {} to replace, {} to delete; {} of {} stack(s) change, {unchanged} unchanged.\n",
+        styles.bold.apply_to("Plan:"),
+        styles.create.apply_to(s.create),
+        styles.update.apply_to(s.update),
+        styles.replace.apply_to(s.replace),
+        styles.delete.apply_to(s.delete),
+        s.stacks_changed,
+        s.stacks,
+    ));
+    out
+}
+
+fn stack_diff(stack: &StackPlan, styles: &Styles) -> String {
+    let serial = stack.serial.map(|s| format!("serial {s}")).unwrap_or_else(|| "new".into());
+    let mut out = format!("{} {} ({serial})\n", styles.bold.apply_to("Stack"), styles.bold.apply_to(&stack.stack.name));
+    for change in stack.changes.iter().filter(|c| c.action.is_change()) {
+        out.push_str(&resource_diff(change, styles));
+    }
+    let outputs: Vec<_> = stack.outputs.iter().filter(|(_, o)| o.changes()).collect();
+    if !outputs.is_empty() {
+        out.push_str("  outputs:\n");
+        for (name, output) in outputs {
+            let before = output.before.as_ref().map(|b| Value::from_json(b).to_string());
+            match before {
+                Some(before) => out.push_str(&format!("    ~ {name}: {before} → {}\n", output.after)),
+                None => out.push_str(&format!("    + {name}: {}\n", output.after)),
+            }
+        }
+    }
+    out.push('\n');
+    out
+}
+
+fn resource_diff(change: &ResourceChange, styles: &Styles) -> String {
+    let style = styles.action(change.action);
+    let mut header = format!("  {} {} ({})", style.apply_to(change.action.symbol()), style.apply_to(&change.name), change.type_name);
+    if let Some(id) = &change.id {
+        header.push_str(&format!(" {}", styles.dim.apply_to(id)));
+    }
+    if !change.replace_because.is_empty() {
+        header.push_str(&format!(" — replace forced by {}", change.replace_because.join(", ")));
+    }
+    let mut out = format!("{header}\n");
+    for note in &change.notes {
+        out.push_str(&format!("      # {note}\n"));
+    }
+    match change.action {
+        Action::Create => {
+            for (k, v) in change.after.iter().flatten() {
+                out.push_str(&format!("      {k}: {v}\n"));
+            }
+        }
+        Action::Delete => {}
+        _ => {
+            for field in &change.changed {
+                let before = change.before.as_ref().and_then(|b| b.get(field)).cloned().unwrap_or(Value::Null);
+                let after = change.after.as_ref().and_then(|a| a.get(field)).cloned().unwrap_or(Value::Null);
+                let forces = change.replace_because.iter().any(|r| r == field || r.starts_with(&format!("{field} ")));
+                let mark = if forces { "  # forces replacement" } else { "" };
+                out.push_str(&format!("      {field}: {before} → {after}{mark}\n"));
+            }
+        }
+    }
+    out
+}
+
+/// The end of an apply: counts, then what failed and what was skipped.
+pub fn apply_summary(summary: &ApplySummary, styles: &Styles) -> String {
+    let done = summary.resources(ResourceStatus::Done).len();
+    let failed = summary.resources(ResourceStatus::Failed);
+    let skipped = summary.resources(ResourceStatus::Skipped);
+    let stacks: Vec<String> = [
+        (StackStatus::Succeeded, "succeeded"),
+        (StackStatus::Failed, "failed"),
+        (StackStatus::Refused, "refused"),
+        (StackStatus::Locked, "locked"),
+        (StackStatus::Skipped, "skipped"),
+    ]
+    .iter()
+    .filter(|(status, word)| summary.count(*status) > 0 || *word == "succeeded")
+    .map(|(status, word)| format!("{} {word}", summary.count(*status)))
+    .collect();
+    let mut out = format!(
+        "\n{} stacks: {}; resources: {done} done, {} failed, {} skipped.\n",
+        styles.bold.apply_to(if summary.succeeded() { "Apply complete:" } else { "Apply incomplete:" }),
+        stacks.join(", "),
+        failed.len(),
+        skipped.len(),
+    );
+    for stack in summary.stacks.iter().filter(|s| s.status != StackStatus::Succeeded) {
+        let status = format!("{:?}", stack.status).to_lowercase();
+        out.push_str(&format!("  {} {}: {}\n", styles.error.apply_to(status), stack.stack, stack.message.as_deref().unwrap_or("")));
+    }
+    for (stack, resource) in failed {
+        out.push_str(&format!("  {} {stack}:{}: {}\n", styles.error.apply_to("failed"), resource.resource, resource.error.as_deref().unwrap_or("")));
+    }
+    for (stack, resource) in skipped {
+        out.push_str(&format!("  skipped {stack}:{}: {}\n", resource.resource, resource.error.as_deref().unwrap_or("")));
+    }
+    out
+}
+
+/// An error for a person.
+pub fn error(err: &Error, styles: &Styles) -> String {
+    match err {
+        Error::Invalid(diagnostics) => diagnostics
+            .0
+            .iter()
+            .map(|d| format!("{} {d}\n", styles.error.apply_to("error:")))
+            .collect(),
+        other => format!("{} {other}\n", styles.error.apply_to("error:")),
+    }
+}

@@ -1,0 +1,83 @@
+//! `refresh`: read the cloud for the selected stacks, record what it says in state (attributes,
+//! inputs that changed outside Terrace, resources that vanished), and report the drift.
+
+use super::{Selector, Terrace};
+use crate::refresh::refresh_stack;
+use crate::state::backend::lock_with_timeout;
+use crate::state::{LockInfo, StateError};
+use crate::Error;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Drift of one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Drift {
+    pub stack: String,
+    pub resource: String,
+    /// Fields whose cloud value differs from the last applied one; empty if it vanished.
+    pub fields: Vec<String>,
+    pub vanished: bool,
+}
+
+/// What a refresh found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RefreshReport {
+    pub stacks: usize,
+    pub resources: usize,
+    pub drift: Vec<Drift>,
+}
+
+impl Terrace {
+    /// Refreshes the state of the selected stacks from the cloud.
+    pub async fn refresh(&self, selector: &Selector, lock_timeout: Duration) -> Result<RefreshReport, Error> {
+        let mut report = RefreshReport::default();
+        for stack in self.stacks(selector)? {
+            let name = stack.name.clone();
+            let lock = LockInfo::for_operation("refresh");
+            lock_with_timeout(self.backend.as_ref(), &name, &lock, lock_timeout, |_| {}).await.map_err(|e| match e {
+                StateError::Locked { stack, holder } => Error::Locked { stack, holder },
+                other => Error::State(other),
+            })?;
+            let result = self.refresh_one(&name, &mut report).await;
+            self.backend.unlock(&name, &lock.id).await?;
+            result?;
+        }
+        Ok(report)
+    }
+
+    async fn refresh_one(&self, name: &str, report: &mut RefreshReport) -> Result<(), Error> {
+        let Some(mut state) = self.backend.load(name).await? else { return Ok(()) };
+        report.stacks += 1;
+        report.resources += state.resources.len();
+        let refreshed = refresh_stack(&self.registry, &self.limits, &self.workspace.name, &state)
+            .await
+            .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
+        let before = state.clone();
+        for (resource, current) in state.resources.iter_mut() {
+            let Some(observed) = refreshed.observations.found.get(resource) else {
+                report.drift.push(Drift { stack: name.into(), resource: resource.clone(), fields: vec![], vanished: true });
+                continue;
+            };
+            let fields: Vec<String> = current
+                .inputs
+                .iter()
+                .filter(|(k, v)| observed.properties.get(*k).is_some_and(|o| o != *v))
+                .map(|(k, _)| k.clone())
+                .collect();
+            for field in &fields {
+                current.inputs.insert(field.clone(), observed.properties[field].clone());
+            }
+            current.attributes = observed.attributes.clone();
+            if !fields.is_empty() {
+                report.drift.push(Drift { stack: name.into(), resource: resource.clone(), fields, vanished: false });
+            }
+        }
+        state.resources.retain(|r, _| refreshed.observations.found.contains_key(r));
+        if state != before {
+            state.serial += 1;
+            state.updated_at = Some(chrono::Utc::now());
+            self.backend.save(&state, state.snapshot_serial).await?;
+        }
+        Ok(())
+    }
+}
