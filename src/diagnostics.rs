@@ -100,10 +100,11 @@ impl fmt::Display for Diagnostics {
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo.
 pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let max_edits = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
         .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
-        .filter(|(score, _)| *score >= 0.8)
+        .filter(|(score, candidate)| *score >= 0.8 || strsim::damerau_levenshtein(name, candidate) <= max_edits)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, candidate)| candidate)
 }
@@ -137,6 +138,7 @@ mod tests {
         let names = ["cidr_block", "enable_dns", "tags"];
         assert_eq!(closest("cidr_blok", names), Some("cidr_block"));
         assert_eq!(closest("zzz", names), None);
+        assert_eq!(closest("ue", ["eu", "us"]), Some("eu"), "a transposition in a short name");
         assert_eq!(suggest("tag", names), "did you mean `tags`?");
         assert!(suggest("qqq", names).contains("`enable_dns`"));
     }

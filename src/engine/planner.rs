@@ -31,8 +31,9 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
     if options.destroy {
         selected.reverse();
     }
-    let states = load_states(terrace, &selected).await?;
+    let mut states = load_states(terrace, &selected).await?;
     let observations = if options.refresh { refresh_all(terrace, &selected, &states).await? } else { HashMap::new() };
+    let adopted = count_adoptions(&mut states, &observations);
     let layers: Vec<String> = terrace.workspace.layers.iter().map(|l| l.name.clone()).collect();
     let mut planned: BTreeMap<String, ValueMap> = BTreeMap::new();
     let mut stacks = Vec::new();
@@ -53,6 +54,9 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
             destroy: options.destroy,
         };
         let mut stack = plan_stack(&inputs)?;
+        for change in stack.changes.iter_mut().filter(|c| adopted.contains(&(name.clone(), c.name.clone()))) {
+            change.notes.push("created by an interrupted apply; found by its ownership tags and adopted".into());
+        }
         if let Some(targets) = options.selector.targets_in(name) {
             keep_targets(&mut stack, &targets);
         }
@@ -94,6 +98,35 @@ async fn load_states(terrace: &Terrace, selected: &[&Rendered]) -> Result<States
         .buffer_unordered(16)
         .try_collect()
         .await
+}
+
+/// Counts resources of pending creates that the refresh found as existing (in the planning
+/// copy of state only: apply records the adoption).
+fn count_adoptions(states: &mut States, observations: &HashMap<String, Observations>) -> BTreeSet<(String, String)> {
+    let mut adopted = BTreeSet::new();
+    for (stack, found) in observations {
+        let Some(Some(state)) = states.get_mut(stack) else { continue };
+        for pending in state.pending.clone() {
+            let Some(observed) = found.found.get(&pending.resource) else { continue };
+            if state.resources.contains_key(&pending.resource) {
+                continue;
+            }
+            state.resources.insert(
+                pending.resource.clone(),
+                crate::state::ResourceState {
+                    type_name: pending.type_name.clone(),
+                    id: observed.id.clone(),
+                    region: pending.region.clone(),
+                    inputs: observed.properties.clone(),
+                    attributes: observed.attributes.clone(),
+                    dependencies: Vec::new(),
+                    protect: false,
+                },
+            );
+            adopted.insert((stack.clone(), pending.resource.clone()));
+        }
+    }
+    adopted
 }
 
 async fn refresh_all(

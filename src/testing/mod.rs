@@ -28,6 +28,9 @@ pub struct TestOptions {
     pub latency: Duration,
     /// Resource names (as in the ownership) whose create or update fails.
     pub fail_resources: BTreeSet<String>,
+    /// Resource names whose create succeeds in the cloud but whose answer is lost (the
+    /// provider reports an ambiguous outcome, as after a timeout or a crash).
+    pub lose_answer: BTreeSet<String>,
     /// Requests per second per region for the `test:mutate` class (0 = unlimited).
     pub mutate_rate: f64,
 }
@@ -35,14 +38,17 @@ pub struct TestOptions {
 impl TestOptions {
     /// Reads knobs from `providers.test.settings` in `terrace.yaml`.
     pub fn from_settings(settings: &serde_json::Map<String, Json>) -> TestOptions {
-        let fail_resources = settings
-            .get("fail_resources")
-            .and_then(Json::as_array)
-            .map(|a| a.iter().filter_map(Json::as_str).map(str::to_string).collect())
-            .unwrap_or_default();
+        let names = |key: &str| -> BTreeSet<String> {
+            settings
+                .get(key)
+                .and_then(Json::as_array)
+                .map(|a| a.iter().filter_map(Json::as_str).map(str::to_string).collect())
+                .unwrap_or_default()
+        };
         TestOptions {
             latency: Duration::from_millis(settings.get("latency_ms").and_then(Json::as_u64).unwrap_or(0)),
-            fail_resources,
+            fail_resources: names("fail_resources"),
+            lose_answer: names("lose_answer"),
             mutate_rate: settings.get("mutate_rate").and_then(Json::as_f64).unwrap_or(0.0),
         }
     }
@@ -230,6 +236,9 @@ impl Provider for TestProvider {
             ownership: request.ownership,
         };
         self.cloud.insert(&stored, Some(&request.idempotency_key))?;
+        if self.options.lose_answer.contains(&stored.ownership.resource) {
+            return Err(ProviderError::new(ErrorKind::Ambiguous, "Timeout", "the answer to the create was lost"));
+        }
         Ok(stored.observed())
     }
 
