@@ -6,7 +6,9 @@ use crate::config::Config;
 use crate::errors::ApiError;
 use crate::faults::Faults;
 use crate::persist;
+use crate::schema::Discovery;
 use crate::store::Store;
+use serde_json::{Map, Value};
 use std::sync::Mutex;
 use tokio::sync::{watch, Notify};
 
@@ -20,10 +22,17 @@ pub struct App {
     pub changed: Notify,
     /// Becomes true when the server is shutting down, so long waits return.
     pub shutdown: watch::Receiver<bool>,
+    /// When configured, request bodies are checked against it.
+    discovery: Option<Discovery>,
 }
 
 impl App {
-    pub fn new(config: Config, store: Store, shutdown: watch::Receiver<bool>) -> App {
+    pub fn new(
+        config: Config,
+        store: Store,
+        shutdown: watch::Receiver<bool>,
+        discovery: Option<Discovery>,
+    ) -> App {
         let seed = config.seed.unwrap_or_else(|| {
             std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -37,6 +46,7 @@ impl App {
             store: Mutex::new(store),
             changed: Notify::new(),
             shutdown,
+            discovery,
         }
     }
 
@@ -62,6 +72,22 @@ impl App {
         };
         self.changed.notify_waiters();
         out
+    }
+
+    /// Refuses a request body with fields or types the discovery document does not declare
+    /// (only when a document is configured), worded as Google's JSON parser words it.
+    pub fn check_body(&self, schema: &str, body: &Map<String, Value>) -> Result<(), ApiError> {
+        let Some(doc) = &self.discovery else {
+            return Ok(());
+        };
+        let value = Value::Object(body.clone());
+        doc.validate_with(schema, &value, "resource", true)
+            .map_err(|errors| {
+                ApiError::invalid(format!(
+                    "Invalid JSON payload received. {}",
+                    errors.join(" ")
+                ))
+            })
     }
 
     /// An injected fault for this request, if the dice say so.

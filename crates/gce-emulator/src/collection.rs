@@ -283,6 +283,7 @@ pub fn insert(
     body: &[u8],
 ) -> ApiResult<Value> {
     let mut body = parse_object(body)?;
+    app.check_body(&spec.schema(), &body)?;
     mutation(app, route, query, spec.extra_params, |store, rid| {
         let name = body
             .get("name")
@@ -399,6 +400,7 @@ pub fn update(
     mode: UpdateMode,
 ) -> ApiResult<Value> {
     let patch = parse_object(body)?;
+    app.check_body(&spec.schema(), &patch)?;
     let extra: Vec<&str> = spec
         .extra_params
         .iter()
@@ -531,6 +533,7 @@ pub fn set_labels(
     body: &[u8],
 ) -> ApiResult<Value> {
     let req = parse_object(body)?;
+    app.check_body(spec.set_labels_schema(), &req)?;
     mutation(app, route, query, &[], |store, rid| {
         let path = path_of(route, name);
         let current = stored(store, &path)?.clone();

@@ -63,6 +63,9 @@ pub struct Config {
     pub user: String,
     /// How long `operations/{name}/wait` waits at most (Compute: 2 minutes).
     pub wait_timeout: Duration,
+    /// A discovery document (`compute.v1.json`); when set, request bodies carrying fields
+    /// or types it does not declare are refused with 400 as Google's front end refuses them.
+    pub discovery_doc: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -74,6 +77,7 @@ impl Default for Config {
             state_file: None,
             user: "gce-emulator@localhost".into(),
             wait_timeout: Duration::from_secs(120),
+            discovery_doc: None,
         }
     }
 }
@@ -115,6 +119,9 @@ pub struct Args {
         default_value = "gce-emulator@localhost"
     )]
     pub user: String,
+    /// Compute's discovery document; request bodies are then checked against it.
+    #[arg(long, env = "GCE_EMULATOR_DISCOVERY_DOC")]
+    pub discovery_doc: Option<PathBuf>,
 }
 
 impl Args {
@@ -125,6 +132,7 @@ impl Args {
             seed: self.fault_seed,
             state_file: self.state_file.clone(),
             user: self.user.clone(),
+            discovery_doc: self.discovery_doc.clone(),
             ..Config::default()
         }
     }

@@ -82,10 +82,17 @@ fn initial_store(config: &Config) -> io::Result<store::Store> {
 /// Binds `listen` (port 0 for a free one) and serves until shut down.
 pub async fn start(listen: SocketAddr, config: Config) -> io::Result<RunningServer> {
     let store = initial_store(&config)?;
+    let discovery = match &config.discovery_doc {
+        Some(path) => Some(
+            schema::Discovery::load(path)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+        ),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
-    let app = Arc::new(app::App::new(config, store, stopped.clone()));
+    let app = Arc::new(app::App::new(config, store, stopped.clone(), discovery));
     let router = server::router(app);
     let mut signal = stopped;
     let task = tokio::spawn(async move {

@@ -289,6 +289,28 @@ pub static SPECS: &[KindSpec] = &[
     ),
 ];
 
+impl KindSpec {
+    /// The discovery schema of the resource: `compute#instanceGroupManager` is
+    /// `InstanceGroupManager`.
+    pub fn schema(&self) -> String {
+        let short = self.kind.trim_start_matches("compute#");
+        let mut chars = short.chars();
+        chars
+            .next()
+            .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+            .unwrap_or_default()
+    }
+
+    /// The schema of this collection's setLabels request body.
+    pub fn set_labels_schema(&self) -> &'static str {
+        match self.scope {
+            Zonal => "InstancesSetLabelsRequest",
+            Regional => "RegionSetLabelsRequest",
+            Global => "GlobalSetLabelsRequest",
+        }
+    }
+}
+
 /// The spec of a collection in a kind of scope.
 pub fn spec_for(scope: ScopeKind, collection: &str) -> Option<&'static KindSpec> {
     SPECS

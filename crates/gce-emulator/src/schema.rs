@@ -75,12 +75,31 @@ impl Discovery {
             .as_str()
     }
 
-    /// Validates `value` against the named schema; returns every violation found.
+    /// Validates `value` against the named schema strictly (as tests check what the
+    /// emulator emits); returns every violation found.
     pub fn validate(&self, schema: &str, value: &Value) -> Result<(), Vec<String>> {
+        self.validate_with(schema, value, schema, false)
+    }
+
+    /// Validates with paths reported below `root` (e.g. `resource`). With `lenient`, integers
+    /// may also be given as numeric strings and int64 strings as numbers, as Google's JSON
+    /// parser accepts in requests.
+    pub fn validate_with(
+        &self,
+        schema: &str,
+        value: &Value,
+        root: &str,
+        lenient: bool,
+    ) -> Result<(), Vec<String>> {
         let mut errors = Vec::new();
+        let mut walk = Walk {
+            doc: self,
+            lenient,
+            errors: &mut errors,
+        };
         match self.schemas().and_then(|s| s.get(schema)) {
-            Some(node) => self.check(node, value, schema, &mut errors),
-            None => errors.push(format!("no schema named {schema}")),
+            Some(node) => walk.check(node, value, root),
+            None => walk.errors.push(format!("no schema named {schema}")),
         }
         if errors.is_empty() {
             Ok(())
@@ -88,55 +107,65 @@ impl Discovery {
             Err(errors)
         }
     }
+}
 
-    fn check(&self, node: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
+/// One validation pass.
+struct Walk<'a> {
+    doc: &'a Discovery,
+    lenient: bool,
+    errors: &'a mut Vec<String>,
+}
+
+impl Walk<'_> {
+    fn check(&mut self, node: &Value, value: &Value, path: &str) {
         if let Some(name) = node.get("$ref").and_then(Value::as_str) {
-            match self.schemas().and_then(|s| s.get(name)) {
-                Some(target) => self.check(target, value, path, errors),
-                None => errors.push(format!("{path}: unknown $ref {name}")),
+            match self.doc.schemas().and_then(|s| s.get(name)) {
+                Some(target) => self.check(target, value, path),
+                None => self.errors.push(format!("{path}: unknown $ref {name}")),
             }
             return;
         }
         let ty = node.get("type").and_then(Value::as_str).unwrap_or("any");
         match (ty, value) {
             ("any", _) => {}
-            (_, Value::Null) => errors.push(format!("{path}: null is not a valid {ty}")),
-            ("object", Value::Object(map)) => self.check_object(node, map, path, errors),
+            (_, Value::Null) => self
+                .errors
+                .push(format!("Invalid value at '{path}' ({ty}), null")),
+            ("object", Value::Object(map)) => self.check_object(node, map, path),
             ("array", Value::Array(items)) => {
                 let item_node = node.get("items").cloned().unwrap_or(Value::Null);
                 for (i, item) in items.iter().enumerate() {
-                    self.check(&item_node, item, &format!("{path}[{i}]"), errors);
+                    self.check(&item_node, item, &format!("{path}[{i}]"));
                 }
             }
-            ("string", Value::String(s)) => check_string(node, s, path, errors),
-            ("integer", Value::Number(n)) => check_integer(node, n, path, errors),
+            ("string", Value::String(s)) => self.errors.extend(check_string(node, s, path)),
+            ("integer", Value::Number(n)) => self.errors.extend(check_integer(node, n, path)),
+            ("integer", Value::String(s)) if self.lenient && s.parse::<i64>().is_ok() => {}
+            ("string", Value::Number(_)) if self.lenient && node.get("format").is_some() => {}
             ("number", Value::Number(_)) | ("boolean", Value::Bool(_)) => {}
-            _ => errors.push(format!("{path}: expected {ty}, got {value}")),
+            _ => self
+                .errors
+                .push(format!("Invalid value at '{path}' ({ty}), {value}")),
         }
     }
 
-    fn check_object(
-        &self,
-        node: &Value,
-        map: &Map<String, Value>,
-        path: &str,
-        errors: &mut Vec<String>,
-    ) {
+    fn check_object(&mut self, node: &Value, map: &Map<String, Value>, path: &str) {
         let props = node.get("properties").and_then(Value::as_object);
         let extra = node.get("additionalProperties");
         for (k, v) in map {
             let child = format!("{path}.{k}");
             match (props.and_then(|p| p.get(k)), extra) {
-                (Some(schema), _) | (None, Some(schema)) => self.check(schema, v, &child, errors),
-                (None, None) => {
-                    errors.push(format!("{child}: property not declared in the schema"))
-                }
+                (Some(schema), _) | (None, Some(schema)) => self.check(schema, v, &child),
+                (None, None) => self.errors.push(format!(
+                    "Unknown name \"{k}\" at '{path}': Cannot find field."
+                )),
             }
         }
     }
 }
 
-fn check_string(node: &Value, s: &str, path: &str, errors: &mut Vec<String>) {
+fn check_string(node: &Value, s: &str, path: &str) -> Vec<String> {
+    let mut errors = Vec::new();
     let format_ok = match node.get("format").and_then(Value::as_str) {
         Some("int64") => s.parse::<i64>().is_ok(),
         Some("uint64") => s.parse::<u64>().is_ok(),
@@ -146,30 +175,29 @@ fn check_string(node: &Value, s: &str, path: &str, errors: &mut Vec<String>) {
     };
     if !format_ok {
         errors.push(format!(
-            "{path}: '{s}' does not match format {}",
+            "Invalid value at '{path}' ({}), \"{s}\"",
             node["format"]
         ));
     }
     if let Some(allowed) = node.get("enum").and_then(Value::as_array) {
         if !allowed.iter().any(|a| a.as_str() == Some(s)) {
-            errors.push(format!(
-                "{path}: '{s}' is not one of the declared enum values"
-            ));
+            errors.push(format!("Invalid value at '{path}' (enum), \"{s}\""));
         }
     }
+    errors
 }
 
-fn check_integer(node: &Value, n: &serde_json::Number, path: &str, errors: &mut Vec<String>) {
+fn check_integer(node: &Value, n: &serde_json::Number, path: &str) -> Vec<String> {
     let ok = match node.get("format").and_then(Value::as_str) {
         Some("int32") => n.as_i64().is_some_and(|v| i32::try_from(v).is_ok()),
         Some("uint32") => n.as_u64().is_some_and(|v| u32::try_from(v).is_ok()),
         _ => n.as_i64().is_some() || n.as_u64().is_some(),
     };
-    if !ok {
-        errors.push(format!(
-            "{path}: {n} is not a valid integer for {}",
-            node.get("format").unwrap_or(&Value::Null)
-        ));
+    if ok {
+        Vec::new()
+    } else {
+        let format = node.get("format").unwrap_or(&Value::Null);
+        vec![format!("Invalid value at '{path}' ({format}), {n}")]
     }
 }
 
@@ -202,5 +230,14 @@ mod tests {
                          "parts": [{"on": "yes", "extra": 1}], "nope": true});
         let errors = d.validate("Thing", &bad).unwrap_err();
         assert_eq!(errors.len(), 7, "{errors:#?}");
+        let lenient = json!({"id": 123, "size": "4"});
+        assert!(d.validate_with("Thing", &lenient, "resource", true).is_ok());
+        let unknown = d
+            .validate_with("Thing", &json!({"nope": 1}), "resource", true)
+            .unwrap_err();
+        assert_eq!(
+            unknown,
+            ["Unknown name \"nope\" at 'resource': Cannot find field."]
+        );
     }
 }

@@ -582,6 +582,41 @@ async fn resource_manager_projects() {
 }
 
 #[tokio::test]
+async fn undeclared_request_fields_are_refused_like_google_does() {
+    let emu = Emu::start().await;
+    let path = "compute/v1/projects/p/global/networks";
+    let body = json!({"name": "n1", "autoCreateSubnetworks": false, "bogus": 1});
+    let r = emu.raw(reqwest::Method::POST, path, Some(body)).await;
+    let msg = r.err(400, "invalid")["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        msg.contains("Unknown name \"bogus\" at 'resource'"),
+        "{msg}"
+    );
+    let body = json!({"name": "n1", "autoCreateSubnetworks": "yes"});
+    emu.raw(reqwest::Method::POST, path, Some(body))
+        .await
+        .err(400, "invalid");
+    // int64/int32 as strings are accepted, as Google's JSON parser accepts them.
+    let body = json!({"name": "n1", "autoCreateSubnetworks": false, "mtu": "1500"});
+    emu.raw(
+        reqwest::Method::POST,
+        &format!("{path}?$alt=json"),
+        Some(body),
+    )
+    .await
+    .ok();
+    let got = emu
+        .raw(reqwest::Method::GET, &format!("{path}/n1"), None)
+        .await
+        .ok();
+    assert_eq!(got["mtu"], 1500);
+    emu.stop().await;
+}
+
+#[tokio::test]
 async fn reset_clears_state() {
     let emu = Emu::start().await;
     emu.mutate("networks", "insert", &[], Some(net("n1"))).await;

@@ -248,19 +248,24 @@ pub fn get_int(body: &Map<String, Value>, key: &str) -> Option<i64> {
     }
 }
 
-/// Reads an optional integer field, refusing non-integers and values outside `lo..=hi`.
+/// Reads an optional integer field, refusing non-integers and values outside `lo..=hi`,
+/// and normalises it to a JSON number.
 pub fn int_in(
-    body: &Map<String, Value>,
+    body: &mut Map<String, Value>,
     key: &str,
     field: &str,
     lo: i64,
     hi: i64,
 ) -> ApiResult<Option<i64>> {
-    let Some(raw) = body.get(key) else {
+    let Some(raw) = body.get(key).cloned() else {
         return Ok(None);
     };
     match get_int(body, key) {
-        Some(n) if (lo..=hi).contains(&n) => Ok(Some(n)),
+        Some(n) if (lo..=hi).contains(&n) => {
+            // Stored as a JSON number whichever form it came in, as Compute returns it.
+            body.insert(key.into(), Value::from(n));
+            Ok(Some(n))
+        }
         _ => Err(ApiError::invalid_field(
             field,
             raw.to_string().trim_matches('"'),

@@ -8,7 +8,7 @@
 use gce_emulator::schema::Discovery;
 use gce_emulator::{Config, RunningServer};
 use serde_json::{json, Value};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -16,14 +16,16 @@ pub const PROJECT: &str = "proj-1";
 pub const REGION: &str = "us-central1";
 pub const ZONE: &str = "us-central1-a";
 
-/// The discovery document, read once per test binary. Missing is a failure, never a skip.
+/// Where the discovery document is. Missing is a failure, never a skip.
+pub fn discovery_path() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    Discovery::locate(&root).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The discovery document, read once per test binary.
 pub fn discovery() -> &'static Discovery {
     static DOC: OnceLock<Discovery> = OnceLock::new();
-    DOC.get_or_init(|| {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let path = Discovery::locate(&root).unwrap_or_else(|e| panic!("{e}"));
-        Discovery::load(&path).unwrap_or_else(|e| panic!("{e}"))
-    })
+    DOC.get_or_init(|| Discovery::load(&discovery_path()).unwrap_or_else(|e| panic!("{e}")))
 }
 
 /// Asserts `value` conforms to the named schema.
@@ -103,7 +105,10 @@ impl Emu {
         Self::with(Config::default()).await
     }
 
-    pub async fn with(config: Config) -> Emu {
+    /// Starts with `config`; the server also checks request bodies against the discovery
+    /// document unless the config names another.
+    pub async fn with(mut config: Config) -> Emu {
+        config.discovery_doc = config.discovery_doc.or_else(|| Some(discovery_path()));
         let server = gce_emulator::start("127.0.0.1:0".parse().unwrap(), config)
             .await
             .expect("start emulator");
@@ -140,7 +145,7 @@ impl Emu {
         let mut path = format!("compute/v1/{}", m["path"].as_str().expect("path"));
         let defaults = [("project", PROJECT), ("region", REGION), ("zone", ZONE)];
         let mut query: Vec<(String, String)> = vec![
-            ("$alt".into(), "json;enum-encoding=int".into()),
+            ("$alt".into(), "json".into()),
             ("$apiVersion".into(), "v1".into()),
         ];
         for (k, v) in params.iter().chain(defaults.iter()) {
