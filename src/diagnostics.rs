@@ -14,15 +14,18 @@ pub struct Location {
     /// Extra context, e.g. "rendered for stack networks/eu/aws-eu-west-1".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub context: Option<String>,
+    /// The text of the line, when the file is generated (a rendered template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
 }
 
 impl Location {
     pub fn file(file: impl Into<PathBuf>) -> Self {
-        Location { file: file.into(), line: None, column: None, context: None }
+        Location { file: file.into(), line: None, column: None, context: None, snippet: None }
     }
 
     pub fn at(file: impl Into<PathBuf>, line: usize, column: usize) -> Self {
-        Location { file: file.into(), line: Some(line), column: Some(column), context: None }
+        Location { file: file.into(), line: Some(line), column: Some(column), context: None, snippet: None }
     }
 
     pub fn with_context(mut self, context: impl Into<String>) -> Self {
@@ -75,6 +78,9 @@ impl Diagnostic {
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.location, self.message)?;
+        if let Some(snippet) = &self.location.snippet {
+            write!(f, "\n   | {}", snippet.trim_end())?;
+        }
         if let Some(help) = &self.help {
             write!(f, "\n  help: {help}")?;
         }
@@ -96,6 +102,32 @@ impl fmt::Display for Diagnostics {
         }
         Ok(())
     }
+}
+
+/// Merges diagnostics that differ only by the stack they were found in (one template error
+/// rendered for many stacks is one error), noting how many stacks share it.
+pub fn merge_per_template(diagnostics: Vec<Diagnostic>, stack_of: impl Fn(&Diagnostic) -> Option<String>) -> Vec<Diagnostic> {
+    let mut merged: Vec<(Diagnostic, String, usize)> = Vec::new();
+    for diagnostic in diagnostics {
+        let key = match stack_of(&diagnostic) {
+            Some(stack) => format!("{}|{}", diagnostic.location.file.display(), diagnostic.message.replace(&stack, "\u{0}")),
+            None => format!("{}|{}|{:?}", diagnostic.location.file.display(), diagnostic.message, diagnostic.location.line),
+        };
+        match merged.iter_mut().find(|(_, k, _)| *k == key) {
+            Some((_, _, more)) => *more += 1,
+            None => merged.push((diagnostic, key, 0)),
+        }
+    }
+    merged
+        .into_iter()
+        .map(|(mut diagnostic, _, more)| {
+            if more > 0 {
+                let context = diagnostic.location.context.take().unwrap_or_default();
+                diagnostic.location.context = Some(format!("{context}, and {more} more stack(s)"));
+            }
+            diagnostic
+        })
+        .collect()
 }
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo.

@@ -23,16 +23,20 @@ pub fn diagnostic_from(file: &Path, err: &serde_yaml_ng::Error) -> Diagnostic {
     Diagnostic::new(location, message).maybe_help(help)
 }
 
-/// serde_yaml_ng appends " at line N column M"; the location already says it.
+/// serde_yaml_ng appends " at line N column M"; the location already says it. Context such as
+/// "while parsing a flow sequence at line 11 column 12" is kept.
 fn strip_position(message: &str) -> String {
-    match message.find(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
+    let Some(start) = message.find(" at line ") else { return message.to_string() };
+    let rest = &message[start + " at line ".len()..];
+    let after_numbers = rest
+        .split_once(" column ")
+        .map(|(_, tail)| tail.trim_start_matches(|c: char| c.is_ascii_digit()))
+        .unwrap_or("");
+    format!("{}{after_numbers}", &message[..start])
 }
 
 fn help_for(message: &str) -> Option<String> {
-    if message.starts_with("unknown field") || message.starts_with("unknown variant") {
+    if message.contains("unknown field") || message.contains("unknown variant") {
         let quoted = backticked(message);
         let (unknown, expected) = quoted.split_first()?;
         return Some(match closest(unknown, expected.iter().map(String::as_str)) {
@@ -41,7 +45,7 @@ fn help_for(message: &str) -> Option<String> {
             None => format!("expected one of: {}", expected.join(", ")),
         });
     }
-    if message.starts_with("missing field") {
+    if message.contains("missing field") {
         let quoted = backticked(message);
         return quoted.first().map(|f| format!("add `{f}:` here"));
     }
@@ -219,7 +223,8 @@ resources:
 
     #[test]
     fn syntax_error_has_a_location() {
-        let err = parse::<Small>(Path::new("g.yaml"), "region: x\n  zones: [a\n").unwrap_err();
+        let err = parse::<Small>(Path::new("g.yaml"), "region: x\nzones: [a\n\n").unwrap_err();
         assert!(err.location.line.is_some(), "{err}");
+        assert!(err.message.contains("while parsing a flow sequence at line 2 column 8"), "{}", err.message);
     }
 }

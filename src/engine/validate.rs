@@ -42,18 +42,28 @@ pub fn validate(workspace: &Workspace, registry: &Registry, stacks: &[Rendered])
     checker.check_clouds();
     let mut links = StackLinks::default();
     for rendered in stacks {
+        let before = checker.problems.len();
         checker.check_resources(rendered);
         checker.check_references(rendered, &mut links);
-        if let Err(err) = resource_order(&rendered.spec, &|n| workspace.layer(n).is_some()) {
-            checker.problems.push(cycle_diagnostic(rendered, err));
+        if checker.problems.len() == before {
+            if let Err(err) = resource_order(&rendered.spec, &|n| workspace.layer(n).is_some()) {
+                checker.problems.push(cycle_diagnostic(rendered, err));
+            }
         }
     }
     if !checker.problems.is_empty() {
-        return Err(checker.problems);
+        return Err(merge(checker.problems));
     }
     checker.link_layers(&mut links);
     checker.order(&mut links)?;
     Ok(links)
+}
+
+/// One diagnostic per template problem, however many stacks render that template.
+fn merge(problems: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    crate::diagnostics::merge_per_template(problems, |d| {
+        d.location.context.as_deref().and_then(|c| c.strip_prefix("rendered for stack ")).map(str::to_string)
+    })
 }
 
 fn cycle_diagnostic(rendered: &Rendered, err: StackPlanError) -> Diagnostic {

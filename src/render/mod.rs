@@ -65,7 +65,11 @@ impl Rendered {
     pub fn locate(&self, template: &str, path: &[yaml::Seg]) -> Location {
         let context = format!("rendered for stack {}", self.spec.instance.name);
         match self.sources.iter().find(|s| s.template == template) {
-            Some(source) => yaml::location_of(template.as_ref(), &source.text, path),
+            Some(source) => {
+                let mut location = yaml::location_of(template.as_ref(), &source.text, path);
+                location.snippet = location.line.and_then(|l| source.text.lines().nth(l - 1)).map(|l| l.trim().to_string());
+                location
+            }
             None => Location::file(template),
         }
         .with_context(context)
