@@ -22,6 +22,11 @@ impl Discovery {
         let venv = std::env::var_os("TERRACE_VENV")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace_root.join(".venv"));
+        Self::locate_in_venv(&venv)
+    }
+
+    /// Finds `compute.v1.json` in the virtualenv at `venv`.
+    pub fn locate_in_venv(venv: &Path) -> Result<PathBuf, String> {
         let lib = venv.join("lib");
         let found = std::fs::read_dir(&lib).ok().and_then(|entries| {
             entries
@@ -219,6 +224,12 @@ mod tests {
                 "Part": {"type": "object", "properties": {"on": {"type": "boolean"}}}
             }}),
         }
+    }
+
+    #[test]
+    fn a_missing_document_says_how_to_install_it() {
+        let err = Discovery::locate_in_venv(Path::new("/nonexistent/venv")).unwrap_err();
+        assert!(err.contains("scripts/ensure-venv.sh"), "{err}");
     }
 
     #[test]
