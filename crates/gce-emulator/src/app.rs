@@ -90,6 +90,12 @@ impl App {
             })
     }
 
+    /// Whether the server is stopping; background operation tasks then leave the state alone
+    /// (a restart from the state file finishes what they did not).
+    pub fn stopping(&self) -> bool {
+        *self.shutdown.borrow()
+    }
+
     /// An injected fault for this request, if the dice say so.
     pub fn roll_fault(&self) -> Option<ApiError> {
         self.faults.roll()

@@ -175,7 +175,9 @@ fn start(
         let (app, n) = (app.clone(), name.clone());
         tokio::spawn(async move {
             tokio::time::sleep(latency).await;
-            app.mutate(|s| complete(&mut s.crm, &n));
+            if !app.stopping() {
+                app.mutate(|s| complete(&mut s.crm, &n));
+            }
         });
     }
     store.crm.operations[&name].operation.clone()

@@ -182,8 +182,14 @@ pub fn request_key(project: &str, request_id: &str) -> String {
 async fn drive(app: Arc<App>, path: String, latency: Duration) {
     let pending = latency / 3;
     tokio::time::sleep(pending).await;
+    if app.stopping() {
+        return;
+    }
     app.mutate(|store| start(store, &path));
     tokio::time::sleep(latency - pending).await;
+    if app.stopping() {
+        return;
+    }
     app.mutate(|store| complete(store, &path));
 }
 

@@ -483,6 +483,31 @@ async fn state_file_survives_a_restart() {
 }
 
 #[tokio::test]
+async fn operations_running_at_shutdown_finish_on_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = Config {
+        state_file: Some(dir.path().join("state.json")),
+        latency: Latency::uniform(Duration::from_secs(600)),
+        ..Config::default()
+    };
+    let emu = Emu::with(slow.clone()).await;
+    let op = emu
+        .call("networks", "insert", &[], Some(net("pending")))
+        .await
+        .ok();
+    assert_ne!(op["status"], "DONE");
+    emu.stop().await;
+
+    let emu = Emu::with(slow).await;
+    let done = emu.get_operation(&op).await;
+    assert_eq!(done["status"], "DONE");
+    emu.call("networks", "get", &[("network", "pending")], None)
+        .await
+        .ok();
+    emu.stop().await;
+}
+
+#[tokio::test]
 async fn patch_requires_current_fingerprint_where_compute_does() {
     let emu = Emu::start().await;
     base_network(&emu).await;
