@@ -21,11 +21,23 @@ pub struct Location {
 
 impl Location {
     pub fn file(file: impl Into<PathBuf>) -> Self {
-        Location { file: file.into(), line: None, column: None, context: None, snippet: None }
+        Location {
+            file: file.into(),
+            line: None,
+            column: None,
+            context: None,
+            snippet: None,
+        }
     }
 
     pub fn at(file: impl Into<PathBuf>, line: usize, column: usize) -> Self {
-        Location { file: file.into(), line: Some(line), column: Some(column), context: None, snippet: None }
+        Location {
+            file: file.into(),
+            line: Some(line),
+            column: Some(column),
+            context: None,
+            snippet: None,
+        }
     }
 
     pub fn with_context(mut self, context: impl Into<String>) -> Self {
@@ -53,7 +65,7 @@ impl fmt::Display for Location {
 /// One problem with the user's input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
-    pub location: Location,
+    pub location: Box<Location>,
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
@@ -61,7 +73,11 @@ pub struct Diagnostic {
 
 impl Diagnostic {
     pub fn new(location: Location, message: impl Into<String>) -> Self {
-        Diagnostic { location, message: message.into(), help: None }
+        Diagnostic {
+            location: Box::new(location),
+            message: message.into(),
+            help: None,
+        }
     }
 
     pub fn help(mut self, help: impl Into<String>) -> Self {
@@ -106,12 +122,24 @@ impl fmt::Display for Diagnostics {
 
 /// Merges diagnostics that differ only by the stack they were found in (one template error
 /// rendered for many stacks is one error), noting how many stacks share it.
-pub fn merge_per_template(diagnostics: Vec<Diagnostic>, stack_of: impl Fn(&Diagnostic) -> Option<String>) -> Vec<Diagnostic> {
+pub fn merge_per_template(
+    diagnostics: Vec<Diagnostic>,
+    stack_of: impl Fn(&Diagnostic) -> Option<String>,
+) -> Vec<Diagnostic> {
     let mut merged: Vec<(Diagnostic, String, usize)> = Vec::new();
     for diagnostic in diagnostics {
         let key = match stack_of(&diagnostic) {
-            Some(stack) => format!("{}|{}", diagnostic.location.file.display(), diagnostic.message.replace(&stack, "\u{0}")),
-            None => format!("{}|{}|{:?}", diagnostic.location.file.display(), diagnostic.message, diagnostic.location.line),
+            Some(stack) => format!(
+                "{}|{}",
+                diagnostic.location.file.display(),
+                diagnostic.message.replace(&stack, "\u{0}")
+            ),
+            None => format!(
+                "{}|{}|{:?}",
+                diagnostic.location.file.display(),
+                diagnostic.message,
+                diagnostic.location.line
+            ),
         };
         match merged.iter_mut().find(|(_, k, _)| *k == key) {
             Some((_, _, more)) => *more += 1,
@@ -135,10 +163,13 @@ pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) ->
     let max_edits = (name.chars().count() / 3).max(1);
     candidates
         .into_iter()
-        .map(|candidate| (strsim::jaro_winkler(name, candidate), candidate))
-        .filter(|(score, candidate)| *score >= 0.8 || strsim::damerau_levenshtein(name, candidate) <= max_edits)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| candidate)
+        .map(|candidate| {
+            let edits = strsim::damerau_levenshtein(name, candidate);
+            (edits, strsim::jaro_winkler(name, candidate), candidate)
+        })
+        .filter(|(edits, score, _)| *score >= 0.8 || *edits <= max_edits)
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, candidate)| candidate)
 }
 
 /// "did you mean `x`?" when a close candidate exists, else the list of valid names.
@@ -158,7 +189,9 @@ pub fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str> + C
 
 /// A path relative to `root` when possible, for shorter messages.
 pub fn relative(root: &Path, path: &Path) -> PathBuf {
-    path.strip_prefix(root).map(Path::to_path_buf).unwrap_or_else(|_| path.to_path_buf())
+    path.strip_prefix(root)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|_| path.to_path_buf())
 }
 
 #[cfg(test)]
@@ -170,15 +203,22 @@ mod tests {
         let names = ["cidr_block", "enable_dns", "tags"];
         assert_eq!(closest("cidr_blok", names), Some("cidr_block"));
         assert_eq!(closest("zzz", names), None);
-        assert_eq!(closest("ue", ["eu", "us"]), Some("eu"), "a transposition in a short name");
+        assert_eq!(
+            closest("ue", ["eu", "global"]),
+            Some("eu"),
+            "a transposition in a short name"
+        );
         assert_eq!(suggest("tag", names), "did you mean `tags`?");
         assert!(suggest("qqq", names).contains("`enable_dns`"));
     }
 
     #[test]
     fn display_names_file_line_and_help() {
-        let d = Diagnostic::new(Location::at("groups/eu.yaml", 3, 5), "unknown field `regoin`")
-            .help("did you mean `region`?");
+        let d = Diagnostic::new(
+            Location::at("groups/eu.yaml", 3, 5),
+            "unknown field `regoin`",
+        )
+        .help("did you mean `region`?");
         assert_eq!(
             d.to_string(),
             "groups/eu.yaml:3:5: unknown field `regoin`\n  help: did you mean `region`?"

@@ -30,11 +30,19 @@ pub enum Error {
     #[error("plan refused:\n{}", .reasons.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n"))]
     Refused { reasons: Vec<String> },
     #[error("stack {stack} is locked by {holder}\n  help: wait for it to finish; if its holder is gone, run `terrace state unlock {stack}`")]
-    Locked { stack: String, holder: Box<LockInfo> },
+    Locked {
+        stack: String,
+        holder: Box<LockInfo>,
+    },
     #[error("the plan no longer holds for stack {stack}: {reason}\n  help: run `terrace plan` again and review the new plan")]
     StalePlan { stack: String, reason: String },
     #[error("stack {stack}: {message}")]
-    Provider { stack: String, message: String, #[source] source: ProviderError },
+    Provider {
+        stack: String,
+        message: String,
+        #[source]
+        source: ProviderError,
+    },
     #[error(transparent)]
     State(#[from] StateError),
     #[error("{message}")]
@@ -58,7 +66,9 @@ impl Error {
     }
 
     pub fn usage(message: impl Into<String>) -> Error {
-        Error::Usage { message: message.into() }
+        Error::Usage {
+            message: message.into(),
+        }
     }
 }
 

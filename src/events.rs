@@ -33,11 +33,28 @@ pub enum ResourceStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
-    ApplyStarted { stacks: usize, changes: usize },
-    StackStarted { stack: String, changes: usize },
-    LockWaiting { stack: String, holder: LockInfo },
-    ResourceAdopted { stack: String, resource: String, id: String },
-    ResourceStarted { stack: String, resource: String, action: Action },
+    ApplyStarted {
+        stacks: usize,
+        changes: usize,
+    },
+    StackStarted {
+        stack: String,
+        changes: usize,
+    },
+    LockWaiting {
+        stack: String,
+        holder: LockInfo,
+    },
+    ResourceAdopted {
+        stack: String,
+        resource: String,
+        id: String,
+    },
+    ResourceStarted {
+        stack: String,
+        resource: String,
+        action: Action,
+    },
     ResourceFinished {
         stack: String,
         resource: String,
@@ -55,7 +72,11 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
-    ApplyFinished { succeeded: usize, failed: usize, skipped: usize },
+    ApplyFinished {
+        succeeded: usize,
+        failed: usize,
+        skipped: usize,
+    },
 }
 
 /// Where events go. Cloning shares the channel; a dropped receiver is ignored.
@@ -68,7 +89,12 @@ impl EventSink {
     /// A sink and its receiving end.
     pub fn channel() -> (EventSink, mpsc::UnboundedReceiver<Event>) {
         let (sender, receiver) = mpsc::unbounded_channel();
-        (EventSink { sender: Some(sender) }, receiver)
+        (
+            EventSink {
+                sender: Some(sender),
+            },
+            receiver,
+        )
     }
 
     /// A sink that drops everything.

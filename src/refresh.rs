@@ -42,26 +42,59 @@ pub async fn refresh_stack(
     let mut batches: BTreeMap<(String, Option<String>), Batch> = BTreeMap::new();
     for resource in state.resources.values() {
         let key = (resource.type_name.clone(), resource.region.clone());
-        batches.entry(key).or_default().ids.push(resource.id.clone());
+        batches
+            .entry(key)
+            .or_default()
+            .ids
+            .push(resource.id.clone());
     }
-    for pending in state.pending.iter().filter(|p| p.kind == OperationKind::Create) {
-        batches.entry((pending.type_name.clone(), pending.region.clone())).or_default().by_owner = true;
+    for pending in state
+        .pending
+        .iter()
+        .filter(|p| p.kind == OperationKind::Create)
+    {
+        batches
+            .entry((pending.type_name.clone(), pending.region.clone()))
+            .or_default()
+            .by_owner = true;
     }
-    let owner = Ownership { workspace: workspace.to_string(), stack: state.stack.clone(), resource: String::new() };
+    let owner = Ownership {
+        workspace: workspace.to_string(),
+        stack: state.stack.clone(),
+        resource: String::new(),
+    };
     let reads = batches.into_iter().map(|((type_name, region), batch)| {
         let owner = batch.by_owner.then(|| owner.clone());
         read_batch(registry, limits, type_name, region, batch.ids, owner)
     });
-    let mut refreshed = Refreshed { observations: Observations { refreshed: true, ..Default::default() }, ..Default::default() };
-    let by_id: HashMap<&str, &str> =
-        state.resources.iter().map(|(name, r)| (r.id.as_str(), name.as_str())).collect();
+    let mut refreshed = Refreshed {
+        observations: Observations {
+            refreshed: true,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let by_id: HashMap<&str, &str> = state
+        .resources
+        .iter()
+        .map(|(name, r)| (r.id.as_str(), name.as_str()))
+        .collect();
     for result in futures::future::join_all(reads).await {
         for observed in result? {
             if let Some(name) = by_id.get(observed.id.as_str()) {
-                refreshed.observations.found.insert(name.to_string(), observed);
+                refreshed
+                    .observations
+                    .found
+                    .insert(name.to_string(), observed);
             } else if let Some(owner) = &observed.ownership {
-                let pending = state.pending.iter().any(|p| p.resource == owner.resource && p.kind == OperationKind::Create);
-                if pending && owner.stack == state.stack && !state.resources.contains_key(&owner.resource) {
+                let pending = state
+                    .pending
+                    .iter()
+                    .any(|p| p.resource == owner.resource && p.kind == OperationKind::Create);
+                if pending
+                    && owner.stack == state.stack
+                    && !state.resources.contains_key(&owner.resource)
+                {
                     refreshed.adoptable.insert(owner.resource.clone(), observed);
                 }
             }
@@ -83,11 +116,25 @@ async fn read_batch(
         region: region.clone().unwrap_or_else(|| "global".into()),
         source,
     };
-    let provider = registry
-        .provider_for_type(&type_name)
-        .ok_or_else(|| fail(ProviderError::new(crate::provider::ErrorKind::Invalid, "NoProvider", "no provider for this type")))?;
-    let class = registry.schema(&type_name).map(|s| s.api.read.clone()).unwrap_or_default();
-    let _permit = limits.acquire(provider.name(), region.as_deref(), &class).await;
-    let request = ReadRequest { type_name: type_name.clone(), region: region.clone(), ids, owner };
+    let provider = registry.provider_for_type(&type_name).ok_or_else(|| {
+        fail(ProviderError::new(
+            crate::provider::ErrorKind::Invalid,
+            "NoProvider",
+            "no provider for this type",
+        ))
+    })?;
+    let class = registry
+        .schema(&type_name)
+        .map(|s| s.api.read.clone())
+        .unwrap_or_default();
+    let _permit = limits
+        .acquire(provider.name(), region.as_deref(), &class)
+        .await;
+    let request = ReadRequest {
+        type_name: type_name.clone(),
+        region: region.clone(),
+        ids,
+        owner,
+    };
     provider.read(request).await.map_err(fail)
 }

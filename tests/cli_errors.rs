@@ -10,39 +10,77 @@ use support::{edit, stderr, terrace, workspace, write};
 fn expect_error(dir: &std::path::Path, expected: &[&str]) {
     let output = terrace(dir, &["plan"]);
     let message = stderr(&output);
-    assert_eq!(output.status.code(), Some(1), "exit code; stderr:\n{message}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "exit code; stderr:\n{message}"
+    );
     for piece in expected {
         assert!(message.contains(piece), "missing {piece:?} in:\n{message}");
     }
     assert!(!message.contains("panicked"), "{message}");
-    assert!(!dir.join(".terrace").exists(), "bad input must not write anything");
+    assert!(
+        !dir.join(".terrace").exists(),
+        "bad input must not write anything"
+    );
 }
 
 #[test]
 fn yaml_syntax_error_names_the_line() {
     let dir = workspace("basic");
-    edit(dir.path(), "groups/eu.yaml", "    zones: [eu-2a]", "    zones: [eu-2a\n");
+    edit(
+        dir.path(),
+        "groups/eu.yaml",
+        "    zones: [eu-2a]",
+        "    zones: [eu-2a\n",
+    );
     expect_error(dir.path(), &["groups/eu.yaml:13:1: did not find expected ',' or ']', while parsing a flow sequence at line 11 column 12"]);
 }
 
 #[test]
 fn unknown_field_suggests_the_closest_name() {
     let dir = workspace("basic");
-    edit(dir.path(), "groups/eu.yaml", "    region: eu-2", "    regoin: eu-2");
-    expect_error(dir.path(), &["groups/eu.yaml:10:5: replicas[1]: unknown field `regoin`", "help: did you mean `region`?"]);
+    edit(
+        dir.path(),
+        "groups/eu.yaml",
+        "    region: eu-2",
+        "    regoin: eu-2",
+    );
+    expect_error(
+        dir.path(),
+        &[
+            "groups/eu.yaml:10:5: replicas[1]: unknown field `regoin`",
+            "help: did you mean `region`?",
+        ],
+    );
 }
 
 #[test]
 fn unknown_field_in_a_layer_file() {
     let dir = workspace("basic");
-    write(dir.path(), "stacks/networks/layer.yaml", "dependson: [accounts]\nper: replica\n");
-    expect_error(dir.path(), &["stacks/networks/layer.yaml:1:1: unknown field `dependson`", "did you mean `depends_on`?"]);
+    write(
+        dir.path(),
+        "stacks/networks/layer.yaml",
+        "dependson: [accounts]\nper: replica\n",
+    );
+    expect_error(
+        dir.path(),
+        &[
+            "stacks/networks/layer.yaml:1:1: unknown field `dependson`",
+            "did you mean `depends_on`?",
+        ],
+    );
 }
 
 #[test]
 fn unknown_resource_type_suggests_the_closest_type() {
     let dir = workspace("basic");
-    edit(dir.path(), "templates/networks/network.yaml.tera", "type: test:Network", "type: test:Netwrk");
+    edit(
+        dir.path(),
+        "templates/networks/network.yaml.tera",
+        "type: test:Network",
+        "type: test:Netwrk",
+    );
     expect_error(
         dir.path(),
         &[
@@ -56,7 +94,12 @@ fn unknown_resource_type_suggests_the_closest_type() {
 #[test]
 fn unknown_resource_field_suggests_the_closest_field() {
     let dir = workspace("basic");
-    edit(dir.path(), "templates/networks/network.yaml.tera", "      cidr: 10.0.0.0/16", "      cidrr: 10.0.0.0/16");
+    edit(
+        dir.path(),
+        "templates/networks/network.yaml.tera",
+        "      cidr: 10.0.0.0/16",
+        "      cidrr: 10.0.0.0/16",
+    );
     expect_error(
         dir.path(),
         &[
@@ -70,28 +113,60 @@ fn unknown_resource_field_suggests_the_closest_field() {
 #[test]
 fn wrong_value_type_is_named() {
     let dir = workspace("basic");
-    edit(dir.path(), "templates/proxies/proxy.yaml.tera", "public: true", "public: \"yes\"");
-    expect_error(dir.path(), &["templates/proxies/proxy.yaml.tera:5:7", "`public` must be a bool, not a string"]);
+    edit(
+        dir.path(),
+        "templates/proxies/proxy.yaml.tera",
+        "public: true",
+        "public: \"yes\"",
+    );
+    expect_error(
+        dir.path(),
+        &[
+            "templates/proxies/proxy.yaml.tera:5:7",
+            "`public` must be a bool, not a string",
+        ],
+    );
 }
 
 #[test]
 fn duplicate_replica_name() {
     let dir = workspace("basic");
     edit(dir.path(), "groups/eu.yaml", "  - name: b", "  - name: a");
-    expect_error(dir.path(), &["groups/eu.yaml:8:5: duplicate replica name `a`", "the first is on line 3"]);
+    expect_error(
+        dir.path(),
+        &[
+            "groups/eu.yaml:8:5: duplicate replica name `a`",
+            "the first is on line 3",
+        ],
+    );
 }
 
 #[test]
 fn duplicate_resource_name_across_templates() {
     let dir = workspace("basic");
-    write(dir.path(), "templates/networks/extra.yaml.tera", "resources:\n  vpc:\n    type: test:Thing\n");
-    expect_error(dir.path(), &["templates/networks/network.yaml.tera:2:3", "duplicate resource name `vpc` in stack networks/eu/a"]);
+    write(
+        dir.path(),
+        "templates/networks/extra.yaml.tera",
+        "resources:\n  vpc:\n    type: test:Thing\n",
+    );
+    expect_error(
+        dir.path(),
+        &[
+            "templates/networks/network.yaml.tera:2:3",
+            "duplicate resource name `vpc` in stack networks/eu/a",
+        ],
+    );
 }
 
 #[test]
 fn bad_reference_to_a_resource() {
     let dir = workspace("basic");
-    edit(dir.path(), "templates/networks/network.yaml.tera", "network_id: ${vpc.id}", "network_id: ${vcp.id}");
+    edit(
+        dir.path(),
+        "templates/networks/network.yaml.tera",
+        "network_id: ${vpc.id}",
+        "network_id: ${vcp.id}",
+    );
     expect_error(
         dir.path(),
         &[
@@ -105,61 +180,143 @@ fn bad_reference_to_a_resource() {
 #[test]
 fn bad_reference_to_an_attribute() {
     let dir = workspace("basic");
-    edit(dir.path(), "templates/replicas/replica.yaml.tera", "${db.private_ip}", "${db.privat_ip}");
-    expect_error(dir.path(), &["`test:Instance` has no attribute `privat_ip`", "did you mean `private_ip`?"]);
+    edit(
+        dir.path(),
+        "templates/replicas/replica.yaml.tera",
+        "${db.private_ip}",
+        "${db.privat_ip}",
+    );
+    expect_error(
+        dir.path(),
+        &[
+            "`test:Instance` has no attribute `privat_ip`",
+            "did you mean `private_ip`?",
+        ],
+    );
 }
 
 #[test]
 fn malformed_reference() {
     let dir = workspace("basic");
-    edit(dir.path(), "templates/networks/network.yaml.tera", "network_id: ${vpc.id}", "network_id: ${vpc.id");
-    expect_error(dir.path(), &["templates/networks/network.yaml.tera:13:7", "unclosed `${`"]);
+    edit(
+        dir.path(),
+        "templates/networks/network.yaml.tera",
+        "network_id: ${vpc.id}",
+        "network_id: ${vpc.id",
+    );
+    expect_error(
+        dir.path(),
+        &["templates/networks/network.yaml.tera:13:7", "unclosed `${`"],
+    );
 }
 
 #[test]
 fn missing_output_of_an_upstream_layer() {
     let dir = workspace("basic");
-    edit(dir.path(), "templates/replicas/replica.yaml.tera", "networks.outputs.subnet_ids", "networks.outputs.subnet_idz");
+    edit(
+        dir.path(),
+        "templates/replicas/replica.yaml.tera",
+        "networks.outputs.subnet_ids",
+        "networks.outputs.subnet_idz",
+    );
     expect_error(
         dir.path(),
-        &["templates/replicas/replica.yaml.tera:5:7", "stack networks/eu/a has no output `subnet_idz`", "did you mean `subnet_ids`?"],
+        &[
+            "templates/replicas/replica.yaml.tera:5:7",
+            "stack networks/eu/a has no output `subnet_idz`",
+            "did you mean `subnet_ids`?",
+        ],
     );
 }
 
 #[test]
 fn reference_to_a_layer_not_depended_on() {
     let dir = workspace("basic");
-    edit(dir.path(), "templates/networks/network.yaml.tera", "name: \"{{ group.name }}-{{ replica.name }}\"", "name: ${replicas.outputs.endpoint}");
-    expect_error(dir.path(), &["templates/networks/network.yaml.tera:6:7", "layer `networks` does not depend on layer `replicas`", "add `replicas` to depends_on"]);
+    edit(
+        dir.path(),
+        "templates/networks/network.yaml.tera",
+        "name: \"{{ group.name }}-{{ replica.name }}\"",
+        "name: ${replicas.outputs.endpoint}",
+    );
+    expect_error(
+        dir.path(),
+        &[
+            "templates/networks/network.yaml.tera:6:7",
+            "layer `networks` does not depend on layer `replicas`",
+            "add `replicas` to depends_on",
+        ],
+    );
 }
 
 #[test]
 fn unknown_layer_in_depends_on() {
     let dir = workspace("basic");
-    write(dir.path(), "stacks/networks/layer.yaml", "depends_on: [acounts]\nper: replica\n");
-    expect_error(dir.path(), &["stacks/networks/layer.yaml:1:", "depends on unknown layer `acounts`", "did you mean `accounts`?"]);
+    write(
+        dir.path(),
+        "stacks/networks/layer.yaml",
+        "depends_on: [acounts]\nper: replica\n",
+    );
+    expect_error(
+        dir.path(),
+        &[
+            "stacks/networks/layer.yaml:1:",
+            "depends on unknown layer `acounts`",
+            "did you mean `accounts`?",
+        ],
+    );
 }
 
 #[test]
 fn unknown_cloud_in_a_group() {
     let dir = workspace("basic");
-    edit(dir.path(), "groups/eu.yaml", "  - name: b\n    cloud: test", "  - name: b\n    cloud: tset");
-    expect_error(dir.path(), &["groups/eu.yaml:9:5: unknown cloud `tset`", "did you mean `test`?"]);
+    edit(
+        dir.path(),
+        "groups/eu.yaml",
+        "  - name: b\n    cloud: test",
+        "  - name: b\n    cloud: tset",
+    );
+    expect_error(
+        dir.path(),
+        &[
+            "groups/eu.yaml:9:5: unknown cloud `tset`",
+            "did you mean `test`?",
+        ],
+    );
 }
 
 #[test]
 fn template_syntax_error() {
     let dir = workspace("basic");
-    edit(dir.path(), "templates/networks/network.yaml.tera", "{% for zone in zones %}", "{% for zone in zones %");
-    expect_error(dir.path(), &["templates/networks/network.yaml.tera:", "template error"]);
+    edit(
+        dir.path(),
+        "templates/networks/network.yaml.tera",
+        "{% for zone in zones %}",
+        "{% for zone in zones %",
+    );
+    expect_error(
+        dir.path(),
+        &["templates/networks/network.yaml.tera:", "template error"],
+    );
 }
 
 #[test]
 fn resources_in_a_cycle_are_printed() {
     let dir = workspace("basic");
-    edit(dir.path(), "templates/networks/network.yaml.tera", "account: ${accounts.outputs.account_id}", "account: ${subnet-eu-1a.id}");
-    write(dir.path(), "groups/eu.yaml", "replicas:\n  - name: a\n    cloud: test\n    region: eu-1\n    zones: [eu-1a]\n");
-    expect_error(dir.path(), &["resources depend on each other in a cycle: vpc -> subnet-eu-1a -> vpc"]);
+    edit(
+        dir.path(),
+        "templates/networks/network.yaml.tera",
+        "account: ${accounts.outputs.account_id}",
+        "account: ${subnet-eu-1a.id}",
+    );
+    write(
+        dir.path(),
+        "groups/eu.yaml",
+        "replicas:\n  - name: a\n    cloud: test\n    region: eu-1\n    zones: [eu-1a]\n",
+    );
+    expect_error(
+        dir.path(),
+        &["resources depend on each other in a cycle: vpc -> subnet-eu-1a -> vpc"],
+    );
 }
 
 #[test]
@@ -171,7 +328,13 @@ fn stacks_in_a_cycle_are_printed() {
         "account: ${accounts.outputs.account_id}",
         "account: ${stack(\"proxies/eu\").outputs.endpoint}",
     );
-    expect_error(dir.path(), &["stacks depend on each other in a cycle:", "networks/eu/a -> replicas/eu/a -> proxies/eu -> networks/eu/a"]);
+    expect_error(
+        dir.path(),
+        &[
+            "stacks depend on each other in a cycle:",
+            "networks/eu/a -> replicas/eu/a -> proxies/eu -> networks/eu/a",
+        ],
+    );
 }
 
 #[test]
@@ -185,5 +348,9 @@ fn bad_selector_is_a_clear_error() {
     let dir = workspace("basic");
     let output = terrace(dir.path(), &["plan", "--layer", "netwrks"]);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stderr(&output).contains("--layer netwrks: no such layer; did you mean `networks`?"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("--layer netwrks: no such layer; did you mean `networks`?"),
+        "{}",
+        stderr(&output)
+    );
 }

@@ -14,7 +14,12 @@ use terrace::value::Value;
 use terrace::Error;
 
 fn status(summary: &terrace::apply::ApplySummary, stack: &str) -> StackStatus {
-    summary.stacks.iter().find(|s| s.stack == stack).unwrap_or_else(|| panic!("no outcome for {stack}")).status
+    summary
+        .stacks
+        .iter()
+        .find(|s| s.stack == stack)
+        .unwrap_or_else(|| panic!("no outcome for {stack}"))
+        .status
 }
 
 #[tokio::test]
@@ -28,12 +33,29 @@ async fn apply_creates_everything_and_a_second_plan_is_empty() {
     assert_eq!(engine.cloud_count("test:Subnet"), 3);
     assert_eq!(engine.cloud_count("test:LoadBalancer"), 1);
     let again = engine.plan().await;
-    assert!(!again.has_changes(), "{:#?}", again.stacks.iter().filter(|s| s.has_changes()).collect::<Vec<_>>());
+    assert!(
+        !again.has_changes(),
+        "{:#?}",
+        again
+            .stacks
+            .iter()
+            .filter(|s| s.has_changes())
+            .collect::<Vec<_>>()
+    );
     // Outputs flowed downstream: the proxy targets the replicas' endpoints.
     let terrace = engine.open();
-    let lb = terrace.state("proxies/eu").await.unwrap().unwrap().resources["lb"].clone();
+    let lb = terrace
+        .state("proxies/eu")
+        .await
+        .unwrap()
+        .unwrap()
+        .resources["lb"]
+        .clone();
     let endpoint_a = terrace.outputs("replicas/eu/a").await.unwrap()["endpoint"].clone();
-    assert!(lb.inputs["targets"].as_array().unwrap().contains(&endpoint_a));
+    assert!(lb.inputs["targets"]
+        .as_array()
+        .unwrap()
+        .contains(&endpoint_a));
 }
 
 #[tokio::test]
@@ -46,18 +68,31 @@ async fn a_replace_upstream_makes_downstream_values_unknown_across_two_stacks() 
     let replica = plan.stack("replicas/eu/a").unwrap();
     assert_eq!(replica.changes[0].action, Action::Replace);
     assert_eq!(replica.changes[0].replace_because, vec!["image"]);
-    assert!(matches!(replica.outputs["endpoint"].after, Value::Unknown(_)));
+    assert!(matches!(
+        replica.outputs["endpoint"].after,
+        Value::Unknown(_)
+    ));
     let proxy = plan.stack("proxies/eu").unwrap();
     let lb = &proxy.changes[0];
     assert_eq!(lb.action, Action::Update);
     let targets = lb.after.as_ref().unwrap()["targets"].clone();
-    assert!(!targets.is_known(), "targets wait for the new replicas: {targets}");
-    assert!(matches!(proxy.outputs["endpoint"].after, Value::String(_)), "the lb endpoint itself stays known");
+    assert!(
+        !targets.is_known(),
+        "targets wait for the new replicas: {targets}"
+    );
+    assert!(
+        matches!(proxy.outputs["endpoint"].after, Value::String(_)),
+        "the lb endpoint itself stays known"
+    );
     // Stacks not touched stay no-op.
     assert!(!plan.stack("networks/eu/a").unwrap().has_changes());
     let summary = engine.apply_plan(plan).await;
     assert!(summary.succeeded(), "{summary:#?}");
-    assert_eq!(engine.cloud_count("test:Instance"), 2, "old instances deleted, new ones created");
+    assert_eq!(
+        engine.cloud_count("test:Instance"),
+        2,
+        "old instances deleted, new ones created"
+    );
     assert!(!engine.plan().await.has_changes());
 }
 
@@ -66,22 +101,47 @@ async fn a_re_plan_that_exceeds_the_approved_plan_stops_that_stack() {
     let dir = workspace("basic");
     let engine = Engine::new(dir.path(), TestOptions::default());
     assert!(engine.apply().await.succeeded());
-    edit(dir.path(), "templates/networks/network.yaml.tera", "name: \"{{ group.name }}", "name: \"renamed-{{ group.name }}");
+    edit(
+        dir.path(),
+        "templates/networks/network.yaml.tera",
+        "name: \"{{ group.name }}",
+        "name: \"renamed-{{ group.name }}",
+    );
     let plan = engine.plan().await;
     let vpc = &plan.stack("networks/eu/a").unwrap().changes[0];
     assert_eq!((vpc.name.as_str(), vpc.action), ("vpc", Action::Update));
     // Between plan and apply, someone changes a force-new field in the cloud.
     let vpc_id = vpc.id.clone().unwrap();
     let mut stored = engine.provider.cloud().get(&vpc_id).unwrap().unwrap();
-    stored.properties.insert("cidr".into(), serde_json::json!("10.9.0.0/16"));
+    stored
+        .properties
+        .insert("cidr".into(), serde_json::json!("10.9.0.0/16"));
     engine.provider.cloud().insert(&stored, None).unwrap();
     let summary = engine.apply_plan(plan).await;
     assert_eq!(status(&summary, "networks/eu/a"), StackStatus::Refused);
-    let message = summary.stacks.iter().find(|s| s.stack == "networks/eu/a").unwrap().message.clone().unwrap();
-    assert!(message.contains("`vpc`: the approved update became a replace (forced by cidr)"), "{message}");
-    assert_eq!(status(&summary, "networks/eu/b"), StackStatus::Succeeded, "independent stacks finish");
+    let message = summary
+        .stacks
+        .iter()
+        .find(|s| s.stack == "networks/eu/a")
+        .unwrap()
+        .message
+        .clone()
+        .unwrap();
+    assert!(
+        message.contains("`vpc`: the approved update became a replace (forced by cidr)"),
+        "{message}"
+    );
+    assert_eq!(
+        status(&summary, "networks/eu/b"),
+        StackStatus::Succeeded,
+        "independent stacks finish"
+    );
     assert_eq!(status(&summary, "replicas/eu/a"), StackStatus::Skipped);
-    assert_eq!(engine.cloud_count("test:Network"), 2, "nothing was replaced");
+    assert_eq!(
+        engine.cloud_count("test:Network"),
+        2,
+        "nothing was replaced"
+    );
 }
 
 #[tokio::test]
@@ -91,7 +151,15 @@ async fn a_vanished_resource_is_a_new_create_the_plan_did_not_approve() {
     assert!(engine.apply().await.succeeded());
     let plan = engine.plan().await;
     assert!(!plan.has_changes());
-    let lb_id = engine.open().state("proxies/eu").await.unwrap().unwrap().resources["lb"].id.clone();
+    let lb_id = engine
+        .open()
+        .state("proxies/eu")
+        .await
+        .unwrap()
+        .unwrap()
+        .resources["lb"]
+        .id
+        .clone();
     engine.provider.cloud().remove(&lb_id).unwrap();
     let summary = engine.apply_plan(plan).await;
     assert_eq!(status(&summary, "proxies/eu"), StackStatus::Refused);
@@ -106,7 +174,10 @@ async fn a_vanished_resource_is_a_new_create_the_plan_did_not_approve() {
 #[tokio::test]
 async fn a_failure_skips_its_dependents_and_independent_work_finishes() {
     let dir = workspace("basic");
-    let options = TestOptions { fail_resources: BTreeSet::from(["subnet-eu-1a".to_string()]), ..Default::default() };
+    let options = TestOptions {
+        fail_resources: BTreeSet::from(["subnet-eu-1a".to_string()]),
+        ..Default::default()
+    };
     let engine = Engine::new(dir.path(), options);
     let summary = engine.apply().await;
     assert!(!summary.succeeded());
@@ -115,7 +186,11 @@ async fn a_failure_skips_its_dependents_and_independent_work_finishes() {
     assert_eq!(status(&summary, "replicas/eu/a"), StackStatus::Skipped);
     assert_eq!(status(&summary, "replicas/eu/b"), StackStatus::Succeeded);
     assert_eq!(status(&summary, "proxies/eu"), StackStatus::Skipped);
-    let failed: Vec<_> = summary.resources(ResourceStatus::Failed).into_iter().map(|(s, r)| format!("{s}:{}", r.resource)).collect();
+    let failed: Vec<_> = summary
+        .resources(ResourceStatus::Failed)
+        .into_iter()
+        .map(|(s, r)| format!("{s}:{}", r.resource))
+        .collect();
     assert_eq!(failed, vec!["networks/eu/a:subnet-eu-1a"]);
     // The sibling subnet did not depend on the failed one: it was created and recorded.
     let state = engine.open().state("networks/eu/a").await.unwrap().unwrap();
@@ -127,29 +202,66 @@ async fn a_failure_skips_its_dependents_and_independent_work_finishes() {
 #[tokio::test]
 async fn a_create_whose_answer_was_lost_is_adopted_not_duplicated() {
     let dir = workspace("basic");
-    let options = TestOptions { lose_answer: BTreeSet::from(["vpc".to_string()]), ..Default::default() };
+    let options = TestOptions {
+        lose_answer: BTreeSet::from(["vpc".to_string()]),
+        ..Default::default()
+    };
     let lossy = Engine::new(dir.path(), options);
     let summary = lossy.apply().await;
     assert_eq!(status(&summary, "networks/eu/a"), StackStatus::Failed);
-    assert_eq!(lossy.cloud_count("test:Network"), 2, "both creates reached the cloud");
+    assert_eq!(
+        lossy.cloud_count("test:Network"),
+        2,
+        "both creates reached the cloud"
+    );
     let state = lossy.open().state("networks/eu/a").await.unwrap().unwrap();
-    assert_eq!(state.pending.len(), 1, "the create is recorded as pending: {:?}", state.pending);
+    assert_eq!(
+        state.pending.len(),
+        1,
+        "the create is recorded as pending: {:?}",
+        state.pending
+    );
     assert!(!state.resources.contains_key("vpc"));
     // Next run, with answers arriving: the pending vpc is found by its ownership tags.
-    let healthy = Engine { provider: std::sync::Arc::new(terrace::testing::TestProvider::in_memory(TestOptions::default())), root: dir.path().to_path_buf() };
+    let healthy = Engine {
+        provider: std::sync::Arc::new(terrace::testing::TestProvider::in_memory(
+            TestOptions::default(),
+        )),
+        root: dir.path().to_path_buf(),
+    };
     for resource in lossy.provider.cloud().list().unwrap() {
         healthy.provider.cloud().insert(&resource, None).unwrap();
     }
     let plan = healthy.plan().await;
-    let vpc = plan.stack("networks/eu/a").unwrap().changes.iter().find(|c| c.name == "vpc").unwrap().clone();
-    assert_eq!(vpc.action, Action::NoOp, "the plan already counts the adopted vpc: {vpc:?}");
+    let vpc = plan
+        .stack("networks/eu/a")
+        .unwrap()
+        .changes
+        .iter()
+        .find(|c| c.name == "vpc")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        vpc.action,
+        Action::NoOp,
+        "the plan already counts the adopted vpc: {vpc:?}"
+    );
     assert!(vpc.notes[0].contains("adopted"), "{:?}", vpc.notes);
     let summary = healthy.apply_plan(plan).await;
     assert!(summary.succeeded(), "{summary:#?}");
     assert_eq!(healthy.cloud_count("test:Network"), 2, "no duplicate vpc");
-    let state = healthy.open().state("networks/eu/a").await.unwrap().unwrap();
+    let state = healthy
+        .open()
+        .state("networks/eu/a")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(state.pending.is_empty());
-    assert_eq!(healthy.provider.calls().get("create:test:Network"), None, "both vpcs were adopted, none created again");
+    assert_eq!(
+        healthy.provider.calls().get("create:test:Network"),
+        None,
+        "both vpcs were adopted, none created again"
+    );
 }
 
 #[tokio::test]
@@ -158,9 +270,19 @@ async fn destroy_deletes_in_reverse_dependency_order() {
     let engine = Engine::new(dir.path(), TestOptions::default());
     assert!(engine.apply().await.succeeded());
     let terrace = engine.open();
-    let plan = terrace.plan(&PlanOptions { destroy: true, ..Default::default() }).await.unwrap();
+    let plan = terrace
+        .plan(&PlanOptions {
+            destroy: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     assert_eq!(plan.summary.delete, 9);
-    assert_eq!(plan.stacks.first().unwrap().stack.name, "proxies/eu", "downstream stacks go first");
+    assert_eq!(
+        plan.stacks.first().unwrap().stack.name,
+        "proxies/eu",
+        "downstream stacks go first"
+    );
     let summary = engine.apply_plan(plan).await;
     // The fake cloud refuses to delete a network that still has subnets: success proves order.
     assert!(summary.succeeded(), "{summary:#?}");
@@ -170,16 +292,45 @@ async fn destroy_deletes_in_reverse_dependency_order() {
 #[tokio::test]
 async fn protect_survives_removal_from_config_and_refuses_the_delete() {
     let dir = workspace("basic");
-    edit(dir.path(), "templates/proxies/proxy.yaml.tera", "    type: test:LoadBalancer\n", "    type: test:LoadBalancer\n    options:\n      protect: true\n");
+    edit(
+        dir.path(),
+        "templates/proxies/proxy.yaml.tera",
+        "    type: test:LoadBalancer\n",
+        "    type: test:LoadBalancer\n    options:\n      protect: true\n",
+    );
     let engine = Engine::new(dir.path(), TestOptions::default());
     assert!(engine.apply().await.succeeded());
-    assert!(engine.open().state("proxies/eu").await.unwrap().unwrap().resources["lb"].protect);
-    support::write(dir.path(), "templates/proxies/proxy.yaml.tera", "outputs: {}\n");
-    let err = engine.open().plan(&PlanOptions::default()).await.unwrap_err();
+    assert!(
+        engine
+            .open()
+            .state("proxies/eu")
+            .await
+            .unwrap()
+            .unwrap()
+            .resources["lb"]
+            .protect
+    );
+    support::write(
+        dir.path(),
+        "templates/proxies/proxy.yaml.tera",
+        "outputs: {}\n",
+    );
+    let err = engine
+        .open()
+        .plan(&PlanOptions::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Refused { .. }), "{err}");
     assert_eq!(err.exit_code(), 3);
-    assert!(err.to_string().contains("proxies/eu:lb is protected and would be deleted"), "{err}");
-    let allowed = PlanOptions { allow_destroy: vec!["proxies/eu:lb".into()], ..Default::default() };
+    assert!(
+        err.to_string()
+            .contains("proxies/eu:lb is protected and would be deleted"),
+        "{err}"
+    );
+    let allowed = PlanOptions {
+        allow_destroy: vec!["proxies/eu:lb".into()],
+        ..Default::default()
+    };
     let plan = engine.open().plan(&allowed).await.unwrap();
     assert!(engine.apply_plan(plan).await.succeeded());
     assert_eq!(engine.cloud_count("test:LoadBalancer"), 0);
@@ -190,19 +341,60 @@ async fn selectors_and_targets_limit_the_plan() {
     let dir = workspace("basic");
     let engine = Engine::new(dir.path(), TestOptions::default());
     let terrace = engine.open();
-    let only_b = Selector { stacks: vec!["networks/eu/b".into()], ..Default::default() };
-    let plan = terrace.plan(&PlanOptions { selector: only_b, ..Default::default() }).await.unwrap();
+    let only_b = Selector {
+        stacks: vec!["networks/eu/b".into()],
+        ..Default::default()
+    };
+    let plan = terrace
+        .plan(&PlanOptions {
+            selector: only_b,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let names: Vec<&str> = plan.stacks.iter().map(|s| s.stack.name.as_str()).collect();
     assert_eq!(names, vec!["networks/eu/b"]);
-    let target = Selector { targets: vec!["networks/eu/a:subnet-eu-1a".into()], ..Default::default() };
-    let plan = terrace.plan(&PlanOptions { selector: target, ..Default::default() }).await.unwrap();
-    let changes: Vec<&str> = plan.stacks[0].changes.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(changes, vec!["vpc", "subnet-eu-1a"], "the target and what it depends on");
-    let region = Selector { regions: vec!["eu-2".into()], ..Default::default() };
-    let stacks: Vec<String> = terrace.stacks(&region).unwrap().iter().map(|s| s.name.clone()).collect();
+    let target = Selector {
+        targets: vec!["networks/eu/a:subnet-eu-1a".into()],
+        ..Default::default()
+    };
+    let plan = terrace
+        .plan(&PlanOptions {
+            selector: target,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let changes: Vec<&str> = plan.stacks[0]
+        .changes
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    assert_eq!(
+        changes,
+        vec!["vpc", "subnet-eu-1a"],
+        "the target and what it depends on"
+    );
+    let region = Selector {
+        regions: vec!["eu-2".into()],
+        ..Default::default()
+    };
+    let stacks: Vec<String> = terrace
+        .stacks(&region)
+        .unwrap()
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
     assert_eq!(stacks, vec!["networks/eu/b", "replicas/eu/b"]);
-    let bad = Selector { groups: vec!["ue".into()], ..Default::default() };
-    assert!(terrace.stacks(&bad).unwrap_err().to_string().contains("did you mean `eu`?"));
+    let bad = Selector {
+        groups: vec!["ue".into()],
+        ..Default::default()
+    };
+    assert!(terrace
+        .stacks(&bad)
+        .unwrap_err()
+        .to_string()
+        .contains("did you mean `eu`?"));
 }
 
 #[tokio::test]
@@ -211,10 +403,17 @@ async fn mutations_are_rate_limited_per_region_and_api_class() {
     // 6 mutations per second per region; the 9 creates spread over 3 "regions" (eu-1, eu-2,
     // global), the largest share being eu-1 with 4 creates. Token buckets start full
     // (burst = rate), so this only checks a lower bound on a slower rate below.
-    let options = TestOptions { mutate_rate: 2.0, ..Default::default() };
+    let options = TestOptions {
+        mutate_rate: 2.0,
+        ..Default::default()
+    };
     let engine = Engine::new(dir.path(), options);
     let started = std::time::Instant::now();
     assert!(engine.apply().await.succeeded());
     // eu-1 holds 4 creates (vpc, 2 subnets, db) at 2/s with a burst of 2: at least ~1 s.
-    assert!(started.elapsed() >= std::time::Duration::from_millis(900), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
 }

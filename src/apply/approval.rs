@@ -9,10 +9,10 @@ use crate::value::Value;
 pub fn exceeded(approved: &StackPlan, fresh: &StackPlan) -> Vec<String> {
     let mut problems = Vec::new();
     for change in &fresh.changes {
-        let before = approved
-            .changes
-            .iter()
-            .find(|c| c.name == change.name && (c.action == Action::Delete) == (change.action == Action::Delete));
+        let before = approved.changes.iter().find(|c| {
+            c.name == change.name
+                && (c.action == Action::Delete) == (change.action == Action::Delete)
+        });
         let approved_action = before.map(|c| c.action).unwrap_or(Action::NoOp);
         if !allowed(approved_action, change.action) {
             problems.push(describe(&change.name, approved_action, change));
@@ -26,7 +26,9 @@ pub fn exceeded(approved: &StackPlan, fresh: &StackPlan) -> Vec<String> {
 }
 
 fn allowed(approved: Action, fresh: Action) -> bool {
-    fresh == Action::NoOp || fresh == approved || (approved == Action::Replace && fresh == Action::Update)
+    fresh == Action::NoOp
+        || fresh == approved
+        || (approved == Action::Replace && fresh == Action::Update)
 }
 
 fn describe(name: &str, approved: Action, change: &ResourceChange) -> String {
@@ -36,20 +38,33 @@ fn describe(name: &str, approved: Action, change: &ResourceChange) -> String {
         format!(" (forced by {})", change.replace_because.join(", "))
     };
     match approved {
-        Action::NoOp => format!("`{name}`: a new {} that the plan did not have{why}", change.action),
-        _ => format!("`{name}`: the approved {approved} became a {}{why}", change.action),
+        Action::NoOp => format!(
+            "`{name}`: a new {} that the plan did not have{why}",
+            change.action
+        ),
+        _ => format!(
+            "`{name}`: the approved {approved} became a {}{why}",
+            change.action
+        ),
     }
 }
 
 /// Fields whose value was known in the approved plan and differs now.
 fn changed_known_values(approved: &ResourceChange, fresh: &ResourceChange) -> Vec<String> {
-    let (Some(before), Some(after)) = (&approved.after, &fresh.after) else { return Vec::new() };
+    let (Some(before), Some(after)) = (&approved.after, &fresh.after) else {
+        return Vec::new();
+    };
     before
         .iter()
         .filter(|(_, value)| value.is_known())
         .filter_map(|(field, value)| {
             let now = after.get(field).unwrap_or(&Value::Null);
-            (now != value).then(|| format!("`{}`: field `{field}` was approved as {value}, is now {now}", approved.name))
+            (now != value).then(|| {
+                format!(
+                    "`{}`: field `{field}` was approved as {value}, is now {now}",
+                    approved.name
+                )
+            })
         })
         .collect()
 }
@@ -96,7 +111,12 @@ mod tests {
             layer_links: Default::default(),
             changes,
             outputs: Default::default(),
-            desired: crate::spec::StackSpec { instance, resources: Default::default(), outputs: Default::default() },
+            pending: vec![],
+            desired: crate::spec::StackSpec {
+                instance,
+                resources: Default::default(),
+                outputs: Default::default(),
+            },
         }
     }
 
@@ -118,13 +138,27 @@ mod tests {
             vec!["`a`: the approved update became a replace (forced by replace_on)"]
         );
         let fresh = plan(vec![change("b", Action::Delete, serde_json::json!({}))]);
-        assert_eq!(exceeded(&approved, &fresh), vec!["`b`: a new delete that the plan did not have (forced by replace_on)"]);
+        assert_eq!(
+            exceeded(&approved, &fresh),
+            vec!["`b`: a new delete that the plan did not have (forced by replace_on)"]
+        );
     }
 
     #[test]
     fn a_known_value_that_changed_is_refused() {
-        let approved = plan(vec![change("a", Action::Update, serde_json::json!({"value": 1}))]);
-        let fresh = plan(vec![change("a", Action::Update, serde_json::json!({"value": 2}))]);
-        assert_eq!(exceeded(&approved, &fresh), vec!["`a`: field `value` was approved as 1, is now 2"]);
+        let approved = plan(vec![change(
+            "a",
+            Action::Update,
+            serde_json::json!({"value": 1}),
+        )]);
+        let fresh = plan(vec![change(
+            "a",
+            Action::Update,
+            serde_json::json!({"value": 2}),
+        )]);
+        assert_eq!(
+            exceeded(&approved, &fresh),
+            vec!["`a`: field `value` was approved as 1, is now 2"]
+        );
     }
 }

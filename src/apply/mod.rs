@@ -85,7 +85,9 @@ pub struct ApplySummary {
 
 impl ApplySummary {
     pub fn succeeded(&self) -> bool {
-        self.stacks.iter().all(|s| s.status == StackStatus::Succeeded)
+        self.stacks
+            .iter()
+            .all(|s| s.status == StackStatus::Succeeded)
     }
 
     pub fn count(&self, status: StackStatus) -> usize {
@@ -109,23 +111,42 @@ pub(crate) type FreshOutputs = Arc<Mutex<HashMap<String, ValueMap>>>;
 pub async fn execute(context: ApplyContext, plan: Plan, events: EventSink) -> ApplySummary {
     let context = Arc::new(context);
     let plan = Arc::new(plan);
-    let changes = plan.summary.create + plan.summary.update + plan.summary.replace + plan.summary.delete;
-    events.emit(Event::ApplyStarted { stacks: plan.stacks.len(), changes });
+    let changes =
+        plan.summary.create + plan.summary.update + plan.summary.replace + plan.summary.delete;
+    events.emit(Event::ApplyStarted {
+        stacks: plan.stacks.len(),
+        changes,
+    });
     let fresh: FreshOutputs = Arc::default();
     let mut outcomes: Vec<Option<StackOutcome>> = vec![None; plan.stacks.len()];
     let mut waiting: Vec<usize> = (0..plan.stacks.len()).collect();
     let mut running = JoinSet::new();
     let limit = context.options.stacks_in_parallel.max(1);
     loop {
-        schedule(&plan, &mut waiting, &mut outcomes, &mut running, limit, &context, &fresh, &events);
-        let Some(joined) = running.join_next().await else { break };
+        schedule(
+            &plan,
+            &mut waiting,
+            &mut outcomes,
+            &mut running,
+            limit,
+            &context,
+            &fresh,
+            &events,
+        );
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
         let (index, outcome) = joined.expect("stack task panicked");
         outcomes[index] = Some(outcome);
     }
-    let summary = ApplySummary { stacks: outcomes.into_iter().flatten().collect() };
+    let summary = ApplySummary {
+        stacks: outcomes.into_iter().flatten().collect(),
+    };
     events.emit(Event::ApplyFinished {
         succeeded: summary.count(StackStatus::Succeeded),
-        failed: summary.stacks.len() - summary.count(StackStatus::Succeeded) - summary.count(StackStatus::Skipped),
+        failed: summary.stacks.len()
+            - summary.count(StackStatus::Succeeded)
+            - summary.count(StackStatus::Skipped),
         skipped: summary.count(StackStatus::Skipped),
     });
     summary
@@ -156,19 +177,31 @@ fn schedule(
         let mut still = Vec::new();
         for &index in waiting.iter() {
             let stack = &plan.stacks[index];
-            let before: Vec<(String, Option<Option<StackStatus>>)> =
-                stack.after.iter().map(|name| (name.clone(), status_of(outcomes, name))).collect();
-            let blocked = before.iter().find(|(_, s)| matches!(s, Some(Some(st)) if *st != StackStatus::Succeeded));
+            let before: Vec<(String, Option<Option<StackStatus>>)> = stack
+                .after
+                .iter()
+                .map(|name| (name.clone(), status_of(outcomes, name)))
+                .collect();
+            let blocked = before
+                .iter()
+                .find(|(_, s)| matches!(s, Some(Some(st)) if *st != StackStatus::Succeeded));
             if let Some((name, _)) = blocked {
                 let message = format!("skipped: stack {name} did not succeed");
-                events.emit(Event::StackFinished { stack: stack.stack.name.clone(), status: StackStatus::Skipped, message: Some(message.clone()) });
+                events.emit(Event::StackFinished {
+                    stack: stack.stack.name.clone(),
+                    status: StackStatus::Skipped,
+                    message: Some(message.clone()),
+                });
                 outcomes[index] = Some(run::skipped_outcome(stack, message));
                 progress = true;
                 continue;
             }
-            let ready = before.iter().all(|(_, s)| matches!(s, Some(Some(StackStatus::Succeeded)) | None));
+            let ready = before
+                .iter()
+                .all(|(_, s)| matches!(s, Some(Some(StackStatus::Succeeded)) | None));
             if ready && running.len() < limit {
-                let (context, plan, fresh, events) = (context.clone(), plan.clone(), fresh.clone(), events.clone());
+                let (context, plan, fresh, events) =
+                    (context.clone(), plan.clone(), fresh.clone(), events.clone());
                 running.spawn(async move {
                     let outcome = run::run_stack(context, plan, index, fresh, events).await;
                     (index, outcome)

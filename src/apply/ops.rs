@@ -37,7 +37,12 @@ pub fn build(changes: &[ResourceChange], state: &StackState) -> (Vec<Op>, Vec<(u
     let mut write_op: HashMap<&str, usize> = HashMap::new();
     let mut delete_op: HashMap<&str, usize> = HashMap::new();
     let mut edges = Vec::new();
-    let op = |resource: &str, kind, action, state_key: String| Op { resource: resource.to_string(), kind, action, state_key };
+    let op = |resource: &str, kind, action, state_key: String| Op {
+        resource: resource.to_string(),
+        kind,
+        action,
+        state_key,
+    };
     for change in changes {
         let name = change.name.as_str();
         match change.action {
@@ -63,7 +68,11 @@ pub fn build(changes: &[ResourceChange], state: &StackState) -> (Vec<Op>, Vec<(u
                 };
                 ops.push(op(name, OpKind::Create, Action::Replace, name.to_string()));
                 ops.push(op(name, OpKind::Delete, Action::Replace, deposed));
-                edges.push(if change.create_before_destroy { (create, delete) } else { (delete, create) });
+                edges.push(if change.create_before_destroy {
+                    (create, delete)
+                } else {
+                    (delete, create)
+                });
                 write_op.insert(name, create);
                 delete_op.insert(name, delete);
             }
@@ -82,7 +91,9 @@ pub fn build(changes: &[ResourceChange], state: &StackState) -> (Vec<Op>, Vec<(u
     for (name, resource) in &state.resources {
         // A resource that depended on `dep` goes (or moves off it) before `dep` is deleted.
         for dep in &resource.dependencies {
-            let Some(&delete_dep) = delete_op.get(dep.as_str()) else { continue };
+            let Some(&delete_dep) = delete_op.get(dep.as_str()) else {
+                continue;
+            };
             if let Some(&delete_mine) = delete_op.get(name.as_str()) {
                 edges.push((delete_mine, delete_dep));
             }
@@ -180,7 +191,10 @@ mod tests {
         let mut state = StackState::new("s");
         in_state(&mut state, "a", &[]);
         in_state(&mut state, "b", &[]);
-        let changes = vec![change("a", Action::Replace, &[], false), change("b", Action::Replace, &[], true)];
+        let changes = vec![
+            change("a", Action::Replace, &[], false),
+            change("b", Action::Replace, &[], true),
+        ];
         let (ops, edges) = build(&changes, &state);
         let order = order(&ops, &edges);
         let pos = |s: &str| order.iter().position(|o| o == s).unwrap();
@@ -194,7 +208,10 @@ mod tests {
         in_state(&mut state, "net", &[]);
         in_state(&mut state, "app", &["net"]);
         // `app` no longer references `net`, which is removed.
-        let changes = vec![change("app", Action::Update, &[], false), change("net", Action::Delete, &[], false)];
+        let changes = vec![
+            change("app", Action::Update, &[], false),
+            change("net", Action::Delete, &[], false),
+        ];
         let (ops, edges) = build(&changes, &state);
         assert_eq!(order(&ops, &edges), vec!["Update app", "Delete net"]);
         assert!(is_acyclic(ops.len(), &edges));

@@ -6,10 +6,14 @@ use super::{approval, ApplyContext, FreshOutputs, ResourceOutcome, StackOutcome}
 use crate::events::{Event, EventSink, ResourceStatus, StackStatus};
 use crate::plan::stack::{plan_stack, Observations, Resolver, StackInputs};
 use crate::plan::{Plan, StackPlan};
-use crate::provider::{CreateRequest, DeleteRequest, ErrorKind, Ownership, Properties, UpdateRequest};
+use crate::provider::{
+    CreateRequest, DeleteRequest, ErrorKind, Ownership, Properties, UpdateRequest,
+};
 use crate::refresh::refresh_stack;
 use crate::state::backend::lock_with_timeout;
-use crate::state::{JournalEntry, LockInfo, OperationKind, PendingOperation, ResourceState, StackState, StateError};
+use crate::state::{
+    JournalEntry, LockInfo, OperationKind, PendingOperation, ResourceState, StackState, StateError,
+};
 use crate::value::{refs, Value, ValueMap};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -19,7 +23,12 @@ use tokio::task::JoinSet;
 
 /// A stack that ended before running anything.
 pub(super) fn skipped_outcome(stack: &StackPlan, message: String) -> StackOutcome {
-    StackOutcome { stack: stack.stack.name.clone(), status: StackStatus::Skipped, message: Some(message), resources: Vec::new() }
+    StackOutcome {
+        stack: stack.stack.name.clone(),
+        status: StackStatus::Skipped,
+        message: Some(message),
+        resources: Vec::new(),
+    }
 }
 
 /// Why a stack stopped early.
@@ -30,7 +39,10 @@ struct Stop {
 
 impl From<StateError> for Stop {
     fn from(err: StateError) -> Stop {
-        Stop { status: StackStatus::Failed, message: err.to_string() }
+        Stop {
+            status: StackStatus::Failed,
+            message: err.to_string(),
+        }
     }
 }
 
@@ -43,13 +55,29 @@ pub(super) async fn run_stack(
 ) -> StackOutcome {
     let approved = &plan.stacks[index];
     let name = approved.stack.name.clone();
-    let changes = approved.changes.iter().filter(|c| c.action.is_change()).count();
-    events.emit(Event::StackStarted { stack: name.clone(), changes });
+    let changes = approved
+        .changes
+        .iter()
+        .filter(|c| c.action.is_change())
+        .count();
+    events.emit(Event::StackStarted {
+        stack: name.clone(),
+        changes,
+    });
     let lock = LockInfo::for_operation(if plan.destroy { "destroy" } else { "apply" });
     let backend = context.backend.clone();
-    let waited = lock_with_timeout(backend.as_ref(), &name, &lock, context.options.lock_timeout, |holder| {
-        events.emit(Event::LockWaiting { stack: name.clone(), holder: holder.clone() })
-    })
+    let waited = lock_with_timeout(
+        backend.as_ref(),
+        &name,
+        &lock,
+        context.options.lock_timeout,
+        |holder| {
+            events.emit(Event::LockWaiting {
+                stack: name.clone(),
+                holder: holder.clone(),
+            })
+        },
+    )
     .await;
     let result = match waited {
         Ok(()) => {
@@ -61,15 +89,26 @@ pub(super) async fn run_stack(
         }
         Err(StateError::Locked { holder, .. }) => Err(Stop {
             status: StackStatus::Locked,
-            message: format!("locked by {holder}; if its holder is gone, run `terrace state unlock {name}`"),
+            message: format!(
+                "locked by {holder}; if its holder is gone, run `terrace state unlock {name}`"
+            ),
         }),
         Err(other) => Err(other.into()),
     };
     let outcome = match result {
         Ok(outcome) => outcome,
-        Err(stop) => StackOutcome { stack: name.clone(), status: stop.status, message: Some(stop.message), resources: Vec::new() },
+        Err(stop) => StackOutcome {
+            stack: name.clone(),
+            status: stop.status,
+            message: Some(stop.message),
+            resources: Vec::new(),
+        },
     };
-    events.emit(Event::StackFinished { stack: name, status: outcome.status, message: outcome.message.clone() });
+    events.emit(Event::StackFinished {
+        stack: name,
+        status: outcome.status,
+        message: outcome.message.clone(),
+    });
     outcome
 }
 
@@ -120,7 +159,10 @@ async fn run_locked(
     if !problems.is_empty() {
         return Err(Stop {
             status: StackStatus::Refused,
-            message: format!("the re-plan goes beyond the approved plan: {}", problems.join("; ")),
+            message: format!(
+                "the re-plan goes beyond the approved plan: {}",
+                problems.join("; ")
+            ),
         });
     }
     let outcomes = run.clone().execute(&replanned).await;
@@ -128,14 +170,20 @@ async fn run_locked(
     run.finish(&replanned, fresh).await?;
     Ok(StackOutcome {
         stack: name.clone(),
-        status: if failed { StackStatus::Failed } else { StackStatus::Succeeded },
+        status: if failed {
+            StackStatus::Failed
+        } else {
+            StackStatus::Succeeded
+        },
         message: failed.then(|| "some operations failed; dependents were skipped".to_string()),
         resources: outcomes,
     })
 }
 
 fn show_serial(serial: Option<u64>) -> String {
-    serial.map(|s| s.to_string()).unwrap_or_else(|| "none".into())
+    serial
+        .map(|s| s.to_string())
+        .unwrap_or_else(|| "none".into())
 }
 
 /// Outputs of the stacks this one reads: fresh from this run, else from their state.
@@ -188,7 +236,10 @@ impl StackRun {
     }
 
     async fn journal(&self, entry: JournalEntry) -> Result<(), StateError> {
-        self.context.backend.append(self.name(), self.base_serial, &entry).await?;
+        self.context
+            .backend
+            .append(self.name(), self.base_serial, &entry)
+            .await?;
         self.state.lock().expect("state lock").apply_entry(&entry);
         *self.journalled.lock().expect("flag lock") = true;
         Ok(())
@@ -201,12 +252,23 @@ impl StackRun {
         if !self.context.options.refresh && snapshot.pending.is_empty() {
             return Ok(Observations::default());
         }
-        let refreshed = refresh_stack(&self.context.registry, &self.context.limits, &self.context.workspace, &snapshot)
-            .await
-            .map_err(|e| Stop { status: StackStatus::Failed, message: format!("refresh failed: {e}") })?;
+        let refreshed = refresh_stack(
+            &self.context.registry,
+            &self.context.limits,
+            &self.context.workspace,
+            &snapshot,
+        )
+        .await
+        .map_err(|e| Stop {
+            status: StackStatus::Failed,
+            message: format!("refresh failed: {e}"),
+        })?;
         let mut observations = refreshed.observations;
         for pending in &snapshot.pending {
-            let adopted = refreshed.adoptable.get(&pending.resource).filter(|_| pending.kind == OperationKind::Create);
+            let adopted = refreshed
+                .adoptable
+                .get(&pending.resource)
+                .filter(|_| pending.kind == OperationKind::Create);
             let entry = match adopted {
                 Some(observed) => {
                     let spec = self.approved().desired.resources.get(&pending.resource);
@@ -224,17 +286,31 @@ impl StackRun {
                         resource: pending.resource.clone(),
                         id: observed.id.clone(),
                     });
-                    observations.found.insert(pending.resource.clone(), observed.clone());
-                    JournalEntry::Done { operation: pending.id.clone(), resource: pending.resource.clone(), state: Some(Box::new(state)) }
+                    observations
+                        .found
+                        .insert(pending.resource.clone(), observed.clone());
+                    JournalEntry::Done {
+                        operation: pending.id.clone(),
+                        resource: pending.resource.clone(),
+                        state: Some(Box::new(state)),
+                    }
                 }
                 None => {
                     if pending.kind == OperationKind::Create {
-                        self.reuse_keys.lock().expect("keys lock").insert(pending.resource.clone(), pending.idempotency_key.clone());
+                        self.reuse_keys
+                            .lock()
+                            .expect("keys lock")
+                            .insert(pending.resource.clone(), pending.idempotency_key.clone());
                     }
-                    let vanished = pending.kind == OperationKind::Delete && !observations.found.contains_key(&pending.resource);
+                    let vanished = pending.kind == OperationKind::Delete
+                        && !observations.found.contains_key(&pending.resource);
                     if vanished {
                         observations.found.remove(&pending.resource);
-                        JournalEntry::Done { operation: pending.id.clone(), resource: pending.resource.clone(), state: None }
+                        JournalEntry::Done {
+                            operation: pending.id.clone(),
+                            resource: pending.resource.clone(),
+                            state: None,
+                        }
                     } else {
                         JournalEntry::Failed {
                             operation: pending.id.clone(),
@@ -275,7 +351,10 @@ impl StackRun {
             registry: &self.context.registry,
             destroy: self.plan.destroy,
         };
-        plan_stack(&inputs).map_err(|e| Stop { status: StackStatus::Failed, message: e.to_string() })
+        plan_stack(&inputs).map_err(|e| Stop {
+            status: StackStatus::Failed,
+            message: e.to_string(),
+        })
     }
 
     /// Runs the re-planned operations in dependency order, bounded, skipping the dependents of
@@ -297,7 +376,8 @@ impl StackRun {
         for &(_, b) in &edges {
             waiting_on[b] += 1;
         }
-        let mut ready: VecDeque<usize> = (0..op_list.len()).filter(|&i| waiting_on[i] == 0).collect();
+        let mut ready: VecDeque<usize> =
+            (0..op_list.len()).filter(|&i| waiting_on[i] == 0).collect();
         let mut outcomes: Vec<Option<ResourceOutcome>> = vec![None; op_list.len()];
         let limit = self.context.options.resources_in_parallel.max(1);
         let mut running = JoinSet::new();
@@ -305,13 +385,19 @@ impl StackRun {
             while running.len() < limit {
                 let Some(i) = ready.pop_front() else { break };
                 let (run, op) = (self.clone(), op_list[i].clone());
-                let replanned_change = replanned.changes.iter().find(|c| c.name == op.resource).cloned();
+                let replanned_change = replanned
+                    .changes
+                    .iter()
+                    .find(|c| c.name == op.resource)
+                    .cloned();
                 running.spawn(async move {
                     let result = run.run_op(&op, replanned_change.and_then(|c| c.id)).await;
                     (i, result)
                 });
             }
-            let Some(joined) = running.join_next().await else { break };
+            let Some(joined) = running.join_next().await else {
+                break;
+            };
             let (i, result) = joined.expect("operation task panicked");
             let op = &op_list[i];
             match result {
@@ -333,13 +419,22 @@ impl StackRun {
         outcomes.into_iter().flatten().collect()
     }
 
-    fn skip_dependents(&self, failed: usize, op_list: &[Op], next: &[Vec<usize>], outcomes: &mut [Option<ResourceOutcome>]) {
+    fn skip_dependents(
+        &self,
+        failed: usize,
+        op_list: &[Op],
+        next: &[Vec<usize>],
+        outcomes: &mut [Option<ResourceOutcome>],
+    ) {
         let mut todo: Vec<usize> = next[failed].clone();
         while let Some(i) = todo.pop() {
             if outcomes[i].is_some() {
                 continue;
             }
-            let reason = format!("skipped: depends on `{}`, which failed", op_list[failed].resource);
+            let reason = format!(
+                "skipped: depends on `{}`, which failed",
+                op_list[failed].resource
+            );
             self.events.emit(Event::ResourceFinished {
                 stack: self.name().to_string(),
                 resource: op_list[i].resource.clone(),
@@ -349,14 +444,23 @@ impl StackRun {
                 error: Some(reason.clone()),
                 elapsed_ms: 0,
             });
-            outcomes[i] = Some(outcome(&op_list[i], ResourceStatus::Skipped, None, Some(reason)));
+            outcomes[i] = Some(outcome(
+                &op_list[i],
+                ResourceStatus::Skipped,
+                None,
+                Some(reason),
+            ));
             todo.extend(next[i].iter().copied());
         }
     }
 
     async fn run_op(&self, op: &Op, _planned_id: Option<String>) -> Result<String, String> {
         let stack = self.name().to_string();
-        self.events.emit(Event::ResourceStarted { stack: stack.clone(), resource: op.resource.clone(), action: op.action });
+        self.events.emit(Event::ResourceStarted {
+            stack: stack.clone(),
+            resource: op.resource.clone(),
+            action: op.action,
+        });
         let started = Instant::now();
         let result = match op.kind {
             OpKind::Create => self.create(op).await,
@@ -371,7 +475,11 @@ impl StackRun {
             stack,
             resource: op.resource.clone(),
             action: op.action,
-            status: if result.is_ok() { ResourceStatus::Done } else { ResourceStatus::Failed },
+            status: if result.is_ok() {
+                ResourceStatus::Done
+            } else {
+                ResourceStatus::Failed
+            },
             id,
             error,
             elapsed_ms: started.elapsed().as_millis() as u64,
@@ -390,41 +498,75 @@ impl StackRun {
             config: &self.plan.config,
         };
         let is_layer = |name: &str| self.plan.layers.iter().any(|l| l == name);
-        let resolved = refs::resolve_map(&spec.properties, &resolver, &is_layer).map_err(|e| e.to_string())?;
+        let resolved =
+            refs::resolve_map(&spec.properties, &resolver, &is_layer).map_err(|e| e.to_string())?;
         resolved
             .into_iter()
             .map(|(k, v)| match v.to_known_json() {
                 Ok(json) => Ok((k, json)),
-                Err(origin) => Err(format!("property `{k}` is still unknown at apply time (waits for {origin})")),
+                Err(origin) => Err(format!(
+                    "property `{k}` is still unknown at apply time (waits for {origin})"
+                )),
             })
             .collect()
     }
 
     fn ownership(&self, resource: &str) -> Ownership {
-        Ownership { workspace: self.context.workspace.clone(), stack: self.name().to_string(), resource: resource.to_string() }
+        Ownership {
+            workspace: self.context.workspace.clone(),
+            stack: self.name().to_string(),
+            resource: resource.to_string(),
+        }
     }
 
-    fn pending(&self, resource: &str, kind: OperationKind, key: Option<String>, target_id: Option<String>) -> PendingOperation {
+    fn pending(
+        &self,
+        resource: &str,
+        kind: OperationKind,
+        key: Option<String>,
+        target_id: Option<String>,
+    ) -> PendingOperation {
         let id = uuid::Uuid::new_v4().to_string();
         let idempotency_key = key.unwrap_or_else(|| {
-            let seed = format!("{}/{}/{resource}/{kind:?}/{id}", self.context.workspace, self.name());
-            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, seed.as_bytes()).simple().to_string()
+            let seed = format!(
+                "{}/{}/{resource}/{kind:?}/{id}",
+                self.context.workspace,
+                self.name()
+            );
+            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, seed.as_bytes())
+                .simple()
+                .to_string()
         });
         let spec = self.approved().desired.resources.get(resource);
-        let existing = self.state.lock().expect("state lock").resources.get(resource).cloned();
+        let existing = self
+            .state
+            .lock()
+            .expect("state lock")
+            .resources
+            .get(resource)
+            .cloned();
         PendingOperation {
             id,
             resource: resource.to_string(),
             kind,
-            type_name: spec.map(|s| s.type_name.clone()).or(existing.as_ref().map(|e| e.type_name.clone())).unwrap_or_default(),
-            region: spec.map(|s| s.region.clone()).unwrap_or_else(|| existing.and_then(|e| e.region)),
+            type_name: spec
+                .map(|s| s.type_name.clone())
+                .or(existing.as_ref().map(|e| e.type_name.clone()))
+                .unwrap_or_default(),
+            region: spec
+                .map(|s| s.region.clone())
+                .unwrap_or_else(|| existing.and_then(|e| e.region)),
             idempotency_key,
             target_id,
             started_at: chrono::Utc::now(),
         }
     }
 
-    async fn settle(&self, pending: &PendingOperation, result: Result<Option<ResourceState>, crate::provider::ProviderError>) -> Result<String, String> {
+    async fn settle(
+        &self,
+        pending: &PendingOperation,
+        result: Result<Option<ResourceState>, crate::provider::ProviderError>,
+    ) -> Result<String, String> {
         let resource = pending.resource.clone();
         match result {
             Ok(state) => {
@@ -452,9 +594,17 @@ impl StackRun {
         if op.action == crate::plan::Action::Replace && spec.create_before_destroy {
             self.depose(&op.resource).await?;
         }
-        let key = self.reuse_keys.lock().expect("keys lock").remove(&op.resource);
+        let key = self
+            .reuse_keys
+            .lock()
+            .expect("keys lock")
+            .remove(&op.resource);
         let pending = self.pending(&op.resource, OperationKind::Create, key, None);
-        self.journal(JournalEntry::Begin { operation: pending.clone() }).await.map_err(|e| e.to_string())?;
+        self.journal(JournalEntry::Begin {
+            operation: pending.clone(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         let (provider, class) = self.provider_of(&spec.type_name)?;
         let request = CreateRequest {
             type_name: spec.type_name.clone(),
@@ -464,7 +614,11 @@ impl StackRun {
             idempotency_key: pending.idempotency_key.clone(),
         };
         let result = {
-            let _permit = self.context.limits.acquire(provider.name(), spec.region.as_deref(), &class).await;
+            let _permit = self
+                .context
+                .limits
+                .acquire(provider.name(), spec.region.as_deref(), &class)
+                .await;
             provider.create(request).await
         };
         let result = result.map(|observed| {
@@ -483,7 +637,13 @@ impl StackRun {
 
     /// Moves the old half of a create-before-destroy replace aside, under a name of its own.
     async fn depose(&self, resource: &str) -> Result<(), String> {
-        let old = self.state.lock().expect("state lock").resources.get(resource).cloned();
+        let old = self
+            .state
+            .lock()
+            .expect("state lock")
+            .resources
+            .get(resource)
+            .cloned();
         let Some(old) = old else { return Ok(()) };
         let entry = JournalEntry::Done {
             operation: String::new(),
@@ -496,10 +656,25 @@ impl StackRun {
     async fn update(&self, op: &Op) -> Result<String, String> {
         let spec = self.approved().desired.resources[&op.resource].clone();
         let properties = self.resolve_properties(&op.resource)?;
-        let existing = self.state.lock().expect("state lock").resources.get(&op.resource).cloned();
+        let existing = self
+            .state
+            .lock()
+            .expect("state lock")
+            .resources
+            .get(&op.resource)
+            .cloned();
         let existing = existing.ok_or_else(|| format!("`{}` is not in state", op.resource))?;
-        let pending = self.pending(&op.resource, OperationKind::Update, None, Some(existing.id.clone()));
-        self.journal(JournalEntry::Begin { operation: pending.clone() }).await.map_err(|e| e.to_string())?;
+        let pending = self.pending(
+            &op.resource,
+            OperationKind::Update,
+            None,
+            Some(existing.id.clone()),
+        );
+        self.journal(JournalEntry::Begin {
+            operation: pending.clone(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         let (provider, class) = self.provider_of(&spec.type_name)?;
         let request = UpdateRequest {
             type_name: spec.type_name.clone(),
@@ -511,7 +686,11 @@ impl StackRun {
             idempotency_key: pending.idempotency_key.clone(),
         };
         let result = {
-            let _permit = self.context.limits.acquire(provider.name(), spec.region.as_deref(), &class).await;
+            let _permit = self
+                .context
+                .limits
+                .acquire(provider.name(), spec.region.as_deref(), &class)
+                .await;
             provider.update(request).await
         };
         let result = result.map(|observed| {
@@ -527,13 +706,30 @@ impl StackRun {
     }
 
     async fn delete(&self, op: &Op) -> Result<String, String> {
-        let existing = self.state.lock().expect("state lock").resources.get(&op.state_key).cloned();
-        let Some(existing) = existing else { return Ok(String::new()) };
-        let mut pending = self.pending(&op.resource, OperationKind::Delete, None, Some(existing.id.clone()));
+        let existing = self
+            .state
+            .lock()
+            .expect("state lock")
+            .resources
+            .get(&op.state_key)
+            .cloned();
+        let Some(existing) = existing else {
+            return Ok(String::new());
+        };
+        let mut pending = self.pending(
+            &op.resource,
+            OperationKind::Delete,
+            None,
+            Some(existing.id.clone()),
+        );
         pending.resource = op.state_key.clone();
         pending.type_name = existing.type_name.clone();
         pending.region = existing.region.clone();
-        self.journal(JournalEntry::Begin { operation: pending.clone() }).await.map_err(|e| e.to_string())?;
+        self.journal(JournalEntry::Begin {
+            operation: pending.clone(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         let (provider, class) = self.provider_of(&existing.type_name)?;
         let request = DeleteRequest {
             type_name: existing.type_name.clone(),
@@ -543,33 +739,61 @@ impl StackRun {
             idempotency_key: pending.idempotency_key.clone(),
         };
         let result = {
-            let _permit = self.context.limits.acquire(provider.name(), existing.region.as_deref(), &class).await;
+            let _permit = self
+                .context
+                .limits
+                .acquire(provider.name(), existing.region.as_deref(), &class)
+                .await;
             provider.delete(request).await
         };
         self.settle(&pending, result.map(|()| None)).await
     }
 
-    fn provider_of(&self, type_name: &str) -> Result<(Arc<dyn crate::provider::Provider>, String), String> {
+    fn provider_of(
+        &self,
+        type_name: &str,
+    ) -> Result<(Arc<dyn crate::provider::Provider>, String), String> {
         let registry = &self.context.registry;
-        let provider = registry.provider_for_type(type_name).ok_or_else(|| format!("no provider for type `{type_name}`"))?;
-        let class = registry.schema(type_name).map(|s| s.api.mutate.clone()).unwrap_or_default();
+        let provider = registry
+            .provider_for_type(type_name)
+            .ok_or_else(|| format!("no provider for type `{type_name}`"))?;
+        let class = registry
+            .schema(type_name)
+            .map(|s| s.api.mutate.clone())
+            .unwrap_or_default();
         Ok((provider.clone(), class))
     }
 
     /// Computes the outputs, saves the snapshot if anything changed, publishes the outputs.
     async fn finish(&self, replanned: &StackPlan, fresh: &FreshOutputs) -> Result<(), StateError> {
         let mut state = self.state.lock().expect("state lock").clone();
-        let outputs = if self.plan.destroy { BTreeMap::new() } else { self.resolve_outputs(&state, replanned) };
+        let outputs = if self.plan.destroy {
+            BTreeMap::new()
+        } else {
+            self.resolve_outputs(&state, replanned)
+        };
         let protect_changed = self.sync_protect(&mut state);
-        let changed = *self.journalled.lock().expect("flag lock") || outputs != state.outputs || protect_changed;
+        let changed = *self.journalled.lock().expect("flag lock")
+            || outputs != state.outputs
+            || protect_changed;
         state.outputs = outputs;
         if changed {
             state.serial += 1;
             state.updated_at = Some(chrono::Utc::now());
-            self.context.backend.save(&state, state.snapshot_serial).await?;
+            self.context
+                .backend
+                .save(&state, state.snapshot_serial)
+                .await?;
         }
-        let values = state.outputs.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect();
-        fresh.lock().expect("outputs lock").insert(self.name().to_string(), values);
+        let values = state
+            .outputs
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from_json(v)))
+            .collect();
+        fresh
+            .lock()
+            .expect("outputs lock")
+            .insert(self.name().to_string(), values);
         Ok(())
     }
 
@@ -598,7 +822,9 @@ impl StackRun {
         let is_layer = |name: &str| self.plan.layers.iter().any(|l| l == name);
         let mut outputs = BTreeMap::new();
         for (name, raw) in &replanned.desired.outputs {
-            let value = refs::resolve(raw, &resolver, &is_layer).ok().and_then(|v| v.to_known_json().ok());
+            let value = refs::resolve(raw, &resolver, &is_layer)
+                .ok()
+                .and_then(|v| v.to_known_json().ok());
             if let Some(json) = value.or_else(|| state.outputs.get(name).cloned()) {
                 outputs.insert(name.clone(), json);
             }
@@ -611,8 +837,19 @@ fn state_key_of(pending: &PendingOperation) -> String {
     pending.resource.clone()
 }
 
-fn outcome(op: &Op, status: ResourceStatus, id: Option<String>, error: Option<String>) -> ResourceOutcome {
-    ResourceOutcome { resource: op.state_key.clone(), action: op.action, status, id, error }
+fn outcome(
+    op: &Op,
+    status: ResourceStatus,
+    id: Option<String>,
+    error: Option<String>,
+) -> ResourceOutcome {
+    ResourceOutcome {
+        resource: op.state_key.clone(),
+        action: op.action,
+        status,
+        id,
+        error,
+    }
 }
 
 trait LowercaseFirst {

@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, Parser)]
-#[command(name = "terrace", version, about = "Plan and apply multi-cloud region groups, stack by stack.")]
+#[command(
+    name = "terrace",
+    version,
+    about = "Plan and apply multi-cloud region groups, stack by stack."
+)]
 pub struct Cli {
     /// Workspace directory (default: the current directory).
     #[arg(short = 'C', long = "dir", global = true, default_value = ".")]

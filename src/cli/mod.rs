@@ -24,9 +24,15 @@ use terrace::Error;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let colour = !cli.no_color && !cli.json && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let colour = !cli.no_color
+        && !cli.json
+        && std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
     let styles = Styles::new(colour);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let code = match runtime.block_on(run(&cli, &styles)) {
         Ok(code) => code,
         Err(err) => {
@@ -54,9 +60,17 @@ fn diagnostics(err: &Error) -> serde_json::Value {
 fn providers(workspace: &terrace::config::Workspace) -> Result<Registry, Error> {
     let mut registry = Registry::new();
     if std::env::var("TERRACE_TEST_PROVIDER").is_ok_and(|v| v == "1") {
-        let settings = workspace.settings.providers.get("test").map(|p| p.settings.clone()).unwrap_or_default();
+        let settings = workspace
+            .settings
+            .providers
+            .get("test")
+            .map(|p| p.settings.clone())
+            .unwrap_or_default();
         let dir = workspace.root.join(".terrace").join("test-cloud");
-        registry.register(Arc::new(TestProvider::in_dir(dir, TestOptions::from_settings(&settings))));
+        registry.register(Arc::new(TestProvider::in_dir(
+            dir,
+            TestOptions::from_settings(&settings),
+        )));
     }
     Ok(registry)
 }
@@ -92,7 +106,14 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             let terrace = open(&cli.dir)?;
             let select = selector(&args.select);
             let plan = if args.plan {
-                Some(terrace.plan(&PlanOptions { selector: select.clone(), ..PlanOptions::default() }).await?)
+                Some(
+                    terrace
+                        .plan(&PlanOptions {
+                            selector: select.clone(),
+                            ..PlanOptions::default()
+                        })
+                        .await?,
+                )
             } else {
                 None
             };
@@ -107,28 +128,45 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
         }
         Command::Plan(args) => {
             let terrace = open(&cli.dir)?;
-            let plan = terrace.plan(&plan_options(&args.flags, args.destroy)).await?;
-            if let Some(out) = &args.out {
+            let plan = terrace
+                .plan(&plan_options(&args.flags, args.destroy))
+                .await?;
+            let out = args.out.as_ref().map(|p| cli.dir.join(p));
+            if let Some(out) = &out {
                 save_plan(out, &plan)?;
             }
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&plan).expect("plan serializes"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&plan).expect("plan serializes")
+                );
             } else {
                 print!("{}", render::plan(&plan, styles));
                 if let Some(out) = &args.out {
-                    println!("Saved the plan to {}; apply exactly it with `terrace apply {}`.", out.display(), out.display());
+                    println!(
+                        "Saved the plan to {}; apply exactly it with `terrace apply {}`.",
+                        out.display(),
+                        out.display()
+                    );
                 }
+                let _ = &out;
             }
-            Ok(if args.detailed_exitcode && plan.has_changes() { EXIT_CHANGES } else { EXIT_OK })
+            Ok(if args.detailed_exitcode && plan.has_changes() {
+                EXIT_CHANGES
+            } else {
+                EXIT_OK
+            })
         }
         Command::Apply(args) => {
             let terrace = open(&cli.dir)?;
             let plan = match &args.plan_file {
                 Some(path) => {
                     if !args.flags.select.is_empty_selection() {
-                        return Err(Error::usage("a saved plan is applied whole: selectors go to `terrace plan`"));
+                        return Err(Error::usage(
+                            "a saved plan is applied whole: selectors go to `terrace plan`",
+                        ));
                     }
-                    load_plan(path)?
+                    load_plan(&cli.dir.join(path))?
                 }
                 None => terrace.plan(&plan_options(&args.flags, false)).await?,
             };
@@ -142,20 +180,42 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
         }
         Command::Refresh(args) => {
             let terrace = open(&cli.dir)?;
-            let report = terrace.refresh(&selector(&args.select), args.lock_timeout).await?;
+            let report = terrace
+                .refresh(&selector(&args.select), args.lock_timeout)
+                .await?;
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("report serializes")
+                );
             } else {
                 for drift in &report.drift {
                     if drift.vanished {
-                        println!("{}:{}: vanished (deleted outside Terrace)", drift.stack, drift.resource);
+                        println!(
+                            "{}:{}: vanished (deleted outside Terrace)",
+                            drift.stack, drift.resource
+                        );
                     } else {
-                        println!("{}:{}: changed outside Terrace: {}", drift.stack, drift.resource, drift.fields.join(", "));
+                        println!(
+                            "{}:{}: changed outside Terrace: {}",
+                            drift.stack,
+                            drift.resource,
+                            drift.fields.join(", ")
+                        );
                     }
                 }
-                println!("Refreshed {} resource(s) in {} stack(s); {} drifted.", report.resources, report.stacks, report.drift.len());
+                println!(
+                    "Refreshed {} resource(s) in {} stack(s); {} drifted.",
+                    report.resources,
+                    report.stacks,
+                    report.drift.len()
+                );
             }
-            Ok(if args.detailed_exitcode && !report.drift.is_empty() { EXIT_CHANGES } else { EXIT_OK })
+            Ok(if args.detailed_exitcode && !report.drift.is_empty() {
+                EXIT_CHANGES
+            } else {
+                EXIT_OK
+            })
         }
         Command::Output(args) => output(cli, args).await,
         Command::State(command) => state(cli, command).await,
@@ -172,10 +232,18 @@ fn stacks(cli: &Cli, select: &SelectArgs) -> Result<i32, Error> {
     let terrace = open(&cli.dir)?;
     let stacks = terrace.stacks(&selector(select))?;
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&stacks).expect("stacks serialize"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&stacks).expect("stacks serialize")
+        );
     } else {
         for s in stacks {
-            let place = [s.cloud.as_deref(), s.region.as_deref()].iter().flatten().copied().collect::<Vec<_>>().join(" ");
+            let place = [s.cloud.as_deref(), s.region.as_deref()]
+                .iter()
+                .flatten()
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
             println!("{:<48} {:<10} {:<8} {place}", s.name, s.layer, s.group);
         }
     }
@@ -184,16 +252,33 @@ fn stacks(cli: &Cli, select: &SelectArgs) -> Result<i32, Error> {
 
 fn save_plan(path: &Path, plan: &Plan) -> Result<(), Error> {
     let bytes = serde_json::to_vec_pretty(plan).expect("plan serializes");
-    terrace::state::file::write_atomic(path, &bytes).map_err(|e| Error::PlanFile { path: path.display().to_string(), message: e.to_string() })
+    terrace::state::file::write_atomic(path, &bytes).map_err(|e| Error::PlanFile {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    })
 }
 
 fn load_plan(path: &Path) -> Result<Plan, Error> {
-    let fail = |message: String| Error::PlanFile { path: path.display().to_string(), message };
+    let fail = |message: String| Error::PlanFile {
+        path: path.display().to_string(),
+        message,
+    };
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot read the plan: {e}")))?;
-    serde_json::from_slice(&bytes).map_err(|e| fail(format!("not a Terrace plan ({e}); save one with `terrace plan --out FILE`")))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        fail(format!(
+            "not a Terrace plan ({e}); save one with `terrace plan --out FILE`"
+        ))
+    })
 }
 
-async fn execute(cli: &Cli, terrace: &Terrace, plan: Plan, run: &RunFlags, confirm: bool, styles: &Styles) -> Result<i32, Error> {
+async fn execute(
+    cli: &Cli,
+    terrace: &Terrace,
+    plan: Plan,
+    run: &RunFlags,
+    confirm: bool,
+    styles: &Styles,
+) -> Result<i32, Error> {
     if !cli.json {
         print!("{}", render::plan(&plan, styles));
     }
@@ -258,14 +343,21 @@ async fn output(cli: &Cli, args: &args::OutputArgs) -> Result<i32, Error> {
     let terrace = open(&cli.dir)?;
     let names: Vec<String> = match &args.stack {
         Some(stack) => vec![stack.clone()],
-        None => terrace.stacks(&selector(&args.select))?.into_iter().map(|s| s.name.clone()).collect(),
+        None => terrace
+            .stacks(&selector(&args.select))?
+            .into_iter()
+            .map(|s| s.name.clone())
+            .collect(),
     };
     let mut all = serde_json::Map::new();
     for name in names {
         let outputs = terrace.outputs(&name).await?;
         if let Some(key) = &args.key {
             let value = outputs.get(key).ok_or_else(|| {
-                Error::usage(format!("stack {name} has no output `{key}`; {}", terrace::diagnostics::suggest(key, outputs.keys().map(String::as_str))))
+                Error::usage(format!(
+                    "stack {name} has no output `{key}`; {}",
+                    terrace::diagnostics::suggest(key, outputs.keys().map(String::as_str))
+                ))
             })?;
             match (cli.json, value) {
                 (false, serde_json::Value::String(s)) => println!("{s}"),
@@ -273,10 +365,16 @@ async fn output(cli: &Cli, args: &args::OutputArgs) -> Result<i32, Error> {
             }
             return Ok(EXIT_OK);
         }
-        all.insert(name, serde_json::Value::Object(outputs.into_iter().collect()));
+        all.insert(
+            name,
+            serde_json::Value::Object(outputs.into_iter().collect()),
+        );
     }
     if cli.json {
-        println!("{}", serde_json::to_string_pretty(&all).expect("outputs serialize"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&all).expect("outputs serialize")
+        );
     } else {
         for (stack, outputs) in &all {
             println!("{stack}");
@@ -306,16 +404,30 @@ async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
                 }));
             }
             if cli.json {
-                println!("{}", serde_json::to_string_pretty(&rows).expect("rows serialize"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&rows).expect("rows serialize")
+                );
             } else {
                 for row in rows {
-                    let lock = row["locked_by"].as_str().map(|l| format!("  locked by {l}")).unwrap_or_default();
-                    println!("{:<48} serial {:<4} {} resource(s){lock}", row["stack"].as_str().unwrap_or(""), row["serial"], row["resources"]);
+                    let lock = row["locked_by"]
+                        .as_str()
+                        .map(|l| format!("  locked by {l}"))
+                        .unwrap_or_default();
+                    println!(
+                        "{:<48} serial {:<4} {} resource(s){lock}",
+                        row["stack"].as_str().unwrap_or(""),
+                        row["serial"],
+                        row["resources"]
+                    );
                 }
             }
         }
         StateCommand::Show { stack } => match backend.load(stack).await? {
-            Some(state) => println!("{}", serde_json::to_string_pretty(&state).expect("state serializes")),
+            Some(state) => println!(
+                "{}",
+                serde_json::to_string_pretty(&state).expect("state serializes")
+            ),
             None => return Err(Error::usage(format!("stack {stack} has no state"))),
         },
         StateCommand::Unlock { stack } => match backend.force_unlock(stack).await? {

@@ -9,7 +9,10 @@ use terrace::events::{Event, ResourceStatus};
 pub enum Display {
     Json,
     Lines,
-    Bars { multi: MultiProgress, bars: HashMap<String, ProgressBar> },
+    Bars {
+        multi: MultiProgress,
+        bars: HashMap<String, ProgressBar>,
+    },
 }
 
 impl Display {
@@ -18,7 +21,10 @@ impl Display {
             Display::Json
         } else if terminal {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            Display::Bars { multi, bars: HashMap::new() }
+            Display::Bars {
+                multi,
+                bars: HashMap::new(),
+            }
         } else {
             Display::Lines
         }
@@ -26,7 +32,10 @@ impl Display {
 
     pub fn show(&mut self, event: &Event) {
         match self {
-            Display::Json => println!("{}", serde_json::to_string(event).expect("events serialize")),
+            Display::Json => println!(
+                "{}",
+                serde_json::to_string(event).expect("events serialize")
+            ),
             Display::Lines => {
                 if let Some(line) = line(event) {
                     eprintln!("{line}");
@@ -50,21 +59,45 @@ fn show_bar(multi: &MultiProgress, bars: &mut HashMap<String, ProgressBar>, even
             bar.enable_steady_tick(std::time::Duration::from_millis(120));
             bars.insert(stack.clone(), bar);
         }
-        Event::ResourceStarted { stack, resource, action } => {
+        Event::ResourceStarted {
+            stack,
+            resource,
+            action,
+        } => {
             if let Some(bar) = bars.get(stack) {
                 bar.set_message(format!("{action} {resource}"));
             }
         }
-        Event::ResourceFinished { stack, status, resource, error, .. } => {
+        Event::ResourceFinished {
+            stack,
+            status,
+            resource,
+            error,
+            ..
+        } => {
             if let Some(bar) = bars.get(stack) {
                 bar.inc(1);
                 if *status == ResourceStatus::Failed {
-                    let _ = multi.println(format!("  {stack}:{resource}: {}", error.as_deref().unwrap_or("failed")));
+                    let _ = multi.println(format!(
+                        "  {stack}:{resource}: {}",
+                        error.as_deref().unwrap_or("failed")
+                    ));
                 }
             }
         }
-        Event::StackFinished { stack, status, message } => {
-            let text = format!("{status:?}{}", message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()).to_lowercase();
+        Event::StackFinished {
+            stack,
+            status,
+            message,
+        } => {
+            let text = format!(
+                "{status:?}{}",
+                message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            )
+            .to_lowercase();
             match bars.get(stack) {
                 Some(bar) => bar.finish_with_message(text),
                 None => {
@@ -83,25 +116,51 @@ fn show_bar(multi: &MultiProgress, bars: &mut HashMap<String, ProgressBar>, even
 /// One plain line per event (some events need none).
 fn line(event: &Event) -> Option<String> {
     Some(match event {
-        Event::ApplyStarted { stacks, changes } => format!("applying {changes} change(s) in {stacks} stack(s)"),
+        Event::ApplyStarted { stacks, changes } => {
+            format!("applying {changes} change(s) in {stacks} stack(s)")
+        }
         Event::StackStarted { stack, changes } => format!("{stack}: started ({changes} change(s))"),
-        Event::LockWaiting { stack, holder } => format!("{stack}: waiting for the lock held by {holder}"),
-        Event::ResourceAdopted { stack, resource, id } => {
+        Event::LockWaiting { stack, holder } => {
+            format!("{stack}: waiting for the lock held by {holder}")
+        }
+        Event::ResourceAdopted {
+            stack,
+            resource,
+            id,
+        } => {
             format!("{stack}: {resource}: adopted {id}, created by an interrupted apply")
         }
         Event::ResourceStarted { .. } => return None,
-        Event::ResourceFinished { stack, resource, action, status, id, error, elapsed_ms } => {
+        Event::ResourceFinished {
+            stack,
+            resource,
+            action,
+            status,
+            id,
+            error,
+            elapsed_ms,
+        } => {
             let detail = match (status, id, error) {
                 (ResourceStatus::Done, Some(id), _) if !id.is_empty() => format!(" ({id})"),
                 (_, _, Some(error)) => format!(": {error}"),
                 _ => String::new(),
             };
-            format!("{stack}: {resource}: {action} {}{detail} [{elapsed_ms} ms]", format!("{status:?}").to_lowercase())
+            format!(
+                "{stack}: {resource}: {action} {}{detail} [{elapsed_ms} ms]",
+                format!("{status:?}").to_lowercase()
+            )
         }
-        Event::StackFinished { stack, status, message } => format!(
+        Event::StackFinished {
+            stack,
+            status,
+            message,
+        } => format!(
             "{stack}: {}{}",
             format!("{status:?}").to_lowercase(),
-            message.as_ref().map(|m| format!(": {m}")).unwrap_or_default()
+            message
+                .as_ref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
         ),
         Event::ApplyFinished { .. } => return None,
     })

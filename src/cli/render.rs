@@ -21,7 +21,13 @@ pub struct Styles {
 
 impl Styles {
     pub fn new(colour: bool) -> Styles {
-        let s = |style: Style| if colour { style.force_styling(true) } else { Style::new() };
+        let s = |style: Style| {
+            if colour {
+                style.force_styling(true)
+            } else {
+                Style::new()
+            }
+        };
         Styles {
             create: s(Style::new().green()),
             update: s(Style::new().yellow()),
@@ -56,7 +62,10 @@ pub fn plan(plan: &Plan, styles: &Styles) -> String {
         }
     }
     if !plan.has_changes() {
-        out.push_str(&format!("No changes. {} stack(s) match their configuration.\n", plan.stacks.len()));
+        out.push_str(&format!(
+            "No changes. {} stack(s) match their configuration.\n",
+            plan.stacks.len()
+        ));
         return out;
     }
     let s = &plan.summary;
@@ -74,8 +83,20 @@ pub fn plan(plan: &Plan, styles: &Styles) -> String {
 }
 
 fn stack_diff(stack: &StackPlan, styles: &Styles) -> String {
-    let serial = stack.serial.map(|s| format!("serial {s}")).unwrap_or_else(|| "new".into());
-    let mut out = format!("{} {} ({serial})\n", styles.bold.apply_to("Stack"), styles.bold.apply_to(&stack.stack.name));
+    let serial = stack
+        .serial
+        .map(|s| format!("serial {s}"))
+        .unwrap_or_else(|| "new".into());
+    let mut out = format!(
+        "{} {} ({serial})\n",
+        styles.bold.apply_to("Stack"),
+        styles.bold.apply_to(&stack.stack.name)
+    );
+    for pending in &stack.pending {
+        out.push_str(&format!(
+            "  ! interrupted {pending}: will be adopted or cleared after a refresh\n"
+        ));
+    }
     for change in stack.changes.iter().filter(|c| c.action.is_change()) {
         out.push_str(&resource_diff(change, styles));
     }
@@ -83,9 +104,14 @@ fn stack_diff(stack: &StackPlan, styles: &Styles) -> String {
     if !outputs.is_empty() {
         out.push_str("  outputs:\n");
         for (name, output) in outputs {
-            let before = output.before.as_ref().map(|b| Value::from_json(b).to_string());
+            let before = output
+                .before
+                .as_ref()
+                .map(|b| Value::from_json(b).to_string());
             match before {
-                Some(before) => out.push_str(&format!("    ~ {name}: {before} → {}\n", output.after)),
+                Some(before) => {
+                    out.push_str(&format!("    ~ {name}: {before} → {}\n", output.after))
+                }
                 None => out.push_str(&format!("    + {name}: {}\n", output.after)),
             }
         }
@@ -96,12 +122,20 @@ fn stack_diff(stack: &StackPlan, styles: &Styles) -> String {
 
 fn resource_diff(change: &ResourceChange, styles: &Styles) -> String {
     let style = styles.action(change.action);
-    let mut header = format!("  {} {} ({})", style.apply_to(change.action.symbol()), style.apply_to(&change.name), change.type_name);
+    let mut header = format!(
+        "  {} {} ({})",
+        style.apply_to(change.action.symbol()),
+        style.apply_to(&change.name),
+        change.type_name
+    );
     if let Some(id) = &change.id {
         header.push_str(&format!(" {}", styles.dim.apply_to(id)));
     }
     if !change.replace_because.is_empty() {
-        header.push_str(&format!(" — replace forced by {}", change.replace_because.join(", ")));
+        header.push_str(&format!(
+            " — replace forced by {}",
+            change.replace_because.join(", ")
+        ));
     }
     let mut out = format!("{header}\n");
     for note in &change.notes {
@@ -116,9 +150,22 @@ fn resource_diff(change: &ResourceChange, styles: &Styles) -> String {
         Action::Delete => {}
         _ => {
             for field in &change.changed {
-                let before = change.before.as_ref().and_then(|b| b.get(field)).cloned().unwrap_or(Value::Null);
-                let after = change.after.as_ref().and_then(|a| a.get(field)).cloned().unwrap_or(Value::Null);
-                let forces = change.replace_because.iter().any(|r| r == field || r.starts_with(&format!("{field} ")));
+                let before = change
+                    .before
+                    .as_ref()
+                    .and_then(|b| b.get(field))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let after = change
+                    .after
+                    .as_ref()
+                    .and_then(|a| a.get(field))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let forces = change
+                    .replace_because
+                    .iter()
+                    .any(|r| r == field || r.starts_with(&format!("{field} ")));
                 let mark = if forces { "  # forces replacement" } else { "" };
                 out.push_str(&format!("      {field}: {before} → {after}{mark}\n"));
             }
@@ -145,20 +192,42 @@ pub fn apply_summary(summary: &ApplySummary, styles: &Styles) -> String {
     .collect();
     let mut out = format!(
         "\n{} stacks: {}; resources: {done} done, {} failed, {} skipped.\n",
-        styles.bold.apply_to(if summary.succeeded() { "Apply complete:" } else { "Apply incomplete:" }),
+        styles.bold.apply_to(if summary.succeeded() {
+            "Apply complete:"
+        } else {
+            "Apply incomplete:"
+        }),
         stacks.join(", "),
         failed.len(),
         skipped.len(),
     );
-    for stack in summary.stacks.iter().filter(|s| s.status != StackStatus::Succeeded) {
+    for stack in summary
+        .stacks
+        .iter()
+        .filter(|s| s.status != StackStatus::Succeeded)
+    {
         let status = format!("{:?}", stack.status).to_lowercase();
-        out.push_str(&format!("  {} {}: {}\n", styles.error.apply_to(status), stack.stack, stack.message.as_deref().unwrap_or("")));
+        out.push_str(&format!(
+            "  {} {}: {}\n",
+            styles.error.apply_to(status),
+            stack.stack,
+            stack.message.as_deref().unwrap_or("")
+        ));
     }
     for (stack, resource) in failed {
-        out.push_str(&format!("  {} {stack}:{}: {}\n", styles.error.apply_to("failed"), resource.resource, resource.error.as_deref().unwrap_or("")));
+        out.push_str(&format!(
+            "  {} {stack}:{}: {}\n",
+            styles.error.apply_to("failed"),
+            resource.resource,
+            resource.error.as_deref().unwrap_or("")
+        ));
     }
     for (stack, resource) in skipped {
-        out.push_str(&format!("  skipped {stack}:{}: {}\n", resource.resource, resource.error.as_deref().unwrap_or("")));
+        out.push_str(&format!(
+            "  skipped {stack}:{}: {}\n",
+            resource.resource,
+            resource.error.as_deref().unwrap_or("")
+        ));
     }
     out
 }

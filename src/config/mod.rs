@@ -77,8 +77,7 @@ pub fn load(root: &Path) -> Result<Workspace, Diagnostics> {
             "run the command inside a workspace, pass -C DIR, or create {SETTINGS_FILE}"
         )))
     })?;
-    let settings: Settings =
-        yaml::parse(Path::new(SETTINGS_FILE), &settings_text).map_err(one)?;
+    let settings: Settings = yaml::parse(Path::new(SETTINGS_FILE), &settings_text).map_err(one)?;
     let mut problems = Vec::new();
     let groups = load_groups(root, &mut problems);
     let layers = load_layers(root, &mut problems);
@@ -87,7 +86,13 @@ pub fn load(root: &Path) -> Result<Workspace, Diagnostics> {
     }
     let layers = order_layers(root, layers).map_err(Diagnostics)?;
     let name = settings.name.clone().unwrap_or_else(|| default_name(root));
-    Ok(Workspace { root: root.to_path_buf(), name, settings, groups, layers })
+    Ok(Workspace {
+        root: root.to_path_buf(),
+        name,
+        settings,
+        groups,
+        layers,
+    })
 }
 
 fn one(diagnostic: Diagnostic) -> Diagnostics {
@@ -131,11 +136,18 @@ fn load_groups(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Group> {
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(err) => {
-                problems.push(Diagnostic::new(Location::file(&file), format!("cannot read: {err}")));
+                problems.push(Diagnostic::new(
+                    Location::file(&file),
+                    format!("cannot read: {err}"),
+                ));
                 continue;
             }
         };
-        let stem = file.file_stem().unwrap_or_default().to_string_lossy().to_string();
+        let stem = file
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         match yaml::parse::<Group>(&file, &text) {
             Ok(mut group) => {
                 group.file = file.clone();
@@ -158,15 +170,24 @@ fn check_group(group: &Group, stem: &str, text: &str, problems: &mut Vec<Diagnos
         problems.push(
             Diagnostic::new(
                 yaml::location_of(file, text, &[Seg::Key("name")]),
-                format!("group name `{}` differs from its file name `{stem}`", group.name),
+                format!(
+                    "group name `{}` differs from its file name `{stem}`",
+                    group.name
+                ),
             )
-            .help(format!("rename the file to {}.yaml or set `name: {stem}`", group.name)),
+            .help(format!(
+                "rename the file to {}.yaml or set `name: {stem}`",
+                group.name
+            )),
         );
     }
     if !is_valid_name(&group.name) {
         problems.push(
-            Diagnostic::new(Location::file(file), format!("invalid group name `{}`", group.name))
-                .help(NAME_HELP),
+            Diagnostic::new(
+                Location::file(file),
+                format!("invalid group name `{}`", group.name),
+            )
+            .help(NAME_HELP),
         );
     }
     if group.replicas.is_empty() {
@@ -180,11 +201,18 @@ fn check_group(group: &Group, stem: &str, text: &str, problems: &mut Vec<Diagnos
     }
     let mut seen = BTreeMap::new();
     for (i, replica) in group.replicas.iter().enumerate() {
-        let at = yaml::location_of(file, text, &[Seg::Key("replicas"), Seg::Index(i), Seg::Key("name")]);
+        let at = yaml::location_of(
+            file,
+            text,
+            &[Seg::Key("replicas"), Seg::Index(i), Seg::Key("name")],
+        );
         if !is_valid_name(&replica.name) {
             problems.push(
-                Diagnostic::new(at.clone(), format!("invalid replica name `{}`", replica.name))
-                    .help(NAME_HELP),
+                Diagnostic::new(
+                    at.clone(),
+                    format!("invalid replica name `{}`", replica.name),
+                )
+                .help(NAME_HELP),
             );
         }
         if let Some(first) = seen.insert(replica.name.clone(), at.line) {
@@ -217,15 +245,25 @@ fn load_layers(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {
         );
     }
     for dir in dirs {
-        let name = dir.file_name().unwrap_or_default().to_string_lossy().to_string();
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
         let path = dir.join("layer.yaml");
         let file = relative(root, &path);
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
             Err(err) => {
                 problems.push(
-                    Diagnostic::new(Location::file(&file), format!("cannot read layer file: {err}"))
-                        .help(format!("create {} with at least `per: group|cloud|replica`", file.display())),
+                    Diagnostic::new(
+                        Location::file(&file),
+                        format!("cannot read layer file: {err}"),
+                    )
+                    .help(format!(
+                        "create {} with at least `per: group|cloud|replica`",
+                        file.display()
+                    )),
                 );
                 continue;
             }
@@ -239,12 +277,20 @@ fn load_layers(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {
         };
         if !is_valid_name(&name) {
             problems.push(
-                Diagnostic::new(Location::file(&file), format!("invalid layer name `{name}`"))
-                    .help(NAME_HELP),
+                Diagnostic::new(
+                    Location::file(&file),
+                    format!("invalid layer name `{name}`"),
+                )
+                .help(NAME_HELP),
             );
         }
         let templates = load_templates(root, &name, &spec, &file, &text, problems);
-        layers.push(Layer { name, file, spec, templates });
+        layers.push(Layer {
+            name,
+            file,
+            spec,
+            templates,
+        });
     }
     layers
 }
@@ -264,8 +310,11 @@ fn load_templates(
     };
     if paths.is_empty() {
         problems.push(
-            Diagnostic::new(Location::file(layer_file), format!("layer `{layer}` has no templates"))
-                .help(format!("add templates/{layer}/<name>.yaml.tera")),
+            Diagnostic::new(
+                Location::file(layer_file),
+                format!("layer `{layer}` has no templates"),
+            )
+            .help(format!("add templates/{layer}/<name>.yaml.tera")),
         );
     }
     let mut templates = Vec::new();
@@ -275,7 +324,11 @@ fn load_templates(
             Ok(text) => templates.push(Template { path: rel, text }),
             Err(err) => problems.push(
                 Diagnostic::new(
-                    yaml::location_of(layer_file, layer_text, &[Seg::Key("templates"), Seg::Index(i)]),
+                    yaml::location_of(
+                        layer_file,
+                        layer_text,
+                        &[Seg::Key("templates"), Seg::Index(i)],
+                    ),
                     format!("cannot read template {}: {err}", rel.display()),
                 )
                 .help("fix the name in `templates:` or create the file"),
@@ -295,7 +348,11 @@ fn order_layers(root: &Path, layers: Vec<Layer>) -> Result<Vec<Layer>, Vec<Diagn
                 let text = fs::read_to_string(root.join(&layer.file)).unwrap_or_default();
                 problems.push(
                     Diagnostic::new(
-                        yaml::location_of(&layer.file, &text, &[Seg::Key("depends_on"), Seg::Index(i)]),
+                        yaml::location_of(
+                            &layer.file,
+                            &text,
+                            &[Seg::Key("depends_on"), Seg::Index(i)],
+                        ),
                         format!("layer `{}` depends on unknown layer `{dep}`", layer.name),
                     )
                     .help(suggest(dep, names.iter().copied())),
@@ -310,7 +367,11 @@ fn order_layers(root: &Path, layers: Vec<Layer>) -> Result<Vec<Layer>, Vec<Diagn
         .iter()
         .enumerate()
         .flat_map(|(i, l)| {
-            l.spec.depends_on.iter().map(move |d| (i, d)).collect::<Vec<_>>()
+            l.spec
+                .depends_on
+                .iter()
+                .map(move |d| (i, d))
+                .collect::<Vec<_>>()
         })
         .map(|(i, d)| (names.iter().position(|n| n == d).unwrap_or(i), i))
         .collect();
@@ -324,7 +385,10 @@ fn order_layers(root: &Path, layers: Vec<Layer>) -> Result<Vec<Layer>, Vec<Diagn
             let first = &layers[cycle[0]];
             Err(vec![Diagnostic::new(
                 Location::file(&first.file),
-                format!("layers depend on each other in a cycle: {}", path.join(" -> ")),
+                format!(
+                    "layers depend on each other in a cycle: {}",
+                    path.join(" -> ")
+                ),
             )
             .help("remove one of these `depends_on` entries")])
         }

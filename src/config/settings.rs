@@ -63,6 +63,9 @@ fn default_resources() -> usize {
 
 impl Default for ConcurrencySettings {
     fn default() -> Self {
-        ConcurrencySettings { stacks: default_stacks(), resources: default_resources() }
+        ConcurrencySettings {
+            stacks: default_stacks(),
+            resources: default_resources(),
+        }
     }
 }

@@ -37,8 +37,8 @@ pub fn expand(workspace: &Workspace) -> Vec<StackInstance> {
                     region: None,
                     zones: Vec::new(),
                 }),
-                Scope::Cloud => stacks.extend(group.clouds().into_iter().map(|cloud| {
-                    StackInstance {
+                Scope::Cloud => {
+                    stacks.extend(group.clouds().into_iter().map(|cloud| StackInstance {
                         name: format!("{}/{}/{}", layer.name, group.name, cloud),
                         layer: layer.name.clone(),
                         group: group.name.clone(),
@@ -46,8 +46,8 @@ pub fn expand(workspace: &Workspace) -> Vec<StackInstance> {
                         replica: None,
                         region: None,
                         zones: Vec::new(),
-                    }
-                })),
+                    }))
+                }
                 Scope::Replica => stacks.extend(group.replicas.iter().map(|r| StackInstance {
                     name: format!("{}/{}/{}", layer.name, group.name, r.name),
                     layer: layer.name.clone(),
@@ -85,7 +85,9 @@ impl StackInstance {
     /// stack of the upstream layer must match.
     pub fn is_single_match_for(&self, from: &StackInstance) -> bool {
         match (&self.replica, &self.cloud) {
-            (Some(replica), _) => from.replica.as_ref() == Some(replica) && from.group == self.group,
+            (Some(replica), _) => {
+                from.replica.as_ref() == Some(replica) && from.group == self.group
+            }
             (None, Some(cloud)) => from.cloud.as_ref() == Some(cloud) && from.group == self.group,
             (None, None) => from.group == self.group,
         }

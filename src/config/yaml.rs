@@ -26,7 +26,9 @@ pub fn diagnostic_from(file: &Path, err: &serde_yaml_ng::Error) -> Diagnostic {
 /// serde_yaml_ng appends " at line N column M"; the location already says it. Context such as
 /// "while parsing a flow sequence at line 11 column 12" is kept.
 fn strip_position(message: &str) -> String {
-    let Some(start) = message.find(" at line ") else { return message.to_string() };
+    let Some(start) = message.find(" at line ") else {
+        return message.to_string();
+    };
     let rest = &message[start + " at line ".len()..];
     let after_numbers = rest
         .split_once(" column ")
@@ -39,11 +41,13 @@ fn help_for(message: &str) -> Option<String> {
     if message.contains("unknown field") || message.contains("unknown variant") {
         let quoted = backticked(message);
         let (unknown, expected) = quoted.split_first()?;
-        return Some(match closest(unknown, expected.iter().map(String::as_str)) {
-            Some(best) => format!("did you mean `{best}`?"),
-            None if expected.is_empty() => "remove it: nothing is expected here".to_string(),
-            None => format!("expected one of: {}", expected.join(", ")),
-        });
+        return Some(
+            match closest(unknown, expected.iter().map(String::as_str)) {
+                Some(best) => format!("did you mean `{best}`?"),
+                None if expected.is_empty() => "remove it: nothing is expected here".to_string(),
+                None => format!("expected one of: {}", expected.join(", ")),
+            },
+        );
     }
     if message.contains("missing field") {
         let quoted = backticked(message);
@@ -56,7 +60,12 @@ fn help_for(message: &str) -> Option<String> {
 }
 
 fn backticked(message: &str) -> Vec<String> {
-    message.split('`').skip(1).step_by(2).map(str::to_string).collect()
+    message
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_string)
+        .collect()
 }
 
 /// A step in a key path: a mapping key or a sequence index.
@@ -98,7 +107,12 @@ fn scan(text: &str) -> Vec<Line<'_>> {
                 let followed = rest[colon + 1..].is_empty() || rest[colon + 1..].starts_with(' ');
                 (plain && followed).then_some(candidate)
             });
-            Some(Line { number: i + 1, content_col, dash_col, key })
+            Some(Line {
+                number: i + 1,
+                content_col,
+                dash_col,
+                key,
+            })
         })
         .collect()
 }
@@ -187,21 +201,41 @@ resources:
     #[test]
     fn locates_keys_and_list_items() {
         assert_eq!(locate(DOC, &[Seg::Key("name")]), Some((1, 1)));
-        assert_eq!(locate(DOC, &[Seg::Key("replicas"), Seg::Index(1)]), Some((5, 5)));
         assert_eq!(
-            locate(DOC, &[Seg::Key("replicas"), Seg::Index(1), Seg::Key("cloud")]),
+            locate(DOC, &[Seg::Key("replicas"), Seg::Index(1)]),
+            Some((5, 5))
+        );
+        assert_eq!(
+            locate(
+                DOC,
+                &[Seg::Key("replicas"), Seg::Index(1), Seg::Key("cloud")]
+            ),
             Some((6, 5))
         );
         assert_eq!(
-            locate(DOC, &[Seg::Key("resources"), Seg::Key("vpc"), Seg::Key("properties"), Seg::Key("cidr")]),
+            locate(
+                DOC,
+                &[
+                    Seg::Key("resources"),
+                    Seg::Key("vpc"),
+                    Seg::Key("properties"),
+                    Seg::Key("cidr")
+                ]
+            ),
             Some((12, 7))
         );
         assert_eq!(
-            locate(DOC, &[Seg::Key("resources"), Seg::Key("subnet"), Seg::Key("type")]),
+            locate(
+                DOC,
+                &[Seg::Key("resources"), Seg::Key("subnet"), Seg::Key("type")]
+            ),
             Some((14, 5))
         );
         // A missing tail falls back to the deepest part found.
-        assert_eq!(locate(DOC, &[Seg::Key("resources"), Seg::Key("nope")]), Some((8, 1)));
+        assert_eq!(
+            locate(DOC, &[Seg::Key("resources"), Seg::Key("nope")]),
+            Some((8, 1))
+        );
         assert_eq!(locate(DOC, &[Seg::Key("nope")]), None);
     }
 
@@ -217,7 +251,11 @@ resources:
     fn unknown_field_names_line_and_closest_name() {
         let err = parse::<Small>(Path::new("g.yaml"), "region: x\nzonse: [a]\n").unwrap_err();
         assert_eq!(err.location.line, Some(2));
-        assert!(err.message.starts_with("unknown field `zonse`"), "{}", err.message);
+        assert!(
+            err.message.starts_with("unknown field `zonse`"),
+            "{}",
+            err.message
+        );
         assert_eq!(err.help.as_deref(), Some("did you mean `zones`?"));
     }
 
@@ -225,6 +263,11 @@ resources:
     fn syntax_error_has_a_location() {
         let err = parse::<Small>(Path::new("g.yaml"), "region: x\nzones: [a\n\n").unwrap_err();
         assert!(err.location.line.is_some(), "{err}");
-        assert!(err.message.contains("while parsing a flow sequence at line 2 column 8"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("while parsing a flow sequence at line 2 column 8"),
+            "{}",
+            err.message
+        );
     }
 }

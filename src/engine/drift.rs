@@ -29,15 +29,21 @@ pub struct RefreshReport {
 
 impl Terrace {
     /// Refreshes the state of the selected stacks from the cloud.
-    pub async fn refresh(&self, selector: &Selector, lock_timeout: Duration) -> Result<RefreshReport, Error> {
+    pub async fn refresh(
+        &self,
+        selector: &Selector,
+        lock_timeout: Duration,
+    ) -> Result<RefreshReport, Error> {
         let mut report = RefreshReport::default();
         for stack in self.stacks(selector)? {
             let name = stack.name.clone();
             let lock = LockInfo::for_operation("refresh");
-            lock_with_timeout(self.backend.as_ref(), &name, &lock, lock_timeout, |_| {}).await.map_err(|e| match e {
-                StateError::Locked { stack, holder } => Error::Locked { stack, holder },
-                other => Error::State(other),
-            })?;
+            lock_with_timeout(self.backend.as_ref(), &name, &lock, lock_timeout, |_| {})
+                .await
+                .map_err(|e| match e {
+                    StateError::Locked { stack, holder } => Error::Locked { stack, holder },
+                    other => Error::State(other),
+                })?;
             let result = self.refresh_one(&name, &mut report).await;
             self.backend.unlock(&name, &lock.id).await?;
             result?;
@@ -46,7 +52,9 @@ impl Terrace {
     }
 
     async fn refresh_one(&self, name: &str, report: &mut RefreshReport) -> Result<(), Error> {
-        let Some(mut state) = self.backend.load(name).await? else { return Ok(()) };
+        let Some(mut state) = self.backend.load(name).await? else {
+            return Ok(());
+        };
         report.stacks += 1;
         report.resources += state.resources.len();
         let refreshed = refresh_stack(&self.registry, &self.limits, &self.workspace.name, &state)
@@ -55,7 +63,12 @@ impl Terrace {
         let before = state.clone();
         for (resource, current) in state.resources.iter_mut() {
             let Some(observed) = refreshed.observations.found.get(resource) else {
-                report.drift.push(Drift { stack: name.into(), resource: resource.clone(), fields: vec![], vanished: true });
+                report.drift.push(Drift {
+                    stack: name.into(),
+                    resource: resource.clone(),
+                    fields: vec![],
+                    vanished: true,
+                });
                 continue;
             };
             let fields: Vec<String> = current
@@ -65,14 +78,23 @@ impl Terrace {
                 .map(|(k, _)| k.clone())
                 .collect();
             for field in &fields {
-                current.inputs.insert(field.clone(), observed.properties[field].clone());
+                current
+                    .inputs
+                    .insert(field.clone(), observed.properties[field].clone());
             }
             current.attributes = observed.attributes.clone();
             if !fields.is_empty() {
-                report.drift.push(Drift { stack: name.into(), resource: resource.clone(), fields, vanished: false });
+                report.drift.push(Drift {
+                    stack: name.into(),
+                    resource: resource.clone(),
+                    fields,
+                    vanished: false,
+                });
             }
         }
-        state.resources.retain(|r, _| refreshed.observations.found.contains_key(r));
+        state
+            .resources
+            .retain(|r, _| refreshed.observations.found.contains_key(r));
         if state != before {
             state.serial += 1;
             state.updated_at = Some(chrono::Utc::now());

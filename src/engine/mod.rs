@@ -44,7 +44,12 @@ pub struct PlanOptions {
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions { selector: Selector::default(), refresh: true, destroy: false, allow_destroy: Vec::new() }
+        PlanOptions {
+            selector: Selector::default(),
+            refresh: true,
+            destroy: false,
+            allow_destroy: Vec::new(),
+        }
     }
 }
 
@@ -68,7 +73,9 @@ pub struct ApplyRun {
 impl ApplyRun {
     /// Waits for the apply to end.
     pub async fn finish(self) -> Result<ApplySummary, Error> {
-        self.handle.await.map_err(|e| Error::Apply(format!("apply task failed: {e}")))
+        self.handle
+            .await
+            .map_err(|e| Error::Apply(format!("apply task failed: {e}")))
     }
 }
 
@@ -79,7 +86,10 @@ impl Terrace {
     }
 
     /// Like [`Terrace::open`], with providers built from the loaded workspace's settings.
-    pub fn open_with(root: &Path, providers: impl FnOnce(&Workspace) -> Result<Registry, Error>) -> Result<Terrace, Error> {
+    pub fn open_with(
+        root: &Path,
+        providers: impl FnOnce(&Workspace) -> Result<Registry, Error>,
+    ) -> Result<Terrace, Error> {
         let workspace = config::load(root).map_err(Error::Invalid)?;
         let registry = providers(&workspace)?;
         let renderer = Renderer::new(&workspace).map_err(|d| Error::Invalid(Diagnostics(d)))?;
@@ -94,13 +104,27 @@ impl Terrace {
         if !problems.is_empty() {
             return Err(Error::Invalid(Diagnostics(problems)));
         }
-        let links = validate::validate(&workspace, &registry, &rendered).map_err(|d| Error::Invalid(Diagnostics(d)))?;
-        let mut by_name: BTreeMap<String, Rendered> =
-            rendered.into_iter().map(|r| (r.spec.instance.name.clone(), r)).collect();
-        let stacks = links.order.iter().filter_map(|n| by_name.remove(n)).collect();
+        let links = validate::validate(&workspace, &registry, &rendered)
+            .map_err(|d| Error::Invalid(Diagnostics(d)))?;
+        let mut by_name: BTreeMap<String, Rendered> = rendered
+            .into_iter()
+            .map(|r| (r.spec.instance.name.clone(), r))
+            .collect();
+        let stacks = links
+            .order
+            .iter()
+            .filter_map(|n| by_name.remove(n))
+            .collect();
         let backend = open_backend(workspace.settings.backend.as_deref(), &workspace.root)?;
         let limits = Limits::new(&registry, &workspace.settings);
-        Ok(Terrace { workspace, registry, backend, limits, stacks, links })
+        Ok(Terrace {
+            workspace,
+            registry,
+            backend,
+            limits,
+            stacks,
+            links,
+        })
     }
 
     pub fn workspace(&self) -> &Workspace {
@@ -121,9 +145,18 @@ impl Terrace {
 
     /// Selected stacks, in dependency order.
     pub fn stacks(&self, selector: &Selector) -> Result<Vec<&StackInstance>, Error> {
-        let all: Vec<StackInstance> = self.stacks.iter().map(|r| r.spec.instance.clone()).collect();
+        let all: Vec<StackInstance> = self
+            .stacks
+            .iter()
+            .map(|r| r.spec.instance.clone())
+            .collect();
         selector.check(&self.workspace, &all)?;
-        Ok(self.stacks.iter().map(|r| &r.spec.instance).filter(|s| selector.selects(s)).collect())
+        Ok(self
+            .stacks
+            .iter()
+            .map(|r| &r.spec.instance)
+            .filter(|s| selector.selects(s))
+            .collect())
     }
 
     /// The rendered desired content of a stack.
@@ -140,13 +173,21 @@ impl Terrace {
             .map(|s| NodeView {
                 id: s.name.clone(),
                 cluster: s.layer.clone(),
-                action: plan.and_then(|p| p.stack(&s.name)).map(planner::stack_action),
+                action: plan
+                    .and_then(|p| p.stack(&s.name))
+                    .map(planner::stack_action),
             })
             .collect();
         let edges = names
             .iter()
             .flat_map(|n| {
-                self.links.depends_on.get(*n).into_iter().flatten().filter(|d| names.contains(&d.as_str())).map(move |d| (d.clone(), n.to_string()))
+                self.links
+                    .depends_on
+                    .get(*n)
+                    .into_iter()
+                    .flatten()
+                    .filter(|d| names.contains(&d.as_str()))
+                    .map(move |d| (d.clone(), n.to_string()))
             })
             .collect();
         Ok(GraphView { nodes, edges })
@@ -162,12 +203,24 @@ impl Terrace {
     pub async fn check_fresh(&self, plan: &Plan) -> Result<(), Error> {
         self.check_plan(plan)?;
         for stack in &plan.stacks {
-            let current = self.backend.load(&stack.stack.name).await?.map(|s| s.serial);
+            if self.backend.lock_info(&stack.stack.name).await?.is_some() {
+                continue; // being changed right now: the run waits for the lock, then checks
+            }
+            let current = self
+                .backend
+                .load(&stack.stack.name)
+                .await?
+                .map(|s| s.serial);
             if current != stack.serial {
-                let show = |s: Option<u64>| s.map(|s| s.to_string()).unwrap_or_else(|| "none".into());
+                let show =
+                    |s: Option<u64>| s.map(|s| s.to_string()).unwrap_or_else(|| "none".into());
                 return Err(Error::StalePlan {
                     stack: stack.stack.name.clone(),
-                    reason: format!("its state moved since the plan (serial {} → {})", show(stack.serial), show(current)),
+                    reason: format!(
+                        "its state moved since the plan (serial {} → {})",
+                        show(stack.serial),
+                        show(current)
+                    ),
                 });
             }
         }
@@ -191,7 +244,12 @@ impl Terrace {
     }
 
     /// Applies a plan and waits for it, sending events to `sink`.
-    pub async fn apply_with(&self, plan: Plan, options: ApplyOptions, sink: EventSink) -> Result<ApplySummary, Error> {
+    pub async fn apply_with(
+        &self,
+        plan: Plan,
+        options: ApplyOptions,
+        sink: EventSink,
+    ) -> Result<ApplySummary, Error> {
         self.check_plan(&plan)?;
         let context = ApplyContext {
             workspace: self.workspace.name.clone(),
@@ -228,8 +286,16 @@ impl Terrace {
     pub async fn outputs(&self, stack: &str) -> Result<BTreeMap<String, Json>, Error> {
         if self.rendered(stack).is_none() && self.backend.load(stack).await?.is_none() {
             let names = self.stacks.iter().map(|r| r.spec.instance.name.as_str());
-            return Err(Error::usage(format!("no stack {stack}; {}", crate::diagnostics::suggest(stack, names))));
+            return Err(Error::usage(format!(
+                "no stack {stack}; {}",
+                crate::diagnostics::suggest(stack, names)
+            )));
         }
-        Ok(self.backend.load(stack).await?.map(|s| s.outputs).unwrap_or_default())
+        Ok(self
+            .backend
+            .load(stack)
+            .await?
+            .map(|s| s.outputs)
+            .unwrap_or_default())
     }
 }

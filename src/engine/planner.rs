@@ -16,32 +16,63 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The most telling action of a stack, for graphs.
 pub fn stack_action(plan: &StackPlan) -> String {
-    let order = [Action::Delete, Action::Replace, Action::Create, Action::Update];
+    let order = [
+        Action::Delete,
+        Action::Replace,
+        Action::Create,
+        Action::Update,
+    ];
     order
         .iter()
         .find(|a| plan.changes.iter().any(|c| c.action == **a))
         .map(|a| a.as_str().to_string())
-        .unwrap_or_else(|| if plan.has_changes() { "update".into() } else { "no-op".into() })
+        .unwrap_or_else(|| {
+            if plan.has_changes() {
+                "update".into()
+            } else {
+                "no-op".into()
+            }
+        })
 }
 
 pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Plan, Error> {
-    let selected_names: Vec<String> =
-        terrace.stacks(&options.selector)?.into_iter().map(|s| s.name.clone()).collect();
-    let mut selected: Vec<&Rendered> = selected_names.iter().filter_map(|n| terrace.rendered(n)).collect();
+    let selected_names: Vec<String> = terrace
+        .stacks(&options.selector)?
+        .into_iter()
+        .map(|s| s.name.clone())
+        .collect();
+    let mut selected: Vec<&Rendered> = selected_names
+        .iter()
+        .filter_map(|n| terrace.rendered(n))
+        .collect();
     if options.destroy {
         selected.reverse();
     }
     let mut states = load_states(terrace, &selected).await?;
-    let observations = if options.refresh { refresh_all(terrace, &selected, &states).await? } else { HashMap::new() };
+    let observations = if options.refresh {
+        refresh_all(terrace, &selected, &states).await?
+    } else {
+        HashMap::new()
+    };
     let adopted = count_adoptions(&mut states, &observations);
-    let layers: Vec<String> = terrace.workspace.layers.iter().map(|l| l.name.clone()).collect();
+    let layers: Vec<String> = terrace
+        .workspace
+        .layers
+        .iter()
+        .map(|l| l.name.clone())
+        .collect();
     let mut planned: BTreeMap<String, ValueMap> = BTreeMap::new();
     let mut stacks = Vec::new();
     let no_observations = Observations::default();
     for rendered in &selected {
         let name = &rendered.spec.instance.name;
         let upstream = upstream_outputs(terrace, name, &planned, &states).await?;
-        let links = terrace.links.layer_links.get(name).cloned().unwrap_or_default();
+        let links = terrace
+            .links
+            .layer_links
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
         let inputs = StackInputs {
             spec: &rendered.spec,
             state: states.get(name).and_then(Option::as_ref),
@@ -54,13 +85,24 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
             destroy: options.destroy,
         };
         let mut stack = plan_stack(&inputs)?;
-        for change in stack.changes.iter_mut().filter(|c| adopted.contains(&(name.clone(), c.name.clone()))) {
-            change.notes.push("created by an interrupted apply; found by its ownership tags and adopted".into());
+        for change in stack
+            .changes
+            .iter_mut()
+            .filter(|c| adopted.contains(&(name.clone(), c.name.clone())))
+        {
+            change.notes.push(
+                "created by an interrupted apply; found by its ownership tags and adopted".into(),
+            );
         }
         if let Some(targets) = options.selector.targets_in(name) {
             keep_targets(&mut stack, &targets);
         }
-        stack.upstream = terrace.links.reads.get(name).map(|s| s.iter().cloned().collect()).unwrap_or_default();
+        stack.upstream = terrace
+            .links
+            .reads
+            .get(name)
+            .map(|s| s.iter().cloned().collect())
+            .unwrap_or_default();
         planned.insert(name.clone(), planned_outputs(&stack));
         stacks.push(stack);
     }
@@ -85,9 +127,20 @@ type States = HashMap<String, Option<StackState>>;
 
 /// States of the selected stacks and of every stack they read.
 async fn load_states(terrace: &Terrace, selected: &[&Rendered]) -> Result<States, Error> {
-    let mut names: BTreeSet<String> = selected.iter().map(|r| r.spec.instance.name.clone()).collect();
+    let mut names: BTreeSet<String> = selected
+        .iter()
+        .map(|r| r.spec.instance.name.clone())
+        .collect();
     for r in selected {
-        names.extend(terrace.links.reads.get(&r.spec.instance.name).into_iter().flatten().cloned());
+        names.extend(
+            terrace
+                .links
+                .reads
+                .get(&r.spec.instance.name)
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
     }
     let backend = terrace.backend.clone();
     stream::iter(names)
@@ -102,12 +155,19 @@ async fn load_states(terrace: &Terrace, selected: &[&Rendered]) -> Result<States
 
 /// Counts resources of pending creates that the refresh found as existing (in the planning
 /// copy of state only: apply records the adoption).
-fn count_adoptions(states: &mut States, observations: &HashMap<String, Observations>) -> BTreeSet<(String, String)> {
+fn count_adoptions(
+    states: &mut States,
+    observations: &HashMap<String, Observations>,
+) -> BTreeSet<(String, String)> {
     let mut adopted = BTreeSet::new();
     for (stack, found) in observations {
-        let Some(Some(state)) = states.get_mut(stack) else { continue };
+        let Some(Some(state)) = states.get_mut(stack) else {
+            continue;
+        };
         for pending in state.pending.clone() {
-            let Some(observed) = found.found.get(&pending.resource) else { continue };
+            let Some(observed) = found.found.get(&pending.resource) else {
+                continue;
+            };
             if state.resources.contains_key(&pending.resource) {
                 continue;
             }
@@ -137,12 +197,20 @@ async fn refresh_all(
     let parallel = terrace.workspace.settings.concurrency.stacks.max(1);
     stream::iter(selected.iter().filter_map(|r| {
         let name = r.spec.instance.name.clone();
-        states.get(&name).and_then(Option::as_ref).map(|state| (name, state))
+        states
+            .get(&name)
+            .and_then(Option::as_ref)
+            .map(|state| (name, state))
     }))
     .map(|(name, state)| async move {
-        let refreshed = refresh_stack(&terrace.registry, &terrace.limits, &terrace.workspace.name, state)
-            .await
-            .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
+        let refreshed = refresh_stack(
+            &terrace.registry,
+            &terrace.limits,
+            &terrace.workspace.name,
+            state,
+        )
+        .await
+        .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
         let mut observations = refreshed.observations;
         // A resource created before an interruption counts as existing: it will be adopted.
         observations.found.extend(refreshed.adoptable);
@@ -164,10 +232,20 @@ async fn upstream_outputs(
     for name in terrace.links.reads.get(stack).into_iter().flatten() {
         let outputs = match (planned.get(name), states.get(name).and_then(Option::as_ref)) {
             (Some(outputs), _) => outputs.clone(),
-            (None, Some(state)) => state.outputs.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
+            (None, Some(state)) => state
+                .outputs
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                .collect(),
             (None, None) => {
-                let declared = terrace.rendered(name).map(|r| r.spec.outputs.keys().cloned().collect::<Vec<_>>()).unwrap_or_default();
-                declared.into_iter().map(|k| (k, Value::Unknown(format!("stack {name} (not applied yet)")))).collect()
+                let declared = terrace
+                    .rendered(name)
+                    .map(|r| r.spec.outputs.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default();
+                declared
+                    .into_iter()
+                    .map(|k| (k, Value::Unknown(format!("stack {name} (not applied yet)"))))
+                    .collect()
             }
         };
         upstream.insert(name.clone(), outputs);
@@ -198,9 +276,18 @@ fn link_order(terrace: &Terrace, stacks: &mut [StackPlan], destroy: bool) {
     for stack in stacks.iter_mut() {
         let name = &stack.stack.name;
         stack.after = if destroy {
-            deps.iter().filter(|(_, d)| d.contains(name)).map(|(dependent, _)| dependent.clone()).filter(|d| in_plan.contains(d)).collect()
+            deps.iter()
+                .filter(|(_, d)| d.contains(name))
+                .map(|(dependent, _)| dependent.clone())
+                .filter(|d| in_plan.contains(d))
+                .collect()
         } else {
-            deps.get(name).into_iter().flatten().filter(|d| in_plan.contains(*d)).cloned().collect()
+            deps.get(name)
+                .into_iter()
+                .flatten()
+                .filter(|d| in_plan.contains(*d))
+                .cloned()
+                .collect()
         };
     }
 }

@@ -33,25 +33,37 @@ impl Selector {
         let groups: Vec<&str> = workspace.groups.iter().map(|g| g.name.as_str()).collect();
         for group in &self.groups {
             if !groups.contains(&group.as_str()) {
-                return Err(Error::usage(format!("--group {group}: no such group; {}", suggest(group, groups.iter().copied()))));
+                return Err(Error::usage(format!(
+                    "--group {group}: no such group; {}",
+                    suggest(group, groups.iter().copied())
+                )));
             }
         }
         let layers: Vec<&str> = workspace.layers.iter().map(|l| l.name.as_str()).collect();
         for layer in &self.layers {
             if !layers.contains(&layer.as_str()) {
-                return Err(Error::usage(format!("--layer {layer}: no such layer; {}", suggest(layer, layers.iter().copied()))));
+                return Err(Error::usage(format!(
+                    "--layer {layer}: no such layer; {}",
+                    suggest(layer, layers.iter().copied())
+                )));
             }
         }
         let names: Vec<&str> = stacks.iter().map(|s| s.name.as_str()).collect();
         for pattern in &self.stacks {
             if !names.iter().any(|n| matches(pattern, n)) {
-                return Err(Error::usage(format!("--stack {pattern}: matches no stack; {}", suggest(pattern, names.iter().copied()))));
+                return Err(Error::usage(format!(
+                    "--stack {pattern}: matches no stack; {}",
+                    suggest(pattern, names.iter().copied())
+                )));
             }
         }
         for target in &self.targets {
             let (stack, _) = split_target(target)?;
             if !names.contains(&stack) {
-                return Err(Error::usage(format!("--target {target}: no stack {stack}; {}", suggest(stack, names.iter().copied()))));
+                return Err(Error::usage(format!(
+                    "--target {target}: no stack {stack}; {}",
+                    suggest(stack, names.iter().copied())
+                )));
             }
         }
         Ok(())
@@ -59,13 +71,19 @@ impl Selector {
 
     /// True when the stack is selected.
     pub fn selects(&self, stack: &StackInstance) -> bool {
-        let any = |list: &[String], value: Option<&String>| list.is_empty() || value.is_some_and(|v| list.contains(v));
+        let any = |list: &[String], value: Option<&String>| {
+            list.is_empty() || value.is_some_and(|v| list.contains(v))
+        };
         any(&self.groups, Some(&stack.group))
             && any(&self.layers, Some(&stack.layer))
             && any(&self.clouds, stack.cloud.as_ref())
             && any(&self.regions, stack.region.as_ref())
             && (self.stacks.is_empty() || self.stacks.iter().any(|p| matches(p, &stack.name)))
-            && (self.targets.is_empty() || self.targets.iter().any(|t| split_target(t).is_ok_and(|(s, _)| s == stack.name)))
+            && (self.targets.is_empty()
+                || self
+                    .targets
+                    .iter()
+                    .any(|t| split_target(t).is_ok_and(|(s, _)| s == stack.name)))
     }
 
     /// Targeted resources of a stack, if resource targeting is on.
@@ -95,5 +113,9 @@ fn split_target(target: &str) -> Result<(&str, &str), Error> {
     target
         .split_once(':')
         .filter(|(s, r)| !s.is_empty() && !r.is_empty())
-        .ok_or_else(|| Error::usage(format!("--target {target}: expected STACK:RESOURCE, e.g. networks/eu/aws-eu-west-1:vpc")))
+        .ok_or_else(|| {
+            Error::usage(format!(
+                "--target {target}: expected STACK:RESOURCE, e.g. networks/eu/aws-eu-west-1:vpc"
+            ))
+        })
 }

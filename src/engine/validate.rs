@@ -36,9 +36,22 @@ struct Checker<'a> {
 }
 
 /// Validates every rendered stack; returns the stack graph.
-pub fn validate(workspace: &Workspace, registry: &Registry, stacks: &[Rendered]) -> Result<StackLinks, Vec<Diagnostic>> {
-    let by_name = stacks.iter().map(|r| (r.spec.instance.name.as_str(), r)).collect();
-    let mut checker = Checker { workspace, registry, stacks, by_name, problems: Vec::new() };
+pub fn validate(
+    workspace: &Workspace,
+    registry: &Registry,
+    stacks: &[Rendered],
+) -> Result<StackLinks, Vec<Diagnostic>> {
+    let by_name = stacks
+        .iter()
+        .map(|r| (r.spec.instance.name.as_str(), r))
+        .collect();
+    let mut checker = Checker {
+        workspace,
+        registry,
+        stacks,
+        by_name,
+        problems: Vec::new(),
+    };
     checker.check_clouds();
     let mut links = StackLinks::default();
     for rendered in stacks {
@@ -62,27 +75,46 @@ pub fn validate(workspace: &Workspace, registry: &Registry, stacks: &[Rendered])
 /// One diagnostic per template problem, however many stacks render that template.
 fn merge(problems: Vec<Diagnostic>) -> Vec<Diagnostic> {
     crate::diagnostics::merge_per_template(problems, |d| {
-        d.location.context.as_deref().and_then(|c| c.strip_prefix("rendered for stack ")).map(str::to_string)
+        d.location
+            .context
+            .as_deref()
+            .and_then(|c| c.strip_prefix("rendered for stack "))
+            .map(str::to_string)
     })
 }
 
 fn cycle_diagnostic(rendered: &Rendered, err: StackPlanError) -> Diagnostic {
-    let template = rendered.spec.resources.values().next().map(|r| r.template.clone()).unwrap_or_default();
+    let template = rendered
+        .spec
+        .resources
+        .values()
+        .next()
+        .map(|r| r.template.clone())
+        .unwrap_or_default();
     let location = rendered.locate(&template, &[Seg::Key("resources")]);
-    Diagnostic::new(location, err.to_string()).help("remove one of these references or `depends_on` entries")
+    Diagnostic::new(location, err.to_string())
+        .help("remove one of these references or `depends_on` entries")
 }
 
 impl Checker<'_> {
     fn check_clouds(&mut self) {
         let known: Vec<&str> = self.registry.provider_names().collect();
         for group in &self.workspace.groups {
-            let text = std::fs::read_to_string(self.workspace.root.join(&group.file)).unwrap_or_default();
+            let text =
+                std::fs::read_to_string(self.workspace.root.join(&group.file)).unwrap_or_default();
             for (i, replica) in group.replicas.iter().enumerate() {
                 if !known.contains(&replica.cloud.as_str()) {
-                    let at = crate::config::yaml::location_of(&group.file, &text, &[Seg::Key("replicas"), Seg::Index(i), Seg::Key("cloud")]);
+                    let at = crate::config::yaml::location_of(
+                        &group.file,
+                        &text,
+                        &[Seg::Key("replicas"), Seg::Index(i), Seg::Key("cloud")],
+                    );
                     self.problems.push(
-                        Diagnostic::new(at, format!("unknown cloud `{}`: no such provider", replica.cloud))
-                            .help(suggest(&replica.cloud, known.iter().copied())),
+                        Diagnostic::new(
+                            at,
+                            format!("unknown cloud `{}`: no such provider", replica.cloud),
+                        )
+                        .help(suggest(&replica.cloud, known.iter().copied())),
                     );
                 }
             }
@@ -98,8 +130,11 @@ impl Checker<'_> {
             };
             let Some(schema) = self.registry.schema(&resource.type_name) else {
                 self.problems.push(
-                    Diagnostic::new(at(&[Seg::Key("type")]), format!("unknown resource type `{}`", resource.type_name))
-                        .help(suggest(&resource.type_name, self.registry.type_names())),
+                    Diagnostic::new(
+                        at(&[Seg::Key("type")]),
+                        format!("unknown resource type `{}`", resource.type_name),
+                    )
+                    .help(suggest(&resource.type_name, self.registry.type_names())),
                 );
                 continue;
             };
@@ -107,37 +142,77 @@ impl Checker<'_> {
                 let location = at(&[Seg::Key("properties"), Seg::Key(field)]);
                 match schema.field(field) {
                     None => self.problems.push(
-                        Diagnostic::new(location, format!("`{}` has no field `{field}`", resource.type_name))
-                            .help(suggest(field, schema.input_names())),
+                        Diagnostic::new(
+                            location,
+                            format!("`{}` has no field `{field}`", resource.type_name),
+                        )
+                        .help(suggest(field, schema.input_names())),
                     ),
                     Some(f) if f.computed => self.problems.push(
-                        Diagnostic::new(location, format!("`{field}` of `{}` is computed by the cloud and cannot be set", resource.type_name))
-                            .help(format!("remove it; read it elsewhere as `${{{name}.{field}}}`")),
+                        Diagnostic::new(
+                            location,
+                            format!(
+                                "`{field}` of `{}` is computed by the cloud and cannot be set",
+                                resource.type_name
+                            ),
+                        )
+                        .help(format!(
+                            "remove it; read it elsewhere as `${{{name}.{field}}}`"
+                        )),
                     ),
-                    Some(f) if !contains_reference(value) && !f.kind.accepts(value) => self.problems.push(
-                        Diagnostic::new(location, format!("`{field}` must be a {:?}, not {}", f.kind, json_kind(value)).to_lowercase())
+                    Some(f) if !contains_reference(value) && !f.kind.accepts(value) => {
+                        self.problems.push(
+                            Diagnostic::new(
+                                location,
+                                format!(
+                                    "`{field}` must be a {:?}, not {}",
+                                    f.kind,
+                                    json_kind(value)
+                                )
+                                .to_lowercase(),
+                            )
                             .help(format!("write a {:?} value", f.kind).to_lowercase()),
-                    ),
+                        )
+                    }
                     Some(_) => {}
                 }
             }
-            for field in schema.fields.iter().filter(|f| f.required && !resource.properties.contains_key(&f.name)) {
+            for field in schema
+                .fields
+                .iter()
+                .filter(|f| f.required && !resource.properties.contains_key(&f.name))
+            {
                 self.problems.push(
-                    Diagnostic::new(at(&[Seg::Key("properties")]), format!("`{}` requires field `{}`", resource.type_name, field.name))
-                        .help(format!("add `{}:` under properties", field.name)),
+                    Diagnostic::new(
+                        at(&[Seg::Key("properties")]),
+                        format!("`{}` requires field `{}`", resource.type_name, field.name),
+                    )
+                    .help(format!("add `{}:` under properties", field.name)),
                 );
             }
             if schema.regional && resource.region.is_none() {
                 self.problems.push(
-                    Diagnostic::new(at(&[]), format!("`{name}` ({}) lives in a region, but none is known", resource.type_name))
-                        .help("set `region:` on the resource, or declare it in a per-replica layer"),
+                    Diagnostic::new(
+                        at(&[]),
+                        format!(
+                            "`{name}` ({}) lives in a region, but none is known",
+                            resource.type_name
+                        ),
+                    )
+                    .help("set `region:` on the resource, or declare it in a per-replica layer"),
                 );
             }
             for (i, dep) in resource.depends_on.iter().enumerate() {
                 if !rendered.spec.resources.contains_key(dep) {
                     self.problems.push(
-                        Diagnostic::new(at(&[Seg::Key("options"), Seg::Key("depends_on"), Seg::Index(i)]), format!("`{name}` depends on unknown resource `{dep}`"))
-                            .help(suggest(dep, rendered.spec.resources.keys().map(String::as_str))),
+                        Diagnostic::new(
+                            at(&[Seg::Key("options"), Seg::Key("depends_on"), Seg::Index(i)]),
+                            format!("`{name}` depends on unknown resource `{dep}`"),
+                        )
+                        .help(suggest(
+                            dep,
+                            rendered.spec.resources.keys().map(String::as_str),
+                        )),
                     );
                 }
             }
@@ -150,33 +225,65 @@ impl Checker<'_> {
         let mut values: Vec<(Location, &Json)> = Vec::new();
         for (name, resource) in &rendered.spec.resources {
             for (field, value) in &resource.properties {
-                let path = [Seg::Key("resources"), Seg::Key(name), Seg::Key("properties"), Seg::Key(field)];
+                let path = [
+                    Seg::Key("resources"),
+                    Seg::Key(name),
+                    Seg::Key("properties"),
+                    Seg::Key(field),
+                ];
                 values.push((rendered.locate(&resource.template, &path), value));
             }
         }
         for (name, value) in &rendered.spec.outputs {
-            let template = rendered.sources.iter().find(|s| s.text.contains(&format!("{name}:"))).map(|s| s.template.clone()).unwrap_or_default();
-            values.push((rendered.locate(&template, &[Seg::Key("outputs"), Seg::Key(name)]), value));
+            let template = rendered
+                .sources
+                .iter()
+                .find(|s| s.text.contains(&format!("{name}:")))
+                .map(|s| s.template.clone())
+                .unwrap_or_default();
+            values.push((
+                rendered.locate(&template, &[Seg::Key("outputs"), Seg::Key(name)]),
+                value,
+            ));
         }
         let is_layer = |n: &str| self.workspace.layer(n).is_some();
         for (location, value) in values {
             let mut found = Vec::new();
             if let Err(err) = refs::collect(value, &is_layer, &mut found) {
-                self.problems.push(Diagnostic::new(location, format!("bad reference: {}", err.message)).help(format!("in `{}`", err.text)));
+                self.problems.push(
+                    Diagnostic::new(location, format!("bad reference: {}", err.message))
+                        .help(format!("in `{}`", err.text)),
+                );
                 continue;
             }
             for reference in found {
                 match self.check_reference(rendered, &reference) {
                     Ok(Some(target)) => {
-                        links.reads.entry(stack.name.clone()).or_default().insert(target.clone());
-                        links.depends_on.entry(stack.name.clone()).or_default().insert(target.clone());
+                        links
+                            .reads
+                            .entry(stack.name.clone())
+                            .or_default()
+                            .insert(target.clone());
+                        links
+                            .depends_on
+                            .entry(stack.name.clone())
+                            .or_default()
+                            .insert(target.clone());
                         if let Reference::LayerOutput { layer, .. } = &reference {
-                            links.layer_links.entry(stack.name.clone()).or_default().insert(layer.clone(), target);
+                            links
+                                .layer_links
+                                .entry(stack.name.clone())
+                                .or_default()
+                                .insert(layer.clone(), target);
                         }
                     }
                     Ok(None) => {}
                     Err((message, help)) => self.problems.push(
-                        Diagnostic::new(location.clone(), format!("bad reference `${{{reference}}}`: {message}")).help(help),
+                        Diagnostic::new(
+                            location.clone(),
+                            format!("bad reference `${{{reference}}}`: {message}"),
+                        )
+                        .help(help),
                     ),
                 }
             }
@@ -184,19 +291,30 @@ impl Checker<'_> {
     }
 
     /// `Ok(Some(stack))` for a reference to another stack's output.
-    fn check_reference(&self, rendered: &Rendered, reference: &Reference) -> Result<Option<String>, (String, String)> {
+    fn check_reference(
+        &self,
+        rendered: &Rendered,
+        reference: &Reference,
+    ) -> Result<Option<String>, (String, String)> {
         let stack = &rendered.spec.instance;
         match reference {
             Reference::Resource { name, path } => {
                 let Some(resource) = rendered.spec.resources.get(name) else {
-                    let mut candidates: Vec<&str> = rendered.spec.resources.keys().map(String::as_str).collect();
+                    let mut candidates: Vec<&str> =
+                        rendered.spec.resources.keys().map(String::as_str).collect();
                     candidates.extend(self.workspace.layers.iter().map(|l| l.name.as_str()));
-                    return Err((format!("no resource `{name}` in stack {}", stack.name), suggest(name, candidates)));
+                    return Err((
+                        format!("no resource `{name}` in stack {}", stack.name),
+                        suggest(name, candidates),
+                    ));
                 };
                 let attr = &path[0];
                 if let Some(schema) = self.registry.schema(&resource.type_name) {
                     if !schema.attribute_names().any(|a| a == attr) {
-                        return Err((format!("`{}` has no attribute `{attr}`", resource.type_name), suggest(attr, schema.attribute_names())));
+                        return Err((
+                            format!("`{}` has no attribute `{attr}`", resource.type_name),
+                            suggest(attr, schema.attribute_names()),
+                        ));
                     }
                 }
                 Ok(None)
@@ -205,26 +323,52 @@ impl Checker<'_> {
                 if !self.workspace.upstream_layers(&stack.layer).contains(layer) {
                     return Err((
                         format!("layer `{}` does not depend on layer `{layer}`", stack.layer),
-                        format!("add `{layer}` to depends_on in stacks/{}/layer.yaml", stack.layer),
+                        format!(
+                            "add `{layer}` to depends_on in stacks/{}/layer.yaml",
+                            stack.layer
+                        ),
                     ));
                 }
                 let matches: Vec<&Rendered> = self
                     .stacks
                     .iter()
-                    .filter(|r| r.spec.instance.layer == *layer && r.spec.instance.is_single_match_for(stack))
+                    .filter(|r| {
+                        r.spec.instance.layer == *layer
+                            && r.spec.instance.is_single_match_for(stack)
+                    })
                     .collect();
                 match matches.as_slice() {
                     [target] => self.check_output(target, key).map(Some),
-                    [] => Err((format!("no stack of layer `{layer}` matches stack {}", stack.name), format!("name the stack: `${{stack(\"{layer}/...\").outputs.{key}}}`"))),
-                    _ => Err((format!("several stacks of layer `{layer}` match stack {}", stack.name), format!("name one: `${{stack(\"{}\").outputs.{key}}}`", matches[0].spec.instance.name))),
+                    [] => Err((
+                        format!("no stack of layer `{layer}` matches stack {}", stack.name),
+                        format!("name the stack: `${{stack(\"{layer}/...\").outputs.{key}}}`"),
+                    )),
+                    _ => Err((
+                        format!(
+                            "several stacks of layer `{layer}` match stack {}",
+                            stack.name
+                        ),
+                        format!(
+                            "name one: `${{stack(\"{}\").outputs.{key}}}`",
+                            matches[0].spec.instance.name
+                        ),
+                    )),
                 }
             }
-            Reference::StackOutput { stack: target, key, .. } => {
+            Reference::StackOutput {
+                stack: target, key, ..
+            } => {
                 let Some(found) = self.by_name.get(target.as_str()) else {
-                    return Err((format!("no stack named {target}"), suggest(target, self.by_name.keys().copied())));
+                    return Err((
+                        format!("no stack named {target}"),
+                        suggest(target, self.by_name.keys().copied()),
+                    ));
                 };
                 if target == &stack.name {
-                    return Err(("a stack cannot read its own outputs".into(), "reference the resource directly".into()));
+                    return Err((
+                        "a stack cannot read its own outputs".into(),
+                        "reference the resource directly".into(),
+                    ));
                 }
                 self.check_output(found, key).map(Some)
             }
@@ -232,7 +376,16 @@ impl Checker<'_> {
                 if self.workspace.settings.config.contains_key(key) {
                     Ok(None)
                 } else {
-                    Err((format!("no config key `{key}`"), format!("add `{key}` under `config:` in terrace.yaml, or {}", suggest(key, self.workspace.settings.config.keys().map(String::as_str)))))
+                    Err((
+                        format!("no config key `{key}`"),
+                        format!(
+                            "add `{key}` under `config:` in terrace.yaml, or {}",
+                            suggest(
+                                key,
+                                self.workspace.settings.config.keys().map(String::as_str)
+                            )
+                        ),
+                    ))
                 }
             }
         }
@@ -256,21 +409,35 @@ impl Checker<'_> {
         for stack in &instances {
             let layer = self.workspace.layer(&stack.layer).expect("loaded layer");
             for dep in &layer.spec.depends_on {
-                for upstream in instances.iter().filter(|u| &u.layer == dep && stack.matches_upstream(u)) {
-                    links.depends_on.entry(stack.name.clone()).or_default().insert(upstream.name.clone());
+                for upstream in instances
+                    .iter()
+                    .filter(|u| &u.layer == dep && stack.matches_upstream(u))
+                {
+                    links
+                        .depends_on
+                        .entry(stack.name.clone())
+                        .or_default()
+                        .insert(upstream.name.clone());
                 }
             }
         }
     }
 
     fn order(&self, links: &mut StackLinks) -> Result<(), Vec<Diagnostic>> {
-        let names: Vec<&str> = self.stacks.iter().map(|r| r.spec.instance.name.as_str()).collect();
+        let names: Vec<&str> = self
+            .stacks
+            .iter()
+            .map(|r| r.spec.instance.name.as_str())
+            .collect();
         let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (*n, i)).collect();
         let index = &index;
         let edges: Vec<(usize, usize)> = links
             .depends_on
             .iter()
-            .flat_map(|(stack, deps)| deps.iter().map(move |d| (index[d.as_str()], index[stack.as_str()])))
+            .flat_map(|(stack, deps)| {
+                deps.iter()
+                    .map(move |d| (index[d.as_str()], index[stack.as_str()]))
+            })
             .collect();
         match topo_order(names.len(), &edges) {
             Ok(order) => {

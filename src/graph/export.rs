@@ -61,7 +61,9 @@ fn clusters(view: &GraphView) -> Vec<&str> {
 fn dot(view: &GraphView) -> String {
     let mut out = String::from("digraph terrace {\n  rankdir=LR;\n  node [shape=box, style=\"rounded,filled\", fontname=\"Helvetica\", fontcolor=white];\n");
     for (i, cluster) in clusters(view).into_iter().enumerate() {
-        out.push_str(&format!("  subgraph cluster_{i} {{\n    label=\"{cluster}\";\n    style=dashed;\n"));
+        out.push_str(&format!(
+            "  subgraph cluster_{i} {{\n    label=\"{cluster}\";\n    style=dashed;\n"
+        ));
         for node in view.nodes.iter().filter(|n| n.cluster == cluster) {
             let label = match &node.action {
                 Some(action) => format!("{}\\n({action})", node.id),
@@ -83,13 +85,18 @@ fn dot(view: &GraphView) -> String {
 }
 
 fn mermaid_id(id: &str) -> String {
-    id.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    id.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 fn mermaid(view: &GraphView) -> String {
     let mut out = String::from("flowchart LR\n");
     for cluster in clusters(view) {
-        out.push_str(&format!("  subgraph {}[\"{cluster}\"]\n", mermaid_id(&format!("layer {cluster}"))));
+        out.push_str(&format!(
+            "  subgraph {}[\"{cluster}\"]\n",
+            mermaid_id(&format!("layer {cluster}"))
+        ));
         for node in view.nodes.iter().filter(|n| n.cluster == cluster) {
             let label = match &node.action {
                 Some(action) => format!("{} ({action})", node.id),
@@ -119,8 +126,16 @@ mod tests {
     fn view() -> GraphView {
         GraphView {
             nodes: vec![
-                NodeView { id: "networks/eu/a".into(), cluster: "networks".into(), action: Some("create".into()) },
-                NodeView { id: "replicas/eu/a".into(), cluster: "replicas".into(), action: None },
+                NodeView {
+                    id: "networks/eu/a".into(),
+                    cluster: "networks".into(),
+                    action: Some("create".into()),
+                },
+                NodeView {
+                    id: "replicas/eu/a".into(),
+                    cluster: "replicas".into(),
+                    action: None,
+                },
             ],
             edges: vec![("networks/eu/a".into(), "replicas/eu/a".into())],
         }

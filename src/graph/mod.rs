@@ -20,7 +20,11 @@ pub fn topo_order(n: usize, edges: &[(usize, usize)]) -> Result<Vec<usize>, Vec<
     }
     let mut indegree: Vec<usize> = nodes
         .iter()
-        .map(|&node| graph.neighbors_directed(node, petgraph::Direction::Incoming).count())
+        .map(|&node| {
+            graph
+                .neighbors_directed(node, petgraph::Direction::Incoming)
+                .count()
+        })
         .collect();
     let mut ready: BTreeSet<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
     let mut order = Vec::with_capacity(n);
@@ -52,7 +56,10 @@ fn find_cycle(graph: &DiGraph<usize, ()>) -> Option<Vec<usize>> {
         let mut path = vec![start];
         let mut current = start;
         loop {
-            let next = graph.neighbors(current).filter(|n| members.contains(n)).min()?;
+            let next = graph
+                .neighbors(current)
+                .filter(|n| members.contains(n))
+                .min()?;
             if let Some(pos) = path.iter().position(|&p| p == next) {
                 let mut cycle: Vec<usize> = path[pos..].iter().map(|&p| graph[p]).collect();
                 cycle.push(graph[next]);

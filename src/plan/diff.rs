@@ -41,16 +41,25 @@ pub fn diff_resource(
         create_before_destroy: spec.create_before_destroy,
         notes: Vec::new(),
     };
-    let Some(current) = current else { return change };
+    let Some(current) = current else {
+        return change;
+    };
     if current.vanished {
-        change.notes.push(format!("{} was deleted outside Terrace; it will be created again", current.state.id));
+        change.notes.push(format!(
+            "{} was deleted outside Terrace; it will be created again",
+            current.state.id
+        ));
         return change;
     }
     change.id = Some(current.state.id.clone());
     let base = comparison_base(current, change.after.as_ref().expect("set above"), schema);
     let desired = change.after.as_ref().expect("set above");
     change.changed = changed_fields(&base, desired);
-    change.before = Some(base.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect());
+    change.before = Some(
+        base.iter()
+            .map(|(k, v)| (k.clone(), Value::from_json(v)))
+            .collect(),
+    );
     if let Some(observed) = current.observed {
         let drifted: Vec<&String> = change
             .changed
@@ -60,7 +69,11 @@ pub fn diff_resource(
         if !drifted.is_empty() {
             change.notes.push(format!(
                 "changed outside Terrace: {}",
-                drifted.iter().map(|f| f.as_str()).collect::<Vec<_>>().join(", ")
+                drifted
+                    .iter()
+                    .map(|f| f.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
     }
@@ -96,7 +109,10 @@ fn changed_fields(base: &Properties, desired: &ValueMap) -> Vec<String> {
     fields
         .into_iter()
         .filter(|field| {
-            let before = base.get(*field).map(Value::from_json).unwrap_or(Value::Null);
+            let before = base
+                .get(*field)
+                .map(Value::from_json)
+                .unwrap_or(Value::Null);
             let after = desired.get(*field).cloned().unwrap_or(Value::Null);
             after.first_unknown().is_some() || before != after
         })
@@ -104,7 +120,11 @@ fn changed_fields(base: &Properties, desired: &ValueMap) -> Vec<String> {
         .collect()
 }
 
-fn replace_reasons(change: &ResourceChange, state: &ResourceState, schema: &ResourceSchema) -> Vec<String> {
+fn replace_reasons(
+    change: &ResourceChange,
+    state: &ResourceState,
+    schema: &ResourceSchema,
+) -> Vec<String> {
     let mut reasons = Vec::new();
     if state.type_name != change.type_name {
         reasons.push(format!("type ({} → {})", state.type_name, change.type_name));
@@ -113,13 +133,20 @@ fn replace_reasons(change: &ResourceChange, state: &ResourceState, schema: &Reso
         reasons.push("region".to_string());
     }
     for field in &change.changed {
-        if schema.field(field).is_some_and(|f| f.force_new && !f.computed) {
+        if schema
+            .field(field)
+            .is_some_and(|f| f.force_new && !f.computed)
+        {
             let unknown = change
                 .after
                 .as_ref()
                 .and_then(|a| a.get(field))
                 .is_some_and(|v| v.first_unknown().is_some());
-            reasons.push(if unknown { format!("{field} (known after apply)") } else { field.clone() });
+            reasons.push(if unknown {
+                format!("{field} (known after apply)")
+            } else {
+                field.clone()
+            });
         }
     }
     reasons
@@ -133,7 +160,13 @@ pub fn delete_change(name: &str, state: &ResourceState) -> ResourceChange {
         region: state.region.clone(),
         action: Action::Delete,
         id: Some(state.id.clone()),
-        before: Some(state.inputs.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
+        before: Some(
+            state
+                .inputs
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                .collect(),
+        ),
         after: None,
         changed: Vec::new(),
         replace_because: Vec::new(),
@@ -156,8 +189,11 @@ pub fn planned_attributes(
     let unknown = |attr: &str| Value::Unknown(format!("{stack}: {}.{attr}", change.name));
     match (change.action, state) {
         (Action::NoOp | Action::Update, Some(state)) => {
-            let mut attrs: ValueMap =
-                state.readable().iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect();
+            let mut attrs: ValueMap = state
+                .readable()
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                .collect();
             attrs.extend(desired);
             attrs
         }
@@ -182,12 +218,17 @@ mod tests {
         ResourceSchema {
             type_name: "test:Network".into(),
             fields: vec![
-                FieldSchema::input("cidr", FieldKind::String).required().force_new(),
+                FieldSchema::input("cidr", FieldKind::String)
+                    .required()
+                    .force_new(),
                 FieldSchema::input("name", FieldKind::String),
                 FieldSchema::input("dns", FieldKind::Bool),
                 FieldSchema::computed("arn", FieldKind::String),
             ],
-            api: ApiClasses { read: "read".into(), mutate: "mutate".into() },
+            api: ApiClasses {
+                read: "read".into(),
+                mutate: "mutate".into(),
+            },
             regional: false,
         }
     }
@@ -221,12 +262,22 @@ mod tests {
     }
 
     fn current(state: &ResourceState) -> Option<Current<'_>> {
-        Some(Current { state, observed: None, vanished: false })
+        Some(Current {
+            state,
+            observed: None,
+            vanished: false,
+        })
     }
 
     #[test]
     fn create_when_nothing_exists() {
-        let change = diff_resource("vpc", &spec(), desired(json!({"cidr": "10.0.0.0/16"})), None, &schema());
+        let change = diff_resource(
+            "vpc",
+            &spec(),
+            desired(json!({"cidr": "10.0.0.0/16"})),
+            None,
+            &schema(),
+        );
         assert_eq!(change.action, Action::Create);
         assert!(change.before.is_none());
     }
@@ -234,19 +285,46 @@ mod tests {
     #[test]
     fn no_op_when_equal_and_update_when_a_plain_field_changes() {
         let s = state(json!({"cidr": "10.0.0.0/16", "name": "a"}));
-        let same = diff_resource("vpc", &spec(), desired(json!({"cidr": "10.0.0.0/16", "name": "a"})), current(&s), &schema());
+        let same = diff_resource(
+            "vpc",
+            &spec(),
+            desired(json!({"cidr": "10.0.0.0/16", "name": "a"})),
+            current(&s),
+            &schema(),
+        );
         assert_eq!(same.action, Action::NoOp);
-        let renamed = diff_resource("vpc", &spec(), desired(json!({"cidr": "10.0.0.0/16", "name": "b"})), current(&s), &schema());
+        let renamed = diff_resource(
+            "vpc",
+            &spec(),
+            desired(json!({"cidr": "10.0.0.0/16", "name": "b"})),
+            current(&s),
+            &schema(),
+        );
         assert_eq!(renamed.action, Action::Update);
         assert_eq!(renamed.changed, vec!["name"]);
-        let unset = diff_resource("vpc", &spec(), desired(json!({"cidr": "10.0.0.0/16"})), current(&s), &schema());
-        assert_eq!((unset.action, unset.changed), (Action::Update, vec!["name".to_string()]));
+        let unset = diff_resource(
+            "vpc",
+            &spec(),
+            desired(json!({"cidr": "10.0.0.0/16"})),
+            current(&s),
+            &schema(),
+        );
+        assert_eq!(
+            (unset.action, unset.changed),
+            (Action::Update, vec!["name".to_string()])
+        );
     }
 
     #[test]
     fn replace_names_the_forcing_field_even_when_unknown() {
         let s = state(json!({"cidr": "10.0.0.0/16"}));
-        let change = diff_resource("vpc", &spec(), desired(json!({"cidr": "10.1.0.0/16"})), current(&s), &schema());
+        let change = diff_resource(
+            "vpc",
+            &spec(),
+            desired(json!({"cidr": "10.1.0.0/16"})),
+            current(&s),
+            &schema(),
+        );
         assert_eq!(change.action, Action::Replace);
         assert_eq!(change.replace_because, vec!["cidr"]);
         let mut unknown = desired(json!({}));
@@ -255,7 +333,13 @@ mod tests {
         assert_eq!(change.replace_because, vec!["cidr (known after apply)"]);
         let mut moved = spec();
         moved.region = Some("eu-west-1".into());
-        let change = diff_resource("vpc", &moved, desired(json!({"cidr": "10.0.0.0/16"})), current(&s), &schema());
+        let change = diff_resource(
+            "vpc",
+            &moved,
+            desired(json!({"cidr": "10.0.0.0/16"})),
+            current(&s),
+            &schema(),
+        );
         assert_eq!(change.replace_because, vec!["region"]);
     }
 
@@ -264,30 +348,72 @@ mod tests {
         let s = state(json!({"cidr": "10.0.0.0/16", "name": "a"}));
         let observed = Observed {
             id: "net-1".into(),
-            properties: json!({"cidr": "10.0.0.0/16", "name": "changed", "dns": true}).as_object().unwrap().clone(),
+            properties: json!({"cidr": "10.0.0.0/16", "name": "changed", "dns": true})
+                .as_object()
+                .unwrap()
+                .clone(),
             attributes: Default::default(),
             ownership: None,
         };
-        let cur = Some(Current { state: &s, observed: Some(&observed), vanished: false });
-        let change = diff_resource("vpc", &spec(), desired(json!({"cidr": "10.0.0.0/16", "name": "a"})), cur, &schema());
-        assert_eq!(change.action, Action::Update, "drift on a set field is repaired");
+        let cur = Some(Current {
+            state: &s,
+            observed: Some(&observed),
+            vanished: false,
+        });
+        let change = diff_resource(
+            "vpc",
+            &spec(),
+            desired(json!({"cidr": "10.0.0.0/16", "name": "a"})),
+            cur,
+            &schema(),
+        );
+        assert_eq!(
+            change.action,
+            Action::Update,
+            "drift on a set field is repaired"
+        );
         assert!(change.notes[0].contains("changed outside Terrace: name"));
         // `dns` is a cloud default the configuration never set: not a change.
         assert!(!change.changed.contains(&"dns".to_string()));
-        let gone = Some(Current { state: &s, observed: None, vanished: true });
-        let change = diff_resource("vpc", &spec(), desired(json!({"cidr": "10.0.0.0/16"})), gone, &schema());
+        let gone = Some(Current {
+            state: &s,
+            observed: None,
+            vanished: true,
+        });
+        let change = diff_resource(
+            "vpc",
+            &spec(),
+            desired(json!({"cidr": "10.0.0.0/16"})),
+            gone,
+            &schema(),
+        );
         assert_eq!(change.action, Action::Create);
     }
 
     #[test]
     fn planned_attributes_are_unknown_for_new_resources_and_known_otherwise() {
-        let create = diff_resource("vpc", &spec(), desired(json!({"cidr": "10.0.0.0/16"})), None, &schema());
+        let create = diff_resource(
+            "vpc",
+            &spec(),
+            desired(json!({"cidr": "10.0.0.0/16"})),
+            None,
+            &schema(),
+        );
         let attrs = planned_attributes(&create, "networks/eu/a", None, &schema());
         assert_eq!(attrs["id"], Value::Unknown("networks/eu/a: vpc.id".into()));
-        assert_eq!(attrs["arn"], Value::Unknown("networks/eu/a: vpc.arn".into()));
+        assert_eq!(
+            attrs["arn"],
+            Value::Unknown("networks/eu/a: vpc.arn".into())
+        );
         assert_eq!(attrs["cidr"], Value::String("10.0.0.0/16".into()));
         let s = state(json!({"cidr": "10.0.0.0/16"}));
-        let noop = diff_resource("vpc", &spec(), desired(json!({"cidr": "10.0.0.0/16"})), current(&s), &schema());
+        let noop = diff_resource(
+            "vpc",
+            &spec(),
+            desired(json!({"cidr": "10.0.0.0/16"})),
+            current(&s),
+            &schema(),
+        );
         let attrs = planned_attributes(&noop, "networks/eu/a", Some(&s), &schema());
         assert_eq!(attrs["id"], Value::String("net-1".into()));
         assert_eq!(attrs["arn"], Value::String("arn:1".into()));

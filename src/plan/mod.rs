@@ -111,7 +111,9 @@ pub struct OutputChange {
 impl OutputChange {
     pub fn changes(&self) -> bool {
         match (&self.before, &self.after) {
-            (Some(before), after) => after.first_unknown().is_some() || Value::from_json(before) != *after,
+            (Some(before), after) => {
+                after.first_unknown().is_some() || Value::from_json(before) != *after
+            }
             (None, Value::Null) => false,
             (None, _) => true,
         }
@@ -138,6 +140,9 @@ pub struct StackPlan {
     pub layer_links: BTreeMap<String, String>,
     pub changes: Vec<ResourceChange>,
     pub outputs: BTreeMap<String, OutputChange>,
+    /// Interrupted operations recorded in state that applying will settle (adopt or clear).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending: Vec<String>,
     /// The desired content, for re-planning at apply time.
     pub desired: StackSpec,
 }
@@ -146,6 +151,7 @@ impl StackPlan {
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action.is_change())
             || self.outputs.values().any(OutputChange::changes)
+            || !self.pending.is_empty()
     }
 
     pub fn count(&self, action: Action) -> usize {
@@ -196,7 +202,10 @@ impl Plan {
 
     /// Recomputes the summary from the stacks.
     pub fn summarize(&mut self) {
-        let mut summary = Summary { stacks: self.stacks.len(), ..Summary::default() };
+        let mut summary = Summary {
+            stacks: self.stacks.len(),
+            ..Summary::default()
+        };
         for stack in &self.stacks {
             summary.create += stack.count(Action::Create);
             summary.update += stack.count(Action::Update);

@@ -41,26 +41,48 @@ pub struct StackInputs<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StackPlanError {
     #[error("stack {stack}: resource `{resource}`: {message}")]
-    Resource { stack: String, resource: String, message: String },
+    Resource {
+        stack: String,
+        resource: String,
+        message: String,
+    },
     #[error("stack {stack}: output `{output}`: {message}")]
-    Output { stack: String, output: String, message: String },
+    Output {
+        stack: String,
+        output: String,
+        message: String,
+    },
     #[error("stack {stack}: resources depend on each other in a cycle: {cycle}")]
     Cycle { stack: String, cycle: String },
 }
+
+/// Resource names in dependency order, and each resource's dependencies.
+pub type ResourceOrder = (Vec<String>, HashMap<String, Vec<String>>);
 
 /// Resource names of a spec in dependency order, and each resource's dependencies.
 pub fn resource_order(
     spec: &StackSpec,
     is_layer: &dyn Fn(&str) -> bool,
-) -> Result<(Vec<String>, HashMap<String, Vec<String>>), StackPlanError> {
+) -> Result<ResourceOrder, StackPlanError> {
     let names: Vec<&String> = spec.resources.keys().collect();
-    let index: HashMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    let index: HashMap<&str, usize> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.as_str(), i))
+        .collect();
     let mut deps: HashMap<String, Vec<String>> = HashMap::new();
     let mut edges = Vec::new();
     for (i, (name, resource)) in spec.resources.iter().enumerate() {
         let mut found = Vec::new();
-        refs::collect(&Json::Object(resource.properties.clone()), is_layer, &mut found).map_err(|e| {
-            StackPlanError::Resource { stack: spec.instance.name.clone(), resource: name.clone(), message: e.to_string() }
+        refs::collect(
+            &Json::Object(resource.properties.clone()),
+            is_layer,
+            &mut found,
+        )
+        .map_err(|e| StackPlanError::Resource {
+            stack: spec.instance.name.clone(),
+            resource: name.clone(),
+            message: e.to_string(),
         })?;
         let mut mine: Vec<String> = found
             .into_iter()
@@ -79,7 +101,9 @@ pub fn resource_order(
                     return Err(StackPlanError::Resource {
                         stack: spec.instance.name.clone(),
                         resource: name.clone(),
-                        message: format!("depends on `{dep}`, which is not a resource of this stack"),
+                        message: format!(
+                            "depends on `{dep}`, which is not a resource of this stack"
+                        ),
                     })
                 }
             }
@@ -90,7 +114,11 @@ pub fn resource_order(
         Ok(order) => Ok((order.into_iter().map(|i| names[i].clone()).collect(), deps)),
         Err(cycle) => Err(StackPlanError::Cycle {
             stack: spec.instance.name.clone(),
-            cycle: cycle.iter().map(|&i| names[i].as_str()).collect::<Vec<_>>().join(" -> "),
+            cycle: cycle
+                .iter()
+                .map(|&i| names[i].as_str())
+                .collect::<Vec<_>>()
+                .join(" -> "),
         }),
     }
 }
@@ -103,7 +131,8 @@ pub trait ResourceAttributes {
 
 impl ResourceAttributes for HashMap<String, ValueMap> {
     fn attribute(&self, resource: &str, attribute: &str) -> Option<Value> {
-        self.get(resource).map(|attrs| attrs.get(attribute).cloned().unwrap_or(Value::Null))
+        self.get(resource)
+            .map(|attrs| attrs.get(attribute).cloned().unwrap_or(Value::Null))
     }
 }
 
@@ -113,7 +142,10 @@ impl ResourceAttributes for StackState {
         if attribute == "id" {
             return Some(Value::String(state.id.clone()));
         }
-        let json = state.attributes.get(attribute).or_else(|| state.inputs.get(attribute));
+        let json = state
+            .attributes
+            .get(attribute)
+            .or_else(|| state.inputs.get(attribute));
         Some(json.map(Value::from_json).unwrap_or(Value::Null))
     }
 }
@@ -144,10 +176,9 @@ impl Lookup for Resolver<'_> {
         match reference {
             Reference::Resource { name, path } => {
                 let (attr, rest) = path.split_first().ok_or("missing attribute")?;
-                let value = self
-                    .attributes
-                    .attribute(name, attr)
-                    .ok_or_else(|| format!("`{name}` is not a resource of this stack (or not yet created)"))?;
+                let value = self.attributes.attribute(name, attr).ok_or_else(|| {
+                    format!("`{name}` is not a resource of this stack (or not yet created)")
+                })?;
                 follow(&value, rest, &format!("{name}.{attr}"))
             }
             Reference::LayerOutput { layer, key, path } => {
@@ -195,10 +226,12 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
         let (order, deps) = resource_order(spec, &is_layer)?;
         for name in order {
             let resource = &spec.resources[&name];
-            let schema = inputs.registry.schema(&resource.type_name).ok_or_else(|| StackPlanError::Resource {
-                stack: stack.clone(),
-                resource: name.clone(),
-                message: format!("unknown resource type `{}`", resource.type_name),
+            let schema = inputs.registry.schema(&resource.type_name).ok_or_else(|| {
+                StackPlanError::Resource {
+                    stack: stack.clone(),
+                    resource: name.clone(),
+                    message: format!("unknown resource type `{}`", resource.type_name),
+                }
             })?;
             let resolver = Resolver {
                 attributes: &attributes,
@@ -206,18 +239,27 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
                 layer_links: inputs.layer_links,
                 config: inputs.config,
             };
-            let desired = refs::resolve_map(&resource.properties, &resolver, &is_layer).map_err(|e| {
-                StackPlanError::Resource { stack: stack.clone(), resource: name.clone(), message: e.to_string() }
-            })?;
+            let desired =
+                refs::resolve_map(&resource.properties, &resolver, &is_layer).map_err(|e| {
+                    StackPlanError::Resource {
+                        stack: stack.clone(),
+                        resource: name.clone(),
+                        message: e.to_string(),
+                    }
+                })?;
             let existing = state.resources.get(&name);
             let current = existing.map(|state| Current {
                 state,
                 observed: inputs.observations.found.get(&name),
-                vanished: inputs.observations.refreshed && !inputs.observations.found.contains_key(&name),
+                vanished: inputs.observations.refreshed
+                    && !inputs.observations.found.contains_key(&name),
             });
             let mut change = diff::diff_resource(&name, resource, desired, current, schema);
             change.depends_on = deps.get(&name).cloned().unwrap_or_default();
-            attributes.insert(name.clone(), diff::planned_attributes(&change, stack, existing, schema));
+            attributes.insert(
+                name.clone(),
+                diff::planned_attributes(&change, stack, existing, schema),
+            );
             changes.push(change);
         }
     }
@@ -236,6 +278,11 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
         layer_links: inputs.layer_links.clone(),
         changes,
         outputs,
+        pending: state
+            .pending
+            .iter()
+            .map(|p| format!("{:?} of `{}`", p.kind, p.resource).to_lowercase())
+            .collect(),
         desired: spec.clone(),
     })
 }
@@ -255,18 +302,26 @@ fn plan_outputs(
             config: inputs.config,
         };
         for (name, raw) in &inputs.spec.outputs {
-            let after = refs::resolve(raw, &resolver, is_layer).map_err(|e| StackPlanError::Output {
-                stack: inputs.spec.instance.name.clone(),
-                output: name.clone(),
-                message: e.to_string(),
-            })?;
-            outputs.insert(name.clone(), OutputChange { before: state.outputs.get(name).cloned(), after });
+            let after =
+                refs::resolve(raw, &resolver, is_layer).map_err(|e| StackPlanError::Output {
+                    stack: inputs.spec.instance.name.clone(),
+                    output: name.clone(),
+                    message: e.to_string(),
+                })?;
+            outputs.insert(
+                name.clone(),
+                OutputChange {
+                    before: state.outputs.get(name).cloned(),
+                    after,
+                },
+            );
         }
     }
     for (name, before) in &state.outputs {
-        outputs
-            .entry(name.clone())
-            .or_insert_with(|| OutputChange { before: Some(before.clone()), after: Value::Null });
+        outputs.entry(name.clone()).or_insert_with(|| OutputChange {
+            before: Some(before.clone()),
+            after: Value::Null,
+        });
     }
     Ok(outputs)
 }

@@ -12,13 +12,14 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 type Key = (String, String);
+type Buckets = HashMap<(String, String, String), Arc<DefaultDirectRateLimiter>>;
 
 /// Shared limiters, created lazily per (provider, region) and (provider, region, class).
 #[derive(Clone)]
 pub struct Limits {
     rates: Arc<HashMap<String, HashMap<String, f64>>>,
     in_flight: Arc<HashMap<String, usize>>,
-    buckets: Arc<Mutex<HashMap<(String, String, String), Arc<DefaultDirectRateLimiter>>>>,
+    buckets: Arc<Mutex<Buckets>>,
     slots: Arc<Mutex<HashMap<Key, Arc<Semaphore>>>>,
 }
 
@@ -34,13 +35,18 @@ impl Limits {
         let mut in_flight = HashMap::new();
         for provider in registry.providers() {
             let name = provider.name().to_string();
-            let mut classes: HashMap<String, f64> =
-                provider.rate_limits().into_iter().map(|r| (r.class, r.per_second)).collect();
+            let mut classes: HashMap<String, f64> = provider
+                .rate_limits()
+                .into_iter()
+                .map(|r| (r.class, r.per_second))
+                .collect();
             let overrides = settings.providers.get(&name);
             if let Some(overrides) = overrides {
                 classes.extend(overrides.rate_limits.clone());
             }
-            let cap = overrides.and_then(|o| o.max_in_flight).unwrap_or(provider.max_in_flight());
+            let cap = overrides
+                .and_then(|o| o.max_in_flight)
+                .unwrap_or(provider.max_in_flight());
             rates.insert(name.clone(), classes);
             in_flight.insert(name, cap.max(1));
         }
@@ -63,14 +69,22 @@ impl Limits {
                 .or_insert_with(|| Arc::new(Semaphore::new(cap)))
                 .clone()
         };
-        let slot = semaphore.acquire_owned().await.expect("semaphore never closed");
+        let slot = semaphore
+            .acquire_owned()
+            .await
+            .expect("semaphore never closed");
         if let Some(bucket) = self.bucket(provider, &region, class) {
             bucket.until_ready().await;
         }
         Permit { _slot: slot }
     }
 
-    fn bucket(&self, provider: &str, region: &str, class: &str) -> Option<Arc<DefaultDirectRateLimiter>> {
+    fn bucket(
+        &self,
+        provider: &str,
+        region: &str,
+        class: &str,
+    ) -> Option<Arc<DefaultDirectRateLimiter>> {
         let rate = *self.rates.get(provider)?.get(class)?;
         if rate <= 0.0 || !rate.is_finite() {
             return None;
@@ -80,7 +94,9 @@ impl Limits {
         let bucket = buckets.entry(key).or_insert_with(|| {
             let period = Duration::from_secs_f64(1.0 / rate);
             let burst = NonZeroU32::new(rate.ceil().max(1.0) as u32).unwrap_or(NonZeroU32::MIN);
-            let quota = Quota::with_period(period).expect("positive period").allow_burst(burst);
+            let quota = Quota::with_period(period)
+                .expect("positive period")
+                .allow_burst(burst);
             Arc::new(DefaultDirectRateLimiter::direct(quota))
         });
         Some(bucket.clone())

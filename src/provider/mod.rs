@@ -106,7 +106,11 @@ pub struct ProviderError {
 
 impl ProviderError {
     pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
-        ProviderError { kind, code: code.into(), message: message.into() }
+        ProviderError {
+            kind,
+            code: code.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -160,8 +164,16 @@ pub trait Provider: Send + Sync + 'static {
             ids: vec![id.to_string()],
             owner: None,
         };
-        self.read(request).await?.into_iter().find(|o| o.id == id).ok_or_else(|| {
-            ProviderError::new(ErrorKind::NotFound, "NotFound", format!("no {type_name} with id {id}"))
-        })
+        self.read(request)
+            .await?
+            .into_iter()
+            .find(|o| o.id == id)
+            .ok_or_else(|| {
+                ProviderError::new(
+                    ErrorKind::NotFound,
+                    "NotFound",
+                    format!("no {type_name} with id {id}"),
+                )
+            })
     }
 }

@@ -19,7 +19,8 @@ impl Registry {
     /// Adds a provider (replacing one of the same name).
     pub fn register(&mut self, provider: Arc<dyn Provider>) {
         for schema in provider.schemas() {
-            self.schemas.insert(schema.type_name.clone(), Arc::new(schema));
+            self.schemas
+                .insert(schema.type_name.clone(), Arc::new(schema));
         }
         self.providers.insert(provider.name().to_string(), provider);
     }

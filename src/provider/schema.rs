@@ -49,7 +49,13 @@ pub struct FieldSchema {
 
 impl FieldSchema {
     pub fn input(name: &str, kind: FieldKind) -> Self {
-        FieldSchema { name: name.into(), kind, required: false, force_new: false, computed: false }
+        FieldSchema {
+            name: name.into(),
+            kind,
+            required: false,
+            force_new: false,
+            computed: false,
+        }
     }
 
     pub fn required(mut self) -> Self {
@@ -63,7 +69,13 @@ impl FieldSchema {
     }
 
     pub fn computed(name: &str, kind: FieldKind) -> Self {
-        FieldSchema { name: name.into(), kind, required: false, force_new: false, computed: true }
+        FieldSchema {
+            name: name.into(),
+            kind,
+            required: false,
+            force_new: false,
+            computed: true,
+        }
     }
 }
 
@@ -93,7 +105,10 @@ impl ResourceSchema {
 
     /// Names of settable fields.
     pub fn input_names(&self) -> impl Iterator<Item = &str> + Clone {
-        self.fields.iter().filter(|f| !f.computed).map(|f| f.name.as_str())
+        self.fields
+            .iter()
+            .filter(|f| !f.computed)
+            .map(|f| f.name.as_str())
     }
 
     /// Names of every attribute a reference may read: inputs, computed fields and `id`.

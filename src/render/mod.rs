@@ -67,7 +67,10 @@ impl Rendered {
         match self.sources.iter().find(|s| s.template == template) {
             Some(source) => {
                 let mut location = yaml::location_of(template.as_ref(), &source.text, path);
-                location.snippet = location.line.and_then(|l| source.text.lines().nth(l - 1)).map(|l| l.trim().to_string());
+                location.snippet = location
+                    .line
+                    .and_then(|l| source.text.lines().nth(l - 1))
+                    .map(|l| l.trim().to_string());
                 location
             }
             None => Location::file(template),
@@ -102,9 +105,15 @@ impl Renderer {
     }
 
     /// Renders one stack.
-    pub fn render(&self, workspace: &Workspace, stack: &StackInstance) -> Result<Rendered, Vec<Diagnostic>> {
+    pub fn render(
+        &self,
+        workspace: &Workspace,
+        stack: &StackInstance,
+    ) -> Result<Rendered, Vec<Diagnostic>> {
         let context = context_for(workspace, stack);
-        let layer = workspace.layer(&stack.layer).expect("stack of a loaded layer");
+        let layer = workspace
+            .layer(&stack.layer)
+            .expect("stack of a loaded layer");
         let mut spec = StackSpec {
             instance: stack.clone(),
             resources: IndexMap::new(),
@@ -122,10 +131,21 @@ impl Renderer {
                 }
             };
             match parse_document(&name, &stack.name, &text) {
-                Ok(document) => merge(&mut spec, document, &name, &text, &sources, stack, &mut problems),
+                Ok(document) => merge(
+                    &mut spec,
+                    document,
+                    &name,
+                    &text,
+                    &sources,
+                    stack,
+                    &mut problems,
+                ),
                 Err(diagnostic) => problems.push(diagnostic),
             }
-            sources.push(RenderedSource { template: name, text });
+            sources.push(RenderedSource {
+                template: name,
+                text,
+            });
         }
         if problems.is_empty() {
             Ok(Rendered { spec, sources })
@@ -137,10 +157,13 @@ impl Renderer {
 
 fn parse_document(template: &str, stack: &str, text: &str) -> Result<Document, Diagnostic> {
     if text.trim().is_empty() {
-        return Ok(Document { resources: IndexMap::new(), outputs: IndexMap::new() });
+        return Ok(Document {
+            resources: IndexMap::new(),
+            outputs: IndexMap::new(),
+        });
     }
     yaml::parse::<Document>(std::path::Path::new(template), text).map_err(|mut d| {
-        d.location = d.location.with_context(format!("rendered for stack {stack}"));
+        d.location.context = Some(format!("rendered for stack {stack}"));
         d
     })
 }
@@ -156,17 +179,32 @@ fn merge(
 ) {
     let context = format!("rendered for stack {}", stack.name);
     for (name, decl) in document.resources {
-        let at = yaml::location_of(template.as_ref(), text, &[yaml::Seg::Key("resources"), yaml::Seg::Key(&name)])
-            .with_context(context.clone());
+        let at = yaml::location_of(
+            template.as_ref(),
+            text,
+            &[yaml::Seg::Key("resources"), yaml::Seg::Key(&name)],
+        )
+        .with_context(context.clone());
         if let Some(first) = spec.resources.get(&name) {
             let first_at = earlier
                 .iter()
                 .find(|s| s.template == first.template)
-                .map(|s| yaml::location_of(s.template.as_ref(), &s.text, &[yaml::Seg::Key("resources"), yaml::Seg::Key(&name)]))
+                .map(|s| {
+                    yaml::location_of(
+                        s.template.as_ref(),
+                        &s.text,
+                        &[yaml::Seg::Key("resources"), yaml::Seg::Key(&name)],
+                    )
+                })
                 .unwrap_or_else(|| Location::file(&first.template));
             problems.push(
-                Diagnostic::new(at, format!("duplicate resource name `{name}` in stack {}", stack.name))
-                    .help(format!("resource names must be unique in a stack; the first is at {first_at}")),
+                Diagnostic::new(
+                    at,
+                    format!("duplicate resource name `{name}` in stack {}", stack.name),
+                )
+                .help(format!(
+                    "resource names must be unique in a stack; the first is at {first_at}"
+                )),
             );
             continue;
         }
@@ -186,11 +224,18 @@ fn merge(
     }
     for (name, value) in document.outputs {
         if spec.outputs.contains_key(&name) {
-            let at = yaml::location_of(template.as_ref(), text, &[yaml::Seg::Key("outputs"), yaml::Seg::Key(&name)])
-                .with_context(context.clone());
+            let at = yaml::location_of(
+                template.as_ref(),
+                text,
+                &[yaml::Seg::Key("outputs"), yaml::Seg::Key(&name)],
+            )
+            .with_context(context.clone());
             problems.push(
-                Diagnostic::new(at, format!("duplicate output `{name}` in stack {}", stack.name))
-                    .help("output names must be unique in a stack"),
+                Diagnostic::new(
+                    at,
+                    format!("duplicate output `{name}` in stack {}", stack.name),
+                )
+                .help("output names must be unique in a stack"),
             );
             continue;
         }
@@ -200,7 +245,9 @@ fn merge(
 
 /// The tera context of one stack.
 fn context_for(workspace: &Workspace, stack: &StackInstance) -> tera::Context {
-    let group = workspace.group(&stack.group).expect("stack of a loaded group");
+    let group = workspace
+        .group(&stack.group)
+        .expect("stack of a loaded group");
     let replica = stack
         .replica
         .as_ref()
@@ -237,7 +284,10 @@ fn tera_diagnostic(template: &str, stack: Option<&str>, err: &tera::Error) -> Di
     }
     let message = messages.join(": ");
     let line_col = message.split("-->").nth(1).and_then(|rest| {
-        let mut parts = rest.trim().split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty());
+        let mut parts = rest
+            .trim()
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty());
         Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
     });
     let mut location = match line_col {
@@ -252,5 +302,9 @@ fn tera_diagnostic(template: &str, stack: Option<&str>, err: &tera::Error) -> Di
     } else {
         "fix the tera syntax at this place"
     };
-    Diagnostic::new(location, format!("template error: {}", message.replace('\n', " "))).help(help)
+    Diagnostic::new(
+        location,
+        format!("template error: {}", message.replace('\n', " ")),
+    )
+    .help(help)
 }

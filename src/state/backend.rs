@@ -24,10 +24,16 @@ pub struct LockInfo {
 impl LockInfo {
     /// A lock for the current process.
     pub fn for_operation(operation: &str) -> LockInfo {
-        let user = std::env::var("USER").or_else(|_| std::env::var("USERNAME")).unwrap_or_default();
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("USERNAME"))
+            .unwrap_or_default();
         LockInfo {
             id: uuid::Uuid::new_v4().to_string(),
-            holder: if user.is_empty() { "unknown".into() } else { user },
+            holder: if user.is_empty() {
+                "unknown".into()
+            } else {
+                user
+            },
             host: gethostname::gethostname().to_string_lossy().to_string(),
             pid: std::process::id(),
             operation: operation.to_string(),
@@ -54,22 +60,41 @@ impl fmt::Display for LockInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("state I/O on {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("state file {path} is corrupt: {message}")]
     Corrupt { path: PathBuf, message: String },
     #[error("stack {stack} is locked by {holder}")]
-    Locked { stack: String, holder: Box<LockInfo> },
-    #[error("state of stack {stack} changed meanwhile: expected serial {expected:?}, found {found:?}")]
-    SerialConflict { stack: String, expected: Option<u64>, found: Option<u64> },
+    Locked {
+        stack: String,
+        holder: Box<LockInfo>,
+    },
+    #[error(
+        "state of stack {stack} changed meanwhile: expected serial {expected:?}, found {found:?}"
+    )]
+    SerialConflict {
+        stack: String,
+        expected: Option<u64>,
+        found: Option<u64>,
+    },
     #[error("state of stack {stack} belongs to lineage {found}, not {expected}")]
-    LineageMismatch { stack: String, expected: String, found: String },
+    LineageMismatch {
+        stack: String,
+        expected: String,
+        found: String,
+    },
     #[error("unsupported state backend `{0}`: use file://PATH")]
     Unsupported(String),
 }
 
 impl StateError {
     pub fn io(path: &Path, source: std::io::Error) -> StateError {
-        StateError::Io { path: path.to_path_buf(), source }
+        StateError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }
 
@@ -82,7 +107,12 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Appends a journal entry; `base_serial` is the serial of the snapshot it follows.
     /// Requires the stack's lock.
-    async fn append(&self, stack: &str, base_serial: u64, entry: &JournalEntry) -> Result<(), StateError>;
+    async fn append(
+        &self,
+        stack: &str,
+        base_serial: u64,
+        entry: &JournalEntry,
+    ) -> Result<(), StateError>;
 
     /// Writes `state` as the new snapshot (keeping the previous one), if the stored snapshot's
     /// serial is still `expected` (`None`: no snapshot yet), and clears the journal.
@@ -112,15 +142,40 @@ pub fn open_backend(url: Option<&str>, root: &Path) -> Result<Arc<dyn Backend>, 
     let url = url.unwrap_or("file://.terrace/state");
     match url.strip_prefix("file://") {
         Some(path) => {
-            let dir = if Path::new(path).is_absolute() { PathBuf::from(path) } else { root.join(path) };
+            let dir = if Path::new(path).is_absolute() {
+                PathBuf::from(path)
+            } else {
+                root.join(path)
+            };
             Ok(Arc::new(super::file::FileBackend::new(dir)))
         }
         None => Err(StateError::Unsupported(url.to_string())),
     }
 }
 
-/// Takes a stack's lock, waiting up to `timeout` while someone else holds it. `on_wait` is
-/// called once, with the holder, when waiting starts.
+impl LockInfo {
+    /// True when the holder is a process of this host that no longer runs (killed, crashed):
+    /// its lock can be broken safely.
+    pub fn holder_is_dead(&self) -> bool {
+        let here = gethostname::gethostname().to_string_lossy().to_string();
+        self.host == here
+            && self.pid != 0
+            && self.pid != std::process::id()
+            && !process_alive(self.pid)
+    }
+}
+
+fn process_alive(pid: u32) -> bool {
+    let proc_root = Path::new("/proc");
+    if !proc_root.join("self").exists() {
+        return true; // cannot tell without procfs: assume alive
+    }
+    proc_root.join(pid.to_string()).exists()
+}
+
+/// Takes a stack's lock, waiting up to `timeout` while someone else holds it. A lock whose
+/// holder process is dead (same host, pid gone) is broken at once. `on_wait` is called once,
+/// with the holder, when waiting starts.
 pub async fn lock_with_timeout(
     backend: &dyn Backend,
     stack: &str,
@@ -132,6 +187,9 @@ pub async fn lock_with_timeout(
     let mut announced = false;
     loop {
         match backend.lock(stack, info).await {
+            Err(StateError::Locked { holder, .. }) if holder.holder_is_dead() => {
+                backend.unlock(stack, &holder.id).await?;
+            }
             Err(StateError::Locked { holder, .. }) if tokio::time::Instant::now() < deadline => {
                 if !announced {
                     on_wait(&holder);

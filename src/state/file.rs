@@ -37,7 +37,11 @@ pub struct FileBackend {
 impl FileBackend {
     pub fn new(dir: PathBuf) -> FileBackend {
         let fsync_journal = std::env::var("TERRACE_JOURNAL_FSYNC").is_ok_and(|v| v == "1");
-        FileBackend { dir, fsync_journal, journals: Mutex::new(HashMap::new()) }
+        FileBackend {
+            dir,
+            fsync_journal,
+            journals: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn dir(&self) -> &Path {
@@ -63,9 +67,14 @@ impl FileBackend {
     fn read_snapshot(&self, stack: &str) -> Result<Option<StackState>, StateError> {
         let path = self.snapshot_path(stack);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StateError::Corrupt { path, message: e.to_string() }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StateError::Corrupt {
+                        path,
+                        message: e.to_string(),
+                    })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StateError::io(&path, e)),
         }
@@ -73,7 +82,11 @@ impl FileBackend {
 
     /// Replays the journal over `snapshot`. A journal for an older snapshot (a crash between
     /// saving the snapshot and removing the journal) is ignored; a torn last line is ignored.
-    fn replay(&self, stack: &str, snapshot: Option<StackState>) -> Result<Option<StackState>, StateError> {
+    fn replay(
+        &self,
+        stack: &str,
+        snapshot: Option<StackState>,
+    ) -> Result<Option<StackState>, StateError> {
         let path = self.journal_path(stack);
         let file = match File::open(&path) {
             Ok(file) => file,
@@ -114,6 +127,42 @@ impl FileBackend {
         Ok(Some(state))
     }
 
+    /// Opens the journal for appending after the snapshot of `base_serial`. A journal left by
+    /// a crash after an older snapshot was saved (or with a torn header) is stale: it is
+    /// started afresh, so that new entries are never hidden behind an old header.
+    fn open_journal(&self, stack: &str, base_serial: u64) -> Result<File, StateError> {
+        let path = self.journal_path(stack);
+        let dir = path.parent().unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(|e| StateError::io(dir, e))?;
+        let current = File::open(&path).ok().and_then(|f| {
+            let mut first = String::new();
+            BufReader::new(f).read_line(&mut first).ok()?;
+            serde_json::from_str::<JournalHeader>(&first).ok()
+        });
+        let usable = current.is_some_and(|h| h.base_serial == base_serial);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| StateError::io(&path, e))?;
+        if !usable {
+            file.set_len(0).map_err(|e| StateError::io(&path, e))?;
+            let lineage = self
+                .read_snapshot(stack)?
+                .map(|s| s.lineage)
+                .unwrap_or_default();
+            let mut bytes = serde_json::to_vec(&JournalHeader {
+                base_serial,
+                lineage,
+            })
+            .expect("header serializes");
+            bytes.push(b'\n');
+            file.write_all(&bytes)
+                .map_err(|e| StateError::io(&path, e))?;
+        }
+        Ok(file)
+    }
+
     fn keep_previous(&self, stack: &str, previous: &StackState) -> Result<(), StateError> {
         let dir = self.history_dir(stack);
         fs::create_dir_all(&dir).map_err(|e| StateError::io(&dir, e))?;
@@ -145,7 +194,10 @@ fn history_serials(dir: &Path) -> Result<Vec<u64>, StateError> {
 /// Writes `bytes` to `path` atomically: temp file in the same directory, fsync, rename, fsync
 /// of the directory. A crash leaves either the old or the new file, never a torn one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StateError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
+    let dir = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
     fs::create_dir_all(dir).map_err(|e| StateError::io(dir, e))?;
     let tmp = dir.join(format!(
         ".{}.tmp.{}",
@@ -176,31 +228,23 @@ impl Backend for FileBackend {
         }))
     }
 
-    async fn append(&self, stack: &str, base_serial: u64, entry: &JournalEntry) -> Result<(), StateError> {
+    async fn append(
+        &self,
+        stack: &str,
+        base_serial: u64,
+        entry: &JournalEntry,
+    ) -> Result<(), StateError> {
         let path = self.journal_path(stack);
         let mut line = serde_json::to_vec(entry).expect("journal entries serialize");
         line.push(b'\n');
         let mut journals = self.journals.lock().expect("journal lock");
         if !journals.contains_key(stack) {
-            let dir = path.parent().unwrap_or(Path::new("."));
-            fs::create_dir_all(dir).map_err(|e| StateError::io(dir, e))?;
-            let mut file = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| StateError::io(&path, e))?;
-            let empty = file.metadata().map(|m| m.len() == 0).unwrap_or(true);
-            if empty {
-                let lineage = self.read_snapshot(stack)?.map(|s| s.lineage).unwrap_or_default();
-                let header = JournalHeader { base_serial, lineage };
-                let mut bytes = serde_json::to_vec(&header).expect("header serializes");
-                bytes.push(b'\n');
-                file.write_all(&bytes).map_err(|e| StateError::io(&path, e))?;
-            }
+            let file = self.open_journal(stack, base_serial)?;
             journals.insert(stack.to_string(), file);
         }
         let file = journals.get_mut(stack).expect("just inserted");
-        file.write_all(&line).map_err(|e| StateError::io(&path, e))?;
+        file.write_all(&line)
+            .map_err(|e| StateError::io(&path, e))?;
         if self.fsync_journal {
             file.sync_data().map_err(|e| StateError::io(&path, e))?;
         }
@@ -211,7 +255,11 @@ impl Backend for FileBackend {
         let current = self.read_snapshot(&state.stack)?;
         let found = current.as_ref().map(|s| s.serial);
         if found != expected {
-            return Err(StateError::SerialConflict { stack: state.stack.clone(), expected, found });
+            return Err(StateError::SerialConflict {
+                stack: state.stack.clone(),
+                expected,
+                found,
+            });
         }
         if let Some(current) = &current {
             if current.lineage != state.lineage {
@@ -225,7 +273,10 @@ impl Backend for FileBackend {
         }
         let bytes = serde_json::to_vec_pretty(state).expect("state serializes");
         write_atomic(&self.snapshot_path(&state.stack), &bytes)?;
-        self.journals.lock().expect("journal lock").remove(&state.stack);
+        self.journals
+            .lock()
+            .expect("journal lock")
+            .remove(&state.stack);
         let journal = self.journal_path(&state.stack);
         match fs::remove_file(&journal) {
             Ok(()) => Ok(()),
@@ -256,7 +307,10 @@ impl Backend for FileBackend {
                     operation: "unknown".into(),
                     created_at: chrono::Utc::now(),
                 });
-                Err(StateError::Locked { stack: stack.to_string(), holder: Box::new(holder) })
+                Err(StateError::Locked {
+                    stack: stack.to_string(),
+                    holder: Box::new(holder),
+                })
             }
             Err(e) => Err(StateError::io(&path, e)),
         }
@@ -285,9 +339,14 @@ impl Backend for FileBackend {
     async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError> {
         let path = self.lock_path(stack);
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|e| StateError::Corrupt { path, message: e.to_string() }),
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| StateError::Corrupt {
+                        path,
+                        message: e.to_string(),
+                    })
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(StateError::io(&path, e)),
         }
@@ -320,8 +379,15 @@ fn collect_stacks(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), 
         }
         if path.is_dir() {
             collect_stacks(root, &path, out)?;
-        } else if let Some(stem) = name.strip_suffix(".json").or_else(|| name.strip_suffix(".journal")) {
-            let rel = path.parent().unwrap_or(root).strip_prefix(root).unwrap_or(Path::new(""));
+        } else if let Some(stem) = name
+            .strip_suffix(".json")
+            .or_else(|| name.strip_suffix(".journal"))
+        {
+            let rel = path
+                .parent()
+                .unwrap_or(root)
+                .strip_prefix(root)
+                .unwrap_or(Path::new(""));
             let stack = rel.join(stem).to_string_lossy().replace('\\', "/");
             out.push(stack);
         }
@@ -359,12 +425,21 @@ mod tests {
         state.serial = 1;
         backend.save(&state, None).await.unwrap();
         let err = backend.save(&state, None).await.unwrap_err();
-        assert!(matches!(err, StateError::SerialConflict { found: Some(1), .. }), "{err}");
+        assert!(
+            matches!(err, StateError::SerialConflict { found: Some(1), .. }),
+            "{err}"
+        );
         state.serial = 2;
         backend.save(&state, Some(1)).await.unwrap();
-        assert_eq!(backend.load("networks/eu/a").await.unwrap().unwrap().serial, 2);
+        assert_eq!(
+            backend.load("networks/eu/a").await.unwrap().unwrap().serial,
+            2
+        );
         assert_eq!(backend.history("networks/eu/a").await.unwrap(), vec![1]);
-        assert_eq!(backend.list().await.unwrap(), vec!["networks/eu/a".to_string()]);
+        assert_eq!(
+            backend.list().await.unwrap(),
+            vec!["networks/eu/a".to_string()]
+        );
     }
 
     #[tokio::test]
@@ -383,11 +458,24 @@ mod tests {
             target_id: None,
             started_at: chrono::Utc::now(),
         };
-        backend.append("s", 3, &JournalEntry::Begin { operation: op.clone() }).await.unwrap();
+        backend
+            .append(
+                "s",
+                3,
+                &JournalEntry::Begin {
+                    operation: op.clone(),
+                },
+            )
+            .await
+            .unwrap();
         let loaded = backend.load("s").await.unwrap().unwrap();
         assert_eq!(loaded.serial, 4);
         assert_eq!(loaded.pending, vec![op]);
-        let done = JournalEntry::Done { operation: "op".into(), resource: "a".into(), state: Some(Box::new(resource("i-1"))) };
+        let done = JournalEntry::Done {
+            operation: "op".into(),
+            resource: "a".into(),
+            state: Some(Box::new(resource("i-1"))),
+        };
         backend.append("s", 3, &done).await.unwrap();
         // A torn last line (a write killed midway) is ignored.
         let path = backend.journal_path("s");
@@ -404,6 +492,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_stale_journal_never_hides_new_entries() {
+        let (_dir, backend) = backend();
+        let mut state = StackState::new("s");
+        state.serial = 4;
+        backend.save(&state, None).await.unwrap();
+        // A crash between saving snapshot 4 and removing the journal of snapshot 2.
+        fs::write(
+            backend.journal_path("s"),
+            "{\"base_serial\":2,\"lineage\":\"x\"}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            backend.load("s").await.unwrap().unwrap().serial,
+            4,
+            "the stale journal is ignored"
+        );
+        let done = JournalEntry::Done {
+            operation: "op".into(),
+            resource: "a".into(),
+            state: Some(Box::new(resource("i-9"))),
+        };
+        backend.append("s", 4, &done).await.unwrap();
+        let loaded = backend.load("s").await.unwrap().unwrap();
+        assert_eq!(loaded.serial, 5);
+        assert_eq!(loaded.resources["a"].id, "i-9", "the new entry is replayed");
+    }
+
+    #[tokio::test]
     async fn lock_names_its_holder_and_only_the_holder_unlocks() {
         let (_dir, backend) = backend();
         let first = LockInfo::for_operation("apply");
@@ -417,7 +533,10 @@ mod tests {
         assert_eq!(backend.lock_info("s").await.unwrap().unwrap().id, first.id);
         backend.unlock("s", &first.id).await.unwrap();
         backend.lock("s", &second).await.unwrap();
-        assert_eq!(backend.force_unlock("s").await.unwrap().unwrap().id, second.id);
+        assert_eq!(
+            backend.force_unlock("s").await.unwrap().unwrap().id,
+            second.id
+        );
         assert!(backend.lock_info("s").await.unwrap().is_none());
     }
 }

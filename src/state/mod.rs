@@ -107,9 +107,17 @@ pub enum JournalEntry {
     /// Written (and flushed) before the cloud call.
     Begin { operation: PendingOperation },
     /// The call succeeded: the resource's new state, or `None` when it was deleted.
-    Done { operation: String, resource: String, state: Option<Box<ResourceState>> },
+    Done {
+        operation: String,
+        resource: String,
+        state: Option<Box<ResourceState>>,
+    },
     /// The call failed and certainly changed nothing.
-    Failed { operation: String, resource: String, error: String },
+    Failed {
+        operation: String,
+        resource: String,
+        error: String,
+    },
 }
 
 impl StackState {
@@ -132,7 +140,11 @@ impl StackState {
     pub fn apply_entry(&mut self, entry: &JournalEntry) {
         match entry {
             JournalEntry::Begin { operation } => self.pending.push(operation.clone()),
-            JournalEntry::Done { operation, resource, state } => {
+            JournalEntry::Done {
+                operation,
+                resource,
+                state,
+            } => {
                 self.pending.retain(|p| &p.id != operation);
                 match state {
                     Some(state) => {
@@ -192,7 +204,11 @@ mod tests {
         assert_eq!(state.pending.len(), 1, "op2 has no result yet");
         assert_eq!(state.pending[0].resource, "b");
         assert_eq!(state.resources["a"].id, "id-a");
-        state.apply_entry(&JournalEntry::Done { operation: "x".into(), resource: "a".into(), state: None });
+        state.apply_entry(&JournalEntry::Done {
+            operation: "x".into(),
+            resource: "a".into(),
+            state: None,
+        });
         assert!(state.resources.is_empty());
     }
 }

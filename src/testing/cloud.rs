@@ -22,12 +22,20 @@ pub struct StoredResource {
 
 impl StoredResource {
     pub fn observed(self) -> Observed {
-        Observed { id: self.id, properties: self.properties, attributes: self.attributes, ownership: Some(self.ownership) }
+        Observed {
+            id: self.id,
+            properties: self.properties,
+            attributes: self.attributes,
+            ownership: Some(self.ownership),
+        }
     }
 }
 
 enum Store {
-    Memory { resources: HashMap<String, StoredResource>, tokens: HashMap<String, String> },
+    Memory {
+        resources: HashMap<String, StoredResource>,
+        tokens: HashMap<String, String>,
+    },
     Dir(PathBuf),
 }
 
@@ -42,16 +50,30 @@ fn io(err: std::io::Error) -> ProviderError {
 
 impl FakeCloud {
     pub fn in_memory() -> FakeCloud {
-        FakeCloud { store: Mutex::new(Store::Memory { resources: HashMap::new(), tokens: HashMap::new() }) }
+        FakeCloud {
+            store: Mutex::new(Store::Memory {
+                resources: HashMap::new(),
+                tokens: HashMap::new(),
+            }),
+        }
     }
 
     pub fn in_dir(dir: PathBuf) -> FakeCloud {
-        FakeCloud { store: Mutex::new(Store::Dir(dir)) }
+        FakeCloud {
+            store: Mutex::new(Store::Dir(dir)),
+        }
     }
 
     pub fn new_id(&self, type_name: &str) -> String {
-        let kind = type_name.rsplit(':').next().unwrap_or("res").to_ascii_lowercase();
-        format!("{kind}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+        let kind = type_name
+            .rsplit(':')
+            .next()
+            .unwrap_or("res")
+            .to_ascii_lowercase();
+        format!(
+            "{kind}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        )
     }
 
     /// Every resource, sorted by id.
@@ -61,7 +83,11 @@ impl FakeCloud {
             Store::Memory { resources, .. } => resources.values().cloned().collect(),
             Store::Dir(dir) => {
                 let mut all = Vec::new();
-                for entry in fs::read_dir(dir.join("resources")).into_iter().flatten().flatten() {
+                for entry in fs::read_dir(dir.join("resources"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
                     if let Ok(bytes) = fs::read(entry.path()) {
                         if let Ok(resource) = serde_json::from_slice(&bytes) {
                             all.push(resource);
@@ -80,7 +106,9 @@ impl FakeCloud {
         match &*store {
             Store::Memory { resources, .. } => Ok(resources.get(id).cloned()),
             Store::Dir(dir) => match fs::read(dir.join("resources").join(format!("{id}.json"))) {
-                Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| io(e.into())),
+                Ok(bytes) => serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| io(e.into())),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
                 Err(e) => Err(io(e)),
             },
@@ -103,7 +131,11 @@ impl FakeCloud {
     }
 
     /// Stores a resource (and the token that created it).
-    pub fn insert(&self, resource: &StoredResource, token: Option<&str>) -> Result<(), ProviderError> {
+    pub fn insert(
+        &self,
+        resource: &StoredResource,
+        token: Option<&str>,
+    ) -> Result<(), ProviderError> {
         let mut store = self.store.lock().expect("cloud lock");
         match &mut *store {
             Store::Memory { resources, tokens } => {
@@ -138,10 +170,12 @@ impl FakeCloud {
                 resources.remove(id);
                 Ok(())
             }
-            Store::Dir(dir) => match fs::remove_file(dir.join("resources").join(format!("{id}.json"))) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
-                _ => Ok(()),
-            },
+            Store::Dir(dir) => {
+                match fs::remove_file(dir.join("resources").join(format!("{id}.json"))) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(e)),
+                    _ => Ok(()),
+                }
+            }
         }
     }
 }

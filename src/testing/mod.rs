@@ -11,8 +11,8 @@ mod cloud;
 pub use cloud::{FakeCloud, StoredResource};
 
 use crate::provider::{
-    ApiClasses, CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed, Provider,
-    ProviderError, RateLimit, ReadRequest, ResourceSchema, UpdateRequest,
+    ApiClasses, CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed,
+    Provider, ProviderError, RateLimit, ReadRequest, ResourceSchema, UpdateRequest,
 };
 use async_trait::async_trait;
 use serde_json::{json, Value as Json};
@@ -42,14 +42,27 @@ impl TestOptions {
             settings
                 .get(key)
                 .and_then(Json::as_array)
-                .map(|a| a.iter().filter_map(Json::as_str).map(str::to_string).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(Json::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
                 .unwrap_or_default()
         };
         TestOptions {
-            latency: Duration::from_millis(settings.get("latency_ms").and_then(Json::as_u64).unwrap_or(0)),
+            latency: Duration::from_millis(
+                settings
+                    .get("latency_ms")
+                    .and_then(Json::as_u64)
+                    .unwrap_or(0),
+            ),
             fail_resources: names("fail_resources"),
             lose_answer: names("lose_answer"),
-            mutate_rate: settings.get("mutate_rate").and_then(Json::as_f64).unwrap_or(0.0),
+            mutate_rate: settings
+                .get("mutate_rate")
+                .and_then(Json::as_f64)
+                .unwrap_or(0.0),
         }
     }
 }
@@ -63,11 +76,19 @@ pub struct TestProvider {
 
 impl TestProvider {
     pub fn in_memory(options: TestOptions) -> TestProvider {
-        TestProvider { cloud: FakeCloud::in_memory(), options, calls: Mutex::default() }
+        TestProvider {
+            cloud: FakeCloud::in_memory(),
+            options,
+            calls: Mutex::default(),
+        }
     }
 
     pub fn in_dir(dir: PathBuf, options: TestOptions) -> TestProvider {
-        TestProvider { cloud: FakeCloud::in_dir(dir), options, calls: Mutex::default() }
+        TestProvider {
+            cloud: FakeCloud::in_dir(dir),
+            options,
+            calls: Mutex::default(),
+        }
     }
 
     /// The fake cloud, to check what exists independently of the engine.
@@ -81,7 +102,12 @@ impl TestProvider {
     }
 
     fn count(&self, operation: &str, type_name: &str) {
-        *self.calls.lock().expect("calls lock").entry(format!("{operation}:{type_name}")).or_default() += 1;
+        *self
+            .calls
+            .lock()
+            .expect("calls lock")
+            .entry(format!("{operation}:{type_name}"))
+            .or_default() += 1;
     }
 
     async fn delay(&self) {
@@ -92,7 +118,11 @@ impl TestProvider {
 
     fn check_failure(&self, resource: &str) -> Result<(), ProviderError> {
         if self.options.fail_resources.contains(resource) {
-            return Err(ProviderError::new(ErrorKind::Other, "InjectedFailure", format!("injected failure for {resource}")));
+            return Err(ProviderError::new(
+                ErrorKind::Other,
+                "InjectedFailure",
+                format!("injected failure for {resource}"),
+            ));
         }
         Ok(())
     }
@@ -104,7 +134,10 @@ fn schema(type_name: &str, regional: bool, fields: Vec<FieldSchema>) -> Resource
     ResourceSchema {
         type_name: type_name.to_string(),
         fields,
-        api: ApiClasses { read: "test:read".into(), mutate: "test:mutate".into() },
+        api: ApiClasses {
+            read: "test:read".into(),
+            mutate: "test:mutate".into(),
+        },
         regional,
     }
 }
@@ -113,37 +146,61 @@ fn schema(type_name: &str, regional: bool, fields: Vec<FieldSchema>) -> Resource
 pub fn schemas() -> Vec<ResourceSchema> {
     use FieldKind::*;
     vec![
-        schema("test:Network", true, vec![
-            FieldSchema::input("cidr", String).required().force_new(),
-            FieldSchema::input("name", String),
-            FieldSchema::input("labels", Map),
-        ]),
-        schema("test:Subnet", true, vec![
-            FieldSchema::input("network_id", String).required().force_new(),
-            FieldSchema::input("cidr", String).required().force_new(),
-            FieldSchema::input("zone", String).force_new(),
-            FieldSchema::input("labels", Map),
-        ]),
-        schema("test:Instance", true, vec![
-            FieldSchema::input("subnet_id", String).required().force_new(),
-            FieldSchema::input("image", String).required().force_new(),
-            FieldSchema::input("size", String),
-            FieldSchema::input("count", Number),
-            FieldSchema::input("user_data", String),
-            FieldSchema::computed("private_ip", String),
-        ]),
-        schema("test:LoadBalancer", false, vec![
-            FieldSchema::input("targets", List),
-            FieldSchema::input("port", Number),
-            FieldSchema::input("public", Bool).force_new(),
-            FieldSchema::computed("endpoint", String),
-        ]),
-        schema("test:Thing", false, vec![
-            FieldSchema::input("value", Any),
-            FieldSchema::input("replace_on", Any).force_new(),
-            FieldSchema::input("parent", String),
-            FieldSchema::input("tags", Map),
-        ]),
+        schema(
+            "test:Network",
+            true,
+            vec![
+                FieldSchema::input("cidr", String).required().force_new(),
+                FieldSchema::input("name", String),
+                FieldSchema::input("labels", Map),
+            ],
+        ),
+        schema(
+            "test:Subnet",
+            true,
+            vec![
+                FieldSchema::input("network_id", String)
+                    .required()
+                    .force_new(),
+                FieldSchema::input("cidr", String).required().force_new(),
+                FieldSchema::input("zone", String).force_new(),
+                FieldSchema::input("labels", Map),
+            ],
+        ),
+        schema(
+            "test:Instance",
+            true,
+            vec![
+                FieldSchema::input("subnet_id", String)
+                    .required()
+                    .force_new(),
+                FieldSchema::input("image", String).required().force_new(),
+                FieldSchema::input("size", String),
+                FieldSchema::input("count", Number),
+                FieldSchema::input("user_data", String),
+                FieldSchema::computed("private_ip", String),
+            ],
+        ),
+        schema(
+            "test:LoadBalancer",
+            false,
+            vec![
+                FieldSchema::input("targets", List),
+                FieldSchema::input("port", Number),
+                FieldSchema::input("public", Bool).force_new(),
+                FieldSchema::computed("endpoint", String),
+            ],
+        ),
+        schema(
+            "test:Thing",
+            false,
+            vec![
+                FieldSchema::input("value", Any),
+                FieldSchema::input("replace_on", Any).force_new(),
+                FieldSchema::input("parent", String),
+                FieldSchema::input("tags", Map),
+            ],
+        ),
     ]
 }
 
@@ -153,8 +210,18 @@ fn computed(type_name: &str, id: &str) -> serde_json::Map<String, Json> {
     attrs.insert("arn".into(), json!(format!("arn:test:{type_name}:{id}")));
     match type_name {
         "test:Instance" => {
-            let n = id.bytes().fold(0u32, |acc, b| acc.wrapping_mul(31).wrapping_add(b as u32));
-            attrs.insert("private_ip".into(), json!(format!("10.{}.{}.{}", n % 250, (n / 250) % 250, (n / 62500) % 250 + 1)));
+            let n = id
+                .bytes()
+                .fold(0u32, |acc, b| acc.wrapping_mul(31).wrapping_add(b as u32));
+            attrs.insert(
+                "private_ip".into(),
+                json!(format!(
+                    "10.{}.{}.{}",
+                    n % 250,
+                    (n / 250) % 250,
+                    (n / 62500) % 250 + 1
+                )),
+            );
         }
         "test:LoadBalancer" => {
             attrs.insert("endpoint".into(), json!(format!("{id}.lb.test.invalid")));
@@ -185,7 +252,11 @@ impl Provider for TestProvider {
 
     fn rate_limits(&self) -> Vec<RateLimit> {
         if self.options.mutate_rate > 0.0 {
-            vec![RateLimit { class: "test:mutate".into(), per_second: self.options.mutate_rate, burst: 1 }]
+            vec![RateLimit {
+                class: "test:mutate".into(),
+                per_second: self.options.mutate_rate,
+                burst: 1,
+            }]
         } else {
             Vec::new()
         }
@@ -222,7 +293,11 @@ impl Provider for TestProvider {
         for field in references(&request.type_name) {
             if let Some(id) = request.properties.get(*field).and_then(Json::as_str) {
                 if self.cloud.get(id)?.is_none() {
-                    return Err(ProviderError::new(ErrorKind::Invalid, "InvalidReference", format!("{field} {id} does not exist")));
+                    return Err(ProviderError::new(
+                        ErrorKind::Invalid,
+                        "InvalidReference",
+                        format!("{field} {id} does not exist"),
+                    ));
                 }
             }
         }
@@ -236,8 +311,16 @@ impl Provider for TestProvider {
             ownership: request.ownership,
         };
         self.cloud.insert(&stored, Some(&request.idempotency_key))?;
-        if self.options.lose_answer.contains(&stored.ownership.resource) {
-            return Err(ProviderError::new(ErrorKind::Ambiguous, "Timeout", "the answer to the create was lost"));
+        if self
+            .options
+            .lose_answer
+            .contains(&stored.ownership.resource)
+        {
+            return Err(ProviderError::new(
+                ErrorKind::Ambiguous,
+                "Timeout",
+                "the answer to the create was lost",
+            ));
         }
         Ok(stored.observed())
     }
@@ -247,7 +330,11 @@ impl Provider for TestProvider {
         self.delay().await;
         self.check_failure(&request.ownership.resource)?;
         let mut stored = self.cloud.get(&request.id)?.ok_or_else(|| {
-            ProviderError::new(ErrorKind::NotFound, "NotFound", format!("{} {} does not exist", request.type_name, request.id))
+            ProviderError::new(
+                ErrorKind::NotFound,
+                "NotFound",
+                format!("{} {} does not exist", request.type_name, request.id),
+            )
         })?;
         stored.properties = request.new;
         self.cloud.insert(&stored, None)?;
@@ -260,13 +347,20 @@ impl Provider for TestProvider {
         let all = self.cloud.list()?;
         let users: Vec<&StoredResource> = all
             .iter()
-            .filter(|r| references(&r.type_name).iter().any(|f| r.properties.get(*f).and_then(Json::as_str) == Some(&request.id)))
+            .filter(|r| {
+                references(&r.type_name)
+                    .iter()
+                    .any(|f| r.properties.get(*f).and_then(Json::as_str) == Some(&request.id))
+            })
             .collect();
         if let Some(user) = users.first() {
             return Err(ProviderError::new(
                 ErrorKind::Conflict,
                 "DependencyViolation",
-                format!("{} is still used by {} {}", request.id, user.type_name, user.id),
+                format!(
+                    "{} is still used by {} {}",
+                    request.id, user.type_name, user.id
+                ),
             ));
         }
         self.cloud.remove(&request.id)

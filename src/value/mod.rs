@@ -43,7 +43,11 @@ impl Value {
                         return Value::Unknown(origin.clone());
                     }
                 }
-                Value::Map(map.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
+                Value::Map(
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                        .collect(),
+                )
             }
         }
     }
@@ -179,7 +183,9 @@ pub type ValueMap = BTreeMap<String, Value>;
 
 /// Converts a JSON object into a value map.
 pub fn map_from_json(map: &serde_json::Map<String, Json>) -> ValueMap {
-    map.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()
+    map.iter()
+        .map(|(k, v)| (k.clone(), Value::from_json(v)))
+        .collect()
 }
 
 #[cfg(test)]
@@ -189,7 +195,10 @@ mod tests {
 
     #[test]
     fn unknown_round_trips_through_json() {
-        let value = Value::List(vec![Value::Unknown("vpc.id".into()), Value::String("a".into())]);
+        let value = Value::List(vec![
+            Value::Unknown("vpc.id".into()),
+            Value::String("a".into()),
+        ]);
         let json = serde_json::to_string(&value).unwrap();
         assert_eq!(json, r#"[{"$unknown":"vpc.id"},"a"]"#);
         let back: Value = serde_json::from_str(&json).unwrap();
@@ -202,8 +211,14 @@ mod tests {
     fn known_values_convert_to_plain_json() {
         let value = Value::from_json(&json!({"a": [1, true, null], "b": "x"}));
         assert!(value.is_known());
-        assert_eq!(value.to_known_json().unwrap(), json!({"a": [1, true, null], "b": "x"}));
-        assert_eq!(value.get_path(&["a".into(), "0".into()]), Some(&Value::from_json(&json!(1))));
+        assert_eq!(
+            value.to_known_json().unwrap(),
+            json!({"a": [1, true, null], "b": "x"})
+        );
+        assert_eq!(
+            value.get_path(&["a".into(), "0".into()]),
+            Some(&Value::from_json(&json!(1)))
+        );
     }
 
     #[test]

@@ -16,9 +16,17 @@ pub enum Reference {
     /// An attribute (or property) of a resource of the same stack: `${vpc.id}`.
     Resource { name: String, path: Vec<String> },
     /// An output of the same group/replica's stack in another layer: `${networks.outputs.id}`.
-    LayerOutput { layer: String, key: String, path: Vec<String> },
+    LayerOutput {
+        layer: String,
+        key: String,
+        path: Vec<String>,
+    },
     /// An output of a named stack: `${stack("proxies/eu").outputs.endpoint}`.
-    StackOutput { stack: String, key: String, path: Vec<String> },
+    StackOutput {
+        stack: String,
+        key: String,
+        path: Vec<String>,
+    },
     /// A workspace configuration value: `${config.db_port}`.
     Config { key: String, path: Vec<String> },
 }
@@ -77,7 +85,11 @@ pub fn parse(text: &str, is_layer: &dyn Fn(&str) -> bool) -> Result<Vec<Segment>
         literal.push_str(&rest[..start]);
         let body_start = start + 2;
         let Some(len) = rest[body_start..].find('}') else {
-            return Err(error(text, consumed + start, "unclosed `${`: add the closing `}`"));
+            return Err(error(
+                text,
+                consumed + start,
+                "unclosed `${`: add the closing `}`",
+            ));
         };
         let body = rest[body_start..body_start + len].trim();
         let reference = parse_expression(body, is_layer)
@@ -97,7 +109,11 @@ pub fn parse(text: &str, is_layer: &dyn Fn(&str) -> bool) -> Result<Vec<Segment>
 }
 
 fn error(text: &str, offset: usize, message: &str) -> ParseError {
-    ParseError { text: text.to_string(), offset, message: message.to_string() }
+    ParseError {
+        text: text.to_string(),
+        offset,
+        message: message.to_string(),
+    }
 }
 
 fn parse_expression(body: &str, is_layer: &dyn Fn(&str) -> bool) -> Result<Reference, String> {
@@ -107,11 +123,18 @@ fn parse_expression(body: &str, is_layer: &dyn Fn(&str) -> bool) -> Result<Refer
     let path = split_path(body)?;
     let (head, tail) = path.split_first().ok_or("empty reference `${}`")?;
     if head == "config" {
-        let (key, rest) = tail.split_first().ok_or("`config` needs a key: `${config.KEY}`")?;
-        return Ok(Reference::Config { key: key.clone(), path: rest.to_vec() });
+        let (key, rest) = tail
+            .split_first()
+            .ok_or("`config` needs a key: `${config.KEY}`")?;
+        return Ok(Reference::Config {
+            key: key.clone(),
+            path: rest.to_vec(),
+        });
     }
     if tail.first().map(String::as_str) == Some("outputs") && is_layer(head) {
-        let key = tail.get(1).ok_or("an output reference needs a key: `${LAYER.outputs.KEY}`")?;
+        let key = tail
+            .get(1)
+            .ok_or("an output reference needs a key: `${LAYER.outputs.KEY}`")?;
         return Ok(Reference::LayerOutput {
             layer: head.clone(),
             key: key.clone(),
@@ -123,22 +146,33 @@ fn parse_expression(body: &str, is_layer: &dyn Fn(&str) -> bool) -> Result<Refer
             "`{head}` alone is not a value: name an attribute, e.g. `${{{head}.id}}`"
         ));
     }
-    Ok(Reference::Resource { name: head.clone(), path: tail.to_vec() })
+    Ok(Reference::Resource {
+        name: head.clone(),
+        path: tail.to_vec(),
+    })
 }
 
 fn parse_stack_call(after: &str) -> Result<Reference, String> {
     let quote = after.chars().next().filter(|c| *c == '"' || *c == '\'');
     let quote = quote.ok_or("stack(...) takes a quoted stack name: `stack(\"layer/group\")`")?;
     let inner = &after[1..];
-    let end = inner.find(quote).ok_or("unterminated stack name in stack(...)")?;
+    let end = inner
+        .find(quote)
+        .ok_or("unterminated stack name in stack(...)")?;
     let stack = inner[..end].to_string();
-    let rest = inner[end + 1..].strip_prefix(')').ok_or("missing `)` after stack name")?;
-    let rest = rest.strip_prefix('.').ok_or("stack(...) must be followed by `.outputs.KEY`")?;
+    let rest = inner[end + 1..]
+        .strip_prefix(')')
+        .ok_or("missing `)` after stack name")?;
+    let rest = rest
+        .strip_prefix('.')
+        .ok_or("stack(...) must be followed by `.outputs.KEY`")?;
     let path = split_path(rest)?;
     match path.as_slice() {
-        [outputs, key, tail @ ..] if outputs == "outputs" => {
-            Ok(Reference::StackOutput { stack, key: key.clone(), path: tail.to_vec() })
-        }
+        [outputs, key, tail @ ..] if outputs == "outputs" => Ok(Reference::StackOutput {
+            stack,
+            key: key.clone(),
+            path: tail.to_vec(),
+        }),
         _ => Err("stack(...) must be followed by `.outputs.KEY`".to_string()),
     }
 }
@@ -146,10 +180,15 @@ fn parse_stack_call(after: &str) -> Result<Reference, String> {
 /// `a.b[0].c` → ["a", "b", "0", "c"].
 fn split_path(text: &str) -> Result<Vec<String>, String> {
     let normalized = text.replace('[', ".").replace(']', "");
-    let parts: Vec<String> = normalized.split('.').map(|p| p.trim().to_string()).collect();
+    let parts: Vec<String> = normalized
+        .split('.')
+        .map(|p| p.trim().to_string())
+        .collect();
     for part in &parts {
         let valid = !part.is_empty()
-            && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
         if !valid {
             return Err(format!(
                 "`{text}` is not a reference: use names separated by dots, e.g. `${{vpc.id}}`"
@@ -174,7 +213,9 @@ pub fn collect(
             }
             Ok(())
         }
-        Json::Array(items) => items.iter().try_for_each(|item| collect(item, is_layer, out)),
+        Json::Array(items) => items
+            .iter()
+            .try_for_each(|item| collect(item, is_layer, out)),
         Json::Object(map) => map.values().try_for_each(|v| collect(v, is_layer, out)),
         _ => Ok(()),
     }
@@ -203,7 +244,10 @@ pub fn resolve(
     Ok(match json {
         Json::String(s) if has_reference(s) => resolve_string(s, lookup, is_layer)?,
         Json::Array(items) => Value::List(
-            items.iter().map(|i| resolve(i, lookup, is_layer)).collect::<Result<_, _>>()?,
+            items
+                .iter()
+                .map(|i| resolve(i, lookup, is_layer))
+                .collect::<Result<_, _>>()?,
         ),
         Json::Object(map) => Value::Map(resolve_map(map, lookup, is_layer)?),
         other => Value::from_json(other),
@@ -216,7 +260,9 @@ pub fn resolve_map(
     lookup: &dyn Lookup,
     is_layer: &dyn Fn(&str) -> bool,
 ) -> Result<ValueMap, ResolveError> {
-    map.iter().map(|(k, v)| Ok((k.clone(), resolve(v, lookup, is_layer)?))).collect()
+    map.iter()
+        .map(|(k, v)| Ok((k.clone(), resolve(v, lookup, is_layer)?)))
+        .collect()
 }
 
 fn resolve_string(
@@ -241,7 +287,9 @@ fn resolve_string(
     if let Some(origin) = resolved.iter().find_map(Value::first_unknown) {
         return Ok(Value::Unknown(origin.to_string()));
     }
-    Ok(Value::String(resolved.iter().map(Value::interpolated_text).collect()))
+    Ok(Value::String(
+        resolved.iter().map(Value::interpolated_text).collect(),
+    ))
 }
 
 #[cfg(test)]
@@ -259,7 +307,9 @@ mod tests {
             match reference.to_string().as_str() {
                 "vpc.id" => Ok(Value::String("vpc-1".into())),
                 "vpc.cidrs" => Ok(Value::from_json(&json!(["10.0.0.0/16"]))),
-                "networks.outputs.subnet" => Ok(Value::Unknown("networks/eu/a.outputs.subnet".into())),
+                "networks.outputs.subnet" => {
+                    Ok(Value::Unknown("networks/eu/a.outputs.subnet".into()))
+                }
                 other => Err(format!("no such thing `{other}`")),
             }
         }
@@ -288,7 +338,10 @@ mod tests {
                 "config.port"
             ]
         );
-        assert!(matches!(parse("${networks.id}", &layers).unwrap()[0], Segment::Ref(Reference::Resource { .. })));
+        assert!(matches!(
+            parse("${networks.id}", &layers).unwrap()[0],
+            Segment::Ref(Reference::Resource { .. })
+        ));
     }
 
     #[test]
@@ -296,7 +349,10 @@ mod tests {
         let err = parse("abc ${vpc.id", &layers).unwrap_err();
         assert_eq!(err.offset, 4);
         assert!(err.message.contains("unclosed"));
-        assert!(parse("${vpc}", &layers).unwrap_err().message.contains("alone is not a value"));
+        assert!(parse("${vpc}", &layers)
+            .unwrap_err()
+            .message
+            .contains("alone is not a value"));
         assert!(parse("${stack(eu).outputs.x}", &layers).is_err());
         assert!(parse("${a b}", &layers).is_err());
     }
@@ -321,7 +377,12 @@ mod tests {
 
     #[test]
     fn unknown_spreads_to_the_whole_string() {
-        let value = resolve(&json!({"a": ["x-${networks.outputs.subnet}"]}), &Fixed, &layers).unwrap();
+        let value = resolve(
+            &json!({"a": ["x-${networks.outputs.subnet}"]}),
+            &Fixed,
+            &layers,
+        )
+        .unwrap();
         assert_eq!(
             value,
             Value::from_json(&json!({"a": [{"$unknown": "networks/eu/a.outputs.subnet"}]}))

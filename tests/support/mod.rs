@@ -13,7 +13,12 @@ use terrace::testing::{TestOptions, TestProvider};
 /// A copy of `tests/fixtures/<name>` in a fresh temporary directory.
 pub fn workspace(name: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
-    copy_dir(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name), dir.path());
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+        dir.path(),
+    );
     dir
 }
 
@@ -53,7 +58,10 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(root: &Path, options: TestOptions) -> Engine {
-        Engine { provider: Arc::new(TestProvider::in_memory(options)), root: root.to_path_buf() }
+        Engine {
+            provider: Arc::new(TestProvider::in_memory(options)),
+            root: root.to_path_buf(),
+        }
     }
 
     /// Opens the workspace again (after edits), sharing the same fake cloud.
@@ -64,11 +72,17 @@ impl Engine {
     }
 
     pub async fn plan(&self) -> terrace::plan::Plan {
-        self.open().plan(&PlanOptions::default()).await.expect("plan")
+        self.open()
+            .plan(&PlanOptions::default())
+            .await
+            .expect("plan")
     }
 
     pub async fn apply_plan(&self, plan: terrace::plan::Plan) -> terrace::apply::ApplySummary {
-        self.open().apply_with(plan, ApplyOptions::default(), EventSink::none()).await.expect("apply runs")
+        self.open()
+            .apply_with(plan, ApplyOptions::default(), EventSink::none())
+            .await
+            .expect("apply runs")
     }
 
     pub async fn apply(&self) -> terrace::apply::ApplySummary {
@@ -78,7 +92,13 @@ impl Engine {
 
     /// Resources of a type in the fake cloud, listed directly.
     pub fn cloud_count(&self, type_name: &str) -> usize {
-        self.provider.cloud().list().unwrap().iter().filter(|r| r.type_name == type_name).count()
+        self.provider
+            .cloud()
+            .list()
+            .unwrap()
+            .iter()
+            .filter(|r| r.type_name == type_name)
+            .count()
     }
 }
 

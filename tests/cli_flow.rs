@@ -1,0 +1,307 @@
+//! The CLI as a pipeline sees it: exit codes, saved plans, unattended refusal, locks between
+//! processes, SIGKILL at random points, graph and state commands. Uses the `terrace` binary on
+//! the test provider (its fake cloud lives in the workspace, shared between processes).
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use support::{edit, stderr, stdout, terrace, workspace};
+use terrace::testing::{FakeCloud, StoredResource};
+
+fn cloud(dir: &std::path::Path) -> Vec<StoredResource> {
+    FakeCloud::in_dir(dir.join(".terrace/test-cloud"))
+        .list()
+        .unwrap()
+}
+
+fn set_latency(dir: &std::path::Path, ms: u64) {
+    edit(
+        dir,
+        "terrace.yaml",
+        "    settings: {}",
+        &format!("    settings: {{latency_ms: {ms}}}"),
+    );
+}
+
+#[test]
+fn detailed_exit_codes_and_a_saved_plan_applied_exactly() {
+    let dir = workspace("basic");
+    let plan = terrace(
+        dir.path(),
+        &["plan", "--detailed-exitcode", "--out", "plan.json"],
+    );
+    assert_eq!(plan.status.code(), Some(2), "{}", stderr(&plan));
+    assert!(stdout(&plan).contains("Plan: 9 to create"));
+    let apply = terrace(dir.path(), &["apply", "plan.json"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
+    assert_eq!(cloud(dir.path()).len(), 9);
+    let again = terrace(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(again.status.code(), Some(0), "{}", stdout(&again));
+    // The saved plan is now stale: applying it again is refused before anything runs.
+    let stale = terrace(dir.path(), &["apply", "plan.json"]);
+    assert_eq!(stale.status.code(), Some(5));
+    assert!(
+        stderr(&stale).contains("the plan no longer holds for stack accounts/eu/test"),
+        "{}",
+        stderr(&stale)
+    );
+    assert_eq!(cloud(dir.path()).len(), 9);
+}
+
+#[test]
+fn json_plan_is_versioned_and_events_are_ndjson() {
+    let dir = workspace("basic");
+    let plan = terrace(dir.path(), &["plan", "--json"]);
+    let doc: serde_json::Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
+    assert_eq!(doc["format_version"], 1);
+    assert_eq!(doc["summary"]["create"], 9);
+    let subnet_ids = &doc["stacks"][1]["outputs"]["subnet_ids"]["after"][0];
+    assert!(
+        subnet_ids["$unknown"].is_string(),
+        "unknowns are typed in JSON: {subnet_ids}"
+    );
+    let apply = terrace(dir.path(), &["apply", "--yes", "--json"]);
+    assert_eq!(apply.status.code(), Some(0));
+    let events: Vec<serde_json::Value> = stdout(&apply)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is one JSON event"))
+        .collect();
+    assert_eq!(events.first().unwrap()["event"], "apply_started");
+    assert_eq!(events.last().unwrap()["event"], "apply_finished");
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "resource_finished")
+            .count(),
+        9
+    );
+}
+
+#[test]
+fn unattended_apply_without_yes_is_refused() {
+    let dir = workspace("basic");
+    let output = Command::new(env!("CARGO_BIN_EXE_terrace"))
+        .args(["-C", dir.path().to_str().unwrap(), "apply"])
+        .env("TERRACE_TEST_PROVIDER", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("refusing to change infrastructure unattended"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(cloud(dir.path()).is_empty());
+}
+
+#[test]
+fn processes_racing_for_one_stack_exactly_one_wins() {
+    let dir = workspace("basic");
+    set_latency(dir.path(), 1500);
+    let plan = terrace(
+        dir.path(),
+        &["plan", "--stack", "accounts/eu/test", "--out", "plan.json"],
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_terrace"))
+                .args(["-C", dir.path().to_str().unwrap(), "apply", "plan.json"])
+                .env("TERRACE_TEST_PROVIDER", "1")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let outputs: Vec<_> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let codes: Vec<Option<i32>> = outputs.iter().map(|o| o.status.code()).collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(0)).count(),
+        1,
+        "exactly one wins: {codes:?}"
+    );
+    for loser in outputs.iter().filter(|o| o.status.code() != Some(0)) {
+        let code = loser.status.code();
+        assert!(
+            code == Some(4) || code == Some(5),
+            "a loser is locked out or finds the plan stale: {code:?} {}",
+            stderr(loser)
+        );
+    }
+    let locked = outputs
+        .iter()
+        .find(|o| o.status.code() == Some(4))
+        .expect("at least one saw the lock");
+    assert!(stderr(locked).contains("locked by"), "{}", stderr(locked));
+    assert_eq!(cloud(dir.path()).len(), 1, "one account, not four");
+}
+
+#[test]
+fn a_held_lock_is_waited_for_then_reported_with_its_holder_and_can_be_unlocked() {
+    let dir = workspace("basic");
+    let backend = terrace::state::file::FileBackend::new(dir.path().join(".terrace/state"));
+    let holder = terrace::state::LockInfo::for_operation("held-by-test");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(terrace::state::Backend::lock(
+            &backend,
+            "accounts/eu/test",
+            &holder,
+        ))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let output = terrace(
+        dir.path(),
+        &[
+            "apply",
+            "--yes",
+            "--stack",
+            "accounts/eu/test",
+            "--lock-timeout",
+            "1s",
+        ],
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "it waited for the lock"
+    );
+    assert_eq!(output.status.code(), Some(4), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(&format!("pid {}", std::process::id()))
+            && message.contains("held-by-test"),
+        "{message}"
+    );
+    let list = terrace(dir.path(), &["state", "list"]);
+    assert!(
+        stdout(&list).is_empty() || !stdout(&list).contains("accounts/eu/test  serial"),
+        "no state was written"
+    );
+    let unlock = terrace(dir.path(), &["state", "unlock", "accounts/eu/test"]);
+    assert!(
+        stdout(&unlock).contains("held-by-test"),
+        "{}",
+        stdout(&unlock)
+    );
+    let output = terrace(
+        dir.path(),
+        &["apply", "--yes", "--stack", "accounts/eu/test"],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+}
+
+/// A deterministic sequence of delays (a small LCG: reproducible, no dependency).
+fn delays(seed: u64, count: usize, max_ms: u64) -> Vec<u64> {
+    let mut x = seed;
+    (0..count)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 33) % max_ms
+        })
+        .collect()
+}
+
+#[test]
+fn sigkill_at_random_points_never_corrupts_state_or_duplicates_resources() {
+    let dir = workspace("basic");
+    set_latency(dir.path(), 40);
+    for delay in delays(7, 10, 700) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_terrace"))
+            .args(["-C", dir.path().to_str().unwrap(), "apply", "--yes"])
+            .env("TERRACE_TEST_PROVIDER", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(delay));
+        child.kill().ok();
+        child.wait().unwrap();
+        // Every state still reads.
+        let list = terrace(dir.path(), &["state", "list", "--json"]);
+        assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap();
+        for row in rows {
+            let show = terrace(
+                dir.path(),
+                &["state", "show", row["stack"].as_str().unwrap()],
+            );
+            assert_eq!(show.status.code(), Some(0), "{}", stderr(&show));
+        }
+    }
+    let finish = terrace(dir.path(), &["apply", "--yes"]);
+    assert_eq!(
+        finish.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&finish),
+        stderr(&finish)
+    );
+    let resources = cloud(dir.path());
+    let mut owners: Vec<String> = resources
+        .iter()
+        .map(|r| format!("{}:{}", r.ownership.stack, r.ownership.resource))
+        .collect();
+    owners.sort();
+    let before = owners.len();
+    owners.dedup();
+    assert_eq!(
+        before,
+        owners.len(),
+        "a resource was duplicated: {owners:?}"
+    );
+    assert_eq!(owners.len(), 9, "{owners:?}");
+    let plan = terrace(dir.path(), &["plan", "--detailed-exitcode"]);
+    if plan.status.code() != Some(0) {
+        let state = stdout(&terrace(dir.path(), &["state", "show", "replicas/eu/a"]));
+        let journal =
+            std::fs::read_to_string(dir.path().join(".terrace/state/replicas/eu/a.journal"))
+                .unwrap_or_default();
+        panic!("state does not match the cloud:\n{}\nfinal apply:\n{}\nstate:\n{state}\njournal:\n{journal}\ncloud: {owners:?}", stdout(&plan), stderr(&finish));
+    }
+}
+
+#[test]
+fn graph_formats_and_plan_colouring() {
+    let dir = workspace("basic");
+    let dot = stdout(&terrace(dir.path(), &["graph"]));
+    assert!(dot.starts_with("digraph terrace {"));
+    assert!(dot.contains("\"networks/eu/a\" -> \"replicas/eu/a\";"));
+    assert!(dot.contains("\"replicas/eu/b\" -> \"proxies/eu\";"));
+    let mermaid = stdout(&terrace(dir.path(), &["graph", "--format", "mermaid"]));
+    assert!(mermaid.contains("accounts_eu_test --> networks_eu_a"));
+    let json: serde_json::Value = serde_json::from_slice(
+        &terrace(dir.path(), &["graph", "--format", "json", "--plan"]).stdout,
+    )
+    .unwrap();
+    assert_eq!(json["nodes"][0]["action"], "create");
+    // accounts → 2 networks → 2 replicas → 1 proxy.
+    assert_eq!(json["edges"].as_array().unwrap().len(), 6);
+}
+
+#[test]
+fn outputs_and_state_commands() {
+    let dir = workspace("basic");
+    assert_eq!(
+        terrace(dir.path(), &["apply", "--yes"]).status.code(),
+        Some(0)
+    );
+    let endpoint = stdout(&terrace(dir.path(), &["output", "proxies/eu", "endpoint"]));
+    assert!(endpoint.trim().ends_with(".lb.test.invalid"), "{endpoint}");
+    let missing = terrace(dir.path(), &["output", "proxies/eu", "endpont"]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("did you mean `endpoint`?"));
+    let show: serde_json::Value =
+        serde_json::from_slice(&terrace(dir.path(), &["state", "show", "networks/eu/a"]).stdout)
+            .unwrap();
+    assert_eq!(show["serial"], 1);
+    assert_eq!(show["resources"].as_object().unwrap().len(), 3);
+    assert!(show["lineage"].is_string());
+}
