@@ -139,6 +139,12 @@ impl Terrace {
         &self.backend
     }
 
+    /// Uses another state backend than the one `terrace.yaml` names (a control plane's own
+    /// store, or an instrumented one).
+    pub fn set_backend(&mut self, backend: Arc<dyn Backend>) {
+        self.backend = backend;
+    }
+
     pub fn links(&self) -> &StackLinks {
         &self.links
     }

@@ -222,37 +222,41 @@ impl Checker<'_> {
     /// Checks every reference of a stack and records the stacks it reads.
     fn check_references(&mut self, rendered: &Rendered, links: &mut StackLinks) {
         let stack = &rendered.spec.instance;
-        let mut values: Vec<(Location, &Json)> = Vec::new();
+        let mut values: Vec<(Site, &Json)> = Vec::new();
         for (name, resource) in &rendered.spec.resources {
-            for (field, value) in &resource.properties {
-                let path = [
-                    Seg::Key("resources"),
-                    Seg::Key(name),
-                    Seg::Key("properties"),
-                    Seg::Key(field),
-                ];
-                values.push((rendered.locate(&resource.template, &path), value));
+            for (field, value) in resource
+                .properties
+                .iter()
+                .filter(|(_, v)| contains_reference(v))
+            {
+                values.push((
+                    Site::Property {
+                        template: &resource.template,
+                        resource: name,
+                        field,
+                    },
+                    value,
+                ));
             }
         }
-        for (name, value) in &rendered.spec.outputs {
-            let template = rendered
-                .sources
-                .iter()
-                .find(|s| s.text.contains(&format!("{name}:")))
-                .map(|s| s.template.clone())
-                .unwrap_or_default();
-            values.push((
-                rendered.locate(&template, &[Seg::Key("outputs"), Seg::Key(name)]),
-                value,
-            ));
+        for (name, value) in rendered
+            .spec
+            .outputs
+            .iter()
+            .filter(|(_, v)| contains_reference(v))
+        {
+            values.push((Site::Output { name }, value));
         }
         let is_layer = |n: &str| self.workspace.layer(n).is_some();
-        for (location, value) in values {
+        for (site, value) in values {
             let mut found = Vec::new();
             if let Err(err) = refs::collect(value, &is_layer, &mut found) {
                 self.problems.push(
-                    Diagnostic::new(location, format!("bad reference: {}", err.message))
-                        .help(format!("in `{}`", err.text)),
+                    Diagnostic::new(
+                        site.locate(rendered),
+                        format!("bad reference: {}", err.message),
+                    )
+                    .help(format!("in `{}`", err.text)),
                 );
                 continue;
             }
@@ -280,7 +284,7 @@ impl Checker<'_> {
                     Ok(None) => {}
                     Err((message, help)) => self.problems.push(
                         Diagnostic::new(
-                            location.clone(),
+                            site.locate(rendered),
                             format!("bad reference `${{{reference}}}`: {message}"),
                         )
                         .help(help),
@@ -451,6 +455,48 @@ impl Checker<'_> {
                     format!("stacks depend on each other in a cycle: {}", path.join(" -> ")),
                 )
                 .help("a stack may only read outputs of stacks that do not read its own; remove one of these references")])
+            }
+        }
+    }
+}
+
+/// Where a value with references sits, located only when a problem is reported (locating
+/// scans the rendered text).
+enum Site<'a> {
+    Property {
+        template: &'a str,
+        resource: &'a str,
+        field: &'a str,
+    },
+    Output {
+        name: &'a str,
+    },
+}
+
+impl Site<'_> {
+    fn locate(&self, rendered: &Rendered) -> Location {
+        match self {
+            Site::Property {
+                template,
+                resource,
+                field,
+            } => rendered.locate(
+                template,
+                &[
+                    Seg::Key("resources"),
+                    Seg::Key(resource),
+                    Seg::Key("properties"),
+                    Seg::Key(field),
+                ],
+            ),
+            Site::Output { name } => {
+                let template = rendered
+                    .sources
+                    .iter()
+                    .find(|s| s.text.contains(&format!("{name}:")))
+                    .map(|s| s.template.clone())
+                    .unwrap_or_default();
+                rendered.locate(&template, &[Seg::Key("outputs"), Seg::Key(name)])
             }
         }
     }

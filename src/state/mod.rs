@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod file;
+pub mod memory;
 
 use crate::provider::Properties;
 use chrono::{DateTime, Utc};
