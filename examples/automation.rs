@@ -20,17 +20,26 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(dir) => (PathBuf::from(dir), None),
         None => {
             let scratch = tempfile::tempdir()?;
-            copy_dir(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/basic"), scratch.path())?;
+            copy_dir(
+                &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/basic"),
+                scratch.path(),
+            )?;
             (scratch.path().to_path_buf(), Some(scratch))
         }
     };
     let mut registry = Registry::new();
-    registry.register(Arc::new(TestProvider::in_dir(root.join(".terrace/test-cloud"), TestOptions::default())));
+    registry.register(Arc::new(TestProvider::in_dir(
+        root.join(".terrace/test-cloud"),
+        TestOptions::default(),
+    )));
     let terrace = Terrace::open(&root, registry)?;
 
     let plan = terrace.plan(&PlanOptions::default()).await?;
     let s = &plan.summary;
-    println!("plan: {} to create, {} to update, {} to replace, {} to delete", s.create, s.update, s.replace, s.delete);
+    println!(
+        "plan: {} to create, {} to update, {} to replace, {} to delete",
+        s.create, s.update, s.replace, s.delete
+    );
     if !plan.has_changes() {
         println!("nothing to do");
         return Ok(());
@@ -39,7 +48,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut run = terrace.apply(plan, ApplyOptions::default())?;
     while let Some(event) = run.events.recv().await {
         match &event {
-            Event::ResourceFinished { stack, resource, action, status, .. } => {
+            Event::ResourceFinished {
+                stack,
+                resource,
+                action,
+                status,
+                ..
+            } => {
                 println!("{stack}: {resource}: {action} {status:?}")
             }
             Event::StackFinished { stack, status, .. } => println!("{stack}: {status:?}"),
@@ -49,7 +64,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let summary = run.finish().await?;
     for stack in terrace.stacks(&Default::default())? {
         let outputs = terrace.outputs(&stack.name).await?;
-        println!("{} outputs: {}", stack.name, serde_json::Value::Object(outputs.into_iter().collect()));
+        println!(
+            "{} outputs: {}",
+            stack.name,
+            serde_json::Value::Object(outputs.into_iter().collect())
+        );
     }
     if summary.succeeded() {
         Ok(())

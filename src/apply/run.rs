@@ -385,13 +385,8 @@ impl StackRun {
             while running.len() < limit {
                 let Some(i) = ready.pop_front() else { break };
                 let (run, op) = (self.clone(), op_list[i].clone());
-                let replanned_change = replanned
-                    .changes
-                    .iter()
-                    .find(|c| c.name == op.resource)
-                    .cloned();
                 running.spawn(async move {
-                    let result = run.run_op(&op, replanned_change.and_then(|c| c.id)).await;
+                    let result = run.run_op(&op).await;
                     (i, result)
                 });
             }
@@ -454,7 +449,7 @@ impl StackRun {
         }
     }
 
-    async fn run_op(&self, op: &Op, _planned_id: Option<String>) -> Result<String, String> {
+    async fn run_op(&self, op: &Op) -> Result<String, String> {
         let stack = self.name().to_string();
         self.events.emit(Event::ResourceStarted {
             stack: stack.clone(),
@@ -571,7 +566,7 @@ impl StackRun {
         match result {
             Ok(state) => {
                 let id = state.as_ref().map(|s| s.id.clone()).or(pending.target_id.clone()).unwrap_or_default();
-                let entry = JournalEntry::Done { operation: pending.id.clone(), resource: state_key_of(pending), state: state.map(Box::new) };
+                let entry = JournalEntry::Done { operation: pending.id.clone(), resource: pending.resource.clone(), state: state.map(Box::new) };
                 self.journal(entry).await.map_err(|e| e.to_string())?;
                 Ok(id)
             }
@@ -600,12 +595,6 @@ impl StackRun {
             .expect("keys lock")
             .remove(&op.resource);
         let pending = self.pending(&op.resource, OperationKind::Create, key, None);
-        self.journal(JournalEntry::Begin {
-            operation: pending.clone(),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        let (provider, class) = self.provider_of(&spec.type_name)?;
         let request = CreateRequest {
             type_name: spec.type_name.clone(),
             region: spec.region.clone(),
@@ -613,14 +602,9 @@ impl StackRun {
             ownership: self.ownership(&op.resource),
             idempotency_key: pending.idempotency_key.clone(),
         };
-        let result = {
-            let _permit = self
-                .context
-                .limits
-                .acquire(provider.name(), spec.region.as_deref(), &class)
-                .await;
-            provider.create(request).await
-        };
+        let result = self
+            .call(&pending, |p| async move { p.create(request).await })
+            .await?;
         let result = result.map(|observed| {
             Some(ResourceState {
                 type_name: spec.type_name.clone(),
@@ -670,12 +654,6 @@ impl StackRun {
             None,
             Some(existing.id.clone()),
         );
-        self.journal(JournalEntry::Begin {
-            operation: pending.clone(),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        let (provider, class) = self.provider_of(&spec.type_name)?;
         let request = UpdateRequest {
             type_name: spec.type_name.clone(),
             region: spec.region.clone(),
@@ -685,14 +663,9 @@ impl StackRun {
             ownership: self.ownership(&op.resource),
             idempotency_key: pending.idempotency_key.clone(),
         };
-        let result = {
-            let _permit = self
-                .context
-                .limits
-                .acquire(provider.name(), spec.region.as_deref(), &class)
-                .await;
-            provider.update(request).await
-        };
+        let result = self
+            .call(&pending, |p| async move { p.update(request).await })
+            .await?;
         let result = result.map(|observed| {
             Some(ResourceState {
                 inputs: properties,
@@ -725,12 +698,6 @@ impl StackRun {
         pending.resource = op.state_key.clone();
         pending.type_name = existing.type_name.clone();
         pending.region = existing.region.clone();
-        self.journal(JournalEntry::Begin {
-            operation: pending.clone(),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        let (provider, class) = self.provider_of(&existing.type_name)?;
         let request = DeleteRequest {
             type_name: existing.type_name.clone(),
             region: existing.region.clone(),
@@ -738,15 +705,34 @@ impl StackRun {
             properties: existing.inputs.clone(),
             idempotency_key: pending.idempotency_key.clone(),
         };
-        let result = {
-            let _permit = self
-                .context
-                .limits
-                .acquire(provider.name(), existing.region.as_deref(), &class)
-                .await;
-            provider.delete(request).await
-        };
+        let result = self
+            .call(&pending, |p| async move { p.delete(request).await })
+            .await?;
         self.settle(&pending, result.map(|()| None)).await
+    }
+
+    /// Journals the operation as pending, then makes the cloud call under the provider's
+    /// limits for the resource's region and the type's mutation class.
+    async fn call<T, Fut>(
+        &self,
+        pending: &PendingOperation,
+        call: impl FnOnce(Arc<dyn crate::provider::Provider>) -> Fut,
+    ) -> Result<Result<T, crate::provider::ProviderError>, String>
+    where
+        Fut: std::future::Future<Output = Result<T, crate::provider::ProviderError>>,
+    {
+        self.journal(JournalEntry::Begin {
+            operation: pending.clone(),
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+        let (provider, class) = self.provider_of(&pending.type_name)?;
+        let _permit = self
+            .context
+            .limits
+            .acquire(provider.name(), pending.region.as_deref(), &class)
+            .await;
+        Ok(call(provider).await)
     }
 
     fn provider_of(
@@ -831,10 +817,6 @@ impl StackRun {
         }
         outputs
     }
-}
-
-fn state_key_of(pending: &PendingOperation) -> String {
-    pending.resource.clone()
 }
 
 fn outcome(

@@ -236,14 +236,7 @@ impl Terrace {
     /// Applies a plan (from [`Terrace::plan`] or a saved file), streaming events. Call
     /// [`Terrace::check_fresh`] first to refuse a stale saved plan before anything runs.
     pub fn apply(&self, plan: Plan, options: ApplyOptions) -> Result<ApplyRun, Error> {
-        self.check_plan(&plan)?;
-        let context = ApplyContext {
-            workspace: self.workspace.name.clone(),
-            registry: self.registry.clone(),
-            backend: self.backend.clone(),
-            limits: self.limits.clone(),
-            options,
-        };
+        let context = self.apply_context(&plan, options)?;
         let (sink, events) = EventSink::channel();
         let handle = tokio::spawn(apply::execute(context, plan, sink));
         Ok(ApplyRun { events, handle })
@@ -256,15 +249,19 @@ impl Terrace {
         options: ApplyOptions,
         sink: EventSink,
     ) -> Result<ApplySummary, Error> {
-        self.check_plan(&plan)?;
-        let context = ApplyContext {
+        let context = self.apply_context(&plan, options)?;
+        Ok(apply::execute(context, plan, sink).await)
+    }
+
+    fn apply_context(&self, plan: &Plan, options: ApplyOptions) -> Result<ApplyContext, Error> {
+        self.check_plan(plan)?;
+        Ok(ApplyContext {
             workspace: self.workspace.name.clone(),
             registry: self.registry.clone(),
             backend: self.backend.clone(),
             limits: self.limits.clone(),
             options,
-        };
-        Ok(apply::execute(context, plan, sink).await)
+        })
     }
 
     fn check_plan(&self, plan: &Plan) -> Result<(), Error> {

@@ -66,18 +66,7 @@ impl FileBackend {
 
     fn read_snapshot(&self, stack: &str) -> Result<Option<StackState>, StateError> {
         let path = self.snapshot_path(stack);
-        match fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| StateError::Corrupt {
-                        path,
-                        message: e.to_string(),
-                    })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StateError::io(&path, e)),
-        }
+        read_json(&path)
     }
 
     /// Replays the journal over `snapshot`. A journal for an older snapshot (a crash between
@@ -175,6 +164,20 @@ impl FileBackend {
             let _ = fs::remove_file(dir.join(format!("{oldest}.json")));
         }
         Ok(())
+    }
+}
+
+/// A JSON file, `None` if it does not exist.
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, StateError> {
+    match fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| StateError::Corrupt {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StateError::io(path, e)),
     }
 }
 
@@ -338,18 +341,7 @@ impl Backend for FileBackend {
 
     async fn lock_info(&self, stack: &str) -> Result<Option<LockInfo>, StateError> {
         let path = self.lock_path(stack);
-        match fs::read(&path) {
-            Ok(bytes) => {
-                serde_json::from_slice(&bytes)
-                    .map(Some)
-                    .map_err(|e| StateError::Corrupt {
-                        path,
-                        message: e.to_string(),
-                    })
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StateError::io(&path, e)),
-        }
+        read_json(&path)
     }
 
     async fn list(&self) -> Result<Vec<String>, StateError> {
