@@ -284,6 +284,15 @@ fn graph_formats_and_plan_colouring() {
     assert_eq!(json["nodes"][0]["action"], "create");
     // accounts → 2 networks → 2 replicas → 1 proxy.
     assert_eq!(json["edges"].as_array().unwrap().len(), 6);
+    let resources = stdout(&terrace(
+        dir.path(),
+        &["graph", "--resources", "--stack", "networks/eu/a"],
+    ));
+    assert!(resources.contains("label=\"networks/eu/a\""), "{resources}");
+    assert!(
+        resources.contains("\"networks/eu/a:vpc\" -> \"networks/eu/a:subnet-eu-1a\";"),
+        "{resources}"
+    );
 }
 
 #[test]

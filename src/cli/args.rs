@@ -80,9 +80,12 @@ pub struct GraphArgs {
     pub select: SelectArgs,
     #[arg(long, value_enum, default_value = "dot")]
     pub format: GraphFormat,
-    /// Colour stacks by the action a fresh plan would take.
+    /// Colour nodes by the action a fresh plan would take.
     #[arg(long)]
     pub plan: bool,
+    /// Draw the resources inside each stack instead of the stacks.
+    #[arg(long)]
+    pub resources: bool,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -72,6 +72,12 @@ fn providers(workspace: &terrace::config::Workspace) -> Result<Registry, Error> 
             TestOptions::from_settings(&settings),
         )));
     }
+    if registry.provider_names().next().is_none() {
+        return Err(Error::usage(
+            "no cloud provider is available in this build yet (the AWS and GCP providers are in progress); \
+             to run the engine on its in-process test provider, set TERRACE_TEST_PROVIDER=1",
+        ));
+    }
     Ok(registry)
 }
 
@@ -117,7 +123,11 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             } else {
                 None
             };
-            let view = terrace.graph(&select, plan.as_ref())?;
+            let view = if args.resources {
+                terrace.resource_graph(&select, plan.as_ref())?
+            } else {
+                terrace.graph(&select, plan.as_ref())?
+            };
             let format = match (cli.json, args.format) {
                 (true, _) | (_, GraphFormat::Json) => Format::Json,
                 (_, GraphFormat::Dot) => Format::Dot,

@@ -199,6 +199,43 @@ impl Terrace {
         Ok(GraphView { nodes, edges })
     }
 
+    /// The resource graph inside each selected stack: nodes `stack:resource`, clustered by
+    /// stack, edges from references and `depends_on`; coloured by a plan's actions if given.
+    pub fn resource_graph(
+        &self,
+        selector: &Selector,
+        plan: Option<&Plan>,
+    ) -> Result<GraphView, Error> {
+        let is_layer = |name: &str| self.workspace.layer(name).is_some();
+        let mut view = GraphView {
+            nodes: Vec::new(),
+            edges: Vec::new(),
+        };
+        for stack in self.stacks(selector)? {
+            let Some(rendered) = self.rendered(&stack.name) else {
+                continue;
+            };
+            let (order, deps) = crate::plan::stack::resource_order(&rendered.spec, &is_layer)?;
+            let planned = plan.and_then(|p| p.stack(&stack.name));
+            for resource in order {
+                let action = planned
+                    .and_then(|p| p.changes.iter().find(|c| c.name == resource))
+                    .map(|c| c.action.as_str().to_string());
+                let id = format!("{}:{resource}", stack.name);
+                for dep in deps.get(&resource).into_iter().flatten() {
+                    view.edges
+                        .push((format!("{}:{dep}", stack.name), id.clone()));
+                }
+                view.nodes.push(NodeView {
+                    id,
+                    cluster: stack.name.clone(),
+                    action,
+                });
+            }
+        }
+        Ok(view)
+    }
+
     /// Plans the selected stacks. Performs no cloud writes.
     pub async fn plan(&self, options: &PlanOptions) -> Result<Plan, Error> {
         planner::plan(self, options).await
