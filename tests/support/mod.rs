@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 use terrace::engine::{ApplyOptions, PlanOptions, Terrace};
 use terrace::events::EventSink;
@@ -100,24 +99,4 @@ impl Engine {
             .filter(|r| r.type_name == type_name)
             .count()
     }
-}
-
-/// Runs the `terrace` binary in `dir` with the test provider enabled.
-pub fn terrace(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_terrace"))
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("TERRACE_TEST_PROVIDER", "1")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("terrace runs")
-}
-
-pub fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).to_string()
-}
-
-pub fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).to_string()
 }
