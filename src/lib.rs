@@ -11,7 +11,7 @@
 //! let registry = terrace::provider::Registry::new(); // register your providers here
 //! let terrace = Terrace::open("path/to/workspace".as_ref(), registry)?;
 //! let plan = terrace.plan(&PlanOptions::default()).await?;
-//! let mut run = terrace.apply(plan, ApplyOptions::default());
+//! let mut run = terrace.apply(plan, ApplyOptions::default())?;
 //! while let Some(event) = run.events.recv().await {
 //!     println!("{}", serde_json::to_string(&event).unwrap());
 //! }
