@@ -12,12 +12,12 @@ export TERRACE_VENV="${TERRACE_VENV:-$root/.venv}"
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --locked --no-fail-fast
+  cargo nextest run --workspace --no-fail-fast
 else
-  cargo test --workspace --locked --no-fail-fast
+  cargo test --workspace --no-fail-fast
 fi
 echo "== doc tests"
-cargo test --workspace --locked --doc
+cargo test --workspace --doc

@@ -1,0 +1,1 @@
+//! The AWS provider for Terrace (in progress).

@@ -1,0 +1,1 @@
+//! The GCP provider for Terrace (in progress).
