@@ -1,0 +1,221 @@
+//! Configuration and clients: provider settings, the shared AWS configuration (loaded lazily,
+//! the way the AWS CLI finds credentials and region), one client per service and region
+//! (created on first use), retries with backoff and jitter, and a request counter.
+
+use crate::error::invalid;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_ec2::config::{ConfigBag, Intercept, Region, RuntimeComponents};
+use aws_sdk_ec2::error::BoxError;
+use serde_json::Value as Json;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use terrace::provider::ProviderError;
+use tokio::sync::OnceCell;
+
+/// Provider settings (`providers.aws.settings` in `terrace.yaml`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Endpoint override for every service (emulators); `AWS_ENDPOINT_URL` also works.
+    pub endpoint: Option<String>,
+    /// Region used when a resource names none; otherwise the AWS CLI's default region.
+    pub region: Option<String>,
+    /// Named profile; otherwise `AWS_PROFILE` or `default`.
+    pub profile: Option<String>,
+    /// Attempts per request, first one included (throttling, 5xx, timeouts are retried).
+    pub max_attempts: u32,
+    /// First backoff delay; later delays grow exponentially, with full jitter.
+    pub initial_backoff: Duration,
+    /// Limit for one HTTP attempt.
+    pub attempt_timeout: Duration,
+    /// Limit for waiters (instance state, dependent resources gone before a delete).
+    pub wait_timeout: Duration,
+    /// Delay between two polls of a waiter.
+    pub poll_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            endpoint: None,
+            region: None,
+            profile: None,
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(500),
+            attempt_timeout: Duration::from_secs(60),
+            wait_timeout: Duration::from_secs(600),
+            poll_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+impl Settings {
+    /// Reads settings; unknown keys and values of the wrong shape are errors.
+    pub fn from_map(map: &serde_json::Map<String, Json>) -> Result<Settings, ProviderError> {
+        let mut settings = Settings::default();
+        for (key, value) in map {
+            match key.as_str() {
+                "endpoint" => settings.endpoint = Some(string(key, value)?),
+                "region" => settings.region = Some(string(key, value)?),
+                "profile" => settings.profile = Some(string(key, value)?),
+                "max_attempts" => settings.max_attempts = number(key, value)?.max(1) as u32,
+                "initial_backoff_ms" => {
+                    settings.initial_backoff = Duration::from_millis(number(key, value)?)
+                }
+                "attempt_timeout_secs" => {
+                    settings.attempt_timeout = Duration::from_secs(number(key, value)?.max(1))
+                }
+                "wait_timeout_secs" => {
+                    settings.wait_timeout = Duration::from_secs(number(key, value)?)
+                }
+                "poll_interval_ms" => {
+                    settings.poll_interval = Duration::from_millis(number(key, value)?.max(1))
+                }
+                _ => {
+                    return Err(invalid(format!(
+                        "unknown aws provider setting `{key}` (known: endpoint, region, profile, \
+                         max_attempts, initial_backoff_ms, attempt_timeout_secs, \
+                         wait_timeout_secs, poll_interval_ms)"
+                    )))
+                }
+            }
+        }
+        Ok(settings)
+    }
+}
+
+fn string(key: &str, value: &Json) -> Result<String, ProviderError> {
+    value
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| invalid(format!("aws provider setting `{key}` must be a string")))
+}
+
+fn number(key: &str, value: &Json) -> Result<u64, ProviderError> {
+    value.as_u64().ok_or_else(|| {
+        invalid(format!(
+            "aws provider setting `{key}` must be a non-negative integer"
+        ))
+    })
+}
+
+/// Counts HTTP requests sent (every attempt, retries included).
+#[derive(Debug, Clone, Default)]
+pub struct RequestCounter(Arc<AtomicU64>);
+
+impl RequestCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Intercept for RequestCounter {
+    fn name(&self) -> &'static str {
+        "TerraceRequestCounter"
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// The shared configuration and the clients per region.
+pub struct Clients {
+    pub settings: Settings,
+    base: OnceCell<SdkConfig>,
+    ec2: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
+    counter: RequestCounter,
+}
+
+impl Clients {
+    pub fn new(settings: Settings) -> Clients {
+        Clients {
+            settings,
+            base: OnceCell::new(),
+            ec2: Mutex::default(),
+            counter: RequestCounter::default(),
+        }
+    }
+
+    pub fn counter(&self) -> &RequestCounter {
+        &self.counter
+    }
+
+    async fn base(&self) -> &SdkConfig {
+        self.base
+            .get_or_init(|| async {
+                let s = &self.settings;
+                let retry = RetryConfig::standard()
+                    .with_max_attempts(s.max_attempts)
+                    .with_initial_backoff(s.initial_backoff);
+                let timeouts = TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(10))
+                    .operation_attempt_timeout(s.attempt_timeout)
+                    .build();
+                let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                    .retry_config(retry)
+                    .timeout_config(timeouts);
+                if let Some(endpoint) = &s.endpoint {
+                    loader = loader.endpoint_url(endpoint);
+                }
+                if let Some(profile) = &s.profile {
+                    loader = loader.profile_name(profile);
+                }
+                loader.load().await
+            })
+            .await
+    }
+
+    /// The region of a request: its own, the `region` setting, or the AWS CLI's default.
+    pub async fn region(&self, requested: Option<&str>) -> Result<String, ProviderError> {
+        if let Some(region) = requested.or(self.settings.region.as_deref()) {
+            return Ok(region.to_string());
+        }
+        self.base()
+            .await
+            .region()
+            .map(|r| r.as_ref().to_string())
+            .ok_or_else(|| {
+                invalid(
+                    "no AWS region: set the resource's region, the provider setting `region`, \
+                     AWS_REGION or a profile region",
+                )
+            })
+    }
+
+    /// The EC2 client of a region (created on first use).
+    pub async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        if let Some(client) = self.cached(region) {
+            return client;
+        }
+        let config = aws_sdk_ec2::config::Builder::from(self.base().await)
+            .region(Region::new(region.to_string()))
+            .interceptor(self.counter.clone())
+            .build();
+        let client = aws_sdk_ec2::Client::from_conf(config);
+        self.ec2
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(region.to_string())
+            .or_insert(client)
+            .clone()
+    }
+
+    fn cached(&self, region: &str) -> Option<aws_sdk_ec2::Client> {
+        self.ec2
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(region)
+            .cloned()
+    }
+}

@@ -1,0 +1,96 @@
+//! Errors: AWS SDK errors mapped to the engine's kinds, keeping AWS's own code and message.
+
+use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use std::fmt::Debug;
+use terrace::provider::{ErrorKind, ProviderError};
+
+/// Bad input (properties, settings).
+pub fn invalid(message: impl Into<String>) -> ProviderError {
+    ProviderError::new(ErrorKind::Invalid, "InvalidInput", message)
+}
+
+/// A resource that does not exist.
+pub fn not_found(what: &str, id: &str) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::NotFound,
+        "NotFound",
+        format!("{what} {id} does not exist"),
+    )
+}
+
+/// Maps an SDK error. Timeouts and lost answers are ambiguous: the request may have been done.
+pub fn from_sdk<E, R>(err: SdkError<E, R>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: Debug,
+{
+    let detail = DisplayErrorContext(&err).to_string();
+    match &err {
+        SdkError::TimeoutError(_) => ProviderError::new(ErrorKind::Ambiguous, "Timeout", detail),
+        SdkError::ResponseError(_) => {
+            ProviderError::new(ErrorKind::Ambiguous, "ResponseError", detail)
+        }
+        SdkError::DispatchFailure(failure) if failure.is_timeout() || failure.is_io() => {
+            ProviderError::new(ErrorKind::Ambiguous, "DispatchFailure", detail)
+        }
+        SdkError::ServiceError(_) => {
+            let code = err.code().unwrap_or("Unknown").to_string();
+            let message = err.message().unwrap_or(&detail).to_string();
+            ProviderError::new(kind_of(&code), code, message)
+        }
+        _ => ProviderError::new(ErrorKind::Other, "SdkError", detail),
+    }
+}
+
+/// The engine's kind for an AWS error code.
+pub fn kind_of(code: &str) -> ErrorKind {
+    const THROTTLED: &[&str] = &[
+        "RequestLimitExceeded",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+        "RequestThrottled",
+        "SlowDown",
+    ];
+    if THROTTLED.contains(&code) {
+        ErrorKind::Throttled
+    } else if code.ends_with("NotFound") || code.ends_with(".NotFound") {
+        ErrorKind::NotFound
+    } else if code == "DependencyViolation"
+        || code.ends_with(".Duplicate")
+        || code.contains("InUse")
+        || code.starts_with("IncorrectState")
+        || code.starts_with("IncorrectInstanceState")
+        || code.contains("AlreadyAssociated")
+    {
+        ErrorKind::Conflict
+    } else if code.starts_with("Invalid")
+        || code.starts_with("MissingParameter")
+        || code.starts_with("UnknownParameter")
+        || code == "ValidationError"
+    {
+        ErrorKind::Invalid
+    } else {
+        ErrorKind::Other
+    }
+}
+
+/// True for errors meaning "something still depends on this resource; try again later".
+pub fn is_dependency(err: &ProviderError) -> bool {
+    err.code == "DependencyViolation" || err.code == "InvalidGroup.InUse"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_map_to_kinds() {
+        assert_eq!(kind_of("InvalidVpcID.NotFound"), ErrorKind::NotFound);
+        assert_eq!(kind_of("RequestLimitExceeded"), ErrorKind::Throttled);
+        assert_eq!(kind_of("DependencyViolation"), ErrorKind::Conflict);
+        assert_eq!(kind_of("InvalidPermission.Duplicate"), ErrorKind::Conflict);
+        assert_eq!(kind_of("InvalidParameterValue"), ErrorKind::Invalid);
+        assert_eq!(kind_of("InternalError"), ErrorKind::Other);
+    }
+}

@@ -1,0 +1,155 @@
+//! Ownership: the `terrace:*` tags written at creation (in the create call itself), the tag
+//! filters that find a stack's resources again, and idempotency tokens.
+
+use crate::error::invalid;
+use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
+use serde_json::Value as Json;
+use std::collections::BTreeMap;
+use terrace::provider::Ownership;
+
+pub const WORKSPACE: &str = "terrace:workspace";
+pub const STACK: &str = "terrace:stack";
+pub const RESOURCE: &str = "terrace:resource";
+
+/// User tags: a map of strings. Keys starting with `terrace:` or `aws:` are reserved.
+pub type UserTags = BTreeMap<String, String>;
+
+/// Reads the `tags` property.
+pub fn user_tags(properties: &serde_json::Map<String, Json>) -> Result<UserTags, ProviderError> {
+    let Some(value) = properties.get("tags") else {
+        return Ok(UserTags::new());
+    };
+    if value.is_null() {
+        return Ok(UserTags::new());
+    }
+    let map = value
+        .as_object()
+        .ok_or_else(|| invalid("`tags` must be a map of strings"))?;
+    let mut tags = UserTags::new();
+    for (key, value) in map {
+        if reserved(key) {
+            return Err(invalid(format!(
+                "tag `{key}` is reserved (terrace:* and aws:* tags are managed)"
+            )));
+        }
+        let value = value
+            .as_str()
+            .ok_or_else(|| invalid(format!("tag `{key}` must be a string")))?;
+        tags.insert(key.clone(), value.to_string());
+    }
+    Ok(tags)
+}
+
+use terrace::provider::ProviderError;
+
+fn reserved(key: &str) -> bool {
+    key.starts_with("terrace:") || key.starts_with("aws:")
+}
+
+/// Ownership tags followed by user tags.
+pub fn all_tags(owner: &Ownership, user: &UserTags) -> Vec<Tag> {
+    let owned = [
+        (WORKSPACE, owner.workspace.as_str()),
+        (STACK, owner.stack.as_str()),
+        (RESOURCE, owner.resource.as_str()),
+    ];
+    owned
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain(user.iter().map(|(k, v)| (k.clone(), v.clone())))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// The TagSpecification of a create call.
+pub fn tag_spec(kind: ResourceType, owner: &Ownership, user: &UserTags) -> TagSpecification {
+    TagSpecification::builder()
+        .resource_type(kind)
+        .set_tags(Some(all_tags(owner, user)))
+        .build()
+}
+
+/// EC2 filters matching an owner (`resource` empty: any resource of the stack).
+pub fn ec2_filters(owner: &Ownership) -> Vec<Filter> {
+    let mut filters = vec![
+        tag_filter(WORKSPACE, &owner.workspace),
+        tag_filter(STACK, &owner.stack),
+    ];
+    if !owner.resource.is_empty() {
+        filters.push(tag_filter(RESOURCE, &owner.resource));
+    }
+    filters
+}
+
+fn tag_filter(key: &str, value: &str) -> Filter {
+    Filter::builder()
+        .name(format!("tag:{key}"))
+        .values(value)
+        .build()
+}
+
+/// Splits EC2 tags into the ownership (when all three tags are present) and user tags.
+pub fn split_tags(tags: &[Tag]) -> (Option<Ownership>, UserTags) {
+    let mut user = UserTags::new();
+    let mut owned = BTreeMap::new();
+    for tag in tags {
+        let (Some(key), Some(value)) = (tag.key(), tag.value()) else {
+            continue;
+        };
+        if key.starts_with("terrace:") {
+            owned.insert(key.to_string(), value.to_string());
+        } else if !key.starts_with("aws:") {
+            user.insert(key.to_string(), value.to_string());
+        }
+    }
+    let owner = match (owned.get(WORKSPACE), owned.get(STACK), owned.get(RESOURCE)) {
+        (Some(w), Some(s), Some(r)) => Some(Ownership {
+            workspace: w.clone(),
+            stack: s.clone(),
+            resource: r.clone(),
+        }),
+        _ => None,
+    };
+    (owner, user)
+}
+
+/// An AWS client token (at most 64 ASCII characters) derived from an idempotency key.
+pub fn client_token(idempotency_key: &str) -> String {
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, idempotency_key.as_bytes()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn tokens_are_stable_and_short() {
+        let long = "x".repeat(500);
+        assert_eq!(client_token(&long), client_token(&long));
+        assert!(client_token(&long).len() <= 64);
+        assert_ne!(client_token("a"), client_token("b"));
+    }
+
+    #[test]
+    fn reserved_tags_are_refused() {
+        let props = json!({"tags": {"terrace:stack": "x"}});
+        assert!(user_tags(props.as_object().unwrap()).is_err());
+        let props = json!({"tags": {"Name": 3}});
+        assert!(user_tags(props.as_object().unwrap()).is_err());
+    }
+
+    #[test]
+    fn ownership_round_trips_through_tags() {
+        let owner = Ownership {
+            workspace: "w".into(),
+            stack: "s".into(),
+            resource: "r".into(),
+        };
+        let mut user = UserTags::new();
+        user.insert("Name".into(), "n".into());
+        let (found, tags) = split_tags(&all_tags(&owner, &user));
+        assert_eq!(found, Some(owner));
+        assert_eq!(tags, user);
+    }
+}

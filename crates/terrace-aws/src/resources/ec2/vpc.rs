@@ -1,0 +1,161 @@
+//! `aws:ec2:Vpc`: a VPC. DNS attributes are set and updated in place; the CIDR block and the
+//! tenancy force a replacement. DNS attributes are not read back (that would cost one call per
+//! VPC), so drift on them is not detected.
+
+use super::{dedup, delete_when_free, observed, put, queries, read_back, sync_tags, Ctx};
+use crate::error::from_sdk;
+use crate::ownership::{tag_spec, user_tags};
+use crate::props::{bool_opt, changed, check_known, str_opt, str_req};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy, Vpc};
+use terrace::provider::{
+    CreateRequest, DeleteRequest, FieldKind, FieldSchema, Observed, Properties, ProviderError,
+    ReadRequest, ResourceSchema, UpdateRequest,
+};
+
+pub const TYPE: &str = "aws:ec2:Vpc";
+const FIELDS: &[&str] = &[
+    "cidr_block",
+    "instance_tenancy",
+    "enable_dns_support",
+    "enable_dns_hostnames",
+    "tags",
+];
+
+pub fn schema() -> ResourceSchema {
+    use FieldKind::*;
+    super::schema(
+        TYPE,
+        vec![
+            FieldSchema::input("cidr_block", String)
+                .required()
+                .force_new(),
+            FieldSchema::input("instance_tenancy", String).force_new(),
+            FieldSchema::input("enable_dns_support", Bool),
+            FieldSchema::input("enable_dns_hostnames", Bool),
+            FieldSchema::computed("owner_id", String),
+            FieldSchema::computed("state", String),
+            FieldSchema::computed("dhcp_options_id", String),
+            FieldSchema::computed("is_default", Bool),
+        ],
+    )
+}
+
+fn observe(vpc: &Vpc) -> Observed {
+    let mut props = Properties::new();
+    put(&mut props, "cidr_block", vpc.cidr_block());
+    put(
+        &mut props,
+        "instance_tenancy",
+        vpc.instance_tenancy().map(|t| t.as_str()),
+    );
+    let mut attrs = Properties::new();
+    put(&mut attrs, "owner_id", vpc.owner_id());
+    put(&mut attrs, "state", vpc.state().map(|s| s.as_str()));
+    put(&mut attrs, "dhcp_options_id", vpc.dhcp_options_id());
+    put(&mut attrs, "is_default", vpc.is_default());
+    observed(vpc.vpc_id().unwrap_or_default(), props, attrs, vpc.tags())
+}
+
+pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>, ProviderError> {
+    let mut found = Vec::new();
+    for filters in queries("vpc-id", request) {
+        let mut token = None;
+        loop {
+            let page = ctx
+                .ec2
+                .describe_vpcs()
+                .set_filters(Some(filters.clone()))
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            found.extend(page.vpcs().iter().map(observe));
+            token = page.next_token().map(str::to_string);
+            if token.is_none() {
+                break;
+            }
+        }
+    }
+    Ok(dedup(found))
+}
+
+pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, ProviderError> {
+    let p = &request.properties;
+    check_known(p, FIELDS, TYPE)?;
+    let cidr = str_req(p, "cidr_block")?;
+    let tenancy = str_opt(p, "instance_tenancy")?.map(Tenancy::from);
+    let tags = user_tags(p)?;
+    // CreateVpc has no ClientToken: duplicates are prevented by the ownership tags (adoption).
+    let answer = ctx
+        .ec2
+        .create_vpc()
+        .cidr_block(cidr)
+        .set_instance_tenancy(tenancy)
+        .tag_specifications(tag_spec(ResourceType::Vpc, &request.ownership, &tags))
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    let id = answer
+        .vpc()
+        .and_then(Vpc::vpc_id)
+        .unwrap_or_default()
+        .to_string();
+    set_dns(ctx, &id, &Properties::new(), p).await?;
+    read_back(
+        ctx.settings,
+        TYPE,
+        &id,
+        |r| async move { read(ctx, &r).await },
+    )
+    .await
+}
+
+/// Sets the DNS attributes that differ between `old` and `new` (one call per attribute, as
+/// ModifyVpcAttribute requires).
+async fn set_dns(
+    ctx: &Ctx<'_>,
+    id: &str,
+    old: &Properties,
+    new: &Properties,
+) -> Result<(), ProviderError> {
+    for field in ["enable_dns_support", "enable_dns_hostnames"] {
+        let Some(value) = bool_opt(new, field)? else {
+            continue;
+        };
+        if !changed(old, new, field) {
+            continue;
+        }
+        let attr = AttributeBooleanValue::builder().value(value).build();
+        let call = ctx.ec2.modify_vpc_attribute().vpc_id(id);
+        let call = if field == "enable_dns_support" {
+            call.enable_dns_support(attr)
+        } else {
+            call.enable_dns_hostnames(attr)
+        };
+        call.send().await.map_err(from_sdk)?;
+    }
+    Ok(())
+}
+
+pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, ProviderError> {
+    check_known(&request.new, FIELDS, TYPE)?;
+    set_dns(ctx, &request.id, &request.old, &request.new).await?;
+    sync_tags(ctx, &request.id, &request.old, &request.new).await?;
+    read_back(ctx.settings, TYPE, &request.id, |r| async move {
+        read(ctx, &r).await
+    })
+    .await
+}
+
+pub async fn delete(ctx: &Ctx<'_>, request: &DeleteRequest) -> Result<(), ProviderError> {
+    delete_when_free(ctx.settings, || async {
+        ctx.ec2
+            .delete_vpc()
+            .vpc_id(&request.id)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(from_sdk)
+    })
+    .await
+}

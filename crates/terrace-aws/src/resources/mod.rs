@@ -1,0 +1,3 @@
+//! Resource types, one module per service and kind.
+
+pub mod ec2;
