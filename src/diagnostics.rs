@@ -8,8 +8,11 @@ use std::path::{Path, PathBuf};
 /// Where in the workspace a problem is. Line and column are 1-based.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Location {
+    /// The file, relative to the workspace root where possible.
     pub file: PathBuf,
+    /// Line, 1-based.
     pub line: Option<usize>,
+    /// Column, 1-based.
     pub column: Option<usize>,
     /// Extra context, e.g. "rendered for stack networks/eu/aws-eu-west-1".
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -20,6 +23,7 @@ pub struct Location {
 }
 
 impl Location {
+    /// A whole file.
     pub fn file(file: impl Into<PathBuf>) -> Self {
         Location {
             file: file.into(),
@@ -30,6 +34,7 @@ impl Location {
         }
     }
 
+    /// A line and column (1-based) in a file.
     pub fn at(file: impl Into<PathBuf>, line: usize, column: usize) -> Self {
         Location {
             file: file.into(),
@@ -40,6 +45,7 @@ impl Location {
         }
     }
 
+    /// Adds context, e.g. the stack a template was rendered for.
     pub fn with_context(mut self, context: impl Into<String>) -> Self {
         self.context = Some(context.into());
         self
@@ -65,13 +71,17 @@ impl fmt::Display for Location {
 /// One problem with the user's input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Diagnostic {
+    /// Where the problem is.
     pub location: Box<Location>,
+    /// What is wrong.
     pub message: String,
+    /// What would fix it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
 }
 
 impl Diagnostic {
+    /// A problem at a location.
     pub fn new(location: Location, message: impl Into<String>) -> Self {
         Diagnostic {
             location: Box::new(location),
@@ -80,11 +90,13 @@ impl Diagnostic {
         }
     }
 
+    /// Adds what would fix it.
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
     }
 
+    /// Adds what would fix it, if known.
     pub fn maybe_help(mut self, help: Option<String>) -> Self {
         self.help = help;
         self

@@ -20,35 +20,66 @@ pub const EXIT_LOCKED: i32 = 4;
 /// Exit code: the saved plan no longer holds (state moved, or the re-plan exceeds it).
 pub const EXIT_STALE_PLAN: i32 = 5;
 
+/// Everything that can go wrong, by kind.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The workspace's files are invalid.
     #[error("{0}")]
     Invalid(Diagnostics),
+    /// A stack could not be planned.
     #[error(transparent)]
     StackPlan(#[from] StackPlanError),
+    /// Refused by policy (protected resources, budgets, residency, policies).
     #[error("plan refused:\n{}", .reasons.iter().map(|r| format!("  - {r}")).collect::<Vec<_>>().join("\n"))]
-    Refused { reasons: Vec<String> },
+    Refused {
+        /// Why, one sentence per refusal.
+        reasons: Vec<String>,
+    },
+    /// A stack's lock is held by someone else.
     #[error("stack {stack} is locked by {holder}\n  help: wait for it to finish; if its holder is gone, run `terrace state unlock {stack}`")]
     Locked {
+        /// Stack name.
         stack: String,
+        /// The lock holder.
         holder: Box<LockInfo>,
     },
+    /// A saved plan no longer holds.
     #[error("the plan no longer holds for stack {stack}: {reason}\n  help: run `terrace plan` again and review the new plan")]
-    StalePlan { stack: String, reason: String },
+    StalePlan {
+        /// The first stack found stale.
+        stack: String,
+        /// What moved.
+        reason: String,
+    },
+    /// A provider call failed.
     #[error("stack {stack}: {message}")]
     Provider {
+        /// Stack name.
         stack: String,
+        /// What happened, for a person.
         message: String,
+        /// The underlying error.
         #[source]
         source: ProviderError,
     },
+    /// A state backend failed.
     #[error(transparent)]
     State(#[from] StateError),
+    /// Bad arguments.
     #[error("{message}")]
-    Usage { message: String },
+    Usage {
+        /// What is wrong with the arguments.
+        message: String,
+    },
+    /// A plan file could not be read or written.
     #[error("{path}: {message}")]
-    PlanFile { path: String, message: String },
+    PlanFile {
+        /// The plan file.
+        path: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The apply could not run.
     #[error("{0}")]
     Apply(String),
 }
@@ -65,6 +96,7 @@ impl Error {
         }
     }
 
+    /// A usage error (bad arguments).
     pub fn usage(message: impl Into<String>) -> Error {
         Error::Usage {
             message: message.into(),

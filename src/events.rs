@@ -10,7 +10,9 @@ use tokio::sync::mpsc;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StackStatus {
+    /// Every operation succeeded.
     Succeeded,
+    /// It failed.
     Failed,
     /// Not run because a stack it depends on failed or was skipped.
     Skipped,
@@ -24,8 +26,11 @@ pub enum StackStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceStatus {
+    /// The cloud call succeeded and its result is recorded.
     Done,
+    /// It failed.
     Failed,
+    /// Not run because something it depends on failed.
     Skipped,
 }
 
@@ -33,48 +38,81 @@ pub enum ResourceStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// The apply began.
     ApplyStarted {
+        /// Stacks in the plan.
         stacks: usize,
+        /// Number of resource changes.
         changes: usize,
     },
+    /// A stack began (before taking its lock).
     StackStarted {
+        /// Stack name.
         stack: String,
+        /// Number of resource changes.
         changes: usize,
     },
+    /// A stack waits for its lock, held by someone else.
     LockWaiting {
+        /// Stack name.
         stack: String,
+        /// The lock holder.
         holder: LockInfo,
     },
+    /// A resource created by an interrupted apply was found by its ownership tags and recorded.
     ResourceAdopted {
+        /// Stack name.
         stack: String,
+        /// Resource name within its stack.
         resource: String,
+        /// Cloud id of the adopted resource.
         id: String,
     },
+    /// A resource operation began.
     ResourceStarted {
+        /// Stack name.
         stack: String,
+        /// Resource name within its stack.
         resource: String,
+        /// The planned action.
         action: Action,
     },
+    /// A resource operation ended.
     ResourceFinished {
+        /// Stack name.
         stack: String,
+        /// Resource name within its stack.
         resource: String,
+        /// The planned action.
         action: Action,
+        /// How it ended.
         status: ResourceStatus,
+        /// Cloud id.
         #[serde(skip_serializing_if = "Option::is_none")]
         id: Option<String>,
+        /// Why it failed or was skipped.
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// Duration of the cloud call, in milliseconds.
         elapsed_ms: u64,
     },
+    /// A stack ended.
     StackFinished {
+        /// Stack name.
         stack: String,
+        /// How it ended.
         status: StackStatus,
+        /// What happened, for a person.
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+    /// The apply ended.
     ApplyFinished {
+        /// Stacks that succeeded.
         succeeded: usize,
+        /// Stacks that failed, were refused or were locked out.
         failed: usize,
+        /// Stacks skipped because a stack they depend on did not succeed.
         skipped: usize,
     },
 }
@@ -102,6 +140,7 @@ impl EventSink {
         EventSink { sender: None }
     }
 
+    /// Sends an event (dropped if nobody listens).
     pub fn emit(&self, event: Event) {
         if let Some(sender) = &self.sender {
             let _ = sender.send(event);

@@ -25,6 +25,8 @@
 //! executor), [`engine`] (the public entry point), [`testing`] (an in-process test provider
 //! for engine tests).
 
+#![warn(missing_docs)]
+
 pub mod apply;
 pub mod config;
 pub mod diagnostics;

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, HashMap};
 /// What a refresh found.
 #[derive(Debug, Default)]
 pub struct Refreshed {
+    /// What the cloud has, by resource name.
     pub observations: Observations,
     /// Resources with a pending create that exist in the cloud, by resource name.
     pub adoptable: HashMap<String, Observed>,
@@ -20,8 +21,11 @@ pub struct Refreshed {
 #[derive(Debug, thiserror::Error)]
 #[error("reading {type_name} in {region}: {source}")]
 pub struct RefreshError {
+    /// Resource type, e.g. `aws:ec2:Vpc`.
     pub type_name: String,
+    /// Region read (`global` for none).
     pub region: String,
+    /// The underlying error.
     #[source]
     pub source: ProviderError,
 }

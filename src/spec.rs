@@ -10,8 +10,10 @@ use serde_json::Value as Json;
 /// The desired content of one stack.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StackSpec {
+    /// The stack.
     #[serde(flatten)]
     pub instance: StackInstance,
+    /// Resources, in template order.
     pub resources: IndexMap<String, ResourceSpec>,
     /// Output name → raw value (may contain references).
     pub outputs: IndexMap<String, Json>,
@@ -20,6 +22,7 @@ pub struct StackSpec {
 /// One desired resource.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ResourceSpec {
+    /// Resource type, e.g. `aws:ec2:Vpc`.
     #[serde(rename = "type")]
     pub type_name: String,
     /// The region the resource lives in; `None` for global resources.
@@ -27,10 +30,13 @@ pub struct ResourceSpec {
     pub region: Option<String>,
     /// Raw properties; strings may contain `${...}` references.
     pub properties: serde_json::Map<String, Json>,
+    /// Never delete or replace without an explicit override.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
+    /// Resources of the stack this one waits for, beyond references.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
+    /// Replace by creating the new resource before deleting the old one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub create_before_destroy: bool,
     /// Template the resource came from (for messages).

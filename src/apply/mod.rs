@@ -48,21 +48,31 @@ impl Default for ApplyOptions {
 /// What the executor needs besides the plan.
 #[derive(Clone)]
 pub struct ApplyContext {
+    /// Workspace name (written into ownership tags).
     pub workspace: String,
+    /// The providers.
     pub registry: Registry,
+    /// Where stack states are stored.
     pub backend: Arc<dyn Backend>,
+    /// Rate and concurrency limits per provider and region.
     pub limits: Limits,
+    /// How the apply runs.
     pub options: ApplyOptions,
 }
 
 /// How one resource operation ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceOutcome {
+    /// Resource name within its stack.
     pub resource: String,
+    /// The planned action.
     pub action: Action,
+    /// How the operation ended.
     pub status: ResourceStatus,
+    /// Cloud id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
+    /// Why it failed or was skipped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
@@ -70,26 +80,33 @@ pub struct ResourceOutcome {
 /// How one stack ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StackOutcome {
+    /// Stack name.
     pub stack: String,
+    /// How the stack ended.
     pub status: StackStatus,
+    /// What happened, for a person.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Outcome of each resource operation.
     pub resources: Vec<ResourceOutcome>,
 }
 
 /// The result of an apply: done, failed and skipped, per stack and resource.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ApplySummary {
+    /// Outcome of each stack of the plan.
     pub stacks: Vec<StackOutcome>,
 }
 
 impl ApplySummary {
+    /// True when every stack succeeded.
     pub fn succeeded(&self) -> bool {
         self.stacks
             .iter()
             .all(|s| s.status == StackStatus::Succeeded)
     }
 
+    /// Number of stacks that ended with `status`.
     pub fn count(&self, status: StackStatus) -> usize {
         self.stacks.iter().filter(|s| s.status == status).count()
     }

@@ -15,15 +15,20 @@ pub const DEPOSED_SUFFIX: &str = "#deposed";
 /// A cloud operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
+    /// Create a resource (or the new half of a replace).
     Create,
+    /// Update a resource in place.
     Update,
+    /// Delete a resource (or the old half of a replace).
     Delete,
 }
 
 /// One operation on one resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Op {
+    /// Resource name within its stack.
     pub resource: String,
+    /// What kind.
     pub kind: OpKind,
     /// The planned action this operation is part of.
     pub action: Action,

@@ -16,10 +16,12 @@ pub struct Group {
     /// Jurisdiction, e.g. `EU`, `US`, `global`.
     #[serde(default)]
     pub residency: Option<String>,
+    /// The replicas of the group.
     pub replicas: Vec<Replica>,
     /// Free-form values for templates.
     #[serde(default)]
     pub vars: BTreeMap<String, Json>,
+    /// The group file, relative to the workspace root.
     #[serde(skip)]
     pub file: PathBuf,
 }
@@ -28,14 +30,19 @@ pub struct Group {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Replica {
+    /// Name, unique in its scope (lowercase letters, digits, `-`).
     pub name: String,
     /// The provider that hosts it (`aws`, `gcp`, ...).
     pub cloud: String,
+    /// Cloud region, e.g. `eu-west-1` or `europe-west3`.
     pub region: String,
+    /// Availability zones.
     #[serde(default)]
     pub zones: Vec<String>,
+    /// Nodes.
     #[serde(default = "default_nodes")]
     pub nodes: u32,
+    /// Machine type or instance size, cloud-specific.
     #[serde(default)]
     pub machine: Option<String>,
     /// Free-form values for templates.

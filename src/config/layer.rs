@@ -20,10 +20,13 @@ pub enum Scope {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayerFile {
+    /// Free text for readers.
     #[serde(default)]
     pub description: Option<String>,
+    /// Names this one depends on.
     #[serde(default)]
     pub depends_on: Vec<String>,
+    /// How the layer is split into stacks.
     pub per: Scope,
     /// Template file names under `templates/<layer>/`; default: all `*.yaml.tera` there.
     #[serde(default)]
@@ -33,9 +36,13 @@ pub struct LayerFile {
 /// A loaded layer with its templates.
 #[derive(Debug, Clone)]
 pub struct Layer {
+    /// Layer name (the directory under `stacks/`).
     pub name: String,
+    /// The layer file, relative to the workspace root.
     pub file: PathBuf,
+    /// The parsed layer file.
     pub spec: LayerFile,
+    /// Templates rendered for each stack of the layer.
     pub templates: Vec<Template>,
 }
 
@@ -44,5 +51,6 @@ pub struct Layer {
 pub struct Template {
     /// Path relative to the workspace root.
     pub path: PathBuf,
+    /// The template source.
     pub text: String,
 }

@@ -25,8 +25,11 @@ pub const SETTINGS_FILE: &str = "terrace.yaml";
 /// A loaded, validated workspace.
 #[derive(Debug, Clone)]
 pub struct Workspace {
+    /// The workspace directory.
     pub root: PathBuf,
+    /// Workspace name: `name` in terrace.yaml, else the directory name.
     pub name: String,
+    /// The parsed terrace.yaml.
     pub settings: Settings,
     /// Groups sorted by name.
     pub groups: Vec<Group>,
@@ -35,10 +38,12 @@ pub struct Workspace {
 }
 
 impl Workspace {
+    /// The layer of that name.
     pub fn layer(&self, name: &str) -> Option<&Layer> {
         self.layers.iter().find(|l| l.name == name)
     }
 
+    /// The group of that name.
     pub fn group(&self, name: &str) -> Option<&Group> {
         self.groups.iter().find(|g| g.name == name)
     }

@@ -9,15 +9,22 @@ use serde::{Deserialize, Serialize};
 /// One stack of the workspace: the unit of state, locking and failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StackInstance {
+    /// Stack name: `layer/group[/cloud|/replica]`.
     pub name: String,
+    /// Layer name.
     pub layer: String,
+    /// Group name.
     pub group: String,
+    /// Cloud (provider name), when scoped to one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub cloud: Option<String>,
+    /// Replica name, when scoped to one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub replica: Option<String>,
+    /// Region of the stack's replica, for per-replica stacks.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub region: Option<String>,
+    /// Zones of the stack's replica.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub zones: Vec<String>,
 }

@@ -71,7 +71,9 @@ fn backticked(message: &str) -> Vec<String> {
 /// A step in a key path: a mapping key or a sequence index.
 #[derive(Debug, Clone, Copy)]
 pub enum Seg<'a> {
+    /// A mapping key.
     Key(&'a str),
+    /// The n-th item of a sequence.
     Index(usize),
 }
 

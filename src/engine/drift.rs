@@ -12,18 +12,24 @@ use std::time::Duration;
 /// Drift of one resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Drift {
+    /// Stack name.
     pub stack: String,
+    /// Resource name within its stack.
     pub resource: String,
     /// Fields whose cloud value differs from the last applied one; empty if it vanished.
     pub fields: Vec<String>,
+    /// True when the resource no longer exists in the cloud.
     pub vanished: bool,
 }
 
 /// What a refresh found.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RefreshReport {
+    /// Stacks with state that were refreshed.
     pub stacks: usize,
+    /// Resources read.
     pub resources: usize,
+    /// Resources that drifted or vanished.
     pub drift: Vec<Drift>,
 }
 

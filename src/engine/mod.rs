@@ -33,6 +33,7 @@ pub use validate::StackLinks;
 /// How to plan.
 #[derive(Debug, Clone)]
 pub struct PlanOptions {
+    /// Which stacks and resources to plan.
     pub selector: Selector,
     /// Read the cloud before diffing (batched); off = diff against state only.
     pub refresh: bool,
@@ -66,6 +67,7 @@ pub struct Terrace {
 
 /// An apply in progress: its events, and its result.
 pub struct ApplyRun {
+    /// The events of the apply, in order.
     pub events: UnboundedReceiver<Event>,
     handle: JoinHandle<ApplySummary>,
 }
@@ -127,14 +129,17 @@ impl Terrace {
         })
     }
 
+    /// The loaded workspace.
     pub fn workspace(&self) -> &Workspace {
         &self.workspace
     }
 
+    /// The providers.
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
 
+    /// The state backend.
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
     }
@@ -145,6 +150,7 @@ impl Terrace {
         self.backend = backend;
     }
 
+    /// The validated stack graph.
     pub fn links(&self) -> &StackLinks {
         &self.links
     }

@@ -8,17 +8,22 @@ use crate::Error;
 /// Stack and resource selection; empty lists select everything.
 #[derive(Debug, Clone, Default)]
 pub struct Selector {
+    /// Group names.
     pub groups: Vec<String>,
+    /// Layer names.
     pub layers: Vec<String>,
     /// Stack names or glob patterns (`networks/eu/*`).
     pub stacks: Vec<String>,
+    /// Cloud names.
     pub clouds: Vec<String>,
+    /// Region names.
     pub regions: Vec<String>,
     /// `STACK:RESOURCE` addresses: plan only these resources (and what they depend on).
     pub targets: Vec<String>,
 }
 
 impl Selector {
+    /// True when it selects everything.
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
             && self.layers.is_empty()

@@ -5,6 +5,7 @@ use serde::Serialize;
 /// A node to draw.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeView {
+    /// Node id (stack name, or `stack:resource`).
     pub id: String,
     /// Cluster the node belongs to (the layer, for stacks).
     pub cluster: String,
@@ -16,15 +17,20 @@ pub struct NodeView {
 /// A graph to draw; edges point from a dependency to its dependent.
 #[derive(Debug, Clone, Serialize)]
 pub struct GraphView {
+    /// Nodes.
     pub nodes: Vec<NodeView>,
+    /// Edges from a dependency to its dependent.
     pub edges: Vec<(String, String)>,
 }
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
+    /// Graphviz DOT.
     Dot,
+    /// A Mermaid flowchart.
     Mermaid,
+    /// JSON (`nodes`, `edges`).
     Json,
 }
 

@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 /// What is known of an existing resource.
 #[derive(Debug, Clone, Copy)]
 pub struct Current<'a> {
+    /// The resource as recorded in state.
     pub state: &'a ResourceState,
     /// The refreshed view, `None` when refresh was skipped.
     pub observed: Option<&'a Observed>,

@@ -25,14 +25,20 @@ pub const PLAN_FORMAT_VERSION: u32 = 1;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
+    /// Nothing changes.
     NoOp,
+    /// Create a new resource.
     Create,
+    /// Update in place.
     Update,
+    /// Delete and create again (a force-new field changed).
     Replace,
+    /// Delete the resource.
     Delete,
 }
 
 impl Action {
+    /// The action as written in plans: `create`, `update`, ...
     pub fn as_str(self) -> &'static str {
         match self {
             Action::NoOp => "no-op",
@@ -43,6 +49,7 @@ impl Action {
         }
     }
 
+    /// The diff symbol: `+`, `~`, `-/+`, `-`.
     pub fn symbol(self) -> &'static str {
         match self {
             Action::NoOp => " ",
@@ -53,6 +60,7 @@ impl Action {
         }
     }
 
+    /// True for every action but no-op.
     pub fn is_change(self) -> bool {
         self != Action::NoOp
     }
@@ -67,11 +75,15 @@ impl fmt::Display for Action {
 /// The planned change of one resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceChange {
+    /// Resource name within its stack.
     pub name: String,
+    /// Resource type, e.g. `aws:ec2:Vpc`.
     #[serde(rename = "type")]
     pub type_name: String,
+    /// Region, or none for global resources.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub region: Option<String>,
+    /// The planned action.
     pub action: Action,
     /// The cloud id, for resources that exist.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -88,11 +100,13 @@ pub struct ResourceChange {
     /// For a replace: what forces it (field names, `type`, `region`).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub replace_because: Vec<String>,
+    /// Never delete or replace without an explicit override.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
     /// Resources of the same stack this one depends on.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub depends_on: Vec<String>,
+    /// Replace by creating the new resource before deleting the old one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub create_before_destroy: bool,
     /// Notes for the reader (drift found, resource vanished, adopted after a crash).
@@ -103,12 +117,15 @@ pub struct ResourceChange {
 /// An output before and after.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OutputChange {
+    /// Value as last applied.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub before: Option<Json>,
+    /// Value after the apply (may be unknown).
     pub after: Value,
 }
 
 impl OutputChange {
+    /// True when the output's value changes (or may, being unknown).
     pub fn changes(&self) -> bool {
         match (&self.before, &self.after) {
             (Some(before), after) => {
@@ -123,10 +140,12 @@ impl OutputChange {
 /// The plan of one stack.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct StackPlan {
+    /// The stack.
     #[serde(flatten)]
     pub stack: StackInstance,
     /// State serial the plan was made against; `None` when the stack had no state.
     pub serial: Option<u64>,
+    /// Lineage of the state the plan was made against.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub lineage: Option<String>,
     /// Stacks of this plan that must finish first.
@@ -138,7 +157,9 @@ pub struct StackPlan {
     /// `${<layer>.outputs.KEY}` → the stack it means for this stack.
     #[serde(default)]
     pub layer_links: BTreeMap<String, String>,
+    /// Resource changes, in dependency order, deletes last.
     pub changes: Vec<ResourceChange>,
+    /// Outputs, by name.
     pub outputs: BTreeMap<String, OutputChange>,
     /// Interrupted operations recorded in state that applying will settle (adopt or clear).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -148,12 +169,14 @@ pub struct StackPlan {
 }
 
 impl StackPlan {
+    /// True when applying would change anything.
     pub fn has_changes(&self) -> bool {
         self.changes.iter().any(|c| c.action.is_change())
             || self.outputs.values().any(OutputChange::changes)
             || !self.pending.is_empty()
     }
 
+    /// Number of resources with this action.
     pub fn count(&self, action: Action) -> usize {
         self.changes.iter().filter(|c| c.action == action).count()
     }
@@ -162,21 +185,32 @@ impl StackPlan {
 /// Counts of a plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
+    /// Resources to create.
     pub create: usize,
+    /// Resources to update in place.
     pub update: usize,
+    /// Resources to replace.
     pub replace: usize,
+    /// Resources to delete.
     pub delete: usize,
+    /// Resources unchanged.
     pub no_op: usize,
+    /// Stacks in the plan.
     pub stacks: usize,
+    /// Stacks with any change.
     pub stacks_changed: usize,
 }
 
 /// A whole plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
+    /// Plan format version ([`PLAN_FORMAT_VERSION`]).
     pub format_version: u32,
+    /// Version of the Terrace that made the plan.
     pub terrace_version: String,
+    /// The workspace the plan was made for.
     pub workspace: String,
+    /// When it was made.
     pub created_at: DateTime<Utc>,
     /// True for a destroy plan.
     #[serde(default)]
@@ -188,14 +222,17 @@ pub struct Plan {
     pub config: BTreeMap<String, Json>,
     /// Stacks in the order they apply.
     pub stacks: Vec<StackPlan>,
+    /// Counts of the plan.
     pub summary: Summary,
 }
 
 impl Plan {
+    /// True when applying would change anything.
     pub fn has_changes(&self) -> bool {
         self.stacks.iter().any(StackPlan::has_changes)
     }
 
+    /// The plan of one stack.
     pub fn stack(&self, name: &str) -> Option<&StackPlan> {
         self.stacks.iter().find(|s| s.stack.name == name)
     }

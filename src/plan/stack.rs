@@ -19,19 +19,27 @@ use std::collections::{BTreeMap, HashMap};
 pub struct Observations {
     /// False when refresh was skipped: nothing can be said to have vanished.
     pub refreshed: bool,
+    /// Refreshed resources, by resource name.
     pub found: HashMap<String, Observed>,
 }
 
 /// Everything planning a stack needs.
 pub struct StackInputs<'a> {
+    /// The desired content.
     pub spec: &'a StackSpec,
+    /// The stack's state, if any.
     pub state: Option<&'a StackState>,
+    /// Refreshed views of the stack's resources.
     pub observations: &'a Observations,
     /// Outputs of every upstream stack this one reads (planned, or from state).
     pub upstream: &'a BTreeMap<String, ValueMap>,
+    /// Layer → the stack `${layer.outputs.*}` means.
     pub layer_links: &'a BTreeMap<String, String>,
+    /// Workspace config values.
     pub config: &'a BTreeMap<String, Json>,
+    /// Layer names, to parse references.
     pub layers: &'a [String],
+    /// Providers, for schemas.
     pub registry: &'a Registry,
     /// Plan the removal of everything in the stack.
     pub destroy: bool,
@@ -40,20 +48,34 @@ pub struct StackInputs<'a> {
 /// A stack that cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StackPlanError {
+    /// A resource cannot be planned.
     #[error("stack {stack}: resource `{resource}`: {message}")]
     Resource {
+        /// Stack name.
         stack: String,
+        /// Resource name within its stack.
         resource: String,
+        /// What happened, for a person.
         message: String,
     },
+    /// An output cannot be resolved.
     #[error("stack {stack}: output `{output}`: {message}")]
     Output {
+        /// Stack name.
         stack: String,
+        /// Output name.
         output: String,
+        /// What happened, for a person.
         message: String,
     },
+    /// Resources depend on each other in a cycle.
     #[error("stack {stack}: resources depend on each other in a cycle: {cycle}")]
-    Cycle { stack: String, cycle: String },
+    Cycle {
+        /// Stack name.
+        stack: String,
+        /// The resources on the cycle, `a -> b -> a`.
+        cycle: String,
+    },
 }
 
 /// Resource names in dependency order, and each resource's dependencies.
@@ -152,9 +174,13 @@ impl ResourceAttributes for StackState {
 
 /// Resolves references for planning and for apply.
 pub struct Resolver<'a> {
+    /// Attributes of the stack's own resources.
     pub attributes: &'a dyn ResourceAttributes,
+    /// Outputs of every upstream stack this one reads.
     pub upstream: &'a BTreeMap<String, ValueMap>,
+    /// Layer → the stack `${layer.outputs.*}` means.
     pub layer_links: &'a BTreeMap<String, String>,
+    /// Workspace config values.
     pub config: &'a BTreeMap<String, Json>,
 }
 

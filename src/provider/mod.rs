@@ -22,14 +22,18 @@ pub type Properties = serde_json::Map<String, Json>;
 /// crash can be found and adopted instead of duplicated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ownership {
+    /// Workspace name.
     pub workspace: String,
+    /// Stack name.
     pub stack: String,
+    /// Resource name within its stack.
     pub resource: String,
 }
 
 /// A resource as the cloud reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observed {
+    /// Cloud id.
     pub id: String,
     /// Inputs as the cloud sees them now (for drift detection).
     pub properties: Properties,
@@ -44,41 +48,63 @@ pub struct Observed {
 /// both. A provider answers with as few cloud calls as it can (one per page).
 #[derive(Debug, Clone)]
 pub struct ReadRequest {
+    /// Resource type, e.g. `aws:ec2:Vpc`.
     pub type_name: String,
+    /// Region, or none for global resources.
     pub region: Option<String>,
+    /// Cloud ids to read.
     pub ids: Vec<String>,
     /// Also return resources carrying these ownership tags (workspace and stack must match;
     /// `resource` empty means any resource of the stack).
     pub owner: Option<Ownership>,
 }
 
+/// A create.
 #[derive(Debug, Clone)]
 pub struct CreateRequest {
+    /// Resource type, e.g. `aws:ec2:Vpc`.
     pub type_name: String,
+    /// Region, or none for global resources.
     pub region: Option<String>,
+    /// Properties (resource inputs).
     pub properties: Properties,
+    /// Who owns the resource (written as tags/labels).
     pub ownership: Ownership,
     /// Derived from stack, resource and operation: a retry never creates twice.
     pub idempotency_key: String,
 }
 
+/// An in-place update.
 #[derive(Debug, Clone)]
 pub struct UpdateRequest {
+    /// Resource type, e.g. `aws:ec2:Vpc`.
     pub type_name: String,
+    /// Region, or none for global resources.
     pub region: Option<String>,
+    /// Cloud id.
     pub id: String,
+    /// Properties as last applied.
     pub old: Properties,
+    /// Desired properties.
     pub new: Properties,
+    /// Who owns the resource (written as tags/labels).
     pub ownership: Ownership,
+    /// Derived from stack, resource and operation: a retry never acts twice.
     pub idempotency_key: String,
 }
 
+/// A delete.
 #[derive(Debug, Clone)]
 pub struct DeleteRequest {
+    /// Resource type, e.g. `aws:ec2:Vpc`.
     pub type_name: String,
+    /// Region, or none for global resources.
     pub region: Option<String>,
+    /// Cloud id.
     pub id: String,
+    /// Properties (resource inputs).
     pub properties: Properties,
+    /// Derived from stack, resource and operation: a retry never acts twice.
     pub idempotency_key: String,
 }
 
@@ -86,12 +112,17 @@ pub struct DeleteRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorKind {
+    /// No such resource.
     NotFound,
+    /// Too many requests; retried with backoff by the provider.
     Throttled,
+    /// The resource is in use or in a conflicting state.
     Conflict,
+    /// The request is invalid.
     Invalid,
     /// The outcome is unknown (timeout, connection lost after sending): the resource may exist.
     Ambiguous,
+    /// Anything else.
     Other,
 }
 
@@ -99,12 +130,16 @@ pub enum ErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("{code}: {message}")]
 pub struct ProviderError {
+    /// How it failed.
     pub kind: ErrorKind,
+    /// The cloud's error code (e.g. `InvalidVpcID.NotFound`, `notFound`).
     pub code: String,
+    /// The cloud's message.
     pub message: String,
 }
 
 impl ProviderError {
+    /// An error of a kind, with the cloud's code and message.
     pub fn new(kind: ErrorKind, code: impl Into<String>, message: impl Into<String>) -> Self {
         ProviderError {
             kind,
@@ -117,8 +152,11 @@ impl ProviderError {
 /// A default request rate for one API class, per region.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RateLimit {
+    /// API class, e.g. `ec2:mutate`.
     pub class: String,
+    /// Requests per second per region.
     pub per_second: f64,
+    /// Requests allowed at once after an idle period.
     pub burst: u32,
 }
 
@@ -144,8 +182,10 @@ pub trait Provider: Send + Sync + 'static {
     /// Batched read: every requested resource that exists (missing ones are simply absent).
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError>;
 
+    /// Creates a resource with its ownership tags, idempotently.
     async fn create(&self, request: CreateRequest) -> Result<Observed, ProviderError>;
 
+    /// Updates a resource in place (only non-force-new fields change).
     async fn update(&self, request: UpdateRequest) -> Result<Observed, ProviderError>;
 
     /// Deleting a resource that no longer exists succeeds.

@@ -12,6 +12,7 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// An empty registry.
     pub fn new() -> Self {
         Registry::default()
     }
@@ -25,6 +26,7 @@ impl Registry {
         self.providers.insert(provider.name().to_string(), provider);
     }
 
+    /// A provider by name.
     pub fn provider(&self, name: &str) -> Option<&Arc<dyn Provider>> {
         self.providers.get(name)
     }
@@ -34,18 +36,22 @@ impl Registry {
         self.providers.get(provider_prefix(type_name))
     }
 
+    /// The schema of a resource type.
     pub fn schema(&self, type_name: &str) -> Option<&Arc<ResourceSchema>> {
         self.schemas.get(type_name)
     }
 
+    /// Every known resource type.
     pub fn type_names(&self) -> impl Iterator<Item = &str> + Clone {
         self.schemas.keys().map(String::as_str)
     }
 
+    /// Names of the registered providers.
     pub fn provider_names(&self) -> impl Iterator<Item = &str> + Clone {
         self.providers.keys().map(String::as_str)
     }
 
+    /// The registered providers.
     pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
         self.providers.values()
     }

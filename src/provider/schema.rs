@@ -9,11 +9,17 @@ use serde_json::Value as Json;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FieldKind {
+    /// A string.
     String,
+    /// A number.
     Number,
+    /// A boolean.
     Bool,
+    /// A list.
     List,
+    /// A map.
     Map,
+    /// Any JSON value.
     Any,
 }
 
@@ -34,7 +40,9 @@ impl FieldKind {
 /// One field of a resource type.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FieldSchema {
+    /// Field name.
     pub name: String,
+    /// Shape of its value.
     pub kind: FieldKind,
     /// Must be set in properties.
     #[serde(default)]
@@ -48,6 +56,7 @@ pub struct FieldSchema {
 }
 
 impl FieldSchema {
+    /// An optional settable field.
     pub fn input(name: &str, kind: FieldKind) -> Self {
         FieldSchema {
             name: name.into(),
@@ -58,16 +67,19 @@ impl FieldSchema {
         }
     }
 
+    /// Marks the field as required.
     pub fn required(mut self) -> Self {
         self.required = true;
         self
     }
 
+    /// Marks the field as forcing a replacement when it changes.
     pub fn force_new(mut self) -> Self {
         self.force_new = true;
         self
     }
 
+    /// An attribute the cloud computes.
     pub fn computed(name: &str, kind: FieldKind) -> Self {
         FieldSchema {
             name: name.into(),
@@ -83,7 +95,9 @@ impl FieldSchema {
 /// RunInstances).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApiClasses {
+    /// API class of batched reads.
     pub read: String,
+    /// API class of create, update and delete.
     pub mutate: String,
 }
 
@@ -92,13 +106,16 @@ pub struct ApiClasses {
 pub struct ResourceSchema {
     /// Full type name, `<provider>:<service>:<Kind>` or `<provider>:<Kind>`.
     pub type_name: String,
+    /// The fields of the type.
     pub fields: Vec<FieldSchema>,
+    /// API classes of the type's operations.
     pub api: ApiClasses,
     /// True when resources of this type live in a region.
     pub regional: bool,
 }
 
 impl ResourceSchema {
+    /// The field of that name.
     pub fn field(&self, name: &str) -> Option<&FieldSchema> {
         self.fields.iter().find(|f| f.name == name)
     }

@@ -49,14 +49,18 @@ struct Options {
 /// The rendered text of one template for one stack, kept to locate later errors.
 #[derive(Debug, Clone)]
 pub struct RenderedSource {
+    /// Template file the text came from.
     pub template: String,
+    /// The rendered YAML.
     pub text: String,
 }
 
 /// A rendered stack and the texts it came from.
 #[derive(Debug, Clone)]
 pub struct Rendered {
+    /// The desired content.
     pub spec: StackSpec,
+    /// Rendered texts, to locate later errors.
     pub sources: Vec<RenderedSource>,
 }
 

@@ -13,11 +13,17 @@ use std::sync::Arc;
 /// Who holds a stack's lock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockInfo {
+    /// Unique id of this lock (only its holder unlocks it).
     pub id: String,
+    /// User name of the holder.
     pub holder: String,
+    /// Host name of the holder.
     pub host: String,
+    /// Process id of the holder.
     pub pid: u32,
+    /// What the holder is doing (`apply`, `destroy`, ...).
     pub operation: String,
+    /// When the lock was taken.
     pub created_at: DateTime<Utc>,
 }
 
@@ -57,39 +63,62 @@ impl fmt::Display for LockInfo {
     }
 }
 
+/// State backend failures.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
+    /// A file or network operation failed.
     #[error("state I/O on {path}: {source}")]
     Io {
+        /// Path.
         path: PathBuf,
+        /// The underlying error.
         source: std::io::Error,
     },
+    /// A state file does not parse.
     #[error("state file {path} is corrupt: {message}")]
-    Corrupt { path: PathBuf, message: String },
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        message: String,
+    },
+    /// Someone else holds the stack's lock.
     #[error("stack {stack} is locked by {holder}")]
     Locked {
+        /// Stack name.
         stack: String,
+        /// The lock holder.
         holder: Box<LockInfo>,
     },
     #[error(
         "state of stack {stack} changed meanwhile: expected serial {expected:?}, found {found:?}"
     )]
+    /// The stored serial is not the expected one (compare-and-swap failed).
     SerialConflict {
+        /// Stack name.
         stack: String,
+        /// The serial expected.
         expected: Option<u64>,
+        /// The serial found.
         found: Option<u64>,
     },
+    /// The stored state belongs to another lineage.
     #[error("state of stack {stack} belongs to lineage {found}, not {expected}")]
     LineageMismatch {
+        /// Stack name.
         stack: String,
+        /// The lineage expected.
         expected: String,
+        /// The lineage found.
         found: String,
     },
+    /// The backend URL is not supported.
     #[error("unsupported state backend `{0}`: use file://PATH")]
     Unsupported(String),
 }
 
 impl StateError {
+    /// An I/O error on a path.
     pub fn io(path: &Path, source: std::io::Error) -> StateError {
         StateError::Io {
             path: path.to_path_buf(),

@@ -35,6 +35,7 @@ pub struct FileBackend {
 }
 
 impl FileBackend {
+    /// State under `dir`.
     pub fn new(dir: PathBuf) -> FileBackend {
         let fsync_journal = std::env::var("TERRACE_JOURNAL_FSYNC").is_ok_and(|v| v == "1");
         FileBackend {
@@ -44,6 +45,7 @@ impl FileBackend {
         }
     }
 
+    /// The state directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

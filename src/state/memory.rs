@@ -23,6 +23,7 @@ pub struct MemoryBackend {
 }
 
 impl MemoryBackend {
+    /// An empty in-memory backend.
     pub fn new() -> MemoryBackend {
         MemoryBackend::default()
     }

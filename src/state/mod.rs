@@ -21,19 +21,24 @@ pub const STATE_VERSION: u32 = 1;
 /// The state of one stack.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StackState {
+    /// State format version ([`STATE_VERSION`]).
     pub version: u32,
+    /// Stack name.
     pub stack: String,
     /// Identifies this stack's history; a state from another lineage is never overwritten.
     pub lineage: String,
     /// Increases with every saved snapshot.
     pub serial: u64,
+    /// Resources, by name.
     #[serde(default)]
     pub resources: BTreeMap<String, ResourceState>,
+    /// Outputs, by name.
     #[serde(default)]
     pub outputs: BTreeMap<String, Json>,
     /// Operations started but whose result was never recorded (a crash, a lost answer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<PendingOperation>,
+    /// When the snapshot was written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
     /// Serial of the stored snapshot this state was loaded from (`None`: no snapshot yet);
@@ -45,9 +50,12 @@ pub struct StackState {
 /// One managed resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceState {
+    /// Resource type, e.g. `aws:ec2:Vpc`.
     #[serde(rename = "type")]
     pub type_name: String,
+    /// Cloud id (for a pending operation: its own id).
     pub id: String,
+    /// Region, or none for global resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
     /// The properties last applied.
@@ -79,25 +87,35 @@ impl ResourceState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OperationKind {
+    /// A create.
     Create,
+    /// An in-place update.
     Update,
+    /// A delete.
     Delete,
 }
 
 /// An operation recorded before its cloud call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingOperation {
+    /// Cloud id (for a pending operation: its own id).
     pub id: String,
+    /// Resource name within its stack.
     pub resource: String,
+    /// What the operation does.
     pub kind: OperationKind,
+    /// Resource type, e.g. `aws:ec2:Vpc`.
     #[serde(rename = "type")]
     pub type_name: String,
+    /// Region, or none for global resources.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// Derived from stack, resource and operation: a retry never acts twice.
     pub idempotency_key: String,
     /// The cloud id the operation acts on (update, delete).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
+    /// When the operation started.
     pub started_at: DateTime<Utc>,
 }
 
@@ -106,17 +124,26 @@ pub struct PendingOperation {
 #[serde(tag = "entry", rename_all = "snake_case")]
 pub enum JournalEntry {
     /// Written (and flushed) before the cloud call.
-    Begin { operation: PendingOperation },
+    Begin {
+        /// The operation about to be made.
+        operation: PendingOperation,
+    },
     /// The call succeeded: the resource's new state, or `None` when it was deleted.
     Done {
+        /// Id of the pending operation it settles.
         operation: String,
+        /// Resource name within its stack.
         resource: String,
+        /// The resource's new state, or `None` when it was deleted.
         state: Option<Box<ResourceState>>,
     },
     /// The call failed and certainly changed nothing.
     Failed {
+        /// Id of the pending operation it settles.
         operation: String,
+        /// Resource name within its stack.
         resource: String,
+        /// The error.
         error: String,
     },
 }

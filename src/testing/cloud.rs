@@ -11,16 +11,23 @@ use std::sync::Mutex;
 /// One resource of the fake cloud.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredResource {
+    /// Cloud id.
     pub id: String,
+    /// Resource type, e.g. `aws:ec2:Vpc`.
     #[serde(rename = "type")]
     pub type_name: String,
+    /// Region, or none for global resources.
     pub region: Option<String>,
+    /// Properties (resource inputs).
     pub properties: Properties,
+    /// Attributes of the stack's own resources.
     pub attributes: Properties,
+    /// Who owns the resource (written as tags/labels).
     pub ownership: Ownership,
 }
 
 impl StoredResource {
+    /// The resource as a provider reports it.
     pub fn observed(self) -> Observed {
         Observed {
             id: self.id,
@@ -49,6 +56,7 @@ fn io(err: std::io::Error) -> ProviderError {
 }
 
 impl FakeCloud {
+    /// A fake cloud in memory.
     pub fn in_memory() -> FakeCloud {
         FakeCloud {
             store: Mutex::new(Store::Memory {
@@ -58,12 +66,14 @@ impl FakeCloud {
         }
     }
 
+    /// A fake cloud stored in `dir`, shared by processes.
     pub fn in_dir(dir: PathBuf) -> FakeCloud {
         FakeCloud {
             store: Mutex::new(Store::Dir(dir)),
         }
     }
 
+    /// A fresh id, e.g. `network-3f2a9c1b7d4e`.
     pub fn new_id(&self, type_name: &str) -> String {
         let kind = type_name
             .rsplit(':')
@@ -101,6 +111,7 @@ impl FakeCloud {
         Ok(all)
     }
 
+    /// One resource by id.
     pub fn get(&self, id: &str) -> Result<Option<StoredResource>, ProviderError> {
         let store = self.store.lock().expect("cloud lock");
         match &*store {

@@ -75,6 +75,7 @@ pub struct TestProvider {
 }
 
 impl TestProvider {
+    /// A test provider with a fake cloud in memory.
     pub fn in_memory(options: TestOptions) -> TestProvider {
         TestProvider {
             cloud: FakeCloud::in_memory(),
@@ -83,6 +84,7 @@ impl TestProvider {
         }
     }
 
+    /// A test provider whose fake cloud lives in `dir`.
     pub fn in_dir(dir: PathBuf, options: TestOptions) -> TestProvider {
         TestProvider {
             cloud: FakeCloud::in_dir(dir),

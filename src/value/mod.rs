@@ -18,11 +18,17 @@ pub const UNKNOWN_KEY: &str = "$unknown";
 /// A JSON-like value that may contain unknowns.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
+    /// Null (also: unset).
     Null,
+    /// A boolean.
     Bool(bool),
+    /// A number.
     Number(serde_json::Number),
+    /// A string.
     String(String),
+    /// A list.
     List(Vec<Value>),
+    /// A map.
     Map(BTreeMap<String, Value>),
     /// Known only after apply; the string says what it waits for (e.g. `vpc.id`).
     Unknown(String),
@@ -89,6 +95,7 @@ impl Value {
         }
     }
 
+    /// True when no part is unknown.
     pub fn is_known(&self) -> bool {
         self.first_unknown().is_none()
     }

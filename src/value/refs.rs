@@ -14,21 +14,37 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reference {
     /// An attribute (or property) of a resource of the same stack: `${vpc.id}`.
-    Resource { name: String, path: Vec<String> },
+    Resource {
+        /// Resource name.
+        name: String,
+        /// Attribute, then a path inside it.
+        path: Vec<String>,
+    },
     /// An output of the same group/replica's stack in another layer: `${networks.outputs.id}`.
     LayerOutput {
+        /// Layer name.
         layer: String,
+        /// Output or config key.
         key: String,
+        /// Path inside the value (map keys, list indexes).
         path: Vec<String>,
     },
     /// An output of a named stack: `${stack("proxies/eu").outputs.endpoint}`.
     StackOutput {
+        /// Stack name.
         stack: String,
+        /// Output or config key.
         key: String,
+        /// Path inside the value (map keys, list indexes).
         path: Vec<String>,
     },
     /// A workspace configuration value: `${config.db_port}`.
-    Config { key: String, path: Vec<String> },
+    Config {
+        /// Config key.
+        key: String,
+        /// Path inside the value.
+        path: Vec<String>,
+    },
 }
 
 impl fmt::Display for Reference {
@@ -50,7 +66,9 @@ impl fmt::Display for Reference {
 /// A piece of a string value: literal text or a reference.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Segment {
+    /// Literal text.
     Text(String),
+    /// A reference.
     Ref(Reference),
 }
 
@@ -58,8 +76,11 @@ pub enum Segment {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message} in `{text}`")]
 pub struct ParseError {
+    /// The whole string.
     pub text: String,
+    /// Byte offset in the string.
     pub offset: usize,
+    /// What is wrong.
     pub message: String,
 }
 
@@ -223,16 +244,24 @@ pub fn collect(
 
 /// Looks up the value a reference points at. `Err` is a message about a missing target.
 pub trait Lookup {
+    /// The value the reference points at.
     fn lookup(&self, reference: &Reference) -> Result<Value, String>;
 }
 
 /// A failed resolution: the reference and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
+    /// The reference is malformed.
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// The reference points at nothing.
     #[error("`${{{reference}}}`: {message}")]
-    Missing { reference: String, message: String },
+    Missing {
+        /// The reference as written.
+        reference: String,
+        /// Why it points at nothing.
+        message: String,
+    },
 }
 
 /// Resolves every reference inside a JSON value.
