@@ -1,0 +1,395 @@
+//! Configuration and calls: provider settings (project, endpoint, credentials, retry and
+//! polling knobs), our own retry loop with backoff for every call (mutations too: each carries
+//! a `requestId`, so a retry never applies twice), and the mapping of Google's errors (the
+//! `reason` of the error body, the HTTP status) to [`ProviderError`].
+
+use serde_json::Value as Json;
+use std::future::Future;
+use std::time::Duration;
+use terrace::provider::{ErrorKind, ProviderError};
+
+/// Environment variable overriding the Compute endpoint (e.g. an emulator).
+pub const ENDPOINT_ENV: &str = "TERRACE_GCP_ENDPOINT";
+
+/// Which credentials the clients use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialsMode {
+    /// Application Default Credentials.
+    Default,
+    /// No credentials (emulators).
+    Anonymous,
+}
+
+/// The provider's settings, from `providers.gcp.settings` in `terrace.yaml`.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub project: Option<String>,
+    pub endpoint: Option<String>,
+    pub credentials: CredentialsMode,
+    /// First pause between polls of an operation.
+    pub polling_interval: Duration,
+    /// First pause before a retry; doubled each time up to `max_backoff`.
+    pub retry_initial: Duration,
+    pub max_backoff: Duration,
+    /// Attempts per call, the first one included.
+    pub max_attempts: u32,
+    /// Zone suffixes tried when looking for instances of a region by owner.
+    pub zone_suffixes: Vec<String>,
+}
+
+fn invalid(message: String) -> ProviderError {
+    ProviderError::new(ErrorKind::Invalid, "invalidSettings", message)
+}
+
+fn string(
+    settings: &serde_json::Map<String, Json>,
+    key: &str,
+) -> Result<Option<String>, ProviderError> {
+    match settings.get(key) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(invalid(format!(
+            "gcp setting `{key}` must be a string, not {other}"
+        ))),
+    }
+}
+
+fn millis(
+    settings: &serde_json::Map<String, Json>,
+    key: &str,
+    default: u64,
+) -> Result<Duration, ProviderError> {
+    match settings.get(key) {
+        None => Ok(Duration::from_millis(default)),
+        Some(v) => v.as_u64().map(Duration::from_millis).ok_or_else(|| {
+            invalid(format!(
+                "gcp setting `{key}` must be a number of milliseconds"
+            ))
+        }),
+    }
+}
+
+const KNOWN: &[&str] = &[
+    "project",
+    "endpoint",
+    "credentials",
+    "polling_interval_ms",
+    "retry_initial_ms",
+    "max_backoff_ms",
+    "max_attempts",
+    "zone_suffixes",
+];
+
+impl Settings {
+    /// Parses settings; the endpoint falls back to `TERRACE_GCP_ENDPOINT`, the project to
+    /// `GOOGLE_CLOUD_PROJECT`. An `http://` endpoint means an emulator: anonymous credentials
+    /// unless `credentials` says otherwise.
+    pub fn parse(settings: &serde_json::Map<String, Json>) -> Result<Settings, ProviderError> {
+        if let Some(unknown) = settings.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+            return Err(invalid(format!(
+                "unknown gcp setting `{unknown}` (known: {})",
+                KNOWN.join(", ")
+            )));
+        }
+        let endpoint = string(settings, "endpoint")?
+            .or_else(|| std::env::var(ENDPOINT_ENV).ok().filter(|e| !e.is_empty()));
+        let project = string(settings, "project")?.or_else(|| {
+            std::env::var("GOOGLE_CLOUD_PROJECT")
+                .ok()
+                .filter(|p| !p.is_empty())
+        });
+        let credentials = match string(settings, "credentials")?.as_deref() {
+            Some("anonymous") => CredentialsMode::Anonymous,
+            Some("default") => CredentialsMode::Default,
+            None if endpoint
+                .as_deref()
+                .is_some_and(|e| e.starts_with("http://")) =>
+            {
+                CredentialsMode::Anonymous
+            }
+            None => CredentialsMode::Default,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "gcp setting `credentials` is `{other}`: expected `default` or `anonymous`"
+                )))
+            }
+        };
+        let max_attempts = match settings.get("max_attempts") {
+            None => 8,
+            Some(v) => v
+                .as_u64()
+                .filter(|n| (1..=100).contains(n))
+                .ok_or_else(|| invalid("gcp setting `max_attempts` must be 1..=100".into()))?
+                as u32,
+        };
+        let zone_suffixes = match settings.get("zone_suffixes") {
+            None => ["a", "b", "c", "d", "f"].map(String::from).to_vec(),
+            Some(Json::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map(String::from))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| {
+                    invalid("gcp setting `zone_suffixes` must be a list of strings".into())
+                })?,
+            Some(_) => {
+                return Err(invalid(
+                    "gcp setting `zone_suffixes` must be a list of strings".into(),
+                ))
+            }
+        };
+        Ok(Settings {
+            project,
+            endpoint,
+            credentials,
+            polling_interval: millis(settings, "polling_interval_ms", 1000)?,
+            retry_initial: millis(settings, "retry_initial_ms", 250)?,
+            max_backoff: millis(settings, "max_backoff_ms", 10_000)?,
+            max_attempts,
+            zone_suffixes,
+        })
+    }
+
+    /// The project, or an error saying how to set it.
+    pub fn project(&self) -> Result<&str, ProviderError> {
+        self.project.as_deref().ok_or_else(|| {
+            invalid(
+                "no GCP project: set `project` in providers.gcp.settings or GOOGLE_CLOUD_PROJECT"
+                    .into(),
+            )
+        })
+    }
+}
+
+/// Google's answer to a failed call, reduced to what decides a retry and a [`ProviderError`].
+#[derive(Debug, Clone)]
+pub struct CallError {
+    pub http_status: Option<u16>,
+    /// Google's `reason` (`notFound`, `alreadyExists`, `rateLimitExceeded`, ...) or status.
+    pub reason: String,
+    pub message: String,
+    /// The request may have reached the server (timeout, connection lost).
+    pub maybe_sent: bool,
+}
+
+impl CallError {
+    pub fn invalid(message: impl Into<String>) -> CallError {
+        CallError {
+            http_status: None,
+            reason: "invalid".into(),
+            message: message.into(),
+            maybe_sent: false,
+        }
+    }
+
+    /// Throttling, a server error or a lost connection: worth another attempt.
+    pub fn retryable(&self) -> bool {
+        match self.http_status {
+            Some(429) | Some(500) | Some(502) | Some(503) | Some(504) => true,
+            Some(_) => false,
+            None => self.maybe_sent || self.reason == "transport",
+        }
+    }
+
+    pub fn is_not_found(&self) -> bool {
+        self.http_status == Some(404) || self.reason == "notFound"
+    }
+
+    /// The provider error, for a read (`mutation` false) or a mutation.
+    pub fn into_provider(self, mutation: bool) -> ProviderError {
+        let kind = match (self.http_status, self.reason.as_str()) {
+            (_, "resourceInUseByAnotherResource") => ErrorKind::Conflict,
+            (Some(404), _) | (_, "notFound") => ErrorKind::NotFound,
+            (Some(409), _) | (Some(412), _) | (_, "alreadyExists") => ErrorKind::Conflict,
+            (Some(429), _) => ErrorKind::Throttled,
+            (Some(400), _) => ErrorKind::Invalid,
+            (Some(status), _) if mutation && status >= 500 => ErrorKind::Ambiguous,
+            (None, _) if mutation && self.maybe_sent => ErrorKind::Ambiguous,
+            (None, "invalid") => ErrorKind::Invalid,
+            _ => ErrorKind::Other,
+        };
+        let status = self
+            .http_status
+            .map(|s| format!(" (HTTP {s})"))
+            .unwrap_or_default();
+        ProviderError::new(kind, self.reason, format!("{}{status}", self.message))
+    }
+}
+
+/// Reads Google's error body: `{"error": {"code", "message", "errors": [{"reason"}],
+/// "status"}}`; the reason of the first error wins, then the status.
+fn parse_error_body(body: &[u8]) -> Option<(String, String)> {
+    let json: Json = serde_json::from_slice(body).ok()?;
+    let error = json.get("error")?;
+    let message = error
+        .get("message")
+        .and_then(Json::as_str)
+        .unwrap_or_default();
+    let reason = error
+        .pointer("/errors/0/reason")
+        .or_else(|| error.get("status"))
+        .and_then(Json::as_str)?;
+    Some((reason.to_string(), message.to_string()))
+}
+
+impl From<google_cloud_gax::error::Error> for CallError {
+    fn from(error: google_cloud_gax::error::Error) -> CallError {
+        let http_status = error.http_status_code();
+        let parsed = error.http_payload().and_then(|b| parse_error_body(b));
+        let (reason, message) = match (parsed, error.status()) {
+            (Some(found), _) => found,
+            (None, Some(status)) => (format!("{:?}", status.code), status.message.clone()),
+            (None, None) if error.is_timeout() => ("timeout".into(), error.to_string()),
+            (None, None) if error.is_serialization() || error.is_binding() => {
+                ("invalid".into(), error.to_string())
+            }
+            (None, None) if error.is_authentication() => {
+                ("authentication".into(), error.to_string())
+            }
+            (None, None) => ("transport".into(), error.to_string()),
+        };
+        let maybe_sent = http_status.is_none()
+            && (error.is_timeout() || error.is_io() || error.is_transport())
+            && !error.is_transient_and_before_rpc();
+        CallError {
+            http_status,
+            reason,
+            message,
+            maybe_sent,
+        }
+    }
+}
+
+/// The error of a finished operation (`operation.error`), if any.
+pub fn operation_error(op: &google_cloud_compute_v1::model::Operation) -> Option<CallError> {
+    let error = op.error.as_ref()?;
+    let first = error.errors.first();
+    let reason = first
+        .and_then(|e| e.code.clone())
+        .unwrap_or_else(|| "operationFailed".into());
+    let message = first
+        .and_then(|e| e.message.clone())
+        .or_else(|| op.http_error_message.clone())
+        .unwrap_or_else(|| "the operation failed".into());
+    Some(CallError {
+        http_status: op
+            .http_error_status_code
+            .and_then(|s| u16::try_from(s).ok()),
+        reason,
+        message,
+        maybe_sent: false,
+    })
+}
+
+/// Backoff and attempts of our retry loop.
+#[derive(Debug, Clone, Copy)]
+pub struct Retry {
+    pub initial: Duration,
+    pub max: Duration,
+    pub attempts: u32,
+}
+
+impl Retry {
+    pub fn from_settings(settings: &Settings) -> Retry {
+        Retry {
+            initial: settings.retry_initial,
+            max: settings.max_backoff,
+            attempts: settings.max_attempts,
+        }
+    }
+
+    /// Runs `call` until it succeeds, fails for good, or attempts run out. Safe for
+    /// mutations because every mutation carries the same `requestId` on each attempt.
+    pub async fn run<T, F, Fut>(&self, mut call: F) -> Result<T, CallError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, CallError>>,
+    {
+        let mut delay = self.initial;
+        let mut attempt = 1;
+        loop {
+            match call().await {
+                Ok(value) => return Ok(value),
+                Err(e) if e.retryable() && attempt < self.attempts => {
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(self.max);
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// The `requestId` of a mutation: a UUID derived from the idempotency key (and the step of
+/// an update that makes several calls), the same on every retry.
+pub fn request_id(idempotency_key: &str, step: &str) -> String {
+    const NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_2a55_9b1e_4d0a_a9f3_7e0c_51d2_8b44);
+    let key = if step.is_empty() {
+        idempotency_key.to_string()
+    } else {
+        format!("{idempotency_key}#{step}")
+    };
+    uuid::Uuid::new_v5(&NAMESPACE, key.as_bytes()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(v: Json) -> serde_json::Map<String, Json> {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn settings_parse_and_refuse_unknown_keys() {
+        let s = Settings::parse(&map(
+            json!({"project": "p", "endpoint": "http://127.0.0.1:1"}),
+        ))
+        .unwrap();
+        assert_eq!(s.project().unwrap(), "p");
+        assert_eq!(s.credentials, CredentialsMode::Anonymous);
+        let e = Settings::parse(&map(json!({"projcet": "p"}))).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Invalid);
+        assert!(e.message.contains("projcet"));
+        assert!(Settings::parse(&map(json!({"max_attempts": 0}))).is_err());
+        assert!(Settings::parse(&map(json!({"credentials": "x"}))).is_err());
+    }
+
+    #[test]
+    fn request_ids_are_stable_uuids() {
+        let a = request_id("k", "");
+        assert_eq!(a, request_id("k", ""));
+        assert_ne!(a, request_id("k", "labels"));
+        assert!(uuid::Uuid::parse_str(&a).is_ok());
+    }
+
+    #[test]
+    fn errors_name_google_reasons() {
+        let body = br#"{"error":{"code":404,"message":"gone","errors":[{"reason":"notFound"}]}}"#;
+        assert_eq!(
+            parse_error_body(body),
+            Some(("notFound".into(), "gone".into()))
+        );
+        let e = CallError {
+            http_status: Some(400),
+            reason: "resourceInUseByAnotherResource".into(),
+            message: "in use".into(),
+            maybe_sent: false,
+        };
+        assert!(!e.retryable());
+        assert_eq!(e.into_provider(true).kind, ErrorKind::Conflict);
+        let throttled = CallError {
+            http_status: Some(429),
+            reason: "rateLimitExceeded".into(),
+            message: "slow down".into(),
+            maybe_sent: false,
+        };
+        assert!(throttled.retryable());
+        let p = throttled.into_provider(true);
+        assert_eq!(
+            (p.kind, p.code.as_str()),
+            (ErrorKind::Throttled, "rateLimitExceeded")
+        );
+    }
+}

@@ -1,0 +1,654 @@
+//! The provider's operations on top of [`Api`]: request bodies from properties (with
+//! ownership, derived names and defaults), batched reads (one list call per type × location
+//! × page, filtered by names and ownership labels), adoption of a resource whose create
+//! answer was lost, in-place updates by PATCH and setLabels, and idempotent deletes.
+
+use crate::api::{Api, Location};
+use crate::client::{request_id, CallError};
+use crate::convert::{last_segment, to_camel, value_from_api, value_to_api};
+use crate::links::{zone_region, Link};
+use crate::ownership;
+use crate::resources::{table, KindDef, Mode, Scope, COMPUTED};
+use serde_json::{json, Map, Value as Json};
+use std::collections::{BTreeMap, BTreeSet};
+use terrace::provider::{ErrorKind, Observed, Ownership, Properties, ProviderError};
+
+/// More names than this in one read: list without a name filter (still one call per page).
+const MAX_FILTER_NAMES: usize = 50;
+
+fn invalid(message: impl Into<String>) -> ProviderError {
+    ProviderError::new(ErrorKind::Invalid, "invalid", message)
+}
+
+/// Where a new resource goes: zonal types by their `zone` property (which must lie in the
+/// resource's region when one is given), regional by the region, global anywhere.
+pub fn location_for(
+    def: &KindDef,
+    region: Option<&str>,
+    props: &Properties,
+) -> Result<Location, ProviderError> {
+    match def.scope {
+        Scope::Global => Ok(Location::Global),
+        Scope::Regional => region
+            .map(|r| Location::Region(r.to_string()))
+            .ok_or_else(|| invalid(format!("{} needs a region", def.type_name))),
+        Scope::Zonal => {
+            let zone = props
+                .get("zone")
+                .and_then(Json::as_str)
+                .map(|z| last_segment(z).to_string())
+                .ok_or_else(|| invalid(format!("{} needs a `zone` property", def.type_name)))?;
+            match region {
+                Some(r) if zone_region(&zone) != r => Err(invalid(format!(
+                    "zone {zone} is not in the resource's region {r}"
+                ))),
+                _ => Ok(Location::Zone(zone)),
+            }
+        }
+    }
+}
+
+/// The Compute JSON body of a new resource.
+pub fn create_body(
+    def: &KindDef,
+    props: &Properties,
+    name: &str,
+    owner: &Ownership,
+) -> Result<Json, ProviderError> {
+    let mut body = Map::new();
+    for (key, value) in props {
+        if key == "name" || key == "zone" || value.is_null() {
+            continue;
+        }
+        let field = def
+            .field(key)
+            .ok_or_else(|| invalid(format!("{} has no property `{key}`", def.type_name)))?;
+        if field.mode == Mode::Labels {
+            continue;
+        }
+        body.insert(to_camel(key), value_to_api(value));
+    }
+    body.insert("name".into(), json!(name));
+    body.insert("description".into(), json!(ownership::description(owner)));
+    if def.labels {
+        body.insert(
+            "labels".into(),
+            Json::Object(labels_with_owner(props, owner)?),
+        );
+    }
+    if def.kind == crate::resources::Kind::Network && !body.contains_key("autoCreateSubnetworks") {
+        body.insert("autoCreateSubnetworks".into(), json!(false));
+    }
+    Ok(Json::Object(body))
+}
+
+/// The user's `labels` plus the ownership labels.
+fn labels_with_owner(
+    props: &Properties,
+    owner: &Ownership,
+) -> Result<Map<String, Json>, ProviderError> {
+    let mut labels = match props.get("labels") {
+        None | Some(Json::Null) => Map::new(),
+        Some(Json::Object(m)) => m.clone(),
+        Some(other) => return Err(invalid(format!("labels must be a map, not {other}"))),
+    };
+    if let Some(key) = labels.keys().find(|k| ownership::is_ownership_label(k)) {
+        return Err(invalid(format!(
+            "label `{key}` is reserved for Terrace's ownership"
+        )));
+    }
+    for (key, value) in ownership::labels(owner) {
+        labels.insert(key, json!(value));
+    }
+    Ok(labels)
+}
+
+/// Ownership found on a Compute resource: its description, else its labels.
+fn owner_of(item: &Json) -> Option<Ownership> {
+    item.get("description")
+        .and_then(Json::as_str)
+        .and_then(ownership::from_description)
+        .or_else(|| {
+            item.get("labels")
+                .and_then(Json::as_object)
+                .and_then(ownership::from_labels)
+        })
+}
+
+/// A Compute resource as Terrace sees it.
+pub fn observe(def: &KindDef, item: &Json) -> Option<Observed> {
+    let id = item.get("selfLink")?.as_str()?.to_string();
+    let mut properties = Properties::new();
+    if let Some(name) = item.get("name") {
+        properties.insert("name".into(), name.clone());
+    }
+    for field in def.fields.iter().filter(|f| f.observed) {
+        let Some(value) = item.get(to_camel(field.name)) else {
+            continue;
+        };
+        let value = match field.name {
+            "zone" => json!(value.as_str().map(last_segment)),
+            "labels" => strip_owner_labels(value),
+            _ => value_from_api(value),
+        };
+        properties.insert(field.name.into(), value);
+    }
+    let mut attributes = Properties::new();
+    for name in COMPUTED {
+        let api = if *name == "gce_id" {
+            "id".to_string()
+        } else {
+            to_camel(name)
+        };
+        if let Some(value) = item.get(&api) {
+            attributes.insert(name.to_string(), value.clone());
+        }
+    }
+    for name in table::extra_attributes(def.kind) {
+        if let Some(value) = table::extra_attribute(def.kind, name, item) {
+            attributes.insert(name.to_string(), value);
+        }
+    }
+    Some(Observed {
+        id,
+        properties,
+        attributes,
+        ownership: owner_of(item),
+    })
+}
+
+fn strip_owner_labels(labels: &Json) -> Json {
+    match labels {
+        Json::Object(map) => Json::Object(
+            map.iter()
+                .filter(|(k, _)| !ownership::is_ownership_label(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// What one list call (per location) must find.
+#[derive(Default)]
+struct Wanted {
+    names: BTreeSet<String>,
+    by_owner: bool,
+}
+
+fn quote(value: &str) -> String {
+    format!("\"{}\"", value.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+/// The list filter: names and, for labelled types, the owner's labels; `None` lists all.
+fn filter_for(def: &KindDef, wanted: &Wanted, owner: Option<&Ownership>) -> Option<String> {
+    if wanted.names.len() > MAX_FILTER_NAMES || (wanted.by_owner && !def.labels) {
+        return None;
+    }
+    let mut clauses: Vec<String> = wanted
+        .names
+        .iter()
+        .map(|n| format!("(name = {})", quote(n)))
+        .collect();
+    if let (true, Some(owner)) = (wanted.by_owner, owner) {
+        clauses.push(format!(
+            "(labels.{} = {} AND labels.{} = {})",
+            ownership::WORKSPACE_LABEL,
+            quote(&ownership::label_value(&owner.workspace)),
+            ownership::STACK_LABEL,
+            quote(&ownership::label_value(&owner.stack)),
+        ));
+    }
+    match clauses.len() {
+        0 => None,
+        1 => Some(clauses.remove(0)),
+        _ => Some(clauses.join(" OR ")),
+    }
+}
+
+impl Api {
+    /// Lists every page at one location and keeps the items that `keep` accepts.
+    async fn list_all(
+        &self,
+        def: &KindDef,
+        project: &str,
+        at: &Location,
+        filter: Option<&str>,
+    ) -> Result<Vec<Json>, CallError> {
+        let mut items = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .list_page(def.kind, project, at, filter, token.as_deref())
+                .await?;
+            items.extend(page.items);
+            match page.next {
+                Some(next) => token = Some(next),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// The batched read of the provider contract.
+    pub async fn read(
+        &self,
+        def: &KindDef,
+        region: Option<&str>,
+        ids: &[String],
+        owner: Option<&Ownership>,
+    ) -> Result<Vec<Observed>, ProviderError> {
+        let project = self.settings.project()?.to_string();
+        let mut plan: BTreeMap<(String, LocationKey), Wanted> = BTreeMap::new();
+        let mut id_keys = BTreeSet::new();
+        for id in ids {
+            let link = match Link::parse(id) {
+                Some(link) => link,
+                None => Link {
+                    project: project.clone(),
+                    location: self.default_location(def, region)?,
+                    collection: String::new(),
+                    name: id.clone(),
+                },
+            };
+            id_keys.insert((
+                link.project.clone(),
+                LocationKey::of(&link.location),
+                link.name.clone(),
+            ));
+            plan.entry((link.project, LocationKey::of(&link.location)))
+                .or_default()
+                .names
+                .insert(link.name);
+        }
+        if owner.is_some() {
+            for at in self.owner_locations(def, region)? {
+                plan.entry((project.clone(), LocationKey::of(&at)))
+                    .or_default()
+                    .by_owner = true;
+            }
+        }
+        let mut found = Vec::new();
+        for ((project, key), wanted) in &plan {
+            let at = key.location();
+            let filter = filter_for(def, wanted, owner);
+            let items = match self.list_all(def, project, &at, filter.as_deref()).await {
+                Ok(items) => items,
+                // A probed zone that does not exist holds nothing.
+                Err(e)
+                    if wanted.names.is_empty()
+                        && matches!(at, Location::Zone(_))
+                        && (e.is_not_found() || e.http_status == Some(400)) =>
+                {
+                    Vec::new()
+                }
+                Err(e) => return Err(e.into_provider(false)),
+            };
+            for item in items {
+                let Some(observed) = observe(def, &item) else {
+                    continue;
+                };
+                let name = item.get("name").and_then(Json::as_str).unwrap_or_default();
+                let by_id = id_keys.contains(&(project.clone(), key.clone(), name.to_string()));
+                let by_owner = match (owner, &observed.ownership) {
+                    (Some(wanted_owner), Some(found_owner)) => {
+                        wanted.by_owner && ownership::matches(found_owner, wanted_owner)
+                    }
+                    _ => false,
+                };
+                if by_id || by_owner {
+                    found.push(observed);
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    fn default_location(
+        &self,
+        def: &KindDef,
+        region: Option<&str>,
+    ) -> Result<Location, ProviderError> {
+        match (def.scope, region) {
+            (Scope::Global, _) => Ok(Location::Global),
+            (Scope::Regional, Some(r)) => Ok(Location::Region(r.into())),
+            _ => Err(invalid(format!(
+                "{}: an id must be the resource's URL (selfLink)",
+                def.type_name
+            ))),
+        }
+    }
+
+    /// Where to look for a stack's resources: zonal types in every zone of the region.
+    fn owner_locations(
+        &self,
+        def: &KindDef,
+        region: Option<&str>,
+    ) -> Result<Vec<Location>, ProviderError> {
+        match (def.scope, region) {
+            (Scope::Global, _) => Ok(vec![Location::Global]),
+            (Scope::Regional, Some(r)) => Ok(vec![Location::Region(r.into())]),
+            (Scope::Zonal, Some(r)) => Ok(self
+                .settings
+                .zone_suffixes
+                .iter()
+                .map(|s| Location::Zone(format!("{r}-{s}")))
+                .collect()),
+            (_, None) => Err(invalid(format!("{} needs a region", def.type_name))),
+        }
+    }
+
+    /// One resource by name, if it exists.
+    pub async fn find(
+        &self,
+        def: &KindDef,
+        project: &str,
+        at: &Location,
+        name: &str,
+    ) -> Result<Option<Json>, CallError> {
+        let filter = format!("name = {}", quote(name));
+        let items = self.list_all(def, project, at, Some(&filter)).await?;
+        Ok(items
+            .into_iter()
+            .find(|i| i.get("name").and_then(Json::as_str) == Some(name)))
+    }
+
+    /// Creates a resource; a name already taken by a resource of the same owner (a create
+    /// whose answer was lost) is adopted.
+    pub async fn create(
+        &self,
+        def: &KindDef,
+        region: Option<&str>,
+        props: &Properties,
+        owner: &Ownership,
+        key: &str,
+    ) -> Result<Observed, ProviderError> {
+        let project = self.settings.project()?.to_string();
+        let at = location_for(def, region, props)?;
+        let name = match props.get("name").and_then(Json::as_str) {
+            Some(name) => name.to_string(),
+            None => ownership::derived_name(owner, key),
+        };
+        let body = create_body(def, props, &name, owner)?;
+        let created = self
+            .insert(def.kind, &project, &at, &body, &request_id(key, ""))
+            .await;
+        if let Err(e) = created {
+            let adopted = self
+                .adopt_existing(def, &project, &at, &name, owner, &e)
+                .await?;
+            return adopted.ok_or_else(|| e.into_provider(true));
+        }
+        self.observe_named(def, &project, &at, &name).await
+    }
+
+    async fn adopt_existing(
+        &self,
+        def: &KindDef,
+        project: &str,
+        at: &Location,
+        name: &str,
+        owner: &Ownership,
+        error: &CallError,
+    ) -> Result<Option<Observed>, ProviderError> {
+        if error.http_status != Some(409) && error.reason != "alreadyExists" {
+            return Ok(None);
+        }
+        let existing = self
+            .find(def, project, at, name)
+            .await
+            .map_err(|e| e.into_provider(false))?;
+        Ok(existing.and_then(|item| observe(def, &item)).filter(|o| {
+            o.ownership
+                .as_ref()
+                .is_some_and(|found| ownership::matches(found, owner))
+        }))
+    }
+
+    async fn observe_named(
+        &self,
+        def: &KindDef,
+        project: &str,
+        at: &Location,
+        name: &str,
+    ) -> Result<Observed, ProviderError> {
+        let item = self
+            .find(def, project, at, name)
+            .await
+            .map_err(|e| e.into_provider(false))?;
+        item.and_then(|i| observe(def, &i)).ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::Ambiguous,
+                "notFoundAfterOperation",
+                format!(
+                    "{} {name} is not listed after its operation finished",
+                    def.type_name
+                ),
+            )
+        })
+    }
+
+    /// Changes a resource in place: PATCH for patchable fields, setLabels for labels.
+    pub async fn update(
+        &self,
+        def: &KindDef,
+        id: &str,
+        old: &Properties,
+        new: &Properties,
+        owner: &Ownership,
+        key: &str,
+    ) -> Result<Observed, ProviderError> {
+        let link = Link::parse(id).ok_or_else(|| invalid(format!("{id} is not a Compute URL")))?;
+        let changed: Vec<&str> = def
+            .fields
+            .iter()
+            .map(|f| f.name)
+            .filter(|n| {
+                old.get(*n).filter(|v| !v.is_null()) != new.get(*n).filter(|v| !v.is_null())
+            })
+            .collect();
+        if let Some(f) = changed
+            .iter()
+            .find(|n| def.field(n).is_some_and(|f| f.mode == Mode::ForceNew))
+        {
+            return Err(invalid(format!(
+                "{}: `{f}` cannot change in place; the resource must be replaced",
+                def.type_name
+            )));
+        }
+        let current = self
+            .find(def, &link.project, &link.location, &link.name)
+            .await
+            .map_err(|e| e.into_provider(false))?
+            .ok_or_else(|| {
+                ProviderError::new(
+                    ErrorKind::NotFound,
+                    "notFound",
+                    format!("{id} does not exist"),
+                )
+            })?;
+        let patch: Vec<&str> = changed
+            .iter()
+            .copied()
+            .filter(|n| def.field(n).is_some_and(|f| f.mode == Mode::Patch))
+            .collect();
+        if !patch.is_empty() {
+            let mut body = Map::new();
+            body.insert("name".into(), json!(link.name));
+            for name in &patch {
+                body.insert(
+                    to_camel(name),
+                    new.get(*name).map(value_to_api).unwrap_or(Json::Null),
+                );
+            }
+            if def.fingerprint {
+                if let Some(fp) = current.get("fingerprint") {
+                    body.insert("fingerprint".into(), fp.clone());
+                }
+            }
+            self.patch(
+                def.kind,
+                &link.project,
+                &link.location,
+                &link.name,
+                &Json::Object(body),
+                &request_id(key, "patch"),
+            )
+            .await
+            .map_err(|e| e.into_provider(true))?;
+        }
+        if changed.contains(&"labels") {
+            let body = json!({
+                "labels": labels_with_owner(new, owner)?,
+                "labelFingerprint": current.get("labelFingerprint").cloned().unwrap_or(Json::Null),
+            });
+            let result = self
+                .set_labels(
+                    def.kind,
+                    &link.project,
+                    &link.location,
+                    &link.name,
+                    &body,
+                    &request_id(key, "labels"),
+                )
+                .await;
+            if let Err(e) = result {
+                self.labels_already_set(def, &link, &body["labels"], e)
+                    .await?;
+            }
+        }
+        self.observe_named(def, &link.project, &link.location, &link.name)
+            .await
+    }
+
+    /// A setLabels refused because the fingerprint moved (412) succeeded anyway when the
+    /// labels are now what was asked (an earlier attempt went through).
+    async fn labels_already_set(
+        &self,
+        def: &KindDef,
+        link: &Link,
+        wanted: &Json,
+        error: CallError,
+    ) -> Result<(), ProviderError> {
+        if error.http_status != Some(412) {
+            return Err(error.into_provider(true));
+        }
+        let now = self
+            .find(def, &link.project, &link.location, &link.name)
+            .await
+            .map_err(|e| e.into_provider(false))?;
+        match now.and_then(|item| item.get("labels").cloned()) {
+            Some(labels) if &labels == wanted => Ok(()),
+            _ => Err(error.into_provider(true)),
+        }
+    }
+
+    /// Deletes a resource; one that is already gone counts as deleted.
+    pub async fn remove(&self, def: &KindDef, id: &str, key: &str) -> Result<(), ProviderError> {
+        let link = Link::parse(id).ok_or_else(|| invalid(format!("{id} is not a Compute URL")))?;
+        match self
+            .delete(
+                def.kind,
+                &link.project,
+                &link.location,
+                &link.name,
+                &request_id(key, ""),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into_provider(true)),
+        }
+    }
+}
+
+/// A location as an ordered map key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum LocationKey {
+    Global,
+    Region(String),
+    Zone(String),
+}
+
+impl LocationKey {
+    fn of(at: &Location) -> LocationKey {
+        match at {
+            Location::Global => LocationKey::Global,
+            Location::Region(r) => LocationKey::Region(r.clone()),
+            Location::Zone(z) => LocationKey::Zone(z.clone()),
+        }
+    }
+
+    fn location(&self) -> Location {
+        match self {
+            LocationKey::Global => Location::Global,
+            LocationKey::Region(r) => Location::Region(r.clone()),
+            LocationKey::Zone(z) => Location::Zone(z.clone()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::resources::by_type;
+
+    fn owner() -> Ownership {
+        Ownership {
+            workspace: "ws".into(),
+            stack: "networks/eu/a".into(),
+            resource: "web".into(),
+        }
+    }
+
+    #[test]
+    fn bodies_carry_ownership_and_defaults() {
+        let def = by_type("gcp:compute:Network").unwrap();
+        let body = create_body(def, &Properties::new(), "n", &owner()).unwrap();
+        assert_eq!(body["autoCreateSubnetworks"], json!(false));
+        assert!(body["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("managed-by=terrace"));
+        let def = by_type("gcp:compute:Instance").unwrap();
+        let props =
+            json!({"zone": "europe-west3-a", "labels": {"team": "db"}, "machine_type": "m"});
+        let body = create_body(def, props.as_object().unwrap(), "i", &owner()).unwrap();
+        assert_eq!(body["labels"]["team"], json!("db"));
+        assert_eq!(body["labels"]["terrace-stack"], json!("networks_seu_sa"));
+        assert!(body.get("zone").is_none());
+        let bad = json!({"labels": {"terrace-stack": "x"}});
+        assert!(create_body(def, bad.as_object().unwrap(), "i", &owner()).is_err());
+        let unknown = json!({"colour": "red"});
+        assert!(create_body(def, unknown.as_object().unwrap(), "i", &owner()).is_err());
+    }
+
+    #[test]
+    fn zonal_locations_must_lie_in_the_region() {
+        let def = by_type("gcp:compute:Instance").unwrap();
+        let props = json!({"zone": "europe-west3-a"});
+        let props = props.as_object().unwrap();
+        assert_eq!(
+            location_for(def, Some("europe-west3"), props).unwrap(),
+            Location::Zone("europe-west3-a".into())
+        );
+        assert!(location_for(def, Some("us-east1"), props).is_err());
+        assert!(location_for(def, None, &Properties::new()).is_err());
+    }
+
+    #[test]
+    fn filters_combine_names_and_owner_labels() {
+        let def = by_type("gcp:compute:Instance").unwrap();
+        let wanted = Wanted {
+            names: ["a".to_string(), "b".to_string()].into(),
+            by_owner: true,
+        };
+        let f = filter_for(def, &wanted, Some(&owner())).unwrap();
+        assert_eq!(
+            f,
+            "(name = \"a\") OR (name = \"b\") OR (labels.terrace-workspace = \"ws\" AND labels.terrace-stack = \"networks_seu_sa\")"
+        );
+        let firewall = by_type("gcp:compute:Firewall").unwrap();
+        assert_eq!(filter_for(firewall, &wanted, Some(&owner())), None);
+    }
+}

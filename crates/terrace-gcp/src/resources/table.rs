@@ -1,0 +1,260 @@
+//! The table of types: fields with their kinds, which are required, which force a
+//! replacement and which are changed in place. Documented in the crate's README.
+
+use super::{Field, Kind, KindDef, Mode, Scope};
+use terrace::provider::FieldKind::{self, Bool, List, Map, Number, String};
+
+const fn field(name: &'static str, kind: FieldKind, mode: Mode) -> Field {
+    Field {
+        name,
+        kind,
+        required: false,
+        mode,
+        observed: true,
+    }
+}
+
+const fn required(name: &'static str, kind: FieldKind, mode: Mode) -> Field {
+    Field {
+        required: true,
+        ..field(name, kind, mode)
+    }
+}
+
+/// A field Compute fills with defaults at some depth: not read back for drift.
+const fn opaque(name: &'static str, kind: FieldKind, mode: Mode, required: bool) -> Field {
+    Field {
+        name,
+        kind,
+        required,
+        mode,
+        observed: false,
+    }
+}
+
+use Mode::{ForceNew, Labels, Patch};
+
+const LABELS: Field = field("labels", Map, Labels);
+
+const HEALTH_CHECK_FIELDS: &[Field] = &[
+    required("type", String, ForceNew),
+    opaque("tcp_health_check", Map, Patch, false),
+    opaque("http_health_check", Map, Patch, false),
+    field("check_interval_sec", Number, Patch),
+    field("timeout_sec", Number, Patch),
+    field("healthy_threshold", Number, Patch),
+    field("unhealthy_threshold", Number, Patch),
+];
+
+const BACKEND_SERVICE_FIELDS: &[Field] = &[
+    field("load_balancing_scheme", String, ForceNew),
+    field("protocol", String, Patch),
+    opaque("backends", List, Patch, false),
+    field("health_checks", List, Patch),
+    field("timeout_sec", Number, Patch),
+    field("port_name", String, Patch),
+];
+
+pub static KINDS: &[KindDef] = &[
+    KindDef {
+        kind: Kind::Network,
+        type_name: "gcp:compute:Network",
+        scope: Scope::Global,
+        labels: false,
+        fingerprint: false,
+        fields: &[
+            field("auto_create_subnetworks", Bool, ForceNew),
+            field("mtu", Number, Patch),
+            opaque("routing_config", Map, Patch, false),
+        ],
+    },
+    KindDef {
+        kind: Kind::Subnetwork,
+        type_name: "gcp:compute:Subnetwork",
+        scope: Scope::Regional,
+        labels: false,
+        fingerprint: true,
+        fields: &[
+            required("network", String, ForceNew),
+            required("ip_cidr_range", String, ForceNew),
+            field("private_ip_google_access", Bool, Patch),
+            field("secondary_ip_ranges", List, Patch),
+        ],
+    },
+    KindDef {
+        kind: Kind::Firewall,
+        type_name: "gcp:compute:Firewall",
+        scope: Scope::Global,
+        labels: false,
+        fingerprint: false,
+        fields: &[
+            required("network", String, ForceNew),
+            field("direction", String, ForceNew),
+            field("priority", Number, Patch),
+            field("allowed", List, Patch),
+            field("denied", List, Patch),
+            field("source_ranges", List, Patch),
+            field("destination_ranges", List, Patch),
+            field("source_tags", List, Patch),
+            field("target_tags", List, Patch),
+        ],
+    },
+    KindDef {
+        kind: Kind::Instance,
+        type_name: "gcp:compute:Instance",
+        scope: Scope::Zonal,
+        labels: true,
+        fingerprint: false,
+        fields: &[
+            required("zone", String, ForceNew),
+            required("machine_type", String, ForceNew),
+            opaque("disks", List, ForceNew, true),
+            opaque("network_interfaces", List, ForceNew, true),
+            opaque("metadata", Map, ForceNew, false),
+            opaque("tags", Map, ForceNew, false),
+            opaque("service_accounts", List, ForceNew, false),
+            LABELS,
+        ],
+    },
+    KindDef {
+        kind: Kind::InstanceTemplate,
+        type_name: "gcp:compute:InstanceTemplate",
+        scope: Scope::Global,
+        labels: false,
+        fingerprint: false,
+        fields: &[opaque("properties", Map, ForceNew, true)],
+    },
+    KindDef {
+        kind: Kind::RegionInstanceGroupManager,
+        type_name: "gcp:compute:RegionInstanceGroupManager",
+        scope: Scope::Regional,
+        labels: false,
+        fingerprint: true,
+        fields: &[
+            required("base_instance_name", String, ForceNew),
+            required("instance_template", String, Patch),
+            required("target_size", Number, Patch),
+            opaque("distribution_policy", Map, ForceNew, false),
+            field("named_ports", List, Patch),
+            field("auto_healing_policies", List, Patch),
+        ],
+    },
+    KindDef {
+        kind: Kind::RegionAutoscaler,
+        type_name: "gcp:compute:RegionAutoscaler",
+        scope: Scope::Regional,
+        labels: false,
+        fingerprint: false,
+        fields: &[
+            required("target", String, ForceNew),
+            opaque("autoscaling_policy", Map, Patch, true),
+        ],
+    },
+    KindDef {
+        kind: Kind::HealthCheck,
+        type_name: "gcp:compute:HealthCheck",
+        scope: Scope::Global,
+        labels: false,
+        fingerprint: false,
+        fields: HEALTH_CHECK_FIELDS,
+    },
+    KindDef {
+        kind: Kind::RegionHealthCheck,
+        type_name: "gcp:compute:RegionHealthCheck",
+        scope: Scope::Regional,
+        labels: false,
+        fingerprint: false,
+        fields: HEALTH_CHECK_FIELDS,
+    },
+    KindDef {
+        kind: Kind::BackendService,
+        type_name: "gcp:compute:BackendService",
+        scope: Scope::Global,
+        labels: false,
+        fingerprint: true,
+        fields: BACKEND_SERVICE_FIELDS,
+    },
+    KindDef {
+        kind: Kind::RegionBackendService,
+        type_name: "gcp:compute:RegionBackendService",
+        scope: Scope::Regional,
+        labels: false,
+        fingerprint: true,
+        fields: BACKEND_SERVICE_FIELDS,
+    },
+    KindDef {
+        kind: Kind::ForwardingRule,
+        type_name: "gcp:compute:ForwardingRule",
+        scope: Scope::Regional,
+        labels: true,
+        fingerprint: true,
+        fields: &[
+            field("ip_protocol", String, ForceNew),
+            field("ip_address", String, ForceNew),
+            field("port_range", String, ForceNew),
+            field("ports", List, ForceNew),
+            field("all_ports", Bool, ForceNew),
+            field("load_balancing_scheme", String, ForceNew),
+            field("network", String, ForceNew),
+            field("subnetwork", String, ForceNew),
+            field("backend_service", String, ForceNew),
+            field("target", String, ForceNew),
+            LABELS,
+        ],
+    },
+    KindDef {
+        kind: Kind::GlobalForwardingRule,
+        type_name: "gcp:compute:GlobalForwardingRule",
+        scope: Scope::Global,
+        labels: true,
+        fingerprint: true,
+        fields: &[
+            field("ip_protocol", String, ForceNew),
+            field("ip_address", String, ForceNew),
+            field("port_range", String, ForceNew),
+            field("load_balancing_scheme", String, ForceNew),
+            field("target", String, ForceNew),
+            LABELS,
+        ],
+    },
+    KindDef {
+        kind: Kind::TargetTcpProxy,
+        type_name: "gcp:compute:TargetTcpProxy",
+        scope: Scope::Global,
+        labels: false,
+        fingerprint: false,
+        fields: &[
+            required("service", String, ForceNew),
+            field("proxy_header", String, ForceNew),
+        ],
+    },
+];
+
+/// Attributes a type computes besides the common ones, with the Compute JSON path they are
+/// read from.
+pub fn extra_attributes(kind: Kind) -> &'static [&'static str] {
+    match kind {
+        Kind::Subnetwork => &["gateway_address"],
+        Kind::Instance => &["network_ip", "status"],
+        Kind::RegionInstanceGroupManager => &["instance_group"],
+        Kind::ForwardingRule | Kind::GlobalForwardingRule => &["ip_address"],
+        _ => &[],
+    }
+}
+
+/// Reads the extra attributes of [`extra_attributes`] from Compute's JSON.
+pub fn extra_attribute(
+    kind: Kind,
+    name: &str,
+    api: &serde_json::Value,
+) -> Option<serde_json::Value> {
+    let pointer = match (kind, name) {
+        (Kind::Subnetwork, "gateway_address") => "/gatewayAddress",
+        (Kind::Instance, "network_ip") => "/networkInterfaces/0/networkIP",
+        (Kind::Instance, "status") => "/status",
+        (Kind::RegionInstanceGroupManager, "instance_group") => "/instanceGroup",
+        (_, "ip_address") => "/IPAddress",
+        _ => return None,
+    };
+    api.pointer(pointer).cloned()
+}
