@@ -417,3 +417,61 @@ async fn mutations_are_rate_limited_per_region_and_api_class() {
         started.elapsed()
     );
 }
+
+#[tokio::test]
+async fn an_interrupt_finishes_operations_in_flight_records_them_and_starts_nothing_new() {
+    let dir = workspace("basic");
+    let options = TestOptions {
+        latency: std::time::Duration::from_millis(100),
+        ..Default::default()
+    };
+    let engine = Engine::new(dir.path(), options);
+    let terrace = engine.open();
+    let plan = terrace.plan(&PlanOptions::default()).await.unwrap();
+    let apply_options = terrace::engine::ApplyOptions::default();
+    let interrupt = apply_options.interrupt.clone();
+    let mut run = terrace.apply(plan, apply_options).unwrap();
+    while let Some(event) = run.events.recv().await {
+        if matches!(event, terrace::events::Event::ResourceStarted { .. }) {
+            interrupt.trigger();
+        }
+    }
+    let summary = run.finish().await.unwrap();
+    assert!(!summary.succeeded());
+    // The account create was in flight: it finished and was recorded; nothing else started.
+    assert_eq!(engine.provider.cloud().list().unwrap().len(), 1);
+    let account = engine
+        .open()
+        .state("accounts/eu/test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.resources.len(), 1);
+    assert!(account.pending.is_empty());
+    let skipped: Vec<_> = summary
+        .stacks
+        .iter()
+        .filter(|s| s.status == StackStatus::Skipped)
+        .collect();
+    assert_eq!(skipped.len(), 5, "{summary:#?}");
+    assert!(skipped[0]
+        .message
+        .as_deref()
+        .unwrap()
+        .contains("interrupted"));
+    for stack in terrace.stacks(&Default::default()).unwrap() {
+        assert!(
+            terrace
+                .backend()
+                .lock_info(&stack.name)
+                .await
+                .unwrap()
+                .is_none(),
+            "{} still locked",
+            stack.name
+        );
+    }
+    // The next apply finishes the job without duplicates.
+    assert!(engine.apply().await.succeeded());
+    assert_eq!(engine.provider.cloud().list().unwrap().len(), 9);
+}

@@ -17,6 +17,7 @@ use crate::state::Backend;
 use crate::value::ValueMap;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::task::JoinSet;
@@ -32,7 +33,29 @@ pub struct ApplyOptions {
     pub resources_in_parallel: usize,
     /// Refresh each stack before re-planning it (recommended).
     pub refresh: bool,
+    /// Set to stop the apply gracefully: nothing new starts, operations in flight finish and
+    /// are recorded, states are saved and locks released.
+    pub interrupt: Interrupt,
 }
+
+/// A shared "stop gracefully" flag (e.g. set on Ctrl-C).
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt(Arc<AtomicBool>);
+
+impl Interrupt {
+    /// Asks the apply to stop after the operations in flight.
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// True once triggered.
+    pub fn is_triggered(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Why work that was not started did not start, when interrupted.
+pub(crate) const INTERRUPTED: &str = "not started: the apply was interrupted";
 
 impl Default for ApplyOptions {
     fn default() -> Self {
@@ -41,6 +64,7 @@ impl Default for ApplyOptions {
             stacks_in_parallel: 4,
             resources_in_parallel: 16,
             refresh: true,
+            interrupt: Interrupt::default(),
         }
     }
 }
@@ -194,6 +218,16 @@ fn schedule(
         let mut still = Vec::new();
         for &index in waiting.iter() {
             let stack = &plan.stacks[index];
+            if context.options.interrupt.is_triggered() {
+                events.emit(Event::StackFinished {
+                    stack: stack.stack.name.clone(),
+                    status: StackStatus::Skipped,
+                    message: Some(INTERRUPTED.to_string()),
+                });
+                outcomes[index] = Some(run::skipped_outcome(stack, INTERRUPTED.to_string()));
+                progress = true;
+                continue;
+            }
             let before: Vec<(String, Option<Option<StackStatus>>)> = stack
                 .after
                 .iter()

@@ -167,7 +167,18 @@ async fn run_locked(
     }
     let outcomes = run.clone().execute(&replanned).await;
     let failed = outcomes.iter().any(|o| o.status != ResourceStatus::Done);
+    let not_started = outcomes
+        .iter()
+        .filter(|o| o.error.as_deref() == Some(super::INTERRUPTED))
+        .count();
     run.finish(&replanned, fresh).await?;
+    let message = match (failed, not_started) {
+        (false, _) => None,
+        (true, 0) => Some("some operations failed; dependents were skipped".to_string()),
+        (true, n) => Some(format!(
+            "interrupted: {n} operation(s) not started; those in flight finished and were recorded"
+        )),
+    };
     Ok(StackOutcome {
         stack: name.clone(),
         status: if failed {
@@ -175,7 +186,7 @@ async fn run_locked(
         } else {
             StackStatus::Succeeded
         },
-        message: failed.then(|| "some operations failed; dependents were skipped".to_string()),
+        message,
         resources: outcomes,
     })
 }
@@ -384,6 +395,11 @@ impl StackRun {
         loop {
             while running.len() < limit {
                 let Some(i) = ready.pop_front() else { break };
+                if self.context.options.interrupt.is_triggered() {
+                    self.skip(i, &op_list, super::INTERRUPTED.to_string(), &mut outcomes);
+                    self.skip_dependents(i, &op_list, &next, &mut outcomes);
+                    continue;
+                }
                 let (run, op) = (self.clone(), op_list[i].clone());
                 running.spawn(async move {
                     let result = run.run_op(&op).await;
@@ -421,32 +437,45 @@ impl StackRun {
         next: &[Vec<usize>],
         outcomes: &mut [Option<ResourceOutcome>],
     ) {
+        let reason = match &outcomes[failed] {
+            Some(o) if o.status == ResourceStatus::Skipped => o.error.clone().unwrap_or_default(),
+            _ => format!(
+                "skipped: depends on `{}`, which failed",
+                op_list[failed].resource
+            ),
+        };
         let mut todo: Vec<usize> = next[failed].clone();
         while let Some(i) = todo.pop() {
             if outcomes[i].is_some() {
                 continue;
             }
-            let reason = format!(
-                "skipped: depends on `{}`, which failed",
-                op_list[failed].resource
-            );
-            self.events.emit(Event::ResourceFinished {
-                stack: self.name().to_string(),
-                resource: op_list[i].resource.clone(),
-                action: op_list[i].action,
-                status: ResourceStatus::Skipped,
-                id: None,
-                error: Some(reason.clone()),
-                elapsed_ms: 0,
-            });
-            outcomes[i] = Some(outcome(
-                &op_list[i],
-                ResourceStatus::Skipped,
-                None,
-                Some(reason),
-            ));
+            self.skip(i, op_list, reason.clone(), outcomes);
             todo.extend(next[i].iter().copied());
         }
+    }
+
+    fn skip(
+        &self,
+        i: usize,
+        op_list: &[Op],
+        reason: String,
+        outcomes: &mut [Option<ResourceOutcome>],
+    ) {
+        self.events.emit(Event::ResourceFinished {
+            stack: self.name().to_string(),
+            resource: op_list[i].resource.clone(),
+            action: op_list[i].action,
+            status: ResourceStatus::Skipped,
+            id: None,
+            error: Some(reason.clone()),
+            elapsed_ms: 0,
+        });
+        outcomes[i] = Some(outcome(
+            &op_list[i],
+            ResourceStatus::Skipped,
+            None,
+            Some(reason),
+        ));
     }
 
     async fn run_op(&self, op: &Op) -> Result<String, String> {

@@ -314,3 +314,63 @@ fn outputs_and_state_commands() {
     assert_eq!(show["resources"].as_object().unwrap().len(), 3);
     assert!(show["lineage"].is_string());
 }
+
+#[test]
+fn ctrl_c_stops_gracefully_and_releases_locks() {
+    let dir = workspace("basic");
+    set_latency(dir.path(), 300);
+    let child = Command::new(env!("CARGO_BIN_EXE_terrace"))
+        .args(["-C", dir.path().to_str().unwrap(), "apply", "--yes"])
+        .env("TERRACE_TEST_PROVIDER", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first create is in flight (its pending record is journalled).
+    let journal = dir.path().join(".terrace/state/accounts/eu/test.journal");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !journal.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(journal.exists(), "the apply never started");
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("Interrupted: finishing the operations in flight"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("not started: the apply was interrupted"),
+        "{}",
+        stdout(&output)
+    );
+    let locks = dir.path().join(".terrace/state/.locks");
+    let held: Vec<_> = walk(&locks);
+    assert!(held.is_empty(), "locks left behind: {held:?}");
+    assert_eq!(
+        cloud(dir.path()).len(),
+        1,
+        "only the in-flight create happened"
+    );
+    let finish = terrace(dir.path(), &["apply", "--yes"]);
+    assert_eq!(finish.status.code(), Some(0), "{}", stderr(&finish));
+    assert_eq!(cloud(dir.path()).len(), 9);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().is_dir() {
+            files.extend(walk(&entry.path()));
+        } else {
+            files.push(entry.path());
+        }
+    }
+    files
+}

@@ -305,7 +305,9 @@ async fn execute(
         stacks_in_parallel: run.parallel_stacks.unwrap_or(settings.stacks),
         resources_in_parallel: settings.resources,
         refresh: true,
+        interrupt: Default::default(),
     };
+    watch_interrupts(options.interrupt.clone(), cli.json);
     let mut apply = terrace.apply(plan, options)?;
     let mut display = progress::Display::new(cli.json, std::io::stderr().is_terminal());
     while let Some(event) = apply.events.recv().await {
@@ -316,6 +318,24 @@ async fn execute(
         print!("{}", render::apply_summary(&summary, styles));
     }
     Ok(exit_code(&summary))
+}
+
+/// First Ctrl-C: stop gracefully (in-flight operations finish and are recorded, locks are
+/// released). Second Ctrl-C: exit at once; the journal keeps state consistent and the next
+/// run breaks this process's locks.
+fn watch_interrupts(interrupt: terrace::apply::Interrupt, json: bool) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_err() {
+            return;
+        }
+        interrupt.trigger();
+        if !json {
+            eprintln!("\nInterrupted: finishing the operations in flight, then stopping. Press Ctrl-C again to exit at once.");
+        }
+        if tokio::signal::ctrl_c().await.is_ok() {
+            std::process::exit(130);
+        }
+    });
 }
 
 fn exit_code(summary: &ApplySummary) -> i32 {
