@@ -54,7 +54,7 @@ pub fn kind_of(code: &str) -> ErrorKind {
     ];
     if THROTTLED.contains(&code) {
         ErrorKind::Throttled
-    } else if code.ends_with("NotFound") || code.ends_with(".NotFound") {
+    } else if code.contains("NotFound") {
         ErrorKind::NotFound
     } else if code == "DependencyViolation"
         || code.ends_with(".Duplicate")
@@ -87,6 +87,10 @@ mod tests {
     #[test]
     fn codes_map_to_kinds() {
         assert_eq!(kind_of("InvalidVpcID.NotFound"), ErrorKind::NotFound);
+        assert_eq!(
+            kind_of("InvalidLaunchTemplateName.NotFoundException"),
+            ErrorKind::NotFound
+        );
         assert_eq!(kind_of("RequestLimitExceeded"), ErrorKind::Throttled);
         assert_eq!(kind_of("DependencyViolation"), ErrorKind::Conflict);
         assert_eq!(kind_of("InvalidPermission.Duplicate"), ErrorKind::Conflict);

@@ -1,5 +1,5 @@
-//! The AWS provider for Terrace: EC2 networking types (VPC, subnet, internet gateway, route
-//! table, security group) with batched reads by id or ownership tags, ownership tags written
+//! The AWS provider for Terrace: EC2 types (VPC, subnet, internet gateway, route table,
+//! security group, launch template, instance) with batched reads by id or ownership tags, ownership tags written
 //! at creation, client tokens where EC2 has them, retries with backoff and jitter, and waiters.
 //!
 //! ```no_run
@@ -18,7 +18,9 @@ pub mod resources;
 use async_trait::async_trait;
 use client::{Clients, Settings};
 use error::invalid;
-use resources::ec2::{internet_gateway, route_table, security_group, subnet, vpc, Ctx};
+use resources::ec2::{
+    instance, internet_gateway, launch_template, route_table, security_group, subnet, vpc, Ctx,
+};
 use terrace::provider::{
     CreateRequest, DeleteRequest, Observed, Provider, ProviderError, RateLimit, ReadRequest,
     ResourceSchema, UpdateRequest,
@@ -32,6 +34,8 @@ enum Kind {
     InternetGateway,
     RouteTable,
     SecurityGroup,
+    LaunchTemplate,
+    Instance,
 }
 
 impl Kind {
@@ -42,6 +46,8 @@ impl Kind {
             internet_gateway::TYPE => Kind::InternetGateway,
             route_table::TYPE => Kind::RouteTable,
             security_group::TYPE => Kind::SecurityGroup,
+            launch_template::TYPE => Kind::LaunchTemplate,
+            instance::TYPE => Kind::Instance,
             _ => {
                 return Err(invalid(format!(
                     "the aws provider has no type `{type_name}`"
@@ -93,6 +99,8 @@ impl Provider for AwsProvider {
             internet_gateway::schema(),
             route_table::schema(),
             security_group::schema(),
+            launch_template::schema(),
+            instance::schema(),
         ]
     }
 
@@ -127,6 +135,8 @@ impl Provider for AwsProvider {
             Kind::InternetGateway => internet_gateway::read(&ctx, &request).await,
             Kind::RouteTable => route_table::read(&ctx, &request).await,
             Kind::SecurityGroup => security_group::read(&ctx, &request).await,
+            Kind::LaunchTemplate => launch_template::read(&ctx, &request).await,
+            Kind::Instance => instance::read(&ctx, &request).await,
         }
     }
 
@@ -139,6 +149,8 @@ impl Provider for AwsProvider {
             Kind::InternetGateway => internet_gateway::create(&ctx, &request).await,
             Kind::RouteTable => route_table::create(&ctx, &request).await,
             Kind::SecurityGroup => security_group::create(&ctx, &request).await,
+            Kind::LaunchTemplate => launch_template::create(&ctx, &request).await,
+            Kind::Instance => instance::create(&ctx, &request).await,
         }
     }
 
@@ -151,6 +163,8 @@ impl Provider for AwsProvider {
             Kind::InternetGateway => internet_gateway::update(&ctx, &request).await,
             Kind::RouteTable => route_table::update(&ctx, &request).await,
             Kind::SecurityGroup => security_group::update(&ctx, &request).await,
+            Kind::LaunchTemplate => launch_template::update(&ctx, &request).await,
+            Kind::Instance => instance::update(&ctx, &request).await,
         }
     }
 
@@ -163,6 +177,8 @@ impl Provider for AwsProvider {
             Kind::InternetGateway => internet_gateway::delete(&ctx, &request).await,
             Kind::RouteTable => route_table::delete(&ctx, &request).await,
             Kind::SecurityGroup => security_group::delete(&ctx, &request).await,
+            Kind::LaunchTemplate => launch_template::delete(&ctx, &request).await,
+            Kind::Instance => instance::delete(&ctx, &request).await,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! EC2 resource types and what they share: the request context, batched-read queries (ids or
 //! ownership tags, one Describe call per page), tag updates, waiters and read-back.
 
+pub mod instance;
 pub mod internet_gateway;
+pub mod launch_template;
 pub mod route_table;
 pub mod security_group;
 pub mod subnet;
