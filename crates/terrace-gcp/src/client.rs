@@ -231,13 +231,45 @@ fn parse_error_body(body: &[u8]) -> Option<(String, String)> {
     Some((reason.to_string(), message.to_string()))
 }
 
+/// Google's reason for a status the client parsed: an `ErrorInfo` detail when present, else
+/// Compute's reason for the status code. The client keeps no `errors[].reason`, so a resource
+/// still in use (400) is recognised by Compute's message.
+fn reason_of(status: &google_cloud_gax::error::rpc::Status, http: Option<u16>) -> String {
+    use google_cloud_gax::error::rpc::{Code, StatusDetails};
+    let info = status.details.iter().find_map(|d| match d {
+        StatusDetails::ErrorInfo(info) if !info.reason.is_empty() => Some(info.reason.clone()),
+        _ => None,
+    });
+    if let Some(reason) = info {
+        return reason;
+    }
+    if status.message.contains("is already being used by") {
+        return "resourceInUseByAnotherResource".into();
+    }
+    let reason = match (status.code, http) {
+        (_, Some(429)) | (Code::ResourceExhausted, _) => "rateLimitExceeded",
+        (_, Some(412)) => "conditionNotMet",
+        (Code::NotFound, _) => "notFound",
+        (Code::AlreadyExists, _) => "alreadyExists",
+        (Code::InvalidArgument, _) => "invalid",
+        (Code::FailedPrecondition, _) => "conditionNotMet",
+        (Code::PermissionDenied, _) => "forbidden",
+        (Code::Unauthenticated, _) => "required",
+        (Code::Unavailable, _) => "backendError",
+        (Code::Internal, _) => "internalError",
+        (Code::DeadlineExceeded, _) => "deadlineExceeded",
+        (code, _) => return format!("{code:?}"),
+    };
+    reason.to_string()
+}
+
 impl From<google_cloud_gax::error::Error> for CallError {
     fn from(error: google_cloud_gax::error::Error) -> CallError {
         let http_status = error.http_status_code();
         let parsed = error.http_payload().and_then(|b| parse_error_body(b));
         let (reason, message) = match (parsed, error.status()) {
             (Some(found), _) => found,
-            (None, Some(status)) => (format!("{:?}", status.code), status.message.clone()),
+            (None, Some(status)) => (reason_of(status, http_status), status.message.clone()),
             (None, None) if error.is_timeout() => ("timeout".into(), error.to_string()),
             (None, None) if error.is_serialization() || error.is_binding() => {
                 ("invalid".into(), error.to_string())

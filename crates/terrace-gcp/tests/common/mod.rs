@@ -21,6 +21,7 @@ struct ProxyState {
     upstream: String,
     client: reqwest::Client,
     log: Arc<Mutex<Vec<String>>>,
+    statuses: Arc<Mutex<Vec<u16>>>,
 }
 
 /// Forwards one request to the emulator and records `METHOD path`.
@@ -52,6 +53,7 @@ async fn forward(State(state): State<ProxyState>, request: Request<Body>) -> Res
         return status(StatusCode::BAD_GATEWAY);
     };
     let code = answer.status().as_u16();
+    state.statuses.lock().expect("statuses").push(code);
     let bytes = rewrite_fingerprints(&answer.bytes().await.unwrap_or_default(), true);
     Response::builder()
         .status(code)
@@ -105,6 +107,7 @@ pub struct Env {
     proxy: tokio::task::JoinHandle<()>,
     pub proxy_url: String,
     log: Arc<Mutex<Vec<String>>>,
+    statuses: Arc<Mutex<Vec<u16>>>,
     pub provider: GcpProvider,
     pub http: reqwest::Client,
 }
@@ -115,10 +118,12 @@ impl Env {
             .await
             .expect("emulator starts");
         let log = Arc::new(Mutex::new(Vec::new()));
+        let statuses = Arc::new(Mutex::new(Vec::new()));
         let state = ProxyState {
             upstream: server.base_url(),
             client: reqwest::Client::new(),
             log: log.clone(),
+            statuses: statuses.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -134,6 +139,7 @@ impl Env {
             proxy,
             proxy_url,
             log,
+            statuses,
             provider,
             http: reqwest::Client::new(),
         }
@@ -146,6 +152,11 @@ impl Env {
     /// Requests seen by the proxy so far, as `METHOD path`.
     pub fn requests(&self) -> Vec<String> {
         self.log.lock().expect("log").clone()
+    }
+
+    /// HTTP statuses the emulator answered the provider with, in order.
+    pub fn statuses(&self) -> Vec<u16> {
+        self.statuses.lock().expect("statuses").clone()
     }
 
     pub fn clear_requests(&self) {
@@ -165,15 +176,7 @@ impl Env {
             if !token.is_empty() {
                 url.push_str(&format!("&pageToken={token}"));
             }
-            let page: Json = self
-                .http
-                .get(url)
-                .send()
-                .await
-                .expect("emulator answers")
-                .json()
-                .await
-                .expect("json list");
+            let page = self.rest_get_json(&url).await;
             if let Some(list) = page.get("items").and_then(Json::as_array) {
                 items.extend(list.iter().cloned());
             }
@@ -182,6 +185,23 @@ impl Env {
                 _ => return items,
             }
         }
+    }
+
+    /// GET with retries on injected faults (429/5xx), bounded.
+    async fn rest_get_json(&self, url: &str) -> Json {
+        for _ in 0..50 {
+            let answer = self.http.get(url).send().await.expect("emulator answers");
+            let status = answer.status();
+            if status.is_success() {
+                return answer.json().await.expect("json");
+            }
+            assert!(
+                status.as_u16() == 429 || status.is_server_error(),
+                "GET {url}: {status}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        panic!("GET {url} kept failing")
     }
 
     /// The item of that name in a collection, by plain REST.
