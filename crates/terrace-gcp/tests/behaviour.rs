@@ -133,6 +133,33 @@ async fn a_retried_create_with_the_same_key_creates_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_is_retried_with_the_same_request_id() {
+    let env = Env::start(gce_emulator::Config::default()).await;
+    env.lose_next_answer("POST", "global/networks");
+    let net = env
+        .create("gcp:compute:Network", None, "vpc", json!({}))
+        .await;
+    let posts: Vec<String> = env
+        .requests()
+        .into_iter()
+        .filter(|r| r.starts_with("POST "))
+        .collect();
+    assert_eq!(posts.len(), 2, "the insert was sent twice: {posts:?}");
+    let listed = env.rest_list("global/networks").await;
+    assert_eq!(listed.len(), 1, "created once: {listed:?}");
+    assert_eq!(listed[0]["selfLink"], json!(net.id));
+
+    // The same for a delete: the retry finds the original operation.
+    env.lose_next_answer(
+        "DELETE",
+        &format!("global/networks/{}", listed[0]["name"].as_str().unwrap()),
+    );
+    env.delete("gcp:compute:Network", None, &net.id).await;
+    assert!(env.rest_list("global/networks").await.is_empty());
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resources_are_found_by_owner_for_adoption() {
     let env = Env::start(gce_emulator::Config::default()).await;
     let net = env

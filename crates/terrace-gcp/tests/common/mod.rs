@@ -22,6 +22,9 @@ struct ProxyState {
     client: reqwest::Client,
     log: Arc<Mutex<Vec<String>>>,
     statuses: Arc<Mutex<Vec<u16>>>,
+    /// `METHOD path` of a request whose answer is lost once: it reaches the emulator, but the
+    /// provider gets a 503 as if the connection had failed.
+    lose: Arc<Mutex<Option<String>>>,
 }
 
 /// Forwards one request to the emulator and records `METHOD path`.
@@ -54,6 +57,18 @@ async fn forward(State(state): State<ProxyState>, request: Request<Body>) -> Res
     };
     let code = answer.status().as_u16();
     state.statuses.lock().expect("statuses").push(code);
+    let line = state.log.lock().expect("log").last().cloned();
+    let lost = {
+        let mut lose = state.lose.lock().expect("lose");
+        let hit = lose.is_some() && *lose == line;
+        if hit {
+            *lose = None;
+        }
+        hit
+    };
+    if lost {
+        return status(StatusCode::SERVICE_UNAVAILABLE);
+    }
     let bytes = rewrite_fingerprints(&answer.bytes().await.unwrap_or_default(), true);
     Response::builder()
         .status(code)
@@ -108,6 +123,7 @@ pub struct Env {
     pub proxy_url: String,
     log: Arc<Mutex<Vec<String>>>,
     statuses: Arc<Mutex<Vec<u16>>>,
+    lose: Arc<Mutex<Option<String>>>,
     pub provider: GcpProvider,
     pub http: reqwest::Client,
 }
@@ -119,7 +135,9 @@ impl Env {
             .expect("emulator starts");
         let log = Arc::new(Mutex::new(Vec::new()));
         let statuses = Arc::new(Mutex::new(Vec::new()));
+        let lose = Arc::new(Mutex::new(None));
         let state = ProxyState {
+            lose: lose.clone(),
             upstream: server.base_url(),
             client: reqwest::Client::new(),
             log: log.clone(),
@@ -140,6 +158,7 @@ impl Env {
             proxy_url,
             log,
             statuses,
+            lose,
             provider,
             http: reqwest::Client::new(),
         }
@@ -157,6 +176,13 @@ impl Env {
     /// HTTP statuses the emulator answered the provider with, in order.
     pub fn statuses(&self) -> Vec<u16> {
         self.statuses.lock().expect("statuses").clone()
+    }
+
+    /// The next answer to `METHOD path` is lost (the request itself reaches the emulator).
+    pub fn lose_next_answer(&self, method: &str, collection: &str) {
+        *self.lose.lock().expect("lose") = Some(format!(
+            "{method} /compute/v1/projects/{PROJECT}/{collection}"
+        ));
     }
 
     pub fn clear_requests(&self) {
