@@ -64,15 +64,16 @@ fn peak_rss_mib() -> Option<f64> {
 }
 
 fn generate_workspace(root: &Path) {
-    write(
-        root,
-        "terrace.yaml",
-        "name: bench\nconfig:\n  image: db-16\n",
+    let regions: Vec<String> = (0..REPLICAS).map(|r| format!("region-{r}")).collect();
+    let settings = format!(
+        "name: bench\njurisdictions:\n  EU:\n    test: [{}]\nconfig:\n  image: db-16\n",
+        regions.join(", ")
     );
+    write(root, "terrace.yaml", &settings);
     for g in 0..GROUPS {
         let mut group = String::from("residency: EU\nreplicas:\n");
         for r in 0..REPLICAS {
-            let zones: Vec<String> = (0..SUBNETS).map(|z| format!("z{r}{z}")).collect();
+            let zones: Vec<String> = (0..SUBNETS).map(|z| format!("region-{r}-z{z}")).collect();
             let _ = writeln!(
                 group,
                 "  - name: r{r}\n    cloud: test\n    region: region-{r}\n    zones: [{}]",

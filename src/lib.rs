@@ -35,6 +35,7 @@ pub mod error;
 pub mod events;
 pub mod graph;
 pub mod plan;
+pub mod policy;
 pub mod provider;
 pub mod refresh;
 pub mod render;

@@ -24,6 +24,13 @@ pub struct Settings {
     /// How much runs at once.
     #[serde(default)]
     pub concurrency: ConcurrencySettings,
+    /// Change budgets per apply.
+    #[serde(default)]
+    pub budgets: crate::policy::budgets::Budgets,
+    /// Regions added to jurisdictions (jurisdiction → cloud → regions), merged with the
+    /// built-in data.
+    #[serde(default)]
+    pub jurisdictions: BTreeMap<String, Json>,
 }
 
 /// Settings of one provider.

@@ -41,6 +41,8 @@ pub struct PlanOptions {
     pub destroy: bool,
     /// Protected resources (`STACK:RESOURCE`) this plan may delete or replace.
     pub allow_destroy: Vec<String>,
+    /// Budgets raised for this run (unset fields keep terrace.yaml's).
+    pub raise_budgets: crate::policy::budgets::Budgets,
 }
 
 impl Default for PlanOptions {
@@ -50,6 +52,7 @@ impl Default for PlanOptions {
             refresh: true,
             destroy: false,
             allow_destroy: Vec::new(),
+            raise_budgets: Default::default(),
         }
     }
 }

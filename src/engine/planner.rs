@@ -4,6 +4,7 @@
 //! protect rule. Destroy plans run in reverse order.
 
 use super::{PlanOptions, Terrace};
+use crate::plan::blast::blast_radius;
 use crate::plan::stack::{plan_stack, planned_outputs, Observations, StackInputs};
 use crate::plan::{Action, Plan, StackPlan, Summary, PLAN_FORMAT_VERSION};
 use crate::refresh::refresh_stack;
@@ -13,6 +14,20 @@ use crate::value::{Value, ValueMap};
 use crate::Error;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+/// Stack → the stacks that read its outputs, over the whole workspace.
+fn readers(terrace: &Terrace) -> BTreeMap<String, BTreeSet<String>> {
+    let mut readers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (reader, sources) in &terrace.links.reads {
+        for source in sources {
+            readers
+                .entry(source.clone())
+                .or_default()
+                .insert(reader.clone());
+        }
+    }
+    readers
+}
 
 /// The most telling action of a stack, for graphs.
 pub fn stack_action(plan: &StackPlan) -> String {
@@ -107,7 +122,6 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         stacks.push(stack);
     }
     link_order(terrace, &mut stacks, options.destroy);
-    check_protected(&stacks, &options.allow_destroy)?;
     let mut plan = Plan {
         format_version: PLAN_FORMAT_VERSION,
         terrace_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -118,8 +132,18 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         config: terrace.workspace.settings.config.clone(),
         stacks,
         summary: Summary::default(),
+        blast_radius: Default::default(),
     };
     plan.summarize();
+    plan.blast_radius = blast_radius(&plan, &readers(terrace));
+    let allowances = crate::policy::Allowances {
+        destroy: options.allow_destroy.clone(),
+        budgets: options.raise_budgets.clone(),
+    };
+    let reasons = crate::policy::refusals(&plan, &terrace.workspace, &allowances);
+    if !reasons.is_empty() {
+        return Err(Error::Refused { reasons });
+    }
     Ok(plan)
 }
 
@@ -289,27 +313,5 @@ fn link_order(terrace: &Terrace, stacks: &mut [StackPlan], destroy: bool) {
                 .cloned()
                 .collect()
         };
-    }
-}
-
-/// Refuses to delete or replace a protected resource unless allowed by name.
-fn check_protected(stacks: &[StackPlan], allowed: &[String]) -> Result<(), Error> {
-    let mut reasons = Vec::new();
-    for stack in stacks {
-        for change in &stack.changes {
-            let destructive = matches!(change.action, Action::Delete | Action::Replace);
-            let address = format!("{}:{}", stack.stack.name, change.name);
-            if destructive && change.protect && !allowed.contains(&address) {
-                reasons.push(format!(
-                    "{address} is protected and would be {}; set `protect: false` in its template (or, if it was removed from the configuration, pass --allow-destroy {address})",
-                    if change.action == Action::Delete { "deleted" } else { "replaced" }
-                ));
-            }
-        }
-    }
-    if reasons.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Refused { reasons })
     }
 }

@@ -53,6 +53,7 @@ pub fn validate(
         problems: Vec::new(),
     };
     checker.check_clouds();
+    checker.check_residency();
     let mut links = StackLinks::default();
     for rendered in stacks {
         let before = checker.problems.len();
@@ -115,6 +116,69 @@ impl Checker<'_> {
                             format!("unknown cloud `{}`: no such provider", replica.cloud),
                         )
                         .help(suggest(&replica.cloud, known.iter().copied())),
+                    );
+                }
+            }
+        }
+    }
+
+    /// A group's jurisdiction must be known, and its replicas' regions and zones inside it.
+    fn check_residency(&mut self) {
+        let data =
+            crate::policy::residency::Jurisdictions::load(&self.workspace.settings.jurisdictions);
+        for group in &self.workspace.groups {
+            let Some(jurisdiction) = &group.residency else {
+                continue;
+            };
+            let text =
+                std::fs::read_to_string(self.workspace.root.join(&group.file)).unwrap_or_default();
+            let at = |path: &[Seg]| crate::config::yaml::location_of(&group.file, &text, path);
+            if !data.knows(jurisdiction) {
+                self.problems.push(
+                    Diagnostic::new(
+                        at(&[Seg::Key("residency")]),
+                        format!("unknown jurisdiction `{jurisdiction}`"),
+                    )
+                    .help(suggest(jurisdiction, data.names())),
+                );
+                continue;
+            }
+            for (i, replica) in group.replicas.iter().enumerate() {
+                let allowed = data.regions_of(jurisdiction, &replica.cloud).join(", ");
+                if !data.allows_region(jurisdiction, &replica.cloud, &replica.region) {
+                    self.problems.push(
+                        Diagnostic::new(
+                            at(&[Seg::Key("replicas"), Seg::Index(i), Seg::Key("region")]),
+                            format!(
+                                "replica `{}` is in {} region {}, outside the group's jurisdiction {jurisdiction}",
+                                replica.name, replica.cloud, replica.region
+                            ),
+                        )
+                        .help(if allowed.is_empty() {
+                            format!("no {} region is known in {jurisdiction}: add some under `jurisdictions:` in terrace.yaml", replica.cloud)
+                        } else {
+                            format!("use one of: {allowed}")
+                        }),
+                    );
+                    continue;
+                }
+                for zone in replica
+                    .zones
+                    .iter()
+                    .filter(|z| !data.allows_zone(jurisdiction, &replica.cloud, z))
+                {
+                    self.problems.push(
+                        Diagnostic::new(
+                            at(&[Seg::Key("replicas"), Seg::Index(i), Seg::Key("zones")]),
+                            format!(
+                                "zone {zone} of replica `{}` is not in region {}",
+                                replica.name, replica.region
+                            ),
+                        )
+                        .help(format!(
+                            "zones of {} start with `{}`",
+                            replica.region, replica.region
+                        )),
                     );
                 }
             }

@@ -6,6 +6,7 @@
 //! The JSON form (`plan --out`, `plan --json`) is versioned by [`PLAN_FORMAT_VERSION`] and
 //! documented in `docs/plan-format.md`.
 
+pub mod blast;
 pub mod diff;
 pub mod stack;
 
@@ -224,6 +225,9 @@ pub struct Plan {
     pub stacks: Vec<StackPlan>,
     /// Counts of the plan.
     pub summary: Summary,
+    /// What the plan touches.
+    #[serde(default)]
+    pub blast_radius: blast::BlastRadius,
 }
 
 impl Plan {

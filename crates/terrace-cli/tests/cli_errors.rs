@@ -354,3 +354,38 @@ fn bad_selector_is_a_clear_error() {
         stderr(&output)
     );
 }
+
+#[test]
+fn unknown_jurisdiction() {
+    let dir = workspace("basic");
+    edit(
+        dir.path(),
+        "groups/eu.yaml",
+        "residency: EU",
+        "residency: EUU",
+    );
+    expect_error(
+        dir.path(),
+        &[
+            "groups/eu.yaml:1:1: unknown jurisdiction `EUU`",
+            "did you mean `EU`?",
+        ],
+    );
+}
+
+#[test]
+fn a_policy_refusal_exits_3_and_writes_nothing() {
+    let dir = workspace("basic");
+    edit(
+        dir.path(),
+        "terrace.yaml",
+        "config:",
+        "budgets:\n  max_stacks: 2\nconfig:",
+    );
+    let output = terrace(dir.path(), &["plan"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("the plan changes 6 stack(s); the budget allows 2"));
+    let raised = terrace(dir.path(), &["plan", "--max-stacks", "6"]);
+    assert_eq!(raised.status.code(), Some(0), "{}", stderr(&raised));
+    assert!(!dir.path().join(".terrace/state").exists());
+}

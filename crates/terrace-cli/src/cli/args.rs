@@ -98,6 +98,15 @@ pub struct PlanFlags {
     /// Allow deleting or replacing this protected resource: STACK:RESOURCE (repeatable).
     #[arg(long = "allow-destroy")]
     pub allow_destroy: Vec<String>,
+    /// Raise the delete budget (budgets.max_deletes) for this run.
+    #[arg(long)]
+    pub max_deletes: Option<usize>,
+    /// Raise the replace budget (budgets.max_replaces) for this run.
+    #[arg(long)]
+    pub max_replaces: Option<usize>,
+    /// Raise the changed-stacks budget (budgets.max_stacks) for this run.
+    #[arg(long)]
+    pub max_stacks: Option<usize>,
 }
 
 #[derive(Debug, Args)]

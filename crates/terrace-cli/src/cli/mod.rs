@@ -102,6 +102,11 @@ fn plan_options(flags: &PlanFlags, destroy: bool) -> PlanOptions {
         refresh: !flags.no_refresh,
         destroy,
         allow_destroy: flags.allow_destroy.clone(),
+        raise_budgets: terrace::policy::budgets::Budgets {
+            max_deletes: flags.max_deletes,
+            max_replaces: flags.max_replaces,
+            max_stacks: flags.max_stacks,
+        },
     }
 }
 

@@ -4,6 +4,7 @@
 use console::Style;
 use terrace::apply::ApplySummary;
 use terrace::events::{ResourceStatus, StackStatus};
+use terrace::plan::blast::BlastRadius;
 use terrace::plan::{Action, Plan, ResourceChange, StackPlan};
 use terrace::value::Value;
 use terrace::Error;
@@ -79,6 +80,28 @@ pub fn plan(plan: &Plan, styles: &Styles) -> String {
         s.stacks_changed,
         s.stacks,
     ));
+    out.push_str(&blast_radius(&plan.blast_radius, styles));
+    out
+}
+
+fn blast_radius(radius: &BlastRadius, styles: &Styles) -> String {
+    let list = |set: &std::collections::BTreeSet<String>| {
+        set.iter().cloned().collect::<Vec<_>>().join(", ")
+    };
+    let mut out = format!(
+        "{} {} stack(s) in group(s) {}; region(s) {}; cloud(s) {}.\n",
+        styles.bold.apply_to("Blast radius:"),
+        radius.stacks.len(),
+        list(&radius.groups),
+        list(&radius.regions),
+        list(&radius.clouds),
+    );
+    for (stack, inputs) in &radius.downstream {
+        out.push_str(&format!(
+            "  inputs change downstream: {stack} (reads {})\n",
+            list(inputs)
+        ));
+    }
     out
 }
 

@@ -1,0 +1,84 @@
+//! The blast radius of a plan: which groups, stacks, regions and clouds it touches, how many
+//! resources per action, and which downstream stacks will see changed inputs because an
+//! upstream output changes — transitively, including stacks outside the plan's selection.
+
+use super::{Action, Plan};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a plan touches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlastRadius {
+    /// Groups with a changed stack.
+    pub groups: BTreeSet<String>,
+    /// Stacks with any change.
+    pub stacks: BTreeSet<String>,
+    /// Regions of changed resources (`global` for global ones).
+    pub regions: BTreeSet<String>,
+    /// Clouds (providers) of changed resources.
+    pub clouds: BTreeSet<String>,
+    /// Number of resources per action (no-ops left out).
+    pub resources: BTreeMap<String, usize>,
+    /// Stacks whose inputs change because an output they read changes, with the outputs.
+    /// Includes stacks that are not part of this plan (they will change when next applied).
+    pub downstream: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl BlastRadius {
+    /// True when nothing is touched.
+    pub fn is_empty(&self) -> bool {
+        self.stacks.is_empty()
+    }
+}
+
+/// Computes the blast radius. `readers` maps a stack to the stacks that read its outputs
+/// (the whole workspace, not just the plan).
+pub fn blast_radius(plan: &Plan, readers: &BTreeMap<String, BTreeSet<String>>) -> BlastRadius {
+    let mut radius = BlastRadius::default();
+    for stack in plan.stacks.iter().filter(|s| s.has_changes()) {
+        radius.stacks.insert(stack.stack.name.clone());
+        radius.groups.insert(stack.stack.group.clone());
+        for change in stack.changes.iter().filter(|c| c.action != Action::NoOp) {
+            *radius
+                .resources
+                .entry(change.action.as_str().to_string())
+                .or_default() += 1;
+            radius
+                .regions
+                .insert(change.region.clone().unwrap_or_else(|| "global".into()));
+            let cloud = change
+                .type_name
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            radius.clouds.insert(cloud);
+        }
+    }
+    let mut changed_outputs: Vec<(String, String)> = plan
+        .stacks
+        .iter()
+        .flat_map(|s| {
+            s.outputs
+                .iter()
+                .filter(|(_, o)| o.changes())
+                .map(|(k, _)| (s.stack.name.clone(), k.clone()))
+        })
+        .collect();
+    let in_plan: BTreeSet<&str> = plan.stacks.iter().map(|s| s.stack.name.as_str()).collect();
+    while let Some((stack, output)) = changed_outputs.pop() {
+        for reader in readers.get(&stack).into_iter().flatten() {
+            let seen = radius.downstream.contains_key(reader);
+            radius
+                .downstream
+                .entry(reader.clone())
+                .or_default()
+                .insert(format!("{stack}.{output}"));
+            // A reader outside the plan has no planned outputs: assume they may all change.
+            if !seen && !in_plan.contains(reader.as_str()) {
+                changed_outputs.push((reader.clone(), "*".into()));
+            }
+        }
+    }
+    radius
+}
