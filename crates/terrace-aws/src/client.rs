@@ -129,11 +129,31 @@ impl Intercept for RequestCounter {
     }
 }
 
-/// The shared configuration and the clients per region.
+/// Clients of one service, by region.
+struct PerRegion<T>(Mutex<HashMap<String, T>>);
+
+impl<T: Clone> PerRegion<T> {
+    fn new() -> Self {
+        PerRegion(Mutex::default())
+    }
+
+    fn get_or(&self, region: &str, make: impl FnOnce() -> T) -> T {
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(region.to_string())
+            .or_insert_with(make)
+            .clone()
+    }
+}
+
+/// The shared configuration and the clients per service and region.
 pub struct Clients {
     pub settings: Settings,
     base: OnceCell<SdkConfig>,
-    ec2: Mutex<HashMap<String, aws_sdk_ec2::Client>>,
+    ec2: PerRegion<aws_sdk_ec2::Client>,
+    elbv2: PerRegion<aws_sdk_elasticloadbalancingv2::Client>,
+    autoscaling: PerRegion<aws_sdk_autoscaling::Client>,
     counter: RequestCounter,
 }
 
@@ -142,7 +162,9 @@ impl Clients {
         Clients {
             settings,
             base: OnceCell::new(),
-            ec2: Mutex::default(),
+            ec2: PerRegion::new(),
+            elbv2: PerRegion::new(),
+            autoscaling: PerRegion::new(),
             counter: RequestCounter::default(),
         }
     }
@@ -195,27 +217,37 @@ impl Clients {
 
     /// The EC2 client of a region (created on first use).
     pub async fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
-        if let Some(client) = self.cached(region) {
-            return client;
-        }
-        let config = aws_sdk_ec2::config::Builder::from(self.base().await)
-            .region(Region::new(region.to_string()))
-            .interceptor(self.counter.clone())
-            .build();
-        let client = aws_sdk_ec2::Client::from_conf(config);
-        self.ec2
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry(region.to_string())
-            .or_insert(client)
-            .clone()
+        let base = self.base().await;
+        self.ec2.get_or(region, || {
+            let config = aws_sdk_ec2::config::Builder::from(base)
+                .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .build();
+            aws_sdk_ec2::Client::from_conf(config)
+        })
     }
 
-    fn cached(&self, region: &str) -> Option<aws_sdk_ec2::Client> {
-        self.ec2
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(region)
-            .cloned()
+    /// The Elastic Load Balancing v2 client of a region (created on first use).
+    pub async fn elbv2(&self, region: &str) -> aws_sdk_elasticloadbalancingv2::Client {
+        let base = self.base().await;
+        self.elbv2.get_or(region, || {
+            let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(base)
+                .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .build();
+            aws_sdk_elasticloadbalancingv2::Client::from_conf(config)
+        })
+    }
+
+    /// The Auto Scaling client of a region (created on first use).
+    pub async fn autoscaling(&self, region: &str) -> aws_sdk_autoscaling::Client {
+        let base = self.base().await;
+        self.autoscaling.get_or(region, || {
+            let config = aws_sdk_autoscaling::config::Builder::from(base)
+                .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .build();
+            aws_sdk_autoscaling::Client::from_conf(config)
+        })
     }
 }

@@ -59,6 +59,8 @@ pub fn kind_of(code: &str) -> ErrorKind {
     } else if code == "DependencyViolation"
         || code.ends_with(".Duplicate")
         || code.contains("InUse")
+        || code.contains("AlreadyExists")
+        || code.starts_with("Duplicate")
         || code.starts_with("IncorrectState")
         || code.starts_with("IncorrectInstanceState")
         || code.contains("AlreadyAssociated")
@@ -77,7 +79,10 @@ pub fn kind_of(code: &str) -> ErrorKind {
 
 /// True for errors meaning "something still depends on this resource; try again later".
 pub fn is_dependency(err: &ProviderError) -> bool {
-    err.code == "DependencyViolation" || err.code == "InvalidGroup.InUse"
+    matches!(
+        err.code.as_str(),
+        "DependencyViolation" | "InvalidGroup.InUse" | "ResourceInUse" | "ResourceInUseFault"
+    )
 }
 
 #[cfg(test)]

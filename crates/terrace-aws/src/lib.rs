@@ -1,5 +1,6 @@
 //! The AWS provider for Terrace: EC2 types (VPC, subnet, internet gateway, route table,
-//! security group, launch template, instance) with batched reads by id or ownership tags, ownership tags written
+//! security group, launch template, instance), ELBv2 (load balancer, target group, listener)
+//! and Auto Scaling groups, with batched reads by id or ownership tags, ownership tags written
 //! at creation, client tokens where EC2 has them, retries with backoff and jitter, and waiters.
 //!
 //! ```no_run
@@ -18,17 +19,19 @@ pub mod resources;
 use async_trait::async_trait;
 use client::{Clients, Settings};
 use error::invalid;
+use resources::autoscaling::{self, group};
 use resources::ec2::{
-    instance, internet_gateway, launch_template, route_table, security_group, subnet, vpc, Ctx,
+    self, instance, internet_gateway, launch_template, route_table, security_group, subnet, vpc,
 };
+use resources::elbv2::{self, listener, load_balancer, target_group};
 use terrace::provider::{
     CreateRequest, DeleteRequest, Observed, Provider, ProviderError, RateLimit, ReadRequest,
     ResourceSchema, UpdateRequest,
 };
 
-/// The resource types this provider manages.
+/// EC2 types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+enum Ec2Kind {
     Vpc,
     Subnet,
     InternetGateway,
@@ -38,16 +41,36 @@ enum Kind {
     Instance,
 }
 
+/// ELBv2 types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ElbKind {
+    LoadBalancer,
+    TargetGroup,
+    Listener,
+}
+
+/// The resource types this provider manages, by service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Ec2(Ec2Kind),
+    Elb(ElbKind),
+    AutoScalingGroup,
+}
+
 impl Kind {
     fn of(type_name: &str) -> Result<Kind, ProviderError> {
         Ok(match type_name {
-            vpc::TYPE => Kind::Vpc,
-            subnet::TYPE => Kind::Subnet,
-            internet_gateway::TYPE => Kind::InternetGateway,
-            route_table::TYPE => Kind::RouteTable,
-            security_group::TYPE => Kind::SecurityGroup,
-            launch_template::TYPE => Kind::LaunchTemplate,
-            instance::TYPE => Kind::Instance,
+            vpc::TYPE => Kind::Ec2(Ec2Kind::Vpc),
+            subnet::TYPE => Kind::Ec2(Ec2Kind::Subnet),
+            internet_gateway::TYPE => Kind::Ec2(Ec2Kind::InternetGateway),
+            route_table::TYPE => Kind::Ec2(Ec2Kind::RouteTable),
+            security_group::TYPE => Kind::Ec2(Ec2Kind::SecurityGroup),
+            launch_template::TYPE => Kind::Ec2(Ec2Kind::LaunchTemplate),
+            instance::TYPE => Kind::Ec2(Ec2Kind::Instance),
+            load_balancer::TYPE => Kind::Elb(ElbKind::LoadBalancer),
+            target_group::TYPE => Kind::Elb(ElbKind::TargetGroup),
+            listener::TYPE => Kind::Elb(ElbKind::Listener),
+            group::TYPE => Kind::AutoScalingGroup,
             _ => {
                 return Err(invalid(format!(
                     "the aws provider has no type `{type_name}`"
@@ -55,6 +78,49 @@ impl Kind {
             }
         })
     }
+}
+
+/// Calls `$op` of the module of `$kind` with the right service context.
+macro_rules! dispatch {
+    ($self:ident, $kind:expr, $region:expr, $op:ident, $request:expr) => {{
+        let region = $self.clients.region($region).await?;
+        let settings = &$self.clients.settings;
+        match $kind {
+            Kind::Ec2(k) => {
+                let ctx = ec2::Ctx {
+                    ec2: $self.clients.ec2(&region).await,
+                    settings,
+                };
+                match k {
+                    Ec2Kind::Vpc => vpc::$op(&ctx, $request).await,
+                    Ec2Kind::Subnet => subnet::$op(&ctx, $request).await,
+                    Ec2Kind::InternetGateway => internet_gateway::$op(&ctx, $request).await,
+                    Ec2Kind::RouteTable => route_table::$op(&ctx, $request).await,
+                    Ec2Kind::SecurityGroup => security_group::$op(&ctx, $request).await,
+                    Ec2Kind::LaunchTemplate => launch_template::$op(&ctx, $request).await,
+                    Ec2Kind::Instance => instance::$op(&ctx, $request).await,
+                }
+            }
+            Kind::Elb(k) => {
+                let ctx = elbv2::Ctx {
+                    elb: $self.clients.elbv2(&region).await,
+                    settings,
+                };
+                match k {
+                    ElbKind::LoadBalancer => load_balancer::$op(&ctx, $request).await,
+                    ElbKind::TargetGroup => target_group::$op(&ctx, $request).await,
+                    ElbKind::Listener => listener::$op(&ctx, $request).await,
+                }
+            }
+            Kind::AutoScalingGroup => {
+                let ctx = autoscaling::Ctx {
+                    asg: $self.clients.autoscaling(&region).await,
+                    settings,
+                };
+                group::$op(&ctx, $request).await
+            }
+        }
+    }};
 }
 
 /// The AWS provider. Cheap to construct: configuration and clients are created on first use.
@@ -76,13 +142,13 @@ impl AwsProvider {
     pub fn requests_sent(&self) -> u64 {
         self.clients.counter().get()
     }
+}
 
-    async fn ec2(&self, region: Option<&str>) -> Result<Ctx<'_>, ProviderError> {
-        let region = self.clients.region(region).await?;
-        Ok(Ctx {
-            ec2: self.clients.ec2(&region).await,
-            settings: &self.clients.settings,
-        })
+fn rate(class: &str, per_second: f64, burst: u32) -> RateLimit {
+    RateLimit {
+        class: class.into(),
+        per_second,
+        burst,
     }
 }
 
@@ -101,21 +167,21 @@ impl Provider for AwsProvider {
             security_group::schema(),
             launch_template::schema(),
             instance::schema(),
+            load_balancer::schema(),
+            target_group::schema(),
+            listener::schema(),
+            group::schema(),
         ]
     }
 
     fn rate_limits(&self) -> Vec<RateLimit> {
         vec![
-            RateLimit {
-                class: "ec2:describe".into(),
-                per_second: 20.0,
-                burst: 40,
-            },
-            RateLimit {
-                class: "ec2:mutate".into(),
-                per_second: 5.0,
-                burst: 10,
-            },
+            rate("ec2:describe", 20.0, 40),
+            rate("ec2:mutate", 5.0, 10),
+            rate("elbv2:describe", 10.0, 20),
+            rate("elbv2:mutate", 5.0, 10),
+            rate("autoscaling:describe", 10.0, 20),
+            rate("autoscaling:mutate", 5.0, 10),
         ]
     }
 
@@ -128,57 +194,21 @@ impl Provider for AwsProvider {
         if request.ids.is_empty() && request.owner.is_none() {
             return Ok(Vec::new());
         }
-        let ctx = self.ec2(request.region.as_deref()).await?;
-        match kind {
-            Kind::Vpc => vpc::read(&ctx, &request).await,
-            Kind::Subnet => subnet::read(&ctx, &request).await,
-            Kind::InternetGateway => internet_gateway::read(&ctx, &request).await,
-            Kind::RouteTable => route_table::read(&ctx, &request).await,
-            Kind::SecurityGroup => security_group::read(&ctx, &request).await,
-            Kind::LaunchTemplate => launch_template::read(&ctx, &request).await,
-            Kind::Instance => instance::read(&ctx, &request).await,
-        }
+        dispatch!(self, kind, request.region.as_deref(), read, &request)
     }
 
     async fn create(&self, request: CreateRequest) -> Result<Observed, ProviderError> {
         let kind = Kind::of(&request.type_name)?;
-        let ctx = self.ec2(request.region.as_deref()).await?;
-        match kind {
-            Kind::Vpc => vpc::create(&ctx, &request).await,
-            Kind::Subnet => subnet::create(&ctx, &request).await,
-            Kind::InternetGateway => internet_gateway::create(&ctx, &request).await,
-            Kind::RouteTable => route_table::create(&ctx, &request).await,
-            Kind::SecurityGroup => security_group::create(&ctx, &request).await,
-            Kind::LaunchTemplate => launch_template::create(&ctx, &request).await,
-            Kind::Instance => instance::create(&ctx, &request).await,
-        }
+        dispatch!(self, kind, request.region.as_deref(), create, &request)
     }
 
     async fn update(&self, request: UpdateRequest) -> Result<Observed, ProviderError> {
         let kind = Kind::of(&request.type_name)?;
-        let ctx = self.ec2(request.region.as_deref()).await?;
-        match kind {
-            Kind::Vpc => vpc::update(&ctx, &request).await,
-            Kind::Subnet => subnet::update(&ctx, &request).await,
-            Kind::InternetGateway => internet_gateway::update(&ctx, &request).await,
-            Kind::RouteTable => route_table::update(&ctx, &request).await,
-            Kind::SecurityGroup => security_group::update(&ctx, &request).await,
-            Kind::LaunchTemplate => launch_template::update(&ctx, &request).await,
-            Kind::Instance => instance::update(&ctx, &request).await,
-        }
+        dispatch!(self, kind, request.region.as_deref(), update, &request)
     }
 
     async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
         let kind = Kind::of(&request.type_name)?;
-        let ctx = self.ec2(request.region.as_deref()).await?;
-        match kind {
-            Kind::Vpc => vpc::delete(&ctx, &request).await,
-            Kind::Subnet => subnet::delete(&ctx, &request).await,
-            Kind::InternetGateway => internet_gateway::delete(&ctx, &request).await,
-            Kind::RouteTable => route_table::delete(&ctx, &request).await,
-            Kind::SecurityGroup => security_group::delete(&ctx, &request).await,
-            Kind::LaunchTemplate => launch_template::delete(&ctx, &request).await,
-            Kind::Instance => instance::delete(&ctx, &request).await,
-        }
+        dispatch!(self, kind, request.region.as_deref(), delete, &request)
     }
 }

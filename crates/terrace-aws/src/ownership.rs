@@ -48,15 +48,8 @@ fn reserved(key: &str) -> bool {
 
 /// Ownership tags followed by user tags.
 pub fn all_tags(owner: &Ownership, user: &UserTags) -> Vec<Tag> {
-    let owned = [
-        (WORKSPACE, owner.workspace.as_str()),
-        (STACK, owner.stack.as_str()),
-        (RESOURCE, owner.resource.as_str()),
-    ];
-    owned
+    pairs(owner, user)
         .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .chain(user.iter().map(|(k, v)| (k.clone(), v.clone())))
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .collect()
 }
@@ -90,12 +83,16 @@ fn tag_filter(key: &str, value: &str) -> Filter {
 
 /// Splits EC2 tags into the ownership (when all three tags are present) and user tags.
 pub fn split_tags(tags: &[Tag]) -> (Option<Ownership>, UserTags) {
+    split_pairs(tags.iter().filter_map(|t| Some((t.key()?, t.value()?))))
+}
+
+/// Splits key/value tags into the ownership (when all three tags are present) and user tags.
+pub fn split_pairs<'a>(
+    tags: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> (Option<Ownership>, UserTags) {
     let mut user = UserTags::new();
     let mut owned = BTreeMap::new();
-    for tag in tags {
-        let (Some(key), Some(value)) = (tag.key(), tag.value()) else {
-            continue;
-        };
+    for (key, value) in tags {
         if key.starts_with("terrace:") {
             owned.insert(key.to_string(), value.to_string());
         } else if !key.starts_with("aws:") {
@@ -111,6 +108,28 @@ pub fn split_tags(tags: &[Tag]) -> (Option<Ownership>, UserTags) {
         _ => None,
     };
     (owner, user)
+}
+
+/// Ownership tags followed by user tags, as key/value pairs.
+pub fn pairs(owner: &Ownership, user: &UserTags) -> Vec<(String, String)> {
+    [
+        (WORKSPACE, owner.workspace.as_str()),
+        (STACK, owner.stack.as_str()),
+        (RESOURCE, owner.resource.as_str()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .chain(user.iter().map(|(k, v)| (k.clone(), v.clone())))
+    .collect()
+}
+
+/// True when a found ownership matches a requested owner (`resource` empty: any of the stack).
+pub fn matches(found: Option<&Ownership>, wanted: &Ownership) -> bool {
+    found.is_some_and(|f| {
+        f.workspace == wanted.workspace
+            && f.stack == wanted.stack
+            && (wanted.resource.is_empty() || f.resource == wanted.resource)
+    })
 }
 
 /// An AWS client token (at most 64 ASCII characters) derived from an idempotency key.

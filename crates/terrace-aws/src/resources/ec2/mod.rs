@@ -10,17 +10,16 @@ pub mod subnet;
 pub mod vpc;
 
 use crate::client::Settings;
-use crate::error::{from_sdk, is_dependency};
+use crate::error::from_sdk;
 use crate::ownership::{self, user_tags};
 use aws_sdk_ec2::types::{Filter, Tag};
 use serde_json::json;
-use std::future::Future;
-use std::time::Duration;
 use terrace::provider::{
-    ApiClasses, ErrorKind, FieldKind, FieldSchema, Observed, Properties, ProviderError,
-    ReadRequest, ResourceSchema,
+    ApiClasses, FieldKind, FieldSchema, Observed, Properties, ProviderError, ReadRequest,
+    ResourceSchema,
 };
-use tokio::time::Instant;
+
+pub use super::common::{dedup, delete_when_free, put, read_back, wait_for};
 
 /// What an EC2 operation needs: the region's client and the provider settings.
 pub struct Ctx<'a> {
@@ -61,15 +60,6 @@ pub fn queries(id_filter: &str, request: &ReadRequest) -> Vec<Vec<Filter>> {
         out.push(ownership::ec2_filters(owner));
     }
     out
-}
-
-/// Keeps the first of each id, in order.
-pub fn dedup(found: Vec<Observed>) -> Vec<Observed> {
-    let mut seen = std::collections::BTreeSet::new();
-    found
-        .into_iter()
-        .filter(|o| seen.insert(o.id.clone()))
-        .collect()
 }
 
 /// An observation: user tags go into `properties.tags`, ownership tags into `ownership`.
@@ -127,92 +117,4 @@ pub async fn sync_tags(
             .map_err(from_sdk)?;
     }
     Ok(())
-}
-
-fn next_delay(delay: Duration) -> Duration {
-    (delay * 2).min(Duration::from_secs(30))
-}
-
-/// Runs a delete until nothing depends on the resource any more (DependencyViolation is
-/// retried with backoff until the wait timeout); a resource already gone is success.
-pub async fn delete_when_free<F, Fut>(settings: &Settings, mut op: F) -> Result<(), ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<(), ProviderError>>,
-{
-    let deadline = Instant::now() + settings.wait_timeout;
-    let mut delay = settings.poll_interval;
-    loop {
-        match op().await {
-            Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
-            Err(e) if is_dependency(&e) && Instant::now() + delay < deadline => {
-                tokio::time::sleep(delay).await;
-                delay = next_delay(delay);
-            }
-            other => return other,
-        }
-    }
-}
-
-/// Polls until `probe` answers `Some` (waiters, read-back after a create).
-pub async fn wait_for<T, F, Fut>(
-    settings: &Settings,
-    what: &str,
-    mut probe: F,
-) -> Result<T, ProviderError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<Option<T>, ProviderError>>,
-{
-    let deadline = Instant::now() + settings.wait_timeout;
-    let mut delay = settings.poll_interval.min(Duration::from_millis(250));
-    loop {
-        if let Some(found) = probe().await? {
-            return Ok(found);
-        }
-        if Instant::now() + delay >= deadline {
-            return Err(ProviderError::new(
-                ErrorKind::Other,
-                "WaitTimeout",
-                format!(
-                    "gave up waiting for {what} after {:?}",
-                    settings.wait_timeout
-                ),
-            ));
-        }
-        tokio::time::sleep(delay).await;
-        delay = next_delay(delay).min(settings.poll_interval.max(delay));
-    }
-}
-
-/// Reads one resource back by id, waiting for it to become visible (eventual consistency).
-pub async fn read_back<F, Fut>(
-    settings: &Settings,
-    type_name: &str,
-    id: &str,
-    read: F,
-) -> Result<Observed, ProviderError>
-where
-    F: Fn(ReadRequest) -> Fut,
-    Fut: Future<Output = Result<Vec<Observed>, ProviderError>>,
-{
-    let what = format!("{type_name} {id}");
-    wait_for(settings, &what, || {
-        let request = ReadRequest {
-            type_name: type_name.to_string(),
-            region: None,
-            ids: vec![id.to_string()],
-            owner: None,
-        };
-        let fut = read(request);
-        async move { Ok(fut.await?.into_iter().find(|o| o.id == id)) }
-    })
-    .await
-}
-
-/// `Some(value)` as JSON, skipping absent values.
-pub fn put<T: Into<serde_json::Value>>(map: &mut Properties, key: &str, value: Option<T>) {
-    if let Some(value) = value {
-        map.insert(key.to_string(), value.into());
-    }
 }

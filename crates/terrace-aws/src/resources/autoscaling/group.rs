@@ -1,0 +1,398 @@
+//! `aws:autoscaling:AutoScalingGroup`: an Auto Scaling group on a launch template. Sizes,
+//! launch template (id and version), subnets, health check type and target groups are updated
+//! in place; the name forces a replacement. The name is the id: CreateAutoScalingGroup has no
+//! client token, but a retried create that meets `AlreadyExists` adopts the group when it
+//! carries the same ownership tags. Create and update wait until the group has its desired
+//! capacity in service; delete (forced: instances are terminated) waits until it is gone.
+//! Ownership tags do not propagate to instances (so instances are never mistaken for
+//! resources of the stack); user tags do.
+
+use super::Ctx;
+use crate::error::from_sdk;
+use crate::ownership::{self, user_tags};
+use crate::props::{changed, check_known, int_opt, str_opt, str_req, strings};
+use crate::resources::common::{put, wait_for};
+use aws_sdk_autoscaling::types::{
+    AutoScalingGroup, Filter, LaunchTemplateSpecification, LifecycleState, Tag,
+};
+use serde_json::json;
+use std::collections::BTreeSet;
+use terrace::provider::{
+    ApiClasses, CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed,
+    Ownership, Properties, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+};
+
+pub const TYPE: &str = "aws:autoscaling:AutoScalingGroup";
+const FIELDS: &[&str] = &[
+    "name",
+    "launch_template_id",
+    "launch_template_version",
+    "min_size",
+    "max_size",
+    "desired_capacity",
+    "subnet_ids",
+    "target_group_arns",
+    "health_check_type",
+    "tags",
+];
+
+pub fn schema() -> ResourceSchema {
+    use FieldKind::*;
+    ResourceSchema {
+        type_name: TYPE.into(),
+        fields: vec![
+            FieldSchema::input("name", String).required().force_new(),
+            FieldSchema::input("launch_template_id", String).required(),
+            FieldSchema::input("launch_template_version", String),
+            FieldSchema::input("min_size", Number).required(),
+            FieldSchema::input("max_size", Number).required(),
+            FieldSchema::input("desired_capacity", Number),
+            FieldSchema::input("subnet_ids", List).required(),
+            FieldSchema::input("target_group_arns", List),
+            FieldSchema::input("health_check_type", String),
+            FieldSchema::input("tags", Map),
+            FieldSchema::computed("arn", String),
+            FieldSchema::computed("instance_ids", List),
+            FieldSchema::computed("in_service", Number),
+        ],
+        api: ApiClasses {
+            read: "autoscaling:describe".into(),
+            mutate: "autoscaling:mutate".into(),
+        },
+        regional: true,
+    }
+}
+
+fn in_service(group: &AutoScalingGroup) -> usize {
+    group
+        .instances()
+        .iter()
+        .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
+        .count()
+}
+
+fn observe(group: &AutoScalingGroup) -> Observed {
+    let mut subnets: Vec<&str> = group
+        .vpc_zone_identifier()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    subnets.sort();
+    let mut target_groups: Vec<&str> = group
+        .target_group_arns()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    target_groups.sort();
+    let template = group.launch_template();
+    let mut props = Properties::new();
+    put(&mut props, "name", group.auto_scaling_group_name());
+    put(
+        &mut props,
+        "launch_template_id",
+        template.and_then(|t| t.launch_template_id()),
+    );
+    put(
+        &mut props,
+        "launch_template_version",
+        template.and_then(|t| t.version()),
+    );
+    put(&mut props, "min_size", group.min_size());
+    put(&mut props, "max_size", group.max_size());
+    put(&mut props, "desired_capacity", group.desired_capacity());
+    props.insert("subnet_ids".into(), json!(subnets));
+    props.insert("target_group_arns".into(), json!(target_groups));
+    put(&mut props, "health_check_type", group.health_check_type());
+    let (owner, user) = ownership::split_pairs(
+        group
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+    );
+    props.insert("tags".into(), json!(user));
+    let mut attrs = Properties::new();
+    put(&mut attrs, "arn", group.auto_scaling_group_arn());
+    let instances: Vec<&str> = group
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id())
+        .collect();
+    attrs.insert("instance_ids".into(), json!(instances));
+    attrs.insert("in_service".into(), json!(in_service(group)));
+    Observed {
+        id: group
+            .auto_scaling_group_name()
+            .unwrap_or_default()
+            .to_string(),
+        properties: props,
+        attributes: attrs,
+        ownership: owner,
+    }
+}
+
+fn owner_filters(owner: &Ownership) -> Vec<Filter> {
+    let mut pairs = vec![
+        (ownership::WORKSPACE, owner.workspace.as_str()),
+        (ownership::STACK, owner.stack.as_str()),
+    ];
+    if !owner.resource.is_empty() {
+        pairs.push((ownership::RESOURCE, owner.resource.as_str()));
+    }
+    pairs
+        .into_iter()
+        .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build())
+        .collect()
+}
+
+async fn describe(
+    ctx: &Ctx<'_>,
+    names: Option<Vec<String>>,
+    filters: Option<Vec<Filter>>,
+) -> Result<Vec<AutoScalingGroup>, ProviderError> {
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ctx
+            .asg
+            .describe_auto_scaling_groups()
+            .set_auto_scaling_group_names(names.clone())
+            .set_filters(filters.clone())
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        found.extend(page.auto_scaling_groups().iter().cloned());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(found);
+        }
+    }
+}
+
+pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>, ProviderError> {
+    let mut found = Vec::new();
+    for chunk in request.ids.chunks(50) {
+        found.extend(describe(ctx, Some(chunk.to_vec()), None).await?);
+    }
+    if let Some(owner) = &request.owner {
+        found.extend(describe(ctx, None, Some(owner_filters(owner))).await?);
+    }
+    // Groups being deleted are on their way out.
+    found.retain(|g| g.status() != Some("Delete in progress"));
+    Ok(crate::resources::common::dedup(
+        found.iter().map(observe).collect(),
+    ))
+}
+
+async fn current(ctx: &Ctx<'_>, name: &str) -> Result<Option<AutoScalingGroup>, ProviderError> {
+    Ok(describe(ctx, Some(vec![name.to_string()]), None)
+        .await?
+        .into_iter()
+        .next())
+}
+
+fn template(p: &Properties) -> Result<LaunchTemplateSpecification, ProviderError> {
+    Ok(LaunchTemplateSpecification::builder()
+        .launch_template_id(str_req(p, "launch_template_id")?)
+        .version(str_opt(p, "launch_template_version")?.unwrap_or("$Default"))
+        .build())
+}
+
+fn size(p: &Properties, key: &str) -> Result<i32, ProviderError> {
+    int_opt(p, key)?.ok_or_else(|| crate::error::invalid(format!("`{key}` is required")))
+}
+
+fn tags(name: &str, owner: &Ownership, p: &Properties) -> Result<Vec<Tag>, ProviderError> {
+    Ok(ownership::pairs(owner, &user_tags(p)?)
+        .into_iter()
+        .map(|(k, v)| {
+            let propagate = !k.starts_with("terrace:");
+            Tag::builder()
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+                .key(k)
+                .value(v)
+                .propagate_at_launch(propagate)
+                .build()
+        })
+        .collect())
+}
+
+pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, ProviderError> {
+    let p = &request.properties;
+    check_known(p, FIELDS, TYPE)?;
+    let name = str_req(p, "name")?;
+    let target_groups = strings(p, "target_group_arns")?;
+    let sent = ctx
+        .asg
+        .create_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_template(template(p)?)
+        .min_size(size(p, "min_size")?)
+        .max_size(size(p, "max_size")?)
+        .set_desired_capacity(int_opt(p, "desired_capacity")?)
+        .vpc_zone_identifier(strings(p, "subnet_ids")?.join(","))
+        .set_target_group_arns((!target_groups.is_empty()).then_some(target_groups))
+        .set_health_check_type(str_opt(p, "health_check_type")?.map(str::to_string))
+        .set_tags(Some(tags(name, &request.ownership, p)?))
+        .send()
+        .await
+        .map_err(from_sdk);
+    if let Err(e) = sent {
+        // A retry after a lost answer: the group exists; adopt it only if it is ours.
+        let ours = match current(ctx, name).await? {
+            Some(g) => observe(&g).ownership.as_ref() == Some(&request.ownership),
+            None => false,
+        };
+        if !(e.code == "AlreadyExists" && ours) {
+            return Err(e);
+        }
+    }
+    wait_capacity(ctx, name).await
+}
+
+/// Waits until the group has its desired capacity in service.
+async fn wait_capacity(ctx: &Ctx<'_>, name: &str) -> Result<Observed, ProviderError> {
+    wait_for(
+        ctx.settings,
+        &format!("auto scaling group {name} at capacity"),
+        || async {
+            let Some(group) = current(ctx, name).await? else {
+                return Err(crate::error::not_found(TYPE, name));
+            };
+            let want = group.desired_capacity().unwrap_or_default().max(0) as usize;
+            Ok((in_service(&group) >= want).then(|| observe(&group)))
+        },
+    )
+    .await
+}
+
+pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, ProviderError> {
+    let (old, new) = (&request.old, &request.new);
+    check_known(new, FIELDS, TYPE)?;
+    let name = request.id.as_str();
+    let group = current(ctx, name)
+        .await?
+        .ok_or_else(|| crate::error::not_found(TYPE, name))?;
+    ctx.asg
+        .update_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .launch_template(template(new)?)
+        .min_size(size(new, "min_size")?)
+        .max_size(size(new, "max_size")?)
+        .set_desired_capacity(int_opt(new, "desired_capacity")?)
+        .vpc_zone_identifier(strings(new, "subnet_ids")?.join(","))
+        .set_health_check_type(str_opt(new, "health_check_type")?.map(str::to_string))
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    if changed(old, new, "target_group_arns") || new.contains_key("target_group_arns") {
+        sync_target_groups(ctx, &group, new).await?;
+    }
+    sync_tags(ctx, name, &request.ownership, old, new).await?;
+    wait_capacity(ctx, name).await
+}
+
+async fn sync_target_groups(
+    ctx: &Ctx<'_>,
+    group: &AutoScalingGroup,
+    new: &Properties,
+) -> Result<(), ProviderError> {
+    let name = group.auto_scaling_group_name().unwrap_or_default();
+    let have: BTreeSet<String> = group.target_group_arns().iter().cloned().collect();
+    let want: BTreeSet<String> = strings(new, "target_group_arns")?.into_iter().collect();
+    let detach: Vec<String> = have.difference(&want).cloned().collect();
+    let attach: Vec<String> = want.difference(&have).cloned().collect();
+    if !detach.is_empty() {
+        ctx.asg
+            .detach_load_balancer_target_groups()
+            .auto_scaling_group_name(name)
+            .set_target_group_arns(Some(detach))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+    }
+    if !attach.is_empty() {
+        ctx.asg
+            .attach_load_balancer_target_groups()
+            .auto_scaling_group_name(name)
+            .set_target_group_arns(Some(attach))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+    }
+    Ok(())
+}
+
+async fn sync_tags(
+    ctx: &Ctx<'_>,
+    name: &str,
+    owner: &Ownership,
+    old: &Properties,
+    new: &Properties,
+) -> Result<(), ProviderError> {
+    let before = user_tags(old).unwrap_or_default();
+    let after = user_tags(new)?;
+    let removed: Vec<Tag> = before
+        .keys()
+        .filter(|k| !after.contains_key(*k))
+        .map(|k| {
+            Tag::builder()
+                .resource_id(name)
+                .resource_type("auto-scaling-group")
+                .key(k)
+                .build()
+        })
+        .collect();
+    let set: Vec<Tag> = tags(name, owner, new)?
+        .into_iter()
+        .filter(|t| {
+            t.key().is_some_and(|k| {
+                !k.starts_with("terrace:") && before.get(k).map(String::as_str) != t.value()
+            })
+        })
+        .collect();
+    if !removed.is_empty() {
+        ctx.asg
+            .delete_tags()
+            .set_tags(Some(removed))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+    }
+    if !set.is_empty() {
+        ctx.asg
+            .create_or_update_tags()
+            .set_tags(Some(set))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+    }
+    Ok(())
+}
+
+pub async fn delete(ctx: &Ctx<'_>, request: &DeleteRequest) -> Result<(), ProviderError> {
+    let name = request.id.as_str();
+    match ctx
+        .asg
+        .delete_auto_scaling_group()
+        .auto_scaling_group_name(name)
+        .force_delete(true)
+        .send()
+        .await
+        .map_err(from_sdk)
+    {
+        Err(e) if e.kind == ErrorKind::NotFound || e.message.contains("not found") => return Ok(()),
+        Err(e) if e.code != "ValidationError" => return Err(e),
+        Err(e) if current(ctx, name).await?.is_some() => return Err(e),
+        _ => {}
+    }
+    wait_for(
+        ctx.settings,
+        &format!("auto scaling group {name} to be gone"),
+        || async { Ok(current(ctx, name).await?.is_none().then_some(())) },
+    )
+    .await
+}

@@ -1,0 +1,107 @@
+//! What every service's types share: waiters, retries of deletes blocked by dependents,
+//! read-back after a write, and small helpers to build observations.
+
+use crate::client::Settings;
+use crate::error::is_dependency;
+use serde_json::Value as Json;
+use std::future::Future;
+use std::time::Duration;
+use terrace::provider::{ErrorKind, Observed, Properties, ProviderError, ReadRequest};
+use tokio::time::Instant;
+
+/// Keeps the first of each id, in order.
+pub fn dedup(found: Vec<Observed>) -> Vec<Observed> {
+    let mut seen = std::collections::BTreeSet::new();
+    found
+        .into_iter()
+        .filter(|o| seen.insert(o.id.clone()))
+        .collect()
+}
+
+fn next_delay(delay: Duration) -> Duration {
+    (delay * 2).min(Duration::from_secs(30))
+}
+
+/// Runs a delete until nothing depends on the resource any more (DependencyViolation is
+/// retried with backoff until the wait timeout); a resource already gone is success.
+pub async fn delete_when_free<F, Fut>(settings: &Settings, mut op: F) -> Result<(), ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), ProviderError>>,
+{
+    let deadline = Instant::now() + settings.wait_timeout;
+    let mut delay = settings.poll_interval;
+    loop {
+        match op().await {
+            Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
+            Err(e) if is_dependency(&e) && Instant::now() + delay < deadline => {
+                tokio::time::sleep(delay).await;
+                delay = next_delay(delay);
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Polls until `probe` answers `Some` (waiters, read-back after a create).
+pub async fn wait_for<T, F, Fut>(
+    settings: &Settings,
+    what: &str,
+    mut probe: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    let deadline = Instant::now() + settings.wait_timeout;
+    let mut delay = settings.poll_interval.min(Duration::from_millis(250));
+    loop {
+        if let Some(found) = probe().await? {
+            return Ok(found);
+        }
+        if Instant::now() + delay >= deadline {
+            return Err(ProviderError::new(
+                ErrorKind::Other,
+                "WaitTimeout",
+                format!(
+                    "gave up waiting for {what} after {:?}",
+                    settings.wait_timeout
+                ),
+            ));
+        }
+        tokio::time::sleep(delay).await;
+        delay = next_delay(delay).min(settings.poll_interval.max(delay));
+    }
+}
+
+/// Reads one resource back by id, waiting for it to become visible (eventual consistency).
+pub async fn read_back<F, Fut>(
+    settings: &Settings,
+    type_name: &str,
+    id: &str,
+    read: F,
+) -> Result<Observed, ProviderError>
+where
+    F: Fn(ReadRequest) -> Fut,
+    Fut: Future<Output = Result<Vec<Observed>, ProviderError>>,
+{
+    let what = format!("{type_name} {id}");
+    wait_for(settings, &what, || {
+        let request = ReadRequest {
+            type_name: type_name.to_string(),
+            region: None,
+            ids: vec![id.to_string()],
+            owner: None,
+        };
+        let fut = read(request);
+        async move { Ok(fut.await?.into_iter().find(|o| o.id == id)) }
+    })
+    .await
+}
+
+/// `Some(value)` as JSON, skipping absent values.
+pub fn put<T: Into<Json>>(map: &mut Properties, key: &str, value: Option<T>) {
+    if let Some(value) = value {
+        map.insert(key.to_string(), value.into());
+    }
+}

@@ -1,0 +1,158 @@
+//! Elastic Load Balancing v2 types and what they share. ELBv2 has no tag filter on its
+//! Describe calls, so a batched read lists the region's resources (one call per page of 400)
+//! and fetches tags with DescribeTags (one call per 20 resources) for the candidates only:
+//! those asked for by id, or all of them when an owner is asked for.
+
+pub mod listener;
+pub mod load_balancer;
+pub mod target_group;
+
+use crate::client::Settings;
+use crate::error::from_sdk;
+use crate::ownership::{self, user_tags};
+use aws_sdk_elasticloadbalancingv2::types::Tag;
+use serde_json::json;
+use std::collections::HashMap;
+use terrace::provider::{
+    ApiClasses, FieldKind, FieldSchema, Observed, Ownership, Properties, ProviderError,
+    ReadRequest, ResourceSchema,
+};
+
+pub use super::common::{dedup, delete_when_free, put, read_back, wait_for};
+
+/// What an ELBv2 operation needs: the region's client and the provider settings.
+pub struct Ctx<'a> {
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
+    pub settings: &'a Settings,
+}
+
+/// The schema of an ELBv2 type (regional, `elbv2:describe`/`elbv2:mutate`, `tags` field).
+pub fn schema(type_name: &str, mut fields: Vec<FieldSchema>) -> ResourceSchema {
+    fields.push(FieldSchema::input("tags", FieldKind::Map));
+    fields.push(FieldSchema::computed("arn", FieldKind::String));
+    ResourceSchema {
+        type_name: type_name.to_string(),
+        fields,
+        api: ApiClasses {
+            read: "elbv2:describe".into(),
+            mutate: "elbv2:mutate".into(),
+        },
+        regional: true,
+    }
+}
+
+/// Ownership and user tags of a create call.
+pub fn create_tags(owner: &Ownership, p: &Properties) -> Result<Vec<Tag>, ProviderError> {
+    Ok(ownership::pairs(owner, &user_tags(p)?)
+        .into_iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect())
+}
+
+/// Tags by ARN (DescribeTags takes 20 ARNs per call).
+pub async fn tags_of(
+    ctx: &Ctx<'_>,
+    arns: &[String],
+) -> Result<HashMap<String, Vec<Tag>>, ProviderError> {
+    let mut out = HashMap::new();
+    for chunk in arns.chunks(20) {
+        let answer = ctx
+            .elb
+            .describe_tags()
+            .set_resource_arns(Some(chunk.to_vec()))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        for description in answer.tag_descriptions() {
+            if let Some(arn) = description.resource_arn() {
+                out.insert(arn.to_string(), description.tags().to_vec());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// ARNs worth fetching tags for: asked for by id, or every one when an owner is asked for.
+pub fn candidates(request: &ReadRequest, arns: impl Iterator<Item = String>) -> Vec<String> {
+    arns.filter(|arn| request.owner.is_some() || request.ids.contains(arn))
+        .collect()
+}
+
+/// An observation, or `None` when the resource is neither asked for by id nor by owner.
+pub fn observed(
+    request: &ReadRequest,
+    arn: &str,
+    mut properties: Properties,
+    mut attributes: Properties,
+    tags: &[Tag],
+) -> Option<Observed> {
+    let (owner, user) = ownership::split_pairs(
+        tags.iter()
+            .filter_map(|t| Some((t.key()?, t.value().unwrap_or_default()))),
+    );
+    let by_owner = request
+        .owner
+        .as_ref()
+        .is_some_and(|o| ownership::matches(owner.as_ref(), o));
+    if !by_owner && !request.ids.iter().any(|id| id == arn) {
+        return None;
+    }
+    properties.insert("tags".into(), json!(user));
+    attributes.insert("arn".into(), json!(arn));
+    Some(Observed {
+        id: arn.to_string(),
+        properties,
+        attributes,
+        ownership: owner,
+    })
+}
+
+/// Applies a change of the `tags` property (ownership tags are never touched).
+pub async fn sync_tags(
+    ctx: &Ctx<'_>,
+    arn: &str,
+    old: &Properties,
+    new: &Properties,
+) -> Result<(), ProviderError> {
+    let before = user_tags(old).unwrap_or_default();
+    let after = user_tags(new)?;
+    let removed: Vec<String> = before
+        .keys()
+        .filter(|k| !after.contains_key(*k))
+        .cloned()
+        .collect();
+    let set: Vec<Tag> = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    if !removed.is_empty() {
+        ctx.elb
+            .remove_tags()
+            .resource_arns(arn)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+    }
+    if !set.is_empty() {
+        ctx.elb
+            .add_tags()
+            .resource_arns(arn)
+            .set_tags(Some(set))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+    }
+    Ok(())
+}
+
+/// A read of one resource by its ARN.
+pub fn by_id(type_name: &str, arn: &str) -> ReadRequest {
+    ReadRequest {
+        type_name: type_name.to_string(),
+        region: None,
+        ids: vec![arn.to_string()],
+        owner: None,
+    }
+}
