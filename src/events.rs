@@ -45,6 +45,35 @@ pub enum Event {
         /// Number of resource changes.
         changes: usize,
     },
+    /// A wave of a staged rollout begins.
+    WaveStarted {
+        /// The rollout (`layer` or `layer/group`).
+        rollout: String,
+        /// Wave number, from 1.
+        wave: usize,
+        /// Number of waves.
+        waves: usize,
+        /// The stacks of the wave.
+        stacks: Vec<String>,
+    },
+    /// A wave of a staged rollout ended.
+    WaveFinished {
+        /// The rollout.
+        rollout: String,
+        /// Wave number, from 1.
+        wave: usize,
+        /// Whether the gate after it passed (`None`: no gate ran).
+        gate_passed: Option<bool>,
+    },
+    /// A staged rollout stopped: its later waves are not touched.
+    RolloutStopped {
+        /// The rollout.
+        rollout: String,
+        /// Why.
+        reason: String,
+        /// Stacks not started.
+        remaining: Vec<String>,
+    },
     /// A stack began (before taking its lock).
     StackStarted {
         /// Stack name.

@@ -39,6 +39,7 @@ pub mod policy;
 pub mod provider;
 pub mod refresh;
 pub mod render;
+pub mod rollout;
 pub mod spec;
 pub mod state;
 pub mod testing;

@@ -8,6 +8,7 @@
 pub mod approval;
 pub mod ops;
 mod run;
+mod schedule;
 
 use crate::events::{Event, EventSink, ResourceStatus, StackStatus};
 use crate::plan::{Action, Plan};
@@ -20,7 +21,6 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::task::JoinSet;
 
 /// How an apply runs.
 #[derive(Debug, Clone)]
@@ -72,6 +72,8 @@ impl Default for ApplyOptions {
 /// What the executor needs besides the plan.
 #[derive(Clone)]
 pub struct ApplyContext {
+    /// Directory gate commands run in (the workspace root).
+    pub workdir: Option<std::path::PathBuf>,
     /// Workspace name (written into ownership tags).
     pub workspace: String,
     /// The providers.
@@ -150,39 +152,15 @@ pub(crate) type FreshOutputs = Arc<Mutex<HashMap<String, ValueMap>>>;
 
 /// Applies a plan.
 pub async fn execute(context: ApplyContext, plan: Plan, events: EventSink) -> ApplySummary {
-    let context = Arc::new(context);
-    let plan = Arc::new(plan);
     let changes =
         plan.summary.create + plan.summary.update + plan.summary.replace + plan.summary.delete;
     events.emit(Event::ApplyStarted {
         stacks: plan.stacks.len(),
         changes,
     });
-    let fresh: FreshOutputs = Arc::default();
-    let mut outcomes: Vec<Option<StackOutcome>> = vec![None; plan.stacks.len()];
-    let mut waiting: Vec<usize> = (0..plan.stacks.len()).collect();
-    let mut running = JoinSet::new();
-    let limit = context.options.stacks_in_parallel.max(1);
-    loop {
-        schedule(
-            &plan,
-            &mut waiting,
-            &mut outcomes,
-            &mut running,
-            limit,
-            &context,
-            &fresh,
-            &events,
-        );
-        let Some(joined) = running.join_next().await else {
-            break;
-        };
-        let (index, outcome) = joined.expect("stack task panicked");
-        outcomes[index] = Some(outcome);
-    }
-    let summary = ApplySummary {
-        stacks: outcomes.into_iter().flatten().collect(),
-    };
+    let summary = schedule::Scheduler::new(Arc::new(context), Arc::new(plan), events.clone())
+        .run()
+        .await;
     events.emit(Event::ApplyFinished {
         succeeded: summary.count(StackStatus::Succeeded),
         failed: summary.stacks.len()
@@ -191,77 +169,4 @@ pub async fn execute(context: ApplyContext, plan: Plan, events: EventSink) -> Ap
         skipped: summary.count(StackStatus::Skipped),
     });
     summary
-}
-
-/// Starts every waiting stack whose predecessors succeeded (up to `limit` running), and skips
-/// every stack with a predecessor that did not.
-#[allow(clippy::too_many_arguments)]
-fn schedule(
-    plan: &Arc<Plan>,
-    waiting: &mut Vec<usize>,
-    outcomes: &mut [Option<StackOutcome>],
-    running: &mut JoinSet<(usize, StackOutcome)>,
-    limit: usize,
-    context: &Arc<ApplyContext>,
-    fresh: &FreshOutputs,
-    events: &EventSink,
-) {
-    let status_of = |outcomes: &[Option<StackOutcome>], name: &str| {
-        plan.stacks
-            .iter()
-            .position(|s| s.stack.name == name)
-            .map(|i| outcomes[i].as_ref().map(|o| o.status))
-    };
-    let mut progress = true;
-    while progress {
-        progress = false;
-        let mut still = Vec::new();
-        for &index in waiting.iter() {
-            let stack = &plan.stacks[index];
-            if context.options.interrupt.is_triggered() {
-                events.emit(Event::StackFinished {
-                    stack: stack.stack.name.clone(),
-                    status: StackStatus::Skipped,
-                    message: Some(INTERRUPTED.to_string()),
-                });
-                outcomes[index] = Some(run::skipped_outcome(stack, INTERRUPTED.to_string()));
-                progress = true;
-                continue;
-            }
-            let before: Vec<(String, Option<Option<StackStatus>>)> = stack
-                .after
-                .iter()
-                .map(|name| (name.clone(), status_of(outcomes, name)))
-                .collect();
-            let blocked = before
-                .iter()
-                .find(|(_, s)| matches!(s, Some(Some(st)) if *st != StackStatus::Succeeded));
-            if let Some((name, _)) = blocked {
-                let message = format!("skipped: stack {name} did not succeed");
-                events.emit(Event::StackFinished {
-                    stack: stack.stack.name.clone(),
-                    status: StackStatus::Skipped,
-                    message: Some(message.clone()),
-                });
-                outcomes[index] = Some(run::skipped_outcome(stack, message));
-                progress = true;
-                continue;
-            }
-            let ready = before
-                .iter()
-                .all(|(_, s)| matches!(s, Some(Some(StackStatus::Succeeded)) | None));
-            if ready && running.len() < limit {
-                let (context, plan, fresh, events) =
-                    (context.clone(), plan.clone(), fresh.clone(), events.clone());
-                running.spawn(async move {
-                    let outcome = run::run_stack(context, plan, index, fresh, events).await;
-                    (index, outcome)
-                });
-                progress = true;
-            } else {
-                still.push(index);
-            }
-        }
-        *waiting = still;
-    }
 }

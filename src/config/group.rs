@@ -21,6 +21,9 @@ pub struct Group {
     /// Free-form values for templates.
     #[serde(default)]
     pub vars: BTreeMap<String, Json>,
+    /// Staged rollout of this group's stacks (overrides terrace.yaml's).
+    #[serde(default)]
+    pub rollout: Option<crate::rollout::RolloutSettings>,
     /// The group file, relative to the workspace root.
     #[serde(skip)]
     pub file: PathBuf,

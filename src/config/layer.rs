@@ -31,6 +31,9 @@ pub struct LayerFile {
     /// Template file names under `templates/<layer>/`; default: all `*.yaml.tera` there.
     #[serde(default)]
     pub templates: Option<Vec<String>>,
+    /// Staged rollout of this layer's stacks (overrides group and terrace.yaml settings).
+    #[serde(default)]
+    pub rollout: Option<crate::rollout::RolloutSettings>,
 }
 
 /// A loaded layer with its templates.

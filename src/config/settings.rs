@@ -24,6 +24,9 @@ pub struct Settings {
     /// How much runs at once.
     #[serde(default)]
     pub concurrency: ConcurrencySettings,
+    /// Staged rollout of each layer's stacks (groups and layers may override it).
+    #[serde(default)]
+    pub rollout: Option<crate::rollout::RolloutSettings>,
     /// Change budgets per apply.
     #[serde(default)]
     pub budgets: crate::policy::budgets::Budgets,

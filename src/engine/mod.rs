@@ -302,6 +302,7 @@ impl Terrace {
     fn apply_context(&self, plan: &Plan, options: ApplyOptions) -> Result<ApplyContext, Error> {
         self.check_plan(plan)?;
         Ok(ApplyContext {
+            workdir: Some(self.workspace.root.clone()),
             workspace: self.workspace.name.clone(),
             registry: self.registry.clone(),
             backend: self.backend.clone(),

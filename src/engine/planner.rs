@@ -133,9 +133,11 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         stacks,
         summary: Summary::default(),
         blast_radius: Default::default(),
+        rollouts: Vec::new(),
     };
     plan.summarize();
     plan.blast_radius = blast_radius(&plan, &readers(terrace));
+    plan.rollouts = crate::rollout::plan_rollouts(&plan, &terrace.workspace);
     let allowances = crate::policy::Allowances {
         destroy: options.allow_destroy.clone(),
         budgets: options.raise_budgets.clone(),

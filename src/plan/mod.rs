@@ -228,6 +228,9 @@ pub struct Plan {
     /// What the plan touches.
     #[serde(default)]
     pub blast_radius: blast::BlastRadius,
+    /// Staged rollouts: the waves the executor follows.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<crate::rollout::RolloutPlan>,
 }
 
 impl Plan {

@@ -130,6 +130,34 @@ fn line(event: &Event) -> Option<String> {
         } => {
             format!("{stack}: {resource}: adopted {id}, created by an interrupted apply")
         }
+        Event::WaveStarted {
+            rollout,
+            wave,
+            waves,
+            stacks,
+        } => {
+            format!(
+                "rollout {rollout}: wave {wave} of {waves}: {}",
+                stacks.join(", ")
+            )
+        }
+        Event::WaveFinished {
+            rollout,
+            wave,
+            gate_passed,
+        } => match gate_passed {
+            Some(true) => format!("rollout {rollout}: wave {wave} done, gate passed"),
+            Some(false) => format!("rollout {rollout}: wave {wave}: gate failed"),
+            None => format!("rollout {rollout}: wave {wave} done"),
+        },
+        Event::RolloutStopped {
+            rollout,
+            reason,
+            remaining,
+        } => format!(
+            "rollout {rollout} stopped: {reason}; not started: {}",
+            remaining.join(", ")
+        ),
         Event::ResourceStarted { .. } => return None,
         Event::ResourceFinished {
             stack,

@@ -1,0 +1,361 @@
+//! Stack scheduling: each stack starts once the stacks it depends on succeeded (bounded
+//! parallelism); a stack whose predecessor did not succeed is skipped. Stacks in a staged
+//! rollout also wait for their wave: a wave starts when the previous one ended within the
+//! failure tolerance and its gate command passed; otherwise the rollout stops and its later
+//! waves are not touched.
+
+use super::{run, ApplyContext, FreshOutputs, StackOutcome, INTERRUPTED};
+use crate::events::{Event, EventSink, StackStatus};
+use crate::plan::Plan;
+use crate::rollout::RolloutPlan;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::task::JoinSet;
+
+/// Where a rollout stands.
+#[derive(Debug, Default)]
+struct RolloutState {
+    /// Index of the wave allowed to run.
+    wave: usize,
+    /// Whether the current wave was announced.
+    announced: bool,
+    /// Failed stacks so far.
+    failures: usize,
+    gate_running: bool,
+    /// Why it stopped, if it did.
+    stopped: Option<String>,
+}
+
+enum Finished {
+    Stack(usize, StackOutcome),
+    Gate(usize, Result<(), String>),
+}
+
+/// Runs the stacks of a plan.
+pub(super) struct Scheduler {
+    context: Arc<ApplyContext>,
+    plan: Arc<Plan>,
+    events: EventSink,
+    fresh: FreshOutputs,
+    outcomes: Vec<Option<StackOutcome>>,
+    waiting: Vec<usize>,
+    index: HashMap<String, usize>,
+    /// Stack index → (rollout, wave).
+    wave_of: HashMap<usize, (usize, usize)>,
+    rollouts: Vec<RolloutState>,
+    running: JoinSet<Finished>,
+    stacks_running: usize,
+}
+
+impl Scheduler {
+    pub(super) fn new(context: Arc<ApplyContext>, plan: Arc<Plan>, events: EventSink) -> Scheduler {
+        let index: HashMap<String, usize> = plan
+            .stacks
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.stack.name.clone(), i))
+            .collect();
+        let mut wave_of = HashMap::new();
+        for (r, rollout) in plan.rollouts.iter().enumerate() {
+            for (w, wave) in rollout.waves.iter().enumerate() {
+                for stack in wave.iter().filter_map(|name| index.get(name)) {
+                    wave_of.insert(*stack, (r, w));
+                }
+            }
+        }
+        Scheduler {
+            outcomes: vec![None; plan.stacks.len()],
+            waiting: (0..plan.stacks.len()).collect(),
+            rollouts: plan
+                .rollouts
+                .iter()
+                .map(|_| RolloutState::default())
+                .collect(),
+            context,
+            plan,
+            events,
+            fresh: FreshOutputs::default(),
+            index,
+            wave_of,
+            running: JoinSet::new(),
+            stacks_running: 0,
+        }
+    }
+
+    pub(super) async fn run(mut self) -> super::ApplySummary {
+        loop {
+            self.start_ready();
+            let Some(joined) = self.running.join_next().await else {
+                break;
+            };
+            match joined.expect("apply task panicked") {
+                Finished::Stack(index, outcome) => self.stack_finished(index, outcome),
+                Finished::Gate(rollout, result) => self.gate_finished(rollout, result),
+            }
+        }
+        super::ApplySummary {
+            stacks: self.outcomes.into_iter().flatten().collect(),
+        }
+    }
+
+    fn status(&self, name: &str) -> Option<Option<StackStatus>> {
+        self.index
+            .get(name)
+            .map(|&i| self.outcomes[i].as_ref().map(|o| o.status))
+    }
+
+    fn skip(&mut self, index: usize, message: String) {
+        let stack = &self.plan.stacks[index];
+        self.events.emit(Event::StackFinished {
+            stack: stack.stack.name.clone(),
+            status: StackStatus::Skipped,
+            message: Some(message.clone()),
+        });
+        self.outcomes[index] = Some(run::skipped_outcome(stack, message));
+    }
+
+    /// Starts what can start and skips what never will, until nothing changes.
+    fn start_ready(&mut self) {
+        let limit = self.context.options.stacks_in_parallel.max(1);
+        let mut progress = true;
+        while progress {
+            progress = false;
+            for index in std::mem::take(&mut self.waiting) {
+                match self.readiness(index) {
+                    Readiness::Skip(message) => {
+                        self.skip(index, message);
+                        progress = true;
+                    }
+                    Readiness::Ready if self.stacks_running < limit => {
+                        self.start(index);
+                        progress = true;
+                    }
+                    _ => self.waiting.push(index),
+                }
+            }
+        }
+    }
+
+    fn readiness(&mut self, index: usize) -> Readiness {
+        if self.context.options.interrupt.is_triggered() {
+            return Readiness::Skip(INTERRUPTED.to_string());
+        }
+        let stack = &self.plan.stacks[index];
+        let before: Vec<(&String, Option<Option<StackStatus>>)> = stack
+            .after
+            .iter()
+            .map(|name| (name, self.status(name)))
+            .collect();
+        if let Some((name, _)) = before
+            .iter()
+            .find(|(_, s)| matches!(s, Some(Some(st)) if *st != StackStatus::Succeeded))
+        {
+            return Readiness::Skip(format!("skipped: stack {name} did not succeed"));
+        }
+        if !before
+            .iter()
+            .all(|(_, s)| matches!(s, Some(Some(StackStatus::Succeeded)) | None))
+        {
+            return Readiness::Wait;
+        }
+        match self.wave_of.get(&index).copied() {
+            None => Readiness::Ready,
+            Some((r, w)) => self.wave_readiness(r, w),
+        }
+    }
+
+    fn wave_readiness(&mut self, r: usize, w: usize) -> Readiness {
+        let rollout = &self.plan.rollouts[r];
+        let state = &mut self.rollouts[r];
+        if let Some(reason) = &state.stopped {
+            return Readiness::Skip(format!(
+                "not started: rollout {} stopped: {reason}",
+                rollout.name
+            ));
+        }
+        if state.wave != w || state.gate_running {
+            return Readiness::Wait;
+        }
+        if !state.announced {
+            state.announced = true;
+            self.events.emit(Event::WaveStarted {
+                rollout: rollout.name.clone(),
+                wave: w + 1,
+                waves: rollout.waves.len(),
+                stacks: rollout.waves[w].clone(),
+            });
+        }
+        Readiness::Ready
+    }
+
+    fn start(&mut self, index: usize) {
+        let (context, plan, fresh, events) = (
+            self.context.clone(),
+            self.plan.clone(),
+            self.fresh.clone(),
+            self.events.clone(),
+        );
+        self.stacks_running += 1;
+        self.running.spawn(async move {
+            Finished::Stack(
+                index,
+                run::run_stack(context, plan, index, fresh, events).await,
+            )
+        });
+    }
+
+    fn stack_finished(&mut self, index: usize, outcome: StackOutcome) {
+        self.stacks_running -= 1;
+        let failed = outcome.status != StackStatus::Succeeded;
+        self.outcomes[index] = Some(outcome);
+        let Some((r, w)) = self.wave_of.get(&index).copied() else {
+            return;
+        };
+        self.rollouts[r].failures += usize::from(failed);
+        let wave_done = self.plan.rollouts[r].waves[w]
+            .iter()
+            .all(|name| matches!(self.status(name), Some(Some(_))));
+        if wave_done {
+            self.wave_done(r, w);
+        }
+    }
+
+    /// Stops the rollout past its tolerance, else runs the gate or moves to the next wave.
+    fn wave_done(&mut self, r: usize, w: usize) {
+        let rollout: &RolloutPlan = &self.plan.rollouts[r];
+        let failures = self.rollouts[r].failures;
+        if failures > rollout.failure_tolerance {
+            let reason = format!(
+                "{failures} stack(s) failed by wave {} of {}, more than the tolerance of {}",
+                w + 1,
+                rollout.waves.len(),
+                rollout.failure_tolerance
+            );
+            self.stop(r, w, reason);
+            return;
+        }
+        match rollout.gate.clone() {
+            Some(gate) if w + 1 < rollout.waves.len() => {
+                self.rollouts[r].gate_running = true;
+                let env = self.gate_env(r, w);
+                let workdir = self.context.workdir.clone();
+                self.running
+                    .spawn(async move { Finished::Gate(r, run_gate(&gate, env, workdir).await) });
+            }
+            _ => self.next_wave(r, w, None),
+        }
+    }
+
+    fn gate_env(&self, r: usize, w: usize) -> Vec<(String, String)> {
+        let rollout = &self.plan.rollouts[r];
+        let stacks = &rollout.waves[w];
+        let fresh = self.fresh.lock().expect("outputs lock");
+        let outputs: serde_json::Map<String, serde_json::Value> = stacks
+            .iter()
+            .map(|s| {
+                let values = fresh
+                    .get(s)
+                    .map(|o| o.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+                    .unwrap_or_default();
+                (s.clone(), serde_json::Value::Object(values))
+            })
+            .collect();
+        vec![
+            ("TERRACE_ROLLOUT".into(), rollout.name.clone()),
+            ("TERRACE_WAVE".into(), (w + 1).to_string()),
+            ("TERRACE_WAVE_STACKS".into(), stacks.join(" ")),
+            (
+                "TERRACE_WAVE_OUTPUTS".into(),
+                serde_json::Value::Object(outputs).to_string(),
+            ),
+        ]
+    }
+
+    fn gate_finished(&mut self, r: usize, result: Result<(), String>) {
+        self.rollouts[r].gate_running = false;
+        let w = self.rollouts[r].wave;
+        match result {
+            Ok(()) => self.next_wave(r, w, Some(true)),
+            Err(reason) => self.stop(
+                r,
+                w,
+                format!("the gate after wave {} failed: {reason}", w + 1),
+            ),
+        }
+    }
+
+    fn next_wave(&mut self, r: usize, w: usize, gate: Option<bool>) {
+        let rollout = &self.plan.rollouts[r];
+        self.events.emit(Event::WaveFinished {
+            rollout: rollout.name.clone(),
+            wave: w + 1,
+            gate_passed: gate,
+        });
+        self.rollouts[r].wave = w + 1;
+        self.rollouts[r].announced = false;
+    }
+
+    fn stop(&mut self, r: usize, w: usize, reason: String) {
+        let rollout = &self.plan.rollouts[r];
+        let remaining: Vec<String> = rollout
+            .waves
+            .iter()
+            .skip(w + 1)
+            .flatten()
+            .cloned()
+            .collect();
+        self.events.emit(Event::WaveFinished {
+            rollout: rollout.name.clone(),
+            wave: w + 1,
+            gate_passed: Some(false).filter(|_| reason.contains("gate")),
+        });
+        self.events.emit(Event::RolloutStopped {
+            rollout: rollout.name.clone(),
+            reason: reason.clone(),
+            remaining,
+        });
+        self.rollouts[r].stopped = Some(reason);
+    }
+}
+
+enum Readiness {
+    Ready,
+    Wait,
+    Skip(String),
+}
+
+/// Runs a gate command with `sh -c`; a non-zero exit (or failure to start) fails the gate.
+async fn run_gate(
+    command: &str,
+    env: Vec<(String, String)>,
+    workdir: Option<std::path::PathBuf>,
+) -> Result<(), String> {
+    let mut process = tokio::process::Command::new("sh");
+    process
+        .arg("-c")
+        .arg(command)
+        .envs(env)
+        .stdin(std::process::Stdio::null());
+    if let Some(dir) = workdir {
+        process.current_dir(dir);
+    }
+    let output = process
+        .output()
+        .await
+        .map_err(|e| format!("could not run `{command}`: {e}"))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or("").trim();
+    let code = output
+        .status
+        .code()
+        .map(|c| c.to_string())
+        .unwrap_or_else(|| "signal".into());
+    Err(if last.is_empty() {
+        format!("`{command}` exited {code}")
+    } else {
+        format!("`{command}` exited {code}: {last}")
+    })
+}
