@@ -93,6 +93,30 @@ impl Moto {
         aws_sdk_ec2::Client::from_conf(config)
     }
 
+    /// A plain ELBv2 client for checks that bypass the provider.
+    pub fn elbv2(&self) -> aws_sdk_elasticloadbalancingv2::Client {
+        use aws_sdk_elasticloadbalancingv2::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_elasticloadbalancingv2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .build();
+        aws_sdk_elasticloadbalancingv2::Client::from_conf(config)
+    }
+
+    /// A plain Auto Scaling client for checks that bypass the provider.
+    pub fn autoscaling(&self) -> aws_sdk_autoscaling::Client {
+        use aws_sdk_autoscaling::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_autoscaling::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .build();
+        aws_sdk_autoscaling::Client::from_conf(config)
+    }
+
     /// Request bodies moto received so far (EC2 query strings), in order.
     pub fn requests(&self) -> Vec<String> {
         let text = std::fs::read_to_string(&self.recording).unwrap_or_default();

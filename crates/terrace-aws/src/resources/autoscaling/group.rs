@@ -224,6 +224,12 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
     let p = &request.properties;
     check_known(p, FIELDS, TYPE)?;
     let name = str_req(p, "name")?;
+    // The name is the id: a group of that name is adopted when it is ours (a retry after a
+    // lost answer), refused otherwise. Checked before creating because moto 5.1 answers a
+    // second CreateAutoScalingGroup by replacing the group instead of `AlreadyExists`.
+    if let Some(existing) = current(ctx, name).await? {
+        return adopt(ctx, &existing, request).await;
+    }
     let target_groups = strings(p, "target_group_arns")?;
     let sent = ctx
         .asg
@@ -240,15 +246,29 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
         .send()
         .await
         .map_err(from_sdk);
-    if let Err(e) = sent {
-        // A retry after a lost answer: the group exists; adopt it only if it is ours.
-        let ours = match current(ctx, name).await? {
-            Some(g) => observe(&g).ownership.as_ref() == Some(&request.ownership),
-            None => false,
-        };
-        if !(e.code == "AlreadyExists" && ours) {
-            return Err(e);
-        }
+    match sent {
+        Err(e) if e.code == "AlreadyExists" => match current(ctx, name).await? {
+            Some(existing) => adopt(ctx, &existing, request).await,
+            None => Err(e),
+        },
+        Err(e) => Err(e),
+        Ok(_) => wait_capacity(ctx, name).await,
+    }
+}
+
+/// Adopts an existing group of the same name when it carries the same ownership.
+async fn adopt(
+    ctx: &Ctx<'_>,
+    existing: &AutoScalingGroup,
+    request: &CreateRequest,
+) -> Result<Observed, ProviderError> {
+    let name = existing.auto_scaling_group_name().unwrap_or_default();
+    if observe(existing).ownership.as_ref() != Some(&request.ownership) {
+        return Err(ProviderError::new(
+            ErrorKind::Conflict,
+            "AlreadyExists",
+            format!("an auto scaling group named {name} already exists and is not this resource"),
+        ));
     }
     wait_capacity(ctx, name).await
 }
@@ -375,20 +395,18 @@ async fn sync_tags(
 
 pub async fn delete(ctx: &Ctx<'_>, request: &DeleteRequest) -> Result<(), ProviderError> {
     let name = request.id.as_str();
-    match ctx
-        .asg
+    // Checked first: EC2 Auto Scaling answers a missing group with a ValidationError (and moto
+    // 5.1 with a 500), neither of which says "not found" reliably.
+    if current(ctx, name).await?.is_none() {
+        return Ok(());
+    }
+    ctx.asg
         .delete_auto_scaling_group()
         .auto_scaling_group_name(name)
         .force_delete(true)
         .send()
         .await
-        .map_err(from_sdk)
-    {
-        Err(e) if e.kind == ErrorKind::NotFound || e.message.contains("not found") => return Ok(()),
-        Err(e) if e.code != "ValidationError" => return Err(e),
-        Err(e) if current(ctx, name).await?.is_some() => return Err(e),
-        _ => {}
-    }
+        .map_err(from_sdk)?;
     wait_for(
         ctx.settings,
         &format!("auto scaling group {name} to be gone"),
