@@ -24,6 +24,9 @@ pub enum CredentialsMode {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub project: Option<String>,
+    /// Parent (`organizations/N` or `folders/N`) of projects created and listed by the
+    /// `gcp:resourcemanager:Project` type when the resource does not say.
+    pub project_parent: Option<String>,
     pub endpoint: Option<String>,
     pub credentials: CredentialsMode,
     /// First pause between polls of an operation.
@@ -71,6 +74,7 @@ fn millis(
 
 const KNOWN: &[&str] = &[
     "project",
+    "project_parent",
     "endpoint",
     "credentials",
     "polling_interval_ms",
@@ -139,6 +143,7 @@ impl Settings {
         };
         Ok(Settings {
             project,
+            project_parent: string(settings, "project_parent")?,
             endpoint,
             credentials,
             polling_interval: millis(settings, "polling_interval_ms", 1000)?,

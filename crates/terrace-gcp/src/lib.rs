@@ -1,7 +1,7 @@
 //! The GCP provider for Terrace: Compute Engine networks, subnetworks, firewalls, instances,
 //! instance templates, regional managed instance groups and autoscalers, health checks,
 //! backend services, forwarding rules and TCP proxies, through Google's official
-//! `google-cloud-compute-v1` client.
+//! `google-cloud-compute-v1` client; and projects through `google-cloud-resourcemanager-v3`.
 //!
 //! Build it with [`GcpProvider::from_settings`] (synchronous; clients are built on first use)
 //! and register it with the engine. Settings: `project`, `endpoint` (or
@@ -14,6 +14,7 @@ pub mod convert;
 pub mod links;
 pub mod ownership;
 pub mod provider;
+pub mod resourcemanager;
 pub mod resources;
 
 use async_trait::async_trait;
@@ -28,6 +29,7 @@ pub use client::Settings;
 /// The GCP provider; its types start with `gcp:`.
 pub struct GcpProvider {
     api: api::Api,
+    crm: resourcemanager::ResourceManager,
 }
 
 impl GcpProvider {
@@ -35,8 +37,10 @@ impl GcpProvider {
     pub fn from_settings(
         settings: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<GcpProvider, ProviderError> {
+        let settings = Settings::parse(settings)?;
         Ok(GcpProvider {
-            api: api::Api::new(Settings::parse(settings)?),
+            crm: resourcemanager::ResourceManager::new(settings.clone()),
+            api: api::Api::new(settings),
         })
     }
 
@@ -63,15 +67,17 @@ impl Provider for GcpProvider {
     }
 
     fn schemas(&self) -> Vec<ResourceSchema> {
-        resources::table::KINDS
+        let mut schemas: Vec<ResourceSchema> = resources::table::KINDS
             .iter()
             .map(KindDef::schema)
-            .collect()
+            .collect();
+        schemas.push(resourcemanager::schema());
+        schemas
     }
 
     /// Compute's default quotas are per project and minute; these keep well inside them.
     fn rate_limits(&self) -> Vec<RateLimit> {
-        vec![
+        let compute = vec![
             RateLimit {
                 class: READ_CLASS.into(),
                 per_second: 20.0,
@@ -82,7 +88,11 @@ impl Provider for GcpProvider {
                 per_second: 5.0,
                 burst: 5,
             },
-        ]
+        ];
+        compute
+            .into_iter()
+            .chain(resourcemanager::rate_limits())
+            .collect()
     }
 
     fn max_in_flight(&self) -> usize {
@@ -90,6 +100,9 @@ impl Provider for GcpProvider {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
+        if request.type_name == resourcemanager::TYPE {
+            return self.crm.read(&request.ids, request.owner.as_ref()).await;
+        }
         let def = kind(&request.type_name)?;
         self.api
             .read(
@@ -102,6 +115,12 @@ impl Provider for GcpProvider {
     }
 
     async fn create(&self, request: CreateRequest) -> Result<Observed, ProviderError> {
+        if request.type_name == resourcemanager::TYPE {
+            return self
+                .crm
+                .create(&request.properties, &request.ownership)
+                .await;
+        }
         let def = kind(&request.type_name)?;
         self.api
             .create(
@@ -115,6 +134,12 @@ impl Provider for GcpProvider {
     }
 
     async fn update(&self, request: UpdateRequest) -> Result<Observed, ProviderError> {
+        if request.type_name == resourcemanager::TYPE {
+            return self
+                .crm
+                .update(&request.id, &request.new, &request.ownership)
+                .await;
+        }
         let def = kind(&request.type_name)?;
         self.api
             .update(
@@ -129,6 +154,9 @@ impl Provider for GcpProvider {
     }
 
     async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
+        if request.type_name == resourcemanager::TYPE {
+            return self.crm.delete(&request.id).await;
+        }
         let def = kind(&request.type_name)?;
         self.api
             .remove(def, &request.id, &request.idempotency_key)

@@ -70,6 +70,7 @@ async fn forward(State(state): State<ProxyState>, request: Request<Body>) -> Res
         return status(StatusCode::SERVICE_UNAVAILABLE);
     }
     let bytes = rewrite_fingerprints(&answer.bytes().await.unwrap_or_default(), true);
+    let bytes = fix_any_types(bytes);
     Response::builder()
         .status(code)
         .header("content-type", "application/json")
@@ -107,6 +108,21 @@ fn rewrite_fingerprints(body: &[u8], to_url_safe: bool) -> Vec<u8> {
     }
     walk(&mut json, to_url_safe);
     serde_json::to_vec(&json).unwrap_or_else(|_| body.to_vec())
+}
+
+/// Works around a second emulator defect: Resource Manager answers carry `@type`
+/// `google.cloudresourcemanager.v3.*` where the proto package (and the client, which refuses
+/// the mismatch) says `google.cloud.resourcemanager.v3.*`. To be fixed in `gce_emulator::crm`.
+fn fix_any_types(body: Vec<u8>) -> Vec<u8> {
+    match String::from_utf8(body) {
+        Ok(text) => text
+            .replace(
+                "type.googleapis.com/google.cloudresourcemanager.v3.",
+                "type.googleapis.com/google.cloud.resourcemanager.v3.",
+            )
+            .into_bytes(),
+        Err(e) => e.into_bytes(),
+    }
 }
 
 fn status(code: StatusCode) -> Response<Body> {
@@ -318,6 +334,7 @@ impl Env {
 pub fn settings(endpoint: &str) -> Map<String, Json> {
     object(json!({
         "project": PROJECT,
+        "project_parent": "organizations/4242",
         "endpoint": endpoint,
         "polling_interval_ms": 10,
         "retry_initial_ms": 10,

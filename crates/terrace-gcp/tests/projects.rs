@@ -1,0 +1,149 @@
+//! `gcp:resourcemanager:Project` against the emulator's Resource Manager v3: create, read
+//! back, update in place, replace, delete, adoption of a repeated create; checked by plain
+//! REST on `/v3/projects`.
+
+mod common;
+
+use common::{object, owner, Env};
+use serde_json::{json, Value as Json};
+use terrace::provider::{CreateRequest, Ownership, Provider, ReadRequest, UpdateRequest};
+
+const TYPE: &str = "gcp:resourcemanager:Project";
+
+async fn rest_project(env: &Env, id: &str) -> Json {
+    let url = format!("{}/v3/projects/{id}", env.base());
+    env.http
+        .get(url)
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json")
+}
+
+fn props(id: &str, display: &str) -> Json {
+    json!({"project_id": id, "parent": "organizations/4242", "display_name": display,
+           "labels": {"team": "db"}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn project_lifecycle() {
+    let env = Env::start(gce_emulator::Config::default()).await;
+    let first = env
+        .create(TYPE, None, "account", props("terrace-eu-one", "EU"))
+        .await;
+    assert_eq!(first.id, "terrace-eu-one");
+    let rest = rest_project(&env, "terrace-eu-one").await;
+    assert_eq!(rest["state"], json!("ACTIVE"), "{rest}");
+    assert_eq!(rest["labels"]["team"], json!("db"));
+    assert_eq!(rest["labels"]["terrace-resource"], json!("account"));
+    assert_eq!(rest["parent"], json!("organizations/4242"));
+
+    let read = env
+        .read_ids(TYPE, None, std::slice::from_ref(&first.id))
+        .await;
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].properties["display_name"], json!("EU"));
+    assert_eq!(read[0].ownership, Some(owner("account")));
+
+    // A repeated create of the same project (its answer was lost) adopts it.
+    let again = env
+        .create(TYPE, None, "account", props("terrace-eu-one", "EU"))
+        .await;
+    assert_eq!(again.id, first.id);
+    let stranger = env
+        .provider
+        .create(CreateRequest {
+            type_name: TYPE.into(),
+            region: None,
+            properties: object(props("terrace-eu-one", "EU")),
+            ownership: owner("someone-else"),
+            idempotency_key: "x".into(),
+        })
+        .await
+        .expect_err("owned by another resource");
+    assert_eq!(
+        stranger.kind,
+        terrace::provider::ErrorKind::Conflict,
+        "{stranger:?}"
+    );
+
+    // Update in place: display name and labels.
+    let mut new = props("terrace-eu-one", "EU primary");
+    new["labels"] = json!({"team": "platform"});
+    env.provider
+        .update(UpdateRequest {
+            type_name: TYPE.into(),
+            region: None,
+            id: first.id.clone(),
+            old: object(props("terrace-eu-one", "EU")),
+            new: object(new.clone()),
+            ownership: owner("account"),
+            idempotency_key: "u".into(),
+        })
+        .await
+        .expect("update");
+    let rest = rest_project(&env, "terrace-eu-one").await;
+    assert_eq!(rest["displayName"], json!("EU primary"));
+    assert_eq!(rest["labels"]["team"], json!("platform"));
+    assert_eq!(
+        rest["labels"]["terrace-stack"],
+        json!("networks_seu_sgcp-europe-west3")
+    );
+
+    // Adoption: found by owner.
+    let found = env
+        .provider
+        .read(ReadRequest {
+            type_name: TYPE.into(),
+            region: None,
+            ids: vec![],
+            owner: Some(Ownership {
+                resource: String::new(),
+                ..owner("")
+            }),
+        })
+        .await
+        .expect("read by owner");
+    assert_eq!(found.len(), 1);
+
+    // Replace: project_id forces a new project; the old one is deleted.
+    let schema = env
+        .provider
+        .schemas()
+        .into_iter()
+        .find(|s| s.type_name == TYPE)
+        .expect("schema");
+    assert!(schema.field("project_id").expect("field").force_new);
+    let second = env
+        .create_with_key(
+            TYPE,
+            None,
+            "account",
+            props("terrace-eu-two", "EU"),
+            "replace",
+        )
+        .await;
+    env.delete(TYPE, None, &first.id).await;
+    assert_eq!(
+        rest_project(&env, "terrace-eu-one").await["state"],
+        json!("DELETE_REQUESTED")
+    );
+    assert_eq!(
+        rest_project(&env, "terrace-eu-two").await["state"],
+        json!("ACTIVE")
+    );
+    let gone = env
+        .read_ids(TYPE, None, std::slice::from_ref(&first.id))
+        .await;
+    assert!(gone.is_empty(), "{gone:?}");
+    env.delete(TYPE, None, &second.id).await;
+    assert_eq!(
+        rest_project(&env, "terrace-eu-two").await["state"],
+        json!("DELETE_REQUESTED")
+    );
+    // Deleting again succeeds.
+    env.delete(TYPE, None, &second.id).await;
+    env.stop().await;
+}
