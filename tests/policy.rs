@@ -175,3 +175,29 @@ async fn a_global_group_is_unrestricted() {
     let engine = Engine::new(dir.path(), TestOptions::default());
     assert!(engine.open().plan(&PlanOptions::default()).await.is_ok());
 }
+
+#[tokio::test]
+async fn a_rego_deny_refuses_the_plan_with_the_policys_message() {
+    let dir = workspace("basic");
+    let policy = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/required_owner_label.rego"),
+    )
+    .unwrap();
+    support::write(dir.path(), "policies/required_owner_label.rego", &policy);
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    let reasons = refused(engine.open().plan(&PlanOptions::default()).await);
+    assert_eq!(
+        reasons,
+        vec![
+            "policy: networks/eu/a:vpc (test:Network) has labels without an `owner` entry",
+            "policy: networks/eu/b:vpc (test:Network) has labels without an `owner` entry",
+        ]
+    );
+    edit(
+        dir.path(),
+        "templates/networks/network.yaml.tera",
+        "      labels:\n",
+        "      labels:\n        owner: db-team\n",
+    );
+    assert!(engine.open().plan(&PlanOptions::default()).await.is_ok());
+}

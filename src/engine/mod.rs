@@ -65,6 +65,7 @@ pub struct Terrace {
     limits: Limits,
     /// Rendered stacks in dependency order.
     stacks: Vec<Rendered>,
+    policies: crate::policy::rego::Policies,
     links: StackLinks,
 }
 
@@ -120,6 +121,8 @@ impl Terrace {
             .iter()
             .filter_map(|n| by_name.remove(n))
             .collect();
+        let policies = crate::policy::rego::Policies::load(&workspace.root)
+            .map_err(|d| Error::Invalid(Diagnostics(d)))?;
         let backend = open_backend(workspace.settings.backend.as_deref(), &workspace.root)?;
         let limits = Limits::new(&registry, &workspace.settings);
         Ok(Terrace {
@@ -128,6 +131,7 @@ impl Terrace {
             backend,
             limits,
             stacks,
+            policies,
             links,
         })
     }

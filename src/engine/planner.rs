@@ -142,7 +142,8 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         destroy: options.allow_destroy.clone(),
         budgets: options.raise_budgets.clone(),
     };
-    let reasons = crate::policy::refusals(&plan, &terrace.workspace, &allowances);
+    let reasons =
+        crate::policy::refusals(&plan, &terrace.workspace, &terrace.policies, &allowances);
     if !reasons.is_empty() {
         return Err(Error::Refused { reasons });
     }

@@ -2,6 +2,7 @@
 //! budgets and data residency. Each returns sentences naming what is refused and how to allow it.
 
 pub mod budgets;
+pub mod rego;
 pub mod residency;
 
 use crate::config::Workspace;
@@ -18,14 +19,23 @@ pub struct Allowances {
     pub budgets: Budgets,
 }
 
-/// Every reason to refuse the plan.
-pub fn refusals(plan: &Plan, workspace: &Workspace, allowances: &Allowances) -> Vec<String> {
+/// Every reason to refuse the plan. A policy that cannot be evaluated refuses (fail closed).
+pub fn refusals(
+    plan: &Plan,
+    workspace: &Workspace,
+    policies: &rego::Policies,
+    allowances: &Allowances,
+) -> Vec<String> {
     let mut reasons = protected(plan, &allowances.destroy);
     reasons.extend(budgets::exceeded(
         plan,
         &workspace.settings.budgets.raised_by(&allowances.budgets),
     ));
     reasons.extend(residency_violations(plan, workspace));
+    match policies.deny(plan) {
+        Ok(denied) => reasons.extend(denied.into_iter().map(|m| format!("policy: {m}"))),
+        Err(error) => reasons.push(format!("policies could not be evaluated: {error}")),
+    }
     reasons
 }
 

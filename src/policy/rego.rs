@@ -1,0 +1,224 @@
+//! Policy as code: `policies/*.rego` of a workspace, evaluated with regorus on the plan JSON.
+//! Policies are Rego v1 in `package terrace` and add messages to the partial set `deny`; any
+//! message refuses the plan. The plan's JSON form (docs/plan-format.md) is the `input`.
+
+use crate::diagnostics::{Diagnostic, Location};
+use crate::plan::Plan;
+use std::path::{Path, PathBuf};
+
+/// The rule every policy contributes to.
+pub const DENY_RULE: &str = "data.terrace.deny";
+
+/// The policies of a workspace, checked to parse.
+#[derive(Debug, Clone, Default)]
+pub struct Policies {
+    files: Vec<(PathBuf, String)>,
+}
+
+impl Policies {
+    /// Reads `policies/*.rego` under `root` (none is fine); a policy that does not parse is an
+    /// input error naming the file.
+    pub fn load(root: &Path) -> Result<Policies, Vec<Diagnostic>> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join("policies"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "rego"))
+            .collect();
+        paths.sort();
+        let mut files = Vec::new();
+        let mut problems = Vec::new();
+        for path in paths {
+            let relative = crate::diagnostics::relative(root, &path);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => files.push((relative, text)),
+                Err(e) => problems.push(Diagnostic::new(
+                    Location::file(&relative),
+                    format!("cannot read policy: {e}"),
+                )),
+            }
+        }
+        let policies = Policies { files };
+        if let Err(message) = policies.engine() {
+            problems.push(
+                Diagnostic::new(Location::file("policies/"), message)
+                    .help("fix the Rego syntax (policies are Rego v1, `package terrace`)"),
+            );
+        }
+        if problems.is_empty() {
+            Ok(policies)
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// True when there is no policy.
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    fn engine(&self) -> Result<regorus::Engine, String> {
+        let mut engine = regorus::Engine::new();
+        for (path, text) in &self.files {
+            engine
+                .add_policy(path.display().to_string(), text.clone())
+                .map_err(|e| format!("policy {} does not parse: {e}", path.display()))?;
+        }
+        Ok(engine)
+    }
+
+    /// The messages of every `deny` the plan triggers, sorted.
+    pub fn deny(&self, plan: &Plan) -> Result<Vec<String>, String> {
+        if self.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.deny_json(&serde_json::to_string(plan).expect("plans serialize"))
+    }
+
+    /// [`Policies::deny`] on a plan already in JSON form.
+    pub fn deny_json(&self, input: &str) -> Result<Vec<String>, String> {
+        let mut engine = self.engine()?;
+        engine
+            .set_input_json(input)
+            .map_err(|e| format!("policy input: {e}"))?;
+        let value = engine
+            .eval_rule(DENY_RULE.to_string())
+            .map_err(|e| format!("evaluating {DENY_RULE}: {e}"))?;
+        let json = value
+            .to_json_str()
+            .map_err(|e| format!("policy result: {e}"))?;
+        let messages: serde_json::Value =
+            serde_json::from_str(&json).map_err(|e| format!("policy result: {e}"))?;
+        let mut denied: Vec<String> = match messages {
+            serde_json::Value::Array(items) => items
+                .into_iter()
+                .map(|m| {
+                    m.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| m.to_string())
+                })
+                .collect(),
+            serde_json::Value::Null => Vec::new(),
+            other => vec![other.to_string()],
+        };
+        denied.sort();
+        Ok(denied)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn shipped() -> Policies {
+        Policies::load(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("the shipped policies parse")
+    }
+
+    fn plan_with(type_name: &str, after: serde_json::Value) -> String {
+        json!({"stacks": [{"name": "networks/eu/a", "changes": [
+            {"name": "db", "type": type_name, "action": "create", "after": after}
+        ]}]})
+        .to_string()
+    }
+
+    fn denied(type_name: &str, after: serde_json::Value) -> Vec<String> {
+        shipped().deny_json(&plan_with(type_name, after)).unwrap()
+    }
+
+    #[test]
+    fn aws_ingress_open_to_the_world_on_a_database_port_is_denied() {
+        let open = json!({"owner": "x", "ingress": [{"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_blocks": ["0.0.0.0/0"]}]});
+        assert_eq!(
+            denied("aws:ec2:SecurityGroup", open),
+            vec!["networks/eu/a:db opens database port 5432 to 0.0.0.0/0"]
+        );
+        let all = json!({"ingress": [{"protocol": "-1", "ipv6_cidr_blocks": ["::/0"]}]});
+        assert_eq!(
+            denied("aws:ec2:SecurityGroup", all).len(),
+            6,
+            "every database port"
+        );
+        let private = json!({"ingress": [{"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_blocks": ["10.0.0.0/8"]}]});
+        assert!(denied("aws:ec2:SecurityGroup", private).is_empty());
+        let https = json!({"ingress": [{"protocol": "tcp", "from_port": 443, "to_port": 443, "cidr_blocks": ["0.0.0.0/0"]}]});
+        assert!(denied("aws:ec2:SecurityGroup", https).is_empty());
+    }
+
+    #[test]
+    fn gcp_firewall_open_to_the_world_on_a_database_port_is_denied() {
+        let open = json!({"source_ranges": ["0.0.0.0/0"], "allowed": [{"ip_protocol": "tcp", "ports": ["5000-6000"]}]});
+        assert_eq!(
+            denied("gcp:compute:Firewall", open),
+            vec!["networks/eu/a:db opens database port 5432 to 0.0.0.0/0"]
+        );
+        let every_tcp =
+            json!({"source_ranges": ["0.0.0.0/0"], "allowed": [{"ip_protocol": "tcp"}]});
+        assert_eq!(denied("gcp:compute:Firewall", every_tcp).len(), 6);
+        let egress = json!({"direction": "EGRESS", "source_ranges": ["0.0.0.0/0"], "allowed": [{"ip_protocol": "all"}]});
+        assert!(denied("gcp:compute:Firewall", egress).is_empty());
+        let web = json!({"source_ranges": ["0.0.0.0/0"], "allowed": [{"ip_protocol": "tcp", "ports": ["443"]}]});
+        assert!(denied("gcp:compute:Firewall", web).is_empty());
+    }
+
+    #[test]
+    fn tags_and_labels_need_an_owner() {
+        assert_eq!(
+            denied("aws:ec2:Vpc", json!({"tags": {"Name": "x"}})),
+            vec!["networks/eu/a:db (aws:ec2:Vpc) has tags without an `owner` entry"]
+        );
+        assert!(denied(
+            "gcp:compute:Network",
+            json!({"labels": {"owner": "db-team"}})
+        )
+        .is_empty());
+        assert!(
+            denied("gcp:compute:Network", json!({})).is_empty(),
+            "no labels at all is not this policy's business"
+        );
+    }
+
+    #[test]
+    fn a_broken_policy_is_an_input_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+        std::fs::write(
+            dir.path().join("policies/bad.rego"),
+            "package terrace\ndeny contains msg if {\n",
+        )
+        .unwrap();
+        let problems = Policies::load(dir.path()).unwrap_err();
+        assert!(
+            problems[0]
+                .message
+                .contains("policy policies/bad.rego does not parse"),
+            "{}",
+            problems[0].message
+        );
+    }
+}
+
+#[cfg(test)]
+mod unknown_values {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_known_only_after_apply_do_not_break_the_shipped_policies() {
+        let policies = Policies::load(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let unknown = json!({"$unknown": "networks/eu/a: vpc.id"});
+        for (type_name, after) in [
+            ("aws:ec2:SecurityGroup", json!({"ingress": unknown})),
+            ("aws:ec2:SecurityGroup", json!({"ingress": [{"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_blocks": unknown}]})),
+            ("aws:ec2:SecurityGroup", json!({"ingress": [unknown]})),
+            ("gcp:compute:Firewall", json!({"source_ranges": unknown, "allowed": unknown})),
+            ("gcp:compute:Firewall", json!({"source_ranges": ["0.0.0.0/0"], "allowed": [{"ip_protocol": "tcp", "ports": unknown}]})),
+            ("aws:ec2:Vpc", json!({"tags": unknown})),
+        ] {
+            let input = json!({"stacks": [{"name": "s", "changes": [{"name": "r", "type": type_name, "action": "create", "after": after}]}]});
+            let result = policies.deny_json(&input.to_string());
+            assert!(result.is_ok(), "{type_name} {after}: {result:?}");
+        }
+    }
+}
