@@ -3,6 +3,8 @@
 //! moto recorded (its own recorder), to count HTTP requests and inspect what was sent.
 #![allow(dead_code)]
 
+pub mod faults;
+
 use base64::Engine as _;
 use serde_json::{json, Value as Json};
 use std::net::{TcpListener, TcpStream};
