@@ -92,7 +92,8 @@ macro_rules! clients {
                     .get_or_try_init(|| async {
                         let mut builder = client::$ty::builder()
                             .with_retry_policy(google_cloud_gax::retry_policy::NeverRetry)
-                            .with_polling_backoff_policy(backoff(settings));
+                            .with_polling_backoff_policy(backoff(settings))
+                            .with_attempt_timeout(settings.attempt_timeout);
                         if let Some(endpoint) = &settings.endpoint {
                             builder = builder.with_endpoint(endpoint.clone());
                         }

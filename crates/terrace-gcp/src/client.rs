@@ -34,6 +34,8 @@ pub struct Settings {
     /// First pause before a retry; doubled each time up to `max_backoff`.
     pub retry_initial: Duration,
     pub max_backoff: Duration,
+    /// Longest wait for one HTTP answer; a timeout is retried like a lost connection.
+    pub attempt_timeout: Duration,
     /// Attempts per call, the first one included.
     pub max_attempts: u32,
     /// Zone suffixes tried when looking for instances of a region by owner.
@@ -81,6 +83,7 @@ const KNOWN: &[&str] = &[
     "retry_initial_ms",
     "max_backoff_ms",
     "max_attempts",
+    "attempt_timeout_ms",
     "zone_suffixes",
 ];
 
@@ -150,6 +153,7 @@ impl Settings {
             retry_initial: millis(settings, "retry_initial_ms", 250)?,
             max_backoff: millis(settings, "max_backoff_ms", 10_000)?,
             max_attempts,
+            attempt_timeout: millis(settings, "attempt_timeout_ms", 60_000)?,
             zone_suffixes,
         })
     }

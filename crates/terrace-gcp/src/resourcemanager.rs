@@ -99,7 +99,8 @@ impl ResourceManager {
                         .clamp();
                 let mut builder = Projects::builder()
                     .with_retry_policy(google_cloud_gax::retry_policy::NeverRetry)
-                    .with_polling_backoff_policy(backoff);
+                    .with_polling_backoff_policy(backoff)
+                    .with_attempt_timeout(self.settings.attempt_timeout);
                 if let Some(endpoint) = &self.settings.endpoint {
                     builder = builder.with_endpoint(endpoint.clone());
                 }

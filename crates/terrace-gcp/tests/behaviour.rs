@@ -379,3 +379,31 @@ async fn bad_input_is_a_clear_error() {
     assert_eq!(e.code, "unknownType");
     env.stop().await;
 }
+
+#[tokio::test]
+async fn exhausted_retries_report_an_uncertain_outcome() {
+    let config = gce_emulator::Config {
+        fault_rate: 1.0,
+        seed: Some(3),
+        ..gce_emulator::Config::default()
+    };
+    let env = Env::start_with(config, object(json!({"max_attempts": 3}))).await;
+    let e = env
+        .provider
+        .create(CreateRequest {
+            type_name: "gcp:compute:Network".into(),
+            region: None,
+            properties: object(json!({})),
+            ownership: owner("vpc"),
+            idempotency_key: "k".into(),
+        })
+        .await
+        .expect_err("every answer is a fault");
+    match e.code.as_str() {
+        "backendError" => assert_eq!(e.kind, ErrorKind::Ambiguous, "{e:?}"),
+        "rateLimitExceeded" => assert_eq!(e.kind, ErrorKind::Throttled, "{e:?}"),
+        other => panic!("unexpected reason {other}: {e:?}"),
+    }
+    assert_eq!(env.requests().len(), 3, "one call per attempt");
+    env.stop().await;
+}

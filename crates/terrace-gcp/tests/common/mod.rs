@@ -146,6 +146,11 @@ pub struct Env {
 
 impl Env {
     pub async fn start(config: Config) -> Env {
+        Env::start_with(config, Map::new()).await
+    }
+
+    /// Like [`Env::start`], with some provider settings replaced.
+    pub async fn start_with(config: Config, overrides: Map<String, Json>) -> Env {
         let server = gce_emulator::start("127.0.0.1:0".parse().expect("addr"), config)
             .await
             .expect("emulator starts");
@@ -167,7 +172,9 @@ impl Env {
         let proxy = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        let provider = GcpProvider::from_settings(&settings(&proxy_url)).expect("settings");
+        let mut provider_settings = settings(&proxy_url);
+        provider_settings.extend(overrides);
+        let provider = GcpProvider::from_settings(&provider_settings).expect("settings");
         Env {
             server: Some(server),
             proxy,
