@@ -201,3 +201,54 @@ async fn a_rego_deny_refuses_the_plan_with_the_policys_message() {
     );
     assert!(engine.open().plan(&PlanOptions::default()).await.is_ok());
 }
+
+#[tokio::test]
+async fn refresh_reports_live_resources_outside_the_jurisdiction() {
+    // The load balancer was placed in us-9 while the group had no residency rule.
+    let dir = workspace("basic");
+    edit(
+        dir.path(),
+        "groups/eu.yaml",
+        "residency: EU",
+        "residency: global",
+    );
+    edit(
+        dir.path(),
+        "templates/proxies/proxy.yaml.tera",
+        "    type: test:LoadBalancer\n",
+        "    type: test:LoadBalancer\n    region: us-9\n",
+    );
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    assert!(engine.apply().await.succeeded());
+    // Then the group becomes EU-only: refresh finds the live resource outside it.
+    edit(
+        dir.path(),
+        "groups/eu.yaml",
+        "residency: global",
+        "residency: EU",
+    );
+    let report = engine
+        .open()
+        .refresh(&Default::default(), std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(report.outside_jurisdiction.len(), 1, "{report:?}");
+    let misplaced = &report.outside_jurisdiction[0];
+    assert_eq!(
+        (
+            misplaced.stack.as_str(),
+            misplaced.resource.as_str(),
+            misplaced.region.as_str(),
+            misplaced.jurisdiction.as_str()
+        ),
+        ("proxies/eu", "lb", "us-9", "EU")
+    );
+    // A plan that leaves it alone is not refused; one that changes it there is.
+    assert!(engine.open().plan(&PlanOptions::default()).await.is_ok());
+    edit(dir.path(), "templates/proxies/proxy.yaml.tera", "port: {{ config.db_port }}", "port: 6432");
+    let reasons = refused(engine.open().plan(&PlanOptions::default()).await);
+    assert!(
+        reasons[0].contains("proxies/eu:lb (test:LoadBalancer) would be in region us-9"),
+        "{reasons:?}"
+    );
+}

@@ -31,6 +31,22 @@ pub struct RefreshReport {
     pub resources: usize,
     /// Resources that drifted or vanished.
     pub drift: Vec<Drift>,
+    /// Live resources found outside their group's jurisdiction.
+    #[serde(default)]
+    pub outside_jurisdiction: Vec<Misplaced>,
+}
+
+/// A live resource outside its group's jurisdiction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Misplaced {
+    /// Stack name.
+    pub stack: String,
+    /// Resource name.
+    pub resource: String,
+    /// Where it lives.
+    pub region: String,
+    /// The group's jurisdiction.
+    pub jurisdiction: String,
 }
 
 impl Terrace {
@@ -57,12 +73,42 @@ impl Terrace {
         Ok(report)
     }
 
+    /// Resources of a stack whose region lies outside its group's jurisdiction.
+    fn misplaced(&self, stack: &str, state: &crate::state::StackState) -> Vec<Misplaced> {
+        let group = self.rendered(stack).map(|r| r.spec.instance.group.clone());
+        let Some(jurisdiction) = group
+            .and_then(|g| self.workspace.group(&g))
+            .and_then(|g| g.residency.clone())
+        else {
+            return Vec::new();
+        };
+        let data =
+            crate::policy::residency::Jurisdictions::load(&self.workspace.settings.jurisdictions);
+        state
+            .resources
+            .iter()
+            .filter_map(|(name, resource)| {
+                let region = resource.region.clone()?;
+                let cloud = resource.type_name.split(':').next().unwrap_or_default();
+                (!data.allows_region(&jurisdiction, cloud, &region)).then(|| Misplaced {
+                    stack: stack.to_string(),
+                    resource: name.clone(),
+                    region,
+                    jurisdiction: jurisdiction.clone(),
+                })
+            })
+            .collect()
+    }
+
     async fn refresh_one(&self, name: &str, report: &mut RefreshReport) -> Result<(), Error> {
         let Some(mut state) = self.backend.load(name).await? else {
             return Ok(());
         };
         report.stacks += 1;
         report.resources += state.resources.len();
+        report
+            .outside_jurisdiction
+            .extend(self.misplaced(name, &state));
         let refreshed = refresh_stack(&self.registry, &self.limits, &self.workspace.name, &state)
             .await
             .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;

@@ -26,7 +26,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::JoinHandle;
 
 pub use crate::apply::ApplyOptions;
-pub use drift::{Drift, RefreshReport};
+pub use drift::{Drift, Misplaced, RefreshReport};
 pub use select::Selector;
 pub use validate::StackLinks;
 

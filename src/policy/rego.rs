@@ -210,10 +210,19 @@ mod unknown_values {
         let unknown = json!({"$unknown": "networks/eu/a: vpc.id"});
         for (type_name, after) in [
             ("aws:ec2:SecurityGroup", json!({"ingress": unknown})),
-            ("aws:ec2:SecurityGroup", json!({"ingress": [{"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_blocks": unknown}]})),
+            (
+                "aws:ec2:SecurityGroup",
+                json!({"ingress": [{"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_blocks": unknown}]}),
+            ),
             ("aws:ec2:SecurityGroup", json!({"ingress": [unknown]})),
-            ("gcp:compute:Firewall", json!({"source_ranges": unknown, "allowed": unknown})),
-            ("gcp:compute:Firewall", json!({"source_ranges": ["0.0.0.0/0"], "allowed": [{"ip_protocol": "tcp", "ports": unknown}]})),
+            (
+                "gcp:compute:Firewall",
+                json!({"source_ranges": unknown, "allowed": unknown}),
+            ),
+            (
+                "gcp:compute:Firewall",
+                json!({"source_ranges": ["0.0.0.0/0"], "allowed": [{"ip_protocol": "tcp", "ports": unknown}]}),
+            ),
             ("aws:ec2:Vpc", json!({"tags": unknown})),
         ] {
             let input = json!({"stacks": [{"name": "s", "changes": [{"name": "r", "type": type_name, "action": "create", "after": after}]}]});

@@ -219,6 +219,15 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
                         );
                     }
                 }
+                for misplaced in &report.outside_jurisdiction {
+                    println!(
+                        "{}:{}: lives in {}, outside jurisdiction {}",
+                        misplaced.stack,
+                        misplaced.resource,
+                        misplaced.region,
+                        misplaced.jurisdiction
+                    );
+                }
                 println!(
                     "Refreshed {} resource(s) in {} stack(s); {} drifted.",
                     report.resources,
@@ -226,7 +235,8 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
                     report.drift.len()
                 );
             }
-            Ok(if args.detailed_exitcode && !report.drift.is_empty() {
+            let found = !report.drift.is_empty() || !report.outside_jurisdiction.is_empty();
+            Ok(if args.detailed_exitcode && found {
                 EXIT_CHANGES
             } else {
                 EXIT_OK
