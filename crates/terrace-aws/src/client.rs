@@ -154,6 +154,7 @@ pub struct Clients {
     ec2: PerRegion<aws_sdk_ec2::Client>,
     elbv2: PerRegion<aws_sdk_elasticloadbalancingv2::Client>,
     autoscaling: PerRegion<aws_sdk_autoscaling::Client>,
+    organizations: PerRegion<aws_sdk_organizations::Client>,
     counter: RequestCounter,
 }
 
@@ -165,6 +166,7 @@ impl Clients {
             ec2: PerRegion::new(),
             elbv2: PerRegion::new(),
             autoscaling: PerRegion::new(),
+            organizations: PerRegion::new(),
             counter: RequestCounter::default(),
         }
     }
@@ -248,6 +250,18 @@ impl Clients {
                 .interceptor(self.counter.clone())
                 .build();
             aws_sdk_autoscaling::Client::from_conf(config)
+        })
+    }
+
+    /// The Organizations client (of the endpoint's region; created on first use).
+    pub async fn organizations(&self, region: &str) -> aws_sdk_organizations::Client {
+        let base = self.base().await;
+        self.organizations.get_or(region, || {
+            let config = aws_sdk_organizations::config::Builder::from(base)
+                .region(Region::new(region.to_string()))
+                .interceptor(self.counter.clone())
+                .build();
+            aws_sdk_organizations::Client::from_conf(config)
         })
     }
 }

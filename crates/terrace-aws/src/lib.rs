@@ -1,6 +1,6 @@
 //! The AWS provider for Terrace: EC2 types (VPC, subnet, internet gateway, route table,
 //! security group, launch template, instance), ELBv2 (load balancer, target group, listener)
-//! and Auto Scaling groups, with batched reads by id or ownership tags, ownership tags written
+//! Auto Scaling groups and Organizations accounts, with batched reads by id or ownership tags, ownership tags written
 //! at creation, client tokens where EC2 has them, retries with backoff and jitter, and waiters.
 //!
 //! ```no_run
@@ -24,6 +24,7 @@ use resources::ec2::{
     self, instance, internet_gateway, launch_template, route_table, security_group, subnet, vpc,
 };
 use resources::elbv2::{self, listener, load_balancer, target_group};
+use resources::organizations::{self, account};
 use terrace::provider::{
     CreateRequest, DeleteRequest, Observed, Provider, ProviderError, RateLimit, ReadRequest,
     ResourceSchema, UpdateRequest,
@@ -55,6 +56,7 @@ enum Kind {
     Ec2(Ec2Kind),
     Elb(ElbKind),
     AutoScalingGroup,
+    Account,
 }
 
 impl Kind {
@@ -71,6 +73,7 @@ impl Kind {
             target_group::TYPE => Kind::Elb(ElbKind::TargetGroup),
             listener::TYPE => Kind::Elb(ElbKind::Listener),
             group::TYPE => Kind::AutoScalingGroup,
+            account::TYPE => Kind::Account,
             _ => {
                 return Err(invalid(format!(
                     "the aws provider has no type `{type_name}`"
@@ -83,8 +86,15 @@ impl Kind {
 /// Calls `$op` of the module of `$kind` with the right service context.
 macro_rules! dispatch {
     ($self:ident, $kind:expr, $region:expr, $op:ident, $request:expr) => {{
-        let region = $self.clients.region($region).await?;
         let settings = &$self.clients.settings;
+        if $kind == Kind::Account {
+            let ctx = organizations::Ctx {
+                org: $self.clients.organizations(organizations::REGION).await,
+                settings,
+            };
+            return account::$op(&ctx, $request).await;
+        }
+        let region = $self.clients.region($region).await?;
         match $kind {
             Kind::Ec2(k) => {
                 let ctx = ec2::Ctx {
@@ -119,6 +129,7 @@ macro_rules! dispatch {
                 };
                 group::$op(&ctx, $request).await
             }
+            Kind::Account => Err(invalid("organizations accounts are dispatched above")),
         }
     }};
 }
@@ -171,6 +182,7 @@ impl Provider for AwsProvider {
             target_group::schema(),
             listener::schema(),
             group::schema(),
+            account::schema(),
         ]
     }
 
@@ -182,6 +194,8 @@ impl Provider for AwsProvider {
             rate("elbv2:mutate", 5.0, 10),
             rate("autoscaling:describe", 10.0, 20),
             rate("autoscaling:mutate", 5.0, 10),
+            rate("organizations:describe", 5.0, 10),
+            rate("organizations:mutate", 1.0, 2),
         ]
     }
 

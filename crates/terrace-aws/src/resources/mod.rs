@@ -4,3 +4,4 @@ pub mod autoscaling;
 pub mod common;
 pub mod ec2;
 pub mod elbv2;
+pub mod organizations;

@@ -119,6 +119,18 @@ impl Moto {
         aws_sdk_autoscaling::Client::from_conf(config)
     }
 
+    /// A plain Organizations client for checks that bypass the provider.
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        use aws_sdk_organizations::config::{BehaviorVersion, Credentials, Region};
+        let config = aws_sdk_organizations::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .build();
+        aws_sdk_organizations::Client::from_conf(config)
+    }
+
     /// Request bodies moto received so far (EC2 query strings), in order.
     pub fn requests(&self) -> Vec<String> {
         let text = std::fs::read_to_string(&self.recording).unwrap_or_default();

@@ -1,0 +1,381 @@
+//! `aws:organizations:Account`: a member account created in the organization. Create waits
+//! for the CreateAccount request to succeed. An active account with the same email (found
+//! before creating, or met as an `EMAIL_ALREADY_EXISTS` failure) is adopted when it carries the
+//! same ownership tags (a retry after a lost
+//! answer: CreateAccount has no client token). The parent (root or OU) is updated in place
+//! with MoveAccount, tags with TagResource/UntagResource; email, name, role name and billing
+//! access force a replacement. Delete closes the account (accounts cannot be deleted).
+//!
+//! Reads list the organization's accounts (one call per page of 20) and fetch tags with one
+//! ListTagsForResource per candidate account (Organizations has no batched tag read); closed
+//! and suspended accounts are never returned.
+
+use super::Ctx;
+use crate::error::{from_sdk, invalid};
+use crate::ownership::{self, user_tags};
+use crate::props::{changed, check_known, str_opt, str_req};
+use crate::resources::common::{put, wait_for};
+use aws_sdk_organizations::types::{
+    Account, AccountStatus, CreateAccountState, IamUserAccessToBilling, Tag,
+};
+use serde_json::json;
+use terrace::provider::{
+    ApiClasses, CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed,
+    Ownership, Properties, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
+};
+
+pub const TYPE: &str = "aws:organizations:Account";
+const FIELDS: &[&str] = &[
+    "email",
+    "name",
+    "role_name",
+    "iam_user_access_to_billing",
+    "parent_id",
+    "tags",
+];
+
+pub fn schema() -> ResourceSchema {
+    use FieldKind::*;
+    ResourceSchema {
+        type_name: TYPE.into(),
+        fields: vec![
+            FieldSchema::input("email", String).required().force_new(),
+            FieldSchema::input("name", String).required().force_new(),
+            FieldSchema::input("role_name", String).force_new(),
+            FieldSchema::input("iam_user_access_to_billing", String).force_new(),
+            FieldSchema::input("parent_id", String),
+            FieldSchema::input("tags", Map),
+            FieldSchema::computed("arn", String),
+            FieldSchema::computed("status", String),
+            FieldSchema::computed("joined_method", String),
+        ],
+        api: ApiClasses {
+            read: "organizations:describe".into(),
+            mutate: "organizations:mutate".into(),
+        },
+        regional: false,
+    }
+}
+
+async fn list(ctx: &Ctx<'_>) -> Result<Vec<Account>, ProviderError> {
+    let mut found = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ctx
+            .org
+            .list_accounts()
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        found.extend(
+            page.accounts()
+                .iter()
+                .filter(|a| a.status() == Some(&AccountStatus::Active))
+                .cloned(),
+        );
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(found);
+        }
+    }
+}
+
+async fn tags_of(ctx: &Ctx<'_>, id: &str) -> Result<Vec<Tag>, ProviderError> {
+    let mut tags = Vec::new();
+    let mut token = None;
+    loop {
+        let page = ctx
+            .org
+            .list_tags_for_resource()
+            .resource_id(id)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        tags.extend(page.tags().iter().cloned());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(tags);
+        }
+    }
+}
+
+async fn parent_of(ctx: &Ctx<'_>, id: &str) -> Result<Option<String>, ProviderError> {
+    let answer = ctx
+        .org
+        .list_parents()
+        .child_id(id)
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    Ok(answer
+        .parents()
+        .first()
+        .and_then(|p| p.id())
+        .map(str::to_string))
+}
+
+async fn observe(ctx: &Ctx<'_>, account: &Account) -> Result<Observed, ProviderError> {
+    let id = account.id().unwrap_or_default();
+    let tags = tags_of(ctx, id).await?;
+    let (owner, user) = ownership::split_pairs(tags.iter().map(|t| (t.key(), t.value())));
+    let mut props = Properties::new();
+    put(&mut props, "email", account.email());
+    put(&mut props, "name", account.name());
+    props.insert("tags".into(), json!(user));
+    let mut attrs = Properties::new();
+    put(&mut attrs, "arn", account.arn());
+    put(&mut attrs, "status", account.status().map(|s| s.as_str()));
+    put(
+        &mut attrs,
+        "joined_method",
+        account.joined_method().map(|m| m.as_str()),
+    );
+    Ok(Observed {
+        id: id.to_string(),
+        properties: props,
+        attributes: attrs,
+        ownership: owner,
+    })
+}
+
+pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>, ProviderError> {
+    let mut out = Vec::new();
+    for account in list(ctx).await? {
+        let id = account.id().unwrap_or_default();
+        let asked = request.ids.iter().any(|i| i == id);
+        if !asked && request.owner.is_none() {
+            continue;
+        }
+        let observed = observe(ctx, &account).await?;
+        let owned = request
+            .owner
+            .as_ref()
+            .is_some_and(|o| ownership::matches(observed.ownership.as_ref(), o));
+        if asked || owned {
+            out.push(observed);
+        }
+    }
+    Ok(out)
+}
+
+async fn read_one(ctx: &Ctx<'_>, id: &str) -> Result<Option<Observed>, ProviderError> {
+    let request = ReadRequest {
+        type_name: TYPE.into(),
+        region: None,
+        ids: vec![id.to_string()],
+        owner: None,
+    };
+    Ok(read(ctx, &request).await?.into_iter().next())
+}
+
+fn create_tags(owner: &Ownership, p: &Properties) -> Result<Vec<Tag>, ProviderError> {
+    ownership::pairs(owner, &user_tags(p)?)
+        .into_iter()
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| invalid(e.to_string()))
+        })
+        .collect()
+}
+
+pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, ProviderError> {
+    let p = &request.properties;
+    check_known(p, FIELDS, TYPE)?;
+    let email = str_req(p, "email")?;
+    // Emails are unique: an account with this email is adopted when it is ours (a retry after a
+    // lost answer), refused otherwise. Checked first because moto 5.1 does not refuse a
+    // duplicate email.
+    if list(ctx).await?.iter().any(|a| a.email() == Some(email)) {
+        let id = adopt(ctx, email, &request.ownership).await?;
+        return finish(ctx, &id, p).await;
+    }
+    let answer = ctx
+        .org
+        .create_account()
+        .email(email)
+        .account_name(str_req(p, "name")?)
+        .set_role_name(str_opt(p, "role_name")?.map(str::to_string))
+        .set_iam_user_access_to_billing(
+            str_opt(p, "iam_user_access_to_billing")?.map(IamUserAccessToBilling::from),
+        )
+        .set_tags(Some(create_tags(&request.ownership, p)?))
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    let status_id = answer
+        .create_account_status()
+        .and_then(|s| s.id())
+        .ok_or_else(|| invalid("CreateAccount answered no request id"))?
+        .to_string();
+    let id = match wait_created(ctx, &status_id).await? {
+        Ok(id) => id,
+        Err(reason) if reason == "EMAIL_ALREADY_EXISTS" => {
+            adopt(ctx, email, &request.ownership).await?
+        }
+        Err(reason) => {
+            return Err(ProviderError::new(
+                ErrorKind::Other,
+                "CreateAccountFailed",
+                format!("CreateAccount failed: {reason}"),
+            ))
+        }
+    };
+    if let Some(parent) = str_opt(p, "parent_id")? {
+        move_to(ctx, &id, parent).await?;
+    }
+    finish(ctx, &id, p).await
+}
+
+/// Waits for a CreateAccount request: the account id, or the failure reason.
+async fn wait_created(
+    ctx: &Ctx<'_>,
+    status_id: &str,
+) -> Result<Result<String, String>, ProviderError> {
+    wait_for(
+        ctx.settings,
+        &format!("account creation {status_id}"),
+        || async {
+            let answer = ctx
+                .org
+                .describe_create_account_status()
+                .create_account_request_id(status_id)
+                .send()
+                .await
+                .map_err(from_sdk)?;
+            let Some(status) = answer.create_account_status() else {
+                return Ok(None);
+            };
+            Ok(match status.state() {
+                Some(CreateAccountState::Succeeded) => {
+                    Some(Ok(status.account_id().unwrap_or_default().to_string()))
+                }
+                Some(CreateAccountState::Failed) => Some(Err(status
+                    .failure_reason()
+                    .map(|r| r.as_str().to_string())
+                    .unwrap_or_default())),
+                _ => None,
+            })
+        },
+    )
+    .await
+}
+
+/// The account of `email`, when it carries this ownership.
+async fn adopt(ctx: &Ctx<'_>, email: &str, owner: &Ownership) -> Result<String, ProviderError> {
+    for account in list(ctx).await? {
+        if account.email() == Some(email) {
+            let observed = observe(ctx, &account).await?;
+            if observed.ownership.as_ref() == Some(owner) {
+                return Ok(observed.id);
+            }
+        }
+    }
+    Err(ProviderError::new(
+        ErrorKind::Conflict,
+        "EMAIL_ALREADY_EXISTS",
+        format!("an account with email {email} exists and is not this resource"),
+    ))
+}
+
+async fn move_to(ctx: &Ctx<'_>, id: &str, parent: &str) -> Result<(), ProviderError> {
+    let current = parent_of(ctx, id).await?;
+    if current.as_deref() == Some(parent) {
+        return Ok(());
+    }
+    let source = current.ok_or_else(|| invalid(format!("account {id} has no parent")))?;
+    ctx.org
+        .move_account()
+        .account_id(id)
+        .source_parent_id(source)
+        .destination_parent_id(parent)
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    Ok(())
+}
+
+/// Reads the account back, with its parent when the configuration sets one.
+async fn finish(ctx: &Ctx<'_>, id: &str, p: &Properties) -> Result<Observed, ProviderError> {
+    let mut observed = read_one(ctx, id)
+        .await?
+        .ok_or_else(|| crate::error::not_found(TYPE, id))?;
+    if p.contains_key("parent_id") {
+        if let Some(parent) = parent_of(ctx, id).await? {
+            observed
+                .properties
+                .insert("parent_id".into(), json!(parent));
+        }
+    }
+    Ok(observed)
+}
+
+pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, ProviderError> {
+    let (old, new) = (&request.old, &request.new);
+    check_known(new, FIELDS, TYPE)?;
+    if changed(old, new, "parent_id") {
+        if let Some(parent) = str_opt(new, "parent_id")? {
+            move_to(ctx, &request.id, parent).await?;
+        }
+    }
+    let before = user_tags(old).unwrap_or_default();
+    let after = user_tags(new)?;
+    let removed: Vec<String> = before
+        .keys()
+        .filter(|k| !after.contains_key(*k))
+        .cloned()
+        .collect();
+    if !removed.is_empty() {
+        ctx.org
+            .untag_resource()
+            .resource_id(&request.id)
+            .set_tag_keys(Some(removed))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+    }
+    let set = after
+        .iter()
+        .filter(|(k, v)| before.get(*k) != Some(*v))
+        .map(|(k, v)| {
+            Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(|e| invalid(e.to_string()))
+        })
+        .collect::<Result<Vec<Tag>, ProviderError>>()?;
+    if !set.is_empty() {
+        ctx.org
+            .tag_resource()
+            .resource_id(&request.id)
+            .set_tags(Some(set))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+    }
+    finish(ctx, &request.id, new).await
+}
+
+pub async fn delete(ctx: &Ctx<'_>, request: &DeleteRequest) -> Result<(), ProviderError> {
+    if read_one(ctx, &request.id).await?.is_none() {
+        return Ok(());
+    }
+    match ctx
+        .org
+        .close_account()
+        .account_id(&request.id)
+        .send()
+        .await
+        .map_err(from_sdk)
+    {
+        Err(e) if e.kind != ErrorKind::NotFound && e.code != "AccountAlreadyClosedException" => {
+            Err(e)
+        }
+        _ => Ok(()),
+    }
+}

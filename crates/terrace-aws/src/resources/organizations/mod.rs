@@ -1,0 +1,15 @@
+//! AWS Organizations types.
+
+pub mod account;
+
+use crate::client::Settings;
+
+/// What an Organizations operation needs: the client (Organizations is global; its endpoint
+/// lives in us-east-1) and the provider settings.
+pub struct Ctx<'a> {
+    pub org: aws_sdk_organizations::Client,
+    pub settings: &'a Settings,
+}
+
+/// The region of the Organizations endpoint (commercial partition).
+pub const REGION: &str = "us-east-1";

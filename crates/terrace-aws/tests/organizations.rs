@@ -1,0 +1,159 @@
+//! Organizations accounts against moto: create (tags in the create call), read back, update in
+//! place (parent, tags), a retried create adopting its own account, force-new fields, close.
+
+mod support;
+
+use serde_json::json;
+use support::*;
+use terrace::provider::{CreateRequest, Provider, ReadRequest};
+
+#[tokio::test]
+async fn account_lifecycle() {
+    let moto = Moto::start();
+    let p = moto.provider();
+    let org = moto.organizations();
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let root = org.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    let ou = org
+        .create_organizational_unit()
+        .parent_id(&root)
+        .name("eu")
+        .send()
+        .await
+        .unwrap();
+    let ou = ou.organizational_unit().unwrap().id().unwrap().to_string();
+
+    let desired = json!({"email": "eu-db@example.com", "name": "eu-db", "parent_id": root, "tags": {"Team": "db"}});
+    let account = create(&p, "aws:organizations:Account", "account", desired.clone()).await;
+    assert_eq!(account.properties["email"], "eu-db@example.com");
+    assert_eq!(account.properties["parent_id"], json!(root));
+    assert_eq!(account.attributes["status"], "ACTIVE");
+    assert_eq!(account.ownership, Some(owner("networks/eu/a", "account")));
+    let direct = org
+        .describe_account()
+        .account_id(&account.id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(direct.account().unwrap().name(), Some("eu-db"));
+    let tags = org
+        .list_tags_for_resource()
+        .resource_id(&account.id)
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = tags.tags().iter().map(|t| t.key()).collect();
+    assert!(keys.contains(&"terrace:resource") && keys.contains(&"Team"));
+    let read = read_ids(&p, "aws:organizations:Account", &[&account.id]).await;
+    assert_eq!(read.len(), 1);
+    assert_eq!(read[0].properties["name"], "eu-db");
+
+    // A retried create (same ownership) adopts the account instead of creating a second one.
+    let again = p
+        .create(CreateRequest {
+            type_name: "aws:organizations:Account".into(),
+            region: None,
+            properties: props(desired.clone()),
+            ownership: owner("networks/eu/a", "account"),
+            idempotency_key: "networks/eu/a/account/create".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(again.id, account.id);
+    let same_email = |accounts: &[aws_sdk_organizations::types::Account]| {
+        accounts
+            .iter()
+            .filter(|a| a.email() == Some("eu-db@example.com"))
+            .count()
+    };
+    assert_eq!(
+        same_email(org.list_accounts().send().await.unwrap().accounts()),
+        1
+    );
+    // Another owner's create with the same email is a conflict.
+    let err = p
+        .create(CreateRequest {
+            type_name: "aws:organizations:Account".into(),
+            region: None,
+            properties: props(desired.clone()),
+            ownership: owner("other", "account"),
+            idempotency_key: "k".into(),
+        })
+        .await
+        .expect_err("email taken");
+    assert_eq!(err.kind, terrace::provider::ErrorKind::Conflict);
+
+    // Update in place: moved into the OU, tags changed.
+    let changed = json!({"email": "eu-db@example.com", "name": "eu-db", "parent_id": ou, "tags": {"Team": "platform"}});
+    let updated = update(
+        &p,
+        "aws:organizations:Account",
+        &account.id,
+        desired,
+        changed,
+    )
+    .await;
+    assert_eq!(updated.properties["parent_id"], json!(ou));
+    let parents = org
+        .list_parents()
+        .child_id(&account.id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(parents.parents()[0].id(), Some(ou.as_str()));
+    let tags = org
+        .list_tags_for_resource()
+        .resource_id(&account.id)
+        .send()
+        .await
+        .unwrap();
+    assert!(tags
+        .tags()
+        .iter()
+        .any(|t| t.key() == "Team" && t.value() == "platform"));
+
+    // Adoption by owner.
+    let found = p
+        .read(ReadRequest {
+            type_name: "aws:organizations:Account".into(),
+            region: None,
+            ids: vec![],
+            owner: Some(owner("networks/eu/a", "")),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|o| &o.id).collect::<Vec<_>>(),
+        vec![&account.id]
+    );
+
+    // Force-new fields are declared; delete closes the account.
+    let schema = p
+        .schemas()
+        .into_iter()
+        .find(|s| s.type_name == "aws:organizations:Account")
+        .unwrap();
+    assert!(schema.field("email").unwrap().force_new && !schema.regional);
+    delete(&p, "aws:organizations:Account", &account.id).await;
+    let direct = org
+        .describe_account()
+        .account_id(&account.id)
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(
+        direct.account().unwrap().status().map(|s| s.as_str()),
+        Some("ACTIVE")
+    );
+    assert!(read_ids(&p, "aws:organizations:Account", &[&account.id])
+        .await
+        .is_empty());
+    delete(&p, "aws:organizations:Account", &account.id).await;
+}
