@@ -265,3 +265,31 @@ impl Clients {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(value: Json) -> Result<Settings, ProviderError> {
+        Settings::from_map(value.as_object().unwrap())
+    }
+
+    #[test]
+    fn settings_are_read_and_checked() {
+        let s = parse(json!({"endpoint": "http://127.0.0.1:5000", "region": "eu-west-1", "max_attempts": 3, "wait_timeout_secs": 30})).unwrap();
+        assert_eq!(s.endpoint.as_deref(), Some("http://127.0.0.1:5000"));
+        assert_eq!(s.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(s.max_attempts, 3);
+        assert_eq!(s.wait_timeout, Duration::from_secs(30));
+        assert_eq!(parse(json!({})).unwrap().max_attempts, 5);
+        for bad in [
+            json!({"endpoint": 1}),
+            json!({"max_attempts": -1}),
+            json!({"colour": "red"}),
+        ] {
+            let err = parse(bad).expect_err("refused");
+            assert_eq!(err.kind, terrace::provider::ErrorKind::Invalid);
+        }
+    }
+}
