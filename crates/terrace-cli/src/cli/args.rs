@@ -43,6 +43,29 @@ pub enum Command {
     /// Inspect and repair state.
     #[command(subcommand)]
     State(StateCommand),
+    /// The offline sandbox: local emulators of AWS (moto) and Compute Engine.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SandboxCommand {
+    /// Start the emulators in the background (or show the running ones).
+    Start,
+    /// Stop the emulators this workspace started.
+    Stop,
+    /// Whether the emulators run, and where.
+    Status,
+    /// Shell `export` lines pointing AWS and GCP clients at the emulators.
+    Env,
+    /// Run the Compute Engine emulator in the foreground (used by `start`).
+    #[command(hide = true)]
+    ServeGce {
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        state_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Args, Default)]

@@ -4,8 +4,11 @@
 mod args;
 mod progress;
 mod render;
+mod sandbox;
 
-use args::{Cli, Command, GraphFormat, PlanFlags, RunFlags, SelectArgs, StateCommand};
+use args::{
+    Cli, Command, GraphFormat, PlanFlags, RunFlags, SandboxCommand, SelectArgs, StateCommand,
+};
 use clap::Parser;
 use render::Styles;
 use std::io::{BufRead, IsTerminal, Write};
@@ -24,6 +27,8 @@ use terrace::Error;
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any thread starts: a running sandbox points the providers at the emulators.
+    sandbox::apply_environment(&cli.dir);
     let colour = !cli.no_color
         && !cli.json
         && std::io::stderr().is_terminal()
@@ -244,6 +249,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
         }
         Command::Output(args) => output(cli, args).await,
         Command::State(command) => state(cli, command).await,
+        Command::Sandbox(command) => sandbox_command(cli, command).await,
     }
 }
 
@@ -479,6 +485,61 @@ async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
             Some(holder) => println!("Removed the lock of {stack} held by {holder}."),
             None => println!("Stack {stack} was not locked."),
         },
+    }
+    Ok(EXIT_OK)
+}
+
+async fn sandbox_command(cli: &Cli, command: &SandboxCommand) -> Result<i32, Error> {
+    let root = &cli.dir;
+    match command {
+        SandboxCommand::Start => {
+            let running = sandbox::start(root)?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&running).expect("sandbox serializes")
+                );
+            } else {
+                println!(
+                    "Sandbox running: Compute Engine emulator at {}, moto at {}.",
+                    running.gce.url, running.moto.url
+                );
+                println!("Commands in this workspace use it; for other tools: eval \"$(terrace -C {} sandbox env)\"", root.display());
+            }
+        }
+        SandboxCommand::Stop => {
+            let stopped = sandbox::stop(root)?;
+            if stopped.is_empty() {
+                println!("No sandbox was running.");
+            } else {
+                println!("Stopped {}.", stopped.join(" and "));
+            }
+        }
+        SandboxCommand::Status => match sandbox::running(root) {
+            Some(running) if cli.json => println!(
+                "{}",
+                serde_json::to_string_pretty(&running).expect("sandbox serializes")
+            ),
+            Some(running) => println!(
+                "running: Compute Engine emulator {} (pid {}), moto {} (pid {})",
+                running.gce.url, running.gce.pid, running.moto.url, running.moto.pid
+            ),
+            None => {
+                println!("not running");
+                return Ok(EXIT_ERROR);
+            }
+        },
+        SandboxCommand::Env => match sandbox::running(root) {
+            Some(running) => print!("{}", sandbox::env_lines(&running)),
+            None => {
+                return Err(Error::usage(
+                    "no sandbox is running here: start one with `terrace sandbox start`",
+                ))
+            }
+        },
+        SandboxCommand::ServeGce { listen, state_file } => {
+            sandbox::serve_gce(listen, state_file.clone()).await?
+        }
     }
     Ok(EXIT_OK)
 }

@@ -1,0 +1,260 @@
+//! `terrace sandbox start|stop|status|env`: the offline sandbox. `start` runs the Compute
+//! Engine emulator (in a background `terrace sandbox serve-gce` process) and moto (from the
+//! project's `.venv`) on free loopback ports and records them in `.terrace/sandbox.json`;
+//! while they run, every command in that workspace points the AWS and GCP providers at them.
+//! `stop` ends only the processes the record names.
+
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use terrace::Error;
+
+/// One background service of the sandbox.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Service {
+    pub pid: u32,
+    pub url: String,
+    /// A word of its command line, to recognise the process before signalling it.
+    pub marker: String,
+}
+
+/// `.terrace/sandbox.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sandbox {
+    pub gce: Service,
+    pub moto: Service,
+}
+
+/// True while a process exists and has not exited (a zombie has exited).
+fn exists(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map(|status| !status.lines().any(|l| l.starts_with("State:") && (l.contains('Z') || l.contains('X'))))
+        .unwrap_or(false)
+}
+
+fn record_path(root: &Path) -> PathBuf {
+    root.join(".terrace/sandbox.json")
+}
+
+fn logs(root: &Path) -> PathBuf {
+    root.join(".terrace/sandbox")
+}
+
+impl Service {
+    /// True when the process runs and is the one recorded.
+    pub fn alive(&self) -> bool {
+        std::fs::read(format!("/proc/{}/cmdline", self.pid))
+            .map(|cmd| String::from_utf8_lossy(&cmd).contains(&self.marker))
+            .unwrap_or(false)
+    }
+}
+
+/// The running sandbox of a workspace, if any.
+pub fn running(root: &Path) -> Option<Sandbox> {
+    let bytes = std::fs::read(record_path(root)).ok()?;
+    let sandbox: Sandbox = serde_json::from_slice(&bytes).ok()?;
+    (sandbox.gce.alive() && sandbox.moto.alive()).then_some(sandbox)
+}
+
+/// Environment for the providers: the sandbox endpoints and test credentials.
+pub fn environment(sandbox: &Sandbox) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", sandbox.moto.url.clone()),
+        ("AWS_ACCESS_KEY_ID", "testing".into()),
+        ("AWS_SECRET_ACCESS_KEY", "testing".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("TERRACE_GCP_ENDPOINT", sandbox.gce.url.clone()),
+    ]
+}
+
+/// Points this process at the sandbox, for variables the user has not set. Called before any
+/// thread starts.
+pub fn apply_environment(root: &Path) {
+    if let Some(sandbox) = running(root) {
+        for (key, value) in environment(&sandbox) {
+            if std::env::var_os(key).is_none() {
+                std::env::set_var(key, value);
+            }
+        }
+    }
+}
+
+/// The `.venv` holding moto: `$TERRACE_VENV`, the workspace's, or the Terrace checkout's.
+fn find_moto(root: &Path) -> Result<PathBuf, Error> {
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    if let Some(venv) = std::env::var_os("TERRACE_VENV") {
+        candidates.push(PathBuf::from(venv));
+    }
+    candidates.push(root.join(".venv"));
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"));
+    candidates
+        .into_iter()
+        .map(|venv| venv.join("bin/moto_server"))
+        .find(|path| path.is_file())
+        .ok_or_else(|| {
+            Error::usage(
+                "moto is not installed: run scripts/ensure-venv.sh in the Terrace checkout (it installs moto[server] into .venv), \
+                 or point TERRACE_VENV at a virtualenv that has it",
+            )
+        })
+}
+
+fn free_port() -> Result<u16, Error> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| Error::usage(format!("no free port: {e}")))?;
+    Ok(listener
+        .local_addr()
+        .map_err(|e| Error::usage(e.to_string()))?
+        .port())
+}
+
+fn spawn(program: &Path, args: &[String], log: &Path) -> Result<u32, Error> {
+    use std::os::unix::process::CommandExt;
+    let out =
+        std::fs::File::create(log).map_err(|e| Error::usage(format!("{}: {e}", log.display())))?;
+    let err = out.try_clone().map_err(|e| Error::usage(e.to_string()))?;
+    let child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(|e| Error::usage(format!("could not start {}: {e}", program.display())))?;
+    Ok(child.id())
+}
+
+/// Waits until something accepts connections on `url` (http://127.0.0.1:PORT).
+fn wait_listening(url: &str, log: &Path, what: &str) -> Result<(), Error> {
+    let address = url.trim_start_matches("http://");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(address).is_ok() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(Error::usage(format!(
+        "{what} did not start listening on {url}; see {}",
+        log.display()
+    )))
+}
+
+/// Starts the sandbox (or reports the one already running).
+pub fn start(root: &Path) -> Result<Sandbox, Error> {
+    if let Some(sandbox) = running(root) {
+        return Ok(sandbox);
+    }
+    let moto = find_moto(root)?;
+    std::fs::create_dir_all(logs(root)).map_err(|e| Error::usage(e.to_string()))?;
+    let gce_port = free_port()?;
+    let moto_port = free_port()?;
+    let exe = std::env::current_exe().map_err(|e| Error::usage(e.to_string()))?;
+    let gce_log = logs(root).join("gce.log");
+    let gce_state = logs(root).join("gce-state.json");
+    let gce_args = vec![
+        "sandbox".to_string(),
+        "serve-gce".into(),
+        "--listen".into(),
+        format!("127.0.0.1:{gce_port}"),
+        "--state-file".into(),
+        gce_state.display().to_string(),
+    ];
+    let gce = Service {
+        pid: spawn(&exe, &gce_args, &gce_log)?,
+        url: format!("http://127.0.0.1:{gce_port}"),
+        marker: "serve-gce".into(),
+    };
+    let moto_log = logs(root).join("moto.log");
+    let moto_args = vec![
+        "-H".to_string(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        moto_port.to_string(),
+    ];
+    let moto = Service {
+        pid: spawn(&moto, &moto_args, &moto_log)?,
+        url: format!("http://127.0.0.1:{moto_port}"),
+        marker: "moto_server".into(),
+    };
+    let sandbox = Sandbox { gce, moto };
+    let bytes = serde_json::to_vec_pretty(&sandbox).expect("sandbox record serializes");
+    terrace::state::file::write_atomic(&record_path(root), &bytes).map_err(Error::State)?;
+    let ready = wait_listening(&sandbox.gce.url, &gce_log, "the GCE emulator")
+        .and_then(|()| wait_listening(&sandbox.moto.url, &moto_log, "moto"));
+    if let Err(err) = ready {
+        let _ = stop(root);
+        return Err(err);
+    }
+    Ok(sandbox)
+}
+
+/// Stops the recorded processes (TERM, then KILL after 5 s) and removes the record.
+pub fn stop(root: &Path) -> Result<Vec<String>, Error> {
+    let Ok(bytes) = std::fs::read(record_path(root)) else {
+        return Ok(Vec::new());
+    };
+    let sandbox: Sandbox = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::usage(format!("{}: {e}", record_path(root).display())))?;
+    let mut stopped = Vec::new();
+    for service in [&sandbox.gce, &sandbox.moto] {
+        if service.alive() {
+            signal(service.pid, "TERM");
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while exists(service.pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            if exists(service.pid) {
+                signal(service.pid, "KILL");
+                let deadline = Instant::now() + Duration::from_secs(5);
+                while exists(service.pid) && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            }
+            stopped.push(format!("{} (pid {})", service.marker, service.pid));
+        }
+    }
+    let _ = std::fs::remove_file(record_path(root));
+    Ok(stopped)
+}
+
+fn signal(pid: u32, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status();
+}
+
+/// `export` lines for a shell.
+pub fn env_lines(sandbox: &Sandbox) -> String {
+    environment(sandbox)
+        .into_iter()
+        .map(|(k, v)| format!("export {k}={v}\n"))
+        .collect()
+}
+
+/// Runs the Compute Engine emulator in this process until terminated.
+pub async fn serve_gce(listen: &str, state_file: Option<PathBuf>) -> Result<(), Error> {
+    let address = listen
+        .parse()
+        .map_err(|e| Error::usage(format!("--listen {listen}: {e}")))?;
+    let config = gce_emulator::Config {
+        state_file,
+        ..Default::default()
+    };
+    let server = gce_emulator::start(address, config)
+        .await
+        .map_err(|e| Error::usage(format!("GCE emulator: {e}")))?;
+    println!("listening on {}", server.base_url());
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Error::usage(e.to_string()))?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    server
+        .shutdown()
+        .await
+        .map_err(|e| Error::usage(e.to_string()))
+}
