@@ -352,7 +352,7 @@ impl Retry {
                 Ok(value) => return Ok(value),
                 Err(e) if e.retryable() && attempt < self.attempts => {
                     tokio::time::sleep(delay).await;
-                    delay = (delay * 2).min(self.max);
+                    delay = delay.saturating_mul(2).min(self.max);
                     attempt += 1;
                 }
                 Err(e) => return Err(e),
