@@ -1,5 +1,6 @@
 //! Errors: AWS SDK errors mapped to the engine's kinds, keeping AWS's own code and message.
 
+use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use std::fmt::Debug;
 use terrace::provider::{ErrorKind, ProviderError};
@@ -30,7 +31,9 @@ where
         SdkError::ResponseError(_) => {
             ProviderError::new(ErrorKind::Ambiguous, "ResponseError", detail)
         }
-        SdkError::DispatchFailure(failure) if failure.is_timeout() || failure.is_io() => {
+        // Connection errors may come after the request was sent (a closed connection, a
+        // reset): only a request the client itself refused is known not to have been sent.
+        SdkError::DispatchFailure(failure) if !failure.is_user() => {
             ProviderError::new(ErrorKind::Ambiguous, "DispatchFailure", detail)
         }
         SdkError::ServiceError(_) => {
@@ -40,6 +43,23 @@ where
         }
         _ => ProviderError::new(ErrorKind::Other, "SdkError", detail),
     }
+}
+
+/// Maps the error of a request sent without SDK retries (a create without client token):
+/// besides timeouts and lost answers, a 5xx answer is ambiguous too (the request may have
+/// been carried out). Throttling stays `Throttled`: a throttled request was not carried out.
+pub fn from_sdk_unretried<E>(err: SdkError<E, HttpResponse>) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let server_error = err
+        .raw_response()
+        .is_some_and(|r| r.status().is_server_error());
+    let mut mapped = from_sdk(err);
+    if server_error && mapped.kind != ErrorKind::Throttled {
+        mapped.kind = ErrorKind::Ambiguous;
+    }
+    mapped
 }
 
 /// The engine's kind for an AWS error code.

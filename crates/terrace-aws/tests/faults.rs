@@ -1,13 +1,14 @@
-//! Throttling and latency injected between the provider and moto: retries with backoff
-//! converge, nothing is created twice, and with retries off the error is `Throttled` with
-//! EC2's code.
+//! Throttling, latency and lost answers injected between the provider and moto: retries with
+//! backoff converge, nothing is created twice, with retries off the error is `Throttled` with
+//! EC2's code, and a create whose answer is lost is reported `Ambiguous` (never retried into a
+//! duplicate) and found again by its ownership tags.
 
 mod support;
 
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use support::faults::Faults;
+use support::faults::{Faults, Knobs};
 use support::*;
 use terrace::provider::{CreateRequest, ErrorKind, Provider, ReadRequest};
 use terrace_aws::AwsProvider;
@@ -29,7 +30,16 @@ fn provider(endpoint: &str, attempts: u32) -> AwsProvider {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_requests_are_retried_and_nothing_is_duplicated() {
     let moto = Moto::start();
-    let faults = Faults::start(&moto.endpoint, 0.3, Duration::from_millis(2), 42).await;
+    let faults = Faults::start(
+        &moto.endpoint,
+        Knobs {
+            throttle_rate: 0.3,
+            latency: Duration::from_millis(2),
+            seed: 42,
+            ..Knobs::default()
+        },
+    )
+    .await;
     let p = provider(&faults.endpoint, 12);
     let vpc = create(
         &p,
@@ -115,7 +125,15 @@ async fn throttled_requests_are_retried_and_nothing_is_duplicated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_retries_throttling_is_reported_with_ec2s_code() {
     let moto = Moto::start();
-    let faults = Faults::start(&moto.endpoint, 1.0, Duration::ZERO, 7).await;
+    let faults = Faults::start(
+        &moto.endpoint,
+        Knobs {
+            throttle_rate: 1.0,
+            seed: 7,
+            ..Knobs::default()
+        },
+    )
+    .await;
     let p = provider(&faults.endpoint, 1);
     let err = p
         .create(CreateRequest {
@@ -130,4 +148,56 @@ async fn without_retries_throttling_is_reported_with_ec2s_code() {
     assert_eq!(err.kind, ErrorKind::Throttled);
     assert_eq!(err.code, "RequestLimitExceeded");
     assert_eq!(moto.count("CreateVpc"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_create_answer_is_ambiguous_and_the_resource_is_adopted_not_duplicated() {
+    let moto = Moto::start();
+    let knobs = Knobs {
+        lose_action: Some("CreateVpc".into()),
+        seed: 1,
+        ..Knobs::default()
+    };
+    let faults = Faults::start(&moto.endpoint, knobs).await;
+    // Plenty of attempts: the SDK would retry a lost answer; the provider must not.
+    let p = provider(&faults.endpoint, 5);
+    let err = p
+        .create(CreateRequest {
+            type_name: "aws:ec2:Vpc".into(),
+            region: None,
+            properties: props(json!({"cidr_block": "10.0.0.0/16"})),
+            ownership: owner("networks/eu/a", "vpc"),
+            idempotency_key: "networks/eu/a/vpc/create".into(),
+        })
+        .await
+        .expect_err("the answer was lost");
+    assert_eq!(err.kind, ErrorKind::Ambiguous, "{err}");
+    assert_eq!(faults.stats.lost.load(Ordering::Relaxed), 1);
+    assert_eq!(moto.count("CreateVpc"), 1, "sent once, never retried");
+
+    // The engine's next step: look the resource up by its ownership tags, and adopt it.
+    let found = p
+        .read(ReadRequest {
+            type_name: "aws:ec2:Vpc".into(),
+            region: None,
+            ids: vec![],
+            owner: Some(owner("networks/eu/a", "vpc")),
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].properties["cidr_block"], "10.0.0.0/16");
+    let vpcs = moto
+        .ec2()
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:terrace:resource")
+                .values("vpc")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vpcs.vpcs().len(), 1);
 }

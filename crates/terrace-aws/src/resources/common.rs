@@ -99,6 +99,38 @@ where
     .await
 }
 
+/// Sends a create that has no client token, built with SDK retries off: a retry after a lost
+/// answer could create twice. Throttling (the request was refused, not carried out) is retried
+/// here with exponential backoff and full jitter, up to `max_attempts`; anything ambiguous is
+/// returned as such, and the engine then finds the resource by its ownership tags.
+pub async fn create_once<T, F, Fut>(settings: &Settings, mut send: F) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let mut attempt = 1;
+    let mut delay = settings.initial_backoff;
+    loop {
+        match send().await {
+            Err(e) if e.kind == ErrorKind::Throttled && attempt < settings.max_attempts => {
+                tokio::time::sleep(jitter(delay)).await;
+                delay = (delay * 2).min(Duration::from_secs(20));
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// A random duration in `[0, limit]` (full jitter).
+fn jitter(limit: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    limit.mul_f64((random % 10_001) as f64 / 10_000.0)
+}
+
 /// `Some(value)` as JSON, skipping absent values.
 pub fn put<T: Into<Json>>(map: &mut Properties, key: &str, value: Option<T>) {
     if let Some(value) = value {

@@ -1,7 +1,9 @@
 //! A loopback HTTP layer in front of moto that adds latency and injects throttling: a seeded
 //! share of requests is answered `503 RequestLimitExceeded` in EC2's XML error shape *before*
-//! reaching moto (as EC2 does when it throttles), the rest is forwarded unchanged. One request
-//! per connection (moto closes connections after each answer anyway).
+//! reaching moto (as EC2 does when it throttles), the rest is forwarded unchanged. Answers to
+//! one chosen action can be lost (forwarded, carried out, then the connection is closed
+//! without an answer), as after a timeout or a crash. One request per connection (moto closes
+//! connections after each answer anyway).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,6 +18,19 @@ const THROTTLED: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><
 pub struct Stats {
     pub forwarded: AtomicU64,
     pub throttled: AtomicU64,
+    pub lost: AtomicU64,
+}
+
+/// What the layer does.
+#[derive(Debug, Clone, Default)]
+pub struct Knobs {
+    /// Share of requests answered `503 RequestLimitExceeded` without reaching moto.
+    pub throttle_rate: f64,
+    /// Added before each request is handled.
+    pub latency: Duration,
+    /// Requests whose body contains `Action=<this>&` are carried out, their answer lost.
+    pub lose_action: Option<String>,
+    pub seed: u64,
 }
 
 /// The fault layer; it stops when the test's runtime ends.
@@ -38,19 +53,20 @@ impl Rng {
 
 impl Faults {
     /// Starts the layer in front of `upstream` (`http://host:port`).
-    pub async fn start(upstream: &str, throttle_rate: f64, latency: Duration, seed: u64) -> Faults {
+    pub async fn start(upstream: &str, knobs: Knobs) -> Faults {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let upstream = upstream.trim_start_matches("http://").to_string();
         let stats = Arc::new(Stats::default());
-        let rng = Arc::new(Mutex::new(Rng(seed.max(1))));
+        let rng = Arc::new(Mutex::new(Rng(knobs.seed.max(1))));
+        let knobs = Arc::new(knobs);
         let shared = stats.clone();
         tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let throttle = rng.lock().unwrap().next_f64() < throttle_rate;
-                let (upstream, stats) = (upstream.clone(), shared.clone());
+                let throttle = rng.lock().unwrap().next_f64() < knobs.throttle_rate;
+                let (upstream, stats, knobs) = (upstream.clone(), shared.clone(), knobs.clone());
                 tokio::spawn(async move {
-                    let _ = serve(client, &upstream, throttle, latency, &stats).await;
+                    let _ = serve(client, &upstream, throttle, &knobs, &stats).await;
                 });
             }
         });
@@ -87,14 +103,14 @@ async fn serve(
     mut client: TcpStream,
     upstream: &str,
     throttle: bool,
-    latency: Duration,
+    knobs: &Knobs,
     stats: &Stats,
 ) -> std::io::Result<()> {
     let request = read_request(&mut client).await?;
     if request.is_empty() {
         return Ok(());
     }
-    tokio::time::sleep(latency).await;
+    tokio::time::sleep(knobs.latency).await;
     if throttle {
         stats.throttled.fetch_add(1, Ordering::Relaxed);
         let answer = format!(
@@ -109,6 +125,13 @@ async fn serve(
     server.write_all(&request).await?;
     let mut answer = Vec::new();
     server.read_to_end(&mut answer).await?;
+    let text = String::from_utf8_lossy(&request);
+    if let Some(action) = &knobs.lose_action {
+        if text.contains(&format!("Action={action}&")) {
+            stats.lost.fetch_add(1, Ordering::Relaxed);
+            return client.shutdown().await;
+        }
+    }
     client.write_all(&answer).await?;
     client.shutdown().await
 }

@@ -1,8 +1,11 @@
 //! `aws:ec2:InternetGateway`: an internet gateway and its attachment to one VPC. Changing
 //! `vpc_id` moves the attachment in place (detach, attach); deleting detaches first.
 
-use super::{dedup, delete_when_free, observed, put, queries, read_back, sync_tags, Ctx};
-use crate::error::{from_sdk, not_found};
+use super::{
+    create_once, dedup, delete_when_free, no_retry, observed, put, queries, read_back, sync_tags,
+    Ctx,
+};
+use crate::error::{from_sdk, from_sdk_unretried, not_found};
 use crate::ownership::{tag_spec, user_tags};
 use crate::props::{check_known, str_opt};
 use aws_sdk_ec2::types::{InternetGateway, ResourceType};
@@ -103,17 +106,21 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
     let tags = user_tags(p)?;
     let vpc = str_opt(p, "vpc_id")?;
     // CreateInternetGateway has no ClientToken: duplicates are prevented by ownership tags.
-    let answer = ctx
-        .ec2
-        .create_internet_gateway()
-        .tag_specifications(tag_spec(
-            ResourceType::InternetGateway,
-            &request.ownership,
-            &tags,
-        ))
-        .send()
-        .await
-        .map_err(from_sdk)?;
+    let answer = create_once(ctx.settings, || async {
+        ctx.ec2
+            .create_internet_gateway()
+            .tag_specifications(tag_spec(
+                ResourceType::InternetGateway,
+                &request.ownership,
+                &tags,
+            ))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await
+            .map_err(from_sdk_unretried)
+    })
+    .await?;
     let id = answer
         .internet_gateway()
         .and_then(InternetGateway::internet_gateway_id)

@@ -19,7 +19,12 @@ use terrace::provider::{
     ResourceSchema,
 };
 
-pub use super::common::{dedup, delete_when_free, put, read_back, wait_for};
+pub use super::common::{create_once, dedup, delete_when_free, put, read_back, wait_for};
+
+/// A per-request configuration without SDK retries (see [`create_once`]).
+pub fn no_retry() -> aws_sdk_ec2::config::Builder {
+    aws_sdk_ec2::config::Builder::new().retry_config(aws_config::retry::RetryConfig::disabled())
+}
 
 /// What an EC2 operation needs: the region's client and the provider settings.
 pub struct Ctx<'a> {

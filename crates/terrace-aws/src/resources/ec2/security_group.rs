@@ -8,8 +8,11 @@
 //! Rules are read back in a canonical form: one rule per (protocol, ports), sources sorted,
 //! empty lists left out, rules sorted by protocol then ports.
 
-use super::{dedup, delete_when_free, observed, put, queries, read_back, sync_tags, Ctx};
-use crate::error::{from_sdk, invalid, not_found};
+use super::{
+    create_once, dedup, delete_when_free, no_retry, observed, put, queries, read_back, sync_tags,
+    Ctx,
+};
+use crate::error::{from_sdk, from_sdk_unretried, invalid, not_found};
 use crate::ownership::{tag_spec, user_tags};
 use crate::props::{check_known, int_opt, objects, str_req, strings};
 use aws_sdk_ec2::types::{
@@ -284,20 +287,24 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
     parse_rules(p, "egress")?;
     // CreateSecurityGroup has no ClientToken; the group name is unique per VPC, and the
     // ownership tags find a group created before a lost answer.
-    let answer = ctx
-        .ec2
-        .create_security_group()
-        .group_name(str_req(p, "group_name")?)
-        .description(str_req(p, "description")?)
-        .vpc_id(str_req(p, "vpc_id")?)
-        .tag_specifications(tag_spec(
-            ResourceType::SecurityGroup,
-            &request.ownership,
-            &tags,
-        ))
-        .send()
-        .await
-        .map_err(from_sdk)?;
+    let answer = create_once(ctx.settings, || async {
+        ctx.ec2
+            .create_security_group()
+            .group_name(str_req(p, "group_name")?)
+            .description(str_req(p, "description")?)
+            .vpc_id(str_req(p, "vpc_id")?)
+            .tag_specifications(tag_spec(
+                ResourceType::SecurityGroup,
+                &request.ownership,
+                &tags,
+            ))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await
+            .map_err(from_sdk_unretried)
+    })
+    .await?;
     let id = answer.group_id().unwrap_or_default().to_string();
     let group = current(ctx, &id)
         .await?

@@ -1,8 +1,11 @@
 //! `aws:ec2:Subnet`: a subnet of a VPC. `map_public_ip_on_launch` is updated in place; the
 //! VPC, CIDR block and availability zone force a replacement.
 
-use super::{dedup, delete_when_free, observed, put, queries, read_back, sync_tags, Ctx};
-use crate::error::from_sdk;
+use super::{
+    create_once, dedup, delete_when_free, no_retry, observed, put, queries, read_back, sync_tags,
+    Ctx,
+};
+use crate::error::{from_sdk, from_sdk_unretried};
 use crate::ownership::{tag_spec, user_tags};
 use crate::props::{bool_opt, changed, check_known, str_opt, str_req};
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Subnet};
@@ -100,16 +103,20 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
     check_known(p, FIELDS, TYPE)?;
     let tags = user_tags(p)?;
     // CreateSubnet has no ClientToken: duplicates are prevented by the ownership tags.
-    let answer = ctx
-        .ec2
-        .create_subnet()
-        .vpc_id(str_req(p, "vpc_id")?)
-        .cidr_block(str_req(p, "cidr_block")?)
-        .set_availability_zone(str_opt(p, "availability_zone")?.map(str::to_string))
-        .tag_specifications(tag_spec(ResourceType::Subnet, &request.ownership, &tags))
-        .send()
-        .await
-        .map_err(from_sdk)?;
+    let answer = create_once(ctx.settings, || async {
+        ctx.ec2
+            .create_subnet()
+            .vpc_id(str_req(p, "vpc_id")?)
+            .cidr_block(str_req(p, "cidr_block")?)
+            .set_availability_zone(str_opt(p, "availability_zone")?.map(str::to_string))
+            .tag_specifications(tag_spec(ResourceType::Subnet, &request.ownership, &tags))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await
+            .map_err(from_sdk_unretried)
+    })
+    .await?;
     let id = answer
         .subnet()
         .and_then(Subnet::subnet_id)

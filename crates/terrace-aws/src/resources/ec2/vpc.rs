@@ -2,8 +2,11 @@
 //! tenancy force a replacement. DNS attributes are not read back (that would cost one call per
 //! VPC), so drift on them is not detected.
 
-use super::{dedup, delete_when_free, observed, put, queries, read_back, sync_tags, Ctx};
-use crate::error::from_sdk;
+use super::{
+    create_once, dedup, delete_when_free, no_retry, observed, put, queries, read_back, sync_tags,
+    Ctx,
+};
+use crate::error::{from_sdk, from_sdk_unretried};
 use crate::ownership::{tag_spec, user_tags};
 use crate::props::{bool_opt, changed, check_known, str_opt, str_req};
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy, Vpc};
@@ -86,15 +89,19 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
     let tenancy = str_opt(p, "instance_tenancy")?.map(Tenancy::from);
     let tags = user_tags(p)?;
     // CreateVpc has no ClientToken: duplicates are prevented by the ownership tags (adoption).
-    let answer = ctx
-        .ec2
-        .create_vpc()
-        .cidr_block(cidr)
-        .set_instance_tenancy(tenancy)
-        .tag_specifications(tag_spec(ResourceType::Vpc, &request.ownership, &tags))
-        .send()
-        .await
-        .map_err(from_sdk)?;
+    let answer = create_once(ctx.settings, || async {
+        ctx.ec2
+            .create_vpc()
+            .cidr_block(cidr)
+            .set_instance_tenancy(tenancy.clone())
+            .tag_specifications(tag_spec(ResourceType::Vpc, &request.ownership, &tags))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await
+            .map_err(from_sdk_unretried)
+    })
+    .await?;
     let id = answer
         .vpc()
         .and_then(Vpc::vpc_id)
