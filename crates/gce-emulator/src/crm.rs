@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-const PROJECT_TYPE: &str = "type.googleapis.com/google.cloudresourcemanager.v3.Project";
+const PROJECT_TYPE: &str = "type.googleapis.com/google.cloud.resourcemanager.v3.Project";
 
 /// Projects by projectId and their operations by name.
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
@@ -120,7 +120,7 @@ fn create(app: &Arc<App>, body: &[u8]) -> ApiResult<Value> {
         let counter = store.next_counter();
         let number = 100_000_000_000 + ident::mix64(app.id_seed ^ counter) % 900_000_000_000;
         let project = new_project(&id, number, &req);
-        let meta = json!({"@type": "type.googleapis.com/google.cloudresourcemanager.v3.CreateProjectMetadata", "createTime": now(), "gettable": false, "ready": false});
+        let meta = json!({"@type": "type.googleapis.com/google.cloud.resourcemanager.v3.CreateProjectMetadata", "createTime": now(), "gettable": false, "ready": false});
         Ok(start(app, store, counter, "cp", meta, CrmChange::Create(project)))
     })
 }
@@ -257,7 +257,7 @@ fn delete(app: &Arc<App>, key: &str) -> ApiResult<Value> {
             return Err(ApiError { status: 400, reason: "failedPrecondition", domain: "global", message: format!("Project {id} is not active.") });
         }
         let counter = store.next_counter();
-        let meta = json!({"@type": "type.googleapis.com/google.cloudresourcemanager.v3.DeleteProjectMetadata"});
+        let meta = json!({"@type": "type.googleapis.com/google.cloud.resourcemanager.v3.DeleteProjectMetadata"});
         Ok(start(app, store, counter, "dp", meta, CrmChange::Delete(id)))
     })
 }

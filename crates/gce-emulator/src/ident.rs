@@ -58,9 +58,10 @@ pub fn label_fingerprint(labels: &serde_json::Map<String, serde_json::Value>) ->
     fingerprint(&pairs.join(","))
 }
 
-/// Standard base64 with padding.
+/// URL-safe base64 with padding (`-` and `_`), as Google's JSON encodes `format: byte` fields
+/// such as fingerprints; Google's own client decodes them with that alphabet.
 pub fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let n = chunk
@@ -78,13 +79,19 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
-/// Decodes standard base64 (padding optional); `None` on any invalid character.
+/// Decodes base64 in either alphabet, standard or URL-safe (padding optional); `None` on any
+/// invalid character. Clients send fingerprints back in either form.
 pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut bits = 0u32;
     let mut nbits = 0;
     let mut out = Vec::new();
     for c in s.trim_end_matches('=').bytes() {
+        let c = match c {
+            b'-' => b'+',
+            b'_' => b'/',
+            other => other,
+        };
         let v = ALPHABET.iter().position(|a| *a == c)? as u32;
         bits = bits << 6 | v;
         nbits += 6;
@@ -142,6 +149,10 @@ mod tests {
         assert_eq!(base64_decode("Zm8=").unwrap(), b"fo");
         assert_eq!(base64_decode("Zm9vYmFy").unwrap(), b"foobar");
         assert!(base64_decode("*").is_none());
+        // The URL-safe alphabet out, both alphabets in.
+        assert_eq!(base64(&[0xfb, 0xff]), "-_8=");
+        assert_eq!(base64_decode("-_8=").unwrap(), vec![0xfb, 0xff]);
+        assert_eq!(base64_decode("+/8=").unwrap(), vec![0xfb, 0xff]);
     }
 
     #[test]

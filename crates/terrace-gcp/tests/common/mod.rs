@@ -41,7 +41,7 @@ async fn forward(State(state): State<ProxyState>, request: Request<Body>) -> Res
         .expect("log")
         .push(format!("{method} {}", request.uri().path()));
     let body = match axum::body::to_bytes(request.into_body(), 64 << 20).await {
-        Ok(b) => rewrite_fingerprints(&b, false),
+        Ok(b) => b.to_vec(),
         Err(_) => return status(StatusCode::BAD_REQUEST),
     };
     let method = reqwest::Method::from_bytes(method.as_str().as_bytes()).expect("method");
@@ -69,60 +69,12 @@ async fn forward(State(state): State<ProxyState>, request: Request<Body>) -> Res
     if lost {
         return status(StatusCode::SERVICE_UNAVAILABLE);
     }
-    let bytes = rewrite_fingerprints(&answer.bytes().await.unwrap_or_default(), true);
-    let bytes = fix_any_types(bytes);
+    let bytes = answer.bytes().await.unwrap_or_default().to_vec();
     Response::builder()
         .status(code)
         .header("content-type", "application/json")
         .body(Body::from(bytes))
         .expect("response")
-}
-
-/// Works around a known emulator defect: it writes fingerprints (`format: byte` fields) in
-/// standard base64 (`+`, `/`) where Google and its client use the URL-safe alphabet (`-`,
-/// `_`), so the client cannot decode about a third of them. The proxy translates both ways
-/// until the emulator is fixed (`gce_emulator::ident::base64`).
-fn rewrite_fingerprints(body: &[u8], to_url_safe: bool) -> Vec<u8> {
-    let Ok(mut json) = serde_json::from_slice::<Json>(body) else {
-        return body.to_vec();
-    };
-    fn walk(value: &mut Json, to_url_safe: bool) {
-        match value {
-            Json::Object(map) => {
-                for (key, inner) in map.iter_mut() {
-                    match inner {
-                        Json::String(s) if key == "fingerprint" || key == "labelFingerprint" => {
-                            *s = if to_url_safe {
-                                s.replace('+', "-").replace('/', "_")
-                            } else {
-                                s.replace('-', "+").replace('_', "/")
-                            };
-                        }
-                        other => walk(other, to_url_safe),
-                    }
-                }
-            }
-            Json::Array(items) => items.iter_mut().for_each(|i| walk(i, to_url_safe)),
-            _ => {}
-        }
-    }
-    walk(&mut json, to_url_safe);
-    serde_json::to_vec(&json).unwrap_or_else(|_| body.to_vec())
-}
-
-/// Works around a second emulator defect: Resource Manager answers carry `@type`
-/// `google.cloudresourcemanager.v3.*` where the proto package (and the client, which refuses
-/// the mismatch) says `google.cloud.resourcemanager.v3.*`. To be fixed in `gce_emulator::crm`.
-fn fix_any_types(body: Vec<u8>) -> Vec<u8> {
-    match String::from_utf8(body) {
-        Ok(text) => text
-            .replace(
-                "type.googleapis.com/google.cloudresourcemanager.v3.",
-                "type.googleapis.com/google.cloud.resourcemanager.v3.",
-            )
-            .into_bytes(),
-        Err(e) => e.into_bytes(),
-    }
 }
 
 fn status(code: StatusCode) -> Response<Body> {
