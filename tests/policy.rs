@@ -245,7 +245,12 @@ async fn refresh_reports_live_resources_outside_the_jurisdiction() {
     );
     // A plan that leaves it alone is not refused; one that changes it there is.
     assert!(engine.open().plan(&PlanOptions::default()).await.is_ok());
-    edit(dir.path(), "templates/proxies/proxy.yaml.tera", "port: {{ config.db_port }}", "port: 6432");
+    edit(
+        dir.path(),
+        "templates/proxies/proxy.yaml.tera",
+        "port: {{ config.db_port }}",
+        "port: 6432",
+    );
     let reasons = refused(engine.open().plan(&PlanOptions::default()).await);
     assert!(
         reasons[0].contains("proxies/eu:lb (test:LoadBalancer) would be in region us-9"),

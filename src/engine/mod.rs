@@ -112,6 +112,7 @@ impl Terrace {
         }
         let links = validate::validate(&workspace, &registry, &rendered)
             .map_err(|d| Error::Invalid(Diagnostics(d)))?;
+        global_types_have_no_region(&mut rendered, &registry);
         let mut by_name: BTreeMap<String, Rendered> = rendered
             .into_iter()
             .map(|r| (r.spec.instance.name.clone(), r))
@@ -351,5 +352,20 @@ impl Terrace {
             .await?
             .map(|s| s.outputs)
             .unwrap_or_default())
+    }
+}
+
+/// Resources of global types (a GCP network, an AWS account) live in no region, whatever the
+/// stack's replica region is.
+fn global_types_have_no_region(rendered: &mut [Rendered], registry: &Registry) {
+    for stack in rendered {
+        for resource in stack.spec.resources.values_mut() {
+            if registry
+                .schema(&resource.type_name)
+                .is_some_and(|s| !s.regional)
+            {
+                resource.region = None;
+            }
+        }
     }
 }

@@ -16,42 +16,73 @@ fn moto_installed() -> bool {
 
 fn alive(pid: u64) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map(|s| !s.lines().any(|l| l.starts_with("State:") && l.contains("Z")))
+        .map(|s| {
+            !s.lines()
+                .any(|l| l.starts_with("State:") && l.contains("Z"))
+        })
         .unwrap_or(false)
 }
 
 fn http_status(url: &str) -> String {
-    let output = Command::new("curl").args(["-s", "-o", "/dev/null", "-w", "%{http_code}", url]).output().unwrap();
+    let output = Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", url])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&output.stdout).to_string()
 }
 
 #[test]
 fn start_status_env_and_stop() {
-    assert!(moto_installed(), "moto is missing: run scripts/ensure-venv.sh (the test command does)");
+    assert!(
+        moto_installed(),
+        "moto is missing: run scripts/ensure-venv.sh (the test command does)"
+    );
     let dir = tempfile::tempdir().unwrap();
     let start = terrace(dir.path(), &["--json", "sandbox", "start"]);
     assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
     let record: serde_json::Value = serde_json::from_slice(&start.stdout).unwrap();
     let gce = record["gce"]["url"].as_str().unwrap().to_string();
     let moto = record["moto"]["url"].as_str().unwrap().to_string();
-    let pids = [record["gce"]["pid"].as_u64().unwrap(), record["moto"]["pid"].as_u64().unwrap()];
+    let pids = [
+        record["gce"]["pid"].as_u64().unwrap(),
+        record["moto"]["pid"].as_u64().unwrap(),
+    ];
     // Both answer, independently of Terrace.
-    assert_eq!(http_status(&format!("{gce}/compute/v1/projects/p/global/networks")), "200");
+    assert_eq!(
+        http_status(&format!("{gce}/compute/v1/projects/p/global/networks")),
+        "200"
+    );
     assert_eq!(http_status(&format!("{moto}/moto-api/")), "200");
     // A second start reports the running sandbox instead of starting another.
     let again = terrace(dir.path(), &["--json", "sandbox", "start"]);
     let second: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(second["gce"]["pid"], record["gce"]["pid"]);
     let env = stdout(&terrace(dir.path(), &["sandbox", "env"]));
-    assert!(env.contains(&format!("export AWS_ENDPOINT_URL={moto}")), "{env}");
-    assert!(env.contains(&format!("export TERRACE_GCP_ENDPOINT={gce}")), "{env}");
+    assert!(
+        env.contains(&format!("export AWS_ENDPOINT_URL={moto}")),
+        "{env}"
+    );
+    assert!(
+        env.contains(&format!("export TERRACE_GCP_ENDPOINT={gce}")),
+        "{env}"
+    );
     assert!(env.contains("export AWS_ACCESS_KEY_ID=testing"));
-    assert_eq!(terrace(dir.path(), &["sandbox", "status"]).status.code(), Some(0));
+    assert_eq!(
+        terrace(dir.path(), &["sandbox", "status"]).status.code(),
+        Some(0)
+    );
     let stop = terrace(dir.path(), &["sandbox", "stop"]);
-    assert!(stdout(&stop).contains("Stopped serve-gce"), "{}", stdout(&stop));
+    assert!(
+        stdout(&stop).contains("Stopped serve-gce"),
+        "{}",
+        stdout(&stop)
+    );
     for pid in pids {
         assert!(!alive(pid), "process {pid} still runs");
     }
-    assert_eq!(terrace(dir.path(), &["sandbox", "status"]).status.code(), Some(1));
+    assert_eq!(
+        terrace(dir.path(), &["sandbox", "status"]).status.code(),
+        Some(1)
+    );
     assert!(!dir.path().join(".terrace/sandbox.json").exists());
 }

@@ -60,28 +60,35 @@ fn diagnostics(err: &Error) -> serde_json::Value {
     }
 }
 
-/// Providers for a workspace. Cloud providers register here as they land; the test provider
-/// is offered only when `TERRACE_TEST_PROVIDER=1` (engine tests).
+/// Providers for a workspace: AWS and GCP always (they touch the network only when used),
+/// configured by `providers.<name>.settings` in terrace.yaml; the in-process test provider
+/// only when `TERRACE_TEST_PROVIDER=1` (engine tests).
 fn providers(workspace: &terrace::config::Workspace) -> Result<Registry, Error> {
-    let mut registry = Registry::new();
-    if std::env::var("TERRACE_TEST_PROVIDER").is_ok_and(|v| v == "1") {
-        let settings = workspace
+    let settings = |name: &str| {
+        workspace
             .settings
             .providers
-            .get("test")
+            .get(name)
             .map(|p| p.settings.clone())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    };
+    let invalid = |name: &str, err: terrace::provider::ProviderError| {
+        Error::usage(format!(
+            "providers.{name}.settings in terrace.yaml: {}",
+            err.message
+        ))
+    };
+    let mut registry = Registry::new();
+    let aws =
+        terrace_aws::AwsProvider::from_settings(&settings("aws")).map_err(|e| invalid("aws", e))?;
+    registry.register(Arc::new(aws));
+    let gcp =
+        terrace_gcp::GcpProvider::from_settings(&settings("gcp")).map_err(|e| invalid("gcp", e))?;
+    registry.register(Arc::new(gcp));
+    if std::env::var("TERRACE_TEST_PROVIDER").is_ok_and(|v| v == "1") {
         let dir = workspace.root.join(".terrace").join("test-cloud");
-        registry.register(Arc::new(TestProvider::in_dir(
-            dir,
-            TestOptions::from_settings(&settings),
-        )));
-    }
-    if registry.provider_names().next().is_none() {
-        return Err(Error::usage(
-            "no cloud provider is available in this build yet (the AWS and GCP providers are in progress); \
-             to run the engine on its in-process test provider, set TERRACE_TEST_PROVIDER=1",
-        ));
+        let options = TestOptions::from_settings(&settings("test"));
+        registry.register(Arc::new(TestProvider::in_dir(dir, options)));
     }
     Ok(registry)
 }

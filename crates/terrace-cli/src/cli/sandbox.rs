@@ -29,7 +29,11 @@ pub struct Sandbox {
 /// True while a process exists and has not exited (a zombie has exited).
 fn exists(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map(|status| !status.lines().any(|l| l.starts_with("State:") && (l.contains('Z') || l.contains('X'))))
+        .map(|status| {
+            !status
+                .lines()
+                .any(|l| l.starts_with("State:") && (l.contains('Z') || l.contains('X')))
+        })
         .unwrap_or(false)
 }
 
@@ -65,6 +69,7 @@ pub fn environment(sandbox: &Sandbox) -> Vec<(&'static str, String)> {
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
         ("AWS_REGION", "us-east-1".into()),
         ("TERRACE_GCP_ENDPOINT", sandbox.gce.url.clone()),
+        ("GOOGLE_CLOUD_PROJECT", "terrace-sandbox".into()),
     ]
 }
 
