@@ -1,0 +1,190 @@
+//! Every EC2 type and Auto Scaling groups read in one request per type (by ids and by owner),
+//! and regions kept apart (one client per region, resources only seen in their own region).
+
+mod support;
+
+use serde_json::json;
+use support::*;
+use terrace::provider::{CreateRequest, Provider, ReadRequest};
+
+async fn count_requests(
+    moto: &Moto,
+    p: &terrace_aws::AwsProvider,
+    request: ReadRequest,
+) -> (usize, u64) {
+    let (seen, sent) = (moto.requests().len(), p.requests_sent());
+    let found = p.read(request).await.unwrap();
+    assert_eq!(
+        p.requests_sent() - sent,
+        (moto.requests().len() - seen) as u64
+    );
+    (found.len(), p.requests_sent() - sent)
+}
+
+#[tokio::test]
+async fn each_type_is_read_in_one_request() {
+    let moto = Moto::start();
+    let p = moto.provider();
+    let ami = moto
+        .ec2()
+        .describe_images()
+        .owners("amazon")
+        .send()
+        .await
+        .unwrap()
+        .images()[0]
+        .image_id()
+        .unwrap()
+        .to_string();
+    let vpc = create(
+        &p,
+        "aws:ec2:Vpc",
+        "vpc",
+        json!({"cidr_block": "10.0.0.0/16"}),
+    )
+    .await;
+    let lt = create(
+        &p,
+        "aws:ec2:LaunchTemplate",
+        "lt",
+        json!({"name": "lt", "image_id": ami}),
+    )
+    .await;
+    let subnet = create(
+        &p,
+        "aws:ec2:Subnet",
+        "subnet",
+        json!({"vpc_id": vpc.id, "cidr_block": "10.0.0.0/24"}),
+    )
+    .await;
+    let mut ids: Vec<(&str, Vec<String>)> = Vec::new();
+    let per_type: [(&str, Box<dyn Fn(usize) -> serde_json::Value>); 6] = [
+        (
+            "aws:ec2:Vpc",
+            Box::new(|i| json!({"cidr_block": format!("10.{}.0.0/16", i + 1)})),
+        ),
+        ("aws:ec2:InternetGateway", Box::new(|_| json!({}))),
+        (
+            "aws:ec2:RouteTable",
+            Box::new(|_| json!({"vpc_id": vpc.id})),
+        ),
+        (
+            "aws:ec2:SecurityGroup",
+            Box::new(
+                |i| json!({"group_name": format!("g{i}"), "description": "d", "vpc_id": vpc.id}),
+            ),
+        ),
+        (
+            "aws:ec2:Instance",
+            Box::new(
+                |_| json!({"image_id": ami, "instance_type": "t3.micro", "subnet_id": subnet.id}),
+            ),
+        ),
+        (
+            "aws:autoscaling:AutoScalingGroup",
+            Box::new(
+                |i| json!({"name": format!("asg{i}"), "launch_template_id": lt.id, "min_size": 0, "max_size": 1, "desired_capacity": 0, "subnet_ids": [subnet.id]}),
+            ),
+        ),
+    ];
+    for (type_name, properties) in &per_type {
+        let mut created = Vec::new();
+        for i in 0..10 {
+            let stack = format!("batch/{type_name}");
+            created.push(
+                create_in(&p, type_name, &stack, &format!("r{i}"), properties(i))
+                    .await
+                    .id,
+            );
+        }
+        ids.push((type_name, created));
+    }
+    for (type_name, created) in ids {
+        let by_ids = ReadRequest {
+            type_name: type_name.into(),
+            region: None,
+            ids: created.clone(),
+            owner: None,
+        };
+        assert_eq!(
+            count_requests(&moto, &p, by_ids).await,
+            (10, 1),
+            "{type_name} by ids"
+        );
+        let by_owner = ReadRequest {
+            type_name: type_name.into(),
+            region: None,
+            ids: vec![],
+            owner: Some(terrace::provider::Ownership {
+                workspace: "ws".into(),
+                stack: format!("batch/{type_name}"),
+                resource: String::new(),
+            }),
+        };
+        assert_eq!(
+            count_requests(&moto, &p, by_owner).await,
+            (10, 1),
+            "{type_name} by owner"
+        );
+    }
+}
+
+#[tokio::test]
+async fn regions_are_independent() {
+    let moto = Moto::start();
+    let p = moto.provider();
+    let mut vpcs = Vec::new();
+    for region in ["us-east-1", "eu-west-1"] {
+        let vpc = p
+            .create(CreateRequest {
+                type_name: "aws:ec2:Vpc".into(),
+                region: Some(region.into()),
+                properties: props(json!({"cidr_block": "10.0.0.0/16"})),
+                ownership: owner(&format!("networks/{region}"), "vpc"),
+                idempotency_key: format!("{region}/vpc"),
+            })
+            .await
+            .unwrap();
+        vpcs.push((region, vpc.id));
+    }
+    for (region, id) in &vpcs {
+        for other in ["us-east-1", "eu-west-1"] {
+            let found = p
+                .read(ReadRequest {
+                    type_name: "aws:ec2:Vpc".into(),
+                    region: Some(other.into()),
+                    ids: vec![id.clone()],
+                    owner: None,
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                found.len(),
+                usize::from(region == &other),
+                "{id} of {region} read in {other}"
+            );
+        }
+    }
+    // Direct check: the eu-west-1 VPC lives in eu-west-1 only.
+    use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+    let eu = aws_sdk_ec2::Client::from_conf(
+        aws_sdk_ec2::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("eu-west-1"))
+            .endpoint_url(&moto.endpoint)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .build(),
+    );
+    let out = eu
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&vpcs[1].1)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.vpcs().len(), 1);
+}
