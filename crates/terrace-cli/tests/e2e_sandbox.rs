@@ -1,0 +1,132 @@
+//! End to end on the sandbox, through the `terrace` binary and the real AWS and GCP providers:
+//! a two-cloud workspace is applied, re-planned empty and destroyed; after each step the cloud
+//! side is listed directly (Compute REST on the emulator, boto3 against moto), not through
+//! Terrace. Needs the project's .venv (scripts/ensure-venv.sh; CI runs it first).
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use support::{stderr, stdout, workspace};
+
+fn venv() -> PathBuf {
+    std::env::var_os("TERRACE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"))
+}
+
+/// Runs the binary without the test provider: real providers, sandbox endpoints.
+fn terrace(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_terrace"))
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("TERRACE_TEST_PROVIDER")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("TERRACE_GCP_ENDPOINT")
+        .output()
+        .expect("terrace runs")
+}
+
+/// Stops the sandbox even when an assertion fails.
+struct Sandbox<'a>(&'a Path);
+
+impl Drop for Sandbox<'_> {
+    fn drop(&mut self) {
+        let _ = terrace(self.0, &["sandbox", "stop"]);
+    }
+}
+
+fn sandbox_urls(dir: &Path) -> (String, String) {
+    let status = terrace(dir, &["--json", "sandbox", "status"]);
+    let record: serde_json::Value =
+        serde_json::from_slice(&status.stdout).expect("sandbox status JSON");
+    (
+        record["gce"]["url"].as_str().unwrap().into(),
+        record["moto"]["url"].as_str().unwrap().into(),
+    )
+}
+
+/// Names of Compute resources of a collection in the sandbox project.
+fn gce_names(gce: &str, collection: &str) -> Vec<String> {
+    let url = format!("{gce}/compute/v1/projects/terrace-sandbox/{collection}");
+    let output = Command::new("curl").args(["-s", &url]).output().unwrap();
+    let list: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("Compute list JSON");
+    list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Ids of EC2 resources carrying this workspace's ownership tag, listed with boto3.
+fn ec2_owned(moto: &str, what: &str) -> Vec<String> {
+    let script = format!(
+        "import boto3, json\n\
+         c = boto3.client('ec2', region_name='eu-west-1', endpoint_url='{moto}', aws_access_key_id='t', aws_secret_access_key='t')\n\
+         f = [{{'Name': 'tag:terrace:workspace', 'Values': ['two-clouds']}}]\n\
+         items = c.describe_{what}(Filters=f)\n\
+         key = {{'vpcs': ('Vpcs', 'VpcId'), 'subnets': ('Subnets', 'SubnetId')}}['{what}']\n\
+         print(json.dumps([i[key[1]] for i in items[key[0]]]))"
+    );
+    let output = Command::new(venv().join("bin/python"))
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "boto3: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn two_clouds_apply_replan_and_destroy_on_the_sandbox() {
+    assert!(
+        venv().join("bin/moto_server").is_file(),
+        "moto is missing: run scripts/ensure-venv.sh"
+    );
+    let dir = workspace("two-clouds");
+    let start = terrace(dir.path(), &["sandbox", "start"]);
+    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
+    let _guard = Sandbox(dir.path());
+    let (gce, moto) = sandbox_urls(dir.path());
+
+    let apply = terrace(dir.path(), &["apply", "--yes"]);
+    assert_eq!(
+        apply.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&apply),
+        stderr(&apply)
+    );
+    assert_eq!(ec2_owned(&moto, "vpcs").len(), 1);
+    assert_eq!(ec2_owned(&moto, "subnets").len(), 2);
+    assert_eq!(gce_names(&gce, "global/networks").len(), 1);
+    assert_eq!(gce_names(&gce, "regions/europe-west3/subnetworks").len(), 1);
+
+    let plan = terrace(dir.path(), &["plan", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "a second plan has no changes:\n{}",
+        stdout(&plan)
+    );
+
+    let destroy = terrace(dir.path(), &["destroy", "--yes"]);
+    assert_eq!(
+        destroy.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(&destroy),
+        stderr(&destroy)
+    );
+    assert!(ec2_owned(&moto, "vpcs").is_empty());
+    assert!(ec2_owned(&moto, "subnets").is_empty());
+    assert!(gce_names(&gce, "global/networks").is_empty());
+    assert!(gce_names(&gce, "regions/europe-west3/subnetworks").is_empty());
+}
