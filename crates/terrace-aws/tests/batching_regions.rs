@@ -7,6 +7,9 @@ use serde_json::json;
 use support::*;
 use terrace::provider::{CreateRequest, Provider, ReadRequest};
 
+/// Properties of the i-th resource of a type.
+type PropsOf<'a> = Box<dyn Fn(usize) -> serde_json::Value + 'a>;
+
 async fn count_requests(
     moto: &Moto,
     p: &terrace_aws::AwsProvider,
@@ -58,7 +61,7 @@ async fn each_type_is_read_in_one_request() {
     )
     .await;
     let mut ids: Vec<(&str, Vec<String>)> = Vec::new();
-    let per_type: [(&str, Box<dyn Fn(usize) -> serde_json::Value>); 6] = [
+    let per_type: [(&str, PropsOf); 6] = [
         (
             "aws:ec2:Vpc",
             Box::new(|i| json!({"cidr_block": format!("10.{}.0.0/16", i + 1)})),
