@@ -119,7 +119,7 @@ outputs:\n  endpoint: ${{db.private_ip}}\n"
         root,
         "templates/proxies/proxy.yaml.tera",
         &format!(
-            "resources:\n  lb:\n    type: test:LoadBalancer\n    properties:\n      targets:\n{{% for r in group.replicas %}}        - ${{stack(\"replicas/{{{{ group.name }}}}/{{{{ r.name }}}}\").outputs.endpoint}}\n{{% endfor %}}\
+            "resources:\n  lb:\n    type: test:LoadBalancer\n    region: region-0\n    properties:\n      targets:\n{{% for r in group.replicas %}}        - ${{stack(\"replicas/{{{{ group.name }}}}/{{{{ r.name }}}}\").outputs.endpoint}}\n{{% endfor %}}\
 {{% for i in range(end={THINGS_PER_PROXY}) %}}  rule-{{{{ i }}}}:\n    type: test:Thing\n    properties:\n      parent: ${{lb.id}}\n{{% endfor %}}"
         ),
     );

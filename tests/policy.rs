@@ -117,8 +117,8 @@ async fn a_resource_outside_its_groups_jurisdiction_is_refused_naming_it() {
     edit(
         dir.path(),
         "templates/proxies/proxy.yaml.tera",
-        "    type: test:LoadBalancer\n",
-        "    type: test:LoadBalancer\n    region: us-9\n",
+        "    region: eu-1\n",
+        "    region: us-9\n",
     );
     let engine = Engine::new(dir.path(), TestOptions::default());
     let reasons = refused(engine.open().plan(&PlanOptions::default()).await);
@@ -169,8 +169,8 @@ async fn a_global_group_is_unrestricted() {
     edit(
         dir.path(),
         "templates/proxies/proxy.yaml.tera",
-        "    type: test:LoadBalancer\n",
-        "    type: test:LoadBalancer\n    region: us-9\n",
+        "    region: eu-1\n",
+        "    region: us-9\n",
     );
     let engine = Engine::new(dir.path(), TestOptions::default());
     assert!(engine.open().plan(&PlanOptions::default()).await.is_ok());
@@ -215,8 +215,8 @@ async fn refresh_reports_live_resources_outside_the_jurisdiction() {
     edit(
         dir.path(),
         "templates/proxies/proxy.yaml.tera",
-        "    type: test:LoadBalancer\n",
-        "    type: test:LoadBalancer\n    region: us-9\n",
+        "    region: eu-1\n",
+        "    region: us-9\n",
     );
     let engine = Engine::new(dir.path(), TestOptions::default());
     assert!(engine.apply().await.succeeded());

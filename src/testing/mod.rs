@@ -185,7 +185,7 @@ pub fn schemas() -> Vec<ResourceSchema> {
         ),
         schema(
             "test:LoadBalancer",
-            false,
+            true,
             vec![
                 FieldSchema::input("targets", List),
                 FieldSchema::input("port", Number),

@@ -122,7 +122,7 @@ fn wrong_value_type_is_named() {
     expect_error(
         dir.path(),
         &[
-            "templates/proxies/proxy.yaml.tera:5:7",
+            "templates/proxies/proxy.yaml.tera:6:7",
             "`public` must be a bool, not a string",
         ],
     );
