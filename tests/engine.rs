@@ -422,7 +422,7 @@ async fn mutations_are_rate_limited_per_region_and_api_class() {
 async fn an_interrupt_finishes_operations_in_flight_records_them_and_starts_nothing_new() {
     let dir = workspace("basic");
     let options = TestOptions {
-        latency: std::time::Duration::from_millis(100),
+        latency: std::time::Duration::from_millis(500),
         ..Default::default()
     };
     let engine = Engine::new(dir.path(), options);
