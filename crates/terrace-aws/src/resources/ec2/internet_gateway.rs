@@ -64,22 +64,18 @@ async fn describe(
 ) -> Result<Vec<InternetGateway>, ProviderError> {
     let mut found = Vec::new();
     for filters in queries("internet-gateway-id", request) {
-        let mut token = None;
-        loop {
-            let page = ctx
-                .ec2
-                .describe_internet_gateways()
-                .set_filters(Some(filters.clone()))
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(from_sdk)?;
-            found.extend(page.internet_gateways().iter().cloned());
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+        // The SDK's paginator: one request per page, stops on a repeated token.
+        let page: Vec<_> = ctx
+            .ec2
+            .describe_internet_gateways()
+            .set_filters(Some(filters))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(from_sdk)?;
+        found.extend(page);
     }
     Ok(found)
 }

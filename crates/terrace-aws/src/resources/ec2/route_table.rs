@@ -183,22 +183,18 @@ fn observe(table: &RouteTable) -> Observed {
 async fn describe(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<RouteTable>, ProviderError> {
     let mut found = Vec::new();
     for filters in queries("route-table-id", request) {
-        let mut token = None;
-        loop {
-            let page = ctx
-                .ec2
-                .describe_route_tables()
-                .set_filters(Some(filters.clone()))
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(from_sdk)?;
-            found.extend(page.route_tables().iter().cloned());
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+        // The SDK's paginator: one request per page, stops on a repeated token.
+        let page: Vec<_> = ctx
+            .ec2
+            .describe_route_tables()
+            .set_filters(Some(filters))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(from_sdk)?;
+        found.extend(page);
     }
     Ok(found)
 }

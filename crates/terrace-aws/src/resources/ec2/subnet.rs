@@ -78,22 +78,18 @@ fn observe(subnet: &Subnet) -> Observed {
 pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>, ProviderError> {
     let mut found = Vec::new();
     for filters in queries("subnet-id", request) {
-        let mut token = None;
-        loop {
-            let page = ctx
-                .ec2
-                .describe_subnets()
-                .set_filters(Some(filters.clone()))
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(from_sdk)?;
-            found.extend(page.subnets().iter().map(observe));
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+        // The SDK's paginator: one request per page, stops on a repeated token.
+        let page: Vec<_> = ctx
+            .ec2
+            .describe_subnets()
+            .set_filters(Some(filters))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(from_sdk)?;
+        found.extend(page.iter().map(observe));
     }
     Ok(dedup(found))
 }

@@ -62,22 +62,18 @@ fn observe(vpc: &Vpc) -> Observed {
 pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>, ProviderError> {
     let mut found = Vec::new();
     for filters in queries("vpc-id", request) {
-        let mut token = None;
-        loop {
-            let page = ctx
-                .ec2
-                .describe_vpcs()
-                .set_filters(Some(filters.clone()))
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(from_sdk)?;
-            found.extend(page.vpcs().iter().map(observe));
-            token = page.next_token().map(str::to_string);
-            if token.is_none() {
-                break;
-            }
-        }
+        // The SDK's paginator: one request per page, stops on a repeated token.
+        let page: Vec<_> = ctx
+            .ec2
+            .describe_vpcs()
+            .set_filters(Some(filters))
+            .into_paginator()
+            .items()
+            .send()
+            .collect::<Result<_, _>>()
+            .await
+            .map_err(from_sdk)?;
+        found.extend(page.iter().map(observe));
     }
     Ok(dedup(found))
 }
