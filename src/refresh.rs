@@ -142,3 +142,29 @@ async fn read_batch(
     };
     provider.read(request).await.map_err(fail)
 }
+
+/// The state of a resource found by its ownership tags after an interrupted create. Its
+/// recorded inputs are the cloud's values of the fields the configuration sets, and only those:
+/// defaults the cloud filled in (e.g. an instance tenancy) must not read as removed fields.
+pub fn adopted_state(
+    pending: &crate::state::PendingOperation,
+    observed: &Observed,
+    spec: Option<&crate::spec::ResourceSpec>,
+    dependencies: Vec<String>,
+) -> crate::state::ResourceState {
+    let inputs = observed
+        .properties
+        .iter()
+        .filter(|(field, _)| spec.is_some_and(|s| s.properties.contains_key(*field)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    crate::state::ResourceState {
+        type_name: pending.type_name.clone(),
+        id: observed.id.clone(),
+        region: pending.region.clone(),
+        inputs,
+        attributes: observed.attributes.clone(),
+        dependencies,
+        protect: spec.is_some_and(|s| s.protect),
+    }
+}

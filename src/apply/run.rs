@@ -283,15 +283,12 @@ impl StackRun {
             let entry = match adopted {
                 Some(observed) => {
                     let spec = self.approved().desired.resources.get(&pending.resource);
-                    let state = ResourceState {
-                        type_name: pending.type_name.clone(),
-                        id: observed.id.clone(),
-                        region: pending.region.clone(),
-                        inputs: observed.properties.clone(),
-                        attributes: observed.attributes.clone(),
-                        dependencies: self.dependencies_of(&pending.resource),
-                        protect: spec.is_some_and(|s| s.protect),
-                    };
+                    let state = crate::refresh::adopted_state(
+                        pending,
+                        observed,
+                        spec,
+                        self.dependencies_of(&pending.resource),
+                    );
                     self.events.emit(Event::ResourceAdopted {
                         stack: self.name().to_string(),
                         resource: pending.resource.clone(),

@@ -69,7 +69,7 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
     } else {
         HashMap::new()
     };
-    let adopted = count_adoptions(&mut states, &observations);
+    let adopted = count_adoptions(terrace, &mut states, &observations);
     let layers: Vec<String> = terrace
         .workspace
         .layers
@@ -183,6 +183,7 @@ async fn load_states(terrace: &Terrace, selected: &[&Rendered]) -> Result<States
 /// Counts resources of pending creates that the refresh found as existing (in the planning
 /// copy of state only: apply records the adoption).
 fn count_adoptions(
+    terrace: &Terrace,
     states: &mut States,
     observations: &HashMap<String, Observations>,
 ) -> BTreeSet<(String, String)> {
@@ -198,18 +199,13 @@ fn count_adoptions(
             if state.resources.contains_key(&pending.resource) {
                 continue;
             }
-            state.resources.insert(
-                pending.resource.clone(),
-                crate::state::ResourceState {
-                    type_name: pending.type_name.clone(),
-                    id: observed.id.clone(),
-                    region: pending.region.clone(),
-                    inputs: observed.properties.clone(),
-                    attributes: observed.attributes.clone(),
-                    dependencies: Vec::new(),
-                    protect: false,
-                },
-            );
+            let spec = terrace
+                .rendered(stack)
+                .and_then(|r| r.spec.resources.get(&pending.resource));
+            let adopted_state = crate::refresh::adopted_state(&pending, observed, spec, Vec::new());
+            state
+                .resources
+                .insert(pending.resource.clone(), adopted_state);
             adopted.insert((stack.clone(), pending.resource.clone()));
         }
     }
