@@ -112,7 +112,7 @@ impl Terrace {
         }
         let links = validate::validate(&workspace, &registry, &rendered)
             .map_err(|d| Error::Invalid(Diagnostics(d)))?;
-        global_types_have_no_region(&mut rendered, &registry);
+        default_regions(&mut rendered, &registry);
         let mut by_name: BTreeMap<String, Rendered> = rendered
             .into_iter()
             .map(|r| (r.spec.instance.name.clone(), r))
@@ -355,16 +355,17 @@ impl Terrace {
     }
 }
 
-/// Resources of global types (a GCP network, an AWS account) live in no region, whatever the
-/// stack's replica region is.
-fn global_types_have_no_region(rendered: &mut [Rendered], registry: &Registry) {
+/// A resource of a regional type without `region:` lives in its stack's replica region;
+/// resources of global types (a GCP network, an AWS account) live in none.
+fn default_regions(rendered: &mut [Rendered], registry: &Registry) {
     for stack in rendered {
+        let default = stack.spec.instance.region.clone();
         for resource in stack.spec.resources.values_mut() {
-            if registry
+            let regional = registry
                 .schema(&resource.type_name)
-                .is_some_and(|s| !s.regional)
-            {
-                resource.region = None;
+                .is_some_and(|s| s.regional);
+            if regional && resource.region.is_none() {
+                resource.region = default.clone();
             }
         }
     }

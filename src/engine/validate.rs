@@ -254,7 +254,20 @@ impl Checker<'_> {
                     .help(format!("add `{}:` under properties", field.name)),
                 );
             }
-            if schema.regional && resource.region.is_none() {
+            if !schema.regional && resource.region.is_some() {
+                self.problems.push(
+                    Diagnostic::new(
+                        at(&[Seg::Key("region")]),
+                        format!(
+                            "`{}` is global: a `{name}` has no region",
+                            resource.type_name
+                        ),
+                    )
+                    .help("remove `region:` from this resource"),
+                );
+            }
+            let stack_region = rendered.spec.instance.region.as_ref();
+            if schema.regional && resource.region.is_none() && stack_region.is_none() {
                 self.problems.push(
                     Diagnostic::new(
                         at(&[]),

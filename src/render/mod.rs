@@ -212,7 +212,9 @@ fn merge(
             );
             continue;
         }
-        let region = decl.region.or_else(|| stack.region.clone());
+        // Only an explicit region here; the stack's default is filled in after validation,
+        // for regional types only.
+        let region = decl.region;
         spec.resources.insert(
             name,
             ResourceSpec {

@@ -389,3 +389,22 @@ fn a_policy_refusal_exits_3_and_writes_nothing() {
     assert_eq!(raised.status.code(), Some(0), "{}", stderr(&raised));
     assert!(!dir.path().join(".terrace/state").exists());
 }
+
+#[test]
+fn a_region_on_a_global_type() {
+    let dir = workspace("basic");
+    edit(
+        dir.path(),
+        "templates/accounts/account.yaml.tera",
+        "    type: test:Thing\n",
+        "    type: test:Thing\n    region: eu-1\n",
+    );
+    expect_error(
+        dir.path(),
+        &[
+            "templates/accounts/account.yaml.tera:4:5",
+            "`test:Thing` is global: a `account` has no region",
+            "remove `region:`",
+        ],
+    );
+}
