@@ -87,13 +87,7 @@ where
 {
     let what = format!("{type_name} {id}");
     wait_for(settings, &what, || {
-        let request = ReadRequest {
-            type_name: type_name.to_string(),
-            region: None,
-            ids: vec![id.to_string()],
-            owner: None,
-        };
-        let fut = read(request);
+        let fut = read(by_id(type_name, id));
         async move { Ok(fut.await?.into_iter().find(|o| o.id == id)) }
     })
     .await
@@ -135,5 +129,15 @@ fn jitter(limit: Duration) -> Duration {
 pub fn put<T: Into<Json>>(map: &mut Properties, key: &str, value: Option<T>) {
     if let Some(value) = value {
         map.insert(key.to_string(), value.into());
+    }
+}
+
+/// A read of one resource by its id (the client's region is implied).
+pub fn by_id(type_name: &str, id: &str) -> ReadRequest {
+    ReadRequest {
+        type_name: type_name.to_string(),
+        region: None,
+        ids: vec![id.to_string()],
+        owner: None,
     }
 }

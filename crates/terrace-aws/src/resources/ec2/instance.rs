@@ -150,12 +150,7 @@ pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>,
 
 /// The instance, whatever its state (`None` once EC2 forgot it).
 async fn current(ctx: &Ctx<'_>, id: &str) -> Result<Option<Instance>, ProviderError> {
-    let request = ReadRequest {
-        type_name: TYPE.into(),
-        region: None,
-        ids: vec![id.to_string()],
-        owner: None,
-    };
+    let request = crate::resources::common::by_id(TYPE, id);
     Ok(describe(ctx, &request, false).await?.into_iter().next())
 }
 

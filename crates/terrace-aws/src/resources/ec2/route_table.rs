@@ -206,12 +206,7 @@ pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>,
 }
 
 async fn current(ctx: &Ctx<'_>, id: &str) -> Result<Option<RouteTable>, ProviderError> {
-    let request = ReadRequest {
-        type_name: TYPE.into(),
-        region: None,
-        ids: vec![id.to_string()],
-        owner: None,
-    };
+    let request = crate::resources::common::by_id(TYPE, id);
     Ok(describe(ctx, &request).await?.into_iter().next())
 }
 

@@ -161,12 +161,7 @@ pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>,
 }
 
 async fn read_one(ctx: &Ctx<'_>, id: &str) -> Result<Option<Observed>, ProviderError> {
-    let request = ReadRequest {
-        type_name: TYPE.into(),
-        region: None,
-        ids: vec![id.to_string()],
-        owner: None,
-    };
+    let request = crate::resources::common::by_id(TYPE, id);
     Ok(read(ctx, &request).await?.into_iter().next())
 }
 
