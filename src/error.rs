@@ -4,7 +4,6 @@
 
 use crate::diagnostics::Diagnostics;
 use crate::plan::stack::StackPlanError;
-use crate::provider::ProviderError;
 use crate::state::{LockInfo, StateError};
 
 /// Exit code: success, or no changes.
@@ -51,17 +50,6 @@ pub enum Error {
         /// What moved.
         reason: String,
     },
-    /// A provider call failed.
-    #[error("stack {stack}: {message}")]
-    Provider {
-        /// Stack name.
-        stack: String,
-        /// What happened, for a person.
-        message: String,
-        /// The underlying error.
-        #[source]
-        source: ProviderError,
-    },
     /// A state backend failed.
     #[error(transparent)]
     State(#[from] StateError),
@@ -101,11 +89,5 @@ impl Error {
         Error::Usage {
             message: message.into(),
         }
-    }
-}
-
-impl From<StateError> for Box<Error> {
-    fn from(err: StateError) -> Self {
-        Box::new(Error::State(err))
     }
 }

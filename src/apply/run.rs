@@ -82,10 +82,10 @@ pub(super) async fn run_stack(
     let result = match waited {
         Ok(()) => {
             let result = run_locked(&context, &plan, index, &fresh, &events).await;
-            if let Err(err) = backend.unlock(&name, &lock.id).await {
-                tracing_fallback(&events, &name, &err);
+            match backend.unlock(&name, &lock.id).await {
+                Ok(()) => result,
+                Err(err) => Err(unlock_failed(result, &name, &err)),
             }
-            result
         }
         Err(StateError::Locked { holder, .. }) => Err(Stop {
             status: StackStatus::Locked,
@@ -112,12 +112,20 @@ pub(super) async fn run_stack(
     outcome
 }
 
-fn tracing_fallback(events: &EventSink, stack: &str, err: &StateError) {
-    events.emit(Event::StackFinished {
-        stack: stack.to_string(),
+/// A stack whose lock could not be released fails, saying so after what else happened.
+fn unlock_failed(result: Result<StackOutcome, Stop>, stack: &str, err: &StateError) -> Stop {
+    let before = match result {
+        Ok(outcome) => outcome.message,
+        Err(stop) => Some(stop.message),
+    };
+    let unlock = format!("could not release the lock ({err}); run `terrace state unlock {stack}`");
+    Stop {
         status: StackStatus::Failed,
-        message: Some(format!("could not release the lock: {err}")),
-    });
+        message: match before {
+            Some(before) => format!("{before}; {unlock}"),
+            None => unlock,
+        },
+    }
 }
 
 async fn run_locked(

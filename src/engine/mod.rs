@@ -339,19 +339,15 @@ impl Terrace {
 
     /// The outputs of a stack as last applied.
     pub async fn outputs(&self, stack: &str) -> Result<BTreeMap<String, Json>, Error> {
-        if self.rendered(stack).is_none() && self.backend.load(stack).await?.is_none() {
+        let state = self.backend.load(stack).await?;
+        if state.is_none() && self.rendered(stack).is_none() {
             let names = self.stacks.iter().map(|r| r.spec.instance.name.as_str());
             return Err(Error::usage(format!(
                 "no stack {stack}; {}",
                 crate::diagnostics::suggest(stack, names)
             )));
         }
-        Ok(self
-            .backend
-            .load(stack)
-            .await?
-            .map(|s| s.outputs)
-            .unwrap_or_default())
+        Ok(state.map(|s| s.outputs).unwrap_or_default())
     }
 }
 

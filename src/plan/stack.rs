@@ -4,7 +4,7 @@
 //! plans at `terrace plan` and re-plans each stack at apply time with fresh upstream outputs.
 
 use super::diff::{self, Current};
-use super::{Action, OutputChange, ResourceChange, StackPlan};
+use super::{OutputChange, ResourceChange, StackPlan};
 use crate::graph::topo_order;
 use crate::provider::{Observed, Registry};
 use crate::spec::StackSpec;
@@ -359,9 +359,4 @@ pub fn planned_outputs(plan: &StackPlan) -> ValueMap {
         .filter(|(_, change)| change.after != Value::Null || change.before.is_none())
         .map(|(name, change)| (name.clone(), change.after.clone()))
         .collect()
-}
-
-/// True when any resource change would cause this action.
-pub fn any_action(plan: &StackPlan, action: Action) -> bool {
-    plan.changes.iter().any(|c| c.action == action)
 }
