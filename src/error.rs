@@ -70,6 +70,9 @@ pub enum Error {
     /// The apply could not run.
     #[error("{0}")]
     Apply(String),
+    /// Secrets cannot be opened (no passphrase, a wrong key, a damaged value).
+    #[error(transparent)]
+    Secrets(#[from] crate::secrets::SecretError),
 }
 
 impl Error {

@@ -22,8 +22,8 @@
 //! Modules, one concept each: [`config`] (workspace files), [`render`] (tera),
 //! [`value`] (values, unknowns, references), [`graph`], [`provider`] (the cloud contract),
 //! [`state`] (stack states, journal, locks), [`plan`] (diff, plan data), [`apply`] (the
-//! executor), [`engine`] (the public entry point), [`testing`] (an in-process test provider
-//! for engine tests).
+//! executor), [`engine`] (the public entry point), [`secrets`] (encrypted config values),
+//! [`testing`] (an in-process test provider for engine tests).
 
 #![warn(missing_docs)]
 
@@ -40,6 +40,7 @@ pub mod provider;
 pub mod refresh;
 pub mod render;
 pub mod rollout;
+pub mod secrets;
 pub mod spec;
 pub mod state;
 pub mod testing;

@@ -36,13 +36,23 @@ struct Batch {
     by_owner: bool,
 }
 
-/// Reads every resource of `state` (and every pending create) from the cloud.
+/// Reads every resource of `state` (and every pending create) from the cloud. With the
+/// workspace's secrets, what the cloud says is scrubbed: a value that is or contains a secret
+/// (of the configuration or of the state) comes back sealed, so that it never reaches a plan,
+/// the state or an event in clear.
 pub async fn refresh_stack(
     registry: &Registry,
     limits: &Limits,
     workspace: &str,
     state: &StackState,
+    secrets: Option<&crate::secrets::Secrets>,
 ) -> Result<Refreshed, RefreshError> {
+    if let Some(secrets) = secrets {
+        for resource in state.resources.values() {
+            secrets.learn(&serde_json::Value::Object(resource.inputs.clone()));
+            secrets.learn(&serde_json::Value::Object(resource.attributes.clone()));
+        }
+    }
     let mut batches: BTreeMap<(String, Option<String>), Batch> = BTreeMap::new();
     for resource in state.resources.values() {
         let key = (resource.type_name.clone(), resource.region.clone());
@@ -84,7 +94,11 @@ pub async fn refresh_stack(
         .map(|(name, r)| (r.id.as_str(), name.as_str()))
         .collect();
     for result in futures::future::join_all(reads).await {
-        for observed in result? {
+        for mut observed in result? {
+            if let Some(secrets) = secrets {
+                observed.properties = secrets.scrub_map(&observed.properties);
+                observed.attributes = secrets.scrub_map(&observed.attributes);
+            }
             if let Some(name) = by_id.get(observed.id.as_str()) {
                 refreshed
                     .observations

@@ -84,6 +84,8 @@ pub struct ApplyContext {
     pub limits: Limits,
     /// How the apply runs.
     pub options: ApplyOptions,
+    /// The workspace's secrets: opened for each provider call, never recorded in clear.
+    pub secrets: Option<Arc<crate::secrets::Secrets>>,
 }
 
 /// How one resource operation ended.

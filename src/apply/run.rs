@@ -250,6 +250,26 @@ impl StackRun {
         &self.plan.stacks[self.index]
     }
 
+    fn secrets(&self) -> Option<&crate::secrets::Secrets> {
+        self.context.secrets.as_deref()
+    }
+
+    /// A message with every known secret replaced by `[secret]`.
+    fn redact(&self, message: String) -> String {
+        crate::secrets::redact(self.secrets(), message)
+    }
+
+    /// Properties as the provider gets them: secrets opened, only for the call.
+    fn opened(&self, resource: &str, properties: &Properties) -> Result<Properties, String> {
+        crate::secrets::open_properties(self.secrets(), resource, properties)
+            .map_err(|e| e.to_string())
+    }
+
+    /// What a provider answered, with anything that echoes a secret sealed again.
+    fn scrubbed(&self, properties: Properties) -> Properties {
+        crate::secrets::scrub_properties(self.secrets(), properties)
+    }
+
     fn name(&self) -> &str {
         &self.approved().stack.name
     }
@@ -271,16 +291,23 @@ impl StackRun {
         if !self.context.options.refresh && snapshot.pending.is_empty() {
             return Ok(Observations::default());
         }
+        if let Some(secrets) = self.secrets() {
+            // What the cloud echoes of the desired secrets is sealed again by the refresh.
+            for resource in self.approved().desired.resources.values() {
+                secrets.learn(&Json::Object(resource.properties.clone()));
+            }
+        }
         let refreshed = refresh_stack(
             &self.context.registry,
             &self.context.limits,
             &self.context.workspace,
             &snapshot,
+            self.secrets(),
         )
         .await
         .map_err(|e| Stop {
             status: StackStatus::Failed,
-            message: format!("refresh failed: {e}"),
+            message: self.redact(format!("refresh failed: {e}")),
         })?;
         let mut observations = refreshed.observations;
         for pending in &snapshot.pending {
@@ -366,6 +393,7 @@ impl StackRun {
             layers: &self.plan.layers,
             registry: &self.context.registry,
             destroy: self.plan.destroy,
+            secrets: self.secrets(),
         };
         plan_stack(&inputs).map_err(|e| Stop {
             status: StackStatus::Failed,
@@ -525,6 +553,7 @@ impl StackRun {
             upstream: &self.upstream,
             layer_links: &self.approved().layer_links,
             config: &self.plan.config,
+            secrets: self.secrets(),
         };
         let is_layer = |name: &str| self.plan.layers.iter().any(|l| l == name);
         let resolved =
@@ -604,13 +633,13 @@ impl StackRun {
                 self.journal(entry).await.map_err(|e| e.to_string())?;
                 Ok(id)
             }
-            Err(err) if err.kind == ErrorKind::Ambiguous => Err(format!(
+            Err(err) if err.kind == ErrorKind::Ambiguous => Err(self.redact(format!(
                 "{:?} of `{resource}` has an unknown outcome ({err}); the next apply will look for it by its ownership tags",
                 pending.kind
-            )),
+            ))),
             Err(err) => {
-                let message = format!("{:?} of `{resource}` failed: {err}", pending.kind).to_lowercase_first();
-                let entry = JournalEntry::Failed { operation: pending.id.clone(), resource, error: err.to_string() };
+                let message = self.redact(format!("{:?} of `{resource}` failed: {err}", pending.kind).to_lowercase_first());
+                let entry = JournalEntry::Failed { operation: pending.id.clone(), resource, error: self.redact(err.to_string()) };
                 self.journal(entry).await.map_err(|e| e.to_string())?;
                 Err(message)
             }
@@ -632,7 +661,7 @@ impl StackRun {
         let request = CreateRequest {
             type_name: spec.type_name.clone(),
             region: spec.region.clone(),
-            properties: properties.clone(),
+            properties: self.opened(&op.resource, &properties)?,
             ownership: self.ownership(&op.resource),
             idempotency_key: pending.idempotency_key.clone(),
         };
@@ -645,7 +674,7 @@ impl StackRun {
                 id: observed.id,
                 region: spec.region.clone(),
                 inputs: properties,
-                attributes: observed.attributes,
+                attributes: self.scrubbed(observed.attributes),
                 dependencies: self.dependencies_of(&op.resource),
                 protect: spec.protect,
             })
@@ -692,8 +721,8 @@ impl StackRun {
             type_name: spec.type_name.clone(),
             region: spec.region.clone(),
             id: existing.id.clone(),
-            old: existing.inputs.clone(),
-            new: properties.clone(),
+            old: self.opened(&op.resource, &existing.inputs)?,
+            new: self.opened(&op.resource, &properties)?,
             ownership: self.ownership(&op.resource),
             idempotency_key: pending.idempotency_key.clone(),
         };
@@ -703,7 +732,7 @@ impl StackRun {
         let result = result.map(|observed| {
             Some(ResourceState {
                 inputs: properties,
-                attributes: observed.attributes,
+                attributes: self.scrubbed(observed.attributes),
                 dependencies: self.dependencies_of(&op.resource),
                 protect: spec.protect,
                 ..existing
@@ -736,7 +765,7 @@ impl StackRun {
             type_name: existing.type_name.clone(),
             region: existing.region.clone(),
             id: existing.id.clone(),
-            properties: existing.inputs.clone(),
+            properties: self.opened(&op.resource, &existing.inputs)?,
             idempotency_key: pending.idempotency_key.clone(),
         };
         let result = self
@@ -838,6 +867,7 @@ impl StackRun {
             upstream: &self.upstream,
             layer_links: &replanned.layer_links,
             config: &self.plan.config,
+            secrets: self.secrets(),
         };
         let is_layer = |name: &str| self.plan.layers.iter().any(|l| l == name);
         let mut outputs = BTreeMap::new();

@@ -21,6 +21,9 @@ pub struct Settings {
     /// Configuration values, available to templates as `config` and as `${config.KEY}`.
     #[serde(default)]
     pub config: BTreeMap<String, Json>,
+    /// The secrets provider of encrypted config values (`{secure: …}`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secrets: Option<crate::secrets::SecretsSettings>,
     /// How much runs at once.
     #[serde(default)]
     pub concurrency: ConcurrencySettings,

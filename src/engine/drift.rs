@@ -5,6 +5,7 @@ use super::{Selector, Terrace};
 use crate::refresh::refresh_stack;
 use crate::state::backend::lock_with_timeout;
 use crate::state::{LockInfo, StateError};
+use crate::value::Value;
 use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -109,9 +110,15 @@ impl Terrace {
         report
             .outside_jurisdiction
             .extend(self.misplaced(name, &state));
-        let refreshed = refresh_stack(&self.registry, &self.limits, &self.workspace.name, &state)
-            .await
-            .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
+        let refreshed = refresh_stack(
+            &self.registry,
+            &self.limits,
+            &self.workspace.name,
+            &state,
+            self.secrets.as_deref(),
+        )
+        .await
+        .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
         let before = state.clone();
         for (resource, current) in state.resources.iter_mut() {
             let Some(observed) = refreshed.observations.found.get(resource) else {
@@ -126,7 +133,13 @@ impl Terrace {
             let fields: Vec<String> = current
                 .inputs
                 .iter()
-                .filter(|(k, v)| observed.properties.get(*k).is_some_and(|o| o != *v))
+                .filter(|(k, v)| {
+                    // Values, not JSON: two seals of one secret differ only in their nonces.
+                    observed
+                        .properties
+                        .get(*k)
+                        .is_some_and(|o| Value::from_json(o) != Value::from_json(v))
+                })
                 .map(|(k, _)| k.clone())
                 .collect();
             for field in &fields {

@@ -16,6 +16,7 @@ use crate::plan::{Plan, PLAN_FORMAT_VERSION};
 use crate::provider::limits::Limits;
 use crate::provider::Registry;
 use crate::render::{Rendered, Renderer};
+use crate::secrets::Secrets;
 use crate::state::{open_backend, Backend, StackState};
 use crate::Error;
 use serde_json::Value as Json;
@@ -67,6 +68,7 @@ pub struct Terrace {
     stacks: Vec<Rendered>,
     policies: crate::policy::rego::Policies,
     links: StackLinks,
+    secrets: Option<Arc<Secrets>>,
 }
 
 /// An apply in progress: its events, and its result.
@@ -92,12 +94,27 @@ impl Terrace {
     }
 
     /// Like [`Terrace::open`], with providers built from the loaded workspace's settings.
+    /// Secrets come from the passphrase provider ([`crate::secrets::open_workspace`]).
     pub fn open_with(
         root: &Path,
         providers: impl FnOnce(&Workspace) -> Result<Registry, Error>,
     ) -> Result<Terrace, Error> {
-        let workspace = config::load(root).map_err(Error::Invalid)?;
+        Terrace::open_with_secrets(root, providers, |workspace| {
+            Ok(crate::secrets::open_workspace(workspace)?.map(Arc::new))
+        })
+    }
+
+    /// Like [`Terrace::open_with`], with the workspace's secrets opened by `secrets` (e.g. a
+    /// key decrypted by a KMS); `None` for a workspace without secrets.
+    pub fn open_with_secrets(
+        root: &Path,
+        providers: impl FnOnce(&Workspace) -> Result<Registry, Error>,
+        secrets: impl FnOnce(&Workspace) -> Result<Option<Arc<Secrets>>, Error>,
+    ) -> Result<Terrace, Error> {
+        let mut workspace = config::load(root).map_err(Error::Invalid)?;
         let registry = providers(&workspace)?;
+        let secrets = secrets(&workspace)?;
+        crate::secrets::seal_config(&mut workspace.settings.config, secrets.as_deref())?;
         let renderer = Renderer::new(&workspace).map_err(|d| Error::Invalid(Diagnostics(d)))?;
         let mut rendered = Vec::new();
         let mut problems = Vec::new();
@@ -124,7 +141,11 @@ impl Terrace {
             .collect();
         let policies = crate::policy::rego::Policies::load(&workspace.root)
             .map_err(|d| Error::Invalid(Diagnostics(d)))?;
-        let backend = open_backend(workspace.settings.backend.as_deref(), &workspace.root)?;
+        let backend = open_backend(
+            workspace.settings.backend.as_deref(),
+            &workspace.root,
+            &registry,
+        )?;
         let limits = Limits::new(&registry, &workspace.settings);
         Ok(Terrace {
             workspace,
@@ -134,6 +155,7 @@ impl Terrace {
             stacks,
             policies,
             links,
+            secrets,
         })
     }
 
@@ -145,6 +167,11 @@ impl Terrace {
     /// The providers.
     pub fn registry(&self) -> &Registry {
         &self.registry
+    }
+
+    /// The workspace's secrets, if it has any.
+    pub fn secrets(&self) -> Option<&Arc<Secrets>> {
+        self.secrets.as_ref()
     }
 
     /// The state backend.
@@ -313,6 +340,7 @@ impl Terrace {
             backend: self.backend.clone(),
             limits: self.limits.clone(),
             options,
+            secrets: self.secrets.clone(),
         })
     }
 

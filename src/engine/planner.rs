@@ -98,6 +98,7 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
             layers: &layers,
             registry: &terrace.registry,
             destroy: options.destroy,
+            secrets: terrace.secrets.as_deref(),
         };
         let mut stack = plan_stack(&inputs)?;
         for change in stack
@@ -231,6 +232,7 @@ async fn refresh_all(
             &terrace.limits,
             &terrace.workspace.name,
             state,
+            terrace.secrets.as_deref(),
         )
         .await
         .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;

@@ -65,7 +65,11 @@ pub fn diff_resource(
         let drifted: Vec<&String> = change
             .changed
             .iter()
-            .filter(|f| observed.properties.get(*f) != current.state.inputs.get(*f))
+            .filter(|f| {
+                // Values, not JSON: two seals of one secret differ only in their nonces.
+                observed.properties.get(*f).map(Value::from_json)
+                    != current.state.inputs.get(*f).map(Value::from_json)
+            })
             .collect();
         if !drifted.is_empty() {
             change.notes.push(format!(

@@ -43,6 +43,8 @@ pub struct StackInputs<'a> {
     pub registry: &'a Registry,
     /// Plan the removal of everything in the stack.
     pub destroy: bool,
+    /// The workspace's secrets, to seal text that interpolates one.
+    pub secrets: Option<&'a crate::secrets::Secrets>,
 }
 
 /// A stack that cannot be planned.
@@ -182,6 +184,8 @@ pub struct Resolver<'a> {
     pub layer_links: &'a BTreeMap<String, String>,
     /// Workspace config values.
     pub config: &'a BTreeMap<String, Json>,
+    /// The workspace's secrets, to seal text that interpolates one.
+    pub secrets: Option<&'a crate::secrets::Secrets>,
 }
 
 fn follow(value: &Value, path: &[String], what: &str) -> Result<Value, String> {
@@ -224,6 +228,10 @@ impl Lookup for Resolver<'_> {
             }
         }
     }
+
+    fn secrets(&self) -> Option<&crate::secrets::Secrets> {
+        self.secrets
+    }
 }
 
 impl Resolver<'_> {
@@ -264,6 +272,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
                 upstream: inputs.upstream,
                 layer_links: inputs.layer_links,
                 config: inputs.config,
+                secrets: inputs.secrets,
             };
             let desired =
                 refs::resolve_map(&resource.properties, &resolver, &is_layer).map_err(|e| {
@@ -326,6 +335,7 @@ fn plan_outputs(
             upstream: inputs.upstream,
             layer_links: inputs.layer_links,
             config: inputs.config,
+            secrets: inputs.secrets,
         };
         for (name, raw) in &inputs.spec.outputs {
             let after =

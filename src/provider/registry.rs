@@ -1,14 +1,17 @@
 //! The set of providers a workspace uses, and schema lookup by resource type.
 
 use super::{Provider, ResourceSchema};
+use crate::state::BackendOpener;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// Providers by name, with their schemas indexed by type name.
+/// Providers by name, with their schemas indexed by type name, and the openers of state
+/// backends other than the built-in `file://`, by URL scheme.
 #[derive(Clone, Default)]
 pub struct Registry {
     providers: BTreeMap<String, Arc<dyn Provider>>,
     schemas: BTreeMap<String, Arc<ResourceSchema>>,
+    backends: BTreeMap<String, Arc<dyn BackendOpener>>,
 }
 
 impl Registry {
@@ -54,6 +57,17 @@ impl Registry {
     /// The registered providers.
     pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
         self.providers.values()
+    }
+
+    /// Opens `terrace.yaml` `backend:` URLs of `scheme` (e.g. `"s3"` for `s3://...`) with
+    /// `opener` (replacing one of the same scheme). `file://` is built in.
+    pub fn register_backend(&mut self, scheme: &str, opener: impl BackendOpener + 'static) {
+        self.backends.insert(scheme.to_string(), Arc::new(opener));
+    }
+
+    /// The opener of a backend URL scheme, if one was registered.
+    pub fn backend_opener(&self, scheme: &str) -> Option<&Arc<dyn BackendOpener>> {
+        self.backends.get(scheme)
     }
 }
 

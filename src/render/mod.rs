@@ -86,6 +86,8 @@ impl Rendered {
 /// Compiled templates of a workspace.
 pub struct Renderer {
     tera: tera::Tera,
+    /// Secret config key → the placeholder templates see instead of its value.
+    placeholders: Vec<(String, String)>,
 }
 
 impl Renderer {
@@ -102,7 +104,10 @@ impl Renderer {
             }
         }
         if problems.is_empty() {
-            Ok(Renderer { tera })
+            Ok(Renderer {
+                tera,
+                placeholders: secret_placeholders(workspace),
+            })
         } else {
             Err(problems)
         }
@@ -114,7 +119,7 @@ impl Renderer {
         workspace: &Workspace,
         stack: &StackInstance,
     ) -> Result<Rendered, Vec<Diagnostic>> {
-        let context = context_for(workspace, stack);
+        let context = context_for(workspace, stack, &self.placeholders);
         let layer = workspace
             .layer(&stack.layer)
             .expect("stack of a loaded layer");
@@ -152,6 +157,7 @@ impl Renderer {
             });
         }
         if problems.is_empty() {
+            self.restore_secret_references(&mut spec);
             Ok(Rendered { spec, sources })
         } else {
             Err(problems)
@@ -249,8 +255,64 @@ fn merge(
     }
 }
 
+/// Secrets never reach tera: each secret config key is given to templates as a random
+/// placeholder, which rendering turns back into the reference `${config.KEY}` wherever it
+/// lands in a property or an output. The reference then resolves to the sealed secret (or, in
+/// mixed text, to a new secret of the whole text), so specs, plans and rendered texts never
+/// hold a plaintext. A template that transforms a secret (a filter, a comparison) works on the
+/// placeholder, not on the value.
+fn secret_placeholders(workspace: &Workspace) -> Vec<(String, String)> {
+    let run: [u8; 8] = crate::secrets::random_bytes();
+    let run: String = run.iter().map(|b| format!("{b:02x}")).collect();
+    workspace
+        .settings
+        .config
+        .iter()
+        .filter(|(_, v)| crate::secrets::is_sealed(v) || crate::secrets::secure_config(v).is_some())
+        .enumerate()
+        // A number and a terminator: no placeholder is a prefix of another.
+        .map(|(i, (key, _))| (key.clone(), format!("terrace-secret-{run}-{i}z")))
+        .collect()
+}
+
+impl Renderer {
+    /// Turns placeholders left in properties and outputs back into `${config.KEY}`.
+    fn restore_secret_references(&self, spec: &mut StackSpec) {
+        if self.placeholders.is_empty() {
+            return;
+        }
+        for resource in spec.resources.values_mut() {
+            for value in resource.properties.values_mut() {
+                self.restore(value);
+            }
+        }
+        for value in spec.outputs.values_mut() {
+            self.restore(value);
+        }
+    }
+
+    fn restore(&self, value: &mut Json) {
+        match value {
+            Json::String(text) => {
+                for (key, placeholder) in &self.placeholders {
+                    if text.contains(placeholder.as_str()) {
+                        *text = text.replace(placeholder.as_str(), &format!("${{config.{key}}}"));
+                    }
+                }
+            }
+            Json::Array(items) => items.iter_mut().for_each(|v| self.restore(v)),
+            Json::Object(map) => map.values_mut().for_each(|v| self.restore(v)),
+            _ => {}
+        }
+    }
+}
+
 /// The tera context of one stack.
-fn context_for(workspace: &Workspace, stack: &StackInstance) -> tera::Context {
+fn context_for(
+    workspace: &Workspace,
+    stack: &StackInstance,
+    placeholders: &[(String, String)],
+) -> tera::Context {
     let group = workspace
         .group(&stack.group)
         .expect("stack of a loaded group");
@@ -267,7 +329,17 @@ fn context_for(workspace: &Workspace, stack: &StackInstance) -> tera::Context {
             (None, None) => true,
         })
         .collect();
-    let config: BTreeMap<&String, &Json> = workspace.settings.config.iter().collect();
+    let mut config: BTreeMap<&String, Json> = workspace
+        .settings
+        .config
+        .iter()
+        .map(|(k, v)| (k, v.clone()))
+        .collect();
+    for (key, placeholder) in placeholders {
+        if let Some(value) = config.get_mut(key) {
+            *value = Json::String(placeholder.clone());
+        }
+    }
     let mut context = tera::Context::new();
     context.insert("workspace", &json!({ "name": workspace.name }));
     context.insert("stack", stack);

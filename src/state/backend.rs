@@ -3,6 +3,7 @@
 //! nothing of providers; secrets are encrypted before state sees them.
 
 use super::{JournalEntry, StackState};
+use crate::provider::Registry;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -115,6 +116,14 @@ pub enum StateError {
     /// The backend URL is not supported.
     #[error("unsupported state backend `{0}`: use file://PATH")]
     Unsupported(String),
+    /// The backend URL has a supported scheme but is malformed.
+    #[error("invalid state backend URL `{url}`: {message}")]
+    InvalidUrl {
+        /// The URL as written.
+        url: String,
+        /// What is wrong, with an example of a correct URL.
+        message: String,
+    },
 }
 
 impl StateError {
@@ -166,18 +175,46 @@ pub trait Backend: Send + Sync + 'static {
     async fn history(&self, stack: &str) -> Result<Vec<u64>, StateError>;
 }
 
-/// Opens the backend named by a URL (`file://PATH`, relative to the workspace root).
-pub fn open_backend(url: Option<&str>, root: &Path) -> Result<Arc<dyn Backend>, StateError> {
+/// Opens the state backends of one URL scheme other than `file://` (S3, a control plane's
+/// store, ...). Registered on a [`Registry`] with [`Registry::register_backend`]; any
+/// `Fn(&str, &Path) -> Result<Arc<dyn Backend>, StateError>` closure is one.
+pub trait BackendOpener: Send + Sync {
+    /// The backend for `url` (the whole URL, scheme included); `root` is the workspace root.
+    /// A malformed URL is a [`StateError::InvalidUrl`]. Called once per opened workspace, from
+    /// synchronous code: connections are best made lazily, on first use.
+    fn open(&self, url: &str, root: &Path) -> Result<Arc<dyn Backend>, StateError>;
+}
+
+impl<F> BackendOpener for F
+where
+    F: Fn(&str, &Path) -> Result<Arc<dyn Backend>, StateError> + Send + Sync,
+{
+    fn open(&self, url: &str, root: &Path) -> Result<Arc<dyn Backend>, StateError> {
+        self(url, root)
+    }
+}
+
+/// Opens the backend named by a URL: `file://PATH` (relative to the workspace root) is built
+/// in; other schemes (`s3://...`) are opened by the opener `registry` holds for them.
+pub fn open_backend(
+    url: Option<&str>,
+    root: &Path,
+    registry: &Registry,
+) -> Result<Arc<dyn Backend>, StateError> {
     let url = url.unwrap_or("file://.terrace/state");
-    match url.strip_prefix("file://") {
-        Some(path) => {
-            let dir = if Path::new(path).is_absolute() {
-                PathBuf::from(path)
-            } else {
-                root.join(path)
-            };
-            Ok(Arc::new(super::file::FileBackend::new(dir)))
-        }
+    if let Some(path) = url.strip_prefix("file://") {
+        let dir = if Path::new(path).is_absolute() {
+            PathBuf::from(path)
+        } else {
+            root.join(path)
+        };
+        return Ok(Arc::new(super::file::FileBackend::new(dir)));
+    }
+    let opener = url
+        .split_once("://")
+        .and_then(|(scheme, _)| registry.backend_opener(scheme));
+    match opener {
+        Some(opener) => opener.open(url, root),
         None => Err(StateError::Unsupported(url.to_string())),
     }
 }

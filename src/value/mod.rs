@@ -4,6 +4,10 @@
 //! yet created, an output of a stack not yet applied). It is never a placeholder string: it
 //! propagates through interpolation, lists and maps, and through every downstream stack, until
 //! apply time resolves it. In JSON (plan files) it is written as `{"$unknown": "<origin>"}`.
+//!
+//! A [`Value::Secret`] is an encrypted value (see [`crate::secrets`]): written as
+//! `{"$secret": "v1:…", "$hash": "…"}`, shown as `[secret]`, equal to another secret when their
+//! plaintexts are.
 
 pub mod refs;
 
@@ -32,6 +36,8 @@ pub enum Value {
     Map(BTreeMap<String, Value>),
     /// Known only after apply; the string says what it waits for (e.g. `vpc.id`).
     Unknown(String),
+    /// An encrypted value; opened only for the provider's call.
+    Secret(crate::secrets::Sealed),
 }
 
 impl Value {
@@ -44,6 +50,9 @@ impl Value {
             Json::String(s) => Value::String(s.clone()),
             Json::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
             Json::Object(map) => {
+                if let Some(sealed) = crate::secrets::Sealed::from_json(json) {
+                    return Value::Secret(sealed);
+                }
                 if map.len() == 1 {
                     if let Some(Json::String(origin)) = map.get(UNKNOWN_KEY) {
                         return Value::Unknown(origin.clone());
@@ -74,6 +83,17 @@ impl Value {
                 object.insert(UNKNOWN_KEY.to_string(), Json::String(origin.clone()));
                 Json::Object(object)
             }
+            Value::Secret(sealed) => sealed.to_json(),
+        }
+    }
+
+    /// True when any part is a secret.
+    pub fn contains_secret(&self) -> bool {
+        match self {
+            Value::Secret(_) => true,
+            Value::List(items) => items.iter().any(Value::contains_secret),
+            Value::Map(map) => map.values().any(Value::contains_secret),
+            _ => false,
         }
     }
 
@@ -110,6 +130,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Map(_) => "map",
             Value::Unknown(_) => "unknown",
+            Value::Secret(_) => "secret",
         }
     }
 
@@ -140,8 +161,11 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Unknown(_) => write!(f, "(known after apply)"),
+            Value::Secret(_) => write!(f, "{}", crate::secrets::REDACTED),
             Value::String(s) => write!(f, "{}", Json::String(s.clone())),
-            other if other.is_known() => write!(f, "{}", other.to_json()),
+            other if other.is_known() && !other.contains_secret() => {
+                write!(f, "{}", other.to_json())
+            }
             Value::List(items) => {
                 write!(f, "[")?;
                 for (i, item) in items.iter().enumerate() {
@@ -162,7 +186,7 @@ impl fmt::Display for Value {
                 }
                 write!(f, "}}")
             }
-            _ => unreachable!("scalars are always known"),
+            _ => unreachable!("scalars and secrets are always known"),
         }
     }
 }
@@ -226,6 +250,18 @@ mod tests {
             value.get_path(&["a".into(), "0".into()]),
             Some(&Value::from_json(&json!(1)))
         );
+    }
+
+    #[test]
+    fn secrets_show_as_redacted_and_compare_by_fingerprint() {
+        let secrets = crate::secrets::Secrets::from_key(&[3u8; 32]);
+        let a = Value::Secret(secrets.seal("pw-123456"));
+        let b = Value::from_json(&Value::Secret(secrets.seal("pw-123456")).to_json());
+        assert_eq!(a, b);
+        let shown = Value::Map([("p".to_string(), Value::List(vec![a.clone()]))].into());
+        assert_eq!(shown.to_string(), r#"{"p": [[secret]]}"#);
+        assert!(shown.contains_secret());
+        assert!(!shown.to_string().contains("v1:"));
     }
 
     #[test]

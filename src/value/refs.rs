@@ -246,6 +246,11 @@ pub fn collect(
 pub trait Lookup {
     /// The value the reference points at.
     fn lookup(&self, reference: &Reference) -> Result<Value, String>;
+
+    /// The workspace's secrets, to seal text that interpolates a secret (`"pw=${config.pw}"`).
+    fn secrets(&self) -> Option<&crate::secrets::Secrets> {
+        None
+    }
 }
 
 /// A failed resolution: the reference and why.
@@ -278,6 +283,7 @@ pub fn resolve(
                 .map(|i| resolve(i, lookup, is_layer))
                 .collect::<Result<_, _>>()?,
         ),
+        Json::Object(_) if crate::secrets::is_sealed(json) => Value::from_json(json),
         Json::Object(map) => Value::Map(resolve_map(map, lookup, is_layer)?),
         other => Value::from_json(other),
     })
@@ -316,9 +322,49 @@ fn resolve_string(
     if let Some(origin) = resolved.iter().find_map(Value::first_unknown) {
         return Ok(Value::Unknown(origin.to_string()));
     }
+    if resolved.iter().any(Value::contains_secret) {
+        return seal_interpolation(text, &resolved, lookup);
+    }
     Ok(Value::String(
         resolved.iter().map(Value::interpolated_text).collect(),
     ))
+}
+
+/// Text that interpolates a secret becomes one secret: the parts are opened, joined and
+/// sealed again. Needs the workspace's secrets.
+fn seal_interpolation(
+    text: &str,
+    resolved: &[Value],
+    lookup: &dyn Lookup,
+) -> Result<Value, ResolveError> {
+    let missing = |message: String| ResolveError::Missing {
+        reference: text
+            .trim_start_matches("${")
+            .trim_end_matches('}')
+            .to_string(),
+        message,
+    };
+    let secrets = lookup.secrets().ok_or_else(|| {
+        missing("text that includes a secret needs the workspace's secrets provider".into())
+    })?;
+    let mut plain = String::new();
+    for part in resolved {
+        match part {
+            Value::Secret(sealed) => plain.push_str(
+                &secrets
+                    .unseal("an interpolated secret", sealed)
+                    .map_err(|e| missing(e.to_string()))?,
+            ),
+            Value::String(s) => plain.push_str(s),
+            other if other.contains_secret() => {
+                return Err(missing(
+                    "a list or map holding a secret cannot be interpolated into text".into(),
+                ))
+            }
+            other => plain.push_str(&other.interpolated_text()),
+        }
+    }
+    Ok(Value::Secret(secrets.seal(&plain)))
 }
 
 #[cfg(test)]

@@ -40,6 +40,9 @@ pub enum Command {
     Refresh(RefreshArgs),
     /// Print stack outputs.
     Output(OutputArgs),
+    /// Configuration values in terrace.yaml, plain or encrypted (`--secret`).
+    #[command(subcommand)]
+    Config(super::config_cmd::ConfigCommand),
     /// Inspect and repair state.
     #[command(subcommand)]
     State(StateCommand),

@@ -2,6 +2,8 @@
 //! map outcomes to the documented exit codes.
 
 mod args;
+mod config_cmd;
+mod kms;
 mod progress;
 mod render;
 mod sandbox;
@@ -79,6 +81,8 @@ fn providers(workspace: &terrace::config::Workspace) -> Result<Registry, Error> 
         ))
     };
     let mut registry = Registry::new();
+    // `backend: s3://BUCKET/PREFIX?region=R&lock_table=T` in terrace.yaml.
+    terrace_s3::register(&mut registry);
     let aws =
         terrace_aws::AwsProvider::from_settings(&settings("aws")).map_err(|e| invalid("aws", e))?;
     registry.register(Arc::new(aws));
@@ -94,7 +98,7 @@ fn providers(workspace: &terrace::config::Workspace) -> Result<Registry, Error> 
 }
 
 fn open(dir: &Path) -> Result<Terrace, Error> {
-    Terrace::open_with(dir, providers)
+    Terrace::open_with_secrets(dir, providers, config_cmd::open_secrets)
 }
 
 fn selector(args: &SelectArgs) -> Selector {
@@ -256,6 +260,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
         }
         Command::Output(args) => output(cli, args).await,
         Command::State(command) => state(cli, command).await,
+        Command::Config(command) => config_cmd::run(&cli.dir, cli.json, command).await,
         Command::Sandbox(command) => sandbox_command(cli, command).await,
     }
 }
@@ -409,7 +414,12 @@ async fn output(cli: &Cli, args: &args::OutputArgs) -> Result<i32, Error> {
     };
     let mut all = serde_json::Map::new();
     for name in names {
-        let outputs = terrace.outputs(&name).await?;
+        let outputs: std::collections::BTreeMap<String, serde_json::Value> = terrace
+            .outputs(&name)
+            .await?
+            .into_iter()
+            .map(|(k, v)| (k, terrace::secrets::redacted(&v)))
+            .collect();
         if let Some(key) = &args.key {
             let value = outputs.get(key).ok_or_else(|| {
                 Error::usage(format!(

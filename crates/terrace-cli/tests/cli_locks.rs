@@ -1,0 +1,326 @@
+//! Stack locks between `terrace` processes, on `file://` and on `s3://` (S3 + DynamoDB on
+//! moto): two applies of one stack — one proceeds, the other waits `--lock-timeout` then fails
+//! with exit 4 naming the holder; applies of different stacks both proceed at once; racing
+//! processes with one saved plan — exactly one wins; a stale lock is removed with
+//! `state unlock`. Uses the test provider (its fake cloud lives in the workspace).
+
+mod support;
+
+#[path = "../../terrace-s3/tests/support/moto.rs"]
+mod moto;
+
+use moto::Moto;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+use support::{edit, stderr, stdout, terrace, workspace};
+use terrace::state::{Backend, LockInfo};
+use terrace::testing::FakeCloud;
+
+/// Where the workspace keeps its state.
+enum Store {
+    File,
+    S3 { _moto: Moto, url: String },
+}
+
+impl Store {
+    /// `file://` (the default), or an S3 bucket and lock table on a fresh moto, named in
+    /// terrace.yaml.
+    fn set_up(s3: bool, dir: &Path) -> Store {
+        if !s3 {
+            return Store::File;
+        }
+        moto::credentials();
+        let moto = Moto::start();
+        let url = moto.url("terrace-state", "ws", "");
+        runtime()
+            .block_on(terrace_s3::bootstrap(&url))
+            .expect("bucket and lock table");
+        let config = dir.join("terrace.yaml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(&config, format!("backend: '{url}'\n{text}")).unwrap();
+        Store::S3 { _moto: moto, url }
+    }
+
+    /// The backend, opened as the CLI opens it.
+    fn backend(&self, dir: &Path) -> Box<dyn Backend> {
+        match self {
+            Store::File => Box::new(terrace::state::file::FileBackend::new(
+                dir.join(".terrace/state"),
+            )),
+            Store::S3 { url, .. } => Box::new(terrace_s3::S3Backend::new(url).unwrap()),
+        }
+    }
+}
+
+/// One runtime for the test's own backend calls (the SDK's clients outlive a call).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+fn lock_info(backend: &dyn Backend, stack: &str) -> Option<LockInfo> {
+    runtime().block_on(backend.lock_info(stack)).unwrap()
+}
+
+fn set_latency(dir: &Path, ms: u64) {
+    edit(
+        dir,
+        "terrace.yaml",
+        "    settings: {}",
+        &format!("    settings: {{latency_ms: {ms}}}"),
+    );
+}
+
+fn cloud_size(dir: &Path) -> usize {
+    FakeCloud::in_dir(dir.join(".terrace/test-cloud"))
+        .list()
+        .unwrap()
+        .len()
+}
+
+/// Starts `terrace` in `dir` with the test provider, its output captured.
+fn spawn(dir: &Path, args: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_terrace"))
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("TERRACE_TEST_PROVIDER", "1")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("terrace starts")
+}
+
+/// Waits until `ready` holds (or fails the test after 30 s).
+fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn both_outputs(output: &Output) -> String {
+    format!("{}\n{}", stdout(output), stderr(output))
+}
+
+fn one_apply_waits_for_the_lock_timeout_then_fails_naming_the_holder(s3: bool) {
+    let dir = workspace("basic");
+    let store = Store::set_up(s3, dir.path());
+    let backend = store.backend(dir.path());
+    set_latency(dir.path(), 3000);
+    let stack = "accounts/eu/test";
+    let first = spawn(dir.path(), &["apply", "--yes", "--stack", stack]);
+    let first_pid = first.id();
+    wait_until("the first apply holds the lock", || {
+        lock_info(backend.as_ref(), stack).is_some_and(|l| l.pid == first_pid)
+    });
+    // No refresh: the second plans from state at once (a refresh would read the cloud at
+    // the same slow pace and could outlast the first apply) and then meets the lock.
+    let started = Instant::now();
+    let second = terrace(
+        dir.path(),
+        &[
+            "apply",
+            "--yes",
+            "--no-refresh",
+            "--stack",
+            stack,
+            "--lock-timeout",
+            "1s",
+        ],
+    );
+    let waited = started.elapsed();
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", both_outputs(&first));
+    assert_eq!(
+        second.status.code(),
+        Some(4),
+        "the second is locked out: {}",
+        both_outputs(&second)
+    );
+    assert!(
+        waited >= Duration::from_millis(900),
+        "it waited: {waited:?}"
+    );
+    let message = stderr(&second);
+    assert!(
+        message.contains("locked by")
+            && message.contains(&format!("pid {first_pid}"))
+            && message.contains("for `apply`"),
+        "the holder is named: {message}"
+    );
+    assert_eq!(cloud_size(dir.path()), 1, "one account was created, once");
+    assert!(
+        lock_info(backend.as_ref(), stack).is_none(),
+        "the lock was released"
+    );
+}
+
+fn applies_of_different_stacks_both_proceed(s3: bool) {
+    let dir = workspace("basic");
+    let store = Store::set_up(s3, dir.path());
+    let backend = store.backend(dir.path());
+    let accounts = terrace(
+        dir.path(),
+        &["apply", "--yes", "--stack", "accounts/eu/test"],
+    );
+    assert_eq!(accounts.status.code(), Some(0), "{}", stderr(&accounts));
+    set_latency(dir.path(), 2000);
+    let (a, b) = ("networks/eu/a", "networks/eu/b");
+    let first = spawn(dir.path(), &["apply", "--yes", "--stack", a]);
+    let second = spawn(dir.path(), &["apply", "--yes", "--stack", b]);
+    wait_until("both stacks are locked at the same time", || {
+        lock_info(backend.as_ref(), a).is_some() && lock_info(backend.as_ref(), b).is_some()
+    });
+    for child in [first, second] {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(output.status.code(), Some(0), "{}", both_outputs(&output));
+        assert!(
+            !both_outputs(&output).contains("waiting for the lock"),
+            "{}",
+            both_outputs(&output)
+        );
+    }
+    // 1 account, then a network with 2 subnets and a network with 1.
+    assert_eq!(cloud_size(dir.path()), 6);
+    let list = terrace(dir.path(), &["state", "list", "--json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&list.stdout).unwrap();
+    let stacks: Vec<&str> = rows.iter().filter_map(|r| r["stack"].as_str()).collect();
+    assert_eq!(stacks, ["accounts/eu/test", a, b]);
+    assert!(rows.iter().all(|r| r["locked_by"].is_null()), "{rows:?}");
+}
+
+#[test]
+fn file_one_apply_waits_for_the_lock_timeout_then_fails_naming_the_holder() {
+    one_apply_waits_for_the_lock_timeout_then_fails_naming_the_holder(false);
+}
+
+#[test]
+fn s3_one_apply_waits_for_the_lock_timeout_then_fails_naming_the_holder() {
+    one_apply_waits_for_the_lock_timeout_then_fails_naming_the_holder(true);
+}
+
+#[test]
+fn file_applies_of_different_stacks_both_proceed() {
+    applies_of_different_stacks_both_proceed(false);
+}
+
+#[test]
+fn s3_applies_of_different_stacks_both_proceed() {
+    applies_of_different_stacks_both_proceed(true);
+}
+
+#[test]
+fn s3_processes_racing_with_one_saved_plan_exactly_one_wins() {
+    let dir = workspace("basic");
+    let store = Store::set_up(true, dir.path());
+    set_latency(dir.path(), 2000);
+    let plan = terrace(
+        dir.path(),
+        &["plan", "--stack", "accounts/eu/test", "--out", "plan.json"],
+    );
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    let children: Vec<Child> = (0..4)
+        .map(|_| spawn(dir.path(), &["apply", "plan.json"]))
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().unwrap())
+        .collect();
+    let codes: Vec<Option<i32>> = outputs.iter().map(|o| o.status.code()).collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(0)).count(),
+        1,
+        "exactly one wins: {codes:?}"
+    );
+    for loser in outputs.iter().filter(|o| o.status.code() != Some(0)) {
+        let code = loser.status.code();
+        assert!(
+            code == Some(4) || code == Some(5),
+            "a loser is locked out or finds the plan stale: {code:?} {}",
+            stderr(loser)
+        );
+    }
+    assert_eq!(cloud_size(dir.path()), 1, "one account, not four");
+    let state = runtime()
+        .block_on(store.backend(dir.path()).load("accounts/eu/test"))
+        .unwrap()
+        .expect("the winner saved its state in the bucket");
+    assert_eq!(state.serial, 1);
+    assert_eq!(state.resources.len(), 1);
+}
+
+#[test]
+fn s3_a_stale_lock_is_reported_and_removed_with_state_unlock() {
+    let dir = workspace("basic");
+    let store = Store::set_up(true, dir.path());
+    let backend = store.backend(dir.path());
+    let stack = "accounts/eu/test";
+    let holder = LockInfo::for_operation("held-by-test");
+    runtime().block_on(backend.lock(stack, &holder)).unwrap();
+    let output = terrace(
+        dir.path(),
+        &[
+            "apply",
+            "--yes",
+            "--stack",
+            stack,
+            "--lock-timeout",
+            "500ms",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(4), "{}", both_outputs(&output));
+    assert!(
+        stderr(&output).contains("held-by-test")
+            && stderr(&output).contains(&format!("terrace state unlock {stack}")),
+        "{}",
+        stderr(&output)
+    );
+    let unlock = terrace(dir.path(), &["state", "unlock", stack]);
+    assert_eq!(unlock.status.code(), Some(0), "{}", stderr(&unlock));
+    assert!(
+        stdout(&unlock).contains(&format!("Removed the lock of {stack} held by"))
+            && stdout(&unlock).contains("held-by-test"),
+        "{}",
+        stdout(&unlock)
+    );
+    assert!(lock_info(backend.as_ref(), stack).is_none());
+    let output = terrace(dir.path(), &["apply", "--yes", "--stack", stack]);
+    assert_eq!(output.status.code(), Some(0), "{}", both_outputs(&output));
+    let again = terrace(dir.path(), &["state", "unlock", stack]);
+    assert!(
+        stdout(&again).contains("was not locked"),
+        "{}",
+        stdout(&again)
+    );
+}
+
+#[test]
+fn a_malformed_s3_backend_url_is_one_clear_error() {
+    let dir = workspace("basic");
+    let config = dir.path().join("terrace.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("backend: 's3://terrace-state/ws?region=eu-west-1'\n{text}"),
+    )
+    .unwrap();
+    let output = terrace(dir.path(), &["state", "list"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both_outputs(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("invalid state backend URL")
+            && message.contains("lock_table=NAME")
+            && message.contains(terrace_s3::EXAMPLE),
+        "{message}"
+    );
+}

@@ -1,0 +1,94 @@
+//! A moto server from the project venv (`TERRACE_VENV`, else `.venv` at the repository root;
+//! `scripts/ensure-venv.sh` makes it) on a free loopback port, stopped (SIGTERM, then SIGKILL)
+//! when dropped. Standard library only, so that other test suites can include this file with
+//! `#[path]` (the CLI's `cli_locks.rs` does).
+#![allow(dead_code)]
+
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn venv() -> PathBuf {
+    match std::env::var_os("TERRACE_VENV") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .map(|dir| dir.join(".venv"))
+            .find(|dir| dir.join("bin/moto_server").exists())
+            .unwrap_or_else(|| PathBuf::from(".venv")),
+    }
+}
+
+/// A running moto server.
+pub struct Moto {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let bin = venv().join("bin/moto_server");
+        assert!(
+            bin.exists(),
+            "moto is not installed at {}: run scripts/ensure-venv.sh first",
+            bin.display()
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let moto = Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "moto_server did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        moto
+    }
+
+    /// An `s3://` backend URL on this server.
+    pub fn url(&self, bucket: &str, prefix: &str, extra: &str) -> String {
+        format!(
+            "s3://{bucket}/{prefix}?region=us-east-1&lock_table=terrace-locks&endpoint={}{extra}",
+            self.endpoint
+        )
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Dummy credentials for moto, set once per process (before any SDK client is made).
+pub fn credentials() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
+        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
+        std::env::remove_var("AWS_PROFILE");
+    });
+}
