@@ -200,3 +200,62 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
     let left = sandbox.inventory(WORKSPACE, REGIONS);
     assert!(left.is_empty(), "nothing owned remains: {left:?}");
 }
+
+/// Issue 6 on the sandbox: the replicas layer rolls out one replica at a time behind a gate.
+/// The gate fails after the canary, so the other two replicas are never touched — their stacks
+/// own nothing in the emulators — and the proxies, which need every replica, are skipped.
+#[test]
+fn a_failed_canary_gate_leaves_the_other_replicas_untouched_on_the_sandbox() {
+    let dir = reference_workspace();
+    let dir = dir.path();
+    let sandbox = Sandbox::start(dir);
+    let seen = dir.join("gate-saw.json");
+    std::fs::write(
+        dir.join("stacks/replicas/layer.yaml"),
+        format!(
+            "depends_on: [networks]\nper: replica\nrollout:\n  order: [aws-eu-west-1]\n  \
+             max_parallel: 1\n  gate: 'echo \"$TERRACE_WAVE_OUTPUTS\" > {}; exit 1'\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+
+    let apply = terrace(dir, &["apply", "--group", "eu", "--yes"]);
+    assert_ne!(apply.status.code(), Some(0), "{}", stdout(&apply));
+    let out = stdout(&apply) + &stderr(&apply);
+    assert!(out.contains("gate failed"), "{out}");
+    assert!(
+        out.contains("replicas/eu/gcp-europe-west3") && out.contains("not started"),
+        "the summary names the stacks left: {out}"
+    );
+
+    let gate_saw: Value =
+        serde_json::from_str(&std::fs::read_to_string(&seen).expect("the gate ran")).unwrap();
+    assert!(
+        gate_saw["replicas/eu/aws-eu-west-1"]["endpoint"]
+            .as_str()
+            .is_some_and(|e| e.contains("elb.amazonaws.com")),
+        "the gate sees the canary's outputs: {gate_saw}"
+    );
+    let owned = owned_by_stack(&sandbox);
+    assert_eq!(
+        owned.get("replicas/eu/aws-eu-west-1"),
+        Some(&5),
+        "{owned:?}"
+    );
+    for untouched in [
+        "replicas/eu/gcp-europe-west3",
+        "replicas/eu/aws-eu-central-1",
+        "proxies/eu",
+    ] {
+        assert!(!owned.contains_key(untouched), "{untouched}: {owned:?}");
+    }
+    for network in [
+        "networks/eu/aws-eu-west-1",
+        "networks/eu/gcp-europe-west3",
+        "networks/eu/aws-eu-central-1",
+    ] {
+        assert!(owned.contains_key(network), "{network}: {owned:?}");
+    }
+    assert_eq!(owned, state_by_stack(dir), "the cloud matches state");
+}
