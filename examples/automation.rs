@@ -1,92 +1,101 @@
-//! Automation API: a program that opens a workspace, plans, applies and prints the events —
-//! the core of a control plane that creates region groups on demand.
+//! Automation API: a program that opens a workspace, plans one region group, applies it while
+//! printing the events, then reads the group's outputs — the core of a control plane that
+//! creates region groups on demand. It uses the real AWS and GCP providers.
 //!
-//!     cargo run --example automation                 # a demo copy of tests/fixtures/basic
-//!     cargo run --example automation -- DIR          # your workspace
+//! On the sandbox (no cloud account needed), from the repository root:
 //!
-//! Until the AWS and GCP providers land, it registers the in-process test provider, whose
-//! fake cloud lives under DIR/.terrace/test-cloud.
+//!     target/debug/terrace sandbox start && eval "$(target/debug/terrace sandbox env)"
+//!     cargo run --example automation                  # the reference workspace, group eu
+//!     cargo run --example automation -- DIR GROUP     # your workspace and group
+//!
+//! Without arguments it refuses to run unless the sandbox endpoints are in the environment,
+//! so that a demo never reaches a real cloud by accident.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use terrace::engine::{ApplyOptions, PlanOptions, Terrace};
+use terrace::engine::{ApplyOptions, PlanOptions, Selector, Terrace};
 use terrace::events::Event;
 use terrace::provider::Registry;
-use terrace::testing::{TestOptions, TestProvider};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (root, _scratch) = match std::env::args().nth(1) {
-        Some(dir) => (PathBuf::from(dir), None),
-        None => {
-            let scratch = tempfile::tempdir()?;
-            copy_dir(
-                &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/basic"),
-                scratch.path(),
-            )?;
-            (scratch.path().to_path_buf(), Some(scratch))
+    let mut args = std::env::args().skip(1);
+    let (root, group) = match (args.next(), args.next()) {
+        (Some(dir), group) => (PathBuf::from(dir), group.unwrap_or_else(|| "eu".into())),
+        (None, _) => {
+            let sandboxed = ["AWS_ENDPOINT_URL", "TERRACE_GCP_ENDPOINT"]
+                .iter()
+                .all(|v| std::env::var_os(v).is_some());
+            if !sandboxed {
+                return Err("start the sandbox and export its endpoints first: \
+                     terrace sandbox start && eval \"$(terrace sandbox env)\" \
+                     (or pass DIR GROUP to run on your own workspace and clouds)"
+                    .into());
+            }
+            (PathBuf::from(env!("CARGO_MANIFEST_DIR")), "eu".to_string())
         }
     };
-    let mut registry = Registry::new();
-    registry.register(Arc::new(TestProvider::in_dir(
-        root.join(".terrace/test-cloud"),
-        TestOptions::default(),
-    )));
-    let terrace = Terrace::open(&root, registry)?;
 
-    let plan = terrace.plan(&PlanOptions::default()).await?;
+    // Providers are configured from the workspace's terrace.yaml, as the CLI does.
+    let terrace = Terrace::open_with(&root, |workspace| {
+        let settings = |name: &str| {
+            workspace
+                .settings
+                .providers
+                .get(name)
+                .map(|p| p.settings.clone())
+                .unwrap_or_default()
+        };
+        let invalid = |e: terrace::provider::ProviderError| terrace::Error::usage(e.message);
+        let mut registry = Registry::new();
+        let aws = terrace_aws::AwsProvider::from_settings(&settings("aws")).map_err(invalid)?;
+        let gcp = terrace_gcp::GcpProvider::from_settings(&settings("gcp")).map_err(invalid)?;
+        registry.register(Arc::new(aws));
+        registry.register(Arc::new(gcp));
+        Ok(registry)
+    })?;
+
+    let selector = Selector {
+        groups: vec![group.clone()],
+        ..Default::default()
+    };
+    let options = PlanOptions {
+        selector: selector.clone(),
+        ..Default::default()
+    };
+    let plan = terrace.plan(&options).await?;
     let s = &plan.summary;
     println!(
-        "plan: {} to create, {} to update, {} to replace, {} to delete",
+        "plan for group {group}: {} to create, {} to update, {} to replace, {} to delete",
         s.create, s.update, s.replace, s.delete
     );
-    if !plan.has_changes() {
-        println!("nothing to do");
-        return Ok(());
-    }
-
-    let mut run = terrace.apply(plan, ApplyOptions::default())?;
-    while let Some(event) = run.events.recv().await {
-        match &event {
-            Event::ResourceFinished {
-                stack,
-                resource,
-                action,
-                status,
-                ..
-            } => {
-                println!("{stack}: {resource}: {action} {status:?}")
+    if plan.has_changes() {
+        let mut run = terrace.apply(plan, ApplyOptions::default())?;
+        while let Some(event) = run.events.recv().await {
+            match &event {
+                Event::ResourceFinished {
+                    stack,
+                    resource,
+                    action,
+                    status,
+                    ..
+                } => println!("{stack}: {resource}: {action} {status:?}"),
+                Event::StackFinished { stack, status, .. } => println!("{stack}: {status:?}"),
+                _ => {}
             }
-            Event::StackFinished { stack, status, .. } => println!("{stack}: {status:?}"),
-            other => println!("{}", serde_json::to_string(other)?),
+        }
+        let summary = run.finish().await?;
+        if !summary.succeeded() {
+            return Err("apply did not succeed".into());
         }
     }
-    let summary = run.finish().await?;
-    for stack in terrace.stacks(&Default::default())? {
+    for stack in terrace.stacks(&selector)? {
         let outputs = terrace.outputs(&stack.name).await?;
         println!(
             "{} outputs: {}",
             stack.name,
             serde_json::Value::Object(outputs.into_iter().collect())
         );
-    }
-    if summary.succeeded() {
-        Ok(())
-    } else {
-        Err("apply did not succeed".into())
-    }
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
     }
     Ok(())
 }

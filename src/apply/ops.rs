@@ -32,8 +32,25 @@ pub struct Op {
     pub kind: OpKind,
     /// The planned action this operation is part of.
     pub action: Action,
-    /// The state entry it acts on (`name`, or `name#deposed`).
+    /// The state entry it acts on (`name`, or `name#deposed[-N]`).
     pub state_key: String,
+    /// For the create of a create-before-destroy replace: the state entry the old resource
+    /// moves to, which the paired delete removes.
+    pub deposed_as: Option<String>,
+}
+
+/// A state entry for the old half of a create-before-destroy replace that no other entry
+/// uses: `name#deposed`, else `name#deposed-2`, ... (an earlier run may have left one whose
+/// delete failed; it must stay tracked).
+pub fn deposed_key(name: &str, state: &StackState) -> String {
+    let first = format!("{name}{DEPOSED_SUFFIX}");
+    if !state.resources.contains_key(&first) {
+        return first;
+    }
+    (2..)
+        .map(|n| format!("{first}-{n}"))
+        .find(|key| !state.resources.contains_key(key))
+        .expect("an unused key exists")
 }
 
 /// Operations in a valid execution order, and edges `(before, after)` between them.
@@ -47,6 +64,7 @@ pub fn build(changes: &[ResourceChange], state: &StackState) -> (Vec<Op>, Vec<(u
         kind,
         action,
         state_key,
+        deposed_as: None,
     };
     for change in changes {
         let name = change.name.as_str();
@@ -67,11 +85,13 @@ pub fn build(changes: &[ResourceChange], state: &StackState) -> (Vec<Op>, Vec<(u
             Action::Replace => {
                 let (create, delete) = (ops.len(), ops.len() + 1);
                 let deposed = if change.create_before_destroy {
-                    format!("{name}{DEPOSED_SUFFIX}")
+                    deposed_key(name, state)
                 } else {
                     name.to_string()
                 };
-                ops.push(op(name, OpKind::Create, Action::Replace, name.to_string()));
+                let mut create_op = op(name, OpKind::Create, Action::Replace, name.to_string());
+                create_op.deposed_as = change.create_before_destroy.then(|| deposed.clone());
+                ops.push(create_op);
                 ops.push(op(name, OpKind::Delete, Action::Replace, deposed));
                 edges.push(if change.create_before_destroy {
                     (create, delete)
@@ -95,15 +115,24 @@ pub fn build(changes: &[ResourceChange], state: &StackState) -> (Vec<Op>, Vec<(u
     }
     for (name, resource) in &state.resources {
         // A resource that depended on `dep` goes (or moves off it) before `dep` is deleted.
-        for dep in &resource.dependencies {
-            let Some(&delete_dep) = delete_op.get(dep.as_str()) else {
-                continue;
-            };
+        // (A deposed copy left by an earlier run counts as `dep` too.)
+        let deletes_of_deps = delete_op.iter().filter(|(key, _)| {
+            resource.dependencies.iter().any(|dep| {
+                **key == dep.as_str()
+                    || key
+                        .strip_prefix(dep.as_str())
+                        .is_some_and(|rest| rest.starts_with(DEPOSED_SUFFIX))
+            })
+        });
+        for (_, &delete_dep) in deletes_of_deps {
             if let Some(&delete_mine) = delete_op.get(name.as_str()) {
                 edges.push((delete_mine, delete_dep));
             }
-            let dep_replaced = ops[delete_dep].action == Action::Replace;
-            if let (Some(&write_mine), false) = (write_op.get(name.as_str()), dep_replaced) {
+            // After a delete-then-create replace, the dependent's write can only follow the
+            // create; with create_before_destroy it moves onto the new one first.
+            let deleted_first = ops[delete_dep].action == Action::Replace
+                && !ops[delete_dep].state_key.contains(DEPOSED_SUFFIX);
+            if let (Some(&write_mine), false) = (write_op.get(name.as_str()), deleted_first) {
                 edges.push((write_mine, delete_dep));
             }
         }
@@ -220,5 +249,49 @@ mod tests {
         let (ops, edges) = build(&changes, &state);
         assert_eq!(order(&ops, &edges), vec!["Update app", "Delete net"]);
         assert!(is_acyclic(ops.len(), &edges));
+    }
+
+    #[test]
+    fn a_deposed_entry_left_by_an_earlier_run_stays_tracked() {
+        let mut state = StackState::new("s");
+        in_state(&mut state, "t", &[]);
+        in_state(&mut state, "t#deposed", &[]);
+        in_state(&mut state, "group", &["t"]);
+        let changes = vec![
+            change("t", Action::Replace, &[], true),
+            change("group", Action::Update, &["t"], false),
+            change("t#deposed", Action::Delete, &[], false),
+        ];
+        let (ops, edges) = build(&changes, &state);
+        let order = order(&ops, &edges);
+        assert!(
+            order.contains(&"Delete t#deposed-2".to_string()),
+            "{order:?}"
+        );
+        assert!(order.contains(&"Delete t#deposed".to_string()), "{order:?}");
+        let create = ops.iter().find(|o| o.kind == OpKind::Create).unwrap();
+        assert_eq!(create.deposed_as.as_deref(), Some("t#deposed-2"));
+        let pos = |s: &str| order.iter().position(|o| o == s).unwrap();
+        // Both old templates go only after the group moved to the new one.
+        assert!(pos("Update group") < pos("Delete t#deposed"));
+        assert!(pos("Update group") < pos("Delete t#deposed-2"));
+    }
+
+    #[test]
+    fn dependents_move_onto_a_created_before_destroyed_replacement_first() {
+        let mut state = StackState::new("s");
+        in_state(&mut state, "template", &[]);
+        in_state(&mut state, "group", &["template"]);
+        // A new template, then the group points at it, then the old template goes: the
+        // cloud refuses to delete a template still in use.
+        let changes = vec![
+            change("template", Action::Replace, &[], true),
+            change("group", Action::Update, &["template"], false),
+        ];
+        let (ops, edges) = build(&changes, &state);
+        assert_eq!(
+            order(&ops, &edges),
+            vec!["Create template", "Update group", "Delete template#deposed"]
+        );
     }
 }

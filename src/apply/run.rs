@@ -1,7 +1,7 @@
 //! Running one stack: lock, serial check, refresh and adoption of interrupted creates,
 //! re-plan and approval check, the operations, the outputs, the snapshot, unlock.
 
-use super::ops::{self, Op, OpKind, DEPOSED_SUFFIX};
+use super::ops::{self, Op, OpKind};
 use super::{approval, ApplyContext, FreshOutputs, ResourceOutcome, StackOutcome};
 use crate::events::{Event, EventSink, ResourceStatus, StackStatus};
 use crate::plan::stack::{plan_stack, Observations, Resolver, StackInputs};
@@ -649,8 +649,8 @@ impl StackRun {
     async fn create(&self, op: &Op) -> Result<String, String> {
         let spec = self.approved().desired.resources[&op.resource].clone();
         let properties = self.resolve_properties(&op.resource)?;
-        if op.action == crate::plan::Action::Replace && spec.create_before_destroy {
-            self.depose(&op.resource).await?;
+        if let Some(deposed) = &op.deposed_as {
+            self.depose(&op.resource, deposed).await?;
         }
         let key = self
             .reuse_keys
@@ -683,7 +683,7 @@ impl StackRun {
     }
 
     /// Moves the old half of a create-before-destroy replace aside, under a name of its own.
-    async fn depose(&self, resource: &str) -> Result<(), String> {
+    async fn depose(&self, resource: &str, deposed: &str) -> Result<(), String> {
         let old = self
             .state
             .lock()
@@ -694,7 +694,7 @@ impl StackRun {
         let Some(old) = old else { return Ok(()) };
         let entry = JournalEntry::Done {
             operation: String::new(),
-            resource: format!("{resource}{DEPOSED_SUFFIX}"),
+            resource: deposed.to_string(),
             state: Some(Box::new(old)),
         };
         self.journal(entry).await.map_err(|e| e.to_string())

@@ -1,6 +1,7 @@
-//! The workspace model: `terrace.yaml`, `groups/*.yaml`, `stacks/<layer>/layer.yaml` and
-//! `templates/<layer>/*.yaml.tera`, loaded and validated. Every problem becomes a
-//! [`Diagnostic`] naming file, line and column; loading never writes anything.
+//! The workspace model: `terrace.yaml`, `groups/*.yaml` (or the directory `groups:` names),
+//! `stacks/<layer>/layer.yaml` and `templates/<layer>/*.yaml.tera`, loaded and validated.
+//! Every problem becomes a [`Diagnostic`] naming file, line and column; loading never writes
+//! anything.
 
 pub mod group;
 pub mod layer;
@@ -35,6 +36,9 @@ pub struct Workspace {
     pub groups: Vec<Group>,
     /// Layers in dependency order (a layer after every layer it depends on).
     pub layers: Vec<Layer>,
+    /// Every other `*.tera` file under `templates/` (one directory deep): pieces that stack
+    /// templates import or include by path, e.g. `templates/shared/cloud-init.tera`.
+    pub partials: Vec<Template>,
 }
 
 impl Workspace {
@@ -84,12 +88,14 @@ pub fn load(root: &Path) -> Result<Workspace, Diagnostics> {
     })?;
     let settings: Settings = yaml::parse(Path::new(SETTINGS_FILE), &settings_text).map_err(one)?;
     let mut problems = Vec::new();
-    let groups = load_groups(root, &mut problems);
+    let groups_dir = settings.groups.as_deref().unwrap_or("groups");
+    let groups = load_groups(root, groups_dir, &mut problems);
     let layers = load_layers(root, &mut problems);
     if !problems.is_empty() {
         return Err(Diagnostics(problems));
     }
     let layers = order_layers(root, layers).map_err(Diagnostics)?;
+    let partials = load_partials(root, &layers).map_err(Diagnostics)?;
     let name = settings.name.clone().unwrap_or_else(|| default_name(root));
     Ok(Workspace {
         root: root.to_path_buf(),
@@ -97,7 +103,49 @@ pub fn load(root: &Path) -> Result<Workspace, Diagnostics> {
         settings,
         groups,
         layers,
+        partials,
     })
+}
+
+/// `*.tera` files under `templates/` and its subdirectories (one level) that no layer renders.
+fn load_partials(root: &Path, layers: &[Layer]) -> Result<Vec<Template>, Vec<Diagnostic>> {
+    let used: BTreeSet<&Path> = layers
+        .iter()
+        .flat_map(|l| l.templates.iter().map(|t| t.path.as_path()))
+        .collect();
+    let templates = root.join("templates");
+    let mut dirs = vec![templates.clone()];
+    dirs.extend(
+        fs::read_dir(&templates)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir()),
+    );
+    let mut partials = Vec::new();
+    let mut problems = Vec::new();
+    for dir in dirs {
+        for path in files_with_suffix(&dir, ".tera") {
+            let rel = relative(root, &path);
+            if used.contains(rel.as_path()) {
+                continue;
+            }
+            match fs::read_to_string(&path) {
+                Ok(text) => partials.push(Template { path: rel, text }),
+                Err(err) => problems.push(Diagnostic::new(
+                    Location::file(&rel),
+                    format!("cannot read template: {err}"),
+                )),
+            }
+        }
+    }
+    partials.sort_by(|a, b| a.path.cmp(&b.path));
+    if problems.is_empty() {
+        Ok(partials)
+    } else {
+        Err(problems)
+    }
 }
 
 fn one(diagnostic: Diagnostic) -> Diagnostics {
@@ -134,9 +182,9 @@ fn is_valid_name(name: &str) -> bool {
 
 const NAME_HELP: &str = "use lowercase letters, digits and `-`, starting with a letter or digit";
 
-fn load_groups(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Group> {
+fn load_groups(root: &Path, dir: &str, problems: &mut Vec<Diagnostic>) -> Vec<Group> {
     let mut groups = Vec::new();
-    for path in files_with_suffix(&root.join("groups"), ".yaml") {
+    for path in files_with_suffix(&root.join(dir), ".yaml") {
         let file = relative(root, &path);
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,

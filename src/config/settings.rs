@@ -15,6 +15,9 @@ pub struct Settings {
     /// State backend URL; default `file://.terrace/state`.
     #[serde(default)]
     pub backend: Option<String>,
+    /// Directory of the group files, relative to the workspace; default `groups`.
+    #[serde(default)]
+    pub groups: Option<String>,
     /// Provider name (the prefix of resource types, and a replica's `cloud`) → its settings.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSettings>,

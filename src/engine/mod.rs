@@ -4,6 +4,7 @@
 
 mod drift;
 mod planner;
+mod removed;
 pub mod select;
 pub mod validate;
 

@@ -1,9 +1,10 @@
 //! Step generation across stacks: load states, refresh the selected stacks (batched reads, in
 //! parallel), then plan each stack in dependency order, feeding each the planned outputs of
 //! the stacks above it — unknown where an upstream value waits for apply — and apply the
-//! protect rule. Destroy plans run in reverse order.
+//! protect rule. Destroy plans run in reverse order. Stacks left in state but removed from the
+//! configuration are planned for deletion (see `removed`).
 
-use super::{PlanOptions, Terrace};
+use super::{removed, PlanOptions, Terrace};
 use crate::plan::blast::blast_radius;
 use crate::plan::stack::{plan_stack, planned_outputs, Observations, StackInputs};
 use crate::plan::{Action, Plan, StackPlan, Summary, PLAN_FORMAT_VERSION};
@@ -123,6 +124,26 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         stacks.push(stack);
     }
     link_order(terrace, &mut stacks, options.destroy);
+    let removed = removed::removed_stacks(terrace, &options.selector).await?;
+    let removed_names: BTreeSet<String> = removed
+        .iter()
+        .map(|(s, _)| s.instance.name.clone())
+        .collect();
+    for (spec, state) in &removed {
+        let inputs = StackInputs {
+            spec,
+            state: Some(state),
+            observations: &no_observations,
+            upstream: &BTreeMap::new(),
+            layer_links: &BTreeMap::new(),
+            config: &terrace.workspace.settings.config,
+            layers: &layers,
+            registry: &terrace.registry,
+            destroy: true,
+        };
+        stacks.push(plan_stack(&inputs)?);
+    }
+    removed::order_removed(&mut stacks, &removed_names, &layers);
     let mut plan = Plan {
         format_version: PLAN_FORMAT_VERSION,
         terrace_version: env!("CARGO_PKG_VERSION").to_string(),

@@ -55,7 +55,7 @@ pub fn diff_resource(
     change.id = Some(current.state.id.clone());
     let base = comparison_base(current, change.after.as_ref().expect("set above"), schema);
     let desired = change.after.as_ref().expect("set above");
-    change.changed = changed_fields(&base, desired);
+    change.changed = changed_fields(&base, desired, schema);
     change.before = Some(
         base.iter()
             .map(|(k, v)| (k.clone(), Value::from_json(v)))
@@ -109,7 +109,7 @@ fn comparison_base(current: Current, desired: &ValueMap, schema: &ResourceSchema
     base
 }
 
-fn changed_fields(base: &Properties, desired: &ValueMap) -> Vec<String> {
+fn changed_fields(base: &Properties, desired: &ValueMap, schema: &ResourceSchema) -> Vec<String> {
     let fields: BTreeSet<&String> = base.keys().chain(desired.keys()).collect();
     fields
         .into_iter()
@@ -119,10 +119,28 @@ fn changed_fields(base: &Properties, desired: &ValueMap) -> Vec<String> {
                 .map(Value::from_json)
                 .unwrap_or(Value::Null);
             let after = desired.get(*field).cloned().unwrap_or(Value::Null);
-            after.first_unknown().is_some() || before != after
+            if after.first_unknown().is_some() {
+                return true;
+            }
+            if schema.field(field).is_some_and(|f| f.unordered) {
+                sorted(before) != sorted(after)
+            } else {
+                before != after
+            }
         })
         .cloned()
         .collect()
+}
+
+/// A list with its items in a canonical order (other values unchanged).
+fn sorted(value: Value) -> Value {
+    match value {
+        Value::List(mut items) => {
+            items.sort_by_cached_key(|item| item.to_json().to_string());
+            Value::List(items)
+        }
+        other => other,
+    }
 }
 
 fn replace_reasons(
@@ -205,8 +223,12 @@ pub fn planned_attributes(
         _ => {
             let mut attrs = desired;
             attrs.insert("id".to_string(), unknown("id"));
-            for field in schema.fields.iter().filter(|f| f.computed) {
-                attrs.insert(field.name.clone(), unknown(&field.name));
+            // Computed fields, and settable ones left unset (the cloud may default them,
+            // e.g. an allocated address), are known only after apply.
+            for field in &schema.fields {
+                if field.computed || !attrs.contains_key(&field.name) {
+                    attrs.insert(field.name.clone(), unknown(&field.name));
+                }
             }
             attrs
         }
@@ -228,6 +250,8 @@ mod tests {
                     .force_new(),
                 FieldSchema::input("name", FieldKind::String),
                 FieldSchema::input("dns", FieldKind::Bool),
+                FieldSchema::input("zones", FieldKind::List).unordered(),
+                FieldSchema::input("hops", FieldKind::List),
                 FieldSchema::computed("arn", FieldKind::String),
             ],
             api: ApiClasses {
@@ -285,6 +309,35 @@ mod tests {
         );
         assert_eq!(change.action, Action::Create);
         assert!(change.before.is_none());
+    }
+
+    #[test]
+    fn unordered_lists_compare_as_sets_and_ordered_ones_do_not() {
+        let s = state(json!({"cidr": "c", "zones": ["b", "a"], "hops": ["x", "y"]}));
+        let reordered = diff_resource(
+            "vpc",
+            &spec(),
+            desired(json!({"cidr": "c", "zones": ["a", "b"], "hops": ["x", "y"]})),
+            current(&s),
+            &schema(),
+        );
+        assert_eq!(reordered.action, Action::NoOp);
+        let hops = diff_resource(
+            "vpc",
+            &spec(),
+            desired(json!({"cidr": "c", "zones": ["b", "a"], "hops": ["y", "x"]})),
+            current(&s),
+            &schema(),
+        );
+        assert_eq!(hops.changed, vec!["hops"]);
+        let more = diff_resource(
+            "vpc",
+            &spec(),
+            desired(json!({"cidr": "c", "zones": ["a", "b", "c"], "hops": ["x", "y"]})),
+            current(&s),
+            &schema(),
+        );
+        assert_eq!(more.changed, vec!["zones"]);
     }
 
     #[test]
@@ -411,6 +464,11 @@ mod tests {
             Value::Unknown("networks/eu/a: vpc.arn".into())
         );
         assert_eq!(attrs["cidr"], Value::String("10.0.0.0/16".into()));
+        assert_eq!(
+            attrs["name"],
+            Value::Unknown("networks/eu/a: vpc.name".into()),
+            "a settable field left unset may be defaulted by the cloud"
+        );
         let s = state(json!({"cidr": "10.0.0.0/16"}));
         let noop = diff_resource(
             "vpc",

@@ -53,6 +53,10 @@ pub struct FieldSchema {
     /// Set by the cloud; an attribute, not settable in properties.
     #[serde(default)]
     pub computed: bool,
+    /// A list whose order carries no meaning (ids the cloud reports sorted): compared as a
+    /// set, so the order written in a template never shows as a change.
+    #[serde(default)]
+    pub unordered: bool,
 }
 
 impl FieldSchema {
@@ -64,12 +68,19 @@ impl FieldSchema {
             required: false,
             force_new: false,
             computed: false,
+            unordered: false,
         }
     }
 
     /// Marks the field as required.
     pub fn required(mut self) -> Self {
         self.required = true;
+        self
+    }
+
+    /// Marks a list field as compared without regard to order.
+    pub fn unordered(mut self) -> Self {
+        self.unordered = true;
         self
     }
 
@@ -87,6 +98,7 @@ impl FieldSchema {
             required: false,
             force_new: false,
             computed: true,
+            unordered: false,
         }
     }
 }

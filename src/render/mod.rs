@@ -95,6 +95,13 @@ impl Renderer {
     pub fn new(workspace: &Workspace) -> Result<Renderer, Vec<Diagnostic>> {
         let mut tera = tera::Tera::default();
         let mut problems = Vec::new();
+        let partials = workspace
+            .partials
+            .iter()
+            .map(|p| (p.path.to_string_lossy().to_string(), p.text.as_str()));
+        if let Err(err) = tera.add_raw_templates(partials) {
+            problems.push(tera_diagnostic("templates/", None, &err));
+        }
         for layer in &workspace.layers {
             for template in &layer.templates {
                 let name = template.path.to_string_lossy().to_string();

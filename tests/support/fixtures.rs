@@ -46,3 +46,28 @@ pub fn edit(dir: &Path, file: &str, from: &str, to: &str) {
     assert!(text.contains(from), "{file} does not contain {from:?}");
     std::fs::write(path, text.replace(from, to)).unwrap();
 }
+
+#[allow(dead_code)] // not every test suite uses it
+/// A copy of the repository's reference workspace (terrace.yaml, stacks/, templates/,
+/// policies/ and the group files in examples/) in a fresh temporary directory.
+pub fn reference_workspace() -> tempfile::TempDir {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|dir| dir.join("stacks").is_dir() && dir.join("terrace.yaml").is_file())
+        .expect("the repository root holds the reference workspace")
+        .to_path_buf();
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(root.join("terrace.yaml"), dir.path().join("terrace.yaml")).expect("copy");
+    for sub in ["stacks", "templates", "policies"] {
+        copy_dir(&root.join(sub), &dir.path().join(sub));
+    }
+    std::fs::create_dir_all(dir.path().join("examples")).expect("mkdir");
+    for entry in std::fs::read_dir(root.join("examples")).expect("examples/") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            let target = dir.path().join("examples").join(path.file_name().unwrap());
+            std::fs::copy(&path, target).expect("copy");
+        }
+    }
+    dir
+}

@@ -321,6 +321,54 @@ async fn mig_fixture(emu: &Emu) -> Value {
 }
 
 #[tokio::test]
+async fn patching_a_groups_template_frees_the_old_one() {
+    let emu = Emu::start().await;
+    let mig = mig_fixture(&emu).await;
+    create(
+        &emu,
+        "instanceTemplates",
+        json!({"name": "tpl2", "properties": template_props()}),
+    )
+    .await;
+    let patch = json!({"instanceTemplate": link("global/instanceTemplates/tpl2"), "fingerprint": mig["fingerprint"]});
+    emu.mutate(
+        "regionInstanceGroupManagers",
+        "patch",
+        &[("instanceGroupManager", "mig")],
+        Some(patch),
+    )
+    .await;
+    let got = emu
+        .call(
+            "regionInstanceGroupManagers",
+            "get",
+            &[("instanceGroupManager", "mig")],
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(
+        got["instanceTemplate"],
+        link("global/instanceTemplates/tpl2")
+    );
+    assert_eq!(
+        got["versions"],
+        json!([{"instanceTemplate": link("global/instanceTemplates/tpl2")}]),
+        "a single version follows the patched template"
+    );
+    destroy(&emu, "instanceTemplates", "tpl").await;
+    emu.call(
+        "instanceTemplates",
+        "delete",
+        &[("instanceTemplate", "tpl2")],
+        None,
+    )
+    .await
+    .err(400, "resourceInUseByAnotherResource");
+    emu.stop().await;
+}
+
+#[tokio::test]
 async fn region_instance_group_managers_and_autoscalers_round_trip() {
     let emu = Emu::start().await;
     let mig = mig_fixture(&emu).await;

@@ -5,48 +5,9 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
+use support::sandbox::{terrace_real as terrace, venv, Sandbox};
 use support::{stderr, stdout, workspace};
-
-fn venv() -> PathBuf {
-    std::env::var_os("TERRACE_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"))
-}
-
-/// Runs the binary without the test provider: real providers, sandbox endpoints.
-fn terrace(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_terrace"))
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("TERRACE_TEST_PROVIDER")
-        .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("TERRACE_GCP_ENDPOINT")
-        .output()
-        .expect("terrace runs")
-}
-
-/// Stops the sandbox even when an assertion fails.
-struct Sandbox<'a>(&'a Path);
-
-impl Drop for Sandbox<'_> {
-    fn drop(&mut self) {
-        let _ = terrace(self.0, &["sandbox", "stop"]);
-    }
-}
-
-fn sandbox_urls(dir: &Path) -> (String, String) {
-    let status = terrace(dir, &["--json", "sandbox", "status"]);
-    let record: serde_json::Value =
-        serde_json::from_slice(&status.stdout).expect("sandbox status JSON");
-    (
-        record["gce"]["url"].as_str().unwrap().into(),
-        record["moto"]["url"].as_str().unwrap().into(),
-    )
-}
 
 /// Names of Compute resources of a collection in the sandbox project.
 fn gce_names(gce: &str, collection: &str) -> Vec<String> {
@@ -86,15 +47,9 @@ fn ec2_owned(moto: &str, what: &str) -> Vec<String> {
 
 #[test]
 fn two_clouds_apply_replan_and_destroy_on_the_sandbox() {
-    assert!(
-        venv().join("bin/moto_server").is_file(),
-        "moto is missing: run scripts/ensure-venv.sh"
-    );
     let dir = workspace("two-clouds");
-    let start = terrace(dir.path(), &["sandbox", "start"]);
-    assert_eq!(start.status.code(), Some(0), "{}", stderr(&start));
-    let _guard = Sandbox(dir.path());
-    let (gce, moto) = sandbox_urls(dir.path());
+    let sandbox = Sandbox::start(dir.path());
+    let (gce, moto) = (sandbox.gce.clone(), sandbox.moto.clone());
 
     let apply = terrace(dir.path(), &["apply", "--yes"]);
     assert_eq!(

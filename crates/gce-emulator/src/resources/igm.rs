@@ -57,6 +57,7 @@ pub fn prepare(ctx: &mut Ctx, body: &mut Map<String, Value>) -> ApiResult<()> {
 /// `instanceTemplate` and `versions[].instanceTemplate`: at least one, all existing; a
 /// single version and the top-level field mirror each other as Compute shows them.
 fn templates(ctx: &Ctx, body: &mut Map<String, Value>) -> ApiResult<()> {
+    follow_patched_template(ctx, body);
     if let Some((t, _)) = ctx.reference(
         body,
         "instanceTemplate",
@@ -87,6 +88,36 @@ fn templates(ctx: &Ctx, body: &mut Map<String, Value>) -> ApiResult<()> {
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+/// A patch that changes only one of `instanceTemplate` and a single version's template moves
+/// the other along, as Compute does: the group then has one template, not two.
+fn follow_patched_template(ctx: &Ctx, body: &mut Map<String, Value>) {
+    if ctx.creating {
+        return;
+    }
+    let Some(current) = ctx.store.resources.get(ctx.path) else {
+        return;
+    };
+    let single = |v: &Value| match v.get("versions").and_then(Value::as_array) {
+        Some(versions) if versions.len() == 1 => versions[0].get("instanceTemplate").cloned(),
+        _ => None,
+    };
+    let body_value = Value::Object(body.clone());
+    let (top_was, top_is) = (
+        current.get("instanceTemplate"),
+        body.get("instanceTemplate"),
+    );
+    let (version_was, version_is) = (single(current), single(&body_value));
+    if top_was != top_is && version_was == version_is && version_is.is_some() {
+        if let Some(top) = top_is.cloned() {
+            body.insert("versions".into(), json!([{ "instanceTemplate": top }]));
+        }
+    } else if version_was != version_is && top_was == top_is {
+        if let Some(version) = version_is {
+            body.insert("instanceTemplate".into(), version);
+        }
     }
 }
 

@@ -187,12 +187,44 @@ pub fn start(root: &Path) -> Result<Sandbox, Error> {
     let bytes = serde_json::to_vec_pretty(&sandbox).expect("sandbox record serializes");
     terrace::state::file::write_atomic(&record_path(root), &bytes).map_err(Error::State)?;
     let ready = wait_listening(&sandbox.gce.url, &gce_log, "the GCE emulator")
-        .and_then(|()| wait_listening(&sandbox.moto.url, &moto_log, "moto"));
+        .and_then(|()| wait_listening(&sandbox.moto.url, &moto_log, "moto"))
+        .and_then(|()| create_organization(&sandbox.moto.url));
     if let Err(err) = ready {
         let _ = stop(root);
         return Err(err);
     }
     Ok(sandbox)
+}
+
+/// Makes the sandbox's AWS account an Organizations management account, as a real one must be
+/// before the accounts layer can create member accounts (`CreateOrganization`, JSON protocol).
+fn create_organization(url: &str) -> Result<(), Error> {
+    use std::io::{Read, Write};
+    let address = url.trim_start_matches("http://");
+    let body = r#"{"FeatureSet":"ALL"}"#;
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+         X-Amz-Target: AWSOrganizationsV20161128.CreateOrganization\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/organizations/aws4_request, SignedHeaders=host, Signature=0\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let failed = |e: std::io::Error| Error::usage(format!("moto: CreateOrganization failed: {e}"));
+    let mut stream = std::net::TcpStream::connect(address).map_err(failed)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .map_err(failed)?;
+    stream.write_all(request.as_bytes()).map_err(failed)?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).map_err(failed)?;
+    let status = answer.lines().next().unwrap_or_default();
+    if status.contains(" 200 ") {
+        Ok(())
+    } else {
+        Err(Error::usage(format!(
+            "moto: CreateOrganization answered `{status}`"
+        )))
+    }
 }
 
 /// Stops the recorded processes (TERM, then KILL after 5 s) and removes the record.

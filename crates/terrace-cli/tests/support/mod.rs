@@ -4,9 +4,10 @@
 
 #[path = "../../../../tests/support/fixtures.rs"]
 mod fixtures;
+pub mod sandbox;
 
 #[allow(unused_imports)] // not every test binary uses every helper
-pub use fixtures::{edit, workspace, write};
+pub use fixtures::{edit, reference_workspace, workspace, write};
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -47,8 +47,10 @@ pub fn schema() -> ResourceSchema {
             FieldSchema::input("min_size", Number).required(),
             FieldSchema::input("max_size", Number).required(),
             FieldSchema::input("desired_capacity", Number),
-            FieldSchema::input("subnet_ids", List).required(),
-            FieldSchema::input("target_group_arns", List),
+            FieldSchema::input("subnet_ids", List)
+                .unordered()
+                .required(),
+            FieldSchema::input("target_group_arns", List).unordered(),
             FieldSchema::input("health_check_type", String),
             FieldSchema::input("tags", Map),
             FieldSchema::computed("arn", String),

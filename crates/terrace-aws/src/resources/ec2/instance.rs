@@ -39,7 +39,7 @@ pub fn schema() -> ResourceSchema {
                 .force_new(),
             FieldSchema::input("instance_type", String).required(),
             FieldSchema::input("subnet_id", String).force_new(),
-            FieldSchema::input("security_group_ids", List),
+            FieldSchema::input("security_group_ids", List).unordered(),
             FieldSchema::input("key_name", String).force_new(),
             FieldSchema::input("user_data", String).force_new(),
             FieldSchema::computed("state", String),

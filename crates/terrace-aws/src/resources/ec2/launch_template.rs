@@ -43,7 +43,7 @@ pub fn schema() -> ResourceSchema {
             FieldSchema::input("instance_type", String),
             FieldSchema::input("key_name", String),
             FieldSchema::input("user_data", String),
-            FieldSchema::input("security_group_ids", List),
+            FieldSchema::input("security_group_ids", List).unordered(),
             FieldSchema::computed("default_version_number", Number),
             FieldSchema::computed("latest_version_number", Number),
         ],

@@ -34,8 +34,8 @@ pub fn schema() -> ResourceSchema {
         TYPE,
         vec![
             FieldSchema::input("vpc_id", String).required().force_new(),
-            FieldSchema::input("routes", List),
-            FieldSchema::input("subnet_ids", List),
+            FieldSchema::input("routes", List).unordered(),
+            FieldSchema::input("subnet_ids", List).unordered(),
             FieldSchema::computed("owner_id", String),
             FieldSchema::computed("main", Bool),
             FieldSchema::computed("associations", Map),

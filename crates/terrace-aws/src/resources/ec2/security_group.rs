@@ -55,8 +55,8 @@ pub fn schema() -> ResourceSchema {
                 .required()
                 .force_new(),
             FieldSchema::input("vpc_id", String).required().force_new(),
-            FieldSchema::input("ingress", List),
-            FieldSchema::input("egress", List),
+            FieldSchema::input("ingress", List).unordered(),
+            FieldSchema::input("egress", List).unordered(),
             FieldSchema::computed("arn", String),
             FieldSchema::computed("owner_id", String),
         ],

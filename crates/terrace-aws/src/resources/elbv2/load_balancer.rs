@@ -32,8 +32,10 @@ pub fn schema() -> ResourceSchema {
             FieldSchema::input("name", String).required().force_new(),
             FieldSchema::input("type", String).force_new(),
             FieldSchema::input("scheme", String).force_new(),
-            FieldSchema::input("subnet_ids", List).required(),
-            FieldSchema::input("security_group_ids", List),
+            FieldSchema::input("subnet_ids", List)
+                .unordered()
+                .required(),
+            FieldSchema::input("security_group_ids", List).unordered(),
             FieldSchema::computed("dns_name", String),
             FieldSchema::computed("canonical_hosted_zone_id", String),
             FieldSchema::computed("vpc_id", String),

@@ -1,0 +1,261 @@
+//! The reference architecture end to end on the sandbox, through the binary and the real
+//! providers: group `eu` is applied; a second plan is empty; a replica added to `eu.yaml`
+//! creates only its networks and replicas stacks and updates `proxies/eu`; removing it deletes
+//! them again; destroying the group leaves nothing the workspace owns. After every step the
+//! emulators are listed directly (boto3, Compute REST), not through Terrace.
+
+mod support;
+
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use support::sandbox::{terrace_real as terrace, Sandbox};
+use support::{reference_workspace, stderr, stdout};
+
+const WORKSPACE: &str = "reference";
+const REGIONS: &[&str] = &[
+    "aws:eu-west-1",
+    "aws:eu-central-1",
+    "aws:eu-north-1",
+    "gcp:europe-west3",
+];
+const EU_STACKS: &[&str] = &[
+    "accounts/eu/aws",
+    "accounts/eu/gcp",
+    "networks/eu/aws-eu-west-1",
+    "networks/eu/gcp-europe-west3",
+    "networks/eu/aws-eu-central-1",
+    "replicas/eu/aws-eu-west-1",
+    "replicas/eu/gcp-europe-west3",
+    "replicas/eu/aws-eu-central-1",
+    "proxies/eu",
+];
+const NEW_REPLICA: &str = "  - name: aws-eu-north-1
+    cloud: aws
+    region: eu-north-1
+    zones: [eu-north-1a]
+    nodes: 1
+    vars: {cidr: 10.19.0.0/16}
+";
+
+fn ok(output: &std::process::Output) {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(output),
+        stderr(output)
+    );
+}
+
+/// Resources owned by the workspace in the emulators, counted per stack.
+fn owned_by_stack(sandbox: &Sandbox) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for item in sandbox.inventory(WORKSPACE, REGIONS) {
+        let stack = item["stack"].as_str().unwrap_or("?").to_string();
+        *counts.entry(stack).or_default() += 1;
+    }
+    counts
+}
+
+/// Resources per stack as Terrace's state records them.
+fn state_by_stack(dir: &Path) -> BTreeMap<String, usize> {
+    let list = terrace(dir, &["--json", "state", "list"]);
+    ok(&list);
+    let list: Value = serde_json::from_slice(&list.stdout).expect("state list JSON");
+    list.as_array()
+        .expect("a list")
+        .iter()
+        .map(|s| {
+            let count = s["resources"].as_u64().expect("resource count") as usize;
+            (s["stack"].as_str().unwrap().to_string(), count)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+fn assert_replan_empty(dir: &Path) {
+    let plan = terrace(dir, &["plan", "--group", "eu", "--detailed-exitcode"]);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "a plan after apply has no changes:\n{}{}",
+        stdout(&plan),
+        stderr(&plan)
+    );
+}
+
+/// Stack → the actions of its changes, for stacks that change.
+fn plan_actions(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
+    let plan = terrace(dir, &["--json", "plan", "--group", "eu"]);
+    ok(&plan);
+    let plan: Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
+    plan["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let actions: BTreeSet<String> = s["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["action"].as_str().unwrap().to_string())
+                .filter(|a| a != "no-op")
+                .collect();
+            (s["name"].as_str().unwrap().to_string(), actions)
+        })
+        .filter(|(_, actions)| !actions.is_empty())
+        .collect()
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
+    let dir = reference_workspace();
+    let dir = dir.path();
+    let sandbox = Sandbox::start(dir);
+
+    // Apply the group: every stack's resources exist in the emulators, as state says.
+    ok(&terrace(dir, &["apply", "--group", "eu", "--yes"]));
+    let owned = owned_by_stack(&sandbox);
+    assert_eq!(
+        owned.keys().cloned().collect::<BTreeSet<_>>(),
+        set(EU_STACKS),
+        "{owned:?}"
+    );
+    assert_eq!(owned, state_by_stack(dir), "the cloud matches state");
+    assert_replan_empty(dir);
+    let outputs = terrace(dir, &["--json", "output", "proxies/eu"]);
+    ok(&outputs);
+    let outputs: Value = serde_json::from_slice(&outputs.stdout).unwrap();
+    assert!(
+        outputs.to_string().contains("elb.amazonaws.com"),
+        "the public endpoints are published: {outputs}"
+    );
+
+    // Add a replica: only its two stacks are created, and proxies/eu changes.
+    let group = dir.join("examples/eu.yaml");
+    let original = std::fs::read_to_string(&group).unwrap();
+    std::fs::write(&group, format!("{original}{NEW_REPLICA}")).unwrap();
+    let actions = plan_actions(dir);
+    assert_eq!(
+        actions.keys().cloned().collect::<BTreeSet<_>>(),
+        set(&[
+            "networks/eu/aws-eu-north-1",
+            "replicas/eu/aws-eu-north-1",
+            "proxies/eu"
+        ]),
+        "{actions:?}"
+    );
+    assert_eq!(actions["networks/eu/aws-eu-north-1"], set(&["create"]));
+    assert_eq!(actions["replicas/eu/aws-eu-north-1"], set(&["create"]));
+    assert!(
+        !actions["proxies/eu"].contains("delete") && !actions["proxies/eu"].contains("create"),
+        "proxies/eu is updated in place (a GCP instance template is replaced): {actions:?}"
+    );
+    ok(&terrace(dir, &["apply", "--group", "eu", "--yes"]));
+    let owned = owned_by_stack(&sandbox);
+    assert!(owned["networks/eu/aws-eu-north-1"] >= 5, "{owned:?}");
+    assert_eq!(owned["replicas/eu/aws-eu-north-1"], 5, "{owned:?}");
+    assert_eq!(owned, state_by_stack(dir), "the cloud matches state");
+    assert_replan_empty(dir);
+
+    // Remove it again: its stacks are deleted, after the proxies stopped using it.
+    std::fs::write(&group, &original).unwrap();
+    let actions = plan_actions(dir);
+    assert_eq!(actions["networks/eu/aws-eu-north-1"], set(&["delete"]));
+    assert_eq!(actions["replicas/eu/aws-eu-north-1"], set(&["delete"]));
+    ok(&terrace(dir, &["apply", "--group", "eu", "--yes"]));
+    let owned = owned_by_stack(&sandbox);
+    assert_eq!(
+        owned.keys().cloned().collect::<BTreeSet<_>>(),
+        set(EU_STACKS),
+        "{owned:?}"
+    );
+    assert_eq!(owned, state_by_stack(dir), "the cloud matches state");
+    assert_replan_empty(dir);
+
+    // Destroy: accounts are protected and the delete budget is 40, so both are named.
+    let refused = terrace(dir, &["destroy", "--group", "eu", "--yes"]);
+    assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
+    assert!(sandbox.inventory(WORKSPACE, REGIONS).len() >= 46);
+    ok(&terrace(
+        dir,
+        &[
+            "destroy",
+            "--group",
+            "eu",
+            "--yes",
+            "--allow-destroy",
+            "accounts/eu/aws:account",
+            "--allow-destroy",
+            "accounts/eu/gcp:project",
+            "--max-deletes",
+            "60",
+        ],
+    ));
+    let left = sandbox.inventory(WORKSPACE, REGIONS);
+    assert!(left.is_empty(), "nothing owned remains: {left:?}");
+}
+
+/// Issue 6 on the sandbox: the replicas layer rolls out one replica at a time behind a gate.
+/// The gate fails after the canary, so the other two replicas are never touched — their stacks
+/// own nothing in the emulators — and the proxies, which need every replica, are skipped.
+#[test]
+fn a_failed_canary_gate_leaves_the_other_replicas_untouched_on_the_sandbox() {
+    let dir = reference_workspace();
+    let dir = dir.path();
+    let sandbox = Sandbox::start(dir);
+    let seen = dir.join("gate-saw.json");
+    std::fs::write(
+        dir.join("stacks/replicas/layer.yaml"),
+        format!(
+            "depends_on: [networks]\nper: replica\nrollout:\n  order: [aws-eu-west-1]\n  \
+             max_parallel: 1\n  gate: 'echo \"$TERRACE_WAVE_OUTPUTS\" > {}; exit 1'\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+
+    let apply = terrace(dir, &["apply", "--group", "eu", "--yes"]);
+    assert_ne!(apply.status.code(), Some(0), "{}", stdout(&apply));
+    let out = stdout(&apply) + &stderr(&apply);
+    assert!(out.contains("gate failed"), "{out}");
+    assert!(
+        out.contains("replicas/eu/gcp-europe-west3") && out.contains("not started"),
+        "the summary names the stacks left: {out}"
+    );
+
+    let gate_saw: Value =
+        serde_json::from_str(&std::fs::read_to_string(&seen).expect("the gate ran")).unwrap();
+    assert!(
+        gate_saw["replicas/eu/aws-eu-west-1"]["endpoint"]
+            .as_str()
+            .is_some_and(|e| e.contains("elb.amazonaws.com")),
+        "the gate sees the canary's outputs: {gate_saw}"
+    );
+    let owned = owned_by_stack(&sandbox);
+    assert_eq!(
+        owned.get("replicas/eu/aws-eu-west-1"),
+        Some(&5),
+        "{owned:?}"
+    );
+    for untouched in [
+        "replicas/eu/gcp-europe-west3",
+        "replicas/eu/aws-eu-central-1",
+        "proxies/eu",
+    ] {
+        assert!(!owned.contains_key(untouched), "{untouched}: {owned:?}");
+    }
+    for network in [
+        "networks/eu/aws-eu-west-1",
+        "networks/eu/gcp-europe-west3",
+        "networks/eu/aws-eu-central-1",
+    ] {
+        assert!(owned.contains_key(network), "{network}: {owned:?}");
+    }
+    assert_eq!(owned, state_by_stack(dir), "the cloud matches state");
+}

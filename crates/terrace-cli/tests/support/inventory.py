@@ -1,0 +1,136 @@
+"""Everything a Terrace workspace owns in the sandbox, listed directly — boto3 against moto,
+plain REST against the Compute Engine emulator — never through Terrace.
+
+Usage: python inventory.py WORKSPACE MOTO_URL GCE_URL CLOUD:REGION...  (aws:eu-west-1 gcp:europe-west3)
+Prints a JSON list of {"cloud", "kind", "id", "stack"}: every resource carrying the
+workspace's ownership tags (AWS) or its ownership description/labels (GCP).
+"""
+import json
+import sys
+import urllib.error
+import urllib.request
+
+import boto3
+
+workspace, moto, gce = sys.argv[1], sys.argv[2], sys.argv[3]
+aws_regions = [r[4:] for r in sys.argv[4:] if r.startswith("aws:")]
+gcp_regions = [r[4:] for r in sys.argv[4:] if r.startswith("gcp:")]
+found = []
+
+
+def client(service, region):
+    return boto3.client(service, region_name=region, endpoint_url=moto,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def tags_of(items):
+    return {t["Key"]: t["Value"] for t in items or []}
+
+
+def owned(kind, ident, tags):
+    if tags.get("terrace:workspace") == workspace:
+        found.append({"cloud": "aws", "kind": kind, "id": ident,
+                      "stack": tags.get("terrace:stack")})
+
+
+EC2 = [
+    ("describe_vpcs", "Vpcs", "VpcId", "vpc"),
+    ("describe_subnets", "Subnets", "SubnetId", "subnet"),
+    ("describe_internet_gateways", "InternetGateways", "InternetGatewayId", "internet-gateway"),
+    ("describe_route_tables", "RouteTables", "RouteTableId", "route-table"),
+    ("describe_security_groups", "SecurityGroups", "GroupId", "security-group"),
+    ("describe_launch_templates", "LaunchTemplates", "LaunchTemplateId", "launch-template"),
+]
+
+for region in aws_regions:
+    ec2 = client("ec2", region)
+    for call, key, ident, kind in EC2:
+        for item in getattr(ec2, call)()[key]:
+            owned(kind, item[ident], tags_of(item.get("Tags")))
+    for reservation in ec2.describe_instances()["Reservations"]:
+        for item in reservation["Instances"]:
+            if item["State"]["Name"] != "terminated":
+                owned("instance", item["InstanceId"], tags_of(item.get("Tags")))
+    asg = client("autoscaling", region)
+    for group in asg.describe_auto_scaling_groups()["AutoScalingGroups"]:
+        owned("auto-scaling-group", group["AutoScalingGroupName"], tags_of(group.get("Tags")))
+    elb = client("elbv2", region)
+    arns = [lb["LoadBalancerArn"] for lb in elb.describe_load_balancers()["LoadBalancers"]]
+    arns += [tg["TargetGroupArn"] for tg in elb.describe_target_groups()["TargetGroups"]]
+    for arn in list(arns):
+        if ":loadbalancer/" in arn:
+            arns += [l["ListenerArn"] for l in elb.describe_listeners(LoadBalancerArn=arn)["Listeners"]]
+    for i in range(0, len(arns), 20):
+        for desc in elb.describe_tags(ResourceArns=arns[i:i + 20])["TagDescriptions"]:
+            owned("elbv2", desc["ResourceArn"], tags_of(desc.get("Tags")))
+
+org = client("organizations", "us-east-1")
+try:
+    accounts = org.list_accounts()["Accounts"]
+except org.exceptions.AWSOrganizationsNotInUseException:
+    accounts = []
+for account in accounts:
+    if account["Status"] == "ACTIVE":
+        tags = tags_of(org.list_tags_for_resource(ResourceId=account["Id"])["Tags"])
+        owned("account", account["Id"], tags)
+
+
+def get(url):
+    with urllib.request.urlopen(url) as answer:
+        return json.load(answer)
+
+
+def decode(label):
+    out, i = "", 0
+    while i < len(label):
+        if label[i] == "_":
+            nxt = label[i + 1]
+            if nxt == "_":
+                out, i = out + "_", i + 2
+            elif nxt == "s":
+                out, i = out + "/", i + 2
+            else:
+                out, i = out + chr(int(label[i + 1:i + 3], 16)), i + 3
+        else:
+            out, i = out + label[i], i + 1
+    return out
+
+
+def gcp_owner(item):
+    labels = item.get("labels") or {}
+    if "terrace-workspace" in labels:
+        return decode(labels["terrace-workspace"]), decode(labels.get("terrace-stack", ""))
+    words = dict(w.split("=", 1) for w in (item.get("description") or "").split() if "=" in w)
+    if words.get("managed-by") == "terrace":
+        return decode(words.get("workspace", "")), decode(words.get("stack", ""))
+    return None, None
+
+
+compute = f"{gce}/compute/v1/projects/terrace-sandbox"
+scopes = ["global"] + [f"regions/{r}" for r in gcp_regions]
+for scope in scopes:
+    kinds = (["networks", "firewalls", "instanceTemplates", "healthChecks", "backendServices",
+              "forwardingRules", "targetTcpProxies"] if scope == "global" else
+             ["subnetworks", "instanceGroupManagers", "autoscalers", "healthChecks",
+              "backendServices", "forwardingRules"])
+    for kind in kinds:
+        for item in get(f"{compute}/{scope}/{kind}").get("items", []):
+            ws, stack = gcp_owner(item)
+            if ws == workspace:
+                found.append({"cloud": "gcp", "kind": kind, "id": item["selfLink"], "stack": stack})
+for region in gcp_regions:
+    for suffix in "abcdef":
+        try:
+            items = get(f"{compute}/zones/{region}-{suffix}/instances").get("items", [])
+        except urllib.error.HTTPError:
+            continue  # no such zone
+        for item in items:
+            ws, stack = gcp_owner(item)
+            if ws == workspace:
+                found.append({"cloud": "gcp", "kind": "instances", "id": item["selfLink"], "stack": stack})
+for project in get(f"{gce}/v3/projects").get("projects", []):
+    ws, stack = gcp_owner(project)
+    if ws == workspace and project.get("state") == "ACTIVE":
+        found.append({"cloud": "gcp", "kind": "project", "id": project["projectId"], "stack": stack})
+
+print(json.dumps(found))

@@ -1,0 +1,85 @@
+//! The sandbox for end-to-end tests: the `terrace` binary with the real providers, a guard that
+//! stops the emulators whatever happens, and an inventory of what a workspace owns in them,
+//! listed directly (`inventory.py`: boto3 against moto, REST against the Compute emulator).
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The project's virtualenv with moto and boto3.
+pub fn venv() -> PathBuf {
+    std::env::var_os("TERRACE_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"))
+}
+
+/// Runs the binary without the test provider: real providers, sandbox endpoints.
+pub fn terrace_real(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_terrace"))
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("TERRACE_TEST_PROVIDER")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("TERRACE_GCP_ENDPOINT")
+        .output()
+        .expect("terrace runs")
+}
+
+/// A running sandbox of a workspace; stopped on drop, even when an assertion fails.
+pub struct Sandbox {
+    dir: PathBuf,
+    /// The Compute Engine emulator's URL.
+    pub gce: String,
+    /// moto's URL.
+    pub moto: String,
+}
+
+impl Sandbox {
+    /// Starts the sandbox in `dir`.
+    pub fn start(dir: &Path) -> Sandbox {
+        assert!(
+            venv().join("bin/moto_server").is_file(),
+            "moto is missing: run scripts/ensure-venv.sh"
+        );
+        let start = terrace_real(dir, &["sandbox", "start"]);
+        assert_eq!(
+            start.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&start.stderr)
+        );
+        let status = terrace_real(dir, &["--json", "sandbox", "status"]);
+        let record: Value = serde_json::from_slice(&status.stdout).expect("sandbox status JSON");
+        Sandbox {
+            dir: dir.to_path_buf(),
+            gce: record["gce"]["url"].as_str().unwrap().into(),
+            moto: record["moto"]["url"].as_str().unwrap().into(),
+        }
+    }
+
+    /// Every resource `workspace` owns in the given regions (`aws:eu-west-1`,
+    /// `gcp:europe-west3`), listed directly in the emulators: `{cloud, kind, id, stack}`.
+    pub fn inventory(&self, workspace: &str, regions: &[&str]) -> Vec<Value> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/inventory.py");
+        let output = Command::new(venv().join("bin/python"))
+            .arg(script)
+            .args([workspace, &self.moto, &self.gce])
+            .args(regions)
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "inventory: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("inventory JSON")
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = terrace_real(&self.dir, &["sandbox", "stop"]);
+    }
+}
