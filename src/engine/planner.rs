@@ -139,6 +139,7 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
             config: &terrace.workspace.settings.config,
             layers: &layers,
             registry: &terrace.registry,
+            secrets: terrace.secrets.as_deref(),
             destroy: true,
         };
         stacks.push(plan_stack(&inputs)?);
