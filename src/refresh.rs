@@ -166,6 +166,19 @@ pub fn adopted_state(
     spec: Option<&crate::spec::ResourceSpec>,
     dependencies: Vec<String>,
 ) -> crate::state::ResourceState {
+    let mut state = found_state(&pending.type_name, observed, spec, dependencies);
+    state.region = pending.region.clone();
+    state
+}
+
+/// The state of an existing resource taken under management (adopted or imported): inputs
+/// are the cloud's values of the fields the configuration sets.
+pub fn found_state(
+    type_name: &str,
+    observed: &Observed,
+    spec: Option<&crate::spec::ResourceSpec>,
+    dependencies: Vec<String>,
+) -> crate::state::ResourceState {
     let inputs = observed
         .properties
         .iter()
@@ -173,9 +186,9 @@ pub fn adopted_state(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     crate::state::ResourceState {
-        type_name: pending.type_name.clone(),
+        type_name: type_name.to_string(),
         id: observed.id.clone(),
-        region: pending.region.clone(),
+        region: spec.and_then(|s| s.region.clone()),
         inputs,
         attributes: observed.attributes.clone(),
         dependencies,

@@ -1,5 +1,6 @@
-//! `refresh`: read the cloud for the selected stacks, record what it says in state (attributes,
-//! inputs that changed outside Terrace, resources that vanished), and report the drift.
+//! `refresh` and `drift`: read the cloud for the selected stacks and report the drift. `refresh`
+//! also records what it found in state (attributes, inputs changed outside Terrace, resources
+//! that vanished); `drift` only reports.
 
 use super::{Selector, Terrace};
 use crate::refresh::refresh_stack;
@@ -60,16 +61,37 @@ impl Terrace {
         let mut report = RefreshReport::default();
         for stack in self.stacks(selector)? {
             let name = stack.name.clone();
-            let lock = LockInfo::for_operation("refresh");
-            lock_with_timeout(self.backend.as_ref(), &name, &lock, lock_timeout, |_| {})
-                .await
-                .map_err(|e| match e {
-                    StateError::Locked { stack, holder } => Error::Locked { stack, holder },
-                    other => Error::State(other),
-                })?;
-            let result = self.refresh_one(&name, &mut report).await;
+            let lock = self.lock_stack(&name, "refresh", lock_timeout).await?;
+            let result = self.refresh_one(&name, &mut report, true).await;
             self.backend.unlock(&name, &lock.id).await?;
             result?;
+        }
+        Ok(report)
+    }
+
+    /// Takes a stack's lock for `operation`, waiting up to `timeout` for another holder.
+    pub(super) async fn lock_stack(
+        &self,
+        stack: &str,
+        operation: &str,
+        timeout: Duration,
+    ) -> Result<LockInfo, Error> {
+        let lock = LockInfo::for_operation(operation);
+        lock_with_timeout(self.backend.as_ref(), stack, &lock, timeout, |_| {})
+            .await
+            .map_err(|e| match e {
+                StateError::Locked { stack, holder } => Error::Locked { stack, holder },
+                other => Error::State(other),
+            })?;
+        Ok(lock)
+    }
+
+    /// Like [`Terrace::refresh`], but only reports: state is neither locked nor written
+    /// (`terrace drift`).
+    pub async fn drift(&self, selector: &Selector) -> Result<RefreshReport, Error> {
+        let mut report = RefreshReport::default();
+        for stack in self.stacks(selector)? {
+            self.refresh_one(&stack.name, &mut report, false).await?;
         }
         Ok(report)
     }
@@ -101,7 +123,13 @@ impl Terrace {
             .collect()
     }
 
-    async fn refresh_one(&self, name: &str, report: &mut RefreshReport) -> Result<(), Error> {
+    /// Reads one stack's resources into `report`; with `record`, writes what changed.
+    async fn refresh_one(
+        &self,
+        name: &str,
+        report: &mut RefreshReport,
+        record: bool,
+    ) -> Result<(), Error> {
         let Some(mut state) = self.backend.load(name).await? else {
             return Ok(());
         };
@@ -160,7 +188,7 @@ impl Terrace {
         state
             .resources
             .retain(|r, _| refreshed.observations.found.contains_key(r));
-        if state != before {
+        if record && state != before {
             state.serial += 1;
             state.updated_at = Some(chrono::Utc::now());
             self.backend.save(&state, state.snapshot_serial).await?;

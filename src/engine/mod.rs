@@ -3,6 +3,7 @@
 //! this module; everything it does, a library user can do.
 
 mod drift;
+mod import;
 mod planner;
 mod removed;
 pub mod select;

@@ -38,6 +38,10 @@ pub enum Command {
     Destroy(DestroyArgs),
     /// Read the cloud and update state; report drift and vanished resources.
     Refresh(RefreshArgs),
+    /// Report drift and vanished resources without writing state; exit 2 when there is drift.
+    Drift(SelectArgs),
+    /// Take an existing cloud resource under management as a declared resource of a stack.
+    Import(ImportArgs),
     /// Print stack outputs.
     Output(OutputArgs),
     /// Configuration values in terrace.yaml, plain or encrypted (`--secret`).
@@ -185,11 +189,25 @@ pub struct DestroyArgs {
 pub struct RefreshArgs {
     #[command(flatten)]
     pub select: SelectArgs,
+    /// How long to wait for a stack's lock held by someone else.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
     pub lock_timeout: Duration,
     /// Exit 2 when drift was found.
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The stack, e.g. networks/eu/aws-eu-west-1.
+    pub stack: String,
+    /// The resource's name in the stack's template.
+    pub resource: String,
+    /// The cloud id (vpc-…, an ARN, a Compute selfLink, …).
+    pub id: String,
+    /// How long to wait for the stack's lock held by someone else.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    pub lock_timeout: Duration,
 }
 
 #[derive(Debug, Args)]

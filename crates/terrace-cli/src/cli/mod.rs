@@ -126,6 +126,45 @@ fn plan_options(flags: &PlanFlags, destroy: bool) -> PlanOptions {
     }
 }
 
+/// Prints a refresh or drift report; true when it found drift or misplaced resources.
+fn print_drift(cli: &Cli, report: &terrace::engine::RefreshReport, verb: &str) -> bool {
+    if cli.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).expect("report serializes")
+        );
+    } else {
+        for drift in &report.drift {
+            if drift.vanished {
+                println!(
+                    "{}:{}: vanished (deleted outside Terrace)",
+                    drift.stack, drift.resource
+                );
+            } else {
+                println!(
+                    "{}:{}: changed outside Terrace: {}",
+                    drift.stack,
+                    drift.resource,
+                    drift.fields.join(", ")
+                );
+            }
+        }
+        for misplaced in &report.outside_jurisdiction {
+            println!(
+                "{}:{}: lives in {}, outside jurisdiction {}",
+                misplaced.stack, misplaced.resource, misplaced.region, misplaced.jurisdiction
+            );
+        }
+        println!(
+            "{verb} {} resource(s) in {} stack(s); {} drifted.",
+            report.resources,
+            report.stacks,
+            report.drift.len()
+        );
+    }
+    !report.drift.is_empty() || !report.outside_jurisdiction.is_empty()
+}
+
 async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
     match &cli.command {
         Command::Stacks(select) => stacks(cli, select),
@@ -214,49 +253,37 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             let report = terrace
                 .refresh(&selector(&args.select), args.lock_timeout)
                 .await?;
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("report serializes")
-                );
-            } else {
-                for drift in &report.drift {
-                    if drift.vanished {
-                        println!(
-                            "{}:{}: vanished (deleted outside Terrace)",
-                            drift.stack, drift.resource
-                        );
-                    } else {
-                        println!(
-                            "{}:{}: changed outside Terrace: {}",
-                            drift.stack,
-                            drift.resource,
-                            drift.fields.join(", ")
-                        );
-                    }
-                }
-                for misplaced in &report.outside_jurisdiction {
-                    println!(
-                        "{}:{}: lives in {}, outside jurisdiction {}",
-                        misplaced.stack,
-                        misplaced.resource,
-                        misplaced.region,
-                        misplaced.jurisdiction
-                    );
-                }
-                println!(
-                    "Refreshed {} resource(s) in {} stack(s); {} drifted.",
-                    report.resources,
-                    report.stacks,
-                    report.drift.len()
-                );
-            }
-            let found = !report.drift.is_empty() || !report.outside_jurisdiction.is_empty();
+            let found = print_drift(cli, &report, "Refreshed");
             Ok(if args.detailed_exitcode && found {
                 EXIT_CHANGES
             } else {
                 EXIT_OK
             })
+        }
+        Command::Drift(select) => {
+            let terrace = open(&cli.dir)?;
+            let report = terrace.drift(&selector(select)).await?;
+            let found = print_drift(cli, &report, "Read");
+            Ok(if found { EXIT_CHANGES } else { EXIT_OK })
+        }
+        Command::Import(args) => {
+            let terrace = open(&cli.dir)?;
+            let state = terrace
+                .import(&args.stack, &args.resource, &args.id, args.lock_timeout)
+                .await?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&state).expect("state serializes")
+                );
+            } else {
+                println!(
+                    "Imported {} as {}:{} ({}). Run `terrace plan` to see how it differs from \
+                     the configuration.",
+                    state.id, args.stack, args.resource, state.type_name
+                );
+            }
+            Ok(EXIT_OK)
         }
         Command::Output(args) => output(cli, args).await,
         Command::State(command) => state(cli, command).await,
