@@ -259,3 +259,39 @@ fn a_failed_canary_gate_leaves_the_other_replicas_untouched_on_the_sandbox() {
     }
     assert_eq!(owned, state_by_stack(dir), "the cloud matches state");
 }
+
+/// Every example group renders, validates and passes residency and the shipped policies (a
+/// plan without state reads nothing from a cloud); an EU replica moved to a US region is
+/// refused with the group file named.
+#[test]
+fn every_example_group_plans_and_residency_guards_them() {
+    let dir = reference_workspace();
+    let dir = dir.path();
+    let plan = terrace(dir, &["--json", "plan", "--detailed-exitcode"]);
+    assert_eq!(plan.status.code(), Some(2), "{}", stderr(&plan));
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let groups: BTreeSet<&str> = plan["stacks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["group"].as_str().unwrap())
+        .collect();
+    assert_eq!(groups, BTreeSet::from(["eu", "global", "us"]));
+    assert_eq!(plan["stacks"].as_array().unwrap().len(), 29);
+
+    let group = dir.join("examples/eu.yaml");
+    let text = std::fs::read_to_string(&group).unwrap();
+    std::fs::write(
+        &group,
+        text.replace("region: eu-central-1", "region: us-east-1")
+            .replace("[eu-central-1a, eu-central-1b]", "[us-east-1a, us-east-1b]"),
+    )
+    .unwrap();
+    let refused = terrace(dir, &["plan"]);
+    assert_ne!(refused.status.code(), Some(0));
+    let message = stderr(&refused);
+    assert!(
+        message.contains("examples/eu.yaml") && message.contains("us-east-1"),
+        "{message}"
+    );
+}
