@@ -168,6 +168,15 @@ pub fn adopted_state(
 ) -> crate::state::ResourceState {
     let mut state = found_state(&pending.type_name, observed, spec, dependencies);
     state.region = pending.region.clone();
+    // What the interrupted create sent stands for the fields the provider cannot read back
+    // (launch template data, user data): assuming them absent would plan a spurious update.
+    if let (Some(sent), Some(spec)) = (&pending.inputs, spec) {
+        for (field, value) in sent {
+            if spec.properties.contains_key(field) && !state.inputs.contains_key(field) {
+                state.inputs.insert(field.clone(), value.clone());
+            }
+        }
+    }
     state
 }
 
@@ -193,5 +202,57 @@ pub fn found_state(
         attributes: observed.attributes.clone(),
         dependencies,
         protect: spec.is_some_and(|s| s.protect),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::ResourceSpec;
+    use crate::state::{OperationKind, PendingOperation};
+    use serde_json::json;
+
+    fn map(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn adoption_keeps_what_the_create_sent_for_fields_the_cloud_does_not_show() {
+        let spec = ResourceSpec {
+            type_name: "aws:ec2:LaunchTemplate".into(),
+            region: Some("eu-west-1".into()),
+            properties: map(json!({"name": "db", "user_data": "${x.y}", "image_id": "ami-1"})),
+            protect: false,
+            depends_on: vec![],
+            create_before_destroy: false,
+            template: String::new(),
+        };
+        let pending = PendingOperation {
+            id: "op".into(),
+            resource: "lt".into(),
+            kind: OperationKind::Create,
+            type_name: spec.type_name.clone(),
+            region: spec.region.clone(),
+            idempotency_key: "k".into(),
+            target_id: None,
+            started_at: chrono::Utc::now(),
+            inputs: Some(map(
+                json!({"name": "db", "user_data": "#cloud-config", "image_id": "ami-1", "extra": 1}),
+            )),
+        };
+        // The cloud shows the name (changed behind our back) but not the template data.
+        let observed = Observed {
+            id: "lt-1".into(),
+            properties: map(json!({"name": "db2", "default_version_number": 1})),
+            attributes: map(json!({"latest_version_number": 1})),
+            ownership: None,
+        };
+        let state = adopted_state(&pending, &observed, Some(&spec), vec![]);
+        assert_eq!(
+            state.inputs,
+            map(json!({"name": "db2", "user_data": "#cloud-config", "image_id": "ami-1"})),
+            "observed values win; sent values fill in; unconfigured fields stay out"
+        );
+        assert_eq!(state.region.as_deref(), Some("eu-west-1"));
     }
 }

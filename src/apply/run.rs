@@ -617,6 +617,7 @@ impl StackRun {
             idempotency_key,
             target_id,
             started_at: chrono::Utc::now(),
+            inputs: None,
         }
     }
 
@@ -657,7 +658,8 @@ impl StackRun {
             .lock()
             .expect("keys lock")
             .remove(&op.resource);
-        let pending = self.pending(&op.resource, OperationKind::Create, key, None);
+        let mut pending = self.pending(&op.resource, OperationKind::Create, key, None);
+        pending.inputs = Some(properties.clone());
         let request = CreateRequest {
             type_name: spec.type_name.clone(),
             region: spec.region.clone(),

@@ -451,6 +451,7 @@ mod tests {
             idempotency_key: "k".into(),
             target_id: None,
             started_at: chrono::Utc::now(),
+            inputs: None,
         };
         backend
             .append(

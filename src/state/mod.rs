@@ -117,6 +117,10 @@ pub struct PendingOperation {
     pub target_id: Option<String>,
     /// When the operation started.
     pub started_at: DateTime<Utc>,
+    /// For a create: the inputs sent (secrets sealed). A resource adopted after an interrupted
+    /// create records them for the fields its provider cannot read back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// One line of a stack's journal.
@@ -215,6 +219,7 @@ mod tests {
                 idempotency_key: "k".into(),
                 target_id: None,
                 started_at: Utc::now(),
+                inputs: None,
             },
         }
     }

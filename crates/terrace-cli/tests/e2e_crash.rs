@@ -146,9 +146,10 @@ fn sigkill_at_24_random_points_leaves_no_orphan_and_no_duplicate_in_the_clouds()
     assert_eq!(
         finish.status.code(),
         Some(0),
-        "{}\n{}",
+        "{}\n{}\nmoto: {}",
         stdout(&finish),
-        stderr(&finish)
+        stderr(&finish),
+        sandbox.moto_errors()
     );
     let state = state_ids(dir);
     assert_eq!(

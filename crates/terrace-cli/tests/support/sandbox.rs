@@ -78,6 +78,20 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// The last lines of moto's log with a Python traceback, for failure messages: an emulator
+    /// error (a 500) is otherwise invisible once the temporary workspace is gone.
+    pub fn moto_errors(&self) -> String {
+        let log =
+            std::fs::read_to_string(self.dir.join(".terrace/sandbox/moto.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        match lines.iter().rposition(|l| l.starts_with("Traceback")) {
+            Some(start) => lines[start..(start + 40).min(lines.len())].join("\n"),
+            None => "(no traceback in moto's log)".into(),
+        }
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         let _ = terrace_real(&self.dir, &["sandbox", "stop"]);

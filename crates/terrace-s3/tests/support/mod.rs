@@ -67,6 +67,7 @@ pub fn begin(op: &str, resource: &str) -> JournalEntry {
             idempotency_key: format!("key-{op}"),
             target_id: None,
             started_at: Utc::now(),
+            inputs: None,
         },
     }
 }
