@@ -94,11 +94,8 @@ pub async fn refresh_stack(
         .map(|(name, r)| (r.id.as_str(), name.as_str()))
         .collect();
     for result in futures::future::join_all(reads).await {
-        for mut observed in result? {
-            if let Some(secrets) = secrets {
-                observed.properties = secrets.scrub_map(&observed.properties);
-                observed.attributes = secrets.scrub_map(&observed.attributes);
-            }
+        for observed in result? {
+            let observed = crate::secrets::scrub_observed(secrets, observed);
             if let Some(name) = by_id.get(observed.id.as_str()) {
                 refreshed
                     .observations

@@ -64,14 +64,7 @@ impl Terrace {
                     )),
                     _ => Error::Apply(format!("importing {stack}:{resource}: {e}")),
                 })?;
-            let observed = match self.secrets.as_deref() {
-                Some(secrets) => crate::provider::Observed {
-                    properties: secrets.scrub_map(&observed.properties),
-                    attributes: secrets.scrub_map(&observed.attributes),
-                    ..observed
-                },
-                None => observed,
-            };
+            let observed = crate::secrets::scrub_observed(self.secrets.as_deref(), observed);
             let is_layer = |name: &str| self.workspace.layer(name).is_some();
             let (_, dependencies) = crate::plan::stack::resource_order(&rendered.spec, &is_layer)?;
             let recorded = found_state(

@@ -556,6 +556,16 @@ pub fn scrub_properties(
     }
 }
 
+/// A provider's view of a resource, its properties and attributes scrubbed when there is a key.
+pub fn scrub_observed(
+    secrets: Option<&Secrets>,
+    mut observed: crate::provider::Observed,
+) -> crate::provider::Observed {
+    observed.properties = scrub_properties(secrets, observed.properties);
+    observed.attributes = scrub_properties(secrets, observed.attributes);
+    observed
+}
+
 /// A message with known secrets redacted when there is a key.
 pub fn redact(secrets: Option<&Secrets>, text: String) -> String {
     match secrets {

@@ -47,6 +47,18 @@ impl LockInfo {
             created_at: Utc::now(),
         }
     }
+
+    /// A holder that cannot be read (its lock vanished or does not parse): still locked.
+    pub fn unknown() -> LockInfo {
+        LockInfo {
+            id: "unknown".into(),
+            holder: "unknown".into(),
+            host: "unknown".into(),
+            pid: 0,
+            operation: "unknown".into(),
+            created_at: Utc::now(),
+        }
+    }
 }
 
 impl fmt::Display for LockInfo {

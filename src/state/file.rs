@@ -96,25 +96,11 @@ impl FileBackend {
         if header.base_serial != snapshot_serial {
             return Ok(snapshot);
         }
-        let mut state = snapshot.unwrap_or_else(|| {
-            let mut fresh = StackState::new(stack);
-            fresh.lineage = header.lineage.clone();
-            fresh
-        });
-        let mut replayed = 0;
-        for line in lines {
-            let line = line.map_err(|e| StateError::io(&path, e))?;
-            match serde_json::from_str::<JournalEntry>(&line) {
-                Ok(entry) => {
-                    state.apply_entry(&entry);
-                    replayed += 1;
-                }
-                Err(_) => break,
-            }
-        }
-        if replayed > 0 {
-            state.serial += 1;
-        }
+        let lines: Vec<String> = lines
+            .collect::<Result<_, _>>()
+            .map_err(|e| StateError::io(&path, e))?;
+        let entries = lines.iter().map(|line| line.as_bytes());
+        let state = StackState::replayed(stack, snapshot, &header.lineage, entries);
         Ok(Some(state))
     }
 
@@ -304,14 +290,10 @@ impl Backend for FileBackend {
         match linked {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let holder = self.lock_info(stack).await?.unwrap_or_else(|| LockInfo {
-                    id: "unknown".into(),
-                    holder: "unknown".into(),
-                    host: "unknown".into(),
-                    pid: 0,
-                    operation: "unknown".into(),
-                    created_at: chrono::Utc::now(),
-                });
+                let holder = self
+                    .lock_info(stack)
+                    .await?
+                    .unwrap_or_else(LockInfo::unknown);
                 Err(StateError::Locked {
                     stack: stack.to_string(),
                     holder: Box::new(holder),

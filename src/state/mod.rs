@@ -168,6 +168,37 @@ impl StackState {
         }
     }
 
+    /// A snapshot (or, with none, a fresh state of the journal's lineage) with a journal's
+    /// entries replayed in order, up to the first that does not parse (a torn last write). A
+    /// replayed journal counts as one more serial than its snapshot. Every backend loads this
+    /// way.
+    pub fn replayed<'a>(
+        stack: &str,
+        snapshot: Option<StackState>,
+        lineage: &str,
+        entries: impl IntoIterator<Item = &'a [u8]>,
+    ) -> StackState {
+        let mut state = snapshot.unwrap_or_else(|| {
+            let mut fresh = StackState::new(stack);
+            fresh.lineage = lineage.to_string();
+            fresh
+        });
+        let mut replayed = 0;
+        for bytes in entries {
+            match serde_json::from_slice::<JournalEntry>(bytes) {
+                Ok(entry) => {
+                    state.apply_entry(&entry);
+                    replayed += 1;
+                }
+                Err(_) => break, // a torn last write
+            }
+        }
+        if replayed > 0 {
+            state.serial += 1;
+        }
+        state
+    }
+
     /// Applies one journal entry.
     pub fn apply_entry(&mut self, entry: &JournalEntry) {
         match entry {

@@ -6,7 +6,7 @@ mod support;
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use support::{edit, stderr, stdout, terrace, workspace};
+use support::{assert_exactly_one_wins, delays, edit, stderr, stdout, terrace, workspace};
 use terrace::testing::{FakeCloud, StoredResource};
 
 fn cloud(dir: &std::path::Path) -> Vec<StoredResource> {
@@ -120,20 +120,7 @@ fn processes_racing_for_one_stack_exactly_one_wins() {
         .into_iter()
         .map(|c| c.wait_with_output().unwrap())
         .collect();
-    let codes: Vec<Option<i32>> = outputs.iter().map(|o| o.status.code()).collect();
-    assert_eq!(
-        codes.iter().filter(|c| **c == Some(0)).count(),
-        1,
-        "exactly one wins: {codes:?}"
-    );
-    for loser in outputs.iter().filter(|o| o.status.code() != Some(0)) {
-        let code = loser.status.code();
-        assert!(
-            code == Some(4) || code == Some(5),
-            "a loser is locked out or finds the plan stale: {code:?} {}",
-            stderr(loser)
-        );
-    }
+    assert_exactly_one_wins(&outputs);
     let locked = outputs
         .iter()
         .find(|o| o.status.code() == Some(4))
@@ -196,24 +183,11 @@ fn a_held_lock_is_waited_for_then_reported_with_its_holder_and_can_be_unlocked()
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
 }
 
-/// A deterministic sequence of delays (a small LCG: reproducible, no dependency).
-fn delays(seed: u64, count: usize, max_ms: u64) -> Vec<u64> {
-    let mut x = seed;
-    (0..count)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            (x >> 33) % max_ms
-        })
-        .collect()
-}
-
 #[test]
 fn sigkill_at_random_points_never_corrupts_state_or_duplicates_resources() {
     let dir = workspace("basic");
     set_latency(dir.path(), 40);
-    for delay in delays(7, 10, 700) {
+    for delay in delays(7, 10, 0, 700) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_terrace"))
             .args(["-C", dir.path().to_str().unwrap(), "apply", "--yes"])
             .env("TERRACE_TEST_PROVIDER", "1")

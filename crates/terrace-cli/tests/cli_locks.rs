@@ -6,14 +6,14 @@
 
 mod support;
 
-#[path = "../../terrace-s3/tests/support/moto.rs"]
+#[path = "../../../tests/support/moto.rs"]
 mod moto;
 
 use moto::Moto;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{edit, stderr, stdout, terrace, workspace};
+use support::{assert_exactly_one_wins, edit, stderr, stdout, terrace, workspace};
 use terrace::state::{Backend, LockInfo};
 use terrace::testing::FakeCloud;
 
@@ -236,20 +236,7 @@ fn s3_processes_racing_with_one_saved_plan_exactly_one_wins() {
         .into_iter()
         .map(|c| c.wait_with_output().unwrap())
         .collect();
-    let codes: Vec<Option<i32>> = outputs.iter().map(|o| o.status.code()).collect();
-    assert_eq!(
-        codes.iter().filter(|c| **c == Some(0)).count(),
-        1,
-        "exactly one wins: {codes:?}"
-    );
-    for loser in outputs.iter().filter(|o| o.status.code() != Some(0)) {
-        let code = loser.status.code();
-        assert!(
-            code == Some(4) || code == Some(5),
-            "a loser is locked out or finds the plan stale: {code:?} {}",
-            stderr(loser)
-        );
-    }
+    assert_exactly_one_wins(&outputs);
     assert_eq!(cloud_size(dir.path()), 1, "one account, not four");
     let state = runtime()
         .block_on(store.backend(dir.path()).load("accounts/eu/test"))

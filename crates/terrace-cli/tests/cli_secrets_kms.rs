@@ -4,65 +4,18 @@
 //! nothing printed or written outside the test provider's cloud holds it. Needs moto from the
 //! project venv (`scripts/ensure-venv.sh`).
 
+#[path = "../../../tests/support/moto.rs"]
+mod moto;
 mod support;
 
+use moto::Moto;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use support::{edit, workspace};
 
 const SECRET: &str = "kms-Sealed-Value-7731";
 const REGION: &str = "us-east-1";
-
-struct Moto {
-    child: Child,
-    endpoint: String,
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn venv() -> PathBuf {
-    match std::env::var_os("TERRACE_VENV") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"),
-    }
-}
-
-fn moto() -> Moto {
-    let bin = venv().join("bin/moto_server");
-    assert!(
-        bin.exists(),
-        "moto is not installed at {}: run scripts/ensure-venv.sh first",
-        bin.display()
-    );
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = Command::new(&bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start moto_server");
-    let moto = Moto {
-        child,
-        endpoint: format!("http://127.0.0.1:{port}"),
-    };
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not start");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    moto
-}
 
 /// A KMS key with the alias `alias/terrace-test`, made directly on moto.
 fn kms_key(endpoint: &str) {
@@ -143,7 +96,7 @@ fn occurrences(dir: &Path, skip: &Path, needle: &str) -> usize {
 
 #[test]
 fn a_kms_data_key_seals_secrets_without_a_passphrase() {
-    let moto = moto();
+    let moto = Moto::start();
     kms_key(&moto.endpoint);
     let dir = workspace("basic");
     let root = dir.path();

@@ -9,33 +9,13 @@ mod support;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
-use support::sandbox::{terrace_real as terrace, Sandbox};
-use support::{reference_workspace, stderr, stdout};
+use support::sandbox::{state_rows, terrace_real as terrace, terrace_real_command, Sandbox};
+use support::{delays, reference_workspace, stderr, stdout};
 
 const REGIONS: &[&str] = &["aws:eu-west-1", "aws:eu-central-1", "gcp:europe-west3"];
 const KILLS: usize = 24;
-
-/// A deterministic sequence of delays (a small LCG: reproducible, no dependency).
-fn delays(seed: u64, count: usize, min_ms: u64, max_ms: u64) -> Vec<u64> {
-    let mut x = seed;
-    (0..count)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            min_ms + (x >> 33) % (max_ms - min_ms)
-        })
-        .collect()
-}
-
-/// Rows of `terrace state list --json`.
-fn state_rows(dir: &Path) -> Vec<Value> {
-    let list = terrace(dir, &["--json", "state", "list"]);
-    assert_eq!(list.status.code(), Some(0), "{}", stderr(&list));
-    serde_json::from_slice(&list.stdout).expect("state list JSON")
-}
 
 /// Every resource id in state, by stack (stacks without resources left out).
 fn state_ids(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
@@ -110,13 +90,7 @@ fn sigkill_at_24_random_points_leaves_no_orphan_and_no_duplicate_in_the_clouds()
         } else {
             DESTROY_BELOW_ACCOUNTS.to_vec()
         };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_terrace"))
-            .arg("-C")
-            .arg(dir)
-            .args(&args)
-            .env_remove("TERRACE_TEST_PROVIDER")
-            .env_remove("AWS_ENDPOINT_URL")
-            .env_remove("TERRACE_GCP_ENDPOINT")
+        let mut child = terrace_real_command(dir, &args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -9,30 +9,10 @@ mod support;
 
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
-use support::sandbox::{terrace_real as terrace, venv, Sandbox};
+use support::sandbox::{terrace_real as terrace, Sandbox};
 use support::{stderr, stdout, workspace};
 
 const STACK: &str = "networks/eu/aws-eu-west-1";
-
-/// Runs a boto3 snippet against moto in eu-west-1 (`ec2` is the client); returns its stdout.
-fn boto3(moto: &str, body: &str) -> String {
-    let script = format!(
-        "import boto3, json\n\
-         ec2 = boto3.client('ec2', region_name='eu-west-1', endpoint_url='{moto}', \
-         aws_access_key_id='t', aws_secret_access_key='t')\n{body}"
-    );
-    let output = Command::new(venv().join("bin/python"))
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "boto3: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
-}
 
 fn code(output: &std::process::Output) -> Option<i32> {
     output.status.code()
@@ -64,9 +44,8 @@ fn import_adopts_a_vpc_and_drift_is_reported_recorded_and_repaired() {
     let dir = workspace("two-clouds");
     let dir = dir.path();
     let sandbox = Sandbox::start(dir);
-    let moto = sandbox.moto.clone();
-    let vpc = boto3(
-        &moto,
+    let vpc = sandbox.boto3_ec2(
+        "eu-west-1",
         "v = ec2.create_vpc(CidrBlock='10.10.0.0/16', TagSpecifications=[{'ResourceType': 'vpc', \
          'Tags': [{'Key': 'owner', 'Value': 'db-team'}]}])\nprint(v['Vpc']['VpcId'])",
     );
@@ -116,14 +95,14 @@ fn import_adopts_a_vpc_and_drift_is_reported_recorded_and_repaired() {
         stdout(&apply),
         stderr(&apply)
     );
-    let vpcs = boto3(
-        &moto,
+    let vpcs = sandbox.boto3_ec2(
+        "eu-west-1",
         "f = [{'Name': 'cidr', 'Values': ['10.10.0.0/16']}]\n\
          print(len(ec2.describe_vpcs(Filters=f)['Vpcs']))",
     );
     assert_eq!(vpcs, "1", "no second VPC was created");
-    let subnets_in_vpc = boto3(
-        &moto,
+    let subnets_in_vpc = sandbox.boto3_ec2(
+        "eu-west-1",
         &format!(
             "f = [{{'Name': 'vpc-id', 'Values': ['{vpc}']}}]\n\
              print(len(ec2.describe_subnets(Filters=f)['Subnets']))"
@@ -135,8 +114,8 @@ fn import_adopts_a_vpc_and_drift_is_reported_recorded_and_repaired() {
     );
 
     // Change the cloud behind Terrace's back.
-    boto3(
-        &moto,
+    sandbox.boto3_ec2(
+        "eu-west-1",
         &format!(
             "ec2.create_tags(Resources=['{vpc}'], Tags=[{{'Key': 'owner', 'Value': 'someone-else'}}])\n\
              f = [{{'Name': 'vpc-id', 'Values': ['{vpc}']}}, {{'Name': 'availability-zone', 'Values': ['eu-west-1b']}}]\n\
@@ -186,8 +165,8 @@ fn import_adopts_a_vpc_and_drift_is_reported_recorded_and_repaired() {
     );
     let clean = terrace(dir, &["drift", "--stack", STACK]);
     assert_eq!(code(&clean), Some(0), "{}", stdout(&clean));
-    let owner = boto3(
-        &moto,
+    let owner = sandbox.boto3_ec2(
+        "eu-west-1",
         &format!(
             "t = ec2.describe_vpcs(VpcIds=['{vpc}'])['Vpcs'][0]['Tags']\n\
              print([x['Value'] for x in t if x['Key'] == 'owner'][0])"

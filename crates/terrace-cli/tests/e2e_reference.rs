@@ -9,7 +9,7 @@ mod support;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use support::sandbox::{terrace_real as terrace, Sandbox};
+use support::sandbox::{state_rows, terrace_real as terrace, Sandbox};
 use support::{reference_workspace, stderr, stdout};
 
 const WORKSPACE: &str = "reference";
@@ -60,11 +60,7 @@ fn owned_by_stack(sandbox: &Sandbox) -> BTreeMap<String, usize> {
 
 /// Resources per stack as Terrace's state records them.
 fn state_by_stack(dir: &Path) -> BTreeMap<String, usize> {
-    let list = terrace(dir, &["--json", "state", "list"]);
-    ok(&list);
-    let list: Value = serde_json::from_slice(&list.stdout).expect("state list JSON");
-    list.as_array()
-        .expect("a list")
+    state_rows(dir)
         .iter()
         .map(|s| {
             let count = s["resources"].as_u64().expect("resource count") as usize;

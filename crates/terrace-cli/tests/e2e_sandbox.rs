@@ -6,7 +6,7 @@
 mod support;
 
 use std::process::Command;
-use support::sandbox::{terrace_real as terrace, venv, Sandbox};
+use support::sandbox::{terrace_real as terrace, Sandbox};
 use support::{stderr, stdout, workspace};
 
 /// Names of Compute resources of a collection in the sandbox project.
@@ -24,32 +24,24 @@ fn gce_names(gce: &str, collection: &str) -> Vec<String> {
 }
 
 /// Ids of EC2 resources carrying this workspace's ownership tag, listed with boto3.
-fn ec2_owned(moto: &str, what: &str) -> Vec<String> {
-    let script = format!(
-        "import boto3, json\n\
-         c = boto3.client('ec2', region_name='eu-west-1', endpoint_url='{moto}', aws_access_key_id='t', aws_secret_access_key='t')\n\
-         f = [{{'Name': 'tag:terrace:workspace', 'Values': ['two-clouds']}}]\n\
-         items = c.describe_{what}(Filters=f)\n\
-         key = {{'vpcs': ('Vpcs', 'VpcId'), 'subnets': ('Subnets', 'SubnetId')}}['{what}']\n\
-         print(json.dumps([i[key[1]] for i in items[key[0]]]))"
+fn ec2_owned(sandbox: &Sandbox, what: &str) -> Vec<String> {
+    let printed = sandbox.boto3_ec2(
+        "eu-west-1",
+        &format!(
+            "f = [{{'Name': 'tag:terrace:workspace', 'Values': ['two-clouds']}}]\n\
+             items = ec2.describe_{what}(Filters=f)\n\
+             key = {{'vpcs': ('Vpcs', 'VpcId'), 'subnets': ('Subnets', 'SubnetId')}}['{what}']\n\
+             print(json.dumps([i[key[1]] for i in items[key[0]]]))"
+        ),
     );
-    let output = Command::new(venv().join("bin/python"))
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "boto3: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
+    serde_json::from_str(&printed).unwrap()
 }
 
 #[test]
 fn two_clouds_apply_replan_and_destroy_on_the_sandbox() {
     let dir = workspace("two-clouds");
     let sandbox = Sandbox::start(dir.path());
-    let (gce, moto) = (sandbox.gce.clone(), sandbox.moto.clone());
+    let gce = sandbox.gce.clone();
 
     let apply = terrace(dir.path(), &["apply", "--yes"]);
     assert_eq!(
@@ -59,8 +51,8 @@ fn two_clouds_apply_replan_and_destroy_on_the_sandbox() {
         stdout(&apply),
         stderr(&apply)
     );
-    assert_eq!(ec2_owned(&moto, "vpcs").len(), 1);
-    assert_eq!(ec2_owned(&moto, "subnets").len(), 2);
+    assert_eq!(ec2_owned(&sandbox, "vpcs").len(), 1);
+    assert_eq!(ec2_owned(&sandbox, "subnets").len(), 2);
     assert_eq!(gce_names(&gce, "global/networks").len(), 1);
     assert_eq!(gce_names(&gce, "regions/europe-west3/subnetworks").len(), 1);
 
@@ -80,8 +72,8 @@ fn two_clouds_apply_replan_and_destroy_on_the_sandbox() {
         stdout(&destroy),
         stderr(&destroy)
     );
-    assert!(ec2_owned(&moto, "vpcs").is_empty());
-    assert!(ec2_owned(&moto, "subnets").is_empty());
+    assert!(ec2_owned(&sandbox, "vpcs").is_empty());
+    assert!(ec2_owned(&sandbox, "subnets").is_empty());
     assert!(gce_names(&gce, "global/networks").is_empty());
     assert!(gce_names(&gce, "regions/europe-west3/subnetworks").is_empty());
 }

@@ -3,6 +3,7 @@
 //! object or lock it concerned, an unreadable object is [`StateError::Corrupt`].
 
 use crate::location::EXAMPLE;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use std::path::PathBuf;
 use terrace::state::StateError;
 
@@ -70,5 +71,25 @@ impl From<S3Error> for StateError {
                 source: std::io::Error::other(err.to_string()),
             },
         }
+    }
+}
+
+/// The cloud's code and message of a failed S3 or DynamoDB call (both SDKs share the error
+/// types), else the whole error chain.
+pub(crate) fn sdk_message<E, R>(err: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    match err {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            match (inner.code(), inner.message()) {
+                (Some(code), Some(text)) => format!("{code}: {text}"),
+                (Some(code), None) => code.to_string(),
+                _ => DisplayErrorContext(err).to_string(),
+            }
+        }
+        _ => DisplayErrorContext(err).to_string(),
     }
 }

@@ -214,24 +214,8 @@ impl S3Backend {
             .buffered(16)
             .try_collect()
             .await?;
-        let mut state = snapshot.unwrap_or_else(|| {
-            let mut fresh = StackState::new(stack);
-            fresh.lineage = header.lineage.clone();
-            fresh
-        });
-        let mut replayed = 0;
-        for (bytes, _) in bodies.into_iter().flatten() {
-            match serde_json::from_slice::<JournalEntry>(&bytes) {
-                Ok(entry) => {
-                    state.apply_entry(&entry);
-                    replayed += 1;
-                }
-                Err(_) => break,
-            }
-        }
-        if replayed > 0 {
-            state.serial += 1;
-        }
+        let entries = bodies.iter().flatten().map(|(bytes, _)| bytes.as_slice());
+        let state = StackState::replayed(stack, snapshot, &header.lineage, entries);
         Ok(Some(state))
     }
 

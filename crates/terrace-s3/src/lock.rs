@@ -9,7 +9,7 @@
 //! (killed, powered off, partitioned) loses its lock when the TTL passes.
 
 use crate::error::S3Error;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
@@ -33,24 +33,6 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn message<E, R>(err: &SdkError<E, R>) -> String
-where
-    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    match err {
-        SdkError::ServiceError(service) => {
-            let inner = service.err();
-            match (inner.code(), inner.message()) {
-                (Some(code), Some(text)) => format!("{code}: {text}"),
-                (Some(code), None) => code.to_string(),
-                _ => DisplayErrorContext(err).to_string(),
-            }
-        }
-        _ => DisplayErrorContext(err).to_string(),
-    }
-}
-
 impl LockTable {
     fn target(&self, id: &str) -> String {
         format!("dynamodb://{}/{id}", self.table)
@@ -64,7 +46,7 @@ impl LockTable {
         S3Error::Service {
             operation,
             target: self.target(id),
-            message: message(err),
+            message: crate::error::sdk_message(err),
         }
     }
 
@@ -110,7 +92,7 @@ impl LockTable {
         }
         Err(StateError::Locked {
             stack: stack.to_string(),
-            holder: Box::new(unknown_holder()),
+            holder: Box::new(LockInfo::unknown()),
         })
     }
 
@@ -229,16 +211,5 @@ impl LockTable {
             _ => return Err(corrupt(format!("no number attribute {EXPIRES}"))),
         };
         Ok((info, expires))
-    }
-}
-
-fn unknown_holder() -> LockInfo {
-    LockInfo {
-        id: "unknown".into(),
-        holder: "unknown".into(),
-        host: "unknown".into(),
-        pid: 0,
-        operation: "unknown".into(),
-        created_at: chrono::Utc::now(),
     }
 }

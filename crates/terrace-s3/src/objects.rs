@@ -2,7 +2,7 @@
 //! to create, `If-Match: <etag>` to replace), list keys under a prefix, delete keys.
 
 use crate::error::S3Error;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
@@ -34,24 +34,6 @@ pub struct Bucket {
     pub name: String,
 }
 
-fn message<E, R>(err: &SdkError<E, R>) -> String
-where
-    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
-    R: std::fmt::Debug,
-{
-    match err {
-        SdkError::ServiceError(service) => {
-            let inner = service.err();
-            match (inner.code(), inner.message()) {
-                (Some(code), Some(text)) => format!("{code}: {text}"),
-                (Some(code), None) => code.to_string(),
-                _ => DisplayErrorContext(err).to_string(),
-            }
-        }
-        _ => DisplayErrorContext(err).to_string(),
-    }
-}
-
 impl Bucket {
     /// `s3://bucket/key`, for messages.
     pub fn target(&self, key: &str) -> String {
@@ -66,7 +48,7 @@ impl Bucket {
         S3Error::Service {
             operation,
             target: self.target(key),
-            message: message(err),
+            message: crate::error::sdk_message(err),
         }
     }
 

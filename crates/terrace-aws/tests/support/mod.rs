@@ -4,13 +4,11 @@
 #![allow(dead_code)]
 
 pub mod faults;
+#[path = "../../../../tests/support/moto.rs"]
+mod moto;
 
 use base64::Engine as _;
 use serde_json::{json, Value as Json};
-use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 use terrace::provider::{
     CreateRequest, DeleteRequest, Observed, Ownership, Properties, Provider, ReadRequest,
     UpdateRequest,
@@ -19,59 +17,32 @@ use terrace_aws::AwsProvider;
 
 pub const REGION: &str = "us-east-1";
 
-fn venv() -> PathBuf {
-    match std::env::var_os("TERRACE_VENV") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv"),
-    }
-}
-
-/// A moto server, stopped (SIGTERM, then SIGKILL) when dropped.
+/// A moto server with its request recorder on, stopped when dropped.
 pub struct Moto {
-    child: Child,
+    server: moto::Moto,
     pub endpoint: String,
     recording: tempfile::TempPath,
 }
 
 impl Moto {
     pub fn start() -> Moto {
-        let bin = venv().join("bin/moto_server");
-        assert!(
-            bin.exists(),
-            "moto is not installed at {}: run scripts/ensure-venv.sh first",
-            bin.display()
-        );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
         let recording = tempfile::NamedTempFile::new()
             .expect("temp file")
             .into_temp_path();
-        let child = Command::new(&bin)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env("MOTO_ENABLE_RECORDING", "True")
-            .env("MOTO_RECORDER_FILEPATH", &recording)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
+        let server = moto::Moto::start_with(vec![
+            ("MOTO_ENABLE_RECORDING", "True".into()),
+            ("MOTO_RECORDER_FILEPATH", recording.as_os_str().to_owned()),
+        ]);
+        Moto {
+            endpoint: server.endpoint.clone(),
+            server,
             recording,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(Duration::from_millis(100));
         }
-        moto
     }
 
     /// The provider, pointed at this server, with few retries and short waits.
     pub fn provider(&self) -> AwsProvider {
-        credentials();
+        moto::credentials();
         let settings = json!({
             "endpoint": self.endpoint,
             "region": REGION,
@@ -158,33 +129,6 @@ impl Moto {
             .filter(|b| b.starts_with(&needle) || b.contains(&format!("&{needle}")))
             .count()
     }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Dummy credentials for moto, the same for every test (set once per process).
-fn credentials() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-        std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-        std::env::set_var("AWS_EC2_METADATA_DISABLED", "true");
-        std::env::remove_var("AWS_PROFILE");
-    });
 }
 
 pub fn owner(stack: &str, resource: &str) -> Ownership {

@@ -23,6 +23,39 @@ pub fn terrace(dir: &Path, args: &[&str]) -> Output {
         .expect("terrace runs")
 }
 
+/// `count` delays in `[min_ms, max_ms)` from a small LCG: reproducible kill points, no
+/// dependency.
+pub fn delays(seed: u64, count: usize, min_ms: u64, max_ms: u64) -> Vec<u64> {
+    let mut x = seed;
+    (0..count)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            min_ms + (x >> 33) % (max_ms - min_ms)
+        })
+        .collect()
+}
+
+/// Of processes racing to apply one saved plan, exactly one succeeds; each other one is
+/// locked out (exit 4) or finds the plan stale (exit 5).
+pub fn assert_exactly_one_wins(outputs: &[Output]) {
+    let codes: Vec<Option<i32>> = outputs.iter().map(|o| o.status.code()).collect();
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(0)).count(),
+        1,
+        "exactly one wins: {codes:?}"
+    );
+    for loser in outputs.iter().filter(|o| o.status.code() != Some(0)) {
+        let code = loser.status.code();
+        assert!(
+            code == Some(4) || code == Some(5),
+            "a loser is locked out or finds the plan stale: {code:?} {}",
+            stderr(loser)
+        );
+    }
+}
+
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).to_string()
 }

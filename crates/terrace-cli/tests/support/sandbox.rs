@@ -13,18 +13,38 @@ pub fn venv() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"))
 }
 
-/// Runs the binary without the test provider: real providers, sandbox endpoints.
-pub fn terrace_real(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_terrace"))
+/// The binary without the test provider: real providers, the sandbox's endpoints (from its
+/// record, not from this process's environment).
+pub fn terrace_real_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_terrace"));
+    command
         .arg("-C")
         .arg(dir)
         .args(args)
         .env("NO_COLOR", "1")
         .env_remove("TERRACE_TEST_PROVIDER")
         .env_remove("AWS_ENDPOINT_URL")
-        .env_remove("TERRACE_GCP_ENDPOINT")
+        .env_remove("TERRACE_GCP_ENDPOINT");
+    command
+}
+
+/// Runs the binary without the test provider, to the end.
+pub fn terrace_real(dir: &Path, args: &[&str]) -> Output {
+    terrace_real_command(dir, args)
         .output()
         .expect("terrace runs")
+}
+
+/// Rows of `terrace state list --json`: `{stack, serial, resources, pending, locked_by}`.
+pub fn state_rows(dir: &Path) -> Vec<Value> {
+    let list = terrace_real(dir, &["--json", "state", "list"]);
+    assert_eq!(
+        list.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    serde_json::from_slice(&list.stdout).expect("state list JSON")
 }
 
 /// A running sandbox of a workspace; stopped on drop, even when an assertion fails.
@@ -89,6 +109,29 @@ impl Sandbox {
             Some(start) => lines[start..(start + 40).min(lines.len())].join("\n"),
             None => "(no traceback in moto's log)".into(),
         }
+    }
+}
+
+impl Sandbox {
+    /// Runs a Python snippet against moto in `region`, with `ec2` a boto3 EC2 client there;
+    /// returns what it printed, trimmed. For checks and changes that bypass Terrace.
+    pub fn boto3_ec2(&self, region: &str, body: &str) -> String {
+        let script = format!(
+            "import boto3, json\n\
+             ec2 = boto3.client('ec2', region_name='{region}', endpoint_url='{}', \
+             aws_access_key_id='t', aws_secret_access_key='t')\n{body}",
+            self.moto
+        );
+        let output = Command::new(venv().join("bin/python"))
+            .args(["-c", &script])
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "boto3: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_string()
     }
 }
 

@@ -2,6 +2,7 @@
 //! and DynamoDB clients for checks that bypass the backend, and state fixtures.
 #![allow(dead_code)]
 
+#[path = "../../../../tests/support/moto.rs"]
 pub mod moto;
 
 use chrono::Utc;

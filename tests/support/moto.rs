@@ -1,15 +1,17 @@
-//! A moto server from the project venv (`TERRACE_VENV`, else `.venv` at the repository root;
-//! `scripts/ensure-venv.sh` makes it) on a free loopback port, stopped (SIGTERM, then SIGKILL)
-//! when dropped. Standard library only, so that other test suites can include this file with
-//! `#[path]` (the CLI's `cli_locks.rs` does).
+//! A moto server from the project venv (`TERRACE_VENV`, else the `.venv` at the repository
+//! root; `scripts/ensure-venv.sh` makes it) on a free loopback port, stopped (SIGTERM, then
+//! SIGKILL) when dropped. Standard library only, so that every test suite that needs moto —
+//! terrace-aws, terrace-s3, the CLI — includes this one file with `#[path]`.
 #![allow(dead_code)]
 
+use std::ffi::OsString;
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn venv() -> PathBuf {
+/// The project's virtualenv with moto and boto3.
+pub fn venv() -> PathBuf {
     match std::env::var_os("TERRACE_VENV") {
         Some(dir) => PathBuf::from(dir),
         None => Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -28,7 +30,13 @@ pub struct Moto {
 }
 
 impl Moto {
+    /// Starts moto and waits until it listens.
     pub fn start() -> Moto {
+        Moto::start_with(Vec::new())
+    }
+
+    /// Starts moto with extra environment variables (e.g. its request recorder).
+    pub fn start_with(env: Vec<(&str, OsString)>) -> Moto {
         let bin = venv().join("bin/moto_server");
         assert!(
             bin.exists(),
@@ -41,6 +49,7 @@ impl Moto {
             .port();
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -57,7 +66,7 @@ impl Moto {
         moto
     }
 
-    /// An `s3://` backend URL on this server.
+    /// An `s3://` state backend URL on this server (bucket, prefix, extra query parameters).
     pub fn url(&self, bucket: &str, prefix: &str, extra: &str) -> String {
         format!(
             "s3://{bucket}/{prefix}?region=us-east-1&lock_table=terrace-locks&endpoint={}{extra}",
