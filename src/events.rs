@@ -97,6 +97,19 @@ pub enum Event {
         /// Cloud id of the adopted resource.
         id: String,
     },
+    /// A resource operation waits: a retry after throttling, an id the cloud does not show
+    /// yet, a create whose outcome is unknown being looked up by its ownership tags.
+    ResourceWaiting {
+        /// Stack name.
+        stack: String,
+        /// Resource name within its stack.
+        resource: String,
+        /// What is waited for, for a person.
+        reason: String,
+        /// Milliseconds until the next attempt, when known.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_in_ms: Option<u64>,
+    },
     /// A resource operation began.
     ResourceStarted {
         /// Stack name.

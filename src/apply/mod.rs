@@ -6,7 +6,9 @@
 //! before and after its cloud call. A failure skips its dependents; independent work finishes.
 
 pub mod approval;
+mod operation;
 pub mod ops;
+pub mod retry;
 mod run;
 mod schedule;
 
@@ -33,6 +35,12 @@ pub struct ApplyOptions {
     pub resources_in_parallel: usize,
     /// Refresh each stack before re-planning it (recommended).
     pub refresh: bool,
+    /// How long a not-found answer naming an id this apply created is taken for the cloud
+    /// lagging and retried (AWS documents eventual consistency of "up to a few minutes").
+    pub consistency_window: Duration,
+    /// How long a create whose outcome is unknown is looked for by its ownership tags before
+    /// it counts as not created and is tried again.
+    pub lookup_window: Duration,
     /// Set to stop the apply gracefully: nothing new starts, operations in flight finish and
     /// are recorded, states are saved and locks released.
     pub interrupt: Interrupt,
@@ -64,6 +72,8 @@ impl Default for ApplyOptions {
             stacks_in_parallel: 4,
             resources_in_parallel: 16,
             refresh: true,
+            consistency_window: Duration::from_secs(120),
+            lookup_window: Duration::from_secs(30),
             interrupt: Interrupt::default(),
         }
     }

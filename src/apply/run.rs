@@ -1,24 +1,20 @@
 //! Running one stack: lock, serial check, refresh and adoption of interrupted creates,
 //! re-plan and approval check, the operations, the outputs, the snapshot, unlock.
 
-use super::ops::{self, Op, OpKind};
+use super::ops::{self, Op};
+use super::retry::CreatedIds;
 use super::{approval, ApplyContext, FreshOutputs, ResourceOutcome, StackOutcome};
 use crate::events::{Event, EventSink, ResourceStatus, StackStatus};
 use crate::plan::stack::{plan_stack, Observations, Resolver, StackInputs};
 use crate::plan::{Plan, StackPlan};
-use crate::provider::{
-    CreateRequest, DeleteRequest, ErrorKind, Ownership, Properties, UpdateRequest,
-};
+use crate::provider::Properties;
 use crate::refresh::refresh_stack;
 use crate::state::backend::lock_with_timeout;
-use crate::state::{
-    JournalEntry, LockInfo, OperationKind, PendingOperation, ResourceState, StackState, StateError,
-};
+use crate::state::{JournalEntry, LockInfo, OperationKind, StackState, StateError};
 use crate::value::{refs, Value, ValueMap};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 use tokio::task::JoinSet;
 
 /// A stack that ended before running anything.
@@ -51,6 +47,7 @@ pub(super) async fn run_stack(
     plan: Arc<Plan>,
     index: usize,
     fresh: FreshOutputs,
+    created: Arc<CreatedIds>,
     events: EventSink,
 ) -> StackOutcome {
     let approved = &plan.stacks[index];
@@ -81,7 +78,7 @@ pub(super) async fn run_stack(
     .await;
     let result = match waited {
         Ok(()) => {
-            let result = run_locked(&context, &plan, index, &fresh, &events).await;
+            let result = run_locked(&context, &plan, index, &fresh, created, &events).await;
             match backend.unlock(&name, &lock.id).await {
                 Ok(()) => result,
                 Err(err) => Err(unlock_failed(result, &name, &err)),
@@ -133,6 +130,7 @@ async fn run_locked(
     plan: &Arc<Plan>,
     index: usize,
     fresh: &FreshOutputs,
+    created: Arc<CreatedIds>,
     events: &EventSink,
 ) -> Result<StackOutcome, Stop> {
     let approved = &plan.stacks[index];
@@ -160,6 +158,8 @@ async fn run_locked(
         reuse_keys: Mutex::new(HashMap::new()),
         journalled: Mutex::new(false),
         events: events.clone(),
+        created,
+        replanned: std::sync::OnceLock::new(),
     });
     let observations = run.reconcile().await?;
     let replanned = run.replan(&observations)?;
@@ -173,6 +173,7 @@ async fn run_locked(
             ),
         });
     }
+    let _ = run.replanned.set(replanned.clone());
     let outcomes = run.clone().execute(&replanned).await;
     let failed = outcomes.iter().any(|o| o.status != ResourceStatus::Done);
     let not_started = outcomes
@@ -231,50 +232,58 @@ async fn upstream_outputs(
     Ok(upstream)
 }
 
-/// One stack being applied.
-struct StackRun {
-    context: Arc<ApplyContext>,
-    plan: Arc<Plan>,
+/// One stack being applied (its operations are in [`super::operation`]).
+pub(super) struct StackRun {
+    pub(super) context: Arc<ApplyContext>,
+    pub(super) plan: Arc<Plan>,
     index: usize,
     base_serial: u64,
-    state: Mutex<StackState>,
-    upstream: BTreeMap<String, ValueMap>,
+    pub(super) state: Mutex<StackState>,
+    pub(super) upstream: BTreeMap<String, ValueMap>,
     /// Idempotency keys of interrupted creates, reused by the next create of that resource.
-    reuse_keys: Mutex<HashMap<String, String>>,
+    pub(super) reuse_keys: Mutex<HashMap<String, String>>,
     journalled: Mutex<bool>,
-    events: EventSink,
+    pub(super) events: EventSink,
+    /// Ids created by this apply, in every stack.
+    pub(super) created: Arc<CreatedIds>,
+    /// The re-plan being executed: what the cloud has now for each resource (`before`).
+    replanned: std::sync::OnceLock<StackPlan>,
 }
 
 impl StackRun {
-    fn approved(&self) -> &StackPlan {
+    pub(super) fn approved(&self) -> &StackPlan {
         &self.plan.stacks[self.index]
     }
 
-    fn secrets(&self) -> Option<&crate::secrets::Secrets> {
+    pub(super) fn secrets(&self) -> Option<&crate::secrets::Secrets> {
         self.context.secrets.as_deref()
     }
 
     /// A message with every known secret replaced by `[secret]`.
-    fn redact(&self, message: String) -> String {
+    pub(super) fn redact(&self, message: String) -> String {
         crate::secrets::redact(self.secrets(), message)
     }
 
     /// Properties as the provider gets them: secrets opened, only for the call.
-    fn opened(&self, resource: &str, properties: &Properties) -> Result<Properties, String> {
+    pub(super) fn opened(
+        &self,
+        resource: &str,
+        properties: &Properties,
+    ) -> Result<Properties, String> {
         crate::secrets::open_properties(self.secrets(), resource, properties)
             .map_err(|e| e.to_string())
     }
 
     /// What a provider answered, with anything that echoes a secret sealed again.
-    fn scrubbed(&self, properties: Properties) -> Properties {
+    pub(super) fn scrubbed(&self, properties: Properties) -> Properties {
         crate::secrets::scrub_properties(self.secrets(), properties)
     }
 
-    fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         &self.approved().stack.name
     }
 
-    async fn journal(&self, entry: JournalEntry) -> Result<(), StateError> {
+    pub(super) async fn journal(&self, entry: JournalEntry) -> Result<(), StateError> {
         self.context
             .backend
             .append(self.name(), self.base_serial, &entry)
@@ -371,7 +380,25 @@ impl StackRun {
         Ok(observations)
     }
 
-    fn dependencies_of(&self, resource: &str) -> Vec<String> {
+    /// What the cloud has now for a resource, as the re-plan compared it: the refreshed view of
+    /// the fields the configuration sets, over the last applied inputs.
+    pub(super) fn current_view(&self, resource: &str) -> Option<Properties> {
+        let change = self
+            .replanned
+            .get()?
+            .changes
+            .iter()
+            .find(|c| c.name == resource)?;
+        let before = change.before.as_ref()?;
+        Some(
+            before
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_json()))
+                .collect(),
+        )
+    }
+
+    pub(super) fn dependencies_of(&self, resource: &str) -> Vec<String> {
         self.approved()
             .changes
             .iter()
@@ -511,310 +538,6 @@ impl StackRun {
         ));
     }
 
-    async fn run_op(&self, op: &Op) -> Result<String, String> {
-        let stack = self.name().to_string();
-        self.events.emit(Event::ResourceStarted {
-            stack: stack.clone(),
-            resource: op.resource.clone(),
-            action: op.action,
-        });
-        let started = Instant::now();
-        let result = match op.kind {
-            OpKind::Create => self.create(op).await,
-            OpKind::Update => self.update(op).await,
-            OpKind::Delete => self.delete(op).await,
-        };
-        let (id, error) = match &result {
-            Ok(id) => (Some(id.clone()), None),
-            Err(e) => (None, Some(e.clone())),
-        };
-        self.events.emit(Event::ResourceFinished {
-            stack,
-            resource: op.resource.clone(),
-            action: op.action,
-            status: if result.is_ok() {
-                ResourceStatus::Done
-            } else {
-                ResourceStatus::Failed
-            },
-            id,
-            error,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-        });
-        result
-    }
-
-    /// The resource's properties with every reference resolved; all must be known now.
-    fn resolve_properties(&self, resource: &str) -> Result<Properties, String> {
-        let spec = &self.approved().desired.resources[resource];
-        let state = self.state.lock().expect("state lock");
-        let resolver = Resolver {
-            attributes: &*state,
-            upstream: &self.upstream,
-            layer_links: &self.approved().layer_links,
-            config: &self.plan.config,
-            secrets: self.secrets(),
-        };
-        let is_layer = |name: &str| self.plan.layers.iter().any(|l| l == name);
-        let resolved =
-            refs::resolve_map(&spec.properties, &resolver, &is_layer).map_err(|e| e.to_string())?;
-        resolved
-            .into_iter()
-            .map(|(k, v)| match v.to_known_json() {
-                Ok(json) => Ok((k, json)),
-                Err(origin) => Err(format!(
-                    "property `{k}` is still unknown at apply time (waits for {origin})"
-                )),
-            })
-            .collect()
-    }
-
-    fn ownership(&self, resource: &str) -> Ownership {
-        Ownership {
-            workspace: self.context.workspace.clone(),
-            stack: self.name().to_string(),
-            resource: resource.to_string(),
-        }
-    }
-
-    fn pending(
-        &self,
-        resource: &str,
-        kind: OperationKind,
-        key: Option<String>,
-        target_id: Option<String>,
-    ) -> PendingOperation {
-        let id = uuid::Uuid::new_v4().to_string();
-        let idempotency_key = key.unwrap_or_else(|| {
-            let seed = format!(
-                "{}/{}/{resource}/{kind:?}/{id}",
-                self.context.workspace,
-                self.name()
-            );
-            uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, seed.as_bytes())
-                .simple()
-                .to_string()
-        });
-        let spec = self.approved().desired.resources.get(resource);
-        let existing = self
-            .state
-            .lock()
-            .expect("state lock")
-            .resources
-            .get(resource)
-            .cloned();
-        PendingOperation {
-            id,
-            resource: resource.to_string(),
-            kind,
-            type_name: spec
-                .map(|s| s.type_name.clone())
-                .or(existing.as_ref().map(|e| e.type_name.clone()))
-                .unwrap_or_default(),
-            region: spec
-                .map(|s| s.region.clone())
-                .unwrap_or_else(|| existing.and_then(|e| e.region)),
-            idempotency_key,
-            target_id,
-            started_at: chrono::Utc::now(),
-            inputs: None,
-        }
-    }
-
-    async fn settle(
-        &self,
-        pending: &PendingOperation,
-        result: Result<Option<ResourceState>, crate::provider::ProviderError>,
-    ) -> Result<String, String> {
-        let resource = pending.resource.clone();
-        match result {
-            Ok(state) => {
-                let id = state.as_ref().map(|s| s.id.clone()).or(pending.target_id.clone()).unwrap_or_default();
-                let entry = JournalEntry::Done { operation: pending.id.clone(), resource: pending.resource.clone(), state: state.map(Box::new) };
-                self.journal(entry).await.map_err(|e| e.to_string())?;
-                Ok(id)
-            }
-            Err(err) if err.kind == ErrorKind::Ambiguous => Err(self.redact(format!(
-                "{:?} of `{resource}` has an unknown outcome ({err}); the next apply will look for it by its ownership tags",
-                pending.kind
-            ))),
-            Err(err) => {
-                let message = self.redact(format!("{:?} of `{resource}` failed: {err}", pending.kind).to_lowercase_first());
-                let entry = JournalEntry::Failed { operation: pending.id.clone(), resource, error: self.redact(err.to_string()) };
-                self.journal(entry).await.map_err(|e| e.to_string())?;
-                Err(message)
-            }
-        }
-    }
-
-    async fn create(&self, op: &Op) -> Result<String, String> {
-        let spec = self.approved().desired.resources[&op.resource].clone();
-        let properties = self.resolve_properties(&op.resource)?;
-        if let Some(deposed) = &op.deposed_as {
-            self.depose(&op.resource, deposed).await?;
-        }
-        let key = self
-            .reuse_keys
-            .lock()
-            .expect("keys lock")
-            .remove(&op.resource);
-        let mut pending = self.pending(&op.resource, OperationKind::Create, key, None);
-        pending.inputs = Some(properties.clone());
-        let request = CreateRequest {
-            type_name: spec.type_name.clone(),
-            region: spec.region.clone(),
-            properties: self.opened(&op.resource, &properties)?,
-            ownership: self.ownership(&op.resource),
-            idempotency_key: pending.idempotency_key.clone(),
-        };
-        let result = self
-            .call(&pending, |p| async move { p.create(request).await })
-            .await?;
-        let result = result.map(|observed| {
-            Some(ResourceState {
-                type_name: spec.type_name.clone(),
-                id: observed.id,
-                region: spec.region.clone(),
-                inputs: properties,
-                attributes: self.scrubbed(observed.attributes),
-                dependencies: self.dependencies_of(&op.resource),
-                protect: spec.protect,
-            })
-        });
-        self.settle(&pending, result).await
-    }
-
-    /// Moves the old half of a create-before-destroy replace aside, under a name of its own.
-    async fn depose(&self, resource: &str, deposed: &str) -> Result<(), String> {
-        let old = self
-            .state
-            .lock()
-            .expect("state lock")
-            .resources
-            .get(resource)
-            .cloned();
-        let Some(old) = old else { return Ok(()) };
-        let entry = JournalEntry::Done {
-            operation: String::new(),
-            resource: deposed.to_string(),
-            state: Some(Box::new(old)),
-        };
-        self.journal(entry).await.map_err(|e| e.to_string())
-    }
-
-    async fn update(&self, op: &Op) -> Result<String, String> {
-        let spec = self.approved().desired.resources[&op.resource].clone();
-        let properties = self.resolve_properties(&op.resource)?;
-        let existing = self
-            .state
-            .lock()
-            .expect("state lock")
-            .resources
-            .get(&op.resource)
-            .cloned();
-        let existing = existing.ok_or_else(|| format!("`{}` is not in state", op.resource))?;
-        let pending = self.pending(
-            &op.resource,
-            OperationKind::Update,
-            None,
-            Some(existing.id.clone()),
-        );
-        let request = UpdateRequest {
-            type_name: spec.type_name.clone(),
-            region: spec.region.clone(),
-            id: existing.id.clone(),
-            old: self.opened(&op.resource, &existing.inputs)?,
-            new: self.opened(&op.resource, &properties)?,
-            ownership: self.ownership(&op.resource),
-            idempotency_key: pending.idempotency_key.clone(),
-        };
-        let result = self
-            .call(&pending, |p| async move { p.update(request).await })
-            .await?;
-        let result = result.map(|observed| {
-            Some(ResourceState {
-                inputs: properties,
-                attributes: self.scrubbed(observed.attributes),
-                dependencies: self.dependencies_of(&op.resource),
-                protect: spec.protect,
-                ..existing
-            })
-        });
-        self.settle(&pending, result).await
-    }
-
-    async fn delete(&self, op: &Op) -> Result<String, String> {
-        let existing = self
-            .state
-            .lock()
-            .expect("state lock")
-            .resources
-            .get(&op.state_key)
-            .cloned();
-        let Some(existing) = existing else {
-            return Ok(String::new());
-        };
-        let mut pending = self.pending(
-            &op.resource,
-            OperationKind::Delete,
-            None,
-            Some(existing.id.clone()),
-        );
-        pending.resource = op.state_key.clone();
-        pending.type_name = existing.type_name.clone();
-        pending.region = existing.region.clone();
-        let request = DeleteRequest {
-            type_name: existing.type_name.clone(),
-            region: existing.region.clone(),
-            id: existing.id.clone(),
-            properties: self.opened(&op.resource, &existing.inputs)?,
-            idempotency_key: pending.idempotency_key.clone(),
-        };
-        let result = self
-            .call(&pending, |p| async move { p.delete(request).await })
-            .await?;
-        self.settle(&pending, result.map(|()| None)).await
-    }
-
-    /// Journals the operation as pending, then makes the cloud call under the provider's
-    /// limits for the resource's region and the type's mutation class.
-    async fn call<T, Fut>(
-        &self,
-        pending: &PendingOperation,
-        call: impl FnOnce(Arc<dyn crate::provider::Provider>) -> Fut,
-    ) -> Result<Result<T, crate::provider::ProviderError>, String>
-    where
-        Fut: std::future::Future<Output = Result<T, crate::provider::ProviderError>>,
-    {
-        self.journal(JournalEntry::Begin {
-            operation: pending.clone(),
-        })
-        .await
-        .map_err(|e| e.to_string())?;
-        let (provider, class) = self.provider_of(&pending.type_name)?;
-        let _permit = self
-            .context
-            .limits
-            .acquire(provider.name(), pending.region.as_deref(), &class)
-            .await;
-        Ok(call(provider).await)
-    }
-
-    fn provider_of(
-        &self,
-        type_name: &str,
-    ) -> Result<(Arc<dyn crate::provider::Provider>, String), String> {
-        let registry = &self.context.registry;
-        let provider = registry
-            .provider_for_type(type_name)
-            .ok_or_else(|| format!("no provider for type `{type_name}`"))?;
-        let class = registry
-            .schema(type_name)
-            .map(|s| s.api.mutate.clone())
-            .unwrap_or_default();
-        Ok((provider.clone(), class))
-    }
-
     /// Computes the outputs, saves the snapshot if anything changed, publishes the outputs.
     async fn finish(&self, replanned: &StackPlan, fresh: &FreshOutputs) -> Result<(), StateError> {
         let mut state = self.state.lock().expect("state lock").clone();
@@ -897,19 +620,5 @@ fn outcome(
         status,
         id,
         error,
-    }
-}
-
-trait LowercaseFirst {
-    fn to_lowercase_first(self) -> String;
-}
-
-impl LowercaseFirst for String {
-    fn to_lowercase_first(self) -> String {
-        let mut chars = self.chars();
-        match chars.next() {
-            Some(first) => first.to_lowercase().chain(chars).collect(),
-            None => self,
-        }
     }
 }

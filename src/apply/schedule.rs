@@ -37,6 +37,7 @@ pub(super) struct Scheduler {
     plan: Arc<Plan>,
     events: EventSink,
     fresh: FreshOutputs,
+    created: Arc<super::retry::CreatedIds>,
     outcomes: Vec<Option<StackOutcome>>,
     waiting: Vec<usize>,
     index: HashMap<String, usize>,
@@ -75,6 +76,7 @@ impl Scheduler {
             plan,
             events,
             fresh: FreshOutputs::default(),
+            created: Arc::default(),
             index,
             wave_of,
             running: JoinSet::new(),
@@ -189,17 +191,18 @@ impl Scheduler {
     }
 
     fn start(&mut self, index: usize) {
-        let (context, plan, fresh, events) = (
+        let (context, plan, fresh, created, events) = (
             self.context.clone(),
             self.plan.clone(),
             self.fresh.clone(),
+            self.created.clone(),
             self.events.clone(),
         );
         self.stacks_running += 1;
         self.running.spawn(async move {
             Finished::Stack(
                 index,
-                run::run_stack(context, plan, index, fresh, events).await,
+                run::run_stack(context, plan, index, fresh, created, events).await,
             )
         });
     }

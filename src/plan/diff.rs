@@ -109,7 +109,14 @@ fn comparison_base(current: Current, desired: &ValueMap, schema: &ResourceSchema
     base
 }
 
-fn changed_fields(base: &Properties, desired: &ValueMap, schema: &ResourceSchema) -> Vec<String> {
+/// The fields whose desired value differs from `base` (unordered fields compared as sets;
+/// an unknown desired value always counts as a change). The one comparison of plan, drift,
+/// refresh and the executor.
+pub fn changed_fields(
+    base: &Properties,
+    desired: &ValueMap,
+    schema: &ResourceSchema,
+) -> Vec<String> {
     let fields: BTreeSet<&String> = base.keys().chain(desired.keys()).collect();
     fields
         .into_iter()

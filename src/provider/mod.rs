@@ -5,6 +5,7 @@
 //! cloud; it finds a provider by the prefix of a resource type.
 
 pub mod limits;
+pub mod progress;
 pub mod registry;
 pub mod schema;
 
@@ -120,8 +121,14 @@ pub enum ErrorKind {
     Conflict,
     /// The request is invalid.
     Invalid,
-    /// The outcome is unknown (timeout, connection lost after sending): the resource may exist.
+    /// The outcome is unknown (timeout, connection lost after sending, a server error, or a
+    /// failure after the first mutating call of a create succeeded): the resource may exist.
+    /// The engine looks a create up by its ownership tags before trying again.
     Ambiguous,
+    /// The credentials may not do this (HTTP 403, `AccessDenied`, `UnauthorizedOperation`).
+    /// Never read as "absent": a read or delete refused this way is an error naming the
+    /// resource and, in the message, the credentials' identity.
+    Denied,
     /// Anything else.
     Other,
 }

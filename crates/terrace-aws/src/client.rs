@@ -1,14 +1,22 @@
 //! Configuration and clients: provider settings, the shared AWS configuration (loaded lazily,
 //! the way the AWS CLI finds credentials and region), one client per service and region
-//! (created on first use), retries with backoff and jitter, and a request counter.
+//! (created on first use), retries with backoff and jitter (throttling codes and 5xx, as the
+//! SDK's standard strategy classifies them, without the SDK's retry quota: Terrace's own token
+//! buckets pace the calls), each retry reported as progress, the caller's identity for error
+//! messages, and a request counter.
 
 use crate::error::invalid;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_ec2::config::interceptors::{
+    BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_sdk_ec2::config::{ConfigBag, Intercept, Region, RuntimeComponents};
 use aws_sdk_ec2::error::BoxError;
+use aws_smithy_runtime::client::retries::{RetryPartition, TokenBucket};
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -36,6 +44,9 @@ pub struct Settings {
     pub wait_timeout: Duration,
     /// Delay between two polls of a waiter.
     pub poll_interval: Duration,
+    /// How long a resource this provider just created may answer not-found to the calls that
+    /// configure it (AWS: eventual consistency, "up to a few minutes").
+    pub consistency_timeout: Duration,
 }
 
 impl Default for Settings {
@@ -44,11 +55,12 @@ impl Default for Settings {
             endpoint: None,
             region: None,
             profile: None,
-            max_attempts: 5,
+            max_attempts: 8,
             initial_backoff: Duration::from_millis(500),
             attempt_timeout: Duration::from_secs(60),
             wait_timeout: Duration::from_secs(600),
             poll_interval: Duration::from_secs(2),
+            consistency_timeout: Duration::from_secs(120),
         }
     }
 }
@@ -75,11 +87,14 @@ impl Settings {
                 "poll_interval_ms" => {
                     settings.poll_interval = Duration::from_millis(number(key, value)?.max(1))
                 }
+                "consistency_timeout_secs" => {
+                    settings.consistency_timeout = Duration::from_secs(number(key, value)?)
+                }
                 _ => {
                     return Err(invalid(format!(
                         "unknown aws provider setting `{key}` (known: endpoint, region, profile, \
                          max_attempts, initial_backoff_ms, attempt_timeout_secs, \
-                         wait_timeout_secs, poll_interval_ms)"
+                         wait_timeout_secs, poll_interval_ms, consistency_timeout_secs)"
                     )))
                 }
             }
@@ -129,6 +144,75 @@ impl Intercept for RequestCounter {
     }
 }
 
+/// Reports each retry of a call as progress (`terrace::provider::progress`), with the HTTP
+/// status of the attempt that failed, so a long wait on a throttled API is visible.
+#[derive(Debug, Clone, Default)]
+pub struct RetryReporter;
+
+/// The HTTP status of the last failed attempt of a call.
+#[derive(Debug, Clone)]
+struct LastFailure(u16);
+
+impl aws_smithy_types::config_bag::Storable for LastFailure {
+    type Storer = aws_smithy_types::config_bag::StoreReplace<Self>;
+}
+
+impl Intercept for RetryReporter {
+    fn name(&self) -> &'static str {
+        "TerraceRetryReporter"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(response) = context.response() {
+            if !response.status().is_success() {
+                cfg.interceptor_state()
+                    .store_put(LastFailure(response.status().as_u16()));
+            }
+        }
+        Ok(())
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let attempt = cfg
+            .load::<RequestAttempts>()
+            .map(RequestAttempts::attempts)
+            .unwrap_or(1);
+        if attempt > 1 {
+            let operation = cfg
+                .load::<Metadata>()
+                .map(|m| format!("{} {}", m.service(), m.name()))
+                .unwrap_or_else(|| "an AWS call".into());
+            let why = cfg
+                .load::<LastFailure>()
+                .map(|f| format!("HTTP {} (throttled or a server error)", f.0))
+                .unwrap_or_else(|| "a lost connection".into());
+            terrace::provider::progress::report(
+                format!("{operation}: attempt {attempt} after {why}"),
+                None,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// One retry partition for every client, with no retry quota: the SDK's default token bucket
+/// stops retrying after a burst of throttling, which is exactly when retries are needed.
+fn retry_partition() -> RetryPartition {
+    RetryPartition::custom("terrace")
+        .token_bucket(TokenBucket::unlimited())
+        .build()
+}
+
 /// Clients of one service, by region.
 struct PerRegion<T>(Mutex<HashMap<String, T>>);
 
@@ -155,6 +239,7 @@ pub struct Clients {
     elbv2: PerRegion<aws_sdk_elasticloadbalancingv2::Client>,
     autoscaling: PerRegion<aws_sdk_autoscaling::Client>,
     organizations: PerRegion<aws_sdk_organizations::Client>,
+    identity: OnceCell<String>,
     counter: RequestCounter,
 }
 
@@ -167,6 +252,7 @@ impl Clients {
             elbv2: PerRegion::new(),
             autoscaling: PerRegion::new(),
             organizations: PerRegion::new(),
+            identity: OnceCell::new(),
             counter: RequestCounter::default(),
         }
     }
@@ -224,6 +310,8 @@ impl Clients {
             let config = aws_sdk_ec2::config::Builder::from(base)
                 .region(Region::new(region.to_string()))
                 .interceptor(self.counter.clone())
+                .interceptor(RetryReporter)
+                .retry_partition(retry_partition())
                 .build();
             aws_sdk_ec2::Client::from_conf(config)
         })
@@ -236,6 +324,8 @@ impl Clients {
             let config = aws_sdk_elasticloadbalancingv2::config::Builder::from(base)
                 .region(Region::new(region.to_string()))
                 .interceptor(self.counter.clone())
+                .interceptor(RetryReporter)
+                .retry_partition(retry_partition())
                 .build();
             aws_sdk_elasticloadbalancingv2::Client::from_conf(config)
         })
@@ -248,9 +338,36 @@ impl Clients {
             let config = aws_sdk_autoscaling::config::Builder::from(base)
                 .region(Region::new(region.to_string()))
                 .interceptor(self.counter.clone())
+                .interceptor(RetryReporter)
+                .retry_partition(retry_partition())
                 .build();
             aws_sdk_autoscaling::Client::from_conf(config)
         })
+    }
+
+    /// Who the credentials are (`GetCallerIdentity`'s ARN), for messages about refused calls;
+    /// asked once.
+    pub async fn identity(&self) -> String {
+        let base = self.base().await;
+        self.identity
+            .get_or_init(|| async {
+                let config = aws_sdk_sts::config::Builder::from(base)
+                    .region(base.region().cloned().or(Some(Region::new("us-east-1"))))
+                    .build();
+                match aws_sdk_sts::Client::from_conf(config)
+                    .get_caller_identity()
+                    .send()
+                    .await
+                {
+                    Ok(me) => me.arn().unwrap_or("an unknown principal").to_string(),
+                    Err(e) => format!(
+                        "unknown credentials (GetCallerIdentity failed: {})",
+                        aws_sdk_sts::error::DisplayErrorContext(&e)
+                    ),
+                }
+            })
+            .await
+            .clone()
     }
 
     /// The Organizations client (of the endpoint's region; created on first use).
@@ -260,6 +377,8 @@ impl Clients {
             let config = aws_sdk_organizations::config::Builder::from(base)
                 .region(Region::new(region.to_string()))
                 .interceptor(self.counter.clone())
+                .interceptor(RetryReporter)
+                .retry_partition(retry_partition())
                 .build();
             aws_sdk_organizations::Client::from_conf(config)
         })

@@ -39,7 +39,7 @@ where
         SdkError::ServiceError(_) => {
             let code = err.code().unwrap_or("Unknown").to_string();
             let message = err.message().unwrap_or(&detail).to_string();
-            ProviderError::new(kind_of(&code), code, message)
+            ProviderError::new(kind_of_error(&code, &message), code, message)
         }
         _ => ProviderError::new(ErrorKind::Other, "SdkError", detail),
     }
@@ -62,8 +62,36 @@ where
     mapped
 }
 
+/// The engine's kind for an AWS error: its code, refined by the message where a service uses
+/// one generic code for several cases (Auto Scaling and ELBv2 answer `ValidationError` for a
+/// launch template, subnet or target group they cannot find).
+pub fn kind_of_error(code: &str, message: &str) -> ErrorKind {
+    let missing = ["does not exist", "not found", "may not be valid"]
+        .iter()
+        .any(|m| message.contains(m));
+    match kind_of(code) {
+        ErrorKind::Invalid if code == "ValidationError" && missing => ErrorKind::NotFound,
+        kind => kind,
+    }
+}
+
+/// Codes of a call the credentials may not make ("Common client error codes" of the EC2 API
+/// reference; `AccessDenied` of the Query services; `AccessDeniedException` of JSON ones).
+const DENIED: &[&str] = &[
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthFailure",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "OptInRequired",
+];
+
 /// The engine's kind for an AWS error code.
 pub fn kind_of(code: &str) -> ErrorKind {
+    if DENIED.contains(&code) {
+        return ErrorKind::Denied;
+    }
     const THROTTLED: &[&str] = &[
         "RequestLimitExceeded",
         "Throttling",
@@ -121,5 +149,18 @@ mod tests {
         assert_eq!(kind_of("InvalidPermission.Duplicate"), ErrorKind::Conflict);
         assert_eq!(kind_of("InvalidParameterValue"), ErrorKind::Invalid);
         assert_eq!(kind_of("InternalError"), ErrorKind::Other);
+        assert_eq!(kind_of("UnauthorizedOperation"), ErrorKind::Denied);
+        assert_eq!(kind_of("AccessDenied"), ErrorKind::Denied);
+        assert_eq!(
+            kind_of_error(
+                "ValidationError",
+                "You must use a valid fully-formed launch template. The specified launch template, with template ID lt-1, does not exist."
+            ),
+            ErrorKind::NotFound
+        );
+        assert_eq!(
+            kind_of_error("ValidationError", "Max size must be set"),
+            ErrorKind::Invalid
+        );
     }
 }

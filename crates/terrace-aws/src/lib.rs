@@ -204,25 +204,62 @@ impl Provider for AwsProvider {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
+        let result = self.read_typed(&request).await;
+        self.named(result).await
+    }
+
+    async fn create(&self, request: CreateRequest) -> Result<Observed, ProviderError> {
+        let result = self.create_typed(&request).await;
+        self.named(result).await
+    }
+
+    async fn update(&self, request: UpdateRequest) -> Result<Observed, ProviderError> {
+        let result = self.update_typed(&request).await;
+        self.named(result).await
+    }
+
+    async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
+        let result = self.delete_typed(&request).await;
+        self.named(result).await
+    }
+}
+
+impl AwsProvider {
+    async fn read_typed(&self, request: &ReadRequest) -> Result<Vec<Observed>, ProviderError> {
         let kind = Kind::of(&request.type_name)?;
         if request.ids.is_empty() && request.owner.is_none() {
             return Ok(Vec::new());
         }
-        dispatch!(self, kind, request.region.as_deref(), read, &request)
+        dispatch!(self, kind, request.region.as_deref(), read, request)
     }
 
-    async fn create(&self, request: CreateRequest) -> Result<Observed, ProviderError> {
+    async fn create_typed(&self, request: &CreateRequest) -> Result<Observed, ProviderError> {
         let kind = Kind::of(&request.type_name)?;
-        dispatch!(self, kind, request.region.as_deref(), create, &request)
+        dispatch!(self, kind, request.region.as_deref(), create, request)
     }
 
-    async fn update(&self, request: UpdateRequest) -> Result<Observed, ProviderError> {
+    async fn update_typed(&self, request: &UpdateRequest) -> Result<Observed, ProviderError> {
         let kind = Kind::of(&request.type_name)?;
-        dispatch!(self, kind, request.region.as_deref(), update, &request)
+        dispatch!(self, kind, request.region.as_deref(), update, request)
     }
 
-    async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
+    async fn delete_typed(&self, request: &DeleteRequest) -> Result<(), ProviderError> {
         let kind = Kind::of(&request.type_name)?;
-        dispatch!(self, kind, request.region.as_deref(), delete, &request)
+        dispatch!(self, kind, request.region.as_deref(), delete, request)
+    }
+
+    /// A refused call names the credentials it was made with (never read as "absent").
+    async fn named<T>(&self, result: Result<T, ProviderError>) -> Result<T, ProviderError> {
+        match result {
+            Err(mut e) if e.kind == terrace::provider::ErrorKind::Denied => {
+                e.message = format!(
+                    "{} (credentials: {})",
+                    e.message,
+                    self.clients.identity().await
+                );
+                Err(e)
+            }
+            other => other,
+        }
     }
 }

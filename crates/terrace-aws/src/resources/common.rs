@@ -9,6 +9,55 @@ use std::time::Duration;
 use terrace::provider::{ErrorKind, Observed, Properties, ProviderError, ReadRequest};
 use tokio::time::Instant;
 
+/// Runs the steps of a create that follow its first mutating call (which made `id`): once the
+/// resource exists, any failure leaves it behind, so the outcome is ambiguous, never a plain
+/// failure. The engine then finds it by its ownership tags, adopts it and finishes the job.
+pub async fn after_create<T>(
+    id: &str,
+    steps: impl Future<Output = Result<T, ProviderError>>,
+) -> Result<T, ProviderError> {
+    steps.await.map_err(|e| {
+        ProviderError::new(
+            ErrorKind::Ambiguous,
+            e.code,
+            format!("{id} was created, then: {}", e.message),
+        )
+    })
+}
+
+/// Runs a call that configures a resource created moments ago, trying a not-found answer
+/// again with backoff for up to the consistency timeout: the new id has not propagated yet
+/// ("Eventual consistency in the Amazon EC2 API": "you will get an error responding that the
+/// resource does not exist"; hashicorp/terraform#2174).
+pub async fn settle<T, F, Fut>(
+    settings: &Settings,
+    what: &str,
+    mut call: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ProviderError>>,
+{
+    let deadline = Instant::now() + settings.consistency_timeout;
+    let mut delay = settings.poll_interval.min(Duration::from_millis(250));
+    loop {
+        match call().await {
+            Err(e) if e.kind == ErrorKind::NotFound && Instant::now() + delay < deadline => {
+                terrace::provider::progress::report(
+                    format!(
+                        "{what}: {} ({}), not visible yet; trying again",
+                        e.code, e.message
+                    ),
+                    Some(delay),
+                );
+                tokio::time::sleep(delay).await;
+                delay = next_delay(delay).min(Duration::from_secs(5));
+            }
+            other => return other,
+        }
+    }
+}
+
 /// Keeps the first of each id, in order.
 pub fn dedup(found: Vec<Observed>) -> Vec<Observed> {
     let mut seen = std::collections::BTreeSet::new();
@@ -35,6 +84,13 @@ where
         match op().await {
             Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
             Err(e) if is_dependency(&e) && Instant::now() + delay < deadline => {
+                terrace::provider::progress::report(
+                    format!(
+                        "still in use ({}: {}); waiting for its dependents to go",
+                        e.code, e.message
+                    ),
+                    Some(delay),
+                );
                 tokio::time::sleep(delay).await;
                 delay = next_delay(delay);
             }

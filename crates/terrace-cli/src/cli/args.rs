@@ -58,7 +58,15 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum SandboxCommand {
     /// Start the emulators in the background (or show the running ones).
-    Start,
+    Start {
+        /// `cloud`: as strict as AWS and Compute (eventual consistency, throttling, lost
+        /// answers, in-use refusals; see the README); `fast`: the emulators as they are.
+        #[arg(long, default_value = "cloud")]
+        profile: String,
+        /// Seed of the sandbox's random faults (default: from the clock).
+        #[arg(long)]
+        seed: Option<u64>,
+    },
     /// Stop the emulators this workspace started.
     Stop,
     /// Whether the emulators run, and where.
@@ -72,6 +80,18 @@ pub enum SandboxCommand {
         listen: String,
         #[arg(long)]
         state_file: Option<PathBuf>,
+    },
+    /// Run the AWS behaviour layer in front of moto in the foreground (used by `start`).
+    #[command(hide = true)]
+    ServeAws {
+        #[arg(long)]
+        listen: String,
+        #[arg(long)]
+        upstream: String,
+        #[arg(long, default_value = "cloud")]
+        profile: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
 }
 

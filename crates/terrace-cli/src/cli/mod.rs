@@ -364,8 +364,7 @@ async fn execute(
         lock_timeout: run.lock_timeout,
         stacks_in_parallel: run.parallel_stacks.unwrap_or(settings.stacks),
         resources_in_parallel: settings.resources,
-        refresh: true,
-        interrupt: Default::default(),
+        ..ApplyOptions::default()
     };
     watch_interrupts(options.interrupt.clone(), cli.json);
     let mut apply = terrace.apply(plan, options)?;
@@ -536,8 +535,8 @@ async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
 async fn sandbox_command(cli: &Cli, command: &SandboxCommand) -> Result<i32, Error> {
     let root = &cli.dir;
     match command {
-        SandboxCommand::Start => {
-            let running = sandbox::start(root)?;
+        SandboxCommand::Start { profile, seed } => {
+            let running = sandbox::start(root, profile, *seed)?;
             if cli.json {
                 println!(
                     "{}",
@@ -545,8 +544,8 @@ async fn sandbox_command(cli: &Cli, command: &SandboxCommand) -> Result<i32, Err
                 );
             } else {
                 println!(
-                    "Sandbox running: Compute Engine emulator at {}, moto at {}.",
-                    running.gce.url, running.moto.url
+                    "Sandbox running ({} profile): Compute Engine emulator at {}, AWS at {} (moto at {}).",
+                    running.profile, running.gce.url, running.aws.url, running.moto.url
                 );
                 println!("Commands in this workspace use it; for other tools: eval \"$(terrace -C {} sandbox env)\"", root.display());
             }
@@ -565,8 +564,14 @@ async fn sandbox_command(cli: &Cli, command: &SandboxCommand) -> Result<i32, Err
                 serde_json::to_string_pretty(&running).expect("sandbox serializes")
             ),
             Some(running) => println!(
-                "running: Compute Engine emulator {} (pid {}), moto {} (pid {})",
-                running.gce.url, running.gce.pid, running.moto.url, running.moto.pid
+                "running ({} profile): Compute Engine emulator {} (pid {}), AWS layer {} (pid {}), moto {} (pid {})",
+                running.profile,
+                running.gce.url,
+                running.gce.pid,
+                running.aws.url,
+                running.aws.pid,
+                running.moto.url,
+                running.moto.pid
             ),
             None => {
                 println!("not running");
@@ -584,6 +589,12 @@ async fn sandbox_command(cli: &Cli, command: &SandboxCommand) -> Result<i32, Err
         SandboxCommand::ServeGce { listen, state_file } => {
             sandbox::serve_gce(listen, state_file.clone()).await?
         }
+        SandboxCommand::ServeAws {
+            listen,
+            upstream,
+            profile,
+            seed,
+        } => sandbox::serve_aws(listen, upstream, profile, *seed).await?,
     }
     Ok(EXIT_OK)
 }

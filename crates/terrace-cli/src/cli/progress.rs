@@ -68,6 +68,16 @@ fn show_bar(multi: &MultiProgress, bars: &mut HashMap<String, ProgressBar>, even
                 bar.set_message(format!("{action} {resource}"));
             }
         }
+        Event::ResourceWaiting {
+            stack,
+            resource,
+            reason,
+            ..
+        } => {
+            if let Some(bar) = bars.get(stack) {
+                bar.set_message(format!("{resource}: waiting: {reason}"));
+            }
+        }
         Event::ResourceFinished {
             stack,
             status,
@@ -158,6 +168,15 @@ fn line(event: &Event) -> Option<String> {
             "rollout {rollout} stopped: {reason}; not started: {}",
             remaining.join(", ")
         ),
+        Event::ResourceWaiting {
+            stack,
+            resource,
+            reason,
+            retry_in_ms,
+        } => match retry_in_ms {
+            Some(ms) => format!("{stack}: {resource}: waiting: {reason} (next attempt in {ms} ms)"),
+            None => format!("{stack}: {resource}: waiting: {reason}"),
+        },
         Event::ResourceStarted { .. } => return None,
         Event::ResourceFinished {
             stack,

@@ -1,8 +1,11 @@
 //! `terrace sandbox start|stop|status|env`: the offline sandbox. `start` runs the Compute
-//! Engine emulator (in a background `terrace sandbox serve-gce` process) and moto (from the
-//! project's `.venv`) on free loopback ports and records them in `.terrace/sandbox.json`;
-//! while they run, every command in that workspace points the AWS and GCP providers at them.
-//! `stop` ends only the processes the record names.
+//! Engine emulator (in a background `terrace sandbox serve-gce` process), moto (from the
+//! project's `.venv`) and, in front of moto, the AWS behaviour layer (`terrace sandbox
+//! serve-aws`, crate `aws-sandbox`) on free loopback ports, and records them in
+//! `.terrace/sandbox.json`; while they run, every command in that workspace points the AWS
+//! provider at the layer and the GCP provider at the emulator. The profile (`cloud`, the
+//! default, or `fast`) decides how strict both are. `stop` ends only the processes the record
+//! names.
 
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -23,7 +26,14 @@ pub struct Service {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Sandbox {
     pub gce: Service,
+    /// moto itself (tests list it directly, past the behaviour layer).
     pub moto: Service,
+    /// The AWS behaviour layer in front of moto: the endpoint the providers use.
+    pub aws: Service,
+    /// `cloud` or `fast`.
+    pub profile: String,
+    /// Seed of the random faults.
+    pub seed: u64,
 }
 
 /// True while a process exists and has not exited (a zombie has exited).
@@ -58,13 +68,13 @@ impl Service {
 pub fn running(root: &Path) -> Option<Sandbox> {
     let bytes = std::fs::read(record_path(root)).ok()?;
     let sandbox: Sandbox = serde_json::from_slice(&bytes).ok()?;
-    (sandbox.gce.alive() && sandbox.moto.alive()).then_some(sandbox)
+    (sandbox.gce.alive() && sandbox.moto.alive() && sandbox.aws.alive()).then_some(sandbox)
 }
 
 /// Environment for the providers: the sandbox endpoints and test credentials.
 pub fn environment(sandbox: &Sandbox) -> Vec<(&'static str, String)> {
     vec![
-        ("AWS_ENDPOINT_URL", sandbox.moto.url.clone()),
+        ("AWS_ENDPOINT_URL", sandbox.aws.url.clone()),
         ("AWS_ACCESS_KEY_ID", "testing".into()),
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
         ("AWS_REGION", "us-east-1".into()),
@@ -146,15 +156,29 @@ fn wait_listening(url: &str, log: &Path, what: &str) -> Result<(), Error> {
     )))
 }
 
-/// Starts the sandbox (or reports the one already running).
-pub fn start(root: &Path) -> Result<Sandbox, Error> {
+/// Starts the sandbox with a profile (`cloud` or `fast`), or reports the one already running.
+pub fn start(root: &Path, profile: &str, seed: Option<u64>) -> Result<Sandbox, Error> {
+    aws_sandbox::Profile::parse(profile).map_err(Error::usage)?;
     if let Some(sandbox) = running(root) {
+        if sandbox.profile != profile {
+            return Err(Error::usage(format!(
+                "a sandbox with the {} profile is running here; run `terrace sandbox stop` first",
+                sandbox.profile
+            )));
+        }
         return Ok(sandbox);
     }
+    let seed = seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    });
     let moto = find_moto(root)?;
     std::fs::create_dir_all(logs(root)).map_err(|e| Error::usage(e.to_string()))?;
     let gce_port = free_port()?;
     let moto_port = free_port()?;
+    let aws_port = free_port()?;
     let exe = std::env::current_exe().map_err(|e| Error::usage(e.to_string()))?;
     let gce_log = logs(root).join("gce.log");
     let gce_state = logs(root).join("gce-state.json");
@@ -183,11 +207,36 @@ pub fn start(root: &Path) -> Result<Sandbox, Error> {
         url: format!("http://127.0.0.1:{moto_port}"),
         marker: "moto_server".into(),
     };
-    let sandbox = Sandbox { gce, moto };
+    let aws_log = logs(root).join("aws.log");
+    let aws_args = vec![
+        "sandbox".to_string(),
+        "serve-aws".into(),
+        "--listen".into(),
+        format!("127.0.0.1:{aws_port}"),
+        "--upstream".into(),
+        moto.url.clone(),
+        "--profile".into(),
+        profile.to_string(),
+        "--seed".into(),
+        seed.to_string(),
+    ];
+    let aws = Service {
+        pid: spawn(&exe, &aws_args, &aws_log)?,
+        url: format!("http://127.0.0.1:{aws_port}"),
+        marker: "serve-aws".into(),
+    };
+    let sandbox = Sandbox {
+        gce,
+        moto,
+        aws,
+        profile: profile.to_string(),
+        seed,
+    };
     let bytes = serde_json::to_vec_pretty(&sandbox).expect("sandbox record serializes");
     terrace::state::file::write_atomic(&record_path(root), &bytes).map_err(Error::State)?;
     let ready = wait_listening(&sandbox.gce.url, &gce_log, "the GCE emulator")
         .and_then(|()| wait_listening(&sandbox.moto.url, &moto_log, "moto"))
+        .and_then(|()| wait_listening(&sandbox.aws.url, &aws_log, "the AWS behaviour layer"))
         .and_then(|()| create_organization(&sandbox.moto.url));
     if let Err(err) = ready {
         let _ = stop(root);
@@ -235,7 +284,7 @@ pub fn stop(root: &Path) -> Result<Vec<String>, Error> {
     let sandbox: Sandbox = serde_json::from_slice(&bytes)
         .map_err(|e| Error::usage(format!("{}: {e}", record_path(root).display())))?;
     let mut stopped = Vec::new();
-    for service in [&sandbox.gce, &sandbox.moto] {
+    for service in [&sandbox.gce, &sandbox.aws, &sandbox.moto] {
         if service.alive() {
             signal(service.pid, "TERM");
             let deadline = Instant::now() + Duration::from_secs(5);
@@ -271,6 +320,36 @@ pub fn env_lines(sandbox: &Sandbox) -> String {
         .collect()
 }
 
+/// Runs the AWS behaviour layer in front of moto in this process until terminated.
+pub async fn serve_aws(
+    listen: &str,
+    upstream: &str,
+    profile: &str,
+    seed: u64,
+) -> Result<(), Error> {
+    let address = listen
+        .parse()
+        .map_err(|e| Error::usage(format!("--listen {listen}: {e}")))?;
+    let profile = aws_sandbox::Profile::parse(profile).map_err(Error::usage)?;
+    let behaviour = aws_sandbox::Behaviour::of(profile, seed);
+    let layer = aws_sandbox::start(address, upstream, behaviour, true)
+        .await
+        .map_err(|e| Error::usage(format!("AWS behaviour layer: {e}")))?;
+    println!("listening on {}", layer.endpoint());
+    wait_for_termination().await
+}
+
+/// Returns on SIGTERM or Ctrl-C.
+async fn wait_for_termination() -> Result<(), Error> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| Error::usage(e.to_string()))?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}
+
 /// Runs the Compute Engine emulator in this process until terminated.
 pub async fn serve_gce(listen: &str, state_file: Option<PathBuf>) -> Result<(), Error> {
     let address = listen
@@ -284,12 +363,7 @@ pub async fn serve_gce(listen: &str, state_file: Option<PathBuf>) -> Result<(), 
         .await
         .map_err(|e| Error::usage(format!("GCE emulator: {e}")))?;
     println!("listening on {}", server.base_url());
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| Error::usage(e.to_string()))?;
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
+    wait_for_termination().await?;
     server
         .shutdown()
         .await

@@ -8,10 +8,10 @@
 //! resources of the stack); user tags do.
 
 use super::Ctx;
-use crate::error::from_sdk;
+use crate::error::{from_sdk, from_sdk_unretried};
 use crate::ownership::{self, user_tags};
 use crate::props::{changed, check_known, int_opt, str_opt, str_req, strings};
-use crate::resources::common::{put, wait_for};
+use crate::resources::common::{after_create, create_once, put, wait_for};
 use aws_sdk_autoscaling::types::{
     AutoScalingGroup, Filter, LaunchTemplateSpecification, LifecycleState, Tag,
 };
@@ -233,28 +233,33 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
         return adopt(ctx, &existing, request).await;
     }
     let target_groups = strings(p, "target_group_arns")?;
-    let sent = ctx
-        .asg
-        .create_auto_scaling_group()
-        .auto_scaling_group_name(name)
-        .launch_template(template(p)?)
-        .min_size(size(p, "min_size")?)
-        .max_size(size(p, "max_size")?)
-        .set_desired_capacity(int_opt(p, "desired_capacity")?)
-        .vpc_zone_identifier(strings(p, "subnet_ids")?.join(","))
-        .set_target_group_arns((!target_groups.is_empty()).then_some(target_groups))
-        .set_health_check_type(str_opt(p, "health_check_type")?.map(str::to_string))
-        .set_tags(Some(tags(name, &request.ownership, p)?))
-        .send()
-        .await
-        .map_err(from_sdk);
+    // Sent once (no SDK retry): a lost answer is ambiguous and resolved by ownership tags.
+    let sent = create_once(ctx.settings, || async {
+        ctx.asg
+            .create_auto_scaling_group()
+            .auto_scaling_group_name(name)
+            .launch_template(template(p)?)
+            .min_size(size(p, "min_size")?)
+            .max_size(size(p, "max_size")?)
+            .set_desired_capacity(int_opt(p, "desired_capacity")?)
+            .vpc_zone_identifier(strings(p, "subnet_ids")?.join(","))
+            .set_target_group_arns((!target_groups.is_empty()).then_some(target_groups.clone()))
+            .set_health_check_type(str_opt(p, "health_check_type")?.map(str::to_string))
+            .set_tags(Some(tags(name, &request.ownership, p)?))
+            .customize()
+            .config_override(super::no_retry())
+            .send()
+            .await
+            .map_err(from_sdk_unretried)
+    })
+    .await;
     match sent {
         Err(e) if e.code == "AlreadyExists" => match current(ctx, name).await? {
             Some(existing) => adopt(ctx, &existing, request).await,
             None => Err(e),
         },
         Err(e) => Err(e),
-        Ok(_) => wait_capacity(ctx, name).await,
+        Ok(_) => after_create(name, wait_capacity(ctx, name)).await,
     }
 }
 

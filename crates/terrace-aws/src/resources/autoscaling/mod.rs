@@ -9,3 +9,10 @@ pub struct Ctx<'a> {
     pub asg: aws_sdk_autoscaling::Client,
     pub settings: &'a Settings,
 }
+
+/// A per-request configuration without SDK retries, for creates (see
+/// [`crate::resources::common::create_once`]).
+pub fn no_retry() -> aws_sdk_autoscaling::config::Builder {
+    aws_sdk_autoscaling::config::Builder::new()
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+}

@@ -5,7 +5,7 @@
 //! never returned by reads.
 
 use super::launch_template::encode;
-use super::{dedup, observed, put, queries, wait_for, Ctx};
+use super::{after_create, dedup, observed, put, queries, wait_for, Ctx};
 use crate::error::{from_sdk, invalid, not_found};
 use crate::ownership::{client_token, tag_spec, user_tags};
 use crate::props::{changed, check_known, str_opt, str_req, strings};
@@ -220,7 +220,7 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
         .and_then(Instance::instance_id)
         .ok_or_else(|| invalid("RunInstances answered no instance"))?
         .to_string();
-    wait_state(ctx, &id, InstanceStateName::Running).await
+    after_create(&id, wait_state(ctx, &id, InstanceStateName::Running)).await
 }
 
 pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, ProviderError> {

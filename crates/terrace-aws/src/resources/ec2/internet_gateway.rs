@@ -2,8 +2,8 @@
 //! `vpc_id` moves the attachment in place (detach, attach); deleting detaches first.
 
 use super::{
-    create_once, dedup, delete_when_free, no_retry, observed, put, queries, read_back, sync_tags,
-    Ctx,
+    after_create, create_once, dedup, delete_when_free, no_retry, observed, put, queries,
+    read_back, settle, sync_tags, Ctx,
 };
 use crate::error::{from_sdk, from_sdk_unretried, not_found};
 use crate::ownership::{tag_spec, user_tags};
@@ -117,15 +117,18 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
         .and_then(InternetGateway::internet_gateway_id)
         .unwrap_or_default()
         .to_string();
-    if let Some(vpc) = vpc {
-        attach(ctx, &id, vpc).await?;
-    }
-    read_back(
-        ctx.settings,
-        TYPE,
-        &id,
-        |r| async move { read(ctx, &r).await },
-    )
+    after_create(&id, async {
+        if let Some(vpc) = vpc {
+            settle(ctx.settings, &id, || attach(ctx, &id, vpc)).await?;
+        }
+        read_back(
+            ctx.settings,
+            TYPE,
+            &id,
+            |r| async move { read(ctx, &r).await },
+        )
+        .await
+    })
     .await
 }
 

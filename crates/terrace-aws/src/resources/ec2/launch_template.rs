@@ -4,7 +4,7 @@
 //! takes one call per template), so drift in it is not detected. `user_data` is plain text; the
 //! provider encodes it in base64.
 
-use super::{dedup, delete_when_free, observed, put, read_back, sync_tags, Ctx};
+use super::{after_create, dedup, delete_when_free, observed, put, read_back, sync_tags, Ctx};
 use crate::error::{from_sdk, invalid};
 use crate::ownership::{self, client_token, tag_spec, user_tags};
 use crate::props::{changed, check_known, str_opt, str_req, strings};
@@ -159,11 +159,14 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
         .and_then(LaunchTemplate::launch_template_id)
         .ok_or_else(|| invalid("CreateLaunchTemplate answered no id"))?
         .to_string();
-    read_back(
-        ctx.settings,
-        TYPE,
+    after_create(
         &id,
-        |r| async move { read(ctx, &r).await },
+        read_back(
+            ctx.settings,
+            TYPE,
+            &id,
+            |r| async move { read(ctx, &r).await },
+        ),
     )
     .await
 }

@@ -19,7 +19,9 @@ use terrace::provider::{
     ResourceSchema,
 };
 
-pub use super::common::{create_once, dedup, delete_when_free, put, read_back, wait_for};
+pub use super::common::{
+    after_create, create_once, dedup, delete_when_free, put, read_back, settle, wait_for,
+};
 
 /// A per-request configuration without SDK retries (see [`create_once`]).
 pub fn no_retry() -> aws_sdk_ec2::config::Builder {

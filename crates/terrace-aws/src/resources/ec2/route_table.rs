@@ -3,7 +3,10 @@
 //! routes; associate, disassociate subnets); the VPC forces a replacement. The `local` route is
 //! EC2's own and never listed. Routes are read back sorted by destination.
 
-use super::{dedup, delete_when_free, observed, put, queries, read_back, sync_tags, Ctx};
+use super::{
+    after_create, dedup, delete_when_free, observed, put, queries, read_back, settle, sync_tags,
+    Ctx,
+};
 use crate::error::{from_sdk, invalid, not_found};
 use crate::ownership::{client_token, tag_spec, user_tags};
 use crate::props::{check_known, objects, str_req, strings};
@@ -233,14 +236,24 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
         .route_table()
         .cloned()
         .ok_or_else(|| invalid("CreateRouteTable answered no route table"))?;
-    reconcile(ctx, &table, p).await?;
-    let id = table.route_table_id().unwrap_or_default();
-    read_back(
-        ctx.settings,
-        TYPE,
-        id,
-        |r| async move { read(ctx, &r).await },
-    )
+    let id = table.route_table_id().unwrap_or_default().to_string();
+    after_create(&id, async {
+        // Read again on each attempt: routes added before a not-found answer stay added.
+        settle(ctx.settings, &id, || async {
+            let table = current(ctx, &id)
+                .await?
+                .ok_or_else(|| crate::error::not_found(TYPE, &id))?;
+            reconcile(ctx, &table, p).await
+        })
+        .await?;
+        read_back(
+            ctx.settings,
+            TYPE,
+            &id,
+            |r| async move { read(ctx, &r).await },
+        )
+        .await
+    })
     .await
 }
 

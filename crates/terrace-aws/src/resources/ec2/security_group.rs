@@ -9,8 +9,8 @@
 //! empty lists left out, rules sorted by protocol then ports.
 
 use super::{
-    create_once, dedup, delete_when_free, no_retry, observed, put, queries, read_back, sync_tags,
-    Ctx,
+    after_create, create_once, dedup, delete_when_free, no_retry, observed, put, queries,
+    read_back, settle, sync_tags, Ctx,
 };
 use crate::error::{from_sdk, from_sdk_unretried, invalid, not_found};
 use crate::ownership::{tag_spec, user_tags};
@@ -297,16 +297,23 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
     })
     .await?;
     let id = answer.group_id().unwrap_or_default().to_string();
-    let group = current(ctx, &id)
-        .await?
-        .ok_or_else(|| not_found(TYPE, &id))?;
-    reconcile(ctx, &group, p).await?;
-    read_back(
-        ctx.settings,
-        TYPE,
-        &id,
-        |r| async move { read(ctx, &r).await },
-    )
+    after_create(&id, async {
+        // Read again on each attempt: rules added before a not-found answer stay added.
+        settle(ctx.settings, &id, || async {
+            let group = current(ctx, &id)
+                .await?
+                .ok_or_else(|| not_found(TYPE, &id))?;
+            reconcile(ctx, &group, p).await
+        })
+        .await?;
+        read_back(
+            ctx.settings,
+            TYPE,
+            &id,
+            |r| async move { read(ctx, &r).await },
+        )
+        .await
+    })
     .await
 }
 

@@ -2,8 +2,8 @@
 //! VPC, CIDR block and availability zone force a replacement.
 
 use super::{
-    create_once, dedup, delete_when_free, no_retry, observed, put, queries, read_back, sync_tags,
-    Ctx,
+    after_create, create_once, dedup, delete_when_free, no_retry, observed, put, queries,
+    read_back, settle, sync_tags, Ctx,
 };
 use crate::error::{from_sdk, from_sdk_unretried};
 use crate::ownership::{tag_spec, user_tags};
@@ -118,13 +118,17 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
         .and_then(Subnet::subnet_id)
         .unwrap_or_default()
         .to_string();
-    set_public_ip(ctx, &id, &Properties::new(), p).await?;
-    read_back(
-        ctx.settings,
-        TYPE,
-        &id,
-        |r| async move { read(ctx, &r).await },
-    )
+    after_create(&id, async {
+        let none = Properties::new();
+        settle(ctx.settings, &id, || set_public_ip(ctx, &id, &none, p)).await?;
+        read_back(
+            ctx.settings,
+            TYPE,
+            &id,
+            |r| async move { read(ctx, &r).await },
+        )
+        .await
+    })
     .await
 }
 

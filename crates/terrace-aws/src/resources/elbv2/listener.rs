@@ -5,9 +5,10 @@
 //! ELBv2 cannot list listeners across load balancers).
 
 use super::{
-    candidates, create_tags, delete_when_free, observed, put, read_back, sync_tags, tags_of, Ctx,
+    after_create, candidates, create_once, create_tags, delete_when_free, no_retry, observed, put,
+    read_back, sync_tags, tags_of, Ctx,
 };
-use crate::error::{from_sdk, invalid};
+use crate::error::{from_sdk, from_sdk_unretried, invalid};
 use crate::props::{check_known, int_opt, str_opt, str_req};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, Listener, ProtocolEnum,
@@ -171,30 +172,37 @@ fn port(p: &Properties) -> Result<i32, ProviderError> {
 pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, ProviderError> {
     let p = &request.properties;
     check_known(p, FIELDS, TYPE)?;
-    let answer = ctx
-        .elb
-        .create_listener()
-        .load_balancer_arn(str_req(p, "load_balancer_arn")?)
-        .port(port(p)?)
-        .protocol(ProtocolEnum::from(str_req(p, "protocol")?))
-        .default_actions(forward(p)?)
-        .set_certificates(certificates(p)?)
-        .set_ssl_policy(str_opt(p, "ssl_policy")?.map(str::to_string))
-        .set_tags(Some(create_tags(&request.ownership, p)?))
-        .send()
-        .await
-        .map_err(from_sdk)?;
+    let answer = create_once(ctx.settings, || async {
+        ctx.elb
+            .create_listener()
+            .load_balancer_arn(str_req(p, "load_balancer_arn")?)
+            .port(port(p)?)
+            .protocol(ProtocolEnum::from(str_req(p, "protocol")?))
+            .default_actions(forward(p)?)
+            .set_certificates(certificates(p)?)
+            .set_ssl_policy(str_opt(p, "ssl_policy")?.map(str::to_string))
+            .set_tags(Some(create_tags(&request.ownership, p)?))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await
+            .map_err(from_sdk_unretried)
+    })
+    .await?;
     let arn = answer
         .listeners()
         .first()
         .and_then(Listener::listener_arn)
         .ok_or_else(|| invalid("CreateListener answered no listener"))?
         .to_string();
-    read_back(
-        ctx.settings,
-        TYPE,
+    after_create(
         &arn,
-        |r| async move { read(ctx, &r).await },
+        read_back(
+            ctx.settings,
+            TYPE,
+            &arn,
+            |r| async move { read(ctx, &r).await },
+        ),
     )
     .await
 }

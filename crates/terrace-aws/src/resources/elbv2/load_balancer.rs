@@ -2,8 +2,11 @@
 //! groups are updated in place (SetSubnets, SetSecurityGroups); name, type and scheme force a
 //! replacement. Create waits until the load balancer is `active`, delete until it is gone.
 
-use super::{by_id, candidates, create_tags, observed, put, sync_tags, tags_of, wait_for, Ctx};
-use crate::error::{from_sdk, invalid};
+use super::{
+    after_create, by_id, candidates, create_once, create_tags, no_retry, observed, put, sync_tags,
+    tags_of, wait_for, Ctx,
+};
+use crate::error::{from_sdk, from_sdk_unretried, invalid};
 use crate::props::{changed, check_known, str_opt, str_req, strings};
 use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
@@ -139,25 +142,29 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
     let p = &request.properties;
     check_known(p, FIELDS, TYPE)?;
     let groups = strings(p, "security_group_ids")?;
-    let answer = ctx
-        .elb
-        .create_load_balancer()
-        .name(str_req(p, "name")?)
-        .set_type(str_opt(p, "type")?.map(LoadBalancerTypeEnum::from))
-        .set_scheme(str_opt(p, "scheme")?.map(LoadBalancerSchemeEnum::from))
-        .set_subnets(Some(strings(p, "subnet_ids")?))
-        .set_security_groups((!groups.is_empty()).then_some(groups))
-        .set_tags(Some(create_tags(&request.ownership, p)?))
-        .send()
-        .await
-        .map_err(from_sdk)?;
+    let answer = create_once(ctx.settings, || async {
+        ctx.elb
+            .create_load_balancer()
+            .name(str_req(p, "name")?)
+            .set_type(str_opt(p, "type")?.map(LoadBalancerTypeEnum::from))
+            .set_scheme(str_opt(p, "scheme")?.map(LoadBalancerSchemeEnum::from))
+            .set_subnets(Some(strings(p, "subnet_ids")?))
+            .set_security_groups((!groups.is_empty()).then_some(groups.clone()))
+            .set_tags(Some(create_tags(&request.ownership, p)?))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await
+            .map_err(from_sdk_unretried)
+    })
+    .await?;
     let arn = answer
         .load_balancers()
         .first()
         .and_then(LoadBalancer::load_balancer_arn)
         .ok_or_else(|| invalid("CreateLoadBalancer answered no load balancer"))?
         .to_string();
-    wait_active(ctx, &arn).await
+    after_create(&arn, wait_active(ctx, &arn)).await
 }
 
 pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, ProviderError> {

@@ -18,7 +18,17 @@ use terrace::provider::{
     ReadRequest, ResourceSchema,
 };
 
-pub use super::common::{dedup, delete_when_free, put, read_back, wait_for};
+pub use super::common::{
+    after_create, create_once, dedup, delete_when_free, put, read_back, wait_for,
+};
+
+/// A per-request configuration without SDK retries, for creates (see [`create_once`]): ELBv2
+/// answers a second create of the same name with `Duplicate…` in moto (AWS returns the first
+/// one when its settings match), so a lost answer is resolved by ownership tags instead.
+pub fn no_retry() -> aws_sdk_elasticloadbalancingv2::config::Builder {
+    aws_sdk_elasticloadbalancingv2::config::Builder::new()
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+}
 
 /// What an ELBv2 operation needs: the region's client and the provider settings.
 pub struct Ctx<'a> {

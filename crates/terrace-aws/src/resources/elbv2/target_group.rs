@@ -3,9 +3,10 @@
 //! still uses the group (`ResourceInUse`).
 
 use super::{
-    candidates, create_tags, delete_when_free, observed, put, read_back, sync_tags, tags_of, Ctx,
+    after_create, candidates, create_once, create_tags, delete_when_free, no_retry, observed, put,
+    read_back, sync_tags, tags_of, Ctx,
 };
-use crate::error::{from_sdk, invalid};
+use crate::error::{from_sdk, from_sdk_unretried, invalid};
 use crate::props::{changed, check_known, int_opt, str_opt, str_req};
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetGroup, TargetTypeEnum};
 use serde_json::json;
@@ -119,32 +120,39 @@ pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>,
 pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, ProviderError> {
     let p = &request.properties;
     check_known(p, FIELDS, TYPE)?;
-    let answer = ctx
-        .elb
-        .create_target_group()
-        .name(str_req(p, "name")?)
-        .set_protocol(str_opt(p, "protocol")?.map(ProtocolEnum::from))
-        .set_port(int_opt(p, "port")?)
-        .set_vpc_id(str_opt(p, "vpc_id")?.map(str::to_string))
-        .set_target_type(str_opt(p, "target_type")?.map(TargetTypeEnum::from))
-        .set_health_check_path(str_opt(p, "health_check_path")?.map(str::to_string))
-        .set_health_check_protocol(str_opt(p, "health_check_protocol")?.map(ProtocolEnum::from))
-        .set_health_check_port(str_opt(p, "health_check_port")?.map(str::to_string))
-        .set_tags(Some(create_tags(&request.ownership, p)?))
-        .send()
-        .await
-        .map_err(from_sdk)?;
+    let answer = create_once(ctx.settings, || async {
+        ctx.elb
+            .create_target_group()
+            .name(str_req(p, "name")?)
+            .set_protocol(str_opt(p, "protocol")?.map(ProtocolEnum::from))
+            .set_port(int_opt(p, "port")?)
+            .set_vpc_id(str_opt(p, "vpc_id")?.map(str::to_string))
+            .set_target_type(str_opt(p, "target_type")?.map(TargetTypeEnum::from))
+            .set_health_check_path(str_opt(p, "health_check_path")?.map(str::to_string))
+            .set_health_check_protocol(str_opt(p, "health_check_protocol")?.map(ProtocolEnum::from))
+            .set_health_check_port(str_opt(p, "health_check_port")?.map(str::to_string))
+            .set_tags(Some(create_tags(&request.ownership, p)?))
+            .customize()
+            .config_override(no_retry())
+            .send()
+            .await
+            .map_err(from_sdk_unretried)
+    })
+    .await?;
     let arn = answer
         .target_groups()
         .first()
         .and_then(TargetGroup::target_group_arn)
         .ok_or_else(|| invalid("CreateTargetGroup answered no target group"))?
         .to_string();
-    read_back(
-        ctx.settings,
-        TYPE,
+    after_create(
         &arn,
-        |r| async move { read(ctx, &r).await },
+        read_back(
+            ctx.settings,
+            TYPE,
+            &arn,
+            |r| async move { read(ctx, &r).await },
+        ),
     )
     .await
 }

@@ -11,10 +11,10 @@
 //! and suspended accounts are never returned.
 
 use super::Ctx;
-use crate::error::{from_sdk, invalid};
+use crate::error::{from_sdk, from_sdk_unretried, invalid};
 use crate::ownership::{self, user_tags};
 use crate::props::{changed, check_known, str_opt, str_req};
-use crate::resources::common::{put, wait_for};
+use crate::resources::common::{after_create, create_once, put, wait_for};
 use aws_sdk_organizations::types::{
     Account, AccountStatus, CreateAccountState, IamUserAccessToBilling, Tag,
 };
@@ -189,25 +189,33 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
         let id = adopt(ctx, email, &request.ownership).await?;
         return finish(ctx, &id, p).await;
     }
-    let answer = ctx
-        .org
-        .create_account()
-        .email(email)
-        .account_name(str_req(p, "name")?)
-        .set_role_name(str_opt(p, "role_name")?.map(str::to_string))
-        .set_iam_user_access_to_billing(
-            str_opt(p, "iam_user_access_to_billing")?.map(IamUserAccessToBilling::from),
-        )
-        .set_tags(Some(create_tags(&request.ownership, p)?))
-        .send()
-        .await
-        .map_err(from_sdk)?;
+    // Sent once (no SDK retry): moto does not refuse a second account with the same email, so
+    // a retried CreateAccount after a lost answer would make two; a lost answer is ambiguous
+    // and resolved by ownership tags instead.
+    let answer = create_once(ctx.settings, || async {
+        ctx.org
+            .create_account()
+            .email(email)
+            .account_name(str_req(p, "name")?)
+            .set_role_name(str_opt(p, "role_name")?.map(str::to_string))
+            .set_iam_user_access_to_billing(
+                str_opt(p, "iam_user_access_to_billing")?.map(IamUserAccessToBilling::from),
+            )
+            .set_tags(Some(create_tags(&request.ownership, p)?))
+            .customize()
+            .config_override(super::no_retry())
+            .send()
+            .await
+            .map_err(from_sdk_unretried)
+    })
+    .await?;
     let status_id = answer
         .create_account_status()
         .and_then(|s| s.id())
         .ok_or_else(|| invalid("CreateAccount answered no request id"))?
         .to_string();
-    let id = match wait_created(ctx, &status_id).await? {
+    let created = after_create(&status_id, wait_created(ctx, &status_id)).await?;
+    let id = match created {
         Ok(id) => id,
         Err(reason) if reason == "EMAIL_ALREADY_EXISTS" => {
             adopt(ctx, email, &request.ownership).await?
@@ -220,10 +228,13 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
             ))
         }
     };
-    if let Some(parent) = str_opt(p, "parent_id")? {
-        move_to(ctx, &id, parent).await?;
-    }
-    finish(ctx, &id, p).await
+    after_create(&id, async {
+        if let Some(parent) = str_opt(p, "parent_id")? {
+            move_to(ctx, &id, parent).await?;
+        }
+        finish(ctx, &id, p).await
+    })
+    .await
 }
 
 /// Waits for a CreateAccount request: the account id, or the failure reason.

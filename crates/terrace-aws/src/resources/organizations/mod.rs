@@ -13,3 +13,10 @@ pub struct Ctx<'a> {
 
 /// The region of the Organizations endpoint (commercial partition).
 pub const REGION: &str = "us-east-1";
+
+/// A per-request configuration without SDK retries, for creates (see
+/// [`crate::resources::common::create_once`]).
+pub fn no_retry() -> aws_sdk_organizations::config::Builder {
+    aws_sdk_organizations::config::Builder::new()
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+}

@@ -1,0 +1,307 @@
+//! The request path: parse the call, answer it here when AWS would (throttling, a not yet
+//! propagated id, an in-use refusal, a repeated client token), otherwise forward it to moto;
+//! then record the ids a create introduced, lose the answer of a create now and then, and
+//! leave not yet propagated resources out of Describe answers.
+
+use crate::answer::{self, AwsError};
+use crate::call::{Call, Protocol};
+use crate::{consistency, in_use, Behaviour, Layer};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, Method, Response, StatusCode};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Largest request body forwarded (S3 state objects are small).
+const BODY_LIMIT: usize = 256 * 1024 * 1024;
+
+/// Services whose calls this layer makes behave like AWS; S3, DynamoDB, KMS, STS and IAM (the
+/// state backend, locks, secrets, credentials) pass through untouched.
+const STRICT_SERVICES: &[&str] = &[
+    "ec2",
+    "elasticloadbalancing",
+    "autoscaling",
+    "organizations",
+];
+
+/// moto, reached over loopback.
+pub struct Upstream {
+    base: String,
+    client: reqwest::Client,
+}
+
+/// What moto answered.
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Upstream {
+    pub fn new(base: &str) -> Upstream {
+        Upstream {
+            base: base.trim_end_matches('/').to_string(),
+            client: reqwest::Client::builder()
+                .no_proxy()
+                .build()
+                .expect("an HTTP client"),
+        }
+    }
+
+    async fn forward(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+    ) -> Result<Answer, reqwest::Error> {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        for (name, value) in headers {
+            if !hop_by_hop(name) {
+                request = request.header(name, value);
+            }
+        }
+        let response = request.body(body).send().await?;
+        let status = response.status();
+        let mut headers = response.headers().clone();
+        headers.retain_hop_free();
+        let body = response.bytes().await?;
+        Ok(Answer {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// A Query-protocol call of our own to moto, in the caller's account (its access key) and
+    /// region; the answer's body, if it succeeded.
+    pub async fn query(
+        &self,
+        like: &HeaderMap,
+        service: &str,
+        region: &str,
+        params: &[(String, String)],
+    ) -> Option<String> {
+        let key = like
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|a| a.split("Credential=").nth(1))
+            .and_then(|c| c.split('/').next())
+            .unwrap_or("testing");
+        let auth = format!(
+            "AWS4-HMAC-SHA256 Credential={key}/20260101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"
+        );
+        let body: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let mut request = self
+            .client
+            .post(format!("{}/", self.base))
+            .header("authorization", auth)
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(token) = like.get("x-amz-security-token") {
+            request = request.header("x-amz-security-token", token);
+        }
+        let response = request.body(body).send().await.ok()?;
+        if !response.status().is_success() {
+            return None;
+        }
+        response.text().await.ok()
+    }
+}
+
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "host" | "content-length" | "connection" | "transfer-encoding" | "keep-alive"
+    )
+}
+
+trait HopFree {
+    fn retain_hop_free(&mut self);
+}
+
+impl HopFree for HeaderMap {
+    fn retain_hop_free(&mut self) {
+        for name in [
+            "content-length",
+            "connection",
+            "transfer-encoding",
+            "keep-alive",
+        ] {
+            self.remove(name);
+        }
+    }
+}
+
+/// Handles one request.
+pub async fn handle(State(layer): State<Arc<Layer>>, request: Request) -> Response<Body> {
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(e) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
+    };
+    let call = Call::parse(&parts.headers, &body);
+    let strict = STRICT_SERVICES.contains(&call.service.as_str());
+    if strict {
+        if let Some(early) = layer.answer_here(&call, &parts.headers).await {
+            return early;
+        }
+    }
+    let path = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let answer = match layer
+        .upstream
+        .forward(parts.method.clone(), path, &parts.headers, body)
+        .await
+    {
+        Ok(answer) => answer,
+        Err(e) => return plain(StatusCode::BAD_GATEWAY, &format!("moto: {e}")),
+    };
+    if strict && answer.status.is_success() {
+        return layer.after_success(&call, answer);
+    }
+    respond(answer.status, answer.headers, answer.body)
+}
+
+fn plain(status: StatusCode, text: &str) -> Response<Body> {
+    Response::builder()
+        .status(status)
+        .body(Body::from(text.to_string()))
+        .expect("a valid response")
+}
+
+fn respond(status: StatusCode, headers: HeaderMap, body: Bytes) -> Response<Body> {
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
+}
+
+impl Layer {
+    fn behaviour(&self) -> &Behaviour {
+        &self.behaviour
+    }
+
+    fn error(&self, call: &Call, error: AwsError) -> Response<Body> {
+        self.log(&format!(
+            "{} {}: answered {} {}",
+            call.service, call.action, error.status, error.code
+        ));
+        error.answer(call.protocol, &self.request_id())
+    }
+
+    /// An answer given without moto, when AWS would give it.
+    async fn answer_here(&self, call: &Call, headers: &HeaderMap) -> Option<Response<Body>> {
+        let behaviour = self.behaviour();
+        if self.chance(behaviour.throttle_rate) {
+            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+            return Some(self.error(call, answer::throttled(&call.service)));
+        }
+        if behaviour.consistency.is_some() {
+            if let Some(id) = self.consistency.named_hidden(call) {
+                self.stats.not_yet_visible.fetch_add(1, Ordering::Relaxed);
+                return Some(self.error(call, consistency::not_found(call, &id)));
+            }
+        }
+        if behaviour.client_tokens && call.protocol == Protocol::Ec2Query {
+            match self.tokens.replay(call) {
+                Some(Ok(first)) => {
+                    self.stats.tokens_replayed.fetch_add(1, Ordering::Relaxed);
+                    self.log(&format!(
+                        "{}: replayed the answer of its client token",
+                        call.action
+                    ));
+                    return Some(xml_answer(first));
+                }
+                Some(Err(mismatch)) => return Some(self.error(call, mismatch)),
+                None => {}
+            }
+        }
+        if behaviour.in_use_refusals {
+            if let Some(refusal) = in_use::refusal(call, headers, &self.upstream).await {
+                self.stats.in_use_refused.fetch_add(1, Ordering::Relaxed);
+                return Some(self.error(call, refusal));
+            }
+        }
+        None
+    }
+
+    /// Post-processing of a successful answer from moto.
+    fn after_success(&self, call: &Call, answer: Answer) -> Response<Body> {
+        let text = String::from_utf8_lossy(&answer.body).into_owned();
+        if call.is_create() {
+            if self.behaviour().client_tokens {
+                self.tokens.remember(call, &text);
+            }
+            self.hide_new_ids(call, &text);
+            if self.chance(self.behaviour().lost_answer_rate) {
+                self.stats.lost.fetch_add(1, Ordering::Relaxed);
+                return self.lose(call);
+            }
+        }
+        if call.is_describe() && self.behaviour().consistency.is_some() {
+            let hidden = self.consistency.hidden_now();
+            if !hidden.is_empty() {
+                let (filtered, removed) = crate::xml::without_entries(&text, &hidden);
+                if removed > 0 {
+                    self.stats
+                        .left_out
+                        .fetch_add(removed as u64, Ordering::Relaxed);
+                    return respond(answer.status, answer.headers, Bytes::from(filtered));
+                }
+            }
+        }
+        respond(answer.status, answer.headers, answer.body)
+    }
+
+    fn hide_new_ids(&self, call: &Call, text: &str) {
+        let Some((low, high)) = self.behaviour().consistency else {
+            return;
+        };
+        for id in consistency::new_ids(call, text) {
+            let delay = self.delay(low, high);
+            self.log(&format!(
+                "{}: {id} becomes visible in {} ms",
+                call.action,
+                delay.as_millis()
+            ));
+            self.consistency.hide(id, Instant::now() + delay);
+        }
+    }
+
+    /// The create was carried out, but its answer is lost: half of the time an internal error
+    /// (the service failed after acting), else the connection breaks before the answer ends.
+    fn lose(&self, call: &Call) -> Response<Body> {
+        if self.chance(0.5) {
+            return self.error(call, answer::internal(&call.service));
+        }
+        self.log(&format!(
+            "{} {}: connection lost after the create",
+            call.service, call.action
+        ));
+        let broken = futures::stream::once(async {
+            Err::<Bytes, std::io::Error>(std::io::Error::new(
+                std::io::ErrorKind::ConnectionReset,
+                "the sandbox lost this answer",
+            ))
+        });
+        Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "text/xml")
+            .body(Body::from_stream(broken))
+            .expect("a valid response")
+    }
+}
+
+fn xml_answer(body: String) -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "text/xml;charset=UTF-8")
+        .body(Body::from(body))
+        .expect("a valid response")
+}

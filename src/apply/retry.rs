@@ -1,0 +1,190 @@
+//! When the executor tries a cloud call again, and when it looks instead. Pure decisions, plus
+//! the run-wide record of the ids this apply created.
+//!
+//! - **Not carried out, try again**: throttling (the cloud refused before acting), and a
+//!   not-found answer for a call whose properties name an id this apply created moments ago —
+//!   the cloud has not propagated it yet ("Eventual consistency in the Amazon EC2 API",
+//!   <https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html>). A not-found
+//!   answer naming only ids from state is real and never retried (and never turned into a
+//!   create).
+//! - **Ambiguous, look first**: a create whose outcome is unknown (a lost answer, a 5xx, a
+//!   failure after its first mutating call succeeded) is looked up by its ownership tags before
+//!   anything else; only when it is provably absent is it created again, with the same
+//!   idempotency key.
+
+use crate::provider::{ErrorKind, ProviderError};
+use serde_json::Value as Json;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Creates of one resource in one apply, the first included: a create that was provably not
+/// carried out is tried again at most this often.
+pub const CREATE_ATTEMPTS: u32 = 3;
+
+/// Attempts of a call refused by throttling before the executor gives up (the provider has
+/// retried each of them already).
+pub const THROTTLED_ATTEMPTS: u32 = 6;
+
+/// Ids created by this apply, with when: a not-found answer naming one of them is the cloud
+/// lagging, not the resource missing.
+#[derive(Debug, Default)]
+pub struct CreatedIds(Mutex<HashMap<String, Instant>>);
+
+impl CreatedIds {
+    /// Records an id the cloud just answered for a create.
+    pub fn record(&self, id: &str) {
+        if !id.is_empty() {
+            self.0
+                .lock()
+                .expect("ids lock")
+                .insert(id.to_string(), Instant::now());
+        }
+    }
+
+    /// The first string of `properties` that is an id created less than `window` ago.
+    pub fn named_in(&self, properties: &Json, window: Duration) -> Option<String> {
+        let created = self.0.lock().expect("ids lock");
+        if created.is_empty() {
+            return None;
+        }
+        let mut found = None;
+        visit_strings(properties, &mut |s| {
+            if found.is_none() && created.get(s).is_some_and(|at| at.elapsed() < window) {
+                found = Some(s.to_string());
+            }
+        });
+        found
+    }
+}
+
+fn visit_strings(value: &Json, f: &mut dyn FnMut(&str)) {
+    match value {
+        Json::String(s) => f(s),
+        Json::Array(items) => items.iter().for_each(|i| visit_strings(i, f)),
+        Json::Object(map) => map.values().for_each(|v| visit_strings(v, f)),
+        _ => {}
+    }
+}
+
+/// What to do after a call failed without being carried out.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    /// Wait, then try the same call again.
+    Retry {
+        /// How long to wait.
+        after: Duration,
+        /// What is waited for, for a person.
+        reason: String,
+    },
+    /// Report the error.
+    GiveUp,
+}
+
+/// Exponential backoff from 0.5 s, doubling, at most 10 s.
+pub fn backoff(attempt: u32) -> Duration {
+    let ms = 500u64.saturating_mul(1 << attempt.saturating_sub(1).min(5));
+    Duration::from_millis(ms.min(10_000))
+}
+
+/// Whether to try a call again that failed with `error` after `attempt` attempts, `started`
+/// at the first; `fresh` is an id of this apply the call's properties name, if any.
+pub fn decide(
+    error: &ProviderError,
+    attempt: u32,
+    started: Instant,
+    fresh: Option<&str>,
+    consistency_window: Duration,
+) -> Decision {
+    let after = backoff(attempt);
+    match (error.kind, fresh) {
+        (ErrorKind::Throttled, _) if attempt < THROTTLED_ATTEMPTS => Decision::Retry {
+            after,
+            reason: format!("throttled ({}); trying again", error.code),
+        },
+        (ErrorKind::NotFound, Some(id)) if started.elapsed() + after < consistency_window => {
+            Decision::Retry {
+                after,
+                reason: format!(
+                    "{id}, created moments ago, is not visible to the cloud yet ({}); trying again",
+                    error.code
+                ),
+            }
+        }
+        _ => Decision::GiveUp,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn error(kind: ErrorKind) -> ProviderError {
+        ProviderError::new(kind, "Code", "message")
+    }
+
+    #[test]
+    fn not_found_is_retried_only_for_ids_this_apply_created() {
+        let ids = CreatedIds::default();
+        ids.record("vpc-1");
+        let props = json!({"vpc_id": "vpc-1", "tags": {"a": "vpc-2"}});
+        assert_eq!(
+            ids.named_in(&props, Duration::from_secs(60)).as_deref(),
+            Some("vpc-1")
+        );
+        assert_eq!(
+            ids.named_in(&json!({"vpc_id": "vpc-2"}), Duration::from_secs(60)),
+            None
+        );
+        assert_eq!(
+            ids.named_in(&props, Duration::ZERO),
+            None,
+            "outside the window"
+        );
+
+        let now = Instant::now();
+        let window = Duration::from_secs(120);
+        let nf = error(ErrorKind::NotFound);
+        assert!(matches!(
+            decide(&nf, 1, now, Some("vpc-1"), window),
+            Decision::Retry { .. }
+        ));
+        assert_eq!(
+            decide(&nf, 1, now, None, window),
+            Decision::GiveUp,
+            "a real not-found"
+        );
+        let long_ago = now - Duration::from_secs(200);
+        assert_eq!(
+            decide(&nf, 9, long_ago, Some("vpc-1"), window),
+            Decision::GiveUp
+        );
+    }
+
+    #[test]
+    fn throttling_is_retried_a_bounded_number_of_times() {
+        let now = Instant::now();
+        let t = error(ErrorKind::Throttled);
+        let w = Duration::from_secs(1);
+        assert!(matches!(
+            decide(&t, 1, now, None, w),
+            Decision::Retry { .. }
+        ));
+        assert_eq!(
+            decide(&t, THROTTLED_ATTEMPTS, now, None, w),
+            Decision::GiveUp
+        );
+        for kind in [
+            ErrorKind::Invalid,
+            ErrorKind::Conflict,
+            ErrorKind::Denied,
+            ErrorKind::Other,
+        ] {
+            assert_eq!(decide(&error(kind), 1, now, Some("x"), w), Decision::GiveUp);
+        }
+        assert_eq!(backoff(1), Duration::from_millis(500));
+        assert_eq!(backoff(2), Duration::from_millis(1000));
+        assert_eq!(backoff(20), Duration::from_secs(10));
+    }
+}
