@@ -16,6 +16,7 @@ pub mod ownership;
 pub mod provider;
 pub mod resourcemanager;
 pub mod resources;
+pub mod waits;
 
 use async_trait::async_trait;
 use resources::{by_type, KindDef, MUTATE_CLASS, READ_CLASS};
@@ -30,6 +31,7 @@ pub use client::Settings;
 pub struct GcpProvider {
     api: api::Api,
     crm: resourcemanager::ResourceManager,
+    waits: waits::Waits,
 }
 
 impl GcpProvider {
@@ -38,10 +40,19 @@ impl GcpProvider {
         settings: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<GcpProvider, ProviderError> {
         let settings = Settings::parse(settings)?;
+        let waits = waits::Waits::default();
         Ok(GcpProvider {
-            crm: resourcemanager::ResourceManager::new(settings.clone()),
-            api: api::Api::new(settings),
+            crm: resourcemanager::ResourceManager::new(settings.clone(), waits.clone()),
+            api: api::Api::new(settings, waits.clone()),
+            waits,
         })
+    }
+
+    /// Every pause this provider made before retrying a call or polling an operation again
+    /// (the journal keeps the last 256); see [`waits::Waits::set_observer`] to be told of
+    /// each as it happens.
+    pub fn waits(&self) -> &waits::Waits {
+        &self.waits
     }
 
     /// The settings in force.
