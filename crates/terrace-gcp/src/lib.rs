@@ -55,6 +55,37 @@ impl GcpProvider {
         &self.waits
     }
 
+    /// The VMs of a regional managed instance group (`group_id` is its id, the selfLink) as
+    /// Compute's `ManagedInstance` JSON from `regionInstanceGroupManagers.listManagedInstances`:
+    /// `name`, `instance`, `currentAction` (`CREATING`, `NONE`, `DELETING`, ...),
+    /// `instanceStatus` once the VM exists, and `version.instanceTemplate`, the template the
+    /// VM is (being) created from. Retried like every call.
+    pub async fn managed_instances(
+        &self,
+        group_id: &str,
+    ) -> Result<Vec<serde_json::Value>, ProviderError> {
+        let link = links::Link::parse(group_id)
+            .filter(|l| l.collection == "instanceGroupManagers")
+            .ok_or_else(|| {
+                ProviderError::new(
+                    ErrorKind::Invalid,
+                    "invalid",
+                    format!("{group_id} is not the URL of a managed instance group"),
+                )
+            })?;
+        let api::Location::Region(region) = &link.location else {
+            return Err(ProviderError::new(
+                ErrorKind::Invalid,
+                "invalid",
+                format!("{group_id} is not a regional managed instance group"),
+            ));
+        };
+        self.api
+            .managed_instances(&link.project, region, &link.name)
+            .await
+            .map_err(|e| e.about(group_id, &self.api.settings, false))
+    }
+
     /// The settings in force.
     pub fn settings(&self) -> &Settings {
         &self.api.settings
