@@ -310,13 +310,7 @@ pub fn list_managed_instances(
     name: &str,
     query: &Query,
 ) -> ApiResult<Value> {
-    query.check_allowed(&[
-        "filter",
-        "maxResults",
-        "orderBy",
-        "pageToken",
-        "returnPartialSuccess",
-    ])?;
+    query.check_allowed(crate::query::LIST_PARAMS)?;
     let path = ResourcePath::new(&route.project, &route.scope, &route.collection, name).path();
     app.read(|store| {
         store.get(&path).ok_or_else(|| ApiError::not_found(&path))?;

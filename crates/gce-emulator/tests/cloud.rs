@@ -25,14 +25,11 @@ fn cloud(latency: Latency, vm: Span) -> Config {
     }
 }
 
-fn subnet_body(name: &str, network: &str, range: &str) -> Value {
-    json!({"name": name, "network": network, "ipCidrRange": range})
-}
-
-#[tokio::test]
-async fn inserts_on_an_unfinished_network_are_not_ready() {
+/// An emulator whose inserts take `insert_ms`, and the operation of a network `net`'s
+/// insert, still running.
+async fn slow_inserts_and_a_network(insert_ms: u64) -> (Emu, Value) {
     let emu = Emu::with(cloud(
-        Latency::uniform(ms(10)).with("insert", Span::fixed(ms(400))),
+        Latency::uniform(ms(10)).with("insert", Span::fixed(ms(insert_ms))),
         Span::default(),
     ))
     .await;
@@ -45,6 +42,16 @@ async fn inserts_on_an_unfinished_network_are_not_ready() {
         )
         .await
         .ok();
+    (emu, op)
+}
+
+fn subnet_body(name: &str, network: &str, range: &str) -> Value {
+    json!({"name": name, "network": network, "ipCidrRange": range})
+}
+
+#[tokio::test]
+async fn inserts_on_an_unfinished_network_are_not_ready() {
+    let (emu, op) = slow_inserts_and_a_network(400).await;
     assert_ne!(op["status"], "DONE", "the insert takes a while");
     let refused = emu
         .call(
@@ -96,20 +103,7 @@ async fn inserts_on_an_unfinished_network_are_not_ready() {
 
 #[tokio::test]
 async fn an_operation_can_end_done_with_an_error() {
-    let emu = Emu::with(cloud(
-        Latency::uniform(ms(10)).with("insert", Span::fixed(ms(300))),
-        Span::default(),
-    ))
-    .await;
-    let net = emu
-        .call(
-            "networks",
-            "insert",
-            &[],
-            Some(json!({"name": "net", "autoCreateSubnetworks": false})),
-        )
-        .await
-        .ok();
+    let (emu, net) = slow_inserts_and_a_network(300).await;
     emu.wait_done(&net).await;
     // The subnetwork insert is accepted; its network goes before it finishes.
     let op = emu
