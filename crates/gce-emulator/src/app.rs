@@ -2,14 +2,18 @@
 //! and the signal that wakes `wait` calls when an operation changes. Every change to the
 //! store goes through [`App::mutate`], which also snapshots the state file.
 
-use crate::config::Config;
+use crate::config::{Config, Span};
 use crate::errors::ApiError;
-use crate::faults::Faults;
+use crate::faults::{self, Faults};
 use crate::persist;
 use crate::schema::Discovery;
 use crate::store::Store;
+use rand_chacha::rand_core::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
+use std::collections::BTreeSet;
 use std::sync::Mutex;
+use std::time::Duration;
 use tokio::sync::{watch, Notify};
 
 pub struct App {
@@ -18,6 +22,10 @@ pub struct App {
     pub id_seed: u64,
     store: Mutex<Store>,
     faults: Faults,
+    /// Seeded draws of operation and VM latencies (a stream apart from the faults').
+    latencies: Mutex<ChaCha8Rng>,
+    /// Managed instance groups whose VMs are being worked on by a background task.
+    pub mig_drivers: Mutex<BTreeSet<String>>,
     /// Notified after every mutation, so `wait` can re-check its operation.
     pub changed: Notify,
     /// Becomes true when the server is shutting down, so long waits return.
@@ -40,7 +48,11 @@ impl App {
                 .unwrap_or(0)
         });
         App {
-            faults: Faults::new(config.fault_rate, seed),
+            faults: Faults::new(config.throttle_rate, config.fault_rate, seed),
+            latencies: Mutex::new(ChaCha8Rng::seed_from_u64(crate::ident::mix64(
+                seed ^ 0x1a7e,
+            ))),
+            mig_drivers: Mutex::new(BTreeSet::new()),
             id_seed: seed,
             config,
             store: Mutex::new(store),
@@ -99,5 +111,23 @@ impl App {
     /// An injected fault for this request, if the dice say so.
     pub fn roll_fault(&self) -> Option<ApiError> {
         self.faults.roll()
+    }
+
+    fn draw(&self, span: Span) -> Duration {
+        if span.max.is_zero() {
+            return Duration::ZERO;
+        }
+        let mut rng = self.latencies.lock().unwrap_or_else(|e| e.into_inner());
+        span.at(faults::unit(&mut rng))
+    }
+
+    /// How long an operation of this type takes, drawn from its configured range.
+    pub fn operation_latency(&self, op_type: &str) -> Duration {
+        self.draw(self.config.latency.for_op(op_type))
+    }
+
+    /// How long a managed instance group takes for its next VM step.
+    pub fn vm_latency(&self) -> Duration {
+        self.draw(self.config.vm_latency)
     }
 }

@@ -310,6 +310,7 @@ pub fn insert(
             name: &name,
             path: &canonical,
             creating: true,
+            not_ready: app.config.not_ready,
         };
         (spec.prepare)(&mut ctx, &mut body)?;
         let id = ident::numeric_id(app.id_seed, store.next_counter());
@@ -418,6 +419,9 @@ pub fn update(
             ));
         }
         check_fingerprint(spec, &current, &patch)?;
+        if mode == UpdateMode::Patch && app.config.strict_patch {
+            check_patchable(spec, &current, &patch)?;
+        }
         let mut next = merged(&current, &patch, mode);
         let canonical = path.path();
         let mut ctx = Ctx {
@@ -427,6 +431,7 @@ pub fn update(
             name,
             path: &canonical,
             creating: false,
+            not_ready: app.config.not_ready,
         };
         (spec.prepare)(&mut ctx, &mut next)?;
         check_immutable(spec, &current, &next)?;
@@ -543,28 +548,117 @@ pub fn set_labels(
             ));
         }
         check_labels("labels", req.get("labels"))?;
-        let mut next = current.as_object().cloned().unwrap_or_default();
-        next.insert(
-            "labels".into(),
-            req.get("labels").cloned().unwrap_or_else(|| json!({})),
-        );
-        let created = current
-            .get("creationTimestamp")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        finalize(spec, &path, &id_of(&current), &created, &mut next);
-        Ok(Submission {
-            scope: route.scope.clone(),
-            op_type: "setLabels",
-            target_id: id_of(&current),
-            mutation: Mutation::Put {
-                path: path.path(),
-                value: Value::Object(next),
-                insert: false,
+        let labels = req.get("labels").cloned().unwrap_or_else(|| json!({}));
+        Ok(replaced(
+            spec,
+            route,
+            name,
+            &current,
+            "setLabels",
+            rid,
+            |next| {
+                next.insert("labels".into(), labels);
             },
-            target: path,
-            request_id: rid,
-        })
+        ))
     })
+}
+
+/// The submission of an action that sets fields of a stored resource.
+fn replaced(
+    spec: &KindSpec,
+    route: &Route,
+    name: &str,
+    current: &Value,
+    op_type: &'static str,
+    rid: Option<String>,
+    set: impl FnOnce(&mut Map<String, Value>),
+) -> Submission {
+    let path = path_of(route, name);
+    let mut next = current.as_object().cloned().unwrap_or_default();
+    set(&mut next);
+    let created = current
+        .get("creationTimestamp")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    finalize(spec, &path, &id_of(current), &created, &mut next);
+    Submission {
+        scope: route.scope.clone(),
+        op_type,
+        target_id: id_of(current),
+        mutation: Mutation::Put {
+            path: path.path(),
+            value: Value::Object(next),
+            insert: false,
+        },
+        target: path,
+        request_id: rid,
+    }
+}
+
+/// POST .../subnetworks/{name}/setPrivateIpGoogleAccess: the only way to change
+/// `privateIpGoogleAccess` ("This field can be both set at resource creation time and
+/// updated using setPrivateIpGoogleAccess", `Subnetwork` in the discovery document). The body
+/// is `SubnetworksSetPrivateIpGoogleAccessRequest`; no fingerprint is needed.
+pub fn set_private_ip_google_access(
+    app: &Arc<App>,
+    spec: &KindSpec,
+    route: &Route,
+    name: &str,
+    query: &Query,
+    body: &[u8],
+) -> ApiResult<Value> {
+    let req = parse_object(body)?;
+    app.check_body("SubnetworksSetPrivateIpGoogleAccessRequest", &req)?;
+    let access = match req.get("privateIpGoogleAccess") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(other) => {
+            return Err(ApiError::invalid_field(
+                "privateIpGoogleAccess",
+                &other.to_string(),
+                "Must be a boolean.",
+            ))
+        }
+    };
+    mutation(app, route, query, &[], |store, rid| {
+        let current = stored(store, &path_of(route, name))?.clone();
+        Ok(replaced(
+            spec,
+            route,
+            name,
+            &current,
+            "setPrivateIpGoogleAccess",
+            rid,
+            |next| {
+                next.insert("privateIpGoogleAccess".into(), json!(access));
+            },
+        ))
+    })
+}
+
+/// Fields a PATCH names without changing them: the resource's identity, its fingerprints and
+/// what the server owns.
+fn is_identity(key: &str) -> bool {
+    OUTPUT_ONLY.contains(&key) || ["name", "fingerprint", "labelFingerprint"].contains(&key)
+}
+
+/// Refuses a PATCH that changes a field the collection's patch method does not update
+/// (`KindSpec::patchable`), in Compute's words (`ApiError::not_updatable`). A field sent with
+/// its current value is accepted.
+fn check_patchable(spec: &KindSpec, current: &Value, patch: &Map<String, Value>) -> ApiResult<()> {
+    let Some(allowed) = spec.patchable else {
+        return Ok(());
+    };
+    for (key, value) in patch {
+        if is_identity(key) || allowed.contains(&key.as_str()) || current.get(key) == Some(value) {
+            continue;
+        }
+        let shown = value
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| value.to_string());
+        return Err(ApiError::not_updatable(&format!("resource.{key}"), &shown));
+    }
+    Ok(())
 }

@@ -160,7 +160,7 @@ fn start(
         "operations/{prefix}.{}",
         ident::numeric_id(app.id_seed, counter)
     );
-    let latency = app.config.latency.for_op(match change {
+    let latency = app.operation_latency(match change {
         CrmChange::Create(_) => "insert",
         CrmChange::Delete(_) => "delete",
     });

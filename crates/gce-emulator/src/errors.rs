@@ -99,14 +99,68 @@ impl ApiError {
         Self::new(412, "conditionNotMet", message)
     }
 
-    /// 429 `rateLimitExceeded` (injected fault).
+    /// 403 throttling, as Compute answers an exceeded rate quota: "If your project exceeds a
+    /// rate quota, you receive a 403 error with the reason rateLimitExceeded"
+    /// (<https://cloud.google.com/compute/api-quota>), body as shown in
+    /// <https://cloud.google.com/compute/docs/troubleshooting/troubleshoot-operation-limits>
+    /// (`{"code": 403, "message": "Rate Limit Exceeded", "errors": [{"reason":
+    /// "rateLimitExceeded", "domain": "usageLimits"}]}`). `per_user` gives the per-user
+    /// variant `userRateLimitExceeded` ("User Rate Limit Exceeded"), a 403 of Google's global
+    /// error domain (<https://developers.google.com/search/apis/indexing-api/v3/core-errors>).
+    pub fn throttled(per_user: bool) -> Self {
+        let (reason, message) = if per_user {
+            ("userRateLimitExceeded", "User Rate Limit Exceeded")
+        } else {
+            ("rateLimitExceeded", "Rate Limit Exceeded")
+        };
+        let mut e = Self::new(403, reason, message);
+        e.domain = "usageLimits";
+        e
+    }
+
+    /// 429 `RESOURCE_EXHAUSTED`: the throttling answer of the newer Cloud APIs (Resource
+    /// Manager v3), whose canonical code maps to HTTP 429
+    /// (<https://cloud.google.com/apis/design/errors>). Compute itself answers 403.
     pub fn rate_limited() -> Self {
         let mut e = Self::new(429, "rateLimitExceeded", "Rate Limit Exceeded");
         e.domain = "usageLimits";
         e
     }
 
-    /// 503 `backendError` (injected fault).
+    /// 400 `resourceNotReady`: an insert names a network or subnetwork that still has an
+    /// operation running. Compute's words: "The resource 'projects/p/regions/r/subnetworks/s'
+    /// is not ready" (seen in GoogleCloudPlatform/gke-migration-to-containers#63;
+    /// terraform-provider-google retries it, `isSubnetworkUnreadyError` /
+    /// `isNetworkUnreadyError` in transport/error_retry_predicates.go).
+    pub fn not_ready(path: &str) -> Self {
+        Self::new(
+            400,
+            "resourceNotReady",
+            format!("The resource '{path}' is not ready"),
+        )
+    }
+
+    /// 400 `invalid` for a PATCH of a field the method does not update, in Compute's words:
+    /// "Invalid value for field 'resource.description': 'Bar'. Updating this field is not
+    /// supported." (hashicorp/terraform-provider-google#847).
+    pub fn not_updatable(field: &str, value: &str) -> Self {
+        Self::invalid_field(field, value, "Updating this field is not supported.")
+    }
+
+    /// 403 `forbidden` for credentials without the permission, in Compute's words: "Google
+    /// Compute Engine: Required 'compute.networks.get' permission for
+    /// 'projects/p/global/networks/default'." (hashicorp/terraform-provider-google#8262).
+    pub fn forbidden(permission: &str, path: &str) -> Self {
+        Self::new(
+            403,
+            "forbidden",
+            format!("Google Compute Engine: Required '{permission}' permission for '{path}'."),
+        )
+    }
+
+    /// 503 `backendError` (injected fault), a 503 of Google's global error domain
+    /// (<https://developers.google.com/search/apis/indexing-api/v3/core-errors>), retried by
+    /// terraform-provider-google (`isCommonRetryableErrorCode`).
     pub fn backend_error() -> Self {
         Self::new(503, "backendError", "Internal error. Please try again.")
     }

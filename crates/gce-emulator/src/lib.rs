@@ -13,6 +13,7 @@ pub mod faults;
 pub mod filter;
 pub mod geo;
 pub mod ident;
+pub mod mig;
 pub mod net;
 pub mod op_api;
 pub mod operations;
@@ -26,7 +27,7 @@ pub mod schema;
 pub mod server;
 pub mod store;
 
-pub use config::{Config, Latency};
+pub use config::{Config, Latency, Profile, Span};
 
 use std::io;
 use std::net::SocketAddr;
@@ -79,6 +80,21 @@ fn initial_store(config: &Config) -> io::Result<store::Store> {
     Ok(store)
 }
 
+/// After a restart from the state file, groups pick up the VM work they had left.
+fn resume_groups(app: &Arc<app::App>) {
+    app.mutate(|store| {
+        let groups: Vec<String> = store
+            .resources
+            .keys()
+            .filter(|p| mig::is_group(p))
+            .cloned()
+            .collect();
+        for path in groups {
+            mig::kick(app, store, &path);
+        }
+    });
+}
+
 /// Binds `listen` (port 0 for a free one) and serves until shut down.
 pub async fn start(listen: SocketAddr, config: Config) -> io::Result<RunningServer> {
     let store = initial_store(&config)?;
@@ -93,6 +109,7 @@ pub async fn start(listen: SocketAddr, config: Config) -> io::Result<RunningServ
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
     let app = Arc::new(app::App::new(config, store, stopped.clone(), discovery));
+    resume_groups(&app);
     let router = server::router(app);
     let mut signal = stopped;
     let task = tokio::spawn(async move {

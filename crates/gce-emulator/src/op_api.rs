@@ -30,13 +30,7 @@ pub fn get(app: &App, route: &Route, name: &str, query: &Query) -> ApiResult<Val
 }
 
 pub fn list(app: &App, route: &Route, query: &Query) -> ApiResult<Value> {
-    query.check_allowed(&[
-        "filter",
-        "maxResults",
-        "orderBy",
-        "pageToken",
-        "returnPartialSuccess",
-    ])?;
+    query.check_allowed(crate::query::LIST_PARAMS)?;
     let max = max_results(query)?;
     let expr = filter::parse(query.get("filter").unwrap_or_default())?;
     let offset = match query.get("pageToken") {

@@ -86,7 +86,8 @@ pub enum Mutation {
 }
 
 impl Mutation {
-    fn path(&self) -> &str {
+    /// The resource the mutation changes.
+    pub fn path(&self) -> &str {
         match self {
             Mutation::Put { path, .. } | Mutation::Delete { path } => path,
         }
@@ -165,9 +166,10 @@ pub fn submit(app: &Arc<App>, store: &mut Store, sub: Submission) -> Operation {
         mutation: Some(sub.mutation),
     };
     store.operations.insert(path.clone(), record);
-    let latency = app.config.latency.for_op(sub.op_type);
+    let latency = app.operation_latency(sub.op_type);
     if latency.is_zero() {
         complete(store, &path);
+        after_done(app, store, &path);
     } else {
         tokio::spawn(drive(app.clone(), path.clone(), latency));
     }
@@ -180,6 +182,7 @@ pub fn request_key(project: &str, request_id: &str) -> String {
 }
 
 async fn drive(app: Arc<App>, path: String, latency: Duration) {
+    let app = &app;
     let pending = latency / 3;
     tokio::time::sleep(pending).await;
     if app.stopping() {
@@ -190,7 +193,22 @@ async fn drive(app: Arc<App>, path: String, latency: Duration) {
     if app.stopping() {
         return;
     }
-    app.mutate(|store| complete(store, &path));
+    app.mutate(|store| {
+        complete(store, &path);
+        after_done(app, store, &path);
+    });
+}
+
+/// Lets a managed instance group whose operation just finished work on its VMs.
+fn after_done(app: &Arc<App>, store: &mut Store, op_path: &str) {
+    let target = store
+        .operations
+        .get(op_path)
+        .and_then(|r| crate::paths::parse_link(&r.op.target_link))
+        .map(|p| p.path());
+    if let Some(target) = target.filter(|t| crate::mig::is_group(t)) {
+        crate::mig::kick(app, store, &target);
+    }
 }
 
 fn start(store: &mut Store, path: &str) {

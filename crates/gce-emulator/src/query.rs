@@ -29,6 +29,15 @@ fn hex(b: u8) -> Option<u8> {
     (b as char).to_digit(16).map(|d| d as u8)
 }
 
+/// The query parameters of Compute's list methods (`*.list`, `listManagedInstances`).
+pub const LIST_PARAMS: &[&str] = &[
+    "filter",
+    "maxResults",
+    "orderBy",
+    "pageToken",
+    "returnPartialSuccess",
+];
+
 /// Decodes `%XX` escapes and `+` as space.
 pub fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();

@@ -39,6 +39,9 @@ pub struct KindSpec {
     pub backrefs: &'static [&'static str],
     /// Top-level fields an update may not change.
     pub immutable: &'static [&'static str],
+    /// When Compute's reference limits what PATCH may change, the top-level fields it may
+    /// (enforced with `strict_patch`); `None`: a JSON merge patch of any mutable field.
+    pub patchable: Option<&'static [&'static str]>,
     /// Query parameters besides `requestId` that insert/patch accept.
     pub extra_params: &'static [&'static str],
     /// For collections whose patch/update address the resource by a query parameter
@@ -69,6 +72,7 @@ const fn spec(
         self_link_with_id: false,
         backrefs: &[],
         immutable: &[],
+        patchable: None,
         extra_params: &[],
         name_param: None,
         prepare,
@@ -78,6 +82,33 @@ const fn spec(
 
 use ScopeKind::{Global, Regional, Zonal};
 
+/// `networks.patch`: "Only routingConfig can be modified." (discovery document, revision
+/// 20261106; the v1 reference page says "Only the following fields can be modified:
+/// routingConfig.routingMode", <https://cloud.google.com/compute/docs/reference/rest/v1/networks/patch>).
+const NETWORK_PATCH: &[&str] = &["routingConfig"];
+
+/// `subnetworks.patch`: "Only certain fields can be updated with a patch request as indicated
+/// in the field descriptions": `secondaryIpRanges`, `stackType`, `privateIpv6GoogleAccess`,
+/// `role` ("can be updated with a patch request"), `ipv6AccessType` (set "the first time the
+/// subnet is updated into IPV4_IPV6"). `privateIpGoogleAccess` is "updated using
+/// setPrivateIpGoogleAccess", `ipCidrRange` by `expandIpCidrRange`.
+const SUBNETWORK_PATCH: &[&str] = &[
+    "secondaryIpRanges",
+    "stackType",
+    "privateIpv6GoogleAccess",
+    "role",
+    "ipv6AccessType",
+];
+
+/// `forwardingRules.patch` / `globalForwardingRules.patch`: "Currently, you can only patch
+/// the network_tier field." (discovery document); `allowGlobalAccess` and
+/// `allowPscGlobalAccess` are patched too (kubernetes/ingress-gce#2665,
+/// GoogleCloudPlatform/k8s-config-connector#2753, hashicorp/terraform-provider-google#15586),
+/// while `description` is not (GoogleCloudPlatform/magic-modules#9759). Labels go through
+/// setLabels and the target through setTarget.
+const FORWARDING_RULE_PATCH: &[&str] =
+    &["networkTier", "allowGlobalAccess", "allowPscGlobalAccess"];
+
 /// Every emulated collection.
 pub static SPECS: &[KindSpec] = &[
     KindSpec {
@@ -85,6 +116,7 @@ pub static SPECS: &[KindSpec] = &[
         self_link_with_id: true,
         backrefs: &["subnetworks"],
         immutable: &["autoCreateSubnetworks", "IPv4Range"],
+        patchable: Some(NETWORK_PATCH),
         ..spec(
             "networks",
             Global,
@@ -98,6 +130,7 @@ pub static SPECS: &[KindSpec] = &[
         patch: true,
         fingerprint: true,
         immutable: &["network", "ipCidrRange"],
+        patchable: Some(SUBNETWORK_PATCH),
         extra_params: &["drainTimeoutSeconds"],
         ..spec(
             "subnetworks",
@@ -207,7 +240,7 @@ pub static SPECS: &[KindSpec] = &[
         patch: true,
         update: true,
         fingerprint: true,
-        immutable: &["loadBalancingScheme"],
+        immutable: &["loadBalancingScheme", "network"],
         ..spec(
             "backendServices",
             Global,
@@ -221,7 +254,7 @@ pub static SPECS: &[KindSpec] = &[
         patch: true,
         update: true,
         fingerprint: true,
-        immutable: &["loadBalancingScheme"],
+        immutable: &["loadBalancingScheme", "network"],
         ..spec(
             "backendServices",
             Regional,
@@ -242,6 +275,7 @@ pub static SPECS: &[KindSpec] = &[
             "network",
             "subnetwork",
         ],
+        patchable: Some(FORWARDING_RULE_PATCH),
         ..spec(
             "forwardingRules",
             Regional,
@@ -262,6 +296,7 @@ pub static SPECS: &[KindSpec] = &[
             "network",
             "subnetwork",
         ],
+        patchable: Some(FORWARDING_RULE_PATCH),
         ..spec(
             "forwardingRules",
             Global,

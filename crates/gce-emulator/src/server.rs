@@ -69,6 +69,12 @@ async fn resource_manager(
     body: Bytes,
 ) -> Response {
     if let Some(fault) = app.roll_fault() {
+        // Resource Manager v3 speaks the newer error model: throttling is 429.
+        let fault = if fault.status == 403 {
+            ApiError::rate_limited()
+        } else {
+            fault
+        };
         return crm::CrmError(fault).into_response();
     }
     let query = Query::parse(raw.as_deref());
@@ -97,6 +103,34 @@ fn check_scope(route: &Route) -> ApiResult<()> {
     }
 }
 
+/// 403 `forbidden` for a project the caller may not use, naming the permission Compute
+/// would require (`compute.<collection>.<verb>`) and the resource.
+fn forbidden(method: &Method, route: &Route) -> ApiError {
+    let verb = match (
+        method.as_str(),
+        route.name.as_deref(),
+        route.action.as_deref(),
+    ) {
+        (_, _, Some(action)) => action,
+        ("GET", None, _) => "list",
+        ("GET", Some(_), _) => "get",
+        ("POST", None, _) => "create",
+        ("DELETE", _, _) => "delete",
+        _ => "update",
+    };
+    let collection = match (route.collection.as_str(), route.scope.kind()) {
+        ("operations", crate::paths::ScopeKind::Global) => "globalOperations",
+        ("operations", crate::paths::ScopeKind::Regional) => "regionOperations",
+        ("operations", crate::paths::ScopeKind::Zonal) => "zoneOperations",
+        (c, _) => c,
+    };
+    let mut path = crate::paths::collection_path(&route.project, &route.scope, &route.collection);
+    if let Some(name) = &route.name {
+        path = format!("{path}/{name}");
+    }
+    ApiError::forbidden(&format!("compute.{collection}.{verb}"), &path)
+}
+
 async fn dispatch(
     app: &Arc<App>,
     method: &Method,
@@ -107,6 +141,9 @@ async fn dispatch(
     let route =
         Route::parse(rest).ok_or_else(|| ApiError::not_found(&format!("compute/v1/{rest}")))?;
     check_scope(&route)?;
+    if app.config.forbidden_projects.contains(&route.project) {
+        return Err(forbidden(method, &route));
+    }
     if route.collection == "operations" {
         return operations(app, method, &route, query).await;
     }
@@ -182,6 +219,14 @@ fn resource(
         }
         ("POST", Some(n), Some("setLabels")) if spec.set_labels => {
             collection::set_labels(app, spec, route, n, query, body)
+        }
+        ("POST", Some(n), Some("setPrivateIpGoogleAccess")) if spec.collection == "subnetworks" => {
+            collection::set_private_ip_google_access(app, spec, route, n, query, body)
+        }
+        ("POST", Some(n), Some("listManagedInstances"))
+            if spec.collection == "instanceGroupManagers" =>
+        {
+            crate::mig::list_managed_instances(app, route, n, query)
         }
         (_, _, Some(action)) => Err(ApiError::not_found(&format!(
             "{}/{}/{action}",

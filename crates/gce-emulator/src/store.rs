@@ -4,6 +4,7 @@
 //! `operations` (applying a finished mutation) and `references` (who uses whom).
 
 use crate::crm::CrmState;
+use crate::mig::ManagedVm;
 use crate::operations::{Mutation, OpRecord, OpStatus};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -24,6 +25,9 @@ pub struct Store {
     /// Cloud Resource Manager state.
     #[serde(default)]
     pub crm: CrmState,
+    /// The VMs of each regional managed instance group, by the group's path.
+    #[serde(default)]
+    pub managed: BTreeMap<String, Vec<ManagedVm>>,
 }
 
 impl Store {
@@ -75,6 +79,14 @@ impl Store {
         self.operations.values().any(|r| {
             r.op.status != OpStatus::Done
                 && matches!(&r.mutation, Some(Mutation::Put { path: p, insert: true, .. }) if p == path)
+        })
+    }
+
+    /// Whether an unfinished operation will change `path` (insert, update or delete): such a
+    /// resource is "not ready" to be used by another insert.
+    pub fn busy(&self, path: &str) -> bool {
+        self.operations.values().any(|r| {
+            r.op.status != OpStatus::Done && r.mutation.as_ref().is_some_and(|m| m.path() == path)
         })
     }
 

@@ -418,7 +418,8 @@ async fn operations_live_in_their_scope() {
 async fn fault_injection_is_seeded_and_roughly_at_rate() {
     async fn run(seed: u64) -> Vec<u16> {
         let emu = Emu::with(Config {
-            fault_rate: 0.3,
+            throttle_rate: 0.2,
+            fault_rate: 0.1,
             seed: Some(seed),
             ..Config::default()
         })
@@ -427,7 +428,15 @@ async fn fault_injection_is_seeded_and_roughly_at_rate() {
         for _ in 0..300 {
             let r = emu.call("networks", "list", &[], None).await;
             match r.status {
-                429 => assert_eq!(assert_error_shape(429, &r.body), "rateLimitExceeded"),
+                // Compute throttles with 403, never 429.
+                403 => {
+                    let reason = assert_error_shape(403, &r.body);
+                    assert!(
+                        ["rateLimitExceeded", "userRateLimitExceeded"].contains(&reason.as_str()),
+                        "{reason}"
+                    );
+                    assert_eq!(r.body["error"]["errors"][0]["domain"], "usageLimits");
+                }
                 503 => assert_eq!(assert_error_shape(503, &r.body), "backendError"),
                 200 => {}
                 other => panic!("unexpected {other}"),
@@ -443,7 +452,7 @@ async fn fault_injection_is_seeded_and_roughly_at_rate() {
         (50..=130).contains(&faults),
         "{faults} faults in 300 at rate 0.3"
     );
-    assert!(a.contains(&429) && a.contains(&503));
+    assert!(a.contains(&403) && a.contains(&503));
     assert_eq!(a, run(42).await, "same seed, same faults");
 }
 
@@ -659,7 +668,7 @@ fn binary_prints_its_address_and_honours_environment_knobs() {
     use std::io::{BufRead, BufReader};
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gce-emulator"))
         .args(["--listen", "127.0.0.1:0"])
-        .env("GCE_EMULATOR_FAULT_RATE", "1")
+        .env("GCE_EMULATOR_THROTTLE_RATE", "1")
         .env("GCE_EMULATOR_FAULT_SEED", "7")
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -690,8 +699,8 @@ fn binary_prints_its_address_and_honours_environment_knobs() {
     child.kill().ok();
     child.wait().ok();
     assert!(
-        matches!(status, Ok(429 | 503)),
-        "fault rate 1 must fault: {status:?}"
+        matches!(status, Ok(403)),
+        "throttle rate 1 must throttle: {status:?}"
     );
     assert_eq!(health.unwrap(), 200, "admin endpoints are not faulted");
 }

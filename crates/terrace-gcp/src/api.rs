@@ -1,15 +1,19 @@
 //! Calls to Compute through the official `google-cloud-compute-v1` clients, one per
 //! collection, built lazily on first use. Bodies travel as Compute's JSON and are turned into
 //! the client's typed models by serde, so one table drives every type. Every call goes through
-//! our retry loop; mutations wait for their operation (`poller().until_done()`, which polls in
-//! the operation's own scope) and report an operation that finished with `error` as failed.
+//! our retry loop; a mutation then polls its operation in the operation's own scope (global,
+//! region or zone `operations.get`) until DONE, retrying polls that are throttled or fail
+//! transiently — a throttled poll is no reason to forget an accepted change
+//! (hashicorp/terraform-provider-google#8655) — and reports how it ended as a
+//! [`MutationError`]: refused, accepted with an unknown outcome, or DONE with `error`.
 
 use crate::client::{operation_error, CallError, CredentialsMode, Retry, Settings};
 use crate::resources::Kind;
+use crate::waits::Waits;
 use google_cloud_compute_v1::client;
 use google_cloud_compute_v1::model;
-use google_cloud_lro::Poller;
 use serde_json::Value as Json;
+use terrace::provider::{ErrorKind, ProviderError};
 use tokio::sync::OnceCell;
 
 /// Where a call is addressed.
@@ -117,6 +121,9 @@ macro_rules! clients {
 }
 
 clients! {
+    global_operations: GlobalOperations,
+    region_operations: RegionOperations,
+    zone_operations: ZoneOperations,
     networks: Networks,
     subnetworks: Subnetworks,
     firewalls: Firewalls,
@@ -150,15 +157,55 @@ macro_rules! list {
     };
 }
 
-/// Sends a mutation and waits for its operation.
+/// Sends a mutation; its operation is polled by [`Api::settle`].
 macro_rules! wait {
     ($builder:expr) => {
-        $builder
-            .poller()
-            .until_done()
-            .await
-            .map_err(CallError::from)
+        $builder.send().await.map_err(CallError::from)
     };
+}
+
+/// How a mutation failed.
+#[derive(Debug, Clone)]
+pub enum MutationError {
+    /// The call was refused (after retries). A 5xx or a lost connection may still have
+    /// reached Compute: [`MutationError::into_provider`] makes those `Ambiguous`.
+    Refused(CallError),
+    /// Compute accepted the call, but how its operation ended could not be learnt (polls
+    /// kept failing, or `operation_timeout` passed).
+    Unsettled(CallError),
+    /// The operation finished DONE with `error` (Google's operation error code, e.g.
+    /// `RESOURCE_NOT_FOUND`, and `httpErrorStatusCode`).
+    Failed(CallError),
+}
+
+impl MutationError {
+    /// The underlying call error.
+    pub fn call(&self) -> &CallError {
+        match self {
+            MutationError::Refused(e) | MutationError::Unsettled(e) | MutationError::Failed(e) => e,
+        }
+    }
+
+    /// The provider error for a mutation of `what`.
+    pub fn into_provider(self, what: &str, settings: &Settings) -> ProviderError {
+        match self {
+            MutationError::Refused(e) => e.about(what, settings, true),
+            MutationError::Unsettled(e) => ProviderError::new(
+                ErrorKind::Ambiguous,
+                e.reason.clone(),
+                format!(
+                    "{what}: Compute accepted the request but its operation's outcome is \
+                     unknown: {}",
+                    e.message
+                ),
+            ),
+            MutationError::Failed(e) => {
+                let mut error = e.about(what, settings, false);
+                error.message = format!("{what}: the operation failed: {}", error.message);
+                error
+            }
+        }
+    }
 }
 
 /// Compute for one provider: settings, lazily built clients, the retry loop.
@@ -169,11 +216,106 @@ pub struct Api {
 }
 
 impl Api {
-    pub fn new(settings: Settings) -> Api {
+    pub fn new(settings: Settings, waits: Waits) -> Api {
         Api {
-            retry: Retry::from_settings(&settings),
+            retry: Retry::from_settings(&settings, waits),
             settings,
             clients: Clients::default(),
+        }
+    }
+
+    /// The retry loop (and its journal of waits).
+    pub fn retry(&self) -> &Retry {
+        &self.retry
+    }
+
+    /// GET of an operation in its own scope.
+    async fn get_operation(
+        &self,
+        project: &str,
+        op: &model::Operation,
+    ) -> Result<model::Operation, CallError> {
+        let c = &self.clients;
+        let s = &self.settings;
+        let name = op.name.clone().unwrap_or_default();
+        let last = |url: &Option<String>| {
+            url.as_deref()
+                .map(|u| u.rsplit('/').next().unwrap_or(u).to_string())
+        };
+        if let Some(zone) = last(&op.zone) {
+            return wait!(c
+                .zone_operations(s)
+                .await?
+                .get()
+                .set_project(project)
+                .set_zone(zone)
+                .set_operation(name));
+        }
+        if let Some(region) = last(&op.region) {
+            return wait!(c
+                .region_operations(s)
+                .await?
+                .get()
+                .set_project(project)
+                .set_region(region)
+                .set_operation(name));
+        }
+        wait!(c
+            .global_operations(s)
+            .await?
+            .get()
+            .set_project(project)
+            .set_operation(name))
+    }
+
+    /// Polls an accepted operation until DONE (pause `polling_interval`, ×1.5 per poll, up
+    /// to `max_backoff`), within `operation_timeout`. A poll that is throttled or fails
+    /// transiently is noted and polled again; any other failure leaves the outcome unknown.
+    pub async fn settle(
+        &self,
+        what: &str,
+        project: &str,
+        op: model::Operation,
+    ) -> Result<model::Operation, MutationError> {
+        let deadline = tokio::time::Instant::now() + self.settings.operation_timeout;
+        let cap = self
+            .settings
+            .polling_interval
+            .max(self.settings.max_backoff);
+        let mut delay = self.settings.polling_interval;
+        let mut failed_polls = 0;
+        let mut op = op;
+        loop {
+            if op.status == Some(model::operation::Status::Done) {
+                return match operation_error(&op) {
+                    Some(error) => Err(MutationError::Failed(error)),
+                    None => Ok(op),
+                };
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(MutationError::Unsettled(CallError {
+                    http_status: None,
+                    reason: "operationTimeout".into(),
+                    message: format!(
+                        "operation {} not DONE after {} s",
+                        op.name.as_deref().unwrap_or("?"),
+                        self.settings.operation_timeout.as_secs()
+                    ),
+                    maybe_sent: true,
+                }));
+            }
+            tokio::time::sleep(delay).await;
+            delay = delay.mul_f64(1.5).min(cap);
+            match self.get_operation(project, &op).await {
+                Ok(next) => op = next,
+                Err(e) if e.retryable() => {
+                    failed_polls += 1;
+                    let call =
+                        format!("{what}: poll {}", op.name.as_deref().unwrap_or("operation"));
+                    self.retry.note(&call, &e, failed_polls, delay);
+                }
+                Err(e) => return Err(MutationError::Unsettled(e)),
+            }
         }
     }
 
@@ -186,8 +328,9 @@ impl Api {
         filter: Option<&str>,
         token: Option<&str>,
     ) -> Result<Page, CallError> {
+        let what = format!("list {kind:?} at {at:?}");
         self.retry
-            .run(|| {
+            .run(&what, || {
                 self.list_once(
                     kind,
                     project,
@@ -261,17 +404,23 @@ impl Api {
         }
     }
 
-    /// Retries a mutation (same `requestId` each time) and checks its finished operation.
-    async fn mutate<F, Fut>(&self, call: F) -> Result<model::Operation, CallError>
+    /// Retries a mutation (same `requestId` each time) and settles its operation.
+    async fn mutate<F, Fut>(
+        &self,
+        what: &str,
+        project: &str,
+        call: F,
+    ) -> Result<model::Operation, MutationError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<model::Operation, CallError>>,
     {
-        let op = self.retry.run(call).await?;
-        match operation_error(&op) {
-            Some(error) => Err(error),
-            None => Ok(op),
-        }
+        let op = self
+            .retry
+            .run(what, call)
+            .await
+            .map_err(MutationError::Refused)?;
+        self.settle(what, project, op).await
     }
 
     pub async fn insert(
@@ -281,9 +430,12 @@ impl Api {
         at: &Location,
         json: &Json,
         rid: &str,
-    ) -> Result<model::Operation, CallError> {
-        self.mutate(|| self.insert_once(kind, project, at, json, rid))
-            .await
+    ) -> Result<model::Operation, MutationError> {
+        let what = format!("insert {kind:?} {}", json["name"].as_str().unwrap_or("?"));
+        self.mutate(&what, project, || {
+            self.insert_once(kind, project, at, json, rid)
+        })
+        .await
     }
 
     async fn insert_once(
@@ -412,9 +564,12 @@ impl Api {
         at: &Location,
         name: &str,
         rid: &str,
-    ) -> Result<model::Operation, CallError> {
-        self.mutate(|| self.delete_once(kind, project, at, name, rid))
-            .await
+    ) -> Result<model::Operation, MutationError> {
+        let what = format!("delete {kind:?} {name}");
+        self.mutate(&what, project, || {
+            self.delete_once(kind, project, at, name, rid)
+        })
+        .await
     }
 
     async fn delete_once(
@@ -545,9 +700,12 @@ impl Api {
         name: &str,
         json: &Json,
         rid: &str,
-    ) -> Result<model::Operation, CallError> {
-        self.mutate(|| self.patch_once(kind, project, at, name, json, rid))
-            .await
+    ) -> Result<model::Operation, MutationError> {
+        let what = format!("patch {kind:?} {name}");
+        self.mutate(&what, project, || {
+            self.patch_once(kind, project, at, name, json, rid)
+        })
+        .await
     }
 
     async fn patch_once(
@@ -673,9 +831,82 @@ impl Api {
         name: &str,
         json: &Json,
         rid: &str,
-    ) -> Result<model::Operation, CallError> {
-        self.mutate(|| self.set_labels_once(kind, project, at, name, json, rid))
-            .await
+    ) -> Result<model::Operation, MutationError> {
+        let what = format!("setLabels {kind:?} {name}");
+        self.mutate(&what, project, || {
+            self.set_labels_once(kind, project, at, name, json, rid)
+        })
+        .await
+    }
+
+    /// `subnetworks.setPrivateIpGoogleAccess`: the one way to change
+    /// `privateIpGoogleAccess` ("updated using setPrivateIpGoogleAccess", `Subnetwork` in
+    /// Compute's reference; `subnetworks.patch` refuses it).
+    pub async fn set_private_ip_google_access(
+        &self,
+        project: &str,
+        at: &Location,
+        name: &str,
+        enabled: bool,
+        rid: &str,
+    ) -> Result<model::Operation, MutationError> {
+        let what = format!("setPrivateIpGoogleAccess Subnetwork {name}");
+        let region = at.region().map_err(MutationError::Refused)?;
+        self.mutate(&what, project, || async {
+            let c = self.clients.subnetworks(&self.settings).await?;
+            wait!(c
+                .set_private_ip_google_access()
+                .set_project(project)
+                .set_region(region)
+                .set_subnetwork(name)
+                .set_request_id(rid)
+                .set_body(
+                    model::SubnetworksSetPrivateIpGoogleAccessRequest::new()
+                        .set_private_ip_google_access(enabled)
+                ))
+        })
+        .await
+    }
+
+    /// `regionInstanceGroupManagers.listManagedInstances`: every VM of a regional managed
+    /// instance group and those scheduled, as Compute's JSON `ManagedInstance`s (each with
+    /// `currentAction`, `instanceStatus` once it exists, and `version.instanceTemplate`).
+    pub async fn managed_instances(
+        &self,
+        project: &str,
+        region: &str,
+        group: &str,
+    ) -> Result<Vec<Json>, CallError> {
+        let what = format!("listManagedInstances {group}");
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .retry
+                .run(&what, || async {
+                    let c = self.clients.region_igms(&self.settings).await?;
+                    let list = c
+                        .list_managed_instances()
+                        .set_project(project)
+                        .set_region(region)
+                        .set_instance_group_manager(group)
+                        .set_or_clear_page_token(token.clone())
+                        .send()
+                        .await?;
+                    serde_json::to_value(list).map_err(|e| CallError::invalid(e.to_string()))
+                })
+                .await?;
+            out.extend(
+                page.get("managedInstances")
+                    .and_then(Json::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+            match page.get("nextPageToken").and_then(Json::as_str) {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => return Ok(out),
+            }
+        }
     }
 
     async fn set_labels_once(

@@ -3,6 +3,7 @@
 //! a `requestId`, so a retry never applies twice), and the mapping of Google's errors (the
 //! `reason` of the error body, the HTTP status) to [`ProviderError`].
 
+use crate::waits::{RetryNote, Waits};
 use serde_json::Value as Json;
 use std::future::Future;
 use std::time::Duration;
@@ -38,6 +39,9 @@ pub struct Settings {
     pub attempt_timeout: Duration,
     /// Attempts per call, the first one included.
     pub max_attempts: u32,
+    /// Longest wait for one Compute operation to finish, polls included (polls that are
+    /// throttled or fail transiently are retried within it).
+    pub operation_timeout: Duration,
     /// Zone suffixes tried when looking for instances of a region by owner.
     pub zone_suffixes: Vec<String>,
 }
@@ -84,6 +88,7 @@ const KNOWN: &[&str] = &[
     "max_backoff_ms",
     "max_attempts",
     "attempt_timeout_ms",
+    "operation_timeout_ms",
     "zone_suffixes",
 ];
 
@@ -154,6 +159,7 @@ impl Settings {
             max_backoff: millis(settings, "max_backoff_ms", 10_000)?,
             max_attempts,
             attempt_timeout: millis(settings, "attempt_timeout_ms", 60_000)?,
+            operation_timeout: millis(settings, "operation_timeout_ms", 1_200_000)?,
             zone_suffixes,
         })
     }
@@ -167,7 +173,34 @@ impl Settings {
             )
         })
     }
+
+    /// The credentials in use, for errors that say who was refused: anonymous, or
+    /// Application Default Credentials (with the key file when
+    /// `GOOGLE_APPLICATION_CREDENTIALS` names one).
+    pub fn credentials_in_use(&self) -> String {
+        match self.credentials {
+            CredentialsMode::Anonymous => "anonymous credentials".into(),
+            CredentialsMode::Default => match std::env::var("GOOGLE_APPLICATION_CREDENTIALS") {
+                Ok(path) if !path.is_empty() => {
+                    format!("Application Default Credentials ({path})")
+                }
+                _ => "Application Default Credentials".into(),
+            },
+        }
+    }
 }
+
+/// Google's reasons for a 403 that only means "too many requests": Compute answers an
+/// exceeded rate quota with 403 `rateLimitExceeded` (<https://cloud.google.com/compute/api-quota>);
+/// `userRateLimitExceeded` is the per-user variant of Google's global error domain
+/// (<https://developers.google.com/search/apis/indexing-api/v3/core-errors>);
+/// terraform-provider-google also retries 403 `CONCURRENT_OPERATIONS_QUOTA_EXCEEDED`
+/// (transport/error_retry_predicates.go, `is403ConcurrentOperationsQuotaError`).
+const THROTTLE_REASONS: &[&str] = &[
+    "rateLimitExceeded",
+    "userRateLimitExceeded",
+    "CONCURRENT_OPERATIONS_QUOTA_EXCEEDED",
+];
 
 /// Google's answer to a failed call, reduced to what decides a retry and a [`ProviderError`].
 #[derive(Debug, Clone)]
@@ -190,17 +223,50 @@ impl CallError {
         }
     }
 
-    /// Throttling, a server error or a lost connection: worth another attempt.
+    /// Throttling (429, or Compute's 403 with a rate-limit reason), a server error (500, 502,
+    /// 503, 504), a referent that is not ready yet (400 `resourceNotReady`, retried by
+    /// terraform-provider-google's `isNetworkUnreadyError` / `isSubnetworkUnreadyError`) or
+    /// a lost connection: worth another attempt.
     pub fn retryable(&self) -> bool {
         match self.http_status {
             Some(429) | Some(500) | Some(502) | Some(503) | Some(504) => true,
+            Some(403) => self.is_throttled(),
+            Some(400) => self.reason == "resourceNotReady",
             Some(_) => false,
             None => self.maybe_sent || self.reason == "transport",
         }
     }
 
+    /// Too many requests: 429, or a 403 whose reason is a rate limit.
+    pub fn is_throttled(&self) -> bool {
+        self.http_status == Some(429)
+            || (self.http_status == Some(403) && THROTTLE_REASONS.contains(&self.reason.as_str()))
+    }
+
+    /// A 403 that is not a rate limit (`forbidden`, `accessNotConfigured`, ...): the
+    /// credentials may not do this. Never evidence that a resource is gone.
+    pub fn is_forbidden(&self) -> bool {
+        self.http_status == Some(403) && !self.is_throttled()
+    }
+
     pub fn is_not_found(&self) -> bool {
         self.http_status == Some(404) || self.reason == "notFound"
+    }
+
+    /// The error of a refused call on `what` (a resource or a collection), naming the
+    /// credentials when they were refused.
+    pub fn about(self, what: &str, settings: &Settings, mutation: bool) -> ProviderError {
+        if !self.is_forbidden() {
+            return self.into_provider(mutation);
+        }
+        let message = format!(
+            "{what}: access refused with {} in project {}: {} (HTTP 403); this is not \
+             evidence that the resource is gone — grant the permission or use other credentials",
+            settings.credentials_in_use(),
+            settings.project.as_deref().unwrap_or("(unset)"),
+            self.message
+        );
+        ProviderError::new(ErrorKind::Other, self.reason, message)
     }
 
     /// The provider error, for a read (`mutation` false) or a mutation.
@@ -209,7 +275,7 @@ impl CallError {
             (_, "resourceInUseByAnotherResource") => ErrorKind::Conflict,
             (Some(404), _) | (_, "notFound") => ErrorKind::NotFound,
             (Some(409), _) | (Some(412), _) | (_, "alreadyExists") => ErrorKind::Conflict,
-            (Some(429), _) => ErrorKind::Throttled,
+            _ if self.is_throttled() => ErrorKind::Throttled,
             (Some(400), _) => ErrorKind::Invalid,
             (Some(status), _) if mutation && status >= 500 => ErrorKind::Ambiguous,
             (None, _) if mutation && self.maybe_sent => ErrorKind::Ambiguous,
@@ -321,26 +387,39 @@ pub fn operation_error(op: &google_cloud_compute_v1::model::Operation) -> Option
     })
 }
 
-/// Backoff and attempts of our retry loop.
-#[derive(Debug, Clone, Copy)]
+/// Backoff and attempts of our retry loop; every pause is noted in [`Waits`].
+#[derive(Debug, Clone)]
 pub struct Retry {
     pub initial: Duration,
     pub max: Duration,
     pub attempts: u32,
+    pub waits: Waits,
 }
 
 impl Retry {
-    pub fn from_settings(settings: &Settings) -> Retry {
+    pub fn from_settings(settings: &Settings, waits: Waits) -> Retry {
         Retry {
             initial: settings.retry_initial,
             max: settings.max_backoff,
             attempts: settings.max_attempts,
+            waits,
         }
+    }
+
+    /// Notes a pause before the next attempt of `call`.
+    pub fn note(&self, call: &str, error: &CallError, attempt: u32, delay: Duration) {
+        self.waits.note(RetryNote {
+            call: call.to_string(),
+            code: error.reason.clone(),
+            http_status: error.http_status,
+            attempt,
+            delay,
+        });
     }
 
     /// Runs `call` until it succeeds, fails for good, or attempts run out. Safe for
     /// mutations because every mutation carries the same `requestId` on each attempt.
-    pub async fn run<T, F, Fut>(&self, mut call: F) -> Result<T, CallError>
+    pub async fn run<T, F, Fut>(&self, what: &str, mut call: F) -> Result<T, CallError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, CallError>>,
@@ -351,6 +430,7 @@ impl Retry {
             match call().await {
                 Ok(value) => return Ok(value),
                 Err(e) if e.retryable() && attempt < self.attempts => {
+                    self.note(what, &e, attempt, delay);
                     tokio::time::sleep(delay).await;
                     delay = delay.saturating_mul(2).min(self.max);
                     attempt += 1;

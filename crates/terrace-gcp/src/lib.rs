@@ -16,6 +16,7 @@ pub mod ownership;
 pub mod provider;
 pub mod resourcemanager;
 pub mod resources;
+pub mod waits;
 
 use async_trait::async_trait;
 use resources::{by_type, KindDef, MUTATE_CLASS, READ_CLASS};
@@ -30,6 +31,7 @@ pub use client::Settings;
 pub struct GcpProvider {
     api: api::Api,
     crm: resourcemanager::ResourceManager,
+    waits: waits::Waits,
 }
 
 impl GcpProvider {
@@ -38,10 +40,50 @@ impl GcpProvider {
         settings: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<GcpProvider, ProviderError> {
         let settings = Settings::parse(settings)?;
+        let waits = waits::Waits::default();
         Ok(GcpProvider {
-            crm: resourcemanager::ResourceManager::new(settings.clone()),
-            api: api::Api::new(settings),
+            crm: resourcemanager::ResourceManager::new(settings.clone(), waits.clone()),
+            api: api::Api::new(settings, waits.clone()),
+            waits,
         })
+    }
+
+    /// Every pause this provider made before retrying a call or polling an operation again
+    /// (the journal keeps the last 256); see [`waits::Waits::set_observer`] to be told of
+    /// each as it happens.
+    pub fn waits(&self) -> &waits::Waits {
+        &self.waits
+    }
+
+    /// The VMs of a regional managed instance group (`group_id` is its id, the selfLink) as
+    /// Compute's `ManagedInstance` JSON from `regionInstanceGroupManagers.listManagedInstances`:
+    /// `name`, `instance`, `currentAction` (`CREATING`, `NONE`, `DELETING`, ...),
+    /// `instanceStatus` once the VM exists, and `version.instanceTemplate`, the template the
+    /// VM is (being) created from. Retried like every call.
+    pub async fn managed_instances(
+        &self,
+        group_id: &str,
+    ) -> Result<Vec<serde_json::Value>, ProviderError> {
+        let link = links::Link::parse(group_id)
+            .filter(|l| l.collection == "instanceGroupManagers")
+            .ok_or_else(|| {
+                ProviderError::new(
+                    ErrorKind::Invalid,
+                    "invalid",
+                    format!("{group_id} is not the URL of a managed instance group"),
+                )
+            })?;
+        let api::Location::Region(region) = &link.location else {
+            return Err(ProviderError::new(
+                ErrorKind::Invalid,
+                "invalid",
+                format!("{group_id} is not a regional managed instance group"),
+            ));
+        };
+        self.api
+            .managed_instances(&link.project, region, &link.name)
+            .await
+            .map_err(|e| e.about(group_id, &self.api.settings, false))
     }
 
     /// The settings in force.

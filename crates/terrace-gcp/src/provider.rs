@@ -1,14 +1,22 @@
 //! The provider's operations on top of [`Api`]: request bodies from properties (with
 //! ownership, derived names and defaults), batched reads (one list call per type × location
 //! × page, filtered by names and ownership labels), adoption of a resource whose create
-//! answer was lost, in-place updates by PATCH and setLabels, and idempotent deletes.
+//! answer was lost (or whose operation failed after the resource appeared), in-place updates
+//! with the method Compute takes for each field (PATCH, setLabels,
+//! setPrivateIpGoogleAccess) sent wherever the cloud's value differs from the desired one,
+//! and idempotent deletes. A 403 that is not a rate limit is never read as "gone".
 
-use crate::api::{Api, Location};
+use crate::api::{Api, Location, MutationError};
 use crate::client::{request_id, CallError};
+
+/// Compute's answer to an insert whose name is taken.
+fn is_already_exists(e: &CallError) -> bool {
+    e.http_status == Some(409) || e.reason == "alreadyExists"
+}
 use crate::convert::{last_segment, to_camel, value_from_api, value_to_api};
 use crate::links::{zone_region, Link};
 use crate::ownership;
-use crate::resources::{table, KindDef, Mode, Scope, COMPUTED};
+use crate::resources::{table, Field, KindDef, Mode, Scope, COMPUTED};
 use serde_json::{json, Map, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
 use terrace::provider::{ErrorKind, Observed, Ownership, Properties, ProviderError};
@@ -281,7 +289,10 @@ impl Api {
                 {
                     Vec::new()
                 }
-                Err(e) => return Err(e.into_provider(false)),
+                Err(e) => {
+                    let what = format!("{} list at {at:?} in project {project}", def.type_name);
+                    return Err(e.about(&what, &self.settings, false));
+                }
             };
             for item in items {
                 let Some(observed) = observe(def, &item) else {
@@ -369,16 +380,53 @@ impl Api {
             None => ownership::derived_name(owner, key),
         };
         let body = create_body(def, props, &name, owner)?;
+        let what = format!("{} {name}", def.type_name);
         let created = self
             .insert(def.kind, &project, &at, &body, &request_id(key, ""))
             .await;
-        if let Err(e) = created {
-            let adopted = self
-                .adopt_existing(def, &project, &at, &name, owner, &e)
-                .await?;
-            return adopted.ok_or_else(|| e.into_provider(true));
+        match created {
+            Ok(_) => self.observe_named(def, &project, &at, &name).await,
+            Err(MutationError::Refused(e)) if is_already_exists(&e) => self
+                .adopt_existing(def, &project, &at, &name, owner)
+                .await?
+                .ok_or_else(|| e.about(&what, &self.settings, true)),
+            Err(MutationError::Failed(e)) => {
+                self.after_failed_insert(def, &project, &at, &name, owner, e)
+                    .await
+            }
+            Err(other) => Err(other.into_provider(&what, &self.settings)),
         }
-        self.observe_named(def, &project, &at, &name).await
+    }
+
+    /// An insert Compute accepted whose operation ended DONE with `error`: Compute's
+    /// providers treat that as "the resource didn't actually create"
+    /// (terraform-provider-google, e.g. `resourceComputeInstanceCreate`), but that is not a
+    /// guarantee, so the name is looked up: a resource found with our ownership is adopted,
+    /// none found is the operation's failure (Google's code), and a lookup that cannot be
+    /// made leaves the create ambiguous.
+    async fn after_failed_insert(
+        &self,
+        def: &KindDef,
+        project: &str,
+        at: &Location,
+        name: &str,
+        owner: &Ownership,
+        error: CallError,
+    ) -> Result<Observed, ProviderError> {
+        let what = format!("{} {name}", def.type_name);
+        match self.adopt_existing(def, project, at, name, owner).await {
+            Ok(Some(adopted)) => Ok(adopted),
+            Ok(None) => Err(MutationError::Failed(error).into_provider(&what, &self.settings)),
+            Err(lookup) => Err(ProviderError::new(
+                ErrorKind::Ambiguous,
+                error.reason.clone(),
+                format!(
+                    "{what}: the operation failed ({}) and whether anything was created could \
+                     not be checked: {}",
+                    error.message, lookup.message
+                ),
+            )),
+        }
     }
 
     async fn adopt_existing(
@@ -388,15 +436,11 @@ impl Api {
         at: &Location,
         name: &str,
         owner: &Ownership,
-        error: &CallError,
     ) -> Result<Option<Observed>, ProviderError> {
-        if error.http_status != Some(409) && error.reason != "alreadyExists" {
-            return Ok(None);
-        }
         let existing = self
             .find(def, project, at, name)
             .await
-            .map_err(|e| e.into_provider(false))?;
+            .map_err(|e| e.about(name, &self.settings, false))?;
         Ok(existing.and_then(|item| observe(def, &item)).filter(|o| {
             o.ownership
                 .as_ref()
@@ -414,7 +458,7 @@ impl Api {
         let item = self
             .find(def, project, at, name)
             .await
-            .map_err(|e| e.into_provider(false))?;
+            .map_err(|e| e.about(name, &self.settings, false))?;
         item.and_then(|i| observe(def, &i)).ok_or_else(|| {
             ProviderError::new(
                 ErrorKind::Ambiguous,
@@ -427,7 +471,12 @@ impl Api {
         })
     }
 
-    /// Changes a resource in place: PATCH for patchable fields, setLabels for labels.
+    /// Changes a resource in place, each field with the method Compute takes for it: PATCH
+    /// for the fields its patch method updates, setLabels for labels,
+    /// setPrivateIpGoogleAccess for a subnetwork's private Google access. A field is sent
+    /// when its desired value differs from the cloud's current one (so an out-of-band change
+    /// is repaired even when the previous properties already matched the desired ones);
+    /// fields Compute fills with defaults (not read back) are compared with `old`.
     pub async fn update(
         &self,
         def: &KindDef,
@@ -438,27 +487,21 @@ impl Api {
         key: &str,
     ) -> Result<Observed, ProviderError> {
         let link = Link::parse(id).ok_or_else(|| invalid(format!("{id} is not a Compute URL")))?;
-        let changed: Vec<&str> = def
+        let set = |props: &Properties, n: &str| props.get(n).filter(|v| !v.is_null()).cloned();
+        if let Some(f) = def
             .fields
             .iter()
-            .map(|f| f.name)
-            .filter(|n| {
-                old.get(*n).filter(|v| !v.is_null()) != new.get(*n).filter(|v| !v.is_null())
-            })
-            .collect();
-        if let Some(f) = changed
-            .iter()
-            .find(|n| def.field(n).is_some_and(|f| f.mode == Mode::ForceNew))
+            .find(|f| f.mode == Mode::ForceNew && set(old, f.name) != set(new, f.name))
         {
             return Err(invalid(format!(
-                "{}: `{f}` cannot change in place; the resource must be replaced",
-                def.type_name
+                "{}: `{}` cannot change in place; the resource must be replaced",
+                def.type_name, f.name
             )));
         }
         let current = self
             .find(def, &link.project, &link.location, &link.name)
             .await
-            .map_err(|e| e.into_provider(false))?
+            .map_err(|e| e.about(id, &self.settings, false))?
             .ok_or_else(|| {
                 ProviderError::new(
                     ErrorKind::NotFound,
@@ -466,37 +509,45 @@ impl Api {
                     format!("{id} does not exist"),
                 )
             })?;
+        let cloud = observe(def, &current)
+            .map(|o| o.properties)
+            .unwrap_or_default();
+        let changed: Vec<&Field> = def
+            .fields
+            .iter()
+            .filter(|f| f.mode != Mode::ForceNew)
+            .filter(|f| match set(new, f.name) {
+                Some(want) if f.observed => set(&cloud, f.name) != Some(want),
+                want => set(old, f.name) != want,
+            })
+            .collect();
         let patch: Vec<&str> = changed
             .iter()
-            .copied()
-            .filter(|n| def.field(n).is_some_and(|f| f.mode == Mode::Patch))
+            .filter(|f| f.mode == Mode::Patch)
+            .map(|f| f.name)
             .collect();
         if !patch.is_empty() {
-            let mut body = Map::new();
-            body.insert("name".into(), json!(link.name));
-            for name in &patch {
-                body.insert(
-                    to_camel(name),
-                    new.get(*name).map(value_to_api).unwrap_or(Json::Null),
-                );
-            }
-            if def.fingerprint {
-                if let Some(fp) = current.get("fingerprint") {
-                    body.insert("fingerprint".into(), fp.clone());
-                }
-            }
-            self.patch(
-                def.kind,
+            self.patch_fields(def, &link, new, &patch, &current, key)
+                .await?;
+        }
+        if changed
+            .iter()
+            .any(|f| f.mode == Mode::PrivateIpGoogleAccess)
+        {
+            let enabled = set(new, "private_ip_google_access")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            self.set_private_ip_google_access(
                 &link.project,
                 &link.location,
                 &link.name,
-                &Json::Object(body),
-                &request_id(key, "patch"),
+                enabled,
+                &request_id(key, "private-ip-google-access"),
             )
             .await
-            .map_err(|e| e.into_provider(true))?;
+            .map_err(|e| e.into_provider(id, &self.settings))?;
         }
-        if changed.contains(&"labels") {
+        if changed.iter().any(|f| f.mode == Mode::Labels) {
             let body = json!({
                 "labels": labels_with_owner(new, owner)?,
                 "labelFingerprint": current.get("labelFingerprint").cloned().unwrap_or(Json::Null),
@@ -520,6 +571,42 @@ impl Api {
             .await
     }
 
+    /// One PATCH with the changed fields (and the current fingerprint where the type has one).
+    async fn patch_fields(
+        &self,
+        def: &KindDef,
+        link: &Link,
+        new: &Properties,
+        fields: &[&str],
+        current: &Json,
+        key: &str,
+    ) -> Result<(), ProviderError> {
+        let mut body = Map::new();
+        body.insert("name".into(), json!(link.name));
+        for name in fields {
+            body.insert(
+                to_camel(name),
+                new.get(*name).map(value_to_api).unwrap_or(Json::Null),
+            );
+        }
+        if def.fingerprint {
+            if let Some(fp) = current.get("fingerprint") {
+                body.insert("fingerprint".into(), fp.clone());
+            }
+        }
+        self.patch(
+            def.kind,
+            &link.project,
+            &link.location,
+            &link.name,
+            &Json::Object(body),
+            &request_id(key, "patch"),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| e.into_provider(&link.key(), &self.settings))
+    }
+
     /// A setLabels refused because the fingerprint moved (412) succeeded anyway when the
     /// labels are now what was asked (an earlier attempt went through).
     async fn labels_already_set(
@@ -527,18 +614,19 @@ impl Api {
         def: &KindDef,
         link: &Link,
         wanted: &Json,
-        error: CallError,
+        error: MutationError,
     ) -> Result<(), ProviderError> {
-        if error.http_status != Some(412) {
-            return Err(error.into_provider(true));
+        let what = link.key();
+        if !matches!(&error, MutationError::Refused(e) if e.http_status == Some(412)) {
+            return Err(error.into_provider(&what, &self.settings));
         }
         let now = self
             .find(def, &link.project, &link.location, &link.name)
             .await
-            .map_err(|e| e.into_provider(false))?;
+            .map_err(|e| e.about(&what, &self.settings, false))?;
         match now.and_then(|item| item.get("labels").cloned()) {
             Some(labels) if &labels == wanted => Ok(()),
-            _ => Err(error.into_provider(true)),
+            _ => Err(error.into_provider(&what, &self.settings)),
         }
     }
 
@@ -556,8 +644,9 @@ impl Api {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e.into_provider(true)),
+            // Gone already (a 404, never a 403): deleted.
+            Err(MutationError::Refused(e) | MutationError::Failed(e)) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into_provider(id, &self.settings)),
         }
     }
 }

@@ -77,9 +77,9 @@ pub struct ResourceManager {
 }
 
 impl ResourceManager {
-    pub fn new(settings: Settings) -> ResourceManager {
+    pub fn new(settings: Settings, waits: crate::waits::Waits) -> ResourceManager {
         ResourceManager {
-            retry: Retry::from_settings(&settings),
+            retry: Retry::from_settings(&settings, waits),
             settings,
             client: OnceCell::new(),
         }
@@ -137,7 +137,7 @@ impl ResourceManager {
         loop {
             let page = self
                 .retry
-                .run(|| async {
+                .run("list projects", || async {
                     client
                         .list_projects()
                         .set_parent(parent)
@@ -200,7 +200,7 @@ impl ResourceManager {
         let name = format!("projects/{project_id}");
         match self
             .retry
-            .run(|| async {
+            .run("get project", || async {
                 client
                     .get_project()
                     .set_name(name.clone())
@@ -239,7 +239,7 @@ impl ResourceManager {
         let client = self.client().await.map_err(|e| e.into_provider(true))?;
         let created = self
             .retry
-            .run(|| async {
+            .run("create project", || async {
                 client
                     .create_project()
                     .set_project(project.clone())
@@ -287,7 +287,7 @@ impl ResourceManager {
         let client = self.client().await.map_err(|e| e.into_provider(true))?;
         let updated = self
             .retry
-            .run(|| async {
+            .run("update project", || async {
                 client
                     .update_project()
                     .set_project(project.clone())
@@ -316,7 +316,7 @@ impl ResourceManager {
         let name = format!("projects/{id}");
         let deleted = self
             .retry
-            .run(|| async {
+            .run("delete project", || async {
                 client
                     .delete_project()
                     .set_name(name.clone())

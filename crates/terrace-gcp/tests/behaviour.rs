@@ -260,7 +260,8 @@ async fn resources_are_found_by_owner_for_adoption() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn converges_under_injected_faults_and_latency() {
     let config = gce_emulator::Config {
-        fault_rate: 0.2,
+        throttle_rate: 0.2,
+        fault_rate: 0.05,
         seed: Some(42),
         latency: gce_emulator::Latency::uniform(Duration::from_millis(30)),
         ..gce_emulator::Config::default()
@@ -284,7 +285,7 @@ async fn converges_under_injected_faults_and_latency() {
     let injected = env
         .statuses()
         .iter()
-        .filter(|s| **s == 429 || **s == 503)
+        .filter(|s| **s == 403 || **s == 503)
         .count();
     assert!(
         injected > 0,

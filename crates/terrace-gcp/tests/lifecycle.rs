@@ -173,7 +173,7 @@ fn template_props(subnet: &Observed, machine: &str) -> Json {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn network_types() {
-    let env = Env::start(gce_emulator::Config::default()).await;
+    let env = Env::start(common::strict()).await;
     let net = lifecycle(
         &env,
         Case {
@@ -182,7 +182,11 @@ async fn network_types() {
             collection: "global/networks".into(),
             resource: "vpc",
             create: json!({}),
-            update: Some((json!({"mtu": 1500}), "/mtu", json!(1500))),
+            update: Some((
+                json!({"routing_config": {"routing_mode": "GLOBAL"}}),
+                "/routingConfig/routingMode",
+                json!("GLOBAL"),
+            )),
             replace: json!({"mtu": 1500, "auto_create_subnetworks": true}),
             force_new_field: "auto_create_subnetworks",
             delete_first: false,
@@ -245,7 +249,7 @@ async fn network_types() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_types() {
-    let env = Env::start(gce_emulator::Config::default()).await;
+    let env = Env::start(common::strict()).await;
     let (net, subnet) = network_and_subnet(&env).await;
     let template = lifecycle(
         &env,
@@ -482,7 +486,7 @@ async fn replica_types() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_types() {
-    let env = Env::start(gce_emulator::Config::default()).await;
+    let env = Env::start(common::strict()).await;
     let (net, subnet) = network_and_subnet(&env).await;
     let template = env
         .create(

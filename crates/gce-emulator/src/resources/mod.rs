@@ -33,6 +33,9 @@ pub struct Ctx<'a> {
     pub path: &'a str,
     /// True for insert, false for patch/update.
     pub creating: bool,
+    /// Refuse references to networks and subnetworks with an unfinished operation
+    /// (`resourceNotReady`), as Compute does.
+    pub not_ready: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -76,12 +79,26 @@ impl<'a> Ctx<'a> {
             return Ok(None);
         };
         let path = self.resolve(field, &raw, allowed)?;
+        self.check_ready(&path)?;
         if !self.exists(&path) {
             return Err(ApiError::not_found(&path.path()));
         }
         body.insert(key.into(), Value::String(path.self_link()));
         let stored = self.store.get(&path.path());
         Ok(Some((path, stored)))
+    }
+
+    /// 400 `resourceNotReady` for a network or subnetwork that an unfinished operation is
+    /// still creating or changing. Compute considers both "unready for a brief period when
+    /// certain operations are performed on them" (terraform-provider-google,
+    /// transport/error_retry_predicates.go, `isNetworkUnreadyError`,
+    /// `isSubnetworkUnreadyError`).
+    fn check_ready(&self, path: &ResourcePath) -> ApiResult<()> {
+        let guarded = ["networks", "subnetworks"].contains(&path.collection.as_str());
+        if self.not_ready && guarded && self.store.busy(&path.path()) {
+            return Err(ApiError::not_ready(&path.path()));
+        }
+        Ok(())
     }
 
     /// Like [`Ctx::reference`] but the field must be present.

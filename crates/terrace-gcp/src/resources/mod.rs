@@ -43,6 +43,10 @@ pub enum Mode {
     Patch,
     /// The `labels` map, changed in place with setLabels.
     Labels,
+    /// A subnetwork's `privateIpGoogleAccess`, changed in place only by
+    /// `subnetworks.setPrivateIpGoogleAccess` ("updated using setPrivateIpGoogleAccess",
+    /// Compute's `Subnetwork` reference; `subnetworks.patch` refuses it).
+    PrivateIpGoogleAccess,
 }
 
 /// One settable field.

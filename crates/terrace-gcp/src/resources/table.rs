@@ -32,7 +32,7 @@ const fn opaque(name: &'static str, kind: FieldKind, mode: Mode, required: bool)
     }
 }
 
-use Mode::{ForceNew, Labels, Patch};
+use Mode::{ForceNew, Labels, Patch, PrivateIpGoogleAccess};
 
 const LABELS: Field = field("labels", Map, Labels);
 
@@ -64,7 +64,8 @@ pub static KINDS: &[KindDef] = &[
         fingerprint: false,
         fields: &[
             field("auto_create_subnetworks", Bool, ForceNew),
-            field("mtu", Number, Patch),
+            // networks.patch: "Only routingConfig can be modified." (Compute's reference)
+            field("mtu", Number, ForceNew),
             opaque("routing_config", Map, Patch, false),
         ],
     },
@@ -77,7 +78,7 @@ pub static KINDS: &[KindDef] = &[
         fields: &[
             required("network", String, ForceNew),
             required("ip_cidr_range", String, ForceNew),
-            field("private_ip_google_access", Bool, Patch),
+            field("private_ip_google_access", Bool, PrivateIpGoogleAccess),
             field("secondary_ip_ranges", List, Patch),
         ],
     },

@@ -101,8 +101,10 @@ impl Env {
         Env::start_with(config, Map::new()).await
     }
 
-    /// Like [`Env::start`], with some provider settings replaced.
-    pub async fn start_with(config: Config, overrides: Map<String, Json>) -> Env {
+    /// Like [`Env::start`], with some provider settings replaced. The emulator always checks
+    /// request bodies against Compute's discovery document.
+    pub async fn start_with(mut config: Config, overrides: Map<String, Json>) -> Env {
+        config.discovery_doc = config.discovery_doc.or_else(|| Some(discovery_path()));
         let server = gce_emulator::start("127.0.0.1:0".parse().expect("addr"), config)
             .await
             .expect("emulator starts");
@@ -188,7 +190,7 @@ impl Env {
         }
     }
 
-    /// GET with retries on injected faults (429/5xx), bounded.
+    /// GET with retries on injected faults (403 throttling, 5xx), bounded.
     async fn rest_get_json(&self, url: &str) -> Json {
         for _ in 0..50 {
             let answer = self.http.get(url).send().await.expect("emulator answers");
@@ -197,7 +199,7 @@ impl Env {
                 return answer.json().await.expect("json");
             }
             assert!(
-                status.as_u16() == 429 || status.is_server_error(),
+                status.as_u16() == 403 || status.as_u16() == 429 || status.is_server_error(),
                 "GET {url}: {status}"
             );
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
@@ -287,6 +289,23 @@ impl Env {
             server.shutdown().await.expect("emulator stops");
         }
     }
+}
+
+/// The cloud profile's strictness (PATCH limited to the reference, `resourceNotReady`)
+/// without its latencies and throttling, for tests of what the provider sends.
+pub fn strict() -> Config {
+    Config {
+        latency: gce_emulator::Latency::default(),
+        throttle_rate: 0.0,
+        vm_latency: gce_emulator::Span::default(),
+        ..Config::for_profile(gce_emulator::Profile::Cloud, Some(1))
+    }
+}
+
+/// Where Compute's discovery document is (the project's virtualenv). Missing is a failure.
+pub fn discovery_path() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    gce_emulator::schema::Discovery::locate(&root).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Provider settings pointing at an emulator, with short polling and retry pauses.
