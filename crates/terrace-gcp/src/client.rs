@@ -266,7 +266,7 @@ impl CallError {
             settings.project.as_deref().unwrap_or("(unset)"),
             self.message
         );
-        ProviderError::new(ErrorKind::Other, self.reason, message)
+        ProviderError::new(ErrorKind::Denied, self.reason, message)
     }
 
     /// The provider error, for a read (`mutation` false) or a mutation.

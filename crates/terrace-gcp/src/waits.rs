@@ -72,8 +72,10 @@ impl Waits {
         self.journal.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Records a note and hands it to the observer.
+    /// Records a note, reports it as progress of the operation running in this task
+    /// (`terrace::provider::progress`), and hands it to the observer.
     pub fn note(&self, note: RetryNote) {
+        terrace::provider::progress::report(note.to_string(), Some(note.delay));
         let observer = {
             let mut journal = self.lock();
             journal.total += 1;

@@ -248,7 +248,7 @@ async fn a_forbidden_answer_is_never_read_as_gone() {
         .expect_err("a refused read is an error, not an empty answer");
     assert_eq!(
         (read.kind, read.code.as_str()),
-        (ErrorKind::Other, "forbidden")
+        (ErrorKind::Denied, "forbidden")
     );
     assert!(read.message.contains("anonymous credentials"), "{read:?}");
     assert!(read.message.contains("compute.networks.list"), "{read:?}");

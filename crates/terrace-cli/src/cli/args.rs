@@ -80,6 +80,10 @@ pub enum SandboxCommand {
         listen: String,
         #[arg(long)]
         state_file: Option<PathBuf>,
+        #[arg(long, default_value = "cloud")]
+        profile: String,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Run the AWS behaviour layer in front of moto in the foreground (used by `start`).
     #[command(hide = true)]

@@ -586,9 +586,12 @@ async fn sandbox_command(cli: &Cli, command: &SandboxCommand) -> Result<i32, Err
                 ))
             }
         },
-        SandboxCommand::ServeGce { listen, state_file } => {
-            sandbox::serve_gce(listen, state_file.clone()).await?
-        }
+        SandboxCommand::ServeGce {
+            listen,
+            state_file,
+            profile,
+            seed,
+        } => sandbox::serve_gce(root, listen, state_file.clone(), profile, *seed).await?,
         SandboxCommand::ServeAws {
             listen,
             upstream,

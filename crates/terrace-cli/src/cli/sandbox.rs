@@ -95,7 +95,18 @@ pub fn apply_environment(root: &Path) {
     }
 }
 
-/// The `.venv` holding moto: `$TERRACE_VENV`, the workspace's, or the Terrace checkout's.
+/// The `.venv` holding moto and Compute's discovery document: `$TERRACE_VENV`, the
+/// workspace's, or the Terrace checkout's.
+fn find_venv(root: &Path) -> Result<PathBuf, Error> {
+    find_moto(root).map(|moto| {
+        moto.parent()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    })
+}
+
+/// moto's server in the `.venv` (see [`find_venv`]).
 fn find_moto(root: &Path) -> Result<PathBuf, Error> {
     let mut candidates: Vec<PathBuf> = Vec::new();
     if let Some(venv) = std::env::var_os("TERRACE_VENV") {
@@ -189,6 +200,10 @@ pub fn start(root: &Path, profile: &str, seed: Option<u64>) -> Result<Sandbox, E
         format!("127.0.0.1:{gce_port}"),
         "--state-file".into(),
         gce_state.display().to_string(),
+        "--profile".into(),
+        profile.to_string(),
+        "--seed".into(),
+        seed.to_string(),
     ];
     let gce = Service {
         pid: spawn(&exe, &gce_args, &gce_log)?,
@@ -350,15 +365,26 @@ async fn wait_for_termination() -> Result<(), Error> {
     Ok(())
 }
 
-/// Runs the Compute Engine emulator in this process until terminated.
-pub async fn serve_gce(listen: &str, state_file: Option<PathBuf>) -> Result<(), Error> {
+/// Runs the Compute Engine emulator in this process until terminated. The `cloud` profile
+/// checks request bodies against Compute's discovery document (shipped in the `.venv`).
+pub async fn serve_gce(
+    root: &Path,
+    listen: &str,
+    state_file: Option<PathBuf>,
+    profile: &str,
+    seed: u64,
+) -> Result<(), Error> {
     let address = listen
         .parse()
         .map_err(|e| Error::usage(format!("--listen {listen}: {e}")))?;
-    let config = gce_emulator::Config {
-        state_file,
-        ..Default::default()
-    };
+    let profile: gce_emulator::Profile = profile.parse().map_err(Error::usage)?;
+    let mut config = gce_emulator::Config::for_profile(profile, Some(seed));
+    config.state_file = state_file;
+    if profile == gce_emulator::Profile::Cloud {
+        let venv = find_venv(root)?;
+        config.discovery_doc =
+            Some(gce_emulator::schema::Discovery::locate_in_venv(&venv).map_err(Error::usage)?);
+    }
     let server = gce_emulator::start(address, config)
         .await
         .map_err(|e| Error::usage(format!("GCE emulator: {e}")))?;

@@ -7,6 +7,7 @@ workspace's ownership tags (AWS) or its ownership description/labels (GCP).
 """
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
 
@@ -76,8 +77,18 @@ for account in accounts:
 
 
 def get(url):
-    with urllib.request.urlopen(url) as answer:
-        return json.load(answer)
+    """GET with the retries any Compute client needs: the sandbox's cloud profile throttles
+    with 403 rateLimitExceeded and answers 503 now and then, as Compute does."""
+    for attempt in range(12):
+        try:
+            with urllib.request.urlopen(url) as answer:
+                return json.load(answer)
+        except urllib.error.HTTPError as error:
+            body = error.read().decode("utf-8", "replace")
+            throttled = error.code == 403 and "RateLimitExceeded" in body.replace("rate", "Rate")
+            if not (throttled or error.code in (429, 500, 503)) or attempt == 11:
+                raise
+            time.sleep(min(0.05 * 2 ** attempt, 2.0))
 
 
 def decode(label):
