@@ -148,6 +148,21 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+    /// A stack's deletes that waited for the stacks below begin (those stacks have finished):
+    /// old copies of replaced resources and removed resources they used.
+    CleanupStarted {
+        /// Stack name.
+        stack: String,
+        /// The state entries to delete.
+        resources: Vec<String>,
+    },
+    /// Those deletes ended; a failed one keeps its state entry for the next apply.
+    CleanupFinished {
+        /// Stack name.
+        stack: String,
+        /// Deletes that failed.
+        failed: usize,
+    },
     /// The apply ended.
     ApplyFinished {
         /// Stacks that succeeded.

@@ -7,7 +7,6 @@
 
 pub mod approval;
 mod operation;
-pub mod ops;
 pub mod retry;
 mod run;
 mod schedule;
@@ -127,6 +126,10 @@ pub struct StackOutcome {
     pub message: Option<String>,
     /// Outcome of each resource operation.
     pub resources: Vec<ResourceOutcome>,
+    /// State entries whose delete waited for the stacks below (see
+    /// [`crate::plan::ops::deferred_deletes`]); their outcomes are in `resources` once run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deferred: Vec<String>,
 }
 
 /// The result of an apply: done, failed and skipped, per stack and resource.

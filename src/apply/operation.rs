@@ -9,10 +9,10 @@
 //! - an update sends every field where the cloud's current value (the refreshed view) differs
 //!   from the desired one, so an apply repairs drift instead of reporting it forever.
 
-use super::ops::{Op, OpKind};
 use super::retry::{self, Decision, CREATE_ATTEMPTS};
 use super::run::StackRun;
 use crate::events::{Event, ResourceStatus};
+use crate::plan::ops::{Op, OpKind};
 use crate::plan::stack::Resolver;
 use crate::provider::progress::{self, Notice};
 use crate::provider::{

@@ -1,10 +1,10 @@
 //! Running one stack: lock, serial check, refresh and adoption of interrupted creates,
 //! re-plan and approval check, the operations, the outputs, the snapshot, unlock.
 
-use super::ops::{self, Op};
 use super::retry::CreatedIds;
 use super::{approval, ApplyContext, FreshOutputs, ResourceOutcome, StackOutcome};
 use crate::events::{Event, EventSink, ResourceStatus, StackStatus};
+use crate::plan::ops::{self, Op};
 use crate::plan::stack::{plan_stack, Observations, Resolver, StackInputs};
 use crate::plan::{Plan, StackPlan};
 use crate::provider::Properties;
@@ -24,6 +24,7 @@ pub(super) fn skipped_outcome(stack: &StackPlan, message: String) -> StackOutcom
         status: StackStatus::Skipped,
         message: Some(message),
         resources: Vec::new(),
+        deferred: Vec::new(),
     }
 }
 
@@ -99,6 +100,7 @@ pub(super) async fn run_stack(
             status: stop.status,
             message: Some(stop.message),
             resources: Vec::new(),
+            deferred: Vec::new(),
         },
     };
     events.emit(Event::StackFinished {
@@ -174,17 +176,22 @@ async fn run_locked(
         });
     }
     let _ = run.replanned.set(replanned.clone());
-    let outcomes = run.clone().execute(&replanned).await;
+    let has_below = plan.stacks.iter().any(|s| s.after.contains(name));
+    let (op_list, edges, deferred) = run.operations(&replanned, has_below);
+    let outcomes = run.clone().execute(op_list, edges).await;
     let failed = outcomes.iter().any(|o| o.status != ResourceStatus::Done);
     let not_started = outcomes
         .iter()
         .filter(|o| o.error.as_deref() == Some(super::INTERRUPTED))
         .count();
     run.finish(&replanned, fresh).await?;
-    let message = match (failed, not_started) {
-        (false, _) => None,
-        (true, 0) => Some("some operations failed; dependents were skipped".to_string()),
-        (true, n) => Some(format!(
+    let message = match (failed, not_started, deferred.len()) {
+        (false, _, 0) => None,
+        (false, _, n) => Some(format!(
+            "{n} old resource(s) the stacks below used are deleted once they have moved off them"
+        )),
+        (true, 0, _) => Some("some operations failed; dependents were skipped".to_string()),
+        (true, n, _) => Some(format!(
             "interrupted: {n} operation(s) not started; those in flight finished and were recorded"
         )),
     };
@@ -197,7 +204,111 @@ async fn run_locked(
         },
         message,
         resources: outcomes,
+        deferred: if failed { Vec::new() } else { deferred },
     })
+}
+
+/// Deletes the state entries of a stack that waited for the stacks below (they have finished),
+/// under the stack's lock. A delete the cloud still refuses keeps its entry (deposed or
+/// removed), to be tried again by the next apply after the stacks below: an in-use refusal
+/// never wedges the group.
+pub(super) async fn run_cleanup(
+    context: Arc<ApplyContext>,
+    plan: Arc<Plan>,
+    index: usize,
+    keys: Vec<String>,
+    created: Arc<CreatedIds>,
+    events: EventSink,
+) -> Result<Vec<ResourceOutcome>, String> {
+    let name = plan.stacks[index].stack.name.clone();
+    events.emit(Event::CleanupStarted {
+        stack: name.clone(),
+        resources: keys.clone(),
+    });
+    let lock = LockInfo::for_operation("apply");
+    let backend = context.backend.clone();
+    lock_with_timeout(
+        backend.as_ref(),
+        &name,
+        &lock,
+        context.options.lock_timeout,
+        |_| {},
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let result = cleanup_locked(&context, &plan, index, &keys, created, &events).await;
+    let unlocked = backend.unlock(&name, &lock.id).await;
+    let outcomes = result?;
+    unlocked.map_err(|e| {
+        format!("could not release the lock ({e}); run `terrace state unlock {name}`")
+    })?;
+    let failed = outcomes
+        .iter()
+        .filter(|o| o.status != ResourceStatus::Done)
+        .count();
+    events.emit(Event::CleanupFinished {
+        stack: name,
+        failed,
+    });
+    Ok(outcomes)
+}
+
+async fn cleanup_locked(
+    context: &Arc<ApplyContext>,
+    plan: &Arc<Plan>,
+    index: usize,
+    keys: &[String],
+    created: Arc<CreatedIds>,
+    events: &EventSink,
+) -> Result<Vec<ResourceOutcome>, String> {
+    let name = &plan.stacks[index].stack.name;
+    let state = context
+        .backend
+        .load(name)
+        .await
+        .map_err(|e| e.to_string())?
+        .unwrap_or_else(|| StackState::new(name));
+    let changes: Vec<crate::plan::ResourceChange> = keys
+        .iter()
+        .filter_map(|key| {
+            let resource = state.resources.get(key)?;
+            Some(crate::plan::diff::delete_change(key, resource))
+        })
+        .collect();
+    let (op_list, edges) = ops::build(&changes, &state);
+    let run = Arc::new(StackRun {
+        context: context.clone(),
+        plan: plan.clone(),
+        index,
+        base_serial: state.snapshot_serial.unwrap_or(0),
+        state: Mutex::new(state),
+        upstream: BTreeMap::new(),
+        reuse_keys: Mutex::new(HashMap::new()),
+        journalled: Mutex::new(false),
+        events: events.clone(),
+        created,
+        replanned: std::sync::OnceLock::new(),
+    });
+    let outcomes = run.clone().execute(op_list, edges).await;
+    run.save_if_changed().await.map_err(|e| e.to_string())?;
+    Ok(outcomes)
+}
+
+/// Every string in a stack's outputs: the ids it handed to the stacks below.
+fn output_strings(outputs: &BTreeMap<String, Json>) -> std::collections::BTreeSet<String> {
+    fn visit(value: &Json, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Json::String(s) => {
+                out.insert(s.clone());
+            }
+            Json::Array(items) => items.iter().for_each(|i| visit(i, out)),
+            Json::Object(map) => map.values().for_each(|v| visit(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    outputs.values().for_each(|v| visit(v, &mut out));
+    out
 }
 
 fn show_serial(serial: Option<u64>) -> String {
@@ -428,11 +539,34 @@ impl StackRun {
         })
     }
 
-    /// Runs the re-planned operations in dependency order, bounded, skipping the dependents of
-    /// a failure.
-    async fn execute(self: Arc<Self>, replanned: &StackPlan) -> Vec<ResourceOutcome> {
+    /// The re-plan's operations to run now, and the state entries whose delete waits for the
+    /// stacks below (only when some are in this plan).
+    fn operations(
+        &self,
+        replanned: &StackPlan,
+        has_below: bool,
+    ) -> (Vec<Op>, Vec<(usize, usize)>, Vec<String>) {
         let snapshot = self.state.lock().expect("state lock").clone();
         let (op_list, edges) = ops::build(&replanned.changes, &snapshot);
+        if !has_below {
+            return (op_list, edges, Vec::new());
+        }
+        let handed_out = output_strings(&snapshot.outputs);
+        let deferred = ops::deferred_deletes(&op_list, &edges, &snapshot, &handed_out);
+        let keys = deferred
+            .iter()
+            .map(|&i| op_list[i].state_key.clone())
+            .collect();
+        let (op_list, edges) = ops::without(&op_list, &edges, &deferred);
+        (op_list, edges, keys)
+    }
+
+    /// Runs operations in dependency order, bounded, skipping the dependents of a failure.
+    async fn execute(
+        self: Arc<Self>,
+        op_list: Vec<Op>,
+        edges: Vec<(usize, usize)>,
+    ) -> Vec<ResourceOutcome> {
         if !ops::is_acyclic(op_list.len(), &edges) {
             return vec![ResourceOutcome {
                 resource: "*".into(),
@@ -536,6 +670,20 @@ impl StackRun {
             None,
             Some(reason),
         ));
+    }
+
+    /// Saves the snapshot when operations were journalled (outputs unchanged).
+    async fn save_if_changed(&self) -> Result<(), StateError> {
+        if !*self.journalled.lock().expect("flag lock") {
+            return Ok(());
+        }
+        let mut state = self.state.lock().expect("state lock").clone();
+        state.serial += 1;
+        state.updated_at = Some(chrono::Utc::now());
+        self.context
+            .backend
+            .save(&state, state.snapshot_serial)
+            .await
     }
 
     /// Computes the outputs, saves the snapshot if anything changed, publishes the outputs.

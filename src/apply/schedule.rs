@@ -2,7 +2,8 @@
 //! parallelism); a stack whose predecessor did not succeed is skipped. Stacks in a staged
 //! rollout also wait for their wave: a wave starts when the previous one ended within the
 //! failure tolerance and its gate command passed; otherwise the rollout stops and its later
-//! waves are not touched.
+//! waves are not touched. A stack's deletes of resources the stacks below used run once every
+//! stack below it has ended (a cleanup), so those stacks move off them first.
 
 use super::{run, ApplyContext, FreshOutputs, StackOutcome, INTERRUPTED};
 use crate::events::{Event, EventSink, StackStatus};
@@ -29,6 +30,7 @@ struct RolloutState {
 enum Finished {
     Stack(usize, StackOutcome),
     Gate(usize, Result<(), String>),
+    Cleanup(usize, Result<Vec<super::ResourceOutcome>, String>),
 }
 
 /// Runs the stacks of a plan.
@@ -46,6 +48,10 @@ pub(super) struct Scheduler {
     rollouts: Vec<RolloutState>,
     running: JoinSet<Finished>,
     stacks_running: usize,
+    /// Stack index → every stack that comes after it (transitively).
+    below: Vec<Vec<usize>>,
+    /// Cleanups waiting for the stacks below: (stack index, state entries to delete).
+    cleanups: Vec<(usize, Vec<String>)>,
 }
 
 impl Scheduler {
@@ -64,7 +70,10 @@ impl Scheduler {
                 }
             }
         }
+        let below = below(&plan, &index);
         Scheduler {
+            below,
+            cleanups: Vec::new(),
             outcomes: vec![None; plan.stacks.len()],
             waiting: (0..plan.stacks.len()).collect(),
             rollouts: plan
@@ -93,6 +102,7 @@ impl Scheduler {
             match joined.expect("apply task panicked") {
                 Finished::Stack(index, outcome) => self.stack_finished(index, outcome),
                 Finished::Gate(rollout, result) => self.gate_finished(rollout, result),
+                Finished::Cleanup(index, result) => self.cleanup_finished(index, result),
             }
         }
         super::ApplySummary {
@@ -116,8 +126,64 @@ impl Scheduler {
         self.outcomes[index] = Some(run::skipped_outcome(stack, message));
     }
 
+    /// Starts the cleanups whose stacks below have all ended.
+    fn start_cleanups(&mut self) {
+        for (index, keys) in std::mem::take(&mut self.cleanups) {
+            let waiting = self.below[index]
+                .iter()
+                .any(|&b| self.outcomes[b].is_none());
+            if waiting {
+                self.cleanups.push((index, keys));
+                continue;
+            }
+            if self.context.options.interrupt.is_triggered() {
+                continue;
+            }
+            let (context, plan, created, events) = (
+                self.context.clone(),
+                self.plan.clone(),
+                self.created.clone(),
+                self.events.clone(),
+            );
+            self.running.spawn(async move {
+                let result = run::run_cleanup(context, plan, index, keys, created, events).await;
+                Finished::Cleanup(index, result)
+            });
+        }
+    }
+
+    fn cleanup_finished(
+        &mut self,
+        index: usize,
+        result: Result<Vec<super::ResourceOutcome>, String>,
+    ) {
+        let Some(outcome) = self.outcomes[index].as_mut() else {
+            return;
+        };
+        let kept: Vec<String> = match result {
+            Ok(resources) => {
+                let kept = resources
+                    .iter()
+                    .filter(|r| r.status != crate::events::ResourceStatus::Done)
+                    .map(|r| r.resource.clone())
+                    .collect();
+                outcome.resources.extend(resources);
+                kept
+            }
+            Err(error) => vec![format!("(all: {error})")],
+        };
+        if !kept.is_empty() {
+            outcome.status = StackStatus::Failed;
+            outcome.message = Some(format!(
+                "kept in state, to be deleted by the next apply: {} (deleting failed after the stacks below ended)",
+                kept.join(", ")
+            ));
+        }
+    }
+
     /// Starts what can start and skips what never will, until nothing changes.
     fn start_ready(&mut self) {
+        self.start_cleanups();
         let limit = self.context.options.stacks_in_parallel.max(1);
         let mut progress = true;
         while progress {
@@ -209,6 +275,9 @@ impl Scheduler {
 
     fn stack_finished(&mut self, index: usize, outcome: StackOutcome) {
         self.stacks_running -= 1;
+        if !outcome.deferred.is_empty() {
+            self.cleanups.push((index, outcome.deferred.clone()));
+        }
         let failed = outcome.status != StackStatus::Succeeded;
         self.outcomes[index] = Some(outcome);
         let Some((r, w)) = self.wave_of.get(&index).copied() else {
@@ -319,6 +388,31 @@ impl Scheduler {
         });
         self.rollouts[r].stopped = Some(reason);
     }
+}
+
+/// For each stack, every stack of the plan that comes after it, directly or not.
+fn below(plan: &Plan, index: &HashMap<String, usize>) -> Vec<Vec<usize>> {
+    let n = plan.stacks.len();
+    let mut after_me: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (i, stack) in plan.stacks.iter().enumerate() {
+        for before in stack.after.iter().filter_map(|name| index.get(name)) {
+            after_me[*before].push(i);
+        }
+    }
+    (0..n)
+        .map(|start| {
+            let mut seen = vec![false; n];
+            let mut todo = after_me[start].clone();
+            let mut out = Vec::new();
+            while let Some(i) = todo.pop() {
+                if !std::mem::replace(&mut seen[i], true) {
+                    out.push(i);
+                    todo.extend(after_me[i].iter().copied());
+                }
+            }
+            out
+        })
+        .collect()
 }
 
 enum Readiness {

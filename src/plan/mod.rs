@@ -8,6 +8,8 @@
 
 pub mod blast;
 pub mod diff;
+pub mod ops;
+pub mod order;
 pub mod stack;
 
 use crate::config::StackInstance;

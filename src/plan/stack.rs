@@ -70,6 +70,14 @@ pub enum StackPlanError {
         /// What happened, for a person.
         message: String,
     },
+    /// The changes cannot be put in an order the cloud accepts (see [`super::order`]).
+    #[error("stack {stack}: {message}")]
+    Order {
+        /// Stack name.
+        stack: String,
+        /// What cannot be ordered and what to change.
+        message: String,
+    },
     /// Resources depend on each other in a cycle.
     #[error("stack {stack}: resources depend on each other in a cycle: {cycle}")]
     Cycle {
@@ -303,6 +311,13 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
             changes.push(diff::delete_change(name, resource));
         }
     }
+    let exported = exported_resources(spec, &is_layer);
+    super::order::arrange(&mut changes, state, &exported, inputs.registry).map_err(|p| {
+        StackPlanError::Order {
+            stack: stack.clone(),
+            message: p.0,
+        }
+    })?;
     let outputs = plan_outputs(inputs, state, &attributes, &is_layer)?;
     Ok(StackPlan {
         stack: spec.instance.clone(),
@@ -320,6 +335,28 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
             .collect(),
         desired: spec.clone(),
     })
+}
+
+/// Resources whose identity (`id`, an ARN, …) an output hands to the stacks below.
+fn exported_resources(
+    spec: &StackSpec,
+    is_layer: &dyn Fn(&str) -> bool,
+) -> std::collections::BTreeSet<String> {
+    let mut found = Vec::new();
+    for raw in spec.outputs.values() {
+        // An output that cannot be parsed is reported by `plan_outputs`.
+        let _ = refs::collect(raw, is_layer, &mut found);
+    }
+    found
+        .into_iter()
+        .filter_map(|r| match r {
+            Reference::Resource { name, path } => path
+                .first()
+                .filter(|a| super::order::is_identity_attribute(a))
+                .map(|_| name),
+            _ => None,
+        })
+        .collect()
 }
 
 fn plan_outputs(

@@ -57,6 +57,12 @@ pub struct FieldSchema {
     /// set, so the order written in a template never shows as a change.
     #[serde(default)]
     pub unordered: bool,
+    /// The cloud allows one resource with this value at a time — in the type's region and
+    /// account, and within the value of each field listed (a security group name within its
+    /// VPC: `["vpc_id"]`). A replacement keeping the value cannot be created before the old
+    /// resource is deleted. `None`: any number may share it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unique_within: Option<Vec<String>>,
 }
 
 impl FieldSchema {
@@ -69,7 +75,15 @@ impl FieldSchema {
             force_new: false,
             computed: false,
             unordered: false,
+            unique_within: None,
         }
+    }
+
+    /// Marks the field as unique in its type's region and account, and within the values of
+    /// `scope` (other fields of the resource).
+    pub fn unique_within(mut self, scope: &[&str]) -> Self {
+        self.unique_within = Some(scope.iter().map(|s| s.to_string()).collect());
+        self
     }
 
     /// Marks the field as required.
@@ -99,6 +113,7 @@ impl FieldSchema {
             force_new: false,
             computed: true,
             unordered: false,
+            unique_within: None,
         }
     }
 }

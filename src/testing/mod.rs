@@ -33,6 +33,9 @@ pub struct TestOptions {
     pub lose_answer: BTreeSet<String>,
     /// Requests per second per region for the `test:mutate` class (0 = unlimited).
     pub mutate_rate: f64,
+    /// Reads by owner fail (as when the lookup after a lost answer cannot reach the cloud):
+    /// an ambiguous create then stays pending for the next apply.
+    pub fail_owner_reads: bool,
 }
 
 impl TestOptions {
@@ -63,6 +66,10 @@ impl TestOptions {
                 .get("mutate_rate")
                 .and_then(Json::as_f64)
                 .unwrap_or(0.0),
+            fail_owner_reads: settings
+                .get("fail_owner_reads")
+                .and_then(Json::as_bool)
+                .unwrap_or(false),
         }
     }
 }
@@ -267,6 +274,13 @@ impl Provider for TestProvider {
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
         self.count("read", &request.type_name);
         self.delay().await;
+        if self.options.fail_owner_reads && request.owner.is_some() {
+            return Err(ProviderError::new(
+                ErrorKind::Other,
+                "InjectedFailure",
+                "injected failure of a read by owner",
+            ));
+        }
         let ids: BTreeSet<&String> = request.ids.iter().collect();
         Ok(self
             .cloud

@@ -16,6 +16,11 @@
 //!   interface for the selected subnet", ELB user guide,
 //!   <https://docs.aws.amazon.com/elasticloadbalancing/latest/network/availability-zones.html>),
 //!   which moto does not create, so a load balancer in the subnet counts as well.
+//!
+//! A network interface counts while it is detached or attached to an instance that is not
+//! terminated: EC2 deletes an instance's primary interface with it ("Delete on termination",
+//! <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-eni.html>), which moto 5.1 does
+//! not (it leaves the interface `in-use` by the terminated instance).
 //! - DeleteTargetGroup while a listener forwards to it answers `ResourceInUse` in moto already
 //!   (as AWS does: hashicorp/terraform-provider-aws#16889); nothing to add here.
 
@@ -88,22 +93,60 @@ async fn ec2_filter(
     crate::xml::texts(&answer, id_element)
 }
 
+/// True when a network interface matching `filter` is detached or attached to an instance that
+/// is not terminated.
+async fn live_interfaces(
+    call: &Call,
+    headers: &HeaderMap,
+    upstream: &Upstream,
+    filter: (&str, &[&str]),
+) -> bool {
+    let mut params = vec![
+        (
+            "Action".to_string(),
+            "DescribeNetworkInterfaces".to_string(),
+        ),
+        ("Version".to_string(), EC2.to_string()),
+        ("Filter.1.Name".to_string(), filter.0.to_string()),
+    ];
+    for (j, value) in filter.1.iter().enumerate() {
+        params.push((format!("Filter.1.Value.{}", j + 1), value.to_string()));
+    }
+    let answer = upstream
+        .query(headers, "ec2", &call.region, &params)
+        .await
+        .unwrap_or_default();
+    let interfaces = crate::xml::texts(&answer, "networkInterfaceId");
+    let instances = crate::xml::texts(&answer, "instanceId");
+    if interfaces.len() > instances.len() {
+        return true;
+    }
+    let instances: Vec<&str> = instances.iter().map(String::as_str).collect();
+    if instances.is_empty() {
+        return false;
+    }
+    !ec2_filter(
+        call,
+        headers,
+        upstream,
+        "DescribeInstances",
+        &[
+            ("instance-id", &instances),
+            ("instance-state-name", LIVE_STATES),
+        ],
+        "instanceId",
+    )
+    .await
+    .is_empty()
+}
+
 async fn security_group_in_use(
     call: &Call,
     headers: &HeaderMap,
     upstream: &Upstream,
     group: &str,
 ) -> bool {
-    let interfaces = ec2_filter(
-        call,
-        headers,
-        upstream,
-        "DescribeNetworkInterfaces",
-        &[("group-id", &[group])],
-        "networkInterfaceId",
-    )
-    .await;
-    if !interfaces.is_empty() {
+    if live_interfaces(call, headers, upstream, ("group-id", &[group])).await {
         return true;
     }
     let instances = ec2_filter(

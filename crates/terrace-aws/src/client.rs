@@ -401,7 +401,7 @@ mod tests {
         assert_eq!(s.region.as_deref(), Some("eu-west-1"));
         assert_eq!(s.max_attempts, 3);
         assert_eq!(s.wait_timeout, Duration::from_secs(30));
-        assert_eq!(parse(json!({})).unwrap().max_attempts, 5);
+        assert_eq!(parse(json!({})).unwrap().max_attempts, 8);
         for bad in [
             json!({"endpoint": 1}),
             json!({"max_attempts": -1}),

@@ -1,8 +1,10 @@
-//! The reference architecture end to end on the sandbox, through the binary and the real
-//! providers: group `eu` is applied; a second plan is empty; a replica added to `eu.yaml`
-//! creates only its networks and replicas stacks and updates `proxies/eu`; removing it deletes
-//! them again; destroying the group leaves nothing the workspace owns. After every step the
-//! emulators are listed directly (boto3, Compute REST), not through Terrace.
+//! The reference architecture end to end on the sandbox (cloud profile: eventual consistency,
+//! throttling, lost answers, in-use refusals), through the binary and the real providers:
+//! group `eu` is applied; a second plan is empty; a replica added to `eu.yaml` creates only its
+//! networks and replicas stacks and updates `proxies/eu`; removing it deletes them again; a
+//! replica's address range changes; a replica moves to another region; destroying the group
+//! leaves nothing the workspace owns. Each step is one apply. After every step the emulators
+//! are listed directly (boto3, Compute REST), not through Terrace.
 
 mod support;
 
@@ -172,6 +174,35 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
         "{owned:?}"
     );
     assert_eq!(owned, state_by_stack(dir), "the cloud matches state");
+    assert_replan_empty(dir);
+
+    // Change a replica's address range: its network is built anew beside the old one, the
+    // replica's nodes, balancer and the proxies move onto it, then the old network goes — in
+    // one apply, under the cloud profile.
+    let renumbered = original.replace("vars: {cidr: 10.16.0.0/16}", "vars: {cidr: 10.20.0.0/16}");
+    assert_ne!(renumbered, original);
+    std::fs::write(&group, &renumbered).unwrap();
+    let actions = plan_actions(dir);
+    assert!(
+        actions["networks/eu/aws-eu-west-1"].contains("replace"),
+        "{actions:?}"
+    );
+    ok(&terrace(dir, &["apply", "--group", "eu", "--yes"]));
+    sandbox.assert_matches_state(dir, WORKSPACE, REGIONS);
+    assert_replan_empty(dir);
+
+    // Move a replica to another region under the same name: everything of it is replaced, in
+    // one apply.
+    let moved = renumbered
+        .replace("region: eu-central-1", "region: eu-north-1")
+        .replace(
+            "zones: [eu-central-1a, eu-central-1b]",
+            "zones: [eu-north-1a, eu-north-1b]",
+        );
+    assert_ne!(moved, renumbered);
+    std::fs::write(&group, &moved).unwrap();
+    ok(&terrace(dir, &["apply", "--group", "eu", "--yes"]));
+    sandbox.assert_matches_state(dir, WORKSPACE, REGIONS);
     assert_replan_empty(dir);
 
     // Destroy: accounts are protected and the delete budget is 40, so both are named.

@@ -209,6 +209,14 @@ fn line(event: &Event) -> Option<String> {
                 .map(|m| format!(": {m}"))
                 .unwrap_or_default()
         ),
+        Event::CleanupStarted { stack, resources } => format!(
+            "{stack}: deleting what the stacks below used, now that they have moved off it: {}",
+            resources.join(", ")
+        ),
+        Event::CleanupFinished { stack, failed: 0 } => format!("{stack}: cleanup done"),
+        Event::CleanupFinished { stack, failed } => {
+            format!("{stack}: {failed} delete(s) failed; kept in state for the next apply")
+        }
         Event::ApplyFinished { .. } => return None,
     })
 }

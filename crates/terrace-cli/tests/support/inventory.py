@@ -2,8 +2,8 @@
 plain REST against the Compute Engine emulator — never through Terrace.
 
 Usage: python inventory.py WORKSPACE MOTO_URL GCE_URL CLOUD:REGION...  (aws:eu-west-1 gcp:europe-west3)
-Prints a JSON list of {"cloud", "kind", "id", "stack"}: every resource carrying the
-workspace's ownership tags (AWS) or its ownership description/labels (GCP).
+Prints a JSON list of {"cloud", "kind", "id", "stack", "resource"}: every resource carrying
+the workspace's ownership tags (AWS) or its ownership description/labels (GCP).
 """
 import json
 import sys
@@ -31,7 +31,8 @@ def tags_of(items):
 def owned(kind, ident, tags):
     if tags.get("terrace:workspace") == workspace:
         found.append({"cloud": "aws", "kind": kind, "id": ident,
-                      "stack": tags.get("terrace:stack")})
+                      "stack": tags.get("terrace:stack"),
+                      "resource": tags.get("terrace:resource")})
 
 
 EC2 = [
@@ -108,13 +109,16 @@ def decode(label):
 
 
 def gcp_owner(item):
+    """(workspace, stack, resource) of a GCP resource, from its labels or description."""
     labels = item.get("labels") or {}
     if "terrace-workspace" in labels:
-        return decode(labels["terrace-workspace"]), decode(labels.get("terrace-stack", ""))
+        return (decode(labels["terrace-workspace"]), decode(labels.get("terrace-stack", "")),
+                decode(labels.get("terrace-resource", "")))
     words = dict(w.split("=", 1) for w in (item.get("description") or "").split() if "=" in w)
     if words.get("managed-by") == "terrace":
-        return decode(words.get("workspace", "")), decode(words.get("stack", ""))
-    return None, None
+        return (decode(words.get("workspace", "")), decode(words.get("stack", "")),
+                decode(words.get("resource", "")))
+    return None, None, None
 
 
 compute = f"{gce}/compute/v1/projects/terrace-sandbox"
@@ -126,9 +130,10 @@ for scope in scopes:
               "backendServices", "forwardingRules"])
     for kind in kinds:
         for item in get(f"{compute}/{scope}/{kind}").get("items", []):
-            ws, stack = gcp_owner(item)
+            ws, stack, resource = gcp_owner(item)
             if ws == workspace:
-                found.append({"cloud": "gcp", "kind": kind, "id": item["selfLink"], "stack": stack})
+                found.append({"cloud": "gcp", "kind": kind, "id": item["selfLink"], "stack": stack,
+                              "resource": resource})
 for region in gcp_regions:
     for suffix in "abcdef":
         try:
@@ -136,12 +141,14 @@ for region in gcp_regions:
         except urllib.error.HTTPError:
             continue  # no such zone
         for item in items:
-            ws, stack = gcp_owner(item)
+            ws, stack, resource = gcp_owner(item)
             if ws == workspace:
-                found.append({"cloud": "gcp", "kind": "instances", "id": item["selfLink"], "stack": stack})
+                found.append({"cloud": "gcp", "kind": "instances", "id": item["selfLink"],
+                              "stack": stack, "resource": resource})
 for project in get(f"{gce}/v3/projects").get("projects", []):
-    ws, stack = gcp_owner(project)
+    ws, stack, resource = gcp_owner(project)
     if ws == workspace and project.get("state") == "ACTIVE":
-        found.append({"cloud": "gcp", "kind": "project", "id": project["projectId"], "stack": stack})
+        found.append({"cloud": "gcp", "kind": "project", "id": project["projectId"],
+                      "stack": stack, "resource": resource})
 
 print(json.dumps(found))

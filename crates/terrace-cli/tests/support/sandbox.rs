@@ -140,3 +140,66 @@ impl Drop for Sandbox {
         let _ = terrace_real(&self.dir, &["sandbox", "stop"]);
     }
 }
+
+/// The cloud ids state records, by stack (`terrace --json state show` of every stack).
+pub fn state_ids(
+    dir: &Path,
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for row in state_rows(dir) {
+        let stack = row["stack"].as_str().expect("stack name").to_string();
+        let shown = terrace_real(dir, &["--json", "state", "show", &stack]);
+        assert_eq!(
+            shown.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&shown.stderr)
+        );
+        let state: Value = serde_json::from_slice(&shown.stdout).expect("state JSON");
+        let ids: std::collections::BTreeSet<String> = state["resources"]
+            .as_object()
+            .map(|r| {
+                r.values()
+                    .filter_map(|v| v["id"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !ids.is_empty() {
+            out.insert(stack, ids);
+        }
+    }
+    out
+}
+
+impl Sandbox {
+    /// Lists the emulators directly and checks them against state: no (stack, resource) is
+    /// owned twice, everything owned is recorded by its stack's state, and everything state
+    /// records exists. (Instances belong to their groups, which state records.)
+    pub fn assert_matches_state(&self, dir: &Path, workspace: &str, regions: &[&str]) {
+        let owned: Vec<Value> = self
+            .inventory(workspace, regions)
+            .into_iter()
+            .filter(|i| !matches!(i["kind"].as_str(), Some("instance") | Some("instances")))
+            .collect();
+        let mut pairs = std::collections::BTreeMap::new();
+        for item in &owned {
+            let key = (item["stack"].to_string(), item["resource"].to_string());
+            *pairs.entry(key).or_insert(0) += 1;
+        }
+        let twice: Vec<_> = pairs.iter().filter(|(_, n)| **n > 1).collect();
+        assert!(twice.is_empty(), "owned twice: {twice:?}\n{owned:#?}");
+        let mut cloud: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+            Default::default();
+        for item in &owned {
+            cloud
+                .entry(item["stack"].as_str().unwrap_or("?").to_string())
+                .or_default()
+                .insert(item["id"].as_str().unwrap_or("?").to_string());
+        }
+        assert_eq!(
+            cloud,
+            state_ids(dir),
+            "the clouds hold exactly what state records"
+        );
+    }
+}

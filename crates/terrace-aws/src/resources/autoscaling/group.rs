@@ -33,6 +33,7 @@ const FIELDS: &[&str] = &[
     "subnet_ids",
     "target_group_arns",
     "health_check_type",
+    "min_healthy_percentage",
     "tags",
 ];
 
@@ -41,7 +42,11 @@ pub fn schema() -> ResourceSchema {
     ResourceSchema {
         type_name: TYPE.into(),
         fields: vec![
-            FieldSchema::input("name", String).required().force_new(),
+            // Group names are unique in a region (`AlreadyExists`).
+            FieldSchema::input("name", String)
+                .required()
+                .force_new()
+                .unique_within(&[]),
             FieldSchema::input("launch_template_id", String).required(),
             FieldSchema::input("launch_template_version", String),
             FieldSchema::input("min_size", Number).required(),
@@ -52,6 +57,9 @@ pub fn schema() -> ResourceSchema {
                 .required(),
             FieldSchema::input("target_group_arns", List).unordered(),
             FieldSchema::input("health_check_type", String),
+            // Share of the desired capacity kept in service while instances are replaced
+            // after a change of subnets or launch template (default 90, as instance refresh).
+            FieldSchema::input("min_healthy_percentage", Number),
             FieldSchema::input("tags", Map),
             FieldSchema::computed("arn", String),
             FieldSchema::computed("instance_ids", List),
@@ -319,7 +327,78 @@ pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, 
         sync_target_groups(ctx, &group, new).await?;
     }
     sync_tags(ctx, name, &request.ownership, old, new).await?;
+    let relaunch = [
+        "subnet_ids",
+        "launch_template_id",
+        "launch_template_version",
+    ]
+    .iter()
+    .any(|field| changed(old, new, field));
+    if relaunch {
+        roll(ctx, name, &group, new).await?;
+    }
     wait_capacity(ctx, name).await
+}
+
+/// Replaces the group's running instances with ones launched from its new subnets and launch
+/// template, a batch at a time, keeping at least `min_healthy_percentage` (default 90) of the
+/// desired capacity in service: each instance is terminated without lowering the desired
+/// capacity, and the next batch waits until the group is back at capacity. Auto Scaling leaves
+/// running instances as they are when its configuration changes ("Instance refresh" in the
+/// Auto Scaling user guide; moto has no instance refresh), so without this a change never
+/// reaches them and the old subnets and security groups stay in use.
+async fn roll(
+    ctx: &Ctx<'_>,
+    name: &str,
+    before: &AutoScalingGroup,
+    new: &Properties,
+) -> Result<(), ProviderError> {
+    let old: Vec<String> = before
+        .instances()
+        .iter()
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect();
+    let desired = before.desired_capacity().unwrap_or_default().max(1) as usize;
+    let healthy = int_opt(new, "min_healthy_percentage")?
+        .unwrap_or(90)
+        .clamp(0, 100) as usize;
+    let batch = (desired * (100 - healthy) / 100).max(1);
+    for (n, chunk) in old.chunks(batch).enumerate() {
+        terrace::provider::progress::report(
+            format!(
+                "replacing instances of {name} with the new configuration: batch {} of {} ({})",
+                n + 1,
+                old.len().div_ceil(batch),
+                chunk.join(", ")
+            ),
+            None,
+        );
+        for id in chunk {
+            ctx.asg
+                .terminate_instance_in_auto_scaling_group()
+                .instance_id(id)
+                .should_decrement_desired_capacity(false)
+                .send()
+                .await
+                .map_err(from_sdk)?;
+        }
+        wait_for(
+            ctx.settings,
+            &format!("auto scaling group {name} to replace {}", chunk.join(", ")),
+            || async {
+                let Some(group) = current(ctx, name).await? else {
+                    return Err(crate::error::not_found(TYPE, name));
+                };
+                let gone = !group.instances().iter().any(|i| {
+                    i.instance_id()
+                        .is_some_and(|id| chunk.iter().any(|c| c == id))
+                });
+                Ok((gone && in_service(&group) >= desired).then_some(()))
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 async fn sync_target_groups(

@@ -38,7 +38,11 @@ pub fn schema() -> ResourceSchema {
     super::schema(
         TYPE,
         vec![
-            FieldSchema::input("name", String).required().force_new(),
+            // Launch template names are unique in a region (`InvalidLaunchTemplateName.AlreadyExistsException`).
+            FieldSchema::input("name", String)
+                .required()
+                .force_new()
+                .unique_within(&[]),
             FieldSchema::input("image_id", String).required(),
             FieldSchema::input("instance_type", String),
             FieldSchema::input("key_name", String),

@@ -48,9 +48,12 @@ pub fn schema() -> ResourceSchema {
     super::schema(
         TYPE,
         vec![
+            // "Constraints: Up to 255 characters in length. Cannot start with sg-. … must be
+            // unique within the VPC" (CreateSecurityGroup, EC2 API reference).
             FieldSchema::input("group_name", String)
                 .required()
-                .force_new(),
+                .force_new()
+                .unique_within(&["vpc_id"]),
             FieldSchema::input("description", String)
                 .required()
                 .force_new(),

@@ -29,9 +29,11 @@ pub fn schema() -> ResourceSchema {
         TYPE,
         vec![
             FieldSchema::input("vpc_id", String).required().force_new(),
+            // A VPC refuses a second subnet with the same range (`InvalidSubnet.Conflict`).
             FieldSchema::input("cidr_block", String)
                 .required()
-                .force_new(),
+                .force_new()
+                .unique_within(&["vpc_id"]),
             FieldSchema::input("availability_zone", String).force_new(),
             FieldSchema::input("map_public_ip_on_launch", Bool),
             FieldSchema::computed("arn", String),

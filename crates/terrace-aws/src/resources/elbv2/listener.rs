@@ -37,7 +37,10 @@ pub fn schema() -> ResourceSchema {
             FieldSchema::input("load_balancer_arn", String)
                 .required()
                 .force_new(),
-            FieldSchema::input("port", Number).required(),
+            // One listener per port of a load balancer (`DuplicateListener`).
+            FieldSchema::input("port", Number)
+                .required()
+                .unique_within(&["load_balancer_arn"]),
             FieldSchema::input("protocol", String).required(),
             FieldSchema::input("target_group_arn", String).required(),
             FieldSchema::input("certificate_arn", String),

@@ -7,7 +7,7 @@ use super::{
     tags_of, wait_for, Ctx,
 };
 use crate::error::{from_sdk, from_sdk_unretried, invalid};
-use crate::props::{changed, check_known, str_opt, str_req, strings};
+use crate::props::{changed, check_known, str_opt, strings};
 use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
 };
@@ -20,6 +20,7 @@ use terrace::provider::{
 pub const TYPE: &str = "aws:elbv2:LoadBalancer";
 const FIELDS: &[&str] = &[
     "name",
+    "name_prefix",
     "type",
     "scheme",
     "subnet_ids",
@@ -32,12 +33,20 @@ pub fn schema() -> ResourceSchema {
     super::schema(
         TYPE,
         vec![
-            FieldSchema::input("name", String).required().force_new(),
+            // Load balancer names are unique in a region (`DuplicateLoadBalancerName`); see
+            // `name_prefix` on the target group.
+            FieldSchema::input("name", String)
+                .force_new()
+                .unique_within(&[]),
+            FieldSchema::input("name_prefix", String).force_new(),
             FieldSchema::input("type", String).force_new(),
             FieldSchema::input("scheme", String).force_new(),
+            // A load balancer cannot move to subnets of another VPC, and a Network Load
+            // Balancer cannot leave an Availability Zone it uses: a change replaces it.
             FieldSchema::input("subnet_ids", List)
                 .unordered()
-                .required(),
+                .required()
+                .force_new(),
             FieldSchema::input("security_group_ids", List).unordered(),
             FieldSchema::computed("dns_name", String),
             FieldSchema::computed("canonical_hosted_zone_id", String),
@@ -145,7 +154,7 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
     let answer = create_once(ctx.settings, || async {
         ctx.elb
             .create_load_balancer()
-            .name(str_req(p, "name")?)
+            .name(super::name_of(p, &request.idempotency_key)?)
             .set_type(str_opt(p, "type")?.map(LoadBalancerTypeEnum::from))
             .set_scheme(str_opt(p, "scheme")?.map(LoadBalancerSchemeEnum::from))
             .set_subnets(Some(strings(p, "subnet_ids")?))

@@ -157,6 +157,30 @@ pub async fn sync_tags(
     Ok(())
 }
 
+/// The name of a new load balancer or target group: `name`, or `name_prefix` followed by eight
+/// characters derived from the create's idempotency key (the same on every retry of that
+/// create, different for a replacement). ELBv2 names are at most 32 characters of letters,
+/// digits and hyphens.
+pub fn name_of(p: &Properties, idempotency_key: &str) -> Result<String, ProviderError> {
+    use crate::props::str_opt;
+    match (str_opt(p, "name")?, str_opt(p, "name_prefix")?) {
+        (Some(name), None) => Ok(name.to_string()),
+        (None, Some(prefix)) if prefix.len() <= 24 => {
+            let hash = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, idempotency_key.as_bytes())
+                .simple()
+                .to_string();
+            Ok(format!("{prefix}{}", &hash[..8]))
+        }
+        (None, Some(prefix)) => Err(crate::error::invalid(format!(
+            "`name_prefix` {prefix:?} is longer than 24 characters (ELBv2 names are at most 32)"
+        ))),
+        (Some(_), Some(_)) => Err(crate::error::invalid(
+            "set `name` or `name_prefix`, not both",
+        )),
+        (None, None) => Err(crate::error::invalid("set `name` or `name_prefix`")),
+    }
+}
+
 /// A read of one resource by its ARN.
 pub fn by_id(type_name: &str, arn: &str) -> ReadRequest {
     ReadRequest {

@@ -7,7 +7,7 @@ use super::{
     read_back, sync_tags, tags_of, Ctx,
 };
 use crate::error::{from_sdk, from_sdk_unretried, invalid};
-use crate::props::{changed, check_known, int_opt, str_opt, str_req};
+use crate::props::{changed, check_known, int_opt, str_opt};
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetGroup, TargetTypeEnum};
 use serde_json::json;
 use terrace::provider::{
@@ -18,6 +18,7 @@ use terrace::provider::{
 pub const TYPE: &str = "aws:elbv2:TargetGroup";
 const FIELDS: &[&str] = &[
     "name",
+    "name_prefix",
     "protocol",
     "port",
     "vpc_id",
@@ -33,7 +34,13 @@ pub fn schema() -> ResourceSchema {
     super::schema(
         TYPE,
         vec![
-            FieldSchema::input("name", String).required().force_new(),
+            // Target group names are unique in a region (`DuplicateTargetGroupName`); with
+            // `name_prefix` instead, each create gets a name of its own, so a replacement can be
+            // created before the old group is deleted.
+            FieldSchema::input("name", String)
+                .force_new()
+                .unique_within(&[]),
+            FieldSchema::input("name_prefix", String).force_new(),
             FieldSchema::input("protocol", String).force_new(),
             FieldSchema::input("port", Number).force_new(),
             FieldSchema::input("vpc_id", String).force_new(),
@@ -123,7 +130,7 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
     let answer = create_once(ctx.settings, || async {
         ctx.elb
             .create_target_group()
-            .name(str_req(p, "name")?)
+            .name(super::name_of(p, &request.idempotency_key)?)
             .set_protocol(str_opt(p, "protocol")?.map(ProtocolEnum::from))
             .set_port(int_opt(p, "port")?)
             .set_vpc_id(str_opt(p, "vpc_id")?.map(str::to_string))

@@ -39,7 +39,11 @@ pub fn schema() -> ResourceSchema {
     ResourceSchema {
         type_name: TYPE.into(),
         fields: vec![
-            FieldSchema::input("email", String).required().force_new(),
+            // One AWS account per email address (`EMAIL_ALREADY_EXISTS`).
+            FieldSchema::input("email", String)
+                .required()
+                .force_new()
+                .unique_within(&[]),
             FieldSchema::input("name", String).required().force_new(),
             FieldSchema::input("role_name", String).force_new(),
             FieldSchema::input("iam_user_access_to_billing", String).force_new(),

@@ -1,7 +1,8 @@
 //! The operations of one stack's change set and their order: creates and updates after the
 //! resources they depend on, deletes before the resources they depended on, and a replace as a
 //! delete then a create (or, with `create_before_destroy`, a create then a delete of the
-//! *deposed* old resource). Pure: no I/O.
+//! *deposed* old resource). Pure: no I/O. The planner checks at plan time that they can be
+//! ordered; the executor runs them.
 
 use crate::graph::topo_order;
 use crate::plan::{Action, ResourceChange};
@@ -57,6 +58,7 @@ pub fn deposed_key(name: &str, state: &StackState) -> String {
 pub fn build(changes: &[ResourceChange], state: &StackState) -> (Vec<Op>, Vec<(usize, usize)>) {
     let mut ops: Vec<Op> = Vec::new();
     let mut write_op: HashMap<&str, usize> = HashMap::new();
+    let mut update_op: HashMap<&str, usize> = HashMap::new();
     let mut delete_op: HashMap<&str, usize> = HashMap::new();
     let mut edges = Vec::new();
     let op = |resource: &str, kind, action, state_key: String| Op {
@@ -76,6 +78,7 @@ pub fn build(changes: &[ResourceChange], state: &StackState) -> (Vec<Op>, Vec<(u
             }
             Action::Update => {
                 write_op.insert(name, ops.len());
+                update_op.insert(name, ops.len());
                 ops.push(op(name, OpKind::Update, Action::Update, name.to_string()));
             }
             Action::Delete => {
@@ -114,8 +117,10 @@ pub fn build(changes: &[ResourceChange], state: &StackState) -> (Vec<Op>, Vec<(u
         }
     }
     for (name, resource) in &state.resources {
-        // A resource that depended on `dep` goes (or moves off it) before `dep` is deleted.
-        // (A deposed copy left by an earlier run counts as `dep` too.)
+        // What still uses `dep` in the cloud stops using it before `dep` is deleted: its old
+        // copy is deleted first, or it is updated off it. (A deposed copy left by an earlier
+        // run counts as `dep` too.) The new copy of a replaced dependent never uses the old
+        // `dep`, so its create is not ordered against that delete.
         let deletes_of_deps = delete_op.iter().filter(|(key, _)| {
             resource.dependencies.iter().any(|dep| {
                 **key == dep.as_str()
@@ -128,18 +133,91 @@ pub fn build(changes: &[ResourceChange], state: &StackState) -> (Vec<Op>, Vec<(u
             if let Some(&delete_mine) = delete_op.get(name.as_str()) {
                 edges.push((delete_mine, delete_dep));
             }
-            // After a delete-then-create replace, the dependent's write can only follow the
-            // create; with create_before_destroy it moves onto the new one first.
+            // After a delete-then-create replace of `dep`, an update can only follow the
+            // create: the planner makes such a `dep` create-before-destroy, or replaces the
+            // dependent too (see `plan::order`).
             let deleted_first = ops[delete_dep].action == Action::Replace
                 && !ops[delete_dep].state_key.contains(DEPOSED_SUFFIX);
-            if let (Some(&write_mine), false) = (write_op.get(name.as_str()), deleted_first) {
-                edges.push((write_mine, delete_dep));
+            if let (Some(&update_mine), false) = (update_op.get(name.as_str()), deleted_first) {
+                edges.push((update_mine, delete_dep));
             }
         }
     }
     edges.sort_unstable();
     edges.dedup();
     (ops, edges)
+}
+
+/// Deletes to run only after the stacks below have moved off the resources: deletes (of a
+/// removed resource or of a deposed old copy) whose cloud id this stack handed to the stacks
+/// below through its outputs (`handed_out`), plus every delete that must follow one of them —
+/// as long as nothing but deletes follows it (a create or update that must come after a
+/// delete cannot wait for other stacks). Returns the indices of `ops` to defer.
+pub fn deferred_deletes(
+    ops: &[Op],
+    edges: &[(usize, usize)],
+    state: &StackState,
+    handed_out: &std::collections::BTreeSet<String>,
+) -> std::collections::BTreeSet<usize> {
+    let next = successors(ops.len(), edges);
+    let is_delete = |i: usize| ops[i].kind == OpKind::Delete;
+    let mut deferred: std::collections::BTreeSet<usize> = (0..ops.len())
+        .filter(|&i| is_delete(i))
+        .filter(|&i| {
+            // The old copy of a create-before-destroy replace is deposed only at apply; until
+            // then it is the resource's own entry.
+            let op = &ops[i];
+            let old = state.resources.get(&op.state_key).or_else(|| {
+                (op.state_key != op.resource)
+                    .then(|| state.resources.get(&op.resource))
+                    .flatten()
+            });
+            old.is_some_and(|r| handed_out.contains(&r.id))
+        })
+        .collect();
+    let mut todo: Vec<usize> = deferred.iter().copied().collect();
+    while let Some(i) = todo.pop() {
+        for &n in &next[i] {
+            if is_delete(n) && deferred.insert(n) {
+                todo.push(n);
+            }
+        }
+    }
+    loop {
+        let blocked: Vec<usize> = deferred
+            .iter()
+            .copied()
+            .filter(|&i| next[i].iter().any(|n| !deferred.contains(n)))
+            .collect();
+        if blocked.is_empty() {
+            return deferred;
+        }
+        for i in blocked {
+            deferred.remove(&i);
+        }
+    }
+}
+
+/// The ops and edges without the ops in `removed` (indices renumbered).
+pub fn without(
+    ops: &[Op],
+    edges: &[(usize, usize)],
+    removed: &std::collections::BTreeSet<usize>,
+) -> (Vec<Op>, Vec<(usize, usize)>) {
+    let mut new_index = vec![usize::MAX; ops.len()];
+    let mut kept = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        if !removed.contains(&i) {
+            new_index[i] = kept.len();
+            kept.push(op.clone());
+        }
+    }
+    let edges = edges
+        .iter()
+        .filter(|(a, b)| !removed.contains(a) && !removed.contains(b))
+        .map(|&(a, b)| (new_index[a], new_index[b]))
+        .collect();
+    (kept, edges)
 }
 
 /// Successors of every op, for skipping dependents of a failure.
@@ -293,5 +371,70 @@ mod tests {
             order(&ops, &edges),
             vec!["Create template", "Update group", "Delete template#deposed"]
         );
+    }
+
+    #[test]
+    fn a_replaced_dependent_does_not_wait_to_create_until_old_resources_go() {
+        // Moving a network to another region: the VPC is replaced, the old subnets go, new
+        // ones come, and the route table (which used the old subnets) is replaced too.
+        let mut state = StackState::new("s");
+        in_state(&mut state, "vpc", &[]);
+        in_state(&mut state, "old_subnet", &["vpc"]);
+        in_state(&mut state, "routes", &["vpc", "old_subnet"]);
+        let changes = vec![
+            change("vpc", Action::Replace, &[], false),
+            change("new_subnet", Action::Create, &["vpc"], false),
+            change("routes", Action::Replace, &["vpc", "new_subnet"], false),
+            change("old_subnet", Action::Delete, &["vpc"], false),
+        ];
+        let (ops, edges) = build(&changes, &state);
+        assert!(is_acyclic(ops.len(), &edges), "{edges:?}");
+        let order = order(&ops, &edges);
+        let pos = |s: &str| order.iter().position(|o| o == s).unwrap();
+        assert!(pos("Delete routes") < pos("Delete old_subnet"));
+        assert!(pos("Delete old_subnet") < pos("Delete vpc"));
+        assert!(pos("Create vpc") < pos("Create new_subnet"));
+        assert!(pos("Create new_subnet") < pos("Create routes"));
+    }
+
+    #[test]
+    fn deletes_of_resources_handed_to_stacks_below_wait_for_them() {
+        // The VPC and its subnet were replaced create-before-destroy; stacks below were given
+        // both old ids. The old route table is not exported but goes with them.
+        let mut state = StackState::new("s");
+        in_state(&mut state, "vpc", &[]);
+        in_state(&mut state, "subnet", &["vpc"]);
+        in_state(&mut state, "routes", &["vpc"]);
+        let changes = vec![
+            change("vpc", Action::Replace, &[], true),
+            change("subnet", Action::Replace, &["vpc"], true),
+            change("routes", Action::Update, &["vpc"], false),
+        ];
+        let (ops, edges) = build(&changes, &state);
+        let handed: std::collections::BTreeSet<String> =
+            ["id-vpc".to_string(), "id-subnet".to_string()].into();
+        let deferred = deferred_deletes(&ops, &edges, &state, &handed);
+        let keys: Vec<&str> = deferred
+            .iter()
+            .map(|&i| ops[i].state_key.as_str())
+            .collect();
+        assert_eq!(keys.len(), 2, "{keys:?}");
+        assert!(keys.contains(&"vpc#deposed") && keys.contains(&"subnet#deposed"));
+        let (main, main_edges) = without(&ops, &edges, &deferred);
+        assert!(main.iter().all(|o| o.kind != OpKind::Delete));
+        assert!(is_acyclic(main.len(), &main_edges));
+        // Nothing handed out: nothing waits.
+        assert!(deferred_deletes(&ops, &edges, &state, &Default::default()).is_empty());
+    }
+
+    #[test]
+    fn a_delete_that_a_create_must_follow_is_not_deferred() {
+        // A delete-first replace: its create cannot wait for other stacks.
+        let mut state = StackState::new("s");
+        in_state(&mut state, "group", &[]);
+        let changes = vec![change("group", Action::Replace, &[], false)];
+        let (ops, edges) = build(&changes, &state);
+        let handed: std::collections::BTreeSet<String> = ["id-group".to_string()].into();
+        assert!(deferred_deletes(&ops, &edges, &state, &handed).is_empty());
     }
 }
