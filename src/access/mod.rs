@@ -117,8 +117,9 @@ pub struct RoleAccess {
     pub description: Option<String>,
     /// Covered stacks, in dependency order.
     pub stacks: Vec<StackGrant>,
-    /// Stacks outside the role whose outputs its stacks read: planning them needs a read of
-    /// those stacks' state (and nothing else).
+    /// Stacks outside the role that its stacks depend on, directly or not: planning reads
+    /// their outputs, and applying part of a saved plan checks that they were applied first,
+    /// so the role reads their state (and nothing else).
     pub reads: Vec<String>,
 }
 
@@ -141,13 +142,13 @@ impl RoleAccess {
 }
 
 /// Resolves a role of the workspace over its stacks (`stacks` in dependency order) and the
-/// stacks each one reads (`reads`: stack → the stacks whose outputs it reads). `None` when no
-/// role has that name.
+/// stacks each one depends on (`upstream`: stack → every stack above it, directly or not).
+/// `None` when no role has that name.
 pub fn resolve(
     workspace: &Workspace,
     role: &str,
     stacks: &[StackInstance],
-    reads: &BTreeMap<String, BTreeSet<String>>,
+    upstream: &BTreeMap<String, BTreeSet<String>>,
 ) -> Option<RoleAccess> {
     let settings = workspace.settings.access.get(role)?;
     let selector = settings.selector();
@@ -163,7 +164,7 @@ pub fn resolve(
     let names: BTreeSet<&str> = granted.iter().map(|g| g.stack.name.as_str()).collect();
     let outside: BTreeSet<String> = granted
         .iter()
-        .flat_map(|g| reads.get(&g.stack.name).into_iter().flatten())
+        .flat_map(|g| upstream.get(&g.stack.name).into_iter().flatten())
         .filter(|r| !names.contains(r.as_str()))
         .cloned()
         .collect();

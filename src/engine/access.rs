@@ -15,7 +15,11 @@ impl Terrace {
     /// outputs they read. A usage error when no role has that name.
     pub fn access(&self, role: &str) -> Result<RoleAccess, Error> {
         let stacks: Vec<_> = self.stacks.iter().map(|r| r.spec.instance.clone()).collect();
-        access::resolve(&self.workspace, role, &stacks, &self.links.reads)
+        let upstream = stacks
+            .iter()
+            .map(|s| (s.name.clone(), self.upstream_of(&s.name)))
+            .collect();
+        access::resolve(&self.workspace, role, &stacks, &upstream)
             .ok_or_else(|| Error::usage(access::unknown_role(&self.workspace, role)))
     }
 
@@ -67,6 +71,7 @@ impl Terrace {
         }
         let reads: BTreeSet<&String> = stacks
             .iter()
+            .filter(|_| action != Action::State)
             .flat_map(|s| self.links.reads.get(s).into_iter().flatten())
             .filter(|r| !own.contains(r.as_str()))
             .collect();
