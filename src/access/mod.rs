@@ -232,7 +232,12 @@ pub fn validate(workspace: &Workspace, stacks: &[StackInstance]) -> Vec<Diagnost
                 if !known.contains(&value.as_str()) {
                     problems.push(
                         Diagnostic::new(
-                            at(&[Seg::Key("access"), Seg::Key(name), Seg::Key(key), Seg::Index(i)]),
+                            at(&[
+                                Seg::Key("access"),
+                                Seg::Key(name),
+                                Seg::Key(key),
+                                Seg::Index(i),
+                            ]),
                             format!("role `{name}`: no {} `{value}`", &key[..key.len() - 1]),
                         )
                         .help(suggest(value, known.iter().copied())),

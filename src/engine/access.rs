@@ -14,7 +14,11 @@ impl Terrace {
     /// The stacks the role `role` of `access:` covers, with its actions, and the stacks whose
     /// outputs they read. A usage error when no role has that name.
     pub fn access(&self, role: &str) -> Result<RoleAccess, Error> {
-        let stacks: Vec<_> = self.stacks.iter().map(|r| r.spec.instance.clone()).collect();
+        let stacks: Vec<_> = self
+            .stacks
+            .iter()
+            .map(|r| r.spec.instance.clone())
+            .collect();
         let upstream = stacks
             .iter()
             .map(|s| (s.name.clone(), self.upstream_of(&s.name)))

@@ -57,11 +57,13 @@ impl Terrace {
         let Some(planned) = plan.stack(before).filter(|s| s.has_changes()) else {
             return Ok(());
         };
-        let refuse = |why: String| Error::StalePlan {
+        let refuse = |why: String| {
+            Error::StalePlan {
             stack: stack.to_string(),
             reason: format!(
                 "it waits for stack {before}, whose changes in this plan {why}; apply it first (`terrace apply PLAN --stack {before}`)"
             ),
+        }
         };
         if let Some(holder) = self.backend.lock_info(before).await? {
             return Err(refuse(format!("are being applied by {holder}")));

@@ -58,8 +58,16 @@ pub fn iam_policy(location: &S3Location, access: &RoleAccess, inputs: &PolicyInp
         statements.push(statement("ReadState", &["s3:GetObject"], read, None));
         let mut prefixes = vec![layout.key(""), format!("{}*", layout.key(""))];
         prefixes.truncate(if location.prefix.is_empty() { 1 } else { 2 });
-        prefixes.extend(readable.iter().map(|s| format!("{}*", layout.journal_prefix(s))));
-        prefixes.extend(writers.iter().map(|s| format!("{}*", layout.history_prefix(s))));
+        prefixes.extend(
+            readable
+                .iter()
+                .map(|s| format!("{}*", layout.journal_prefix(s))),
+        );
+        prefixes.extend(
+            writers
+                .iter()
+                .map(|s| format!("{}*", layout.history_prefix(s))),
+        );
         statements.push(statement(
             "ListState",
             &["s3:ListBucket"],
@@ -268,7 +276,13 @@ mod tests {
                 "ws/networks/eu/a.journal/*"
             ]
         );
-        for sid in ["WriteState", "Locks", "UnlockState", "SecretsKey", "DeployRoles"] {
+        for sid in [
+            "WriteState",
+            "Locks",
+            "UnlockState",
+            "SecretsKey",
+            "DeployRoles",
+        ] {
             assert!(find(&policy, sid).is_none(), "{sid} in a plan-only policy");
         }
         let every: Vec<&str> = policy["Statement"]
@@ -323,10 +337,7 @@ mod tests {
         let upstream = find(&policy, "UpstreamLocks").unwrap();
         assert_eq!(strings(&upstream["Action"]), ["dynamodb:GetItem"]);
         let key = find(&policy, "SecretsKey").unwrap();
-        assert_eq!(
-            strings(&key["Resource"]),
-            ["arn:aws:kms:eu-west-1:*:key/*"]
-        );
+        assert_eq!(strings(&key["Resource"]), ["arn:aws:kms:eu-west-1:*:key/*"]);
         assert_eq!(
             strings(&key["Condition"]["ForAnyValue:StringEquals"]["kms:ResourceAliases"]),
             ["alias/terrace"]

@@ -70,7 +70,13 @@ fn denied(status: Option<u16>, code: Option<&str>) -> bool {
         )
 }
 
-fn refusal(keys: &Keys, call: &str, target: String, code: Option<&str>, message: Option<&str>) -> StateError {
+fn refusal(
+    keys: &Keys,
+    call: &str,
+    target: String,
+    code: Option<&str>,
+    message: Option<&str>,
+) -> StateError {
     StateError::Denied {
         stack: keys.stack.clone(),
         call: call.to_string(),
@@ -132,7 +138,13 @@ async fn read_snapshot(bucket: &Bucket, keys: &Keys) -> Result<(), StateError> {
         .send()
         .await;
     let failure = || format!("{:?}", result.as_ref().err());
-    judge(keys, "s3:GetObject", bucket.target(&keys.snapshot), answer_of(&result), failure)
+    judge(
+        keys,
+        "s3:GetObject",
+        bucket.target(&keys.snapshot),
+        answer_of(&result),
+        failure,
+    )
 }
 
 async fn list_journal(bucket: &Bucket, keys: &Keys) -> Result<(), StateError> {
@@ -169,7 +181,13 @@ async fn put_never(bucket: &Bucket, keys: &Keys, key: &str) -> Result<(), StateE
         });
     }
     let failure = || format!("{:?}", result.as_ref().err());
-    judge(keys, "s3:PutObject", bucket.target(key), answer_of(&result), failure)
+    judge(
+        keys,
+        "s3:PutObject",
+        bucket.target(key),
+        answer_of(&result),
+        failure,
+    )
 }
 
 fn lock_target(locks: &LockTable, keys: &Keys) -> String {
@@ -188,7 +206,13 @@ async fn lock_never(locks: &LockTable, keys: &Keys) -> Result<(), StateError> {
         .await;
     let failure = || format!("{:?}", result.as_ref().err());
     let target = lock_target(locks, keys);
-    judge(keys, "dynamodb:PutItem", target, answer_of(&result), failure)
+    judge(
+        keys,
+        "dynamodb:PutItem",
+        target,
+        answer_of(&result),
+        failure,
+    )
 }
 
 async fn delete_lock_never(locks: &LockTable, keys: &Keys) -> Result<(), StateError> {
@@ -203,5 +227,11 @@ async fn delete_lock_never(locks: &LockTable, keys: &Keys) -> Result<(), StateEr
         .await;
     let failure = || format!("{:?}", result.as_ref().err());
     let target = lock_target(locks, keys);
-    judge(keys, "dynamodb:DeleteItem", target, answer_of(&result), failure)
+    judge(
+        keys,
+        "dynamodb:DeleteItem",
+        target,
+        answer_of(&result),
+        failure,
+    )
 }

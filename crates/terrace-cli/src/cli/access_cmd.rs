@@ -19,7 +19,13 @@ pub async fn run(terrace: &Terrace, json: bool, command: &AccessCommand) -> Resu
         AccessCommand::Check { role } => {
             let roles: Vec<String> = match role {
                 Some(role) => vec![role.clone()],
-                None => terrace.workspace().settings.access.keys().cloned().collect(),
+                None => terrace
+                    .workspace()
+                    .settings
+                    .access
+                    .keys()
+                    .cloned()
+                    .collect(),
             };
             if roles.is_empty() {
                 return Err(Error::usage(
@@ -90,7 +96,11 @@ async fn policy(terrace: &Terrace, role: &str, format: PolicyFormat) -> Result<i
     let access = terrace.access(role)?;
     let location = s3_location(terrace)?;
     let mut deploy_roles = BTreeMap::new();
-    for grant in access.stacks.iter().filter(|g| g.actions.iter().any(|a| *a != Action::State)) {
+    for grant in access
+        .stacks
+        .iter()
+        .filter(|g| g.actions.iter().any(|a| *a != Action::State))
+    {
         let roles = terrace.deploy_roles(&grant.stack.name).await?;
         if !roles.is_empty() {
             deploy_roles.insert(grant.stack.name.clone(), roles);

@@ -118,7 +118,11 @@ fn open(dir: &Path) -> Result<Terrace, Error> {
     let mut terrace = Terrace::open_with_secrets(dir, providers, config_cmd::open_secrets)?;
     if std::env::var(BACKEND_VARIABLE).is_ok_and(|v| !v.is_empty()) {
         let url = backend_url(terrace.workspace());
-        let backend = terrace::state::open_backend(Some(&url), &terrace.workspace().root, terrace.registry())?;
+        let backend = terrace::state::open_backend(
+            Some(&url),
+            &terrace.workspace().root,
+            terrace.registry(),
+        )?;
         terrace.set_backend(backend);
     }
     Ok(terrace)
@@ -283,7 +287,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
                 }
                 None => {
                     let names = selected_names(&terrace, &args.flags.select)?;
-                    preflight(&terrace, &names, Action::Plan).await?;
+                    preflight(&terrace, &names, Action::Apply).await?;
                     terrace.plan(&plan_options(&args.flags, false)).await?
                 }
             };
@@ -298,9 +302,18 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
         Command::Destroy(args) => {
             let terrace = open(&cli.dir)?;
             let names = selected_names(&terrace, &args.flags.select)?;
-            preflight(&terrace, &names, Action::Plan).await?;
+            preflight(&terrace, &names, Action::Destroy).await?;
             let plan = terrace.plan(&plan_options(&args.flags, true)).await?;
-            execute(cli, &terrace, plan, &args.run, true, Action::Destroy, styles).await
+            execute(
+                cli,
+                &terrace,
+                plan,
+                &args.run,
+                true,
+                Action::Destroy,
+                styles,
+            )
+            .await
         }
         Command::Refresh(args) => {
             let terrace = open(&cli.dir)?;
@@ -381,7 +394,13 @@ fn write_summary(
         &options.raise_budgets,
         refusals,
     );
-    summary::write(cli, args.summary.as_deref(), &workspace.name, plan, &verdicts)
+    summary::write(
+        cli,
+        args.summary.as_deref(),
+        &workspace.name,
+        plan,
+        &verdicts,
+    )
 }
 
 impl SelectArgs {

@@ -91,7 +91,8 @@ pub fn write(
             .append(true)
             .open(&path)
             .map_err(|e| fail(e.to_string()))?;
-        file.write_all(text.as_bytes()).map_err(|e| fail(e.to_string()))
+        file.write_all(text.as_bytes())
+            .map_err(|e| fail(e.to_string()))
     } else {
         terrace::state::file::write_atomic(&path, text.as_bytes()).map_err(|e| fail(e.to_string()))
     }
@@ -127,7 +128,9 @@ fn changes(plan: &Plan) -> String {
         "**{} to create, {} to update, {} to replace, {} to delete** in {} of {} stack(s).\n\n",
         s.create, s.update, s.replace, s.delete, s.stacks_changed, s.stacks
     );
-    out.push_str("| stack | create | update | replace | delete |\n| --- | ---: | ---: | ---: | ---: |\n");
+    out.push_str(
+        "| stack | create | update | replace | delete |\n| --- | ---: | ---: | ---: | ---: |\n",
+    );
     for stack in plan.stacks.iter().filter(|s| s.has_changes()) {
         out.push_str(&format!(
             "| `{}` | {} | {} | {} | {} |\n",

@@ -188,7 +188,10 @@ fn job_body(pipeline: &Pipeline, job: &Job) -> Json {
                     ),
                 }),
             ));
-            (format!("gate {rollout} wave {wave}"), json!({"steps": steps}))
+            (
+                format!("gate {rollout} wave {wave}"),
+                json!({"steps": steps}),
+            )
         }
         Kind::Removed => {
             let mut steps = prepare(super::DEFAULT_ROLE_VARIABLE, pipeline.gcp);
@@ -209,7 +212,10 @@ fn job_body(pipeline: &Pipeline, job: &Job) -> Json {
                 "concurrency": {"group": format!("terrace-{}-other-stacks", pipeline.workspace), "cancel-in-progress": false},
                 "steps": steps,
             });
-            ("apply stacks without a job (removed or new)".to_string(), body)
+            (
+                "apply stacks without a job (removed or new)".to_string(),
+                body,
+            )
         }
     };
     let mut job_json = json!({

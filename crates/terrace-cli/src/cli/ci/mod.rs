@@ -102,8 +102,12 @@ fn write(dir: &Path, args: &CiArgs, text: &str) -> Result<i32, Error> {
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| fail(e.to_string()))?;
             }
-            terrace::state::file::write_atomic(&path, text.as_bytes()).map_err(|e| fail(e.to_string()))?;
-            eprintln!("Wrote {}; regenerate it when stacks are added or removed.", out.display());
+            terrace::state::file::write_atomic(&path, text.as_bytes())
+                .map_err(|e| fail(e.to_string()))?;
+            eprintln!(
+                "Wrote {}; regenerate it when stacks are added or removed.",
+                out.display()
+            );
         }
     }
     Ok(EXIT_OK)
@@ -114,7 +118,9 @@ pub fn pipeline(terrace: &Terrace, args: &CiArgs) -> Result<Pipeline, Error> {
     let workspace = terrace.workspace();
     let backend = match &args.backend {
         Some(url) => Some(url.clone()),
-        None => std::env::var(super::BACKEND_VARIABLE).ok().filter(|v| !v.is_empty()),
+        None => std::env::var(super::BACKEND_VARIABLE)
+            .ok()
+            .filter(|v| !v.is_empty()),
     };
     let url = backend
         .clone()
@@ -216,7 +222,10 @@ fn rollout_edges(
                 None => previous.iter().map(|s| ids.of(s)).collect(),
             };
             for stack in next {
-                needs.entry(stack.clone()).or_default().extend(before.clone());
+                needs
+                    .entry(stack.clone())
+                    .or_default()
+                    .extend(before.clone());
             }
         }
     }
@@ -225,7 +234,10 @@ fn rollout_edges(
 
 fn dedup(values: Vec<String>) -> Vec<String> {
     let mut seen = BTreeSet::new();
-    values.into_iter().filter(|v| seen.insert(v.clone())).collect()
+    values
+        .into_iter()
+        .filter(|v| seen.insert(v.clone()))
+        .collect()
 }
 
 /// Job ids: `apply-` and the stack name with every other character than letters, digits and
@@ -239,7 +251,13 @@ struct JobIds {
 impl JobIds {
     fn clean(text: &str) -> String {
         text.chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '-' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '-'
+                }
+            })
             .collect()
     }
 
@@ -287,7 +305,13 @@ impl Roles {
     fn variable(role: &str) -> String {
         let suffix: String = role
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_uppercase() } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
             .collect();
         format!("{DEFAULT_ROLE_VARIABLE}_{suffix}")
     }
@@ -306,8 +330,10 @@ impl Roles {
         self.resolved
             .iter()
             .find(|r| {
-                let names: BTreeSet<&str> =
-                    r.stacks_with(Action::Plan).map(|g| g.stack.name.as_str()).collect();
+                let names: BTreeSet<&str> = r
+                    .stacks_with(Action::Plan)
+                    .map(|g| g.stack.name.as_str())
+                    .collect();
                 stacks.iter().all(|s| names.contains(s.name.as_str()))
             })
             .map(|r| Self::variable(&r.role))
