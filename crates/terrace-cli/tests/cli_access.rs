@@ -17,7 +17,7 @@ use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use support::{stderr, stdout, workspace};
+use support::{runtime, stderr, stdout, workspace};
 use terrace::state::Backend;
 use terrace::testing::FakeCloud;
 
@@ -77,12 +77,7 @@ struct Keys {
 
 /// Runs `terrace` in `dir` with the test provider and `keys` as the AWS credentials.
 fn terrace_as(keys: &Keys, dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_terrace"))
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("TERRACE_TEST_PROVIDER", "1")
-        .env("NO_COLOR", "1")
+    support::command(dir, args)
         .env("AWS_ACCESS_KEY_ID", &keys.key)
         .env("AWS_SECRET_ACCESS_KEY", &keys.secret)
         .env("AWS_EC2_METADATA_DISABLED", "true")
@@ -222,17 +217,6 @@ impl World {
             .map(|r| format!("{r:?}"))
             .collect()
     }
-}
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-    })
 }
 
 fn assert_denied(output: &Output, stack: &str, action: &str, call: &str) {

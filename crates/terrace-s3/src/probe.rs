@@ -89,43 +89,30 @@ fn refusal(
     }
 }
 
-/// What a call answered, reduced to what the probe needs.
-struct Answer<'a> {
-    status: Option<u16>,
-    code: Option<&'a str>,
-    message: Option<&'a str>,
-}
-
-/// `Ok` when the call was authorized (whatever else it answered), the refusal otherwise;
-/// other failures (network, throttling) are I/O errors of the target.
-fn judge(
+/// `Ok` when `call` was authorized (whatever else it answered), the refusal otherwise; other
+/// failures (network, throttling) are I/O errors of the target.
+fn judge<T, E>(
     keys: &Keys,
     call: &str,
     target: String,
-    answer: Option<Answer>,
-    failure: impl FnOnce() -> String,
-) -> Result<(), StateError> {
-    match answer {
-        None => Ok(()),
-        Some(a) if denied(a.status, a.code) => Err(refusal(keys, call, target, a.code, a.message)),
-        Some(a) if a.status.is_some() => Ok(()), // authorized; the condition or key said no
-        Some(_) => Err(StateError::Io {
-            path: target.into(),
-            source: std::io::Error::other(failure()),
-        }),
-    }
-}
-
-/// The status, code and message of a failed call; `None` when it succeeded.
-fn answer_of<T, E>(result: &Result<T, SdkError<E, HttpResponse>>) -> Option<Answer<'_>>
+    result: &Result<T, SdkError<E, HttpResponse>>,
+) -> Result<(), StateError>
 where
-    E: ProvideErrorMetadata,
+    E: ProvideErrorMetadata + std::fmt::Debug,
 {
-    let err = result.as_ref().err()?;
-    Some(Answer {
-        status: err.raw_response().map(|r| r.status().as_u16()),
-        code: err.code(),
-        message: err.message(),
+    let Err(err) = result else {
+        return Ok(());
+    };
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    if denied(status, err.code()) {
+        return Err(refusal(keys, call, target, err.code(), err.message()));
+    }
+    if status.is_some() {
+        return Ok(()); // authorized; the condition or the key said no
+    }
+    Err(StateError::Io {
+        path: target.into(),
+        source: std::io::Error::other(format!("{call}: {err:?}")),
     })
 }
 
@@ -137,14 +124,7 @@ async fn read_snapshot(bucket: &Bucket, keys: &Keys) -> Result<(), StateError> {
         .key(&keys.snapshot)
         .send()
         .await;
-    let failure = || format!("{:?}", result.as_ref().err());
-    judge(
-        keys,
-        "s3:GetObject",
-        bucket.target(&keys.snapshot),
-        answer_of(&result),
-        failure,
-    )
+    judge(keys, "s3:GetObject", bucket.target(&keys.snapshot), &result)
 }
 
 async fn list_journal(bucket: &Bucket, keys: &Keys) -> Result<(), StateError> {
@@ -156,9 +136,8 @@ async fn list_journal(bucket: &Bucket, keys: &Keys) -> Result<(), StateError> {
         .max_keys(1)
         .send()
         .await;
-    let failure = || format!("{:?}", result.as_ref().err());
     let target = bucket.target(&keys.journal_prefix);
-    judge(keys, "s3:ListBucket", target, answer_of(&result), failure)
+    judge(keys, "s3:ListBucket", target, &result)
 }
 
 async fn put_never(bucket: &Bucket, keys: &Keys, key: &str) -> Result<(), StateError> {
@@ -180,14 +159,7 @@ async fn put_never(bucket: &Bucket, keys: &Keys, key: &str) -> Result<(), StateE
             ),
         });
     }
-    let failure = || format!("{:?}", result.as_ref().err());
-    judge(
-        keys,
-        "s3:PutObject",
-        bucket.target(key),
-        answer_of(&result),
-        failure,
-    )
+    judge(keys, "s3:PutObject", bucket.target(key), &result)
 }
 
 fn lock_target(locks: &LockTable, keys: &Keys) -> String {
@@ -204,15 +176,8 @@ async fn lock_never(locks: &LockTable, keys: &Keys) -> Result<(), StateError> {
         .expression_attribute_names("#key", "LockID")
         .send()
         .await;
-    let failure = || format!("{:?}", result.as_ref().err());
     let target = lock_target(locks, keys);
-    judge(
-        keys,
-        "dynamodb:PutItem",
-        target,
-        answer_of(&result),
-        failure,
-    )
+    judge(keys, "dynamodb:PutItem", target, &result)
 }
 
 async fn delete_lock_never(locks: &LockTable, keys: &Keys) -> Result<(), StateError> {
@@ -225,13 +190,6 @@ async fn delete_lock_never(locks: &LockTable, keys: &Keys) -> Result<(), StateEr
         .expression_attribute_names("#key", "LockID")
         .send()
         .await;
-    let failure = || format!("{:?}", result.as_ref().err());
     let target = lock_target(locks, keys);
-    judge(
-        keys,
-        "dynamodb:DeleteItem",
-        target,
-        answer_of(&result),
-        failure,
-    )
+    judge(keys, "dynamodb:DeleteItem", target, &result)
 }

@@ -190,12 +190,15 @@ struct Gate {
     job: Job,
 }
 
+/// Stack → the job ids the rollout order makes it need.
+type RolloutNeeds = BTreeMap<String, Vec<String>>;
+
 /// The rollout order: stack → job ids it needs (the previous wave's stacks, or the gate after
 /// it), and the gate jobs.
 fn rollout_edges(
     rollouts: &[RolloutPlan],
     ids: &mut JobIds,
-) -> Result<(BTreeMap<String, Vec<String>>, Vec<Gate>), Error> {
+) -> Result<(RolloutNeeds, Vec<Gate>), Error> {
     let mut needs: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut gates = Vec::new();
     for rollout in rollouts {
