@@ -4,8 +4,8 @@
 //!
 //! Terrace does not enforce these itself: they are turned into cloud policies (the S3 backend
 //! makes an IAM policy of them, `terrace access policy ROLE`) that the cloud enforces, and the
-//! CLI probes the current credentials before it writes anything ([`crate::state::Backend::
-//! probe`]). This module resolves a role to the stacks it covers ([`RoleAccess`]), validates
+//! CLI probes the current credentials before it writes anything
+//! ([`crate::state::Backend::probe`]). This module resolves a role to the stacks it covers ([`RoleAccess`]), validates
 //! the `access:` block against the workspace, and says which cloud roles a stack deploys with
 //! ([`deploy_role_arns`]).
 
