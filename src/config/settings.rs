@@ -40,6 +40,10 @@ pub struct Settings {
     /// built-in data.
     #[serde(default)]
     pub jurisdictions: BTreeMap<String, Json>,
+    /// Roles (teams) → the stacks they cover and the actions they may take there; turned into
+    /// cloud policies by `terrace access policy` (see [`crate::access`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub access: BTreeMap<String, crate::access::Role>,
 }
 
 /// Settings of one provider.

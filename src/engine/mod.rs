@@ -2,8 +2,10 @@
 //! apply a plan with an event stream, read outputs and state. The CLI is a thin layer over
 //! this module; everything it does, a library user can do.
 
+mod access;
 mod drift;
 mod import;
+mod part;
 mod planner;
 mod removed;
 pub mod select;
@@ -131,6 +133,12 @@ impl Terrace {
         }
         let links = validate::validate(&workspace, &registry, &rendered)
             .map_err(|d| Error::Invalid(Diagnostics(d)))?;
+        let instances: Vec<StackInstance> =
+            rendered.iter().map(|r| r.spec.instance.clone()).collect();
+        let problems = crate::access::validate(&workspace, &instances);
+        if !problems.is_empty() {
+            return Err(Error::Invalid(Diagnostics(problems)));
+        }
         default_regions(&mut rendered, &registry);
         let mut by_name: BTreeMap<String, Rendered> = rendered
             .into_iter()

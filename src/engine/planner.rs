@@ -17,7 +17,7 @@ use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Stack → the stacks that read its outputs, over the whole workspace.
-fn readers(terrace: &Terrace) -> BTreeMap<String, BTreeSet<String>> {
+pub(super) fn readers(terrace: &Terrace) -> BTreeMap<String, BTreeSet<String>> {
     let mut readers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (reader, sources) in &terrace.links.reads {
         for source in sources {

@@ -246,6 +246,23 @@ impl Plan {
         self.stacks.iter().find(|s| s.stack.name == name)
     }
 
+    /// Keeps only the stacks `keep` accepts, in their rollouts too (waves left empty are
+    /// dropped), and recomputes the summary. The blast radius is left as it was: the caller
+    /// knows the workspace's readers ([`blast::blast_radius`]).
+    pub fn retain_stacks(&mut self, keep: impl Fn(&StackPlan) -> bool) {
+        self.stacks.retain(|s| keep(s));
+        let names: std::collections::BTreeSet<&str> =
+            self.stacks.iter().map(|s| s.stack.name.as_str()).collect();
+        for rollout in &mut self.rollouts {
+            for wave in &mut rollout.waves {
+                wave.retain(|name| names.contains(name.as_str()));
+            }
+            rollout.waves.retain(|wave| !wave.is_empty());
+        }
+        self.rollouts.retain(|r| !r.waves.is_empty());
+        self.summarize();
+    }
+
     /// Recomputes the summary from the stacks.
     pub fn summarize(&mut self) {
         let mut summary = Summary {

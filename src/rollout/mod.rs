@@ -82,10 +82,21 @@ fn matches(entry: &str, stack: &StackInstance) -> bool {
 
 /// Splits the changed stacks of each layer into waves.
 pub fn plan_rollouts(plan: &Plan, workspace: &Workspace) -> Vec<RolloutPlan> {
+    let changed = plan.stacks.iter().filter(|s| s.has_changes());
+    rollouts(workspace, changed.map(|s| &s.stack))
+}
+
+/// The waves `stacks` (in dependency order) roll out in when every one of them changes. A plan
+/// cuts them to its changed stacks ([`plan_rollouts`]); a CI pipeline generated ahead of any
+/// plan follows them as they are.
+pub fn rollouts<'a>(
+    workspace: &Workspace,
+    stacks: impl Iterator<Item = &'a StackInstance>,
+) -> Vec<RolloutPlan> {
     let mut members: BTreeMap<String, (Vec<&StackInstance>, &RolloutSettings)> = BTreeMap::new();
     let mut order: Vec<String> = Vec::new();
-    for stack in plan.stacks.iter().filter(|s| s.has_changes()) {
-        let Some((name, settings)) = settings_for(workspace, &stack.stack) else {
+    for stack in stacks {
+        let Some((name, settings)) = settings_for(workspace, stack) else {
             continue;
         };
         if !members.contains_key(&name) {
@@ -95,7 +106,7 @@ pub fn plan_rollouts(plan: &Plan, workspace: &Workspace) -> Vec<RolloutPlan> {
             .entry(name)
             .or_insert_with(|| (Vec::new(), settings))
             .0
-            .push(&stack.stack);
+            .push(stack);
     }
     order
         .into_iter()

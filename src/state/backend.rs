@@ -125,6 +125,19 @@ pub enum StateError {
         /// The lineage found.
         found: String,
     },
+    /// The current credentials may not make a call the stack's state needs (found by
+    /// [`Backend::probe`], before anything was written).
+    #[error("{call} on {target} was denied: {message}")]
+    Denied {
+        /// Stack name.
+        stack: String,
+        /// The denied call, as the cloud names its permission (`s3:PutObject`).
+        call: String,
+        /// What it was called on (`s3://bucket/key`, `dynamodb://table/LockID`).
+        target: String,
+        /// The cloud's answer.
+        message: String,
+    },
     /// The backend URL is not supported.
     #[error("unsupported state backend `{0}`: use file://PATH")]
     Unsupported(String),
@@ -146,6 +159,17 @@ impl StateError {
             source,
         }
     }
+}
+
+/// What [`Backend::probe`] checks that the current credentials may do to a stack's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Probe {
+    /// Read its snapshot and journal (plan, output; the outputs of an upstream stack).
+    Read,
+    /// Write its snapshot and journal and take its lock (apply, destroy, refresh, import).
+    Write,
+    /// Remove its lock whoever holds it (`state unlock`).
+    Unlock,
 }
 
 /// Where stack states live.
@@ -185,6 +209,17 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Serials of the kept previous versions, oldest first.
     async fn history(&self, stack: &str) -> Result<Vec<u64>, StateError>;
+
+    /// Checks that the current credentials may do `probe` on the stack's state, with the real
+    /// calls made so that they cannot change anything (a read, a conditional write or lock
+    /// attempt whose condition never holds): a refusal is [`StateError::Denied`] naming the
+    /// call, and nothing is written and no lock is taken either way. Backends without access
+    /// control of their own accept everything (the default; `file://` leaves it to the file
+    /// system).
+    async fn probe(&self, stack: &str, probe: Probe) -> Result<(), StateError> {
+        let _ = (stack, probe);
+        Ok(())
+    }
 }
 
 /// Opens the state backends of one URL scheme other than `file://` (S3, a control plane's

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
-pub use backend::{open_backend, Backend, BackendOpener, LockInfo, StateError};
+pub use backend::{open_backend, Backend, BackendOpener, LockInfo, Probe, StateError};
 
 /// The state format version written by this build.
 pub const STATE_VERSION: u32 = 1;

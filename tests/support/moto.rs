@@ -37,6 +37,25 @@ impl Moto {
 
     /// Starts moto with extra environment variables (e.g. its request recorder).
     pub fn start_with(env: Vec<(&str, OsString)>) -> Moto {
+        Moto::launch(Command::new(venv().join("bin/moto_server")), env)
+    }
+
+    /// Starts moto through `tests/support/moto_server.py`, which hands moto each request's
+    /// query string as sent (getmoto/moto#5948): with IAM enforcement on, plain moto refuses
+    /// the signature of every S3 listing whose prefix has a `/`.
+    pub fn start_for_iam() -> Moto {
+        let mut command = Command::new(venv().join("bin/python"));
+        command.arg(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .ancestors()
+                .map(|d| d.join("tests/support/moto_server.py"))
+                .find(|p| p.exists())
+                .expect("tests/support/moto_server.py"),
+        );
+        Moto::launch(command, Vec::new())
+    }
+
+    fn launch(mut command: Command, env: Vec<(&str, OsString)>) -> Moto {
         let bin = venv().join("bin/moto_server");
         assert!(
             bin.exists(),
@@ -47,7 +66,7 @@ impl Moto {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new(&bin)
+        let child = command
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .envs(env)
             .stdout(Stdio::null())

@@ -13,7 +13,7 @@ use moto::Moto;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::{assert_exactly_one_wins, edit, stderr, stdout, terrace, workspace};
+use support::{assert_exactly_one_wins, edit, runtime, stderr, stdout, terrace, workspace};
 use terrace::state::{Backend, LockInfo};
 use terrace::testing::FakeCloud;
 
@@ -51,18 +51,6 @@ impl Store {
             Store::S3 { url, .. } => Box::new(terrace_s3::S3Backend::new(url).unwrap()),
         }
     }
-}
-
-/// One runtime for the test's own backend calls (the SDK's clients outlive a call).
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-    })
 }
 
 fn lock_info(backend: &dyn Backend, stack: &str) -> Option<LockInfo> {

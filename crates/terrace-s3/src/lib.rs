@@ -23,9 +23,11 @@
 //! ```
 
 mod error;
+pub mod iam;
 pub mod location;
 pub mod lock;
 mod objects;
+mod probe;
 
 pub use error::S3Error;
 pub use location::{S3Location, DEFAULT_LOCK_TTL, EXAMPLE};
@@ -41,7 +43,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use terrace::state::file::HISTORY_KEEP;
-use terrace::state::{Backend, JournalEntry, LockInfo, StackState, StateError};
+use terrace::state::{Backend, JournalEntry, LockInfo, Probe, StackState, StateError};
 use tokio::sync::OnceCell;
 use tokio::task::AbortHandle;
 
@@ -135,7 +137,7 @@ impl S3Backend {
             .await
     }
 
-    fn key(&self, rest: &str) -> String {
+    pub(crate) fn key(&self, rest: &str) -> String {
         if self.location.prefix.is_empty() {
             rest.to_string()
         } else {
@@ -484,6 +486,17 @@ impl Backend for S3Backend {
         let bucket = &self.clients().await?.bucket;
         let prefix = self.history_prefix(stack);
         Ok(history_serials(&bucket.list(&prefix).await?, &prefix))
+    }
+
+    async fn probe(&self, stack: &str, probe: Probe) -> Result<(), StateError> {
+        let clients = self.clients().await?;
+        let keys = probe::Keys {
+            stack: stack.to_string(),
+            snapshot: self.snapshot_key(stack),
+            journal_prefix: self.journal_prefix(stack),
+            lock_id: self.lock_id(stack),
+        };
+        probe::run(&clients.bucket, &clients.locks, &keys, probe).await
     }
 }
 

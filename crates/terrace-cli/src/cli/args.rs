@@ -50,9 +50,62 @@ pub enum Command {
     /// Inspect and repair state.
     #[command(subcommand)]
     State(StateCommand),
+    /// Per-stack access control: the roles of `access:` and the cloud policies that enforce them.
+    #[command(subcommand)]
+    Access(AccessCommand),
+    /// Generate a CI pipeline that fans the stack graph out over runners.
+    #[command(subcommand)]
+    Ci(CiCommand),
     /// The offline sandbox: local emulators of AWS (moto) and Compute Engine.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Print the least-privilege cloud policy of a role (for the S3 backend).
+    Policy {
+        /// A role of `access:` in terrace.yaml.
+        role: String,
+        /// `aws-iam`: the IAM policy document; `json`: the role's stacks, deploy roles and the
+        /// policy.
+        #[arg(long, value_enum, default_value = "aws-iam")]
+        format: PolicyFormat,
+    },
+    /// List, per stack, what a role (or every role) may do.
+    Check {
+        /// A role of `access:`; every role when left out.
+        role: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum PolicyFormat {
+    AwsIam,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CiCommand {
+    /// A GitHub Actions workflow: a plan job, then one apply job per stack.
+    Github(CiArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    /// Write the pipeline to FILE (relative to the workspace) instead of stdout.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// State backend URL for the runners (`s3://…`) when terrace.yaml names another one; set as
+    /// TERRACE_BACKEND in the pipeline.
+    #[arg(long)]
+    pub backend: Option<String>,
+    /// Command that installs `terrace` on a runner.
+    #[arg(long, default_value = "cargo install --locked terrace-cli")]
+    pub install: String,
+    /// Branch whose pushes apply (pull requests only plan).
+    #[arg(long, default_value = "main")]
+    pub branch: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,6 +229,9 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Write a Markdown summary of the plan to FILE (default: $GITHUB_STEP_SUMMARY when set).
+    #[arg(long)]
+    pub summary: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -193,7 +249,8 @@ pub struct RunFlags {
 
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
-    /// A plan saved with `terrace plan --out FILE`.
+    /// A plan saved with `terrace plan --out FILE`; with selectors (`--stack`, `--group`, …)
+    /// only those stacks' part of it is applied.
     pub plan_file: Option<PathBuf>,
     #[command(flatten)]
     pub flags: PlanFlags,

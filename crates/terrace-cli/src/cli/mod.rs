@@ -1,12 +1,15 @@
 //! The CLI edge: parse arguments, open the workspace through the library, print results,
 //! map outcomes to the documented exit codes.
 
+mod access_cmd;
 mod args;
+mod ci;
 mod config_cmd;
 mod kms;
 mod progress;
 mod render;
 mod sandbox;
+mod summary;
 
 use args::{
     Cli, Command, GraphFormat, PlanFlags, RunFlags, SandboxCommand, SelectArgs, StateCommand,
@@ -17,6 +20,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
+use terrace::access::Action;
 use terrace::apply::ApplySummary;
 use terrace::engine::{ApplyOptions, PlanOptions, Selector, Terrace};
 use terrace::error::{EXIT_CHANGES, EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_STALE_PLAN};
@@ -97,8 +101,46 @@ fn providers(workspace: &terrace::config::Workspace) -> Result<Registry, Error> 
     Ok(registry)
 }
 
+/// Overrides `backend:` of terrace.yaml (a CI runner keeps state on S3 while a laptop uses
+/// `file://`).
+const BACKEND_VARIABLE: &str = "TERRACE_BACKEND";
+
+/// The state backend URL in force: TERRACE_BACKEND, else `backend:`, else the default.
+fn backend_url(workspace: &terrace::config::Workspace) -> String {
+    std::env::var(BACKEND_VARIABLE)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .or_else(|| workspace.settings.backend.clone())
+        .unwrap_or_else(|| "file://.terrace/state".to_string())
+}
+
 fn open(dir: &Path) -> Result<Terrace, Error> {
-    Terrace::open_with_secrets(dir, providers, config_cmd::open_secrets)
+    let mut terrace = Terrace::open_with_secrets(dir, providers, config_cmd::open_secrets)?;
+    if std::env::var(BACKEND_VARIABLE).is_ok_and(|v| !v.is_empty()) {
+        let url = backend_url(terrace.workspace());
+        let backend = terrace::state::open_backend(
+            Some(&url),
+            &terrace.workspace().root,
+            terrace.registry(),
+        )?;
+        terrace.set_backend(backend);
+    }
+    Ok(terrace)
+}
+
+/// Checks that the current credentials may take `action` on the stacks, before anything is
+/// written (exit code 6 otherwise).
+async fn preflight(terrace: &Terrace, stacks: &[String], action: Action) -> Result<(), Error> {
+    terrace.check_access(stacks, action).await
+}
+
+/// Names of the selected stacks.
+fn selected_names(terrace: &Terrace, select: &SelectArgs) -> Result<Vec<String>, Error> {
+    Ok(terrace
+        .stacks(&selector(select))?
+        .into_iter()
+        .map(|s| s.name.clone())
+        .collect())
 }
 
 fn selector(args: &SelectArgs) -> Selector {
@@ -198,9 +240,12 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
         }
         Command::Plan(args) => {
             let terrace = open(&cli.dir)?;
-            let plan = terrace
-                .plan(&plan_options(&args.flags, args.destroy))
-                .await?;
+            let names = selected_names(&terrace, &args.flags.select)?;
+            preflight(&terrace, &names, Action::Plan).await?;
+            let options = plan_options(&args.flags, args.destroy);
+            let planned = terrace.plan(&options).await;
+            write_summary(cli, &terrace, args, &options, &planned)?;
+            let plan = planned?;
             let out = args.out.as_ref().map(|p| cli.dir.join(p));
             if let Some(out) = &out {
                 save_plan(out, &plan)?;
@@ -231,25 +276,49 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             let terrace = open(&cli.dir)?;
             let plan = match &args.plan_file {
                 Some(path) => {
-                    if !args.flags.select.is_empty_selection() {
-                        return Err(Error::usage(
-                            "a saved plan is applied whole: selectors go to `terrace plan`",
-                        ));
+                    let plan = load_plan(&cli.dir.join(path))?;
+                    if args.flags.select.is_empty_selection() {
+                        plan
+                    } else {
+                        terrace
+                            .plan_part(&plan, &selector(&args.flags.select))
+                            .await?
                     }
-                    load_plan(&cli.dir.join(path))?
                 }
-                None => terrace.plan(&plan_options(&args.flags, false)).await?,
+                None => {
+                    let names = selected_names(&terrace, &args.flags.select)?;
+                    preflight(&terrace, &names, Action::Apply).await?;
+                    terrace.plan(&plan_options(&args.flags, false)).await?
+                }
             };
             let confirm = args.plan_file.is_none();
-            execute(cli, &terrace, plan, &args.run, confirm, styles).await
+            let action = if plan.destroy {
+                Action::Destroy
+            } else {
+                Action::Apply
+            };
+            execute(cli, &terrace, plan, &args.run, confirm, action, styles).await
         }
         Command::Destroy(args) => {
             let terrace = open(&cli.dir)?;
+            let names = selected_names(&terrace, &args.flags.select)?;
+            preflight(&terrace, &names, Action::Destroy).await?;
             let plan = terrace.plan(&plan_options(&args.flags, true)).await?;
-            execute(cli, &terrace, plan, &args.run, true, styles).await
+            execute(
+                cli,
+                &terrace,
+                plan,
+                &args.run,
+                true,
+                Action::Destroy,
+                styles,
+            )
+            .await
         }
         Command::Refresh(args) => {
             let terrace = open(&cli.dir)?;
+            let names = selected_names(&terrace, &args.select)?;
+            preflight(&terrace, &names, Action::Apply).await?;
             let report = terrace
                 .refresh(&selector(&args.select), args.lock_timeout)
                 .await?;
@@ -262,12 +331,15 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
         }
         Command::Drift(select) => {
             let terrace = open(&cli.dir)?;
+            let names = selected_names(&terrace, select)?;
+            preflight(&terrace, &names, Action::Plan).await?;
             let report = terrace.drift(&selector(select)).await?;
             let found = print_drift(cli, &report, "Read");
             Ok(if found { EXIT_CHANGES } else { EXIT_OK })
         }
         Command::Import(args) => {
             let terrace = open(&cli.dir)?;
+            preflight(&terrace, std::slice::from_ref(&args.stack), Action::Apply).await?;
             let state = terrace
                 .import(&args.stack, &args.resource, &args.id, args.lock_timeout)
                 .await?;
@@ -289,7 +361,46 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
         Command::State(command) => state(cli, command).await,
         Command::Config(command) => config_cmd::run(&cli.dir, cli.json, command).await,
         Command::Sandbox(command) => sandbox_command(cli, command).await,
+        Command::Access(command) => access_cmd::run(&open(&cli.dir)?, cli.json, command).await,
+        Command::Ci(command) => ci::run(&open(&cli.dir)?, &cli.dir, command),
     }
+}
+
+/// The Markdown summary of a plan, or of its refusal by policy.
+fn write_summary(
+    cli: &Cli,
+    terrace: &Terrace,
+    args: &args::PlanArgs,
+    options: &PlanOptions,
+    planned: &Result<Plan, Error>,
+) -> Result<(), Error> {
+    let (plan, refusals) = match planned {
+        Ok(plan) => (Some(plan), &[][..]),
+        Err(Error::Refused { reasons }) => (None, &reasons[..]),
+        Err(_) => return Ok(()),
+    };
+    let groups: std::collections::BTreeSet<String> = match plan {
+        Some(plan) => plan.stacks.iter().map(|s| s.stack.group.clone()).collect(),
+        None => terrace
+            .stacks(&options.selector)?
+            .into_iter()
+            .map(|s| s.group.clone())
+            .collect(),
+    };
+    let workspace = terrace.workspace();
+    let verdicts = summary::Verdicts::of(
+        workspace,
+        groups.into_iter(),
+        &options.raise_budgets,
+        refusals,
+    );
+    summary::write(
+        cli,
+        args.summary.as_deref(),
+        &workspace.name,
+        plan,
+        &verdicts,
+    )
 }
 
 impl SelectArgs {
@@ -347,6 +458,7 @@ async fn execute(
     plan: Plan,
     run: &RunFlags,
     confirm: bool,
+    action: Action,
     styles: &Styles,
 ) -> Result<i32, Error> {
     if !cli.json {
@@ -355,6 +467,8 @@ async fn execute(
     if !plan.has_changes() {
         return Ok(EXIT_OK);
     }
+    let names: Vec<String> = plan.stacks.iter().map(|s| s.stack.name.clone()).collect();
+    preflight(terrace, &names, action).await?;
     if confirm && !run.yes {
         ask(cli)?;
     }
@@ -482,6 +596,12 @@ async fn output(cli: &Cli, args: &args::OutputArgs) -> Result<i32, Error> {
 
 async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
     let terrace = open(&cli.dir)?;
+    match command {
+        StateCommand::Show { stack } | StateCommand::Unlock { stack } => {
+            preflight(&terrace, std::slice::from_ref(stack), Action::State).await?
+        }
+        StateCommand::List => {}
+    }
     let backend = terrace.backend();
     match command {
         StateCommand::List => {

@@ -11,16 +11,33 @@ pub use fixtures::{edit, reference_workspace, workspace, write};
 use std::path::Path;
 use std::process::{Command, Output};
 
-/// Runs the `terrace` binary in `dir` with the test provider enabled.
-pub fn terrace(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_terrace"))
+/// The `terrace` binary in `dir` with the test provider enabled, ready to run.
+pub fn command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_terrace"));
+    command
         .arg("-C")
         .arg(dir)
         .args(args)
         .env("TERRACE_TEST_PROVIDER", "1")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("terrace runs")
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// Runs the `terrace` binary in `dir` with the test provider enabled.
+pub fn terrace(dir: &Path, args: &[&str]) -> Output {
+    command(dir, args).output().expect("terrace runs")
+}
+
+/// One runtime for a test's own async calls (the SDK's clients outlive a call).
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
 }
 
 /// `count` delays in `[min_ms, max_ms)` from a small LCG: reproducible kill points, no

@@ -1,0 +1,374 @@
+//! Per-stack access control: `access:` in `terrace.yaml` names roles (teams), each with stack
+//! selectors (globs on stack names, groups, layers, clouds) and the actions it may take
+//! (`plan`, `apply`, `destroy`, `state`).
+//!
+//! Terrace does not enforce these itself: they are turned into cloud policies (the S3 backend
+//! makes an IAM policy of them, `terrace access policy ROLE`) that the cloud enforces, and the
+//! CLI probes the current credentials before it writes anything
+//! ([`crate::state::Backend::probe`]). This module resolves a role to the stacks it covers ([`RoleAccess`]), validates
+//! the `access:` block against the workspace, and says which cloud roles a stack deploys with
+//! ([`deploy_role_arns`]).
+
+use crate::config::yaml::{self, Seg};
+use crate::config::{StackInstance, Workspace, SETTINGS_FILE};
+use crate::diagnostics::{suggest, Diagnostic, Location};
+use crate::engine::select::Selector;
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::Path;
+
+/// What a role may do to a stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Read the stack's state (and its upstream stacks' outputs) and the cloud: `plan`,
+    /// `drift`, `output`.
+    Plan,
+    /// Change the stack: `apply`, `refresh`, `import` (writes state, takes the lock).
+    Apply,
+    /// Delete the stack's resources: `destroy` (the same state access as `apply`).
+    Destroy,
+    /// Inspect and repair state: `state show`, `state unlock`.
+    State,
+}
+
+impl Action {
+    /// Every action, in order.
+    pub const ALL: [Action; 4] = [Action::Plan, Action::Apply, Action::Destroy, Action::State];
+
+    /// The action as written in `terrace.yaml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Plan => "plan",
+            Action::Apply => "apply",
+            Action::Destroy => "destroy",
+            Action::State => "state",
+        }
+    }
+
+    /// True when the action writes the stack's state and takes its lock.
+    pub fn writes(self) -> bool {
+        matches!(self, Action::Apply | Action::Destroy)
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One role of `access:` (a team): the stacks it covers and what it may do to them. A stack is
+/// covered when it matches every non-empty selector list (as the CLI's selectors do).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    /// What the role is for, shown by `terrace access check`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Stack names or globs (`networks/eu/*`, `*`).
+    #[serde(default)]
+    pub stacks: Vec<String>,
+    /// Group names.
+    #[serde(default)]
+    pub groups: Vec<String>,
+    /// Layer names.
+    #[serde(default)]
+    pub layers: Vec<String>,
+    /// Cloud (provider) names.
+    #[serde(default)]
+    pub clouds: Vec<String>,
+    /// What the role may do to the stacks it covers.
+    pub actions: Vec<Action>,
+}
+
+impl Role {
+    /// The role's stack selection, as a [`Selector`].
+    pub fn selector(&self) -> Selector {
+        Selector {
+            groups: self.groups.clone(),
+            layers: self.layers.clone(),
+            stacks: self.stacks.clone(),
+            clouds: self.clouds.clone(),
+            ..Selector::default()
+        }
+    }
+}
+
+/// A stack a role covers, and what the role may do to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StackGrant {
+    /// The stack.
+    #[serde(flatten)]
+    pub stack: StackInstance,
+    /// The actions the role may take on it.
+    pub actions: BTreeSet<Action>,
+}
+
+/// What one role may do: the stacks it covers, and the stacks it only reads outputs of.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoleAccess {
+    /// The role's name.
+    pub role: String,
+    /// Its description, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Covered stacks, in dependency order.
+    pub stacks: Vec<StackGrant>,
+    /// Stacks outside the role that its stacks depend on, directly or not: planning reads
+    /// their outputs, and applying part of a saved plan checks that they were applied first,
+    /// so the role reads their state (and nothing else).
+    pub reads: Vec<String>,
+}
+
+impl RoleAccess {
+    /// Stacks the role may take `action` on.
+    pub fn stacks_with(&self, action: Action) -> impl Iterator<Item = &StackGrant> {
+        self.stacks
+            .iter()
+            .filter(move |g| g.actions.contains(&action))
+    }
+
+    /// Stacks whose state the role reads: every covered stack with any action, and `reads`.
+    pub fn readable(&self) -> BTreeSet<String> {
+        self.stacks
+            .iter()
+            .map(|g| g.stack.name.clone())
+            .chain(self.reads.iter().cloned())
+            .collect()
+    }
+}
+
+/// Resolves a role of the workspace over its stacks (`stacks` in dependency order) and the
+/// stacks each one depends on (`upstream`: stack → every stack above it, directly or not).
+/// `None` when no role has that name.
+pub fn resolve(
+    workspace: &Workspace,
+    role: &str,
+    stacks: &[StackInstance],
+    upstream: &BTreeMap<String, BTreeSet<String>>,
+) -> Option<RoleAccess> {
+    let settings = workspace.settings.access.get(role)?;
+    let selector = settings.selector();
+    let actions: BTreeSet<Action> = settings.actions.iter().copied().collect();
+    let granted: Vec<StackGrant> = stacks
+        .iter()
+        .filter(|s| selector.selects(s))
+        .map(|s| StackGrant {
+            stack: s.clone(),
+            actions: actions.clone(),
+        })
+        .collect();
+    let names: BTreeSet<&str> = granted.iter().map(|g| g.stack.name.as_str()).collect();
+    let outside: BTreeSet<String> = granted
+        .iter()
+        .flat_map(|g| upstream.get(&g.stack.name).into_iter().flatten())
+        .filter(|r| !names.contains(r.as_str()))
+        .cloned()
+        .collect();
+    Some(RoleAccess {
+        role: role.to_string(),
+        description: settings.description.clone(),
+        stacks: granted,
+        reads: outside.into_iter().collect(),
+    })
+}
+
+/// The error for a role name that `access:` does not define.
+pub fn unknown_role(workspace: &Workspace, role: &str) -> String {
+    let roles = workspace.settings.access.keys().map(String::as_str);
+    if workspace.settings.access.is_empty() {
+        format!("no role `{role}`: terrace.yaml has no `access:` block; add one with roles, their stacks and actions")
+    } else {
+        format!("no role `{role}` in `access:`; {}", suggest(role, roles))
+    }
+}
+
+/// Checks `access:` against the workspace: valid role names, at least one selector and one
+/// action per role, and selectors that name existing groups, layers and clouds and match at
+/// least one stack. Each problem names its line in terrace.yaml.
+pub fn validate(workspace: &Workspace, stacks: &[StackInstance]) -> Vec<Diagnostic> {
+    let access = &workspace.settings.access;
+    if access.is_empty() {
+        return Vec::new();
+    }
+    let file = Path::new(SETTINGS_FILE);
+    let text = std::fs::read_to_string(workspace.root.join(file)).unwrap_or_default();
+    let at = |path: &[Seg]| yaml::location_of(file, &text, path);
+    let groups: Vec<&str> = workspace.groups.iter().map(|g| g.name.as_str()).collect();
+    let layers: Vec<&str> = workspace.layers.iter().map(|l| l.name.as_str()).collect();
+    let clouds: BTreeSet<&str> = stacks.iter().filter_map(|s| s.cloud.as_deref()).collect();
+    let names: Vec<&str> = stacks.iter().map(|s| s.name.as_str()).collect();
+    let mut problems = Vec::new();
+    for (name, role) in access {
+        let role_at = at(&[Seg::Key("access"), Seg::Key(name)]);
+        if !valid_role_name(name) {
+            problems.push(
+                Diagnostic::new(role_at.clone(), format!("invalid role name `{name}`"))
+                    .help("use letters, digits, `-` and `_` (the name becomes part of cloud policy names)"),
+            );
+        }
+        if role.actions.is_empty() {
+            problems.push(
+                Diagnostic::new(role_at.clone(), format!("role `{name}` has no actions"))
+                    .help("add `actions: [plan]` (or apply, destroy, state)"),
+            );
+        }
+        if role.selector().is_empty() {
+            problems.push(
+                Diagnostic::new(role_at.clone(), format!("role `{name}` selects no stacks"))
+                    .help("add `stacks: ['*']` for every stack, or stacks, groups, layers or clouds to narrow it"),
+            );
+        }
+        let lists: [(&str, &Vec<String>, Vec<&str>); 3] = [
+            ("groups", &role.groups, groups.clone()),
+            ("layers", &role.layers, layers.clone()),
+            ("clouds", &role.clouds, clouds.iter().copied().collect()),
+        ];
+        for (key, values, known) in lists {
+            for (i, value) in values.iter().enumerate() {
+                if !known.contains(&value.as_str()) {
+                    problems.push(
+                        Diagnostic::new(
+                            at(&[
+                                Seg::Key("access"),
+                                Seg::Key(name),
+                                Seg::Key(key),
+                                Seg::Index(i),
+                            ]),
+                            format!("role `{name}`: no {} `{value}`", &key[..key.len() - 1]),
+                        )
+                        .help(suggest(value, known.iter().copied())),
+                    );
+                }
+            }
+        }
+        for (i, pattern) in role.stacks.iter().enumerate() {
+            let location = at(&[
+                Seg::Key("access"),
+                Seg::Key(name),
+                Seg::Key("stacks"),
+                Seg::Index(i),
+            ]);
+            problems.extend(check_pattern(name, pattern, &names, location));
+        }
+    }
+    problems
+}
+
+fn check_pattern(
+    role: &str,
+    pattern: &str,
+    names: &[&str],
+    location: Location,
+) -> Option<Diagnostic> {
+    let glob = match glob::Pattern::new(pattern) {
+        Ok(glob) => glob,
+        Err(err) => {
+            return Some(
+                Diagnostic::new(
+                    location,
+                    format!("role `{role}`: `{pattern}` is not a glob: {err}"),
+                )
+                .help("use `*`, `?` and `[...]`, e.g. `networks/eu/*`"),
+            )
+        }
+    };
+    if names.iter().any(|n| glob.matches(n)) {
+        return None;
+    }
+    Some(
+        Diagnostic::new(
+            location,
+            format!("role `{role}`: `{pattern}` matches no stack"),
+        )
+        .help(suggest(pattern, names.iter().copied())),
+    )
+}
+
+fn valid_role_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// The role every member account of an AWS Organization is created with, assumable from the
+/// management account.
+pub const MEMBER_ACCOUNT_ROLE: &str = "OrganizationAccountAccessRole";
+
+/// The AWS roles that applying `stack` assumes: the one function that says which accounts a
+/// stack deploys into, so that the generated access policies grant `sts:AssumeRole` on
+/// exactly those.
+///
+/// `upstream_outputs` holds the recorded outputs (stack → output → value) of the stacks
+/// `stack` depends on, directly or not. Today a stack on `aws` deploys into the member account
+/// whose 12-digit `account_id` an upstream stack outputs (the accounts layer of the reference
+/// architecture), through [`MEMBER_ACCOUNT_ROLE`]; before that account exists, or for other
+/// clouds, none. Providers do not assume these roles yet (resources are still created with the
+/// caller's credentials): when per-stack provider configuration lands, this function returns
+/// the roles it configures.
+pub fn deploy_role_arns(
+    stack: &StackInstance,
+    upstream_outputs: &BTreeMap<String, BTreeMap<String, Json>>,
+) -> Vec<String> {
+    if stack.cloud.as_deref() != Some("aws") {
+        return Vec::new();
+    }
+    let accounts: BTreeSet<&str> = upstream_outputs
+        .values()
+        .filter_map(|outputs| outputs.get("account_id")?.as_str())
+        .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()))
+        .collect();
+    accounts
+        .into_iter()
+        .map(|id| format!("arn:aws:iam::{id}:role/{MEMBER_ACCOUNT_ROLE}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(name: &str, cloud: Option<&str>) -> StackInstance {
+        let mut parts = name.split('/');
+        StackInstance {
+            name: name.into(),
+            layer: parts.next().unwrap().into(),
+            group: parts.next().unwrap().into(),
+            cloud: cloud.map(str::to_string),
+            replica: None,
+            region: None,
+            zones: vec![],
+        }
+    }
+
+    #[test]
+    fn deploy_roles_come_from_a_known_member_account_only() {
+        let mut upstream = BTreeMap::new();
+        let networks = stack("networks/eu/a", Some("aws"));
+        assert!(deploy_role_arns(&networks, &upstream).is_empty());
+        upstream.insert(
+            "accounts/eu/aws".to_string(),
+            BTreeMap::from([("account_id".to_string(), Json::from("123456789012"))]),
+        );
+        upstream.insert(
+            "accounts/eu/gcp".to_string(),
+            BTreeMap::from([("project_id".to_string(), Json::from("terrace-db-eu"))]),
+        );
+        assert_eq!(
+            deploy_role_arns(&networks, &upstream),
+            vec!["arn:aws:iam::123456789012:role/OrganizationAccountAccessRole"]
+        );
+        let gcp = stack("networks/eu/b", Some("gcp"));
+        assert!(deploy_role_arns(&gcp, &upstream).is_empty());
+        upstream.insert(
+            "accounts/eu/aws".to_string(),
+            BTreeMap::from([("account_id".to_string(), Json::from("not-an-id"))]),
+        );
+        assert!(deploy_role_arns(&networks, &upstream).is_empty());
+    }
+}
