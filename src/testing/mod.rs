@@ -1,7 +1,9 @@
 //! Test support: an in-process provider for engine tests (like Pulumi's `deploytest`). It
 //! keeps a fake cloud in memory or in a directory (so that several `terrace` processes share
 //! it), honours idempotency keys, checks references between its resources, refuses to delete a
-//! network that still has subnets, counts calls, and can inject latency and failures.
+//! network that still has subnets, updates only the fields that differ between the request's
+//! old and new values (as real providers do), counts calls, and can inject latency, failures,
+//! lost answers, eventual consistency after creates and refused reads.
 //!
 //! It never stands in for a cloud in an end-to-end test. The CLI offers it only when
 //! `TERRACE_TEST_PROVIDER=1` is set.
@@ -36,6 +38,11 @@ pub struct TestOptions {
     /// Reads by owner fail (as when the lookup after a lost answer cannot reach the cloud):
     /// an ambiguous create then stays pending for the next apply.
     pub fail_owner_reads: bool,
+    /// For this long after its create, a new resource is not listed and a create or update
+    /// naming it answers not-found (eventual consistency).
+    pub lag_after_create: Duration,
+    /// Resource names whose reads are refused (403 in a cloud): `Denied`.
+    pub deny_reads: BTreeSet<String>,
 }
 
 impl TestOptions {
@@ -70,6 +77,13 @@ impl TestOptions {
                 .get("fail_owner_reads")
                 .and_then(Json::as_bool)
                 .unwrap_or(false),
+            lag_after_create: Duration::from_millis(
+                settings
+                    .get("lag_after_create_ms")
+                    .and_then(Json::as_u64)
+                    .unwrap_or(0),
+            ),
+            deny_reads: names("deny_reads"),
         }
     }
 }
@@ -79,6 +93,8 @@ pub struct TestProvider {
     cloud: FakeCloud,
     options: TestOptions,
     calls: Mutex<BTreeMap<String, usize>>,
+    /// When each id was created (for `lag_after_create`).
+    created_at: Mutex<BTreeMap<String, std::time::Instant>>,
 }
 
 impl TestProvider {
@@ -88,6 +104,7 @@ impl TestProvider {
             cloud: FakeCloud::in_memory(),
             options,
             calls: Mutex::default(),
+            created_at: Mutex::default(),
         }
     }
 
@@ -97,6 +114,7 @@ impl TestProvider {
             cloud: FakeCloud::in_dir(dir),
             options,
             calls: Mutex::default(),
+            created_at: Mutex::default(),
         }
     }
 
@@ -123,6 +141,35 @@ impl TestProvider {
         if !self.options.latency.is_zero() {
             tokio::time::sleep(self.options.latency).await;
         }
+    }
+
+    /// True while a resource created moments ago is not visible yet.
+    fn lagging(&self, id: &str) -> bool {
+        self.created_at
+            .lock()
+            .expect("created lock")
+            .get(id)
+            .is_some_and(|at| at.elapsed() < self.options.lag_after_create)
+    }
+
+    /// Refuses a call naming a resource that does not exist (or is not visible yet).
+    fn check_references(
+        &self,
+        type_name: &str,
+        properties: &serde_json::Map<String, Json>,
+    ) -> Result<(), ProviderError> {
+        for field in references(type_name) {
+            if let Some(id) = properties.get(*field).and_then(Json::as_str) {
+                if self.cloud.get(id)?.is_none() || self.lagging(id) {
+                    return Err(ProviderError::new(
+                        ErrorKind::NotFound,
+                        "InvalidReference.NotFound",
+                        format!("{field} {id} does not exist"),
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn check_failure(&self, resource: &str) -> Result<(), ProviderError> {
@@ -282,10 +329,22 @@ impl Provider for TestProvider {
             ));
         }
         let ids: BTreeSet<&String> = request.ids.iter().collect();
-        Ok(self
-            .cloud
-            .list()?
+        let all = self.cloud.list()?;
+        if let Some(denied) = all.iter().find(|r| {
+            ids.contains(&r.id) && self.options.deny_reads.contains(&r.ownership.resource)
+        }) {
+            return Err(ProviderError::new(
+                ErrorKind::Denied,
+                "AccessDenied",
+                format!(
+                    "not allowed to read {} (credentials: test-principal)",
+                    denied.id
+                ),
+            ));
+        }
+        Ok(all
             .into_iter()
+            .filter(|r| !self.lagging(&r.id))
             .filter(|r| r.type_name == request.type_name && r.region == request.region)
             .filter(|r| {
                 ids.contains(&r.id)
@@ -306,18 +365,12 @@ impl Provider for TestProvider {
             return Ok(existing.observed());
         }
         self.check_failure(&request.ownership.resource)?;
-        for field in references(&request.type_name) {
-            if let Some(id) = request.properties.get(*field).and_then(Json::as_str) {
-                if self.cloud.get(id)?.is_none() {
-                    return Err(ProviderError::new(
-                        ErrorKind::Invalid,
-                        "InvalidReference",
-                        format!("{field} {id} does not exist"),
-                    ));
-                }
-            }
-        }
+        self.check_references(&request.type_name, &request.properties)?;
         let id = self.cloud.new_id(&request.type_name);
+        self.created_at
+            .lock()
+            .expect("created lock")
+            .insert(id.clone(), std::time::Instant::now());
         let stored = StoredResource {
             id: id.clone(),
             type_name: request.type_name.clone(),
@@ -345,6 +398,7 @@ impl Provider for TestProvider {
         self.count("update", &request.type_name);
         self.delay().await;
         self.check_failure(&request.ownership.resource)?;
+        self.check_references(&request.type_name, &request.new)?;
         let mut stored = self.cloud.get(&request.id)?.ok_or_else(|| {
             ProviderError::new(
                 ErrorKind::NotFound,
@@ -352,7 +406,17 @@ impl Provider for TestProvider {
                 format!("{} {} does not exist", request.type_name, request.id),
             )
         })?;
-        stored.properties = request.new;
+        // Like a real provider: only the fields that differ between old and new are sent.
+        for (field, value) in &request.new {
+            if request.old.get(field) != Some(value) {
+                stored.properties.insert(field.clone(), value.clone());
+            }
+        }
+        for field in request.old.keys() {
+            if !request.new.contains_key(field) {
+                stored.properties.remove(field);
+            }
+        }
         self.cloud.insert(&stored, None)?;
         Ok(stored.observed())
     }

@@ -4,8 +4,9 @@
 //!   instance or network interface, is referenced by another security group in the same VPC, or
 //!   has a VPC association, the operation fails with `DependencyViolation`" (EC2 API reference,
 //!   <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteSecurityGroup.html>).
-//!   The network interfaces of an Auto Scaling group's instances carry the groups of its launch
-//!   template, so a group used through a launch template by running instances is refused too
+//!   An Auto Scaling group's instances carry the groups of the launch template they were
+//!   launched from ([`crate::launches`]; moto gives them the VPC's default group), so a group
+//!   used through a launch template by running instances is refused too
 //!   (hashicorp/terraform-provider-aws#1671, "DependencyViolation: resource sg-… has a dependent
 //!   object" after a create_before_destroy replace under an ASG).
 //! - DeleteSubnet: "You must terminate all running instances in the subnet before you can delete
@@ -26,16 +27,22 @@
 
 use crate::answer::AwsError;
 use crate::call::Call;
+use crate::launches::Launches;
 use crate::proxy::Upstream;
 use axum::http::HeaderMap;
 
 /// The refusal AWS would answer for this delete, if any. Looks the dependents up in moto with
 /// the caller's own credentials (so in the caller's account).
-pub async fn refusal(call: &Call, headers: &HeaderMap, upstream: &Upstream) -> Option<AwsError> {
+pub async fn refusal(
+    call: &Call,
+    headers: &HeaderMap,
+    upstream: &Upstream,
+    launches: &Launches,
+) -> Option<AwsError> {
     match call.action.as_str() {
         "DeleteSecurityGroup" => {
             let group = call.param("GroupId")?;
-            security_group_in_use(call, headers, upstream, group)
+            security_group_in_use(call, headers, upstream, launches, group)
                 .await
                 .then(|| {
                     AwsError::new(
@@ -116,15 +123,20 @@ async fn live_interfaces(
         .query(headers, "ec2", &call.region, &params)
         .await
         .unwrap_or_default();
-    let interfaces = crate::xml::texts(&answer, "networkInterfaceId");
-    let instances = crate::xml::texts(&answer, "instanceId");
-    if interfaces.len() > instances.len() {
-        return true;
+    let mut attached = Vec::new();
+    for interface in interfaces(&answer) {
+        match interface {
+            // Detached: it blocks the delete, as in EC2.
+            Interface::Available => return true,
+            Interface::Attached(instance) => attached.push(instance),
+            // moto's remains of a terminated instance's interface.
+            Interface::Orphaned => {}
+        }
     }
-    let instances: Vec<&str> = instances.iter().map(String::as_str).collect();
-    if instances.is_empty() {
+    if attached.is_empty() {
         return false;
     }
+    let instances: Vec<&str> = attached.iter().map(String::as_str).collect();
     !ec2_filter(
         call,
         headers,
@@ -140,14 +152,64 @@ async fn live_interfaces(
     .is_empty()
 }
 
+/// A network interface of a DescribeNetworkInterfaces answer.
+enum Interface {
+    Available,
+    Attached(String),
+    /// `in-use` with no attachment: what moto leaves of a terminated instance's interface.
+    Orphaned,
+}
+
+fn interfaces(answer: &str) -> Vec<Interface> {
+    let Some(set) = crate::xml::elements(answer, "networkInterfaceSet")
+        .into_iter()
+        .next()
+    else {
+        return Vec::new();
+    };
+    crate::xml::elements(set, "item")
+        .into_iter()
+        .map(|item| {
+            let instance = crate::xml::elements(item, "attachment")
+                .into_iter()
+                .find_map(|a| crate::xml::texts(a, "instanceId").into_iter().next());
+            let available = crate::xml::elements(item, "status")
+                .into_iter()
+                .any(|s| s.trim() == "available");
+            match (instance, available) {
+                (Some(instance), _) => Interface::Attached(instance),
+                (None, true) => Interface::Available,
+                (None, false) => Interface::Orphaned,
+            }
+        })
+        .collect()
+}
+
 async fn security_group_in_use(
     call: &Call,
     headers: &HeaderMap,
     upstream: &Upstream,
+    launches: &Launches,
     group: &str,
 ) -> bool {
     if live_interfaces(call, headers, upstream, ("group-id", &[group])).await {
         return true;
+    }
+    let launched = launches.using(call, headers, upstream, group).await;
+    if !launched.is_empty() {
+        let ids: Vec<&str> = launched.iter().map(String::as_str).collect();
+        let live = ec2_filter(
+            call,
+            headers,
+            upstream,
+            "DescribeInstances",
+            &[("instance-id", &ids), ("instance-state-name", LIVE_STATES)],
+            "instanceId",
+        )
+        .await;
+        if !live.is_empty() {
+            return true;
+        }
     }
     let instances = ec2_filter(
         call,
@@ -170,16 +232,7 @@ async fn subnet_in_use(
     upstream: &Upstream,
     subnet: &str,
 ) -> bool {
-    let interfaces = ec2_filter(
-        call,
-        headers,
-        upstream,
-        "DescribeNetworkInterfaces",
-        &[("subnet-id", &[subnet])],
-        "networkInterfaceId",
-    )
-    .await;
-    if !interfaces.is_empty() {
+    if live_interfaces(call, headers, upstream, ("subnet-id", &[subnet])).await {
         return true;
     }
     let params = vec![
@@ -193,4 +246,20 @@ async fn subnet_in_use(
     crate::xml::texts(&balancers, "SubnetId")
         .iter()
         .any(|s| s == subnet)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interfaces_are_told_apart_by_their_attachment_and_status() {
+        let answer = r#"<?xml version="1.0" encoding="utf-8"?>
+<DescribeNetworkInterfacesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15"><networkInterfaceSet><item><attachment><attachmentId>eni-attach-1</attachmentId><instanceId>i-1</instanceId><status>attached</status></attachment><groupSet><item><groupId>sg-1</groupId></item></groupSet><networkInterfaceId>eni-1</networkInterfaceId><status>in-use</status></item><item><networkInterfaceId>eni-2</networkInterfaceId><status>available</status></item><item><networkInterfaceId>eni-3</networkInterfaceId><status>in-use</status></item></networkInterfaceSet><requestId>r</requestId></DescribeNetworkInterfacesResponse>"#;
+        let found = interfaces(answer);
+        assert_eq!(found.len(), 3);
+        assert!(matches!(&found[0], Interface::Attached(i) if i == "i-1"));
+        assert!(matches!(found[1], Interface::Available));
+        assert!(matches!(found[2], Interface::Orphaned));
+    }
 }

@@ -7,7 +7,7 @@
 //! | a new id answers `…NotFound` and is left out of Describe answers for a seeded 0.5–2 s | [`consistency`] | EC2 "Eventual consistency", terraform#2174 |
 //! | throttling in each service's shape (EC2 503 `RequestLimitExceeded`; ELBv2/Auto Scaling 400 `Throttling`; Organizations `TooManyRequestsException`) | [`answer`] | EC2 "Request throttling", each API reference |
 //! | a create is carried out but its answer is lost (500 or a broken connection) | [`proxy`] | what a timeout or a crash after the write looks like to a client |
-//! | in-use refusals moto lacks (security groups, subnets) | [`in_use`] | EC2 API reference of DeleteSecurityGroup / DeleteSubnet |
+//! | in-use refusals moto lacks (security groups, subnets) | [`in_use`], [`launches`] | EC2 API reference of DeleteSecurityGroup / DeleteSubnet |
 //! | EC2 client tokens honoured where moto ignores them | [`tokens`] | EC2 "Ensuring idempotency" |
 //!
 //! Only EC2, Elastic Load Balancing v2, Auto Scaling and Organizations are made strict; S3,
@@ -19,6 +19,7 @@ pub mod answer;
 pub mod call;
 pub mod consistency;
 pub mod in_use;
+pub mod launches;
 pub mod proxy;
 pub mod tokens;
 pub mod xml;
@@ -134,6 +135,7 @@ pub struct Layer {
     rng: Mutex<ChaCha8Rng>,
     consistency: consistency::Consistency,
     tokens: tokens::ClientTokens,
+    launches: launches::Launches,
     /// Counters of what the layer did.
     pub stats: Arc<Stats>,
     log: bool,
@@ -214,6 +216,7 @@ pub async fn start(
         behaviour,
         upstream: proxy::Upstream::new(upstream),
         tokens: tokens::ClientTokens::default(),
+        launches: launches::Launches::default(),
         stats: stats.clone(),
         log,
     });

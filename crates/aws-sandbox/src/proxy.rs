@@ -163,7 +163,7 @@ pub async fn handle(State(layer): State<Arc<Layer>>, request: Request) -> Respon
         Err(e) => return plain(StatusCode::BAD_GATEWAY, &format!("moto: {e}")),
     };
     if strict && answer.status.is_success() {
-        return layer.after_success(&call, answer);
+        return layer.after_success(&call, &parts.headers, answer).await;
     }
     respond(answer.status, answer.headers, answer.body)
 }
@@ -223,7 +223,9 @@ impl Layer {
             }
         }
         if behaviour.in_use_refusals {
-            if let Some(refusal) = in_use::refusal(call, headers, &self.upstream).await {
+            if let Some(refusal) =
+                in_use::refusal(call, headers, &self.upstream, &self.launches).await
+            {
                 self.stats.in_use_refused.fetch_add(1, Ordering::Relaxed);
                 return Some(self.error(call, refusal));
             }
@@ -232,8 +234,18 @@ impl Layer {
     }
 
     /// Post-processing of a successful answer from moto.
-    fn after_success(&self, call: &Call, answer: Answer) -> Response<Body> {
+    async fn after_success(
+        &self,
+        call: &Call,
+        headers: &HeaderMap,
+        answer: Answer,
+    ) -> Response<Body> {
         let text = String::from_utf8_lossy(&answer.body).into_owned();
+        if call.action == "DescribeAutoScalingGroups" && self.behaviour().in_use_refusals {
+            self.launches
+                .observe(&text, call, headers, &self.upstream)
+                .await;
+        }
         if call.is_create() {
             if self.behaviour().client_tokens {
                 self.tokens.remember(call, &text);

@@ -6,11 +6,22 @@
 use std::collections::HashSet;
 use xmlparser::{ElementEnd, Token, Tokenizer};
 
+/// The tokens of a document, or of a fragment (several sibling elements, as cut out by
+/// [`elements`]).
+fn tokens(xml: &str) -> impl Iterator<Item = Token<'_>> {
+    let tokenizer = if xml.trim_start().starts_with("<?xml") {
+        Tokenizer::from(xml)
+    } else {
+        Tokenizer::from_fragment(xml, 0..xml.len())
+    };
+    tokenizer.flatten()
+}
+
 /// The trimmed texts of every element named `name`, in document order.
 pub fn texts(xml: &str, name: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut open: Vec<String> = Vec::new();
-    for token in Tokenizer::from(xml).flatten() {
+    for token in tokens(xml) {
         match token {
             Token::ElementStart { local, .. } => open.push(local.as_str().to_string()),
             Token::ElementEnd {
@@ -24,6 +35,53 @@ pub fn texts(xml: &str, name: &str) -> Vec<String> {
                 if !text.is_empty() {
                     out.push(unescape(text));
                 }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The raw content of every outermost element named `name` (an element of that name inside
+/// another one is part of the outer one's content).
+pub fn elements<'a>(xml: &'a str, name: &str) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut depth = 0usize;
+    let mut start = None;
+    let mut open: Vec<String> = Vec::new();
+    for token in tokens(xml) {
+        match token {
+            Token::ElementStart { local, .. } => open.push(local.as_str().to_string()),
+            Token::ElementEnd {
+                end: ElementEnd::Open,
+                span,
+            } => {
+                if open.last().is_some_and(|n| n == name) {
+                    if depth == 0 {
+                        start = Some(span.end());
+                    }
+                    depth += 1;
+                }
+            }
+            Token::ElementEnd {
+                end: ElementEnd::Close(_, local),
+                span,
+            } => {
+                open.pop();
+                if local.as_str() == name && depth > 0 {
+                    depth -= 1;
+                    if depth == 0 {
+                        if let Some(from) = start.take() {
+                            out.push(&xml[from..span.start()]);
+                        }
+                    }
+                }
+            }
+            Token::ElementEnd {
+                end: ElementEnd::Empty,
+                ..
+            } => {
+                open.pop();
             }
             _ => {}
         }
@@ -58,7 +116,7 @@ struct Frame {
 pub fn without_entries(xml: &str, hidden: &HashSet<String>) -> (String, usize) {
     let mut frames: Vec<Frame> = Vec::new();
     let mut cuts: Vec<(usize, usize)> = Vec::new();
-    for token in Tokenizer::from(xml).flatten() {
+    for token in tokens(xml) {
         match token {
             Token::ElementStart { local, span, .. } => frames.push(Frame {
                 name: local.as_str().to_string(),
@@ -146,6 +204,17 @@ mod tests {
         assert!(out.starts_with("<DescribeVpcsResponse"));
         let (same, none) = without_entries(VPCS, &HashSet::new());
         assert_eq!((same.as_str(), none), (VPCS, 0));
+    }
+
+    #[test]
+    fn outermost_elements_are_cut_out_whole() {
+        let xml = "<R><Groups><member><Name>a</Name><Instances><member><Id>i-1</Id></member></Instances></member><member><Name>b</Name><Instances/></member></Groups></R>";
+        let groups = elements(xml, "Groups");
+        assert_eq!(groups.len(), 1);
+        let members: Vec<&str> = elements(groups[0], "member");
+        assert_eq!(members.len(), 2);
+        assert_eq!(texts(members[0], "Id"), vec!["i-1"]);
+        assert_eq!(texts(members[1], "Name"), vec!["b"]);
     }
 
     #[test]

@@ -1,46 +1,33 @@
-//! Throttling, latency and lost answers injected between the provider and moto: retries with
-//! backoff converge, nothing is created twice, with retries off the error is `Throttled` with
-//! EC2's code, and a create whose answer is lost is reported `Ambiguous` (never retried into a
-//! duplicate) and found again by its ownership tags.
+//! The provider through the sandbox's behaviour layer (`aws-sandbox`) in front of moto:
+//! throttled calls are retried with backoff and converge with nothing created twice; with
+//! retries off the error is `Throttled` with EC2's code; a create whose answer is lost is
+//! `Ambiguous` (never retried into a duplicate) and found again by its ownership tags; a create
+//! that fails after its first call is `Ambiguous` too, and its resource exists.
 
 mod support;
 
 use serde_json::json;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use support::faults::{Faults, Knobs};
 use support::*;
 use terrace::provider::{CreateRequest, ErrorKind, Provider, ReadRequest};
-use terrace_aws::AwsProvider;
 
-fn provider(endpoint: &str, attempts: u32) -> AwsProvider {
-    std::env::set_var("AWS_ACCESS_KEY_ID", "testing");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "testing");
-    let settings = json!({
-        "endpoint": endpoint,
-        "region": REGION,
-        "max_attempts": attempts,
-        "initial_backoff_ms": 5,
-        "wait_timeout_secs": 30,
-        "poll_interval_ms": 20,
-    });
-    AwsProvider::from_settings(settings.as_object().unwrap()).unwrap()
+fn provider(endpoint: &str, attempts: u32) -> terrace_aws::AwsProvider {
+    provider_at(endpoint, attempts)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throttled_requests_are_retried_and_nothing_is_duplicated() {
     let moto = Moto::start();
-    let faults = Faults::start(
-        &moto.endpoint,
-        Knobs {
+    let faults = layer(
+        &moto,
+        aws_sandbox::Behaviour {
             throttle_rate: 0.3,
-            latency: Duration::from_millis(2),
-            seed: 42,
-            ..Knobs::default()
+            ..lenient(42)
         },
     )
     .await;
-    let p = provider(&faults.endpoint, 12);
+    let p = provider(&faults.endpoint(), 12);
     let vpc = create(
         &p,
         "aws:ec2:Vpc",
@@ -125,16 +112,15 @@ async fn throttled_requests_are_retried_and_nothing_is_duplicated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_retries_throttling_is_reported_with_ec2s_code() {
     let moto = Moto::start();
-    let faults = Faults::start(
-        &moto.endpoint,
-        Knobs {
+    let faults = layer(
+        &moto,
+        aws_sandbox::Behaviour {
             throttle_rate: 1.0,
-            seed: 7,
-            ..Knobs::default()
+            ..lenient(7)
         },
     )
     .await;
-    let p = provider(&faults.endpoint, 1);
+    let p = provider(&faults.endpoint(), 1);
     let err = p
         .create(CreateRequest {
             type_name: "aws:ec2:Vpc".into(),
@@ -153,14 +139,16 @@ async fn without_retries_throttling_is_reported_with_ec2s_code() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_create_answer_is_ambiguous_and_the_resource_is_adopted_not_duplicated() {
     let moto = Moto::start();
-    let knobs = Knobs {
-        lose_action: Some("CreateVpc".into()),
-        seed: 1,
-        ..Knobs::default()
-    };
-    let faults = Faults::start(&moto.endpoint, knobs).await;
+    let faults = layer(
+        &moto,
+        aws_sandbox::Behaviour {
+            lost_answer_rate: 1.0,
+            ..lenient(1)
+        },
+    )
+    .await;
     // Plenty of attempts: the SDK would retry a lost answer; the provider must not.
-    let p = provider(&faults.endpoint, 5);
+    let p = provider(&faults.endpoint(), 5);
     let err = p
         .create(CreateRequest {
             type_name: "aws:ec2:Vpc".into(),
@@ -173,10 +161,11 @@ async fn a_lost_create_answer_is_ambiguous_and_the_resource_is_adopted_not_dupli
         .expect_err("the answer was lost");
     assert_eq!(err.kind, ErrorKind::Ambiguous, "{err}");
     assert_eq!(faults.stats.lost.load(Ordering::Relaxed), 1);
+    drop(faults);
     assert_eq!(moto.count("CreateVpc"), 1, "sent once, never retried");
 
     // The engine's next step: look the resource up by its ownership tags, and adopt it.
-    let found = p
+    let found = provider(&moto.endpoint, 5)
         .read(ReadRequest {
             type_name: "aws:ec2:Vpc".into(),
             region: None,
@@ -200,4 +189,63 @@ async fn a_lost_create_answer_is_ambiguous_and_the_resource_is_adopted_not_dupli
         .await
         .unwrap();
     assert_eq!(vpcs.vpcs().len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_that_fails_after_its_first_call_is_ambiguous_and_its_resource_exists() {
+    let moto = Moto::start();
+    let p = provider(&moto.endpoint, 2);
+    let vpc = create(
+        &p,
+        "aws:ec2:Vpc",
+        "vpc",
+        json!({"cidr_block": "10.0.0.0/16"}),
+    )
+    .await;
+    // The gateway is created, then the layer keeps it invisible longer than the provider
+    // waits: attaching it fails after the gateway exists.
+    let slow = layer(
+        &moto,
+        aws_sandbox::Behaviour {
+            consistency: Some((Duration::from_secs(30), Duration::from_secs(30))),
+            ..lenient(3)
+        },
+    )
+    .await;
+    let settings = json!({
+        "endpoint": slow.endpoint(),
+        "region": REGION,
+        "max_attempts": 2,
+        "initial_backoff_ms": 5,
+        "poll_interval_ms": 20,
+        "consistency_timeout_secs": 1,
+    });
+    let impatient = terrace_aws::AwsProvider::from_settings(settings.as_object().unwrap()).unwrap();
+    let err = impatient
+        .create(CreateRequest {
+            type_name: "aws:ec2:InternetGateway".into(),
+            region: None,
+            properties: props(json!({"vpc_id": vpc.id})),
+            ownership: owner("networks/eu/a", "gateway"),
+            idempotency_key: "networks/eu/a/gateway/create".into(),
+        })
+        .await
+        .expect_err("the attach never sees the gateway");
+    assert_eq!(err.kind, ErrorKind::Ambiguous, "{err}");
+    assert_eq!(err.code, "InvalidInternetGatewayID.NotFound");
+    let gateways = moto
+        .ec2()
+        .describe_internet_gateways()
+        .send()
+        .await
+        .unwrap();
+    let ours = gateways
+        .internet_gateways()
+        .iter()
+        .filter(|g| g.tags().iter().any(|t| t.value() == Some("gateway")))
+        .count();
+    assert_eq!(
+        ours, 1,
+        "the gateway exists: the engine will find and adopt it"
+    );
 }

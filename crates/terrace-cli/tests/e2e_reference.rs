@@ -85,7 +85,14 @@ fn assert_replan_empty(dir: &Path) {
 
 /// Stack → the actions of its changes, for stacks that change.
 fn plan_actions(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
-    let plan = terrace(dir, &["--json", "plan", "--group", "eu"]);
+    plan_actions_with(dir, &[])
+}
+
+/// The same, with extra plan arguments (a raised budget).
+fn plan_actions_with(dir: &Path, extra: &[&str]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut args = vec!["--json", "plan", "--group", "eu"];
+    args.extend_from_slice(extra);
+    let plan = terrace(dir, &args);
     ok(&plan);
     let plan: Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
     plan["stacks"]
@@ -201,7 +208,19 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
         );
     assert_ne!(moved, renumbered);
     std::fs::write(&group, &moved).unwrap();
-    ok(&terrace(dir, &["apply", "--group", "eu", "--yes"]));
+    ok(&terrace(
+        dir,
+        &[
+            "apply",
+            "--group",
+            "eu",
+            "--yes",
+            "--max-replaces",
+            "40",
+            "--max-deletes",
+            "60",
+        ],
+    ));
     sandbox.assert_matches_state(dir, WORKSPACE, REGIONS);
     assert_replan_empty(dir);
 

@@ -1,9 +1,9 @@
 //! Test support: a moto server on a free loopback port (stopped on drop), a provider pointed at
-//! it, a direct EC2 client for checks that do not go through the provider, and the requests
-//! moto recorded (its own recorder), to count HTTP requests and inspect what was sent.
+//! it (or at the sandbox's behaviour layer in front of it), plain SDK clients for checks that do
+//! not go through the provider, and the requests moto recorded (its own recorder), to count
+//! HTTP requests and inspect what was sent.
 #![allow(dead_code)]
 
-pub mod faults;
 #[path = "../../../../tests/support/moto.rs"]
 mod moto;
 
@@ -56,50 +56,22 @@ impl Moto {
 
     /// A plain EC2 client for checks that bypass the provider.
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
-        let config = aws_sdk_ec2::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-            .build();
-        aws_sdk_ec2::Client::from_conf(config)
+        ec2_at(&self.endpoint, true)
     }
 
     /// A plain ELBv2 client for checks that bypass the provider.
     pub fn elbv2(&self) -> aws_sdk_elasticloadbalancingv2::Client {
-        use aws_sdk_elasticloadbalancingv2::config::{BehaviorVersion, Credentials, Region};
-        let config = aws_sdk_elasticloadbalancingv2::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-            .build();
-        aws_sdk_elasticloadbalancingv2::Client::from_conf(config)
+        elbv2_at(&self.endpoint, true)
     }
 
     /// A plain Auto Scaling client for checks that bypass the provider.
     pub fn autoscaling(&self) -> aws_sdk_autoscaling::Client {
-        use aws_sdk_autoscaling::config::{BehaviorVersion, Credentials, Region};
-        let config = aws_sdk_autoscaling::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-            .build();
-        aws_sdk_autoscaling::Client::from_conf(config)
+        autoscaling_at(&self.endpoint, true)
     }
 
     /// A plain Organizations client for checks that bypass the provider.
     pub fn organizations(&self) -> aws_sdk_organizations::Client {
-        use aws_sdk_organizations::config::{BehaviorVersion, Credentials, Region};
-        let config = aws_sdk_organizations::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-            .build();
-        aws_sdk_organizations::Client::from_conf(config)
+        organizations_at(&self.endpoint, true)
     }
 
     /// Request bodies moto received so far (EC2 query strings), in order.
@@ -205,4 +177,112 @@ pub async fn read_ids(p: &AwsProvider, type_name: &str, ids: &[&str]) -> Vec<Obs
     })
     .await
     .unwrap_or_else(|e| panic!("read {type_name}: {e:?}"))
+}
+
+/// A plain ec2 client at `endpoint` (moto, or the behaviour layer), with the SDK's retries or
+/// without them (to see each answer as it is).
+pub fn ec2_at(endpoint: &str, retries: bool) -> aws_sdk_ec2::Client {
+    use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
+    let retry = if retries {
+        aws_config::retry::RetryConfig::standard()
+    } else {
+        aws_config::retry::RetryConfig::disabled()
+    };
+    let config = aws_sdk_ec2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .retry_config(retry)
+        .build();
+    aws_sdk_ec2::Client::from_conf(config)
+}
+
+/// A plain elbv2 client at `endpoint` (moto, or the behaviour layer), with the SDK's retries or
+/// without them (to see each answer as it is).
+pub fn elbv2_at(endpoint: &str, retries: bool) -> aws_sdk_elasticloadbalancingv2::Client {
+    use aws_sdk_elasticloadbalancingv2::config::{BehaviorVersion, Credentials, Region};
+    let retry = if retries {
+        aws_config::retry::RetryConfig::standard()
+    } else {
+        aws_config::retry::RetryConfig::disabled()
+    };
+    let config = aws_sdk_elasticloadbalancingv2::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .retry_config(retry)
+        .build();
+    aws_sdk_elasticloadbalancingv2::Client::from_conf(config)
+}
+
+/// A plain autoscaling client at `endpoint` (moto, or the behaviour layer), with the SDK's retries or
+/// without them (to see each answer as it is).
+pub fn autoscaling_at(endpoint: &str, retries: bool) -> aws_sdk_autoscaling::Client {
+    use aws_sdk_autoscaling::config::{BehaviorVersion, Credentials, Region};
+    let retry = if retries {
+        aws_config::retry::RetryConfig::standard()
+    } else {
+        aws_config::retry::RetryConfig::disabled()
+    };
+    let config = aws_sdk_autoscaling::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .retry_config(retry)
+        .build();
+    aws_sdk_autoscaling::Client::from_conf(config)
+}
+
+/// A plain organizations client at `endpoint` (moto, or the behaviour layer), with the SDK's retries or
+/// without them (to see each answer as it is).
+pub fn organizations_at(endpoint: &str, retries: bool) -> aws_sdk_organizations::Client {
+    use aws_sdk_organizations::config::{BehaviorVersion, Credentials, Region};
+    let retry = if retries {
+        aws_config::retry::RetryConfig::standard()
+    } else {
+        aws_config::retry::RetryConfig::disabled()
+    };
+    let config = aws_sdk_organizations::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+        .retry_config(retry)
+        .build();
+    aws_sdk_organizations::Client::from_conf(config)
+}
+
+/// The sandbox's AWS behaviour layer in front of `moto` (stopped when dropped).
+pub async fn layer(moto: &Moto, behaviour: aws_sandbox::Behaviour) -> aws_sandbox::RunningLayer {
+    aws_sandbox::start(
+        "127.0.0.1:0".parse().unwrap(),
+        &moto.endpoint,
+        behaviour,
+        false,
+    )
+    .await
+    .expect("the behaviour layer starts")
+}
+
+/// A layer that does nothing strict, to switch behaviours on one at a time.
+pub fn lenient(seed: u64) -> aws_sandbox::Behaviour {
+    aws_sandbox::Behaviour::of(aws_sandbox::Profile::Fast, seed)
+}
+
+/// The provider at `endpoint`, with `attempts` per request and short waits.
+pub fn provider_at(endpoint: &str, attempts: u32) -> AwsProvider {
+    moto::credentials();
+    let settings = json!({
+        "endpoint": endpoint,
+        "region": REGION,
+        "max_attempts": attempts,
+        "initial_backoff_ms": 5,
+        "wait_timeout_secs": 30,
+        "poll_interval_ms": 20,
+        "consistency_timeout_secs": 10,
+    });
+    AwsProvider::from_settings(settings.as_object().unwrap()).expect("settings")
 }
