@@ -36,6 +36,9 @@ pub struct Sandbox {
     pub seed: u64,
 }
 
+/// moto's server with one defect mended (see the file): the sandbox runs moto through it.
+const MOTO_LAUNCHER: &str = include_str!("moto_sandbox.py");
+
 /// True while a process exists and has not exited (a zombie has exited).
 fn exists(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -211,16 +214,20 @@ pub fn start(root: &Path, profile: &str, seed: Option<u64>) -> Result<Sandbox, E
         marker: "serve-gce".into(),
     };
     let moto_log = logs(root).join("moto.log");
+    let launcher = logs(root).join("moto_sandbox.py");
+    std::fs::write(&launcher, MOTO_LAUNCHER).map_err(|e| Error::usage(e.to_string()))?;
+    let python = moto.with_file_name("python");
     let moto_args = vec![
+        launcher.display().to_string(),
         "-H".to_string(),
         "127.0.0.1".into(),
         "-p".into(),
         moto_port.to_string(),
     ];
     let moto = Service {
-        pid: spawn(&moto, &moto_args, &moto_log)?,
+        pid: spawn(&python, &moto_args, &moto_log)?,
         url: format!("http://127.0.0.1:{moto_port}"),
-        marker: "moto_server".into(),
+        marker: "moto_sandbox".into(),
     };
     let aws_log = logs(root).join("aws.log");
     let aws_args = vec![
