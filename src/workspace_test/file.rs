@@ -111,7 +111,8 @@ pub enum StateKind {
     /// As if this step's own configuration had been applied: every resource exists, with
     /// mocked ids and attributes.
     Applied,
-    /// The previous step's plan, applied on the mock clouds (later steps' default).
+    /// The state after the previous step: its plan applied on the mock clouds if it was
+    /// accepted, unchanged if it was refused or invalid (later steps' default).
     Previous,
 }
 

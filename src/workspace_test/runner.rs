@@ -51,28 +51,29 @@ impl Runner<'_> {
                 },
                 false => failure,
             };
+            if step.state != StateKind::Previous {
+                world = MockWorld::new();
+            }
             world.set_mocks(&step.mocks);
             let prepared = match step.state {
-                StateKind::None => {
-                    world = MockWorld::new();
-                    world.set_mocks(&step.mocks);
-                    Ok(())
-                }
+                StateKind::None => Ok(None),
+                // A refused (or invalid) plan is never applied: the state stays as it was.
                 StateKind::Previous => match accepted.take() {
-                    Some(previous) => apply_as_if(&previous.terrace, previous.plan).await,
-                    None => Err("there is no state to continue from: the previous step's plan was not accepted".into()),
+                    Some(previous) => apply_as_if(&previous.terrace, previous.plan)
+                        .await
+                        .map(|_| None),
+                    None => Ok(None),
                 },
-                StateKind::Applied => {
-                    world = MockWorld::new();
-                    world.set_mocks(&step.mocks);
-                    self.apply_own(step, &world).await
+                StateKind::Applied => self.apply_own(step, &world).await.map(Some),
+            };
+            let opened = match prepared {
+                Ok(opened) => opened,
+                Err(message) => {
+                    failures.push(prefix(Failure::new(step.at.clone(), message)));
+                    break;
                 }
             };
-            if let Err(message) = prepared {
-                failures.push(prefix(Failure::new(step.at.clone(), message)));
-                break;
-            }
-            let (outcome, terrace) = self.plan(step, &world).await;
+            let (outcome, terrace) = self.plan(step, &world, opened).await;
             failures.extend(
                 check(&step.expect, &outcome, terrace.as_ref(), &step.at)
                     .into_iter()
@@ -119,9 +120,15 @@ impl Runner<'_> {
         )
     }
 
-    /// Plans the step; the outcome, and the workspace if it opened.
-    async fn plan(&self, step: &Step, world: &Arc<MockWorld>) -> (Outcome, Option<Terrace>) {
-        let terrace = match self.open(step, world) {
+    /// Plans the step (with the workspace already opened for it, if any); the outcome, and
+    /// the workspace if it opened.
+    async fn plan(
+        &self,
+        step: &Step,
+        world: &Arc<MockWorld>,
+        opened: Option<Terrace>,
+    ) -> (Outcome, Option<Terrace>) {
+        let terrace = match opened.map(Ok).unwrap_or_else(|| self.open(step, world)) {
             Ok(terrace) => terrace,
             Err(err) => return (outcome_of(err), None),
         };
@@ -138,12 +145,14 @@ impl Runner<'_> {
         (outcome, Some(terrace))
     }
 
-    /// `state: applied`: this step's configuration, planned and applied on the mocks.
-    async fn apply_own(&self, step: &Step, world: &Arc<MockWorld>) -> Result<(), String> {
+    /// `state: applied`: this step's configuration, planned and applied on the mocks; the
+    /// workspace opened for it, to plan the step with.
+    async fn apply_own(&self, step: &Step, world: &Arc<MockWorld>) -> Result<Terrace, String> {
         let fail = |e: Error| format!("`state: applied`: this configuration does not apply: {e}");
         let terrace = self.open(step, world).map_err(fail)?;
         let plan = terrace.plan(&PlanOptions::default()).await.map_err(fail)?;
-        apply_as_if(&terrace, plan).await
+        apply_as_if(&terrace, plan).await?;
+        Ok(terrace)
     }
 }
 
