@@ -223,13 +223,14 @@ fn check_actions(
             ));
         }
     }
-    let stack_rules: Vec<&Located<ActionRule>> =
-        rules.iter().filter(|r| r.item.target.resource.is_none()).collect();
     let resource_rules: Vec<&Located<ActionRule>> =
         rules.iter().filter(|r| r.item.target.resource.is_some()).collect();
     for stack in &plan.stacks {
         let name = &stack.stack.name;
-        if let Some(rule) = stack_rules.iter().find(|r| matches(&r.item.target.stack, name)) {
+        // The first rule naming the stack claims it; a resource rule leaves the stack as a
+        // whole unchecked (`proxies/eu:lb: update` before `"*": no-op`).
+        let first = rules.iter().find(|r| matches(&r.item.target.stack, name));
+        if let Some(rule) = first.filter(|r| r.item.target.resource.is_none()) {
             let actions: Vec<Action> = stack.changes.iter().map(|c| c.action).collect();
             if !rule.item.spec.holds_for_stack(&actions, stack.has_changes()) {
                 failures.push(
