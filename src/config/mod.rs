@@ -198,8 +198,12 @@ fn load_groups(root: &Path, dir: &str, problems: &mut Vec<Diagnostic>) -> Vec<Gr
 /// (`named_by_file`) the group is named by its file; elsewhere (a fixture of a test) `name:`
 /// may differ from the file name, which is only its default.
 pub fn load_group(root: &Path, file: &Path, named_by_file: bool) -> Result<Group, Vec<Diagnostic>> {
-    let text = fs::read_to_string(root.join(file))
-        .map_err(|err| vec![Diagnostic::new(Location::file(file), format!("cannot read: {err}"))])?;
+    let text = fs::read_to_string(root.join(file)).map_err(|err| {
+        vec![Diagnostic::new(
+            Location::file(file),
+            format!("cannot read: {err}"),
+        )]
+    })?;
     let stem = file
         .file_stem()
         .unwrap_or_default()

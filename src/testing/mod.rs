@@ -267,22 +267,7 @@ impl Provider for TestProvider {
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
         self.count("read", &request.type_name);
         self.delay().await;
-        let ids: BTreeSet<&String> = request.ids.iter().collect();
-        Ok(self
-            .cloud
-            .list()?
-            .into_iter()
-            .filter(|r| r.type_name == request.type_name && r.region == request.region)
-            .filter(|r| {
-                ids.contains(&r.id)
-                    || request.owner.as_ref().is_some_and(|o| {
-                        r.ownership.workspace == o.workspace
-                            && r.ownership.stack == o.stack
-                            && (o.resource.is_empty() || r.ownership.resource == o.resource)
-                    })
-            })
-            .map(StoredResource::observed)
-            .collect())
+        self.cloud.read(&request)
     }
 
     async fn create(&self, request: CreateRequest) -> Result<Observed, ProviderError> {

@@ -61,17 +61,16 @@ pub fn check(
     match (outcome, &expect.refused, &expect.invalid) {
         (Outcome::Refused(reasons), Some(refused), _) => check_refused(refused, reasons),
         (Outcome::Invalid(found), _, Some(invalid)) => check_invalid(invalid, found, None),
-        (Outcome::Failed(message), _, Some(invalid)) => {
-            check_invalid(invalid, &[], Some(message))
-        }
+        (Outcome::Failed(message), _, Some(invalid)) => check_invalid(invalid, &[], Some(message)),
         (Outcome::Planned(plan), None, None) => check_plan(expect, plan, terrace),
         (_, Some(refused), _) => vec![Failure::new(refused.at.clone(), "the plan must be refused")
             .values(refused.item.join("; "), outcome.describe())],
-        (_, _, Some(invalid)) => vec![Failure::new(
-            invalid.at.clone(),
-            "the workspace must be invalid",
-        )
-        .values(invalid.item.message.clone(), outcome.describe())],
+        (_, _, Some(invalid)) => {
+            vec![
+                Failure::new(invalid.at.clone(), "the workspace must be invalid")
+                    .values(invalid.item.message.clone(), outcome.describe()),
+            ]
+        }
         (_, None, None) => vec![Failure::new(at.clone(), outcome.describe())],
     }
 }
@@ -111,7 +110,10 @@ fn check_invalid(
     let check = &invalid.item;
     let diagnostic_holds = |d: &Diagnostic| {
         d.to_string().contains(&check.message)
-            && check.at.as_ref().is_none_or(|at| at_matches(at, &d.location))
+            && check
+                .at
+                .as_ref()
+                .is_none_or(|at| at_matches(at, &d.location))
     };
     let other_holds = other.is_some_and(|m| m.contains(&check.message) && check.at.is_none());
     if found.iter().any(diagnostic_holds) || other_holds {
@@ -146,12 +148,21 @@ fn check_plan(expect: &Expect, plan: &Plan, terrace: Option<&Terrace>) -> Vec<Fa
 }
 
 /// Where a resource (and a path in its properties) or an output is written: the template line.
-fn source(terrace: Option<&Terrace>, stack: &str, resource: Option<&str>, path: &[String]) -> Option<Location> {
+fn source(
+    terrace: Option<&Terrace>,
+    stack: &str,
+    resource: Option<&str>,
+    path: &[String],
+) -> Option<Location> {
     let rendered = terrace?.rendered(stack)?;
     let (template, mut segs) = match resource {
         Some(name) => {
             let template = &rendered.spec.resources.get(name)?.template;
-            let segs = vec![Seg::Key("resources"), Seg::Key(name), Seg::Key("properties")];
+            let segs = vec![
+                Seg::Key("resources"),
+                Seg::Key(name),
+                Seg::Key("properties"),
+            ];
             (template.clone(), segs)
         }
         None => {
@@ -176,14 +187,19 @@ fn source(terrace: Option<&Terrace>, stack: &str, resource: Option<&str>, path: 
 fn actions_of(stack: &StackPlan) -> String {
     let mut by_action: BTreeMap<Action, Vec<&str>> = BTreeMap::new();
     for change in &stack.changes {
-        by_action.entry(change.action).or_default().push(&change.name);
+        by_action
+            .entry(change.action)
+            .or_default()
+            .push(&change.name);
     }
     let mut parts: Vec<String> = by_action
         .iter()
         .rev()
         .map(|(action, names)| format!("{action}: {}", names.join(", ")))
         .collect();
-    if stack.outputs.values().any(|o| o.changes()) && !stack.changes.iter().any(|c| c.action.is_change()) {
+    if stack.outputs.values().any(|o| o.changes())
+        && !stack.changes.iter().any(|c| c.action.is_change())
+    {
         parts.push("outputs change".into());
     }
     if parts.is_empty() {
@@ -214,17 +230,24 @@ fn check_actions(
                 .collect(),
             None => Vec::new(),
         };
-        let nothing = stacks.is_empty() || (rule.item.target.resource.is_some() && resources.is_empty());
+        let nothing =
+            stacks.is_empty() || (rule.item.target.resource.is_some() && resources.is_empty());
         if nothing {
-            let what = if stacks.is_empty() { "stack" } else { "resource" };
+            let what = if stacks.is_empty() {
+                "stack"
+            } else {
+                "resource"
+            };
             failures.push(Failure::new(
                 rule.at.clone(),
                 format!("`{}` matches no {what} of the plan", rule.item.key),
             ));
         }
     }
-    let resource_rules: Vec<&Located<ActionRule>> =
-        rules.iter().filter(|r| r.item.target.resource.is_some()).collect();
+    let resource_rules: Vec<&Located<ActionRule>> = rules
+        .iter()
+        .filter(|r| r.item.target.resource.is_some())
+        .collect();
     for stack in &plan.stacks {
         let name = &stack.stack.name;
         // The first rule naming the stack claims it; a resource rule leaves the stack as a
@@ -232,27 +255,46 @@ fn check_actions(
         let first = rules.iter().find(|r| matches(&r.item.target.stack, name));
         if let Some(rule) = first.filter(|r| r.item.target.resource.is_none()) {
             let actions: Vec<Action> = stack.changes.iter().map(|c| c.action).collect();
-            if !rule.item.spec.holds_for_stack(&actions, stack.has_changes()) {
+            if !rule
+                .item
+                .spec
+                .holds_for_stack(&actions, stack.has_changes())
+            {
                 failures.push(
-                    Failure::new(rule.at.clone(), format!("stack {name} does not do what `{}` says", rule.item.key))
-                        .values(rule.item.spec.to_string(), actions_of(stack)),
+                    Failure::new(
+                        rule.at.clone(),
+                        format!("stack {name} does not do what `{}` says", rule.item.key),
+                    )
+                    .values(rule.item.spec.to_string(), actions_of(stack)),
                 );
             }
         }
         for change in &stack.changes {
             let rule = resource_rules.iter().find(|r| {
                 matches(&r.item.target.stack, name)
-                    && r.item.target.resource.as_deref().is_some_and(|p| matches(p, &change.name))
+                    && r.item
+                        .target
+                        .resource
+                        .as_deref()
+                        .is_some_and(|p| matches(p, &change.name))
             });
             if let Some(rule) = rule {
                 if !rule.item.spec.holds_for_resource(change.action) {
                     failures.push(
                         Failure::new(
                             rule.at.clone(),
-                            format!("{name}:{} does not do what `{}` says", change.name, rule.item.key),
+                            format!(
+                                "{name}:{} does not do what `{}` says",
+                                change.name, rule.item.key
+                            ),
                         )
                         .values(rule.item.spec.to_string(), change.action.as_str())
-                        .source(source(terrace, name, Some(&change.name), &[])),
+                        .source(source(
+                            terrace,
+                            name,
+                            Some(&change.name),
+                            &[],
+                        )),
                     );
                 }
             }
@@ -276,14 +318,18 @@ fn values_in<'a>(
                 .map(|c| (Some(c.name.as_str()), resource_value(c, path)))
                 .collect();
             if found.is_empty() {
-                return Err(format!("stack {} has no resource `{resource}`", stack.stack.name));
+                return Err(format!(
+                    "stack {} has no resource `{resource}`",
+                    stack.stack.name
+                ));
             }
             Ok(found)
         }
         Field::Output { key, path } => {
-            let output = stack.outputs.get(key).ok_or_else(|| {
-                format!("stack {} has no output `{key}`", stack.stack.name)
-            })?;
+            let output = stack
+                .outputs
+                .get(key)
+                .ok_or_else(|| format!("stack {} has no output `{key}`", stack.stack.name))?;
             Ok(vec![(None, follow(&output.after, path))])
         }
     }
@@ -313,7 +359,11 @@ fn resource_value(change: &ResourceChange, path: &[String]) -> Value {
     follow(&map, path)
 }
 
-fn check_value(value: &Located<ValueCheck>, plan: &Plan, terrace: Option<&Terrace>) -> Vec<Failure> {
+fn check_value(
+    value: &Located<ValueCheck>,
+    plan: &Plan,
+    terrace: Option<&Terrace>,
+) -> Vec<Failure> {
     let check = &value.item;
     let stacks: Vec<&StackPlan> = plan
         .stacks
@@ -349,9 +399,12 @@ fn check_value(value: &Located<ValueCheck>, plan: &Plan, terrace: Option<&Terrac
                 None => format!("{name}:outputs"),
             };
             failures.push(
-                Failure::new(value.at.clone(), format!("`{}` does not hold for {address}", check.text))
-                    .values(check.expected_text(), expect::show(&actual))
-                    .source(source(terrace, name, resource, &path)),
+                Failure::new(
+                    value.at.clone(),
+                    format!("`{}` does not hold for {address}", check.text),
+                )
+                .values(check.expected_text(), expect::show(&actual))
+                .source(source(terrace, name, resource, &path)),
             );
         }
     }

@@ -205,7 +205,9 @@ impl Address {
             .split_once(':')
             .filter(|(s, r)| !s.is_empty() && !r.is_empty())
             .ok_or_else(|| {
-                format!("`{text}` is not an address; write STACK:RESOURCE.FIELD or STACK:outputs.KEY")
+                format!(
+                    "`{text}` is not an address; write STACK:RESOURCE.FIELD or STACK:outputs.KEY"
+                )
             })?;
         let (name, path) = split_path(rest)?;
         let field = if name == "outputs" {
@@ -440,7 +442,10 @@ mod tests {
         assert!(!create_only.holds_for_stack(&[Action::Create, Action::NoOp], true));
         let update = ActionSpec::parse(&words("update")).unwrap();
         assert!(update.holds_for_stack(&[Action::Update, Action::NoOp], true));
-        assert!(!update.holds_for_stack(&[Action::NoOp], true), "nothing updated");
+        assert!(
+            !update.holds_for_stack(&[Action::NoOp], true),
+            "nothing updated"
+        );
         assert!(!update.holds_for_stack(&[Action::Update, Action::Replace], true));
         let either = ActionSpec::parse(&["update".into(), "replace".into()]).unwrap();
         assert!(either.holds_for_stack(&[Action::Update, Action::Replace], true));

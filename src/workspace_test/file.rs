@@ -311,9 +311,7 @@ pub struct TestFile {
 
 /// What loading a test file checks against.
 pub struct Checks<'a> {
-    /// The workspace root.
-    pub root: &'a Path,
-    /// The workspace as loaded (its groups and config).
+    /// The workspace as loaded (its root, groups and config).
     pub workspace: &'a Workspace,
     /// The providers' schemas.
     pub schemas: &'a Registry,
@@ -323,8 +321,9 @@ pub struct Checks<'a> {
 
 /// Loads and checks one test file; every problem found, located.
 pub fn load(checks: &Checks, path: &Path) -> Result<TestFile, Vec<Diagnostic>> {
-    let file = crate::diagnostics::relative(checks.root, path);
-    let text = std::fs::read_to_string(checks.root.join(&file)).map_err(|e| {
+    let root = &checks.workspace.root;
+    let file = crate::diagnostics::relative(root, path);
+    let text = std::fs::read_to_string(root.join(&file)).map_err(|e| {
         vec![Diagnostic::new(
             Location::file(&file),
             format!("cannot read the test file: {e}"),
@@ -338,7 +337,11 @@ pub fn load(checks: &Checks, path: &Path) -> Result<TestFile, Vec<Diagnostic>> {
         problems: Vec::new(),
     };
     if raw.tests.is_empty() {
-        loader.problem(&[SegBuf::Key("tests".into())], "the file has no tests", "add an entry under `tests:` with a name and an `expect:`");
+        loader.problem(
+            &[SegBuf::Key("tests".into())],
+            "the file has no tests",
+            "add an entry under `tests:` with a name and an `expect:`",
+        );
     }
     let mut names = BTreeMap::new();
     let tests: Vec<Test> = raw
@@ -398,7 +401,11 @@ impl Loader<'_> {
     fn test(&mut self, mut raw: RawStep, path: Vec<SegBuf>) -> Test {
         let name = raw.name.clone().unwrap_or_default();
         if name.trim().is_empty() {
-            self.problem(&path, "a test needs a `name:`", "add `name:` saying what it proves");
+            self.problem(
+                &path,
+                "a test needs a `name:`",
+                "add `name:` saying what it proves",
+            );
         }
         let later = std::mem::take(&mut raw.then);
         let mut previous = Step {
@@ -497,7 +504,7 @@ impl Loader<'_> {
             let at = index(path, i);
             let group = match entry {
                 GroupEntry::Name(name) if name.ends_with(".yaml") || name.ends_with(".yml") => {
-                    match crate::config::load_group(self.checks.root, Path::new(&name), false) {
+                    match crate::config::load_group(&workspace.root, Path::new(&name), false) {
                         Ok(group) => group,
                         Err(mut found) => {
                             self.problems.append(&mut found);
@@ -522,7 +529,11 @@ impl Loader<'_> {
                     group.file = self.file.clone();
                     group.key_path = at.clone();
                     if group.name.is_empty() {
-                        self.problem(&at, "an inline group needs a `name:`", "add `name:` (the group's name in stack names)");
+                        self.problem(
+                            &at,
+                            "an inline group needs a `name:`",
+                            "add `name:` (the group's name in stack names)",
+                        );
                         continue;
                     }
                     let mut found = crate::config::check_group(&group, self.text, None);
@@ -573,7 +584,11 @@ impl Loader<'_> {
             let type_path = key(path, &type_name);
             let Some(schema) = schemas.schema(&type_name) else {
                 let help = suggest(&type_name, schemas.type_names());
-                self.problem(&type_path, &format!("unknown resource type `{type_name}`"), &help);
+                self.problem(
+                    &type_path,
+                    &format!("unknown resource type `{type_name}`"),
+                    &help,
+                );
                 continue;
             };
             let mut values = crate::provider::Properties::new();
@@ -600,9 +615,8 @@ impl Loader<'_> {
         let actions_path = key(path, "actions");
         for (target, words) in raw.actions {
             let at = key(&actions_path, &target);
-            let parsed = Target::parse(&target).and_then(|t| {
-                ActionSpec::parse(&words.0).map(|spec| (t, spec))
-            });
+            let parsed = Target::parse(&target)
+                .and_then(|t| ActionSpec::parse(&words.0).map(|spec| (t, spec)));
             match parsed {
                 Ok((parsed_target, spec)) => expect.actions.push(Located {
                     at: self.at(&at),
@@ -612,9 +626,7 @@ impl Loader<'_> {
                         spec,
                     },
                 }),
-                Err(message) => {
-                    self.problem(&at, &message, &format!("actions are {ACTION_WORDS}"))
-                }
+                Err(message) => self.problem(&at, &message, &format!("actions are {ACTION_WORDS}")),
             }
         }
         for (i, text) in raw.values.iter().enumerate() {

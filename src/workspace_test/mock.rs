@@ -153,22 +153,7 @@ impl Provider for MockProvider {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
-        Ok(self
-            .world
-            .cloud
-            .list()?
-            .into_iter()
-            .filter(|r| r.type_name == request.type_name && r.region == request.region)
-            .filter(|r| {
-                request.ids.contains(&r.id)
-                    || request.owner.as_ref().is_some_and(|o| {
-                        r.ownership.workspace == o.workspace
-                            && r.ownership.stack == o.stack
-                            && (o.resource.is_empty() || r.ownership.resource == o.resource)
-                    })
-            })
-            .map(StoredResource::observed)
-            .collect())
+        self.world.cloud.read(&request)
     }
 
     async fn create(&self, request: CreateRequest) -> Result<Observed, ProviderError> {
@@ -244,15 +229,24 @@ mod tests {
         let world = MockWorld::new();
         let lb = create(&world, "lb", json!({"port": 5432}));
         assert_eq!(lb.id, "mock:proxies/eu:lb");
-        assert_eq!(lb.attributes["endpoint"], json!("mock:proxies/eu:lb.endpoint"));
+        assert_eq!(
+            lb.attributes["endpoint"],
+            json!("mock:proxies/eu:lb.endpoint")
+        );
         assert_eq!(lb.attributes["public"], json!(false), "unset: defaulted");
         assert_eq!(lb.attributes["targets"], json!([]));
         assert!(!lb.attributes.contains_key("port"), "set by the template");
         let again = create(&world, "lb", json!({}));
-        assert_eq!(again.id, "mock:proxies/eu:lb#2", "a replacement is another resource");
+        assert_eq!(
+            again.id, "mock:proxies/eu:lb#2",
+            "a replacement is another resource"
+        );
         world.set_mocks(&BTreeMap::from([(
             "test:LoadBalancer".to_string(),
-            json!({"endpoint": "db.example.com"}).as_object().unwrap().clone(),
+            json!({"endpoint": "db.example.com"})
+                .as_object()
+                .unwrap()
+                .clone(),
         )]));
         let mocked = create(&world, "other", json!({}));
         assert_eq!(mocked.attributes["endpoint"], json!("db.example.com"));

@@ -19,8 +19,8 @@ mod check;
 pub mod expect;
 pub mod file;
 pub mod mock;
-pub mod report;
 pub mod rego;
+pub mod report;
 mod runner;
 
 pub use report::{Failure, Report, SuiteReport, TestReport};
@@ -118,7 +118,10 @@ pub fn discover(workspace: &Workspace, paths: &[PathBuf]) -> Result<Selection, E
                 path.display()
             )));
         } else {
-            return Err(Error::usage(format!("{}: no such file or directory", path.display())));
+            return Err(Error::usage(format!(
+                "{}: no such file or directory",
+                path.display()
+            )));
         }
     }
     Ok(selection)
@@ -161,7 +164,6 @@ fn load_all(
 ) -> Result<Loaded, Vec<Diagnostic>> {
     let root = &workspace.root;
     let checks = file::Checks {
-        root,
         workspace,
         schemas,
         policies,

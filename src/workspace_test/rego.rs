@@ -95,7 +95,10 @@ impl Assertions {
     pub fn check(&self, plan_json: &str, at: &Location) -> Vec<Failure> {
         let mut engine = self.engine.clone();
         if let Err(e) = engine.set_input_json(plan_json) {
-            return vec![Failure::new(at.clone(), format!("the plan is not Rego input: {e}"))];
+            return vec![Failure::new(
+                at.clone(),
+                format!("the plan is not Rego input: {e}"),
+            )];
         }
         self.rules
             .iter()
@@ -104,7 +107,10 @@ impl Assertions {
                 let mut where_ = at.clone();
                 where_.line = at.line.map(|l| l + line);
                 where_.column = Some(1);
-                Some(Failure::new(where_, format!("Rego assertion `{rule}` {why}")))
+                Some(Failure::new(
+                    where_,
+                    format!("Rego assertion `{rule}` {why}"),
+                ))
             })
             .collect()
     }
@@ -246,7 +252,11 @@ mod tests {
                 "Rego assertion `assert_named` is undefined: a condition in its body does not hold"
             ]
         );
-        assert_eq!(failures[1].at.line, Some(5), "the rule's own line in the test file");
+        assert_eq!(
+            failures[1].at.line,
+            Some(5),
+            "the rule's own line in the test file"
+        );
         let err = Assertions::compile(&policies, "t.yaml:3", "allow if true\n").unwrap_err();
         assert!(err.contains("no rule named `assert`"), "{err}");
         let err = Assertions::compile(&policies, "t.yaml:3", "assert if {\n").unwrap_err();

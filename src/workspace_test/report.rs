@@ -227,8 +227,9 @@ mod tests {
             name: "a <b> & \"c\"".into(),
             at: Location::at("t.yaml", 3, 5),
             duration: Duration::from_millis(12),
-            failures: vec![Failure::new(Location::at("t.yaml", 7, 9), "x < y\u{1}")
-                .values("2", "3")],
+            failures: vec![
+                Failure::new(Location::at("t.yaml", 7, 9), "x < y\u{1}").values("2", "3")
+            ],
         };
         let passing = TestReport {
             name: "ok".into(),
@@ -245,10 +246,19 @@ mod tests {
         );
         assert_eq!((report.passed, report.failed), (1, 1));
         let xml = report.junit_xml();
-        assert!(xml.contains(r#"<testsuites name="terrace test" tests="2" failures="1""#), "{xml}");
-        assert!(xml.contains(r#"name="a &lt;b&gt; &amp; &quot;c&quot;""#), "{xml}");
+        assert!(
+            xml.contains(r#"<testsuites name="terrace test" tests="2" failures="1""#),
+            "{xml}"
+        );
+        assert!(
+            xml.contains(r#"name="a &lt;b&gt; &amp; &quot;c&quot;""#),
+            "{xml}"
+        );
         assert!(xml.contains("x &lt; y"), "{xml}");
         assert!(!xml.contains('\u{1}'));
-        assert!(xml.contains(r#"<testcase name="ok" classname="t.yaml" time="0.003"/>"#), "{xml}");
+        assert!(
+            xml.contains(r#"<testcase name="ok" classname="t.yaml" time="0.003"/>"#),
+            "{xml}"
+        );
     }
 }

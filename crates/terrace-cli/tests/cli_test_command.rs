@@ -16,7 +16,11 @@ fn code(output: &Output) -> Option<i32> {
 
 /// The last line of stdout: the summary.
 fn summary(output: &Output) -> String {
-    stdout(output).lines().last().unwrap_or_default().to_string()
+    stdout(output)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
 }
 
 const PASSING: &str = "\
@@ -60,7 +64,10 @@ tests:
         out.contains("ok   tests/a.yaml › a fresh group creates everything ("),
         "{out}"
     );
-    assert!(out.contains("FAIL tests/b.yaml › replica a has four nodes"), "{out}");
+    assert!(
+        out.contains("FAIL tests/b.yaml › replica a has four nodes"),
+        "{out}"
+    );
     // The failing value: the assertion's line, expected, actual, and the template line.
     assert!(
         out.contains(
@@ -68,7 +75,10 @@ tests:
         ),
         "{out}"
     );
-    assert!(out.contains("       expected: 4\n       actual:   3\n"), "{out}");
+    assert!(
+        out.contains("       expected: 4\n       actual:   3\n"),
+        "{out}"
+    );
     assert!(
         out.contains(
             "from:     templates/replicas/replica.yaml.tera:8:7 (rendered for stack replicas/eu/a)"
@@ -80,7 +90,10 @@ tests:
         out.contains("tests/b.yaml:9:9: stack networks/eu/a does not do what `networks/eu/*` says"),
         "{out}"
     );
-    assert!(out.contains("expected: no-op\n       actual:   create: vpc, subnet-eu-1a, subnet-eu-1b"), "{out}");
+    assert!(
+        out.contains("expected: no-op\n       actual:   create: vpc, subnet-eu-1a, subnet-eu-1b"),
+        "{out}"
+    );
     assert_eq!(summary(&output), "1 passed, 2 failed");
     // Only the passing file: exit 0.
     let output = terrace(dir.path(), &["test", "tests/a.yaml"]);
@@ -147,7 +160,9 @@ tests:
     let out = stdout(&output);
     assert_eq!(code(&output), Some(1), "{out}");
     assert!(
-        out.contains("tests/rego.yaml:9:1: Rego assertion `assert_no_public_balancer` is undefined"),
+        out.contains(
+            "tests/rego.yaml:9:1: Rego assertion `assert_no_public_balancer` is undefined"
+        ),
         "{out}"
     );
     assert!(!out.contains("assert_one_public_balancer"), "{out}");
@@ -194,7 +209,13 @@ tests:
 ",
     );
     let output = terrace(dir.path(), &["test"]);
-    assert_eq!(code(&output), Some(0), "{}{}", stdout(&output), stderr(&output));
+    assert_eq!(
+        code(&output),
+        Some(0),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
     // The same test, wrong about the blast radius: the failure names the extra stacks.
     edit(
         dir.path(),
@@ -250,8 +271,14 @@ tests:
     );
     let output = terrace(dir.path(), &["test"]);
     let out = stdout(&output);
-    assert!(out.contains("ok   tests/refusals.yaml › the proxies' region"), "{out}");
-    assert!(out.contains("ok   tests/refusals.yaml › a replica outside"), "{out}");
+    assert!(
+        out.contains("ok   tests/refusals.yaml › the proxies' region"),
+        "{out}"
+    );
+    assert!(
+        out.contains("ok   tests/refusals.yaml › a replica outside"),
+        "{out}"
+    );
     assert!(
         out.contains("tests/refusals.yaml:24:7: the plan must be refused\n       expected: is protected\n       actual:   the plan was accepted (9 to create"),
         "{out}"
@@ -284,7 +311,9 @@ fn policy_unit_tests_run_against_fixture_plans() {
         "{out}"
     );
     assert!(
-        out.contains("policies/no_public_test.rego:9:1: `test_wrongly_expects_nothing` is undefined"),
+        out.contains(
+            "policies/no_public_test.rego:9:1: `test_wrongly_expects_nothing` is undefined"
+        ),
         "{out}"
     );
     assert_eq!(summary(&output), "1 passed, 1 failed");
@@ -350,7 +379,9 @@ fn the_reference_workspace_passes_its_own_tests_and_junit_validates() {
     validate_junit(&xml);
     let text = std::fs::read_to_string(&xml).unwrap();
     assert!(
-        text.contains(&format!(r#"<testsuites name="terrace test" tests="{passed}" failures="0""#)),
+        text.contains(&format!(
+            r#"<testsuites name="terrace test" tests="{passed}" failures="0""#
+        )),
         "{text}"
     );
     assert!(text.contains(r#"<testsuite name="workspace-tests/reference.yaml""#));
@@ -375,7 +406,10 @@ fn junit_with_failures_validates_and_carries_each_failure() {
         text.contains(r#"<testsuites name="terrace test" tests="2" failures="1""#),
         "{text}"
     );
-    assert!(text.contains(r#"<testcase name="&lt;wrong&gt; &amp; count" classname="tests/b.yaml""#), "{text}");
+    assert!(
+        text.contains(r#"<testcase name="&lt;wrong&gt; &amp; count" classname="tests/b.yaml""#),
+        "{text}"
+    );
     assert!(
         text.contains(r#"<failure message="tests/b.yaml:5:11: `replicas/eu/a:db.count == 4` does not hold for replicas/eu/a:db" type="assertion">"#),
         "{text}"

@@ -128,9 +128,8 @@ async fn test(cli: &Cli, args: &args::TestArgs, styles: &Styles) -> Result<i32, 
     .await?;
     if let Some(path) = &args.junit {
         let path = cli.dir.join(path);
-        terrace::state::file::write_atomic(&path, report.junit_xml().as_bytes()).map_err(|e| {
-            Error::usage(format!("cannot write {}: {e}", path.display()))
-        })?;
+        terrace::state::file::write_atomic(&path, report.junit_xml().as_bytes())
+            .map_err(|e| Error::usage(format!("cannot write {}: {e}", path.display())))?;
     }
     if json {
         println!(
@@ -140,7 +139,11 @@ async fn test(cli: &Cli, args: &args::TestArgs, styles: &Styles) -> Result<i32, 
     } else {
         print!("{}", render::test_summary(&report, styles));
     }
-    Ok(if report.failed == 0 { EXIT_OK } else { EXIT_ERROR })
+    Ok(if report.failed == 0 {
+        EXIT_OK
+    } else {
+        EXIT_ERROR
+    })
 }
 
 fn open(dir: &Path) -> Result<Terrace, Error> {
