@@ -24,7 +24,8 @@
 //! [`value`] (values, unknowns, references), [`graph`], [`provider`] (the cloud contract),
 //! [`state`] (stack states, journal, locks), [`plan`] (diff, plan data), [`apply`] (the
 //! executor), [`engine`] (the public entry point), [`secrets`] (encrypted config values),
-//! [`testing`] (an in-process test provider for engine tests).
+//! [`testing`] (an in-process test provider for engine tests), [`workspace_test`] (`terrace
+//! test`: offline unit tests of a workspace's templates and policies).
 
 #![warn(missing_docs)]
 
@@ -47,5 +48,6 @@ pub mod spec;
 pub mod state;
 pub mod testing;
 pub mod value;
+pub mod workspace_test;
 
 pub use error::Error;

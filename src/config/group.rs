@@ -1,6 +1,8 @@
 //! `groups/<name>.yaml`: one region group — its jurisdiction and its replicas (cloud, region,
 //! zones, size).
 
+use super::yaml::{self, Seg, SegBuf};
+use crate::diagnostics::Location;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
@@ -27,6 +29,10 @@ pub struct Group {
     /// The group file, relative to the workspace root.
     #[serde(skip)]
     pub file: PathBuf,
+    /// Where the group's mapping sits in its file: empty for a group file; the key path of a
+    /// group written inline in another file (e.g. a test of `terrace test`).
+    #[serde(skip)]
+    pub key_path: Vec<SegBuf>,
 }
 
 /// One database replica of a group, in one cloud region.
@@ -58,6 +64,14 @@ fn default_nodes() -> u32 {
 }
 
 impl Group {
+    /// The location of a key path inside the group (`text` is the text of its file), falling
+    /// back to the deepest part found.
+    pub fn locate(&self, text: &str, path: &[Seg]) -> Location {
+        let mut full: Vec<Seg> = self.key_path.iter().map(SegBuf::as_seg).collect();
+        full.extend_from_slice(path);
+        yaml::location_of(&self.file, text, &full)
+    }
+
     /// The distinct clouds of the group's replicas, in order of first appearance.
     pub fn clouds(&self) -> Vec<String> {
         let mut clouds: Vec<String> = Vec::new();

@@ -185,44 +185,53 @@ const NAME_HELP: &str = "use lowercase letters, digits and `-`, starting with a 
 fn load_groups(root: &Path, dir: &str, problems: &mut Vec<Diagnostic>) -> Vec<Group> {
     let mut groups = Vec::new();
     for path in files_with_suffix(&root.join(dir), ".yaml") {
-        let file = relative(root, &path);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) => {
-                problems.push(Diagnostic::new(
-                    Location::file(&file),
-                    format!("cannot read: {err}"),
-                ));
-                continue;
-            }
-        };
-        let stem = file
-            .file_stem()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .to_string();
-        match yaml::parse::<Group>(&file, &text) {
-            Ok(mut group) => {
-                group.file = file.clone();
-                if group.name.is_empty() {
-                    group.name = stem.clone();
-                }
-                check_group(&group, &stem, &text, problems);
-                groups.push(group);
-            }
-            Err(diagnostic) => problems.push(diagnostic),
+        match load_group(root, &relative(root, &path), true) {
+            Ok(group) => groups.push(group),
+            Err(mut found) => problems.append(&mut found),
         }
     }
     groups.sort_by(|a, b| a.name.cmp(&b.name));
     groups
 }
 
-fn check_group(group: &Group, stem: &str, text: &str, problems: &mut Vec<Diagnostic>) {
-    let file = &group.file;
-    if group.name != stem {
+/// Reads and checks one group file (`file` relative to `root`). In the groups directory
+/// (`named_by_file`) the group is named by its file; elsewhere (a fixture of a test) `name:`
+/// may differ from the file name, which is only its default.
+pub fn load_group(root: &Path, file: &Path, named_by_file: bool) -> Result<Group, Vec<Diagnostic>> {
+    let text = fs::read_to_string(root.join(file)).map_err(|err| {
+        vec![Diagnostic::new(
+            Location::file(file),
+            format!("cannot read: {err}"),
+        )]
+    })?;
+    let stem = file
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string();
+    let mut group = yaml::parse::<Group>(file, &text).map_err(|d| vec![d])?;
+    group.file = file.to_path_buf();
+    if group.name.is_empty() {
+        group.name = stem.clone();
+    }
+    let problems = check_group(&group, &text, named_by_file.then_some(stem.as_str()));
+    if problems.is_empty() {
+        Ok(group)
+    } else {
+        Err(problems)
+    }
+}
+
+/// Problems of a parsed group: its name (equal to `stem`, its file name, when given), its
+/// replica names (valid, unique) and that it has replicas. `text` is the text of the group's
+/// file; locations follow [`Group::locate`].
+pub fn check_group(group: &Group, text: &str, stem: Option<&str>) -> Vec<Diagnostic> {
+    let mut problems = Vec::new();
+    let at = |path: &[Seg]| group.locate(text, path);
+    if let Some(stem) = stem.filter(|s| *s != group.name) {
         problems.push(
             Diagnostic::new(
-                yaml::location_of(file, text, &[Seg::Key("name")]),
+                at(&[Seg::Key("name")]),
                 format!(
                     "group name `{}` differs from its file name `{stem}`",
                     group.name
@@ -237,7 +246,7 @@ fn check_group(group: &Group, stem: &str, text: &str, problems: &mut Vec<Diagnos
     if !is_valid_name(&group.name) {
         problems.push(
             Diagnostic::new(
-                Location::file(file),
+                at(&[Seg::Key("name")]),
                 format!("invalid group name `{}`", group.name),
             )
             .help(NAME_HELP),
@@ -246,7 +255,7 @@ fn check_group(group: &Group, stem: &str, text: &str, problems: &mut Vec<Diagnos
     if group.replicas.is_empty() {
         problems.push(
             Diagnostic::new(
-                yaml::location_of(file, text, &[Seg::Key("replicas")]),
+                at(&[Seg::Key("replicas")]),
                 "a group needs at least one replica",
             )
             .help("add an entry under `replicas:` with name, cloud, region and zones"),
@@ -254,11 +263,7 @@ fn check_group(group: &Group, stem: &str, text: &str, problems: &mut Vec<Diagnos
     }
     let mut seen = BTreeMap::new();
     for (i, replica) in group.replicas.iter().enumerate() {
-        let at = yaml::location_of(
-            file,
-            text,
-            &[Seg::Key("replicas"), Seg::Index(i), Seg::Key("name")],
-        );
+        let at = at(&[Seg::Key("replicas"), Seg::Index(i), Seg::Key("name")]);
         if !is_valid_name(&replica.name) {
             problems.push(
                 Diagnostic::new(
@@ -279,6 +284,7 @@ fn check_group(group: &Group, stem: &str, text: &str, problems: &mut Vec<Diagnos
             );
         }
     }
+    problems
 }
 
 fn load_layers(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {

@@ -18,6 +18,10 @@ pub struct Settings {
     /// Directory of the group files, relative to the workspace; default `groups`.
     #[serde(default)]
     pub groups: Option<String>,
+    /// Directory of the `terrace test` files (`*.yaml`), relative to the workspace; default
+    /// `tests`.
+    #[serde(default)]
+    pub tests: Option<String>,
     /// Provider name (the prefix of resource types, and a replica's `cloud`) → its settings.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderSettings>,

@@ -77,6 +77,26 @@ pub enum Seg<'a> {
     Index(usize),
 }
 
+/// An owned [`Seg`], for key paths kept in data (e.g. where an inline group sits in a test
+/// file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SegBuf {
+    /// A mapping key.
+    Key(String),
+    /// The n-th item of a sequence.
+    Index(usize),
+}
+
+impl SegBuf {
+    /// The borrowed form.
+    pub fn as_seg(&self) -> Seg<'_> {
+        match self {
+            SegBuf::Key(key) => Seg::Key(key),
+            SegBuf::Index(i) => Seg::Index(*i),
+        }
+    }
+}
+
 struct Line<'a> {
     number: usize,
     /// Column (0-based) of the key or item content on this line.
@@ -103,12 +123,7 @@ fn scan(text: &str) -> Vec<Line<'_>> {
                 content_col = indent + (rest.len() - after.len());
                 rest = after;
             }
-            let key = rest.find(':').and_then(|colon| {
-                let candidate = rest[..colon].trim().trim_matches(|c| c == '"' || c == '\'');
-                let plain = !candidate.is_empty() && !candidate.contains(['{', '[', ' ']);
-                let followed = rest[colon + 1..].is_empty() || rest[colon + 1..].starts_with(' ');
-                (plain && followed).then_some(candidate)
-            });
+            let key = mapping_key(rest);
             Some(Line {
                 number: i + 1,
                 content_col,
@@ -117,6 +132,25 @@ fn scan(text: &str) -> Vec<Line<'_>> {
             })
         })
         .collect()
+}
+
+/// The key of a `key: value` line: the text before the first `:` that ends the line or is
+/// followed by a space (so `networks/eu/*:vpc: create` has the key `networks/eu/*:vpc`), with
+/// quotes removed (`"*": no-op`).
+fn mapping_key(rest: &str) -> Option<&str> {
+    if let Some(quote) = rest.chars().next().filter(|c| *c == '"' || *c == '\'') {
+        let inner = &rest[1..];
+        let end = inner.find(quote)?;
+        let followed = inner[end + 1..].trim_start().starts_with(':');
+        return (followed && end > 0).then_some(&inner[..end]);
+    }
+    let colon = rest.match_indices(':').map(|(i, _)| i).find(|&i| {
+        let after = &rest[i + 1..];
+        after.is_empty() || after.starts_with(' ')
+    })?;
+    let candidate = rest[..colon].trim();
+    let plain = !candidate.is_empty() && !candidate.contains(['{', '[', ' ']);
+    plain.then_some(candidate)
 }
 
 /// True when `other` (a line after a node found at `level`) is no longer inside that node.
@@ -239,6 +273,23 @@ resources:
             Some((8, 1))
         );
         assert_eq!(locate(DOC, &[Seg::Key("nope")]), None);
+    }
+
+    #[test]
+    fn keys_may_hold_colons_and_quotes() {
+        let doc = "actions:\n  networks/eu/*:vpc: create\n  \"*\": no-op\n  url: http://x\n";
+        assert_eq!(
+            locate(doc, &[Seg::Key("actions"), Seg::Key("networks/eu/*:vpc")]),
+            Some((2, 3))
+        );
+        assert_eq!(
+            locate(doc, &[Seg::Key("actions"), Seg::Key("*")]),
+            Some((3, 3))
+        );
+        assert_eq!(
+            locate(doc, &[Seg::Key("actions"), Seg::Key("url")]),
+            Some((4, 3))
+        );
     }
 
     #[derive(Debug, Deserialize)]

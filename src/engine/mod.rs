@@ -115,9 +115,22 @@ impl Terrace {
         providers: impl FnOnce(&Workspace) -> Result<Registry, Error>,
         secrets: impl FnOnce(&Workspace) -> Result<Option<Arc<Secrets>>, Error>,
     ) -> Result<Terrace, Error> {
-        let mut workspace = config::load(root).map_err(Error::Invalid)?;
+        let workspace = config::load(root).map_err(Error::Invalid)?;
         let registry = providers(&workspace)?;
         let secrets = secrets(&workspace)?;
+        Terrace::from_workspace(workspace, registry, secrets, None)
+    }
+
+    /// Renders and validates an already loaded workspace (which the caller may have changed:
+    /// other groups, other config values), with these providers and secrets. `backend: None`
+    /// opens the state backend `terrace.yaml` names; a backend given is used instead (e.g. an
+    /// in-memory one for `terrace test`).
+    pub fn from_workspace(
+        mut workspace: Workspace,
+        registry: Registry,
+        secrets: Option<Arc<Secrets>>,
+        backend: Option<Arc<dyn Backend>>,
+    ) -> Result<Terrace, Error> {
         crate::secrets::seal_config(&mut workspace.settings.config, secrets.as_deref())?;
         let renderer = Renderer::new(&workspace).map_err(|d| Error::Invalid(Diagnostics(d)))?;
         let mut rendered = Vec::new();
@@ -151,11 +164,14 @@ impl Terrace {
             .collect();
         let policies = crate::policy::rego::Policies::load(&workspace.root)
             .map_err(|d| Error::Invalid(Diagnostics(d)))?;
-        let backend = open_backend(
-            workspace.settings.backend.as_deref(),
-            &workspace.root,
-            &registry,
-        )?;
+        let backend = match backend {
+            Some(backend) => backend,
+            None => open_backend(
+                workspace.settings.backend.as_deref(),
+                &workspace.root,
+                &registry,
+            )?,
+        };
         let limits = Limits::new(&registry, &workspace.settings);
         Ok(Terrace {
             workspace,
@@ -172,6 +188,11 @@ impl Terrace {
     /// The loaded workspace.
     pub fn workspace(&self) -> &Workspace {
         &self.workspace
+    }
+
+    /// The workspace's Rego policies (`policies/*.rego`).
+    pub fn policies(&self) -> &crate::policy::rego::Policies {
+        &self.policies
     }
 
     /// The providers.

@@ -107,7 +107,9 @@ impl Selector {
     }
 }
 
-fn matches(pattern: &str, name: &str) -> bool {
+/// True when `name` matches `pattern`: a glob (`networks/eu/*`; `*` also spans `/`) or, if
+/// the pattern is not a valid glob, the exact name.
+pub fn matches(pattern: &str, name: &str) -> bool {
     match glob::Pattern::new(pattern) {
         Ok(p) => p.matches(name),
         Err(_) => pattern == name,

@@ -105,8 +105,7 @@ impl Checker<'_> {
                 std::fs::read_to_string(self.workspace.root.join(&group.file)).unwrap_or_default();
             for (i, replica) in group.replicas.iter().enumerate() {
                 if !known.contains(&replica.cloud.as_str()) {
-                    let at = crate::config::yaml::location_of(
-                        &group.file,
+                    let at = group.locate(
                         &text,
                         &[Seg::Key("replicas"), Seg::Index(i), Seg::Key("cloud")],
                     );
@@ -132,7 +131,7 @@ impl Checker<'_> {
             };
             let text =
                 std::fs::read_to_string(self.workspace.root.join(&group.file)).unwrap_or_default();
-            let at = |path: &[Seg]| crate::config::yaml::location_of(&group.file, &text, path);
+            let at = |path: &[Seg]| group.locate(&text, path);
             if !data.knows(jurisdiction) {
                 self.problems.push(
                     Diagnostic::new(

@@ -1,10 +1,19 @@
 //! Policy as code: `policies/*.rego` of a workspace, evaluated with regorus on the plan JSON.
 //! Policies are Rego v1 in `package terrace` and add messages to the partial set `deny`; any
 //! message refuses the plan. The plan's JSON form (docs/plan-format.md) is the `input`.
+//! Files named `*_test.rego` are policy unit tests, run by `terrace test`, never policies.
 
 use crate::diagnostics::{Diagnostic, Location};
 use crate::plan::Plan;
 use std::path::{Path, PathBuf};
+
+/// Policy unit tests (`*_test.rego`, the OPA convention) are not policies: `terrace test` runs
+/// them, plans never evaluate them.
+pub fn is_test_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.ends_with("_test.rego"))
+}
 
 /// The rule every policy contributes to.
 pub const DENY_RULE: &str = "data.terrace.deny";
@@ -24,7 +33,7 @@ impl Policies {
             .flatten()
             .flatten()
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rego"))
+            .filter(|p| p.extension().is_some_and(|e| e == "rego") && !is_test_file(p))
             .collect();
         paths.sort();
         let mut files = Vec::new();
@@ -58,7 +67,8 @@ impl Policies {
         self.files.is_empty()
     }
 
-    fn engine(&self) -> Result<regorus::Engine, String> {
+    /// A regorus engine with every policy loaded (to add tests or assertions to).
+    pub fn engine(&self) -> Result<regorus::Engine, String> {
         let mut engine = regorus::Engine::new();
         for (path, text) in &self.files {
             engine

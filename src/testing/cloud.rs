@@ -1,7 +1,7 @@
 //! The test provider's fake cloud: resources by id, idempotency tokens, in memory or one file
 //! per resource in a directory (safe for several processes: files are created atomically).
 
-use crate::provider::{ErrorKind, Observed, Ownership, Properties, ProviderError};
+use crate::provider::{ErrorKind, Observed, Ownership, Properties, ProviderError, ReadRequest};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fs;
@@ -109,6 +109,27 @@ impl FakeCloud {
         };
         all.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(all)
+    }
+
+    /// A batched read: the resources of the request's type and region that it names by id
+    /// or that carry its ownership tags.
+    pub fn read(&self, request: &ReadRequest) -> Result<Vec<Observed>, ProviderError> {
+        let ids: std::collections::BTreeSet<&String> = request.ids.iter().collect();
+        let wanted = |r: &StoredResource| {
+            ids.contains(&r.id)
+                || request.owner.as_ref().is_some_and(|o| {
+                    r.ownership.workspace == o.workspace
+                        && r.ownership.stack == o.stack
+                        && (o.resource.is_empty() || r.ownership.resource == o.resource)
+                })
+        };
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|r| r.type_name == request.type_name && r.region == request.region)
+            .filter(wanted)
+            .map(StoredResource::observed)
+            .collect())
     }
 
     /// One resource by id.

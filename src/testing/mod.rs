@@ -329,8 +329,7 @@ impl Provider for TestProvider {
             ));
         }
         let ids: BTreeSet<&String> = request.ids.iter().collect();
-        let all = self.cloud.list()?;
-        if let Some(denied) = all.iter().find(|r| {
+        if let Some(denied) = self.cloud.list()?.iter().find(|r| {
             ids.contains(&r.id) && self.options.deny_reads.contains(&r.ownership.resource)
         }) {
             return Err(ProviderError::new(
@@ -342,19 +341,11 @@ impl Provider for TestProvider {
                 ),
             ));
         }
-        Ok(all
+        Ok(self
+            .cloud
+            .read(&request)?
             .into_iter()
-            .filter(|r| !self.lagging(&r.id))
-            .filter(|r| r.type_name == request.type_name && r.region == request.region)
-            .filter(|r| {
-                ids.contains(&r.id)
-                    || request.owner.as_ref().is_some_and(|o| {
-                        r.ownership.workspace == o.workspace
-                            && r.ownership.stack == o.stack
-                            && (o.resource.is_empty() || r.ownership.resource == o.resource)
-                    })
-            })
-            .map(StoredResource::observed)
+            .filter(|o| !self.lagging(&o.id))
             .collect())
     }
 

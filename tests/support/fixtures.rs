@@ -49,7 +49,8 @@ pub fn edit(dir: &Path, file: &str, from: &str, to: &str) {
 
 #[allow(dead_code)] // not every test suite uses it
 /// A copy of the repository's reference workspace (terrace.yaml, stacks/, templates/,
-/// policies/ and the group files in examples/) in a fresh temporary directory.
+/// policies/, workspace-tests/ and the group files in examples/) in a fresh temporary
+/// directory.
 pub fn reference_workspace() -> tempfile::TempDir {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"))
         .ancestors()
@@ -58,7 +59,7 @@ pub fn reference_workspace() -> tempfile::TempDir {
         .to_path_buf();
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::copy(root.join("terrace.yaml"), dir.path().join("terrace.yaml")).expect("copy");
-    for sub in ["stacks", "templates", "policies"] {
+    for sub in ["stacks", "templates", "policies", "workspace-tests"] {
         copy_dir(&root.join(sub), &dir.path().join(sub));
     }
     std::fs::create_dir_all(dir.path().join("examples")).expect("mkdir");

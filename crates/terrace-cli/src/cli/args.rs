@@ -44,6 +44,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Print stack outputs.
     Output(OutputArgs),
+    /// Run the workspace's tests offline: test files and policy tests.
+    Test(TestArgs),
     /// Configuration values in terrace.yaml, plain or encrypted (`--secret`).
     #[command(subcommand)]
     Config(super::config_cmd::ConfigCommand),
@@ -309,4 +311,14 @@ pub enum StateCommand {
     Show { stack: String },
     /// Remove a stale lock (its holder is gone).
     Unlock { stack: String },
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Test files (*.yaml), policy tests (*_test.rego) or directories (default: the tests
+    /// directory, `tests:` in terrace.yaml, and policies/*_test.rego).
+    pub paths: Vec<PathBuf>,
+    /// Also write the results as JUnit XML to FILE (for CI).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }

@@ -114,6 +114,55 @@ fn backend_url(workspace: &terrace::config::Workspace) -> String {
         .unwrap_or_else(|| "file://.terrace/state".to_string())
 }
 
+/// The providers `terrace test` mocks: their names and schemas only, built with default
+/// settings (no endpoint, no credentials) and never called.
+fn schema_providers() -> Result<Registry, Error> {
+    let none = serde_json::Map::new();
+    let invalid = |e: terrace::provider::ProviderError| Error::usage(e.message);
+    let mut registry = Registry::new();
+    registry.register(Arc::new(
+        terrace_aws::AwsProvider::from_settings(&none).map_err(invalid)?,
+    ));
+    registry.register(Arc::new(
+        terrace_gcp::GcpProvider::from_settings(&none).map_err(invalid)?,
+    ));
+    if std::env::var("TERRACE_TEST_PROVIDER").is_ok_and(|v| v == "1") {
+        registry.register(Arc::new(TestProvider::in_memory(TestOptions::default())));
+    }
+    Ok(registry)
+}
+
+/// `terrace test`: a line per test as it ends, the failures, a summary line; JUnit XML with
+/// `--junit`. Exit 1 when a test fails.
+async fn test(cli: &Cli, args: &args::TestArgs, styles: &Styles) -> Result<i32, Error> {
+    let schemas = schema_providers()?;
+    let json = cli.json;
+    let report = terrace::workspace_test::run(&cli.dir, &schemas, &args.paths, |file, test| {
+        if !json {
+            print!("{}", render::test_result(file, test, styles));
+        }
+    })
+    .await?;
+    if let Some(path) = &args.junit {
+        let path = cli.dir.join(path);
+        terrace::state::file::write_atomic(&path, report.junit_xml().as_bytes())
+            .map_err(|e| Error::usage(format!("cannot write {}: {e}", path.display())))?;
+    }
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        );
+    } else {
+        print!("{}", render::test_summary(&report, styles));
+    }
+    Ok(if report.failed == 0 {
+        EXIT_OK
+    } else {
+        EXIT_ERROR
+    })
+}
+
 fn open(dir: &Path) -> Result<Terrace, Error> {
     let mut terrace = Terrace::open_with_secrets(dir, providers, config_cmd::open_secrets)?;
     if std::env::var(BACKEND_VARIABLE).is_ok_and(|v| !v.is_empty()) {
@@ -358,6 +407,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             Ok(EXIT_OK)
         }
         Command::Output(args) => output(cli, args).await,
+        Command::Test(args) => test(cli, args, styles).await,
         Command::State(command) => state(cli, command).await,
         Command::Config(command) => config_cmd::run(&cli.dir, cli.json, command).await,
         Command::Sandbox(command) => sandbox_command(cli, command).await,

@@ -266,3 +266,63 @@ pub fn error(err: &Error, styles: &Styles) -> String {
         other => format!("{} {other}\n", styles.error.apply_to("error:")),
     }
 }
+
+/// One line per test of `terrace test` (`ok` / `FAIL`, file › name, time), then each failure.
+pub fn test_result(
+    file: &std::path::Path,
+    test: &terrace::workspace_test::TestReport,
+    styles: &Styles,
+) -> String {
+    let (mark, style) = if test.passed() {
+        ("ok  ", &styles.create)
+    } else {
+        ("FAIL", &styles.error)
+    };
+    let mut out = format!(
+        "{} {} › {} {}\n",
+        style.apply_to(mark),
+        file.display(),
+        test.name,
+        styles.dim.apply_to(format!("({})", millis(test.duration)))
+    );
+    for failure in &test.failures {
+        for line in failure.to_string().lines() {
+            out.push_str(&format!("     {line}\n"));
+        }
+    }
+    out
+}
+
+fn millis(duration: std::time::Duration) -> String {
+    format!("{:.0} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// The end of `terrace test`: the time taken and the slowest test, then `N passed, N failed`
+/// alone on the last line.
+pub fn test_summary(report: &terrace::workspace_test::Report, styles: &Styles) -> String {
+    let slowest = report
+        .suites
+        .iter()
+        .flat_map(|s| s.tests.iter().map(move |t| (s, t)))
+        .max_by_key(|(_, t)| t.duration)
+        .map(|(s, t)| {
+            format!(
+                " (slowest: {} › {}, {})",
+                s.file.display(),
+                t.name,
+                millis(t.duration)
+            )
+        })
+        .unwrap_or_default();
+    let counts = format!("{} passed, {} failed", report.passed, report.failed);
+    let counts = if report.failed == 0 {
+        styles.bold.apply_to(counts)
+    } else {
+        styles.error.apply_to(counts)
+    };
+    format!(
+        "Ran {} test(s) in {:.2} s{slowest}.\n{counts}\n",
+        report.passed + report.failed,
+        report.duration.as_secs_f64()
+    )
+}
