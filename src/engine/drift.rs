@@ -6,7 +6,6 @@ use super::{Selector, Terrace};
 use crate::refresh::refresh_stack;
 use crate::state::backend::lock_with_timeout;
 use crate::state::{LockInfo, StateError};
-use crate::value::Value;
 use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -18,8 +17,12 @@ pub struct Drift {
     pub stack: String,
     /// Resource name within its stack.
     pub resource: String,
-    /// Fields whose cloud value differs from the last applied one; empty if it vanished.
+    /// Fields (dotted paths for nested leaves) whose cloud value differs from the last applied
+    /// one; empty if it vanished.
     pub fields: Vec<String>,
+    /// The same fields with both values (secrets stay sealed, and show as `[secret]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<crate::plan::compare::FieldDrift>,
     /// True when the resource no longer exists in the cloud.
     pub vanished: bool,
 }
@@ -154,33 +157,37 @@ impl Terrace {
                     stack: name.into(),
                     resource: resource.clone(),
                     fields: vec![],
+                    changes: vec![],
                     vanished: true,
                 });
                 continue;
             };
-            let fields: Vec<String> = current
-                .inputs
+            // The plan's own comparison: unordered lists as sets, nested values leaf by leaf.
+            let changes = match self.registry.schema(&current.type_name) {
+                Some(schema) => {
+                    crate::plan::compare::drift(&current.inputs, &observed.properties, schema)
+                }
+                None => Vec::new(),
+            };
+            let top: std::collections::BTreeSet<&str> = changes
                 .iter()
-                .filter(|(k, v)| {
-                    // Values, not JSON: two seals of one secret differ only in their nonces.
-                    observed
-                        .properties
-                        .get(*k)
-                        .is_some_and(|o| Value::from_json(o) != Value::from_json(v))
-                })
-                .map(|(k, _)| k.clone())
+                .map(|c| c.field.split(['.', '[']).next().unwrap_or_default())
                 .collect();
-            for field in &fields {
+            for field in top {
                 current
                     .inputs
-                    .insert(field.clone(), observed.properties[field].clone());
+                    .insert(field.to_string(), observed.properties[field].clone());
             }
-            current.attributes = observed.attributes.clone();
-            if !fields.is_empty() {
+            // Attributes the cloud lists in another order are not a change worth a new serial.
+            if !same_in_any_order(&current.attributes, &observed.attributes) {
+                current.attributes = observed.attributes.clone();
+            }
+            if !changes.is_empty() {
                 report.drift.push(Drift {
                     stack: name.into(),
                     resource: resource.clone(),
-                    fields,
+                    fields: changes.iter().map(|c| c.field.clone()).collect(),
+                    changes,
                     vanished: false,
                 });
             }
@@ -195,4 +202,26 @@ impl Terrace {
         }
         Ok(())
     }
+}
+
+/// True when two JSON maps hold the same values, lists compared in any order.
+fn same_in_any_order(
+    a: &serde_json::Map<String, serde_json::Value>,
+    b: &serde_json::Map<String, serde_json::Value>,
+) -> bool {
+    fn canonical(value: &serde_json::Value) -> serde_json::Value {
+        match value {
+            serde_json::Value::Array(items) => {
+                let mut items: Vec<serde_json::Value> = items.iter().map(canonical).collect();
+                items.sort_by_cached_key(|i| i.to_string());
+                serde_json::Value::Array(items)
+            }
+            serde_json::Value::Object(map) => serde_json::Value::Object(
+                map.iter().map(|(k, v)| (k.clone(), canonical(v))).collect(),
+            ),
+            other => other.clone(),
+        }
+    }
+    canonical(&serde_json::Value::Object(a.clone()))
+        == canonical(&serde_json::Value::Object(b.clone()))
 }

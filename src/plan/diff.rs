@@ -6,7 +6,6 @@ use crate::provider::{Observed, Properties, ResourceSchema};
 use crate::spec::ResourceSpec;
 use crate::state::ResourceState;
 use crate::value::{Value, ValueMap};
-use std::collections::BTreeSet;
 
 /// What is known of an existing resource.
 #[derive(Debug, Clone, Copy)]
@@ -62,13 +61,18 @@ pub fn diff_resource(
             .collect(),
     );
     if let Some(observed) = current.observed {
+        // Only where the cloud's value differs from the last applied one (a change made in the
+        // configuration alone is not drift), compared as the plan compares.
         let drifted: Vec<&String> = change
             .changed
             .iter()
             .filter(|f| {
-                // Values, not JSON: two seals of one secret differ only in their nonces.
-                observed.properties.get(*f).map(Value::from_json)
-                    != current.state.inputs.get(*f).map(Value::from_json)
+                observed.properties.contains_key(*f)
+                    && !super::compare::same(
+                        schema.field(f),
+                        observed.properties.get(*f).map(Value::from_json).as_ref(),
+                        current.state.inputs.get(*f).map(Value::from_json).as_ref(),
+                    )
             })
             .collect();
         if !drifted.is_empty() {
@@ -109,46 +113,7 @@ fn comparison_base(current: Current, desired: &ValueMap, schema: &ResourceSchema
     base
 }
 
-/// The fields whose desired value differs from `base` (unordered fields compared as sets;
-/// an unknown desired value always counts as a change). The one comparison of plan, drift,
-/// refresh and the executor.
-pub fn changed_fields(
-    base: &Properties,
-    desired: &ValueMap,
-    schema: &ResourceSchema,
-) -> Vec<String> {
-    let fields: BTreeSet<&String> = base.keys().chain(desired.keys()).collect();
-    fields
-        .into_iter()
-        .filter(|field| {
-            let before = base
-                .get(*field)
-                .map(Value::from_json)
-                .unwrap_or(Value::Null);
-            let after = desired.get(*field).cloned().unwrap_or(Value::Null);
-            if after.first_unknown().is_some() {
-                return true;
-            }
-            if schema.field(field).is_some_and(|f| f.unordered) {
-                sorted(before) != sorted(after)
-            } else {
-                before != after
-            }
-        })
-        .cloned()
-        .collect()
-}
-
-/// A list with its items in a canonical order (other values unchanged).
-fn sorted(value: Value) -> Value {
-    match value {
-        Value::List(mut items) => {
-            items.sort_by_cached_key(|item| item.to_json().to_string());
-            Value::List(items)
-        }
-        other => other,
-    }
-}
+pub use super::compare::changed_fields;
 
 fn replace_reasons(
     change: &ResourceChange,
@@ -167,16 +132,22 @@ fn replace_reasons(
             .field(field)
             .is_some_and(|f| f.force_new && !f.computed)
         {
-            let unknown = change
-                .after
-                .as_ref()
-                .and_then(|a| a.get(field))
-                .is_some_and(|v| v.first_unknown().is_some());
-            reasons.push(if unknown {
-                format!("{field} (known after apply)")
-            } else {
-                field.clone()
-            });
+            let after = change.after.as_ref().and_then(|a| a.get(field));
+            if after.is_some_and(|v| v.first_unknown().is_some()) {
+                reasons.push(format!("{field} (known after apply)"));
+                continue;
+            }
+            // A nested value names the leaves that changed: `properties.machine_type`.
+            let before = change.before.as_ref().and_then(|b| b.get(field));
+            let leaves = super::compare::leaf_changes(
+                before.unwrap_or(&Value::Null),
+                after.unwrap_or(&Value::Null),
+            );
+            match leaves.as_slice() {
+                [] => reasons.push(field.clone()),
+                [only] if only.path.is_empty() => reasons.push(field.clone()),
+                many => reasons.extend(many.iter().map(|l| format!("{field}{}", l.path))),
+            }
         }
     }
     reasons

@@ -7,6 +7,7 @@
 //! documented in `docs/plan-format.md`.
 
 pub mod blast;
+pub mod compare;
 pub mod diff;
 pub mod ops;
 pub mod order;

@@ -290,6 +290,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
                         message: e.to_string(),
                     }
                 })?;
+            let desired = super::compare::normalized(inputs.registry, &resource.type_name, desired);
             let existing = state.resources.get(&name);
             let current = existing.map(|state| Current {
                 state,

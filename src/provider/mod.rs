@@ -186,6 +186,15 @@ pub trait Provider: Send + Sync + 'static {
         16
     }
 
+    /// Puts a known desired value in the form the cloud reads it back in (protocol names and
+    /// numbers, merged rules, `5432` as `5432-5432`, letter case), so that a plan never shows
+    /// a change the cloud would not see. `None`: the value is canonical already. Called for
+    /// fully known values only, before every diff and before every create or update.
+    fn normalize(&self, type_name: &str, field: &str, value: &Json) -> Option<Json> {
+        let _ = (type_name, field, value);
+        None
+    }
+
     /// Batched read: every requested resource that exists (missing ones are simply absent).
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError>;
 

@@ -203,6 +203,20 @@ impl Provider for AwsProvider {
         16
     }
 
+    fn normalize(
+        &self,
+        type_name: &str,
+        field: &str,
+        value: &serde_json::Value,
+    ) -> Option<serde_json::Value> {
+        match Kind::of(type_name).ok()? {
+            Kind::Ec2(Ec2Kind::SecurityGroup) => security_group::normalize(field, value),
+            Kind::Elb(_) => elbv2::normalize(field, value),
+            Kind::AutoScalingGroup => group::normalize(field, value),
+            _ => None,
+        }
+    }
+
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
         let result = self.read_typed(&request).await;
         self.named(result).await

@@ -117,7 +117,7 @@ fn import_adopts_a_vpc_and_drift_is_reported_recorded_and_repaired() {
     sandbox.boto3_ec2(
         "eu-west-1",
         &format!(
-            "ec2.create_tags(Resources=['{vpc}'], Tags=[{{'Key': 'owner', 'Value': 'someone-else'}}])\n\
+            "ec2.create_tags(Resources=['{vpc}'], Tags=[{{'Key': 'owner', 'Value': 'someone-else'}}, {{'Key': 'intruder', 'Value': 'yes'}}])\n\
              f = [{{'Name': 'vpc-id', 'Values': ['{vpc}']}}, {{'Name': 'availability-zone', 'Values': ['eu-west-1b']}}]\n\
              s = ec2.describe_subnets(Filters=f)['Subnets'][0]['SubnetId']\n\
              ec2.delete_subnet(SubnetId=s)"
@@ -134,7 +134,16 @@ fn import_adopts_a_vpc_and_drift_is_reported_recorded_and_repaired() {
     );
     let report = stdout(&drift);
     assert!(
-        report.contains(&format!("{STACK}:vpc: changed outside Terrace: tags")),
+        report.contains(&format!("{STACK}:vpc: changed outside Terrace")),
+        "{report}"
+    );
+    // Old and new values, leaf by leaf, as the plan shows them.
+    assert!(
+        report.contains(r#"tags.owner: "db-team" → "someone-else" (applied → cloud)"#),
+        "{report}"
+    );
+    assert!(
+        report.contains(r#"tags.intruder: null → "yes""#),
         "{report}"
     );
     assert!(
@@ -173,4 +182,12 @@ fn import_adopts_a_vpc_and_drift_is_reported_recorded_and_repaired() {
         ),
     );
     assert_eq!(owner, "db-team", "apply put the configured tag back");
+    let foreign = sandbox.boto3_ec2(
+        "eu-west-1",
+        &format!(
+            "t = ec2.describe_vpcs(VpcIds=['{vpc}'])['Vpcs'][0]['Tags']\n\
+             print(len([x for x in t if x['Key'] == 'intruder']))"
+        ),
+    );
+    assert_eq!(foreign, "0", "apply removed the tag added outside Terrace");
 }

@@ -133,6 +133,9 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
     );
     assert_eq!(owned, state_by_stack(dir), "the cloud matches state");
     assert_replan_empty(dir);
+    // Drift compares as the plan does (ids the cloud lists in another order are no drift).
+    let drift = terrace(dir, &["drift", "--group", "eu"]);
+    assert_eq!(drift.status.code(), Some(0), "{}", stdout(&drift));
     let outputs = terrace(dir, &["--json", "output", "proxies/eu"]);
     ok(&outputs);
     let outputs: Value = serde_json::from_slice(&outputs.stdout).unwrap();

@@ -5,16 +5,13 @@
 
 mod support;
 
-use std::process::Command;
-use support::sandbox::{terrace_real as terrace, Sandbox};
+use support::sandbox::{gce_get, terrace_real as terrace, Sandbox};
 use support::{stderr, stdout, workspace};
 
 /// Names of Compute resources of a collection in the sandbox project.
 fn gce_names(gce: &str, collection: &str) -> Vec<String> {
     let url = format!("{gce}/compute/v1/projects/terrace-sandbox/{collection}");
-    let output = Command::new("curl").args(["-s", &url]).output().unwrap();
-    let list: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("Compute list JSON");
+    let list = gce_get(&url);
     list["items"]
         .as_array()
         .into_iter()

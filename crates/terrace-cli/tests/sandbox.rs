@@ -43,9 +43,15 @@ fn start_status_env_and_stop() {
     let record: serde_json::Value = serde_json::from_slice(&start.stdout).unwrap();
     let gce = record["gce"]["url"].as_str().unwrap().to_string();
     let moto = record["moto"]["url"].as_str().unwrap().to_string();
+    let aws = record["aws"]["url"].as_str().unwrap().to_string();
+    assert_eq!(
+        record["profile"], "cloud",
+        "as strict as the clouds by default"
+    );
     let pids = [
         record["gce"]["pid"].as_u64().unwrap(),
         record["moto"]["pid"].as_u64().unwrap(),
+        record["aws"]["pid"].as_u64().unwrap(),
     ];
     // Both answer, independently of Terrace.
     assert_eq!(
@@ -53,13 +59,29 @@ fn start_status_env_and_stop() {
         "200"
     );
     assert_eq!(http_status(&format!("{moto}/moto-api/")), "200");
+    // The AWS behaviour layer in front of moto answers its counters.
+    assert_eq!(http_status(&format!("{aws}/__sandbox/stats")), "200");
     // A second start reports the running sandbox instead of starting another.
     let again = terrace(dir.path(), &["--json", "sandbox", "start"]);
     let second: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(second["gce"]["pid"], record["gce"]["pid"]);
+    // Another profile needs a stop first; an unknown one is a usage error.
+    let other = terrace(dir.path(), &["sandbox", "start", "--profile", "fast"]);
+    assert_ne!(other.status.code(), Some(0));
+    assert!(
+        stderr(&other).contains("cloud profile is running"),
+        "{}",
+        stderr(&other)
+    );
+    let unknown = terrace(dir.path(), &["sandbox", "start", "--profile", "kind"]);
+    assert!(
+        stderr(&unknown).contains("unknown sandbox profile"),
+        "{}",
+        stderr(&unknown)
+    );
     let env = stdout(&terrace(dir.path(), &["sandbox", "env"]));
     assert!(
-        env.contains(&format!("export AWS_ENDPOINT_URL={moto}")),
+        env.contains(&format!("export AWS_ENDPOINT_URL={aws}")),
         "{env}"
     );
     assert!(

@@ -12,6 +12,7 @@ pub mod api;
 pub mod client;
 pub mod convert;
 pub mod links;
+mod normalize;
 pub mod ownership;
 pub mod provider;
 pub mod resourcemanager;
@@ -139,6 +140,15 @@ impl Provider for GcpProvider {
 
     fn max_in_flight(&self) -> usize {
         16
+    }
+
+    fn normalize(
+        &self,
+        type_name: &str,
+        field: &str,
+        value: &serde_json::Value,
+    ) -> Option<serde_json::Value> {
+        normalize::normalize(type_name, field, value)
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {

@@ -233,11 +233,15 @@ fn print_drift(cli: &Cli, report: &terrace::engine::RefreshReport, verb: &str) -
                 );
             } else {
                 println!(
-                    "{}:{}: changed outside Terrace: {}",
-                    drift.stack,
-                    drift.resource,
-                    drift.fields.join(", ")
+                    "{}:{}: changed outside Terrace",
+                    drift.stack, drift.resource
                 );
+                for change in &drift.changes {
+                    println!(
+                        "    {}: {} → {} (applied → cloud)",
+                        change.field, change.applied, change.cloud
+                    );
+                }
             }
         }
         for misplaced in &report.outside_jurisdiction {

@@ -185,12 +185,30 @@ fn resource_diff(change: &ResourceChange, styles: &Styles) -> String {
                     .and_then(|a| a.get(field))
                     .cloned()
                     .unwrap_or(Value::Null);
-                let forces = change
-                    .replace_because
-                    .iter()
-                    .any(|r| r == field || r.starts_with(&format!("{field} ")));
-                let mark = if forces { "  # forces replacement" } else { "" };
-                out.push_str(&format!("      {field}: {before} → {after}{mark}\n"));
+                // A nested value shows only its changed leaves, each under its own path.
+                let leaves = terrace::plan::compare::leaf_changes(&before, &after);
+                let shown = match leaves.as_slice() {
+                    [only] if only.path.is_empty() => vec![(field.clone(), before, after)],
+                    [] => vec![(field.clone(), before, after)],
+                    many => many
+                        .iter()
+                        .map(|l| {
+                            (
+                                format!("{field}{}", l.path),
+                                l.before.clone(),
+                                l.after.clone(),
+                            )
+                        })
+                        .collect(),
+                };
+                for (path, before, after) in shown {
+                    let forces = change
+                        .replace_because
+                        .iter()
+                        .any(|r| r == &path || r == field || r.starts_with(&format!("{path} ")));
+                    let mark = if forces { "  # forces replacement" } else { "" };
+                    out.push_str(&format!("      {path}: {before} → {after}{mark}\n"));
+                }
             }
         }
     }

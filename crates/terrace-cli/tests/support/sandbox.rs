@@ -203,3 +203,26 @@ impl Sandbox {
         );
     }
 }
+
+/// GET on the Compute emulator, with the retries any Compute client needs: the cloud profile
+/// throttles (403 `rateLimitExceeded`) and answers 503 now and then, as Compute does.
+pub fn gce_get(url: &str) -> Value {
+    for attempt in 0..20 {
+        let output = Command::new("curl")
+            .args(["-s", url])
+            .output()
+            .expect("curl runs");
+        let answer: Value = serde_json::from_slice(&output.stdout).expect("Compute answers JSON");
+        let code = answer["error"]["code"].as_u64();
+        let reason = answer["error"]["errors"][0]["reason"]
+            .as_str()
+            .unwrap_or_default();
+        let retry = matches!(code, Some(429 | 500 | 503))
+            || (code == Some(403) && reason.to_ascii_lowercase().contains("ratelimitexceeded"));
+        if !retry {
+            return answer;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50 << attempt.min(5)));
+    }
+    panic!("{url}: still throttled after 20 attempts");
+}

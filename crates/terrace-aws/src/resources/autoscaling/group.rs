@@ -340,6 +340,13 @@ pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, 
     wait_capacity(ctx, name).await
 }
 
+/// Auto Scaling reads `health_check_type` back upper case (`EC2`, `ELB`).
+pub fn normalize(field: &str, value: &serde_json::Value) -> Option<serde_json::Value> {
+    let text = value.as_str()?;
+    (field == "health_check_type" && text != text.to_ascii_uppercase())
+        .then(|| serde_json::Value::String(text.to_ascii_uppercase()))
+}
+
 /// Replaces the group's running instances with ones launched from its new subnets and launch
 /// template, a batch at a time, keeping at least `min_healthy_percentage` (default 90) of the
 /// desired capacity in service: each instance is terminated without lowering the desired

@@ -82,11 +82,29 @@ struct Atom {
     peer: Peer,
 }
 
+/// The protocol as EC2 reads it back: `-1` for all, names for the numbers of TCP, UDP, ICMP
+/// and ICMPv6 ("IpProtocol", EC2 API reference: "Use -1 to specify all protocols … If you
+/// specify a protocol number … tcp (6), udp (17), icmp (1), icmpv6 (58)").
 fn protocol(raw: &str) -> String {
     match raw.to_ascii_lowercase().as_str() {
         "all" | "-1" => "-1".to_string(),
+        "6" => "tcp".to_string(),
+        "17" => "udp".to_string(),
+        "1" => "icmp".to_string(),
+        "58" => "icmpv6".to_string(),
         other => other.to_string(),
     }
+}
+
+/// Rules in the form EC2 reads them back: protocols canonical, rules with the same protocol
+/// and ports merged into one, sources sorted.
+pub fn normalize(field: &str, value: &Json) -> Option<Json> {
+    if field != "ingress" && field != "egress" {
+        return None;
+    }
+    let mut p = Properties::new();
+    p.insert(field.to_string(), value.clone());
+    parse_rules(&p, field).ok().map(|atoms| rules_json(&atoms))
 }
 
 fn parse_rules(p: &Properties, field: &str) -> Result<BTreeSet<Atom>, ProviderError> {

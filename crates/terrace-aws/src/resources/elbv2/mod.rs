@@ -181,6 +181,18 @@ pub fn name_of(p: &Properties, idempotency_key: &str) -> Result<String, Provider
     }
 }
 
+/// ELBv2's letter case: protocols upper case, types and schemes lower case (as the API reads
+/// them back).
+pub fn normalize(field: &str, value: &serde_json::Value) -> Option<serde_json::Value> {
+    let text = value.as_str()?;
+    let canonical = match field {
+        "protocol" | "health_check_protocol" => text.to_ascii_uppercase(),
+        "type" | "scheme" | "target_type" => text.to_ascii_lowercase(),
+        _ => return None,
+    };
+    (canonical != text).then(|| serde_json::Value::String(canonical))
+}
+
 /// A read of one resource by its ARN.
 pub fn by_id(type_name: &str, arn: &str) -> ReadRequest {
     ReadRequest {
