@@ -60,6 +60,33 @@ async fn the_blast_radius_names_what_changes_and_who_downstream_sees_it() {
 }
 
 #[tokio::test]
+async fn a_stack_reading_other_outputs_than_those_that_change_is_not_downstream() {
+    let dir = support::workspace("basic");
+    support::edit(
+        dir.path(),
+        "templates/replicas/replica.yaml.tera",
+        "outputs:\n",
+        "outputs:\n  size: ${db.size}\n",
+    );
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    assert!(engine.apply().await.succeeded());
+    // Only `size` changes; proxies/eu reads `endpoint` alone.
+    edit(
+        dir.path(),
+        "templates/replicas/replica.yaml.tera",
+        "size: small",
+        "size: large",
+    );
+    let plan = engine.plan().await;
+    assert!(plan.blast_radius.stacks.contains("replicas/eu/a"));
+    assert!(
+        !plan.blast_radius.downstream.contains_key("proxies/eu"),
+        "{:?}",
+        plan.blast_radius.downstream
+    );
+}
+
+#[tokio::test]
 async fn a_plan_over_budget_is_refused_with_the_numbers_unless_raised_for_the_run() {
     let (dir, engine) = applied().await;
     edit(

@@ -16,15 +16,18 @@ use crate::Error;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-/// Stack → the stacks that read its outputs, over the whole workspace.
-pub(super) fn readers(terrace: &Terrace) -> BTreeMap<String, BTreeSet<String>> {
-    let mut readers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (reader, sources) in &terrace.links.reads {
-        for source in sources {
+/// Stack → the stacks that read its outputs, with the output keys each reads, over the whole
+/// workspace.
+pub(super) fn readers(terrace: &Terrace) -> crate::plan::blast::Readers {
+    let mut readers = crate::plan::blast::Readers::new();
+    for (reader, sources) in &terrace.links.read_keys {
+        for (source, keys) in sources {
             readers
                 .entry(source.clone())
                 .or_default()
-                .insert(reader.clone());
+                .entry(reader.clone())
+                .or_default()
+                .extend(keys.iter().cloned());
         }
     }
     readers

@@ -21,6 +21,8 @@ pub struct StackLinks {
     pub depends_on: BTreeMap<String, BTreeSet<String>>,
     /// Stack → stacks whose outputs it reads.
     pub reads: BTreeMap<String, BTreeSet<String>>,
+    /// Stack → (stack it reads → the output keys it reads there).
+    pub read_keys: BTreeMap<String, BTreeMap<String, BTreeSet<String>>>,
     /// Stack → (layer → the stack `${layer.outputs.*}` means).
     pub layer_links: BTreeMap<String, BTreeMap<String, String>>,
     /// Stacks in dependency order.
@@ -349,6 +351,17 @@ impl Checker<'_> {
                             .entry(stack.name.clone())
                             .or_default()
                             .insert(target.clone());
+                        if let Reference::LayerOutput { key, .. }
+                        | Reference::StackOutput { key, .. } = &reference
+                        {
+                            links
+                                .read_keys
+                                .entry(stack.name.clone())
+                                .or_default()
+                                .entry(target.clone())
+                                .or_default()
+                                .insert(key.clone());
+                        }
                         if let Reference::LayerOutput { layer, .. } = &reference {
                             links
                                 .layer_links

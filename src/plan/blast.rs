@@ -31,9 +31,13 @@ impl BlastRadius {
     }
 }
 
-/// Computes the blast radius. `readers` maps a stack to the stacks that read its outputs
-/// (the whole workspace, not just the plan).
-pub fn blast_radius(plan: &Plan, readers: &BTreeMap<String, BTreeSet<String>>) -> BlastRadius {
+/// Stack → (stack reading its outputs → the output keys it reads).
+pub type Readers = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
+
+/// Computes the blast radius. `readers` maps a stack to the stacks that read its outputs and
+/// the keys they read (the whole workspace, not just the plan): a reader counts only when it
+/// reads an output that changes.
+pub fn blast_radius(plan: &Plan, readers: &Readers) -> BlastRadius {
     let mut radius = BlastRadius::default();
     for stack in plan.stacks.iter().filter(|s| s.has_changes()) {
         radius.stacks.insert(stack.stack.name.clone());
@@ -67,8 +71,21 @@ pub fn blast_radius(plan: &Plan, readers: &BTreeMap<String, BTreeSet<String>>) -
         .collect();
     let in_plan: BTreeSet<&str> = plan.stacks.iter().map(|s| s.stack.name.as_str()).collect();
     while let Some((stack, output)) = changed_outputs.pop() {
-        for reader in readers.get(&stack).into_iter().flatten() {
+        let reading = readers
+            .get(&stack)
+            .into_iter()
+            .flatten()
+            .filter(|(_, keys)| {
+                // `*`: a stack outside the plan, whose outputs may all change.
+                output == "*" || keys.contains(&output)
+            });
+        for (reader, keys) in reading {
             let seen = radius.downstream.contains_key(reader);
+            let output = if output == "*" {
+                keys.iter().cloned().collect::<Vec<_>>().join(",")
+            } else {
+                output.clone()
+            };
             radius
                 .downstream
                 .entry(reader.clone())

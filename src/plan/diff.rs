@@ -230,6 +230,7 @@ mod tests {
                 FieldSchema::input("dns", FieldKind::Bool),
                 FieldSchema::input("zones", FieldKind::List).unordered(),
                 FieldSchema::input("hops", FieldKind::List),
+                FieldSchema::input("properties", FieldKind::Map).force_new(),
                 FieldSchema::computed("arn", FieldKind::String),
             ],
             api: ApiClasses {
@@ -424,6 +425,53 @@ mod tests {
             &schema(),
         );
         assert_eq!(change.action, Action::Create);
+    }
+
+    #[test]
+    fn a_change_made_in_the_configuration_alone_is_not_called_drift() {
+        let s = state(json!({"cidr": "10.0.0.0/16", "name": "a", "zones": ["b", "a"]}));
+        // The cloud has what was applied (listing the zones in its own order).
+        let observed = Observed {
+            id: "net-1".into(),
+            properties: json!({"cidr": "10.0.0.0/16", "name": "a", "zones": ["a", "b"]})
+                .as_object()
+                .unwrap()
+                .clone(),
+            attributes: Default::default(),
+            ownership: None,
+        };
+        let cur = Some(Current {
+            state: &s,
+            observed: Some(&observed),
+            vanished: false,
+        });
+        let change = diff_resource(
+            "vpc",
+            &spec(),
+            desired(json!({"cidr": "10.0.0.0/16", "name": "renamed", "zones": ["a", "b"]})),
+            cur,
+            &schema(),
+        );
+        assert_eq!(change.action, Action::Update);
+        assert_eq!(change.changed, vec!["name"]);
+        assert!(change.notes.is_empty(), "{:?}", change.notes);
+    }
+
+    #[test]
+    fn a_nested_change_names_its_leaf() {
+        let s =
+            state(json!({"cidr": "10.0.0.0/16", "properties": {"machine_type": "n2", "disk": 10}}));
+        let change = diff_resource(
+            "tpl",
+            &spec(),
+            desired(
+                json!({"cidr": "10.0.0.0/16", "properties": {"machine_type": "e2", "disk": 10}}),
+            ),
+            current(&s),
+            &schema(),
+        );
+        assert_eq!(change.action, Action::Replace);
+        assert_eq!(change.replace_because, vec!["properties.machine_type"]);
     }
 
     #[test]

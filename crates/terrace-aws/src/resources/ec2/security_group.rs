@@ -422,3 +422,26 @@ pub async fn delete(ctx: &Ctx<'_>, request: &DeleteRequest) -> Result<(), Provid
     })
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rules_take_the_form_ec2_reads_back() {
+        let written = json!([
+            {"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_blocks": ["10.2.0.0/16"]},
+            {"protocol": "6", "from_port": 5432, "to_port": 5432, "cidr_blocks": ["10.1.0.0/16"]},
+            {"protocol": "all", "cidr_blocks": ["0.0.0.0/0"]},
+        ]);
+        let canonical = normalize("egress", &written).unwrap();
+        assert_eq!(
+            canonical,
+            json!([
+                {"protocol": "-1", "cidr_blocks": ["0.0.0.0/0"]},
+                {"protocol": "tcp", "from_port": 5432, "to_port": 5432, "cidr_blocks": ["10.1.0.0/16", "10.2.0.0/16"]},
+            ])
+        );
+        assert_eq!(normalize("description", &json!("x")), None);
+    }
+}
