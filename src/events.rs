@@ -110,6 +110,15 @@ pub enum Event {
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_in_ms: Option<u64>,
     },
+    /// A state entry moved to another name or stack (`moved:`); the cloud object is kept.
+    ResourceMoved {
+        /// Where it was: `STACK:RESOURCE`.
+        from: String,
+        /// Where it is now.
+        to: String,
+        /// Its cloud id.
+        id: String,
+    },
     /// A resource operation began.
     ResourceStarted {
         /// Stack name.

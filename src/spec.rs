@@ -17,6 +17,19 @@ pub struct StackSpec {
     pub resources: IndexMap<String, ResourceSpec>,
     /// Output name → raw value (may contain references).
     pub outputs: IndexMap<String, Json>,
+    /// Resources that were known under another name or in another stack (`moved:`): their
+    /// state entries move here, and the cloud objects are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<MovedSpec>,
+}
+
+/// One `moved:` entry of a template.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MovedSpec {
+    /// Where the resource was (this stack, unless the template names another).
+    pub from: crate::state::moves::ResourceAddress,
+    /// Its name in this stack now.
+    pub to: String,
 }
 
 /// One desired resource.

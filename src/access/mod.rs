@@ -343,6 +343,7 @@ mod tests {
             replica: None,
             region: None,
             zones: vec![],
+            renamed_from: None,
         }
     }
 

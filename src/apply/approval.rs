@@ -101,6 +101,7 @@ mod tests {
             replica: None,
             region: None,
             zones: vec![],
+            renamed_from: None,
         };
         StackPlan {
             stack: instance.clone(),
@@ -116,6 +117,7 @@ mod tests {
                 instance,
                 resources: Default::default(),
                 outputs: Default::default(),
+                moved: Vec::new(),
             },
         }
     }

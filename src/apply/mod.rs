@@ -6,6 +6,7 @@
 //! before and after its cloud call. A failure skips its dependents; independent work finishes.
 
 pub mod approval;
+mod moves;
 mod operation;
 pub mod retry;
 mod run;
@@ -166,13 +167,28 @@ impl ApplySummary {
 pub(crate) type FreshOutputs = Arc<Mutex<HashMap<String, ValueMap>>>;
 
 /// Applies a plan.
-pub async fn execute(context: ApplyContext, plan: Plan, events: EventSink) -> ApplySummary {
+pub async fn execute(context: ApplyContext, mut plan: Plan, events: EventSink) -> ApplySummary {
     let changes =
         plan.summary.create + plan.summary.update + plan.summary.replace + plan.summary.delete;
     events.emit(Event::ApplyStarted {
         stacks: plan.stacks.len(),
         changes,
     });
+    if let Err(reason) = moves::perform(&context, &mut plan, &events).await {
+        let summary = ApplySummary {
+            stacks: plan
+                .stacks
+                .iter()
+                .map(|s| run::skipped_outcome(s, format!("not started: {reason}")))
+                .collect(),
+        };
+        events.emit(Event::ApplyFinished {
+            succeeded: 0,
+            failed: 0,
+            skipped: summary.stacks.len(),
+        });
+        return summary;
+    }
     let summary = schedule::Scheduler::new(Arc::new(context), Arc::new(plan), events.clone())
         .run()
         .await;

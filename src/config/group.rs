@@ -57,6 +57,12 @@ pub struct Replica {
     /// Free-form values for templates.
     #[serde(default)]
     pub vars: BTreeMap<String, Json>,
+    /// The replica's previous name, when it was renamed: the state of each of its stacks moves
+    /// from the old stack name to the new one, so the cloud objects are kept. Templates see it
+    /// as `replica.renamed_from` and keep the cloud names made from the old name while it is
+    /// set (names such as an auto-scaling group's cannot change in place).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renamed_from: Option<String>,
 }
 
 fn default_nodes() -> u32 {

@@ -273,6 +273,9 @@ pub fn check_group(group: &Group, text: &str, stem: Option<&str>) -> Vec<Diagnos
                 .help(NAME_HELP),
             );
         }
+        if let Some(old) = &replica.renamed_from {
+            problems.extend(check_renamed_from(group, i, old, text));
+        }
         if let Some(first) = seen.insert(replica.name.clone(), at.line) {
             problems.push(
                 Diagnostic::new(at, format!("duplicate replica name `{}`", replica.name)).help(
@@ -285,6 +288,48 @@ pub fn check_group(group: &Group, text: &str, stem: Option<&str>) -> Vec<Diagnos
         }
     }
     problems
+}
+
+/// `renamed_from` of replica `i`: a valid name, not its own, not another replica's.
+fn check_renamed_from(group: &Group, i: usize, old: &str, text: &str) -> Option<Diagnostic> {
+    let at = group.locate(
+        text,
+        &[
+            Seg::Key("replicas"),
+            Seg::Index(i),
+            Seg::Key("renamed_from"),
+        ],
+    );
+    let replica = &group.replicas[i];
+    let (message, help) = if !is_valid_name(old) {
+        (
+            format!("invalid `renamed_from` `{old}`"),
+            NAME_HELP.to_string(),
+        )
+    } else if old == replica.name {
+        (
+            format!("replica `{old}` is `renamed_from` itself"),
+            "remove `renamed_from`, or set it to the replica's previous name".to_string(),
+        )
+    } else if group.replicas.iter().any(|r| r.name == old) {
+        (
+            format!("`renamed_from: {old}` names a replica the group still has"),
+            "a renamed replica's old name must be gone from the group".to_string(),
+        )
+    } else if group
+        .replicas
+        .iter()
+        .enumerate()
+        .any(|(j, r)| j < i && r.renamed_from.as_deref() == Some(old))
+    {
+        (
+            format!("two replicas are `renamed_from: {old}`"),
+            "one replica takes over the old one's state; keep one".to_string(),
+        )
+    } else {
+        return None;
+    };
+    Some(Diagnostic::new(at, message).help(help))
 }
 
 fn load_layers(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {

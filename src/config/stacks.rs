@@ -27,6 +27,10 @@ pub struct StackInstance {
     /// Zones of the stack's replica.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub zones: Vec<String>,
+    /// The stack's name before its replica was renamed (the replica's `renamed_from`): every
+    /// resource of the stack moves from there.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub renamed_from: Option<String>,
 }
 
 /// Every stack of the workspace, layer by layer (in dependency order), then group by group.
@@ -43,6 +47,7 @@ pub fn expand(workspace: &Workspace) -> Vec<StackInstance> {
                     replica: None,
                     region: None,
                     zones: Vec::new(),
+                    renamed_from: None,
                 }),
                 Scope::Cloud => {
                     stacks.extend(group.clouds().into_iter().map(|cloud| StackInstance {
@@ -53,16 +58,23 @@ pub fn expand(workspace: &Workspace) -> Vec<StackInstance> {
                         replica: None,
                         region: None,
                         zones: Vec::new(),
+                        renamed_from: None,
                     }))
                 }
-                Scope::Replica => stacks.extend(group.replicas.iter().map(|r| StackInstance {
-                    name: format!("{}/{}/{}", layer.name, group.name, r.name),
-                    layer: layer.name.clone(),
-                    group: group.name.clone(),
-                    cloud: Some(r.cloud.clone()),
-                    replica: Some(r.name.clone()),
-                    region: Some(r.region.clone()),
-                    zones: r.zones.clone(),
+                Scope::Replica => stacks.extend(group.replicas.iter().map(|r| {
+                    StackInstance {
+                        name: format!("{}/{}/{}", layer.name, group.name, r.name),
+                        layer: layer.name.clone(),
+                        group: group.name.clone(),
+                        cloud: Some(r.cloud.clone()),
+                        replica: Some(r.name.clone()),
+                        region: Some(r.region.clone()),
+                        zones: r.zones.clone(),
+                        renamed_from: r
+                            .renamed_from
+                            .as_ref()
+                            .map(|old| format!("{}/{}/{}", layer.name, group.name, old)),
+                    }
                 })),
             }
         }

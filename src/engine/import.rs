@@ -64,6 +64,17 @@ impl Terrace {
                     )),
                     _ => Error::Apply(format!("importing {stack}:{resource}: {e}")),
                 })?;
+            if let Some(owner) = observed.ownership.as_ref().filter(|o| {
+                o.workspace == self.workspace.name && (o.stack != stack || o.resource != resource)
+            }) {
+                return Err(Error::usage(format!(
+                    "{id} belongs to {}:{} of this workspace (its ownership tags say so); \
+                     importing it here would leave it managed twice (the other stack would \
+                     delete or change it): to give it to {stack}:{resource}, move it with \
+                     `terrace state mv {}:{} {stack}:{resource}`",
+                    owner.stack, owner.resource, owner.stack, owner.resource
+                )));
+            }
             let observed = crate::secrets::scrub_observed(self.secrets.as_deref(), observed);
             let is_layer = |name: &str| self.workspace.layer(name).is_some();
             let (_, dependencies) = crate::plan::stack::resource_order(&rendered.spec, &is_layer)?;

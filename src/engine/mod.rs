@@ -5,6 +5,7 @@
 mod access;
 mod drift;
 mod import;
+mod moves;
 mod part;
 mod planner;
 mod removed;
@@ -32,6 +33,7 @@ use tokio::task::JoinHandle;
 
 pub use crate::apply::ApplyOptions;
 pub use drift::{Drift, Misplaced, RefreshReport};
+pub use moves::Moved;
 pub use select::Selector;
 pub use validate::StackLinks;
 

@@ -68,6 +68,16 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         selected.reverse();
     }
     let mut states = load_states(terrace, &selected).await?;
+    let unstated: BTreeSet<String> = states
+        .iter()
+        .filter(|(_, s)| s.is_none())
+        .map(|(n, _)| n.clone())
+        .collect();
+    let moves = if options.destroy {
+        Vec::new()
+    } else {
+        plan_moves(terrace, &selected, &mut states).await?
+    };
     let observations = if options.refresh {
         refresh_all(terrace, &selected, &states).await?
     } else {
@@ -105,6 +115,11 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
             secrets: terrace.secrets.as_deref(),
         };
         let mut stack = plan_stack(&inputs)?;
+        if unstated.contains(name) {
+            // A state made up for the plan to hold moved entries: none is stored yet.
+            stack.serial = None;
+            stack.lineage = None;
+        }
         for change in stack
             .changes
             .iter_mut()
@@ -113,6 +128,18 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
             change.notes.push(
                 "created by an interrupted apply; found by its ownership tags and adopted".into(),
             );
+        }
+        for moved in moves.iter().filter(|m| &m.to.stack == name) {
+            if let Some(change) = stack
+                .changes
+                .iter_mut()
+                .find(|c| c.name == moved.to.resource)
+            {
+                change.notes.push(format!(
+                    "moved from {} (the cloud object is kept)",
+                    moved.from
+                ));
+            }
         }
         if let Some(targets) = options.selector.targets_in(name) {
             keep_targets(&mut stack, &targets);
@@ -127,7 +154,12 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         stacks.push(stack);
     }
     link_order(terrace, &mut stacks, options.destroy);
-    let removed = removed::removed_stacks(terrace, &options.selector).await?;
+    let mut removed = removed::removed_stacks(terrace, &options.selector).await?;
+    for (spec, state) in &mut removed {
+        for moved in moves.iter().filter(|m| m.from.stack == spec.instance.name) {
+            state.resources.remove(&moved.from.resource);
+        }
+    }
     let removed_names: BTreeSet<String> = removed
         .iter()
         .map(|(s, _)| s.instance.name.clone())
@@ -160,6 +192,7 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         summary: Summary::default(),
         blast_radius: Default::default(),
         rollouts: Vec::new(),
+        moves,
     };
     plan.summarize();
     plan.blast_radius = blast_radius(&plan, &readers(terrace));
@@ -177,6 +210,80 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
 }
 
 type States = HashMap<String, Option<StackState>>;
+
+/// The `moved:` entries of the selected stacks that still have to happen: their entries move in
+/// the planning copy of state (loading the source stacks' states as needed), so each stack is
+/// planned as it will be once the executor has made the moves.
+async fn plan_moves(
+    terrace: &Terrace,
+    selected: &[&Rendered],
+    states: &mut States,
+) -> Result<Vec<crate::plan::PlannedMove>, Error> {
+    let mut moves = Vec::new();
+    for rendered in selected {
+        let target = &rendered.spec.instance.name;
+        for moved in &rendered.spec.moved {
+            let taken = states
+                .get(target)
+                .and_then(Option::as_ref)
+                .is_some_and(|s| s.resources.contains_key(&moved.to));
+            if taken {
+                continue;
+            }
+            if !states.contains_key(&moved.from.stack) {
+                let loaded = terrace.backend.load(&moved.from.stack).await?;
+                states.insert(moved.from.stack.clone(), loaded);
+            }
+            let Some(Some(source)) = states.get_mut(&moved.from.stack) else {
+                continue;
+            };
+            if source
+                .pending
+                .iter()
+                .any(|p| p.resource == moved.from.resource)
+            {
+                continue;
+            }
+            let declared = rendered.spec.resources.get(&moved.to).map(|r| &r.type_name);
+            match source.resources.get(&moved.from.resource) {
+                None => continue,
+                Some(entry) if Some(&entry.type_name) != declared => {
+                    return Err(Error::usage(format!(
+                        "`moved:` of stack {target} moves {} (a {}) to `{}`, declared as a {}: \
+                         a move keeps the cloud object, so the types must match; declare `{}` \
+                         with type {} or remove the entry",
+                        moved.from,
+                        entry.type_name,
+                        moved.to,
+                        declared.map_or("nothing", String::as_str),
+                        moved.to,
+                        entry.type_name
+                    )));
+                }
+                Some(_) => {}
+            }
+            let Some(entry) = source.resources.remove(&moved.from.resource) else {
+                continue;
+            };
+            let id = entry.id.clone();
+            states
+                .entry(target.clone())
+                .or_insert(None)
+                .get_or_insert_with(|| StackState::new(target))
+                .resources
+                .insert(moved.to.clone(), entry);
+            moves.push(crate::plan::PlannedMove {
+                from: moved.from.clone(),
+                to: crate::state::moves::ResourceAddress {
+                    stack: target.clone(),
+                    resource: moved.to.clone(),
+                },
+                id,
+            });
+        }
+    }
+    Ok(moves)
+}
 
 /// States of the selected stacks and of every stack they read.
 async fn load_states(terrace: &Terrace, selected: &[&Rendered]) -> Result<States, Error> {

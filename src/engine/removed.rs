@@ -37,6 +37,7 @@ pub(super) async fn removed_stacks(
                 instance,
                 resources: Default::default(),
                 outputs: Default::default(),
+                moved: Vec::new(),
             };
             removed.push((spec, state));
         }
@@ -75,6 +76,7 @@ fn instance_of(name: &str, state: &StackState) -> StackInstance {
         replica,
         region: one(regions),
         zones: Vec::new(),
+        renamed_from: None,
     }
 }
 

@@ -234,12 +234,27 @@ pub struct Plan {
     /// Staged rollouts: the waves the executor follows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rollouts: Vec<crate::rollout::RolloutPlan>,
+    /// State entries that move (templates' `moved:`), before any stack runs; the plan of each
+    /// stack already counts them where they move to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<PlannedMove>,
+}
+
+/// A state entry that moves to another name or stack; the cloud object is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedMove {
+    /// Where it is.
+    pub from: crate::state::moves::ResourceAddress,
+    /// Where it goes.
+    pub to: crate::state::moves::ResourceAddress,
+    /// Its cloud id.
+    pub id: String,
 }
 
 impl Plan {
     /// True when applying would change anything.
     pub fn has_changes(&self) -> bool {
-        self.stacks.iter().any(StackPlan::has_changes)
+        !self.moves.is_empty() || self.stacks.iter().any(StackPlan::has_changes)
     }
 
     /// The plan of one stack.

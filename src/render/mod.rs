@@ -19,6 +19,16 @@ struct Document {
     resources: IndexMap<String, ResourceDecl>,
     #[serde(default)]
     outputs: IndexMap<String, Json>,
+    /// `- {from: OLD, to: NEW}`; `from` may name another stack: `STACK:RESOURCE`.
+    #[serde(default)]
+    moved: Vec<MovedDecl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MovedDecl {
+    from: String,
+    to: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -134,9 +144,11 @@ impl Renderer {
             instance: stack.clone(),
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
+            moved: Vec::new(),
         };
         let mut sources = Vec::new();
         let mut problems = Vec::new();
+        let mut moved_at = Vec::new();
         for template in &layer.templates {
             let name = template.path.to_string_lossy().to_string();
             let text = match self.tera.render(&name, &context) {
@@ -147,7 +159,7 @@ impl Renderer {
                 }
             };
             match parse_document(&name, &stack.name, &text) {
-                Ok(document) => merge(
+                Ok(document) => moved_at.extend(merge(
                     &mut spec,
                     document,
                     &name,
@@ -155,7 +167,7 @@ impl Renderer {
                     &sources,
                     stack,
                     &mut problems,
-                ),
+                )),
                 Err(diagnostic) => problems.push(diagnostic),
             }
             sources.push(RenderedSource {
@@ -163,6 +175,8 @@ impl Renderer {
                 text,
             });
         }
+        check_moved(&spec, &moved_at, &mut problems);
+        add_renamed_stack_moves(&mut spec);
         if problems.is_empty() {
             self.restore_secret_references(&mut spec);
             Ok(Rendered { spec, sources })
@@ -177,6 +191,7 @@ fn parse_document(template: &str, stack: &str, text: &str) -> Result<Document, D
         return Ok(Document {
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
+            moved: Vec::new(),
         });
     }
     yaml::parse::<Document>(std::path::Path::new(template), text).map_err(|mut d| {
@@ -185,6 +200,8 @@ fn parse_document(template: &str, stack: &str, text: &str) -> Result<Document, D
     })
 }
 
+/// Adds a template's resources, outputs and `moved:` entries to the stack's spec (duplicates
+/// become problems); returns where each `moved:` entry is, for [`check_moved`].
 fn merge(
     spec: &mut StackSpec,
     document: Document,
@@ -193,7 +210,8 @@ fn merge(
     earlier: &[RenderedSource],
     stack: &StackInstance,
     problems: &mut Vec<Diagnostic>,
-) {
+) -> Vec<Location> {
+    let mut moved_at = Vec::new();
     let context = format!("rendered for stack {}", stack.name);
     for (name, decl) in document.resources {
         let at = yaml::location_of(
@@ -259,6 +277,90 @@ fn merge(
             continue;
         }
         spec.outputs.insert(name, value);
+    }
+    for (index, moved) in document.moved.into_iter().enumerate() {
+        moved_at.push(
+            yaml::location_of(
+                template.as_ref(),
+                text,
+                &[yaml::Seg::Key("moved"), yaml::Seg::Index(index)],
+            )
+            .with_context(context.clone()),
+        );
+        let from = match moved.from.rsplit_once(':') {
+            Some((stack_name, resource)) => crate::state::moves::ResourceAddress {
+                stack: stack_name.to_string(),
+                resource: resource.to_string(),
+            },
+            None => crate::state::moves::ResourceAddress {
+                stack: stack.name.clone(),
+                resource: moved.from,
+            },
+        };
+        spec.moved
+            .push(crate::spec::MovedSpec { from, to: moved.to });
+    }
+    moved_at
+}
+
+/// A stack whose replica was renamed takes over every resource of the old stack that it still
+/// declares under the same name (unless a `moved:` entry says where it came from).
+fn add_renamed_stack_moves(spec: &mut StackSpec) {
+    let Some(old) = spec.instance.renamed_from.clone() else {
+        return;
+    };
+    let explicit: std::collections::BTreeSet<String> =
+        spec.moved.iter().map(|m| m.to.clone()).collect();
+    let implied: Vec<_> = spec
+        .resources
+        .keys()
+        .filter(|name| !explicit.contains(*name))
+        .map(|name| crate::spec::MovedSpec {
+            from: crate::state::moves::ResourceAddress {
+                stack: old.clone(),
+                resource: name.clone(),
+            },
+            to: name.clone(),
+        })
+        .collect();
+    spec.moved.extend(implied);
+}
+
+/// Each `moved:` entry names a resource the stack declares, moves it once, and moves something
+/// else than itself.
+fn check_moved(spec: &StackSpec, moved_at: &[Location], problems: &mut Vec<Diagnostic>) {
+    let mut seen = std::collections::BTreeSet::new();
+    for (moved, at) in spec.moved.iter().zip(moved_at) {
+        let problem = if !spec.resources.contains_key(&moved.to) {
+            Some((
+                format!(
+                    "`moved:` names `{}`, which stack {} does not declare",
+                    moved.to, spec.instance.name
+                ),
+                "`to` is the resource's new name in this stack; declare it under `resources:`"
+                    .to_string(),
+            ))
+        } else if moved.from.stack == spec.instance.name && moved.from.resource == moved.to {
+            Some((
+                format!("`moved:` moves `{}` onto itself", moved.to),
+                "remove the entry, or name the resource's old name in `from`".to_string(),
+            ))
+        } else if moved.from.resource.is_empty() || moved.from.stack.is_empty() {
+            Some((
+                format!("`moved:` has an empty `from` (`{}`)", moved.from),
+                "write `from: OLD_NAME`, or `from: STACK:OLD_NAME` for another stack".to_string(),
+            ))
+        } else if !seen.insert(moved.to.clone()) {
+            Some((
+                format!("`moved:` moves two entries to `{}`", moved.to),
+                "a resource has one old address; keep one entry".to_string(),
+            ))
+        } else {
+            None
+        };
+        if let Some((message, help)) = problem {
+            problems.push(Diagnostic::new(at.clone(), message).help(help));
+        }
     }
 }
 

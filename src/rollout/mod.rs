@@ -166,6 +166,7 @@ mod tests {
             replica: Some(replica.into()),
             region: Some(region.into()),
             zones: vec![],
+            renamed_from: None,
         }
     }
 

@@ -6,6 +6,7 @@
 pub mod backend;
 pub mod file;
 pub mod memory;
+pub mod moves;
 
 use crate::provider::Properties;
 use chrono::{DateTime, Utc};

@@ -290,6 +290,59 @@ fn outputs_and_state_commands() {
 }
 
 #[test]
+fn state_mv_and_rm_from_the_command_line() {
+    let dir = workspace("basic");
+    assert_eq!(
+        terrace(dir.path(), &["apply", "--yes"]).status.code(),
+        Some(0)
+    );
+    let before = cloud(dir.path()).len();
+    edit(
+        dir.path(),
+        "templates/replicas/replica.yaml.tera",
+        "resources:\n  db:",
+        "resources:\n  database:",
+    );
+    edit(
+        dir.path(),
+        "templates/replicas/replica.yaml.tera",
+        "${db.private_ip}",
+        "${database.private_ip}",
+    );
+    let typo = terrace(
+        dir.path(),
+        &["state", "mv", "replicas/eu/a:bd", "replicas/eu/a:database"],
+    );
+    assert_eq!(typo.status.code(), Some(1));
+    assert!(
+        stderr(&typo).contains("did you mean `db`?"),
+        "{}",
+        stderr(&typo)
+    );
+    let mv = terrace(
+        dir.path(),
+        &["state", "mv", "replicas/eu/a:db", "replicas/eu/a:database"],
+    );
+    assert_eq!(mv.status.code(), Some(0), "{}", stderr(&mv));
+    assert!(stdout(&mv).contains("the cloud was not touched"));
+    let plan = terrace(dir.path(), &["plan", "--json", "--stack", "replicas/eu/a"]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let changes = plan["stacks"][0]["changes"].as_array().unwrap();
+    assert!(
+        changes.iter().all(|c| c["action"] == "no-op"),
+        "the moved entry is the same node: {changes:#?}"
+    );
+    let rm = terrace(dir.path(), &["state", "rm", "replicas/eu/a:database"]);
+    assert_eq!(rm.status.code(), Some(0), "{}", stderr(&rm));
+    assert!(stdout(&rm).contains("no longer managed"));
+    assert_eq!(
+        cloud(dir.path()).len(),
+        before,
+        "state commands never touch the cloud"
+    );
+}
+
+#[test]
 fn ctrl_c_stops_gracefully_and_releases_locks() {
     let dir = workspace("basic");
     set_latency(dir.path(), 300);

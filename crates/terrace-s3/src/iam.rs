@@ -220,6 +220,7 @@ mod tests {
                 replica: None,
                 region: None,
                 zones: vec![],
+                renamed_from: None,
             },
             actions: actions.iter().copied().collect(),
         }

@@ -311,6 +311,22 @@ pub enum StateCommand {
     Show { stack: String },
     /// Remove a stale lock (its holder is gone).
     Unlock { stack: String },
+    /// Move a resource's state entry to another name or stack (STACK:RESOURCE); the cloud
+    /// object is kept, so renames and moves do not destroy anything.
+    Mv {
+        from: String,
+        to: String,
+        /// How long to wait for the stacks' locks.
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        lock_timeout: std::time::Duration,
+    },
+    /// Forget a resource (STACK:RESOURCE): its entry leaves state, the cloud object stays
+    /// and is no longer managed.
+    Rm {
+        at: String,
+        #[arg(long, default_value = "0s", value_parser = humantime::parse_duration)]
+        lock_timeout: std::time::Duration,
+    },
 }
 
 #[derive(Debug, Args)]

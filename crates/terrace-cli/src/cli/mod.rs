@@ -654,6 +654,21 @@ async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
         StateCommand::Show { stack } | StateCommand::Unlock { stack } => {
             preflight(&terrace, std::slice::from_ref(stack), Action::State).await?
         }
+        StateCommand::Mv { from, to, .. } => {
+            let stacks: Vec<String> = [from, to]
+                .iter()
+                .filter_map(|a| a.rsplit_once(':').map(|(s, _)| s.to_string()))
+                .collect();
+            preflight(&terrace, &stacks, Action::State).await?
+        }
+        StateCommand::Rm { at, .. } => {
+            let stacks: Vec<String> = at
+                .rsplit_once(':')
+                .map(|(s, _)| s.to_string())
+                .into_iter()
+                .collect();
+            preflight(&terrace, &stacks, Action::State).await?
+        }
         StateCommand::List => {}
     }
     let backend = terrace.backend();
@@ -702,6 +717,27 @@ async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
             Some(holder) => println!("Removed the lock of {stack} held by {holder}."),
             None => println!("Stack {stack} was not locked."),
         },
+        StateCommand::Mv {
+            from,
+            to,
+            lock_timeout,
+        } => {
+            let moved = terrace.state_move(from, to, *lock_timeout).await?;
+            for warning in &moved.warnings {
+                eprintln!("warning: {warning}");
+            }
+            println!(
+                "Moved {from} to {to} ({}); the cloud was not touched.",
+                moved.id
+            );
+        }
+        StateCommand::Rm { at, lock_timeout } => {
+            let removed = terrace.state_remove(at, *lock_timeout).await?;
+            println!(
+                "Removed {at} from state; {} ({}) still exists in the cloud and is no longer managed.",
+                removed.id, removed.type_name
+            );
+        }
     }
     Ok(EXIT_OK)
 }

@@ -177,6 +177,9 @@ fn line(event: &Event) -> Option<String> {
             Some(ms) => format!("{stack}: {resource}: waiting: {reason} (next attempt in {ms} ms)"),
             None => format!("{stack}: {resource}: waiting: {reason}"),
         },
+        Event::ResourceMoved { from, to, id } => {
+            format!("moved {from} to {to} ({id}); the cloud object is kept")
+        }
         Event::ResourceStarted { .. } => return None,
         Event::ResourceFinished {
             stack,

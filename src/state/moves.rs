@@ -1,0 +1,291 @@
+//! Moving a resource's state entry to another name or another stack, without touching the
+//! cloud: renaming a resource key, renaming a replica (its stacks change names) or moving a
+//! resource to another stack keeps the cloud object, as Terraform's `moved` blocks and `state
+//! mv` and Pulumi's aliases do. Used by `terrace state mv` and by the executor for the
+//! `moved:` entries of templates, before any stack runs.
+//!
+//! Both stacks are locked (in name order, so two movers never wait for each other); the entry
+//! is written to the target first and removed from the source second, so a crash in between
+//! leaves it in both (the move is repeated, idempotently) and never in neither (an untracked
+//! resource).
+
+use super::backend::{lock_with_timeout, Backend, LockInfo, StateError};
+use super::StackState;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// A resource of a stack: `stack:resource`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ResourceAddress {
+    /// Stack name.
+    pub stack: String,
+    /// Resource name within the stack.
+    pub resource: String,
+}
+
+impl ResourceAddress {
+    /// Parses `stack:resource` (the resource is after the last `:`).
+    pub fn parse(text: &str) -> Result<ResourceAddress, String> {
+        match text.rsplit_once(':') {
+            Some((stack, resource)) if !stack.is_empty() && !resource.is_empty() => {
+                Ok(ResourceAddress {
+                    stack: stack.to_string(),
+                    resource: resource.to_string(),
+                })
+            }
+            _ => Err(format!(
+                "`{text}` is not a resource address: write STACK:RESOURCE, e.g. networks/eu/aws-eu-west-1:vpc"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for ResourceAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.stack, self.resource)
+    }
+}
+
+/// Why a move cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum MoveError {
+    /// The source has no such entry (and the target does not have it either).
+    #[error("{0} is not in state")]
+    Missing(ResourceAddress),
+    /// The target name is taken by another resource.
+    #[error("{0} is already in state (id {1}); choose another name or remove it first")]
+    Taken(ResourceAddress, String),
+    /// An operation on the resource is still pending.
+    #[error(
+        "{0} has an operation pending from an interrupted apply; run an apply first to settle it"
+    )]
+    Pending(ResourceAddress),
+    /// The state backend failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// What a move did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Done {
+    /// The cloud id of the moved resource (unchanged).
+    pub id: String,
+    /// Stacks whose state was saved (each one serial further); none when it had happened.
+    pub saved: Vec<String>,
+}
+
+/// Moves `from` to `to`. With the `expected` id (a move recorded in a plan), a move that
+/// already happened — `to` holds that id and `from` is gone — is a no-op.
+pub async fn move_entry(
+    backend: &dyn Backend,
+    from: &ResourceAddress,
+    to: &ResourceAddress,
+    expected: Option<&str>,
+    lock_timeout: Duration,
+) -> Result<Done, MoveError> {
+    let mut stacks = vec![from.stack.clone(), to.stack.clone()];
+    stacks.sort();
+    stacks.dedup();
+    let lock = LockInfo::for_operation("state mv");
+    let mut held = Vec::new();
+    let mut result = Ok(Done {
+        id: String::new(),
+        saved: Vec::new(),
+    });
+    for stack in &stacks {
+        if let Err(e) = lock_with_timeout(backend, stack, &lock, lock_timeout, |_| {}).await {
+            result = Err(e.into());
+            break;
+        }
+        held.push(stack.clone());
+    }
+    if result.is_ok() {
+        result = move_locked(backend, from, to, expected).await;
+    }
+    for stack in held {
+        let unlocked = backend.unlock(&stack, &lock.id).await;
+        if let (Ok(_), Err(e)) = (&result, unlocked) {
+            result = Err(e.into());
+        }
+    }
+    result
+}
+
+async fn move_locked(
+    backend: &dyn Backend,
+    from: &ResourceAddress,
+    to: &ResourceAddress,
+    expected: Option<&str>,
+) -> Result<Done, MoveError> {
+    let load = |stack: String| async move {
+        backend
+            .load(&stack)
+            .await
+            .map(|s| s.unwrap_or_else(|| StackState::new(&stack)))
+    };
+    let mut source = load(from.stack.clone()).await?;
+    if source.pending.iter().any(|p| p.resource == from.resource) {
+        return Err(MoveError::Pending(from.clone()));
+    }
+    let same_stack = from.stack == to.stack;
+    let mut target = if same_stack {
+        source.clone()
+    } else {
+        load(to.stack.clone()).await?
+    };
+    let Some(entry) = source.resources.get(&from.resource).cloned() else {
+        return match (target.resources.get(&to.resource), expected) {
+            (Some(done), Some(id)) if done.id == id => Ok(Done {
+                id: done.id.clone(),
+                saved: Vec::new(),
+            }),
+            _ => Err(MoveError::Missing(from.clone())),
+        };
+    };
+    if let Some(taken) = target.resources.get(&to.resource) {
+        if taken.id != entry.id {
+            return Err(MoveError::Taken(to.clone(), taken.id.clone()));
+        }
+    }
+    let id = entry.id.clone();
+    if same_stack {
+        target.resources.remove(&from.resource);
+    }
+    target.resources.insert(to.resource.clone(), entry);
+    save(backend, &mut target).await?;
+    let mut saved = vec![to.stack.clone()];
+    if !same_stack {
+        source.resources.remove(&from.resource);
+        save(backend, &mut source).await?;
+        saved.push(from.stack.clone());
+    }
+    Ok(Done { id, saved })
+}
+
+async fn save(backend: &dyn Backend, state: &mut StackState) -> Result<(), StateError> {
+    let expected = state.snapshot_serial;
+    state.serial += 1;
+    state.updated_at = Some(chrono::Utc::now());
+    backend.save(state, expected).await
+}
+
+/// Forgets `at`: its entry leaves state, the cloud object stays (returns it).
+pub async fn remove_entry(
+    backend: &dyn Backend,
+    at: &ResourceAddress,
+    lock_timeout: Duration,
+) -> Result<super::ResourceState, MoveError> {
+    let lock = LockInfo::for_operation("state rm");
+    lock_with_timeout(backend, &at.stack, &lock, lock_timeout, |_| {}).await?;
+    let result = async {
+        let mut state = backend
+            .load(&at.stack)
+            .await?
+            .ok_or_else(|| MoveError::Missing(at.clone()))?;
+        if state.pending.iter().any(|p| p.resource == at.resource) {
+            return Err(MoveError::Pending(at.clone()));
+        }
+        let removed = state
+            .resources
+            .remove(&at.resource)
+            .ok_or_else(|| MoveError::Missing(at.clone()))?;
+        save(backend, &mut state).await?;
+        Ok(removed)
+    }
+    .await;
+    let unlocked = backend.unlock(&at.stack, &lock.id).await;
+    let removed = result?;
+    unlocked?;
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::memory::MemoryBackend;
+    use crate::state::ResourceState;
+
+    fn entry(id: &str) -> ResourceState {
+        ResourceState {
+            type_name: "test:Thing".into(),
+            id: id.into(),
+            region: None,
+            inputs: Default::default(),
+            attributes: Default::default(),
+            dependencies: vec![],
+            protect: false,
+        }
+    }
+
+    fn at(text: &str) -> ResourceAddress {
+        ResourceAddress::parse(text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn entries_move_between_names_and_stacks_idempotently() {
+        let backend = MemoryBackend::default();
+        let mut a = StackState::new("networks/eu/a");
+        a.resources.insert("vpc".into(), entry("vpc-1"));
+        a.resources.insert("net".into(), entry("net-1"));
+        backend.save(&a, None).await.unwrap();
+        let wait = Duration::from_millis(10);
+        // A rename within the stack.
+        let renamed = move_entry(
+            &backend,
+            &at("networks/eu/a:net"),
+            &at("networks/eu/a:network"),
+            None,
+            wait,
+        )
+        .await
+        .unwrap();
+        assert_eq!((renamed.id.as_str(), renamed.saved.len()), ("net-1", 1));
+        // A move to another stack (a renamed replica), then the same recorded move again.
+        let (from, to) = (at("networks/eu/a:vpc"), at("networks/eu/b:vpc"));
+        let first = move_entry(&backend, &from, &to, Some("vpc-1"), wait)
+            .await
+            .unwrap();
+        assert_eq!((first.id.as_str(), first.saved.len()), ("vpc-1", 2));
+        let again = move_entry(&backend, &from, &to, Some("vpc-1"), wait)
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.id.as_str(), again.saved.len()),
+            ("vpc-1", 0),
+            "already done"
+        );
+        assert!(matches!(
+            move_entry(&backend, &from, &to, None, wait).await,
+            Err(MoveError::Missing(_))
+        ));
+        let a = backend.load("networks/eu/a").await.unwrap().unwrap();
+        let b = backend.load("networks/eu/b").await.unwrap().unwrap();
+        assert_eq!(a.resources.keys().collect::<Vec<_>>(), vec!["network"]);
+        assert_eq!(b.resources["vpc"].id, "vpc-1");
+        // A taken name and a missing entry are refused; no lock is left behind.
+        let mut c = StackState::new("networks/eu/c");
+        c.resources.insert("vpc".into(), entry("vpc-9"));
+        backend.save(&c, None).await.unwrap();
+        assert!(matches!(
+            move_entry(&backend, &to, &at("networks/eu/c:vpc"), None, wait).await,
+            Err(MoveError::Taken(..))
+        ));
+        assert!(matches!(
+            move_entry(&backend, &at("networks/eu/a:nope"), &to, None, wait).await,
+            Err(MoveError::Missing(_))
+        ));
+        assert!(backend.lock_info("networks/eu/c").await.unwrap().is_none());
+        let gone = remove_entry(&backend, &at("networks/eu/c:vpc"), wait)
+            .await
+            .unwrap();
+        assert_eq!(gone.id, "vpc-9");
+        assert!(backend
+            .load("networks/eu/c")
+            .await
+            .unwrap()
+            .unwrap()
+            .resources
+            .is_empty());
+        assert!(ResourceAddress::parse("no-colon").is_err());
+    }
+}
