@@ -2,14 +2,18 @@
 //! tags; create waits until the instance runs, delete until it is terminated. Security groups
 //! are updated in place; a new instance type stops the instance, changes it and starts it
 //! again. Image, subnet, key and user data force a replacement. Terminated instances are
-//! never returned by reads.
+//! never returned by reads. DescribeInstances does not return user data, so a read asks
+//! DescribeInstanceAttribute (`userData`) for each instance, as terraform-provider-aws's read
+//! does: an import reads it, and a change made outside Terrace shows as drift.
 
-use super::launch_template::encode;
+use super::launch_template::{decode, encode};
 use super::{after_create, dedup, observed, put, queries, wait_for, Ctx};
 use crate::error::{from_sdk, invalid, not_found};
 use crate::ownership::{client_token, tag_spec, user_tags};
 use crate::props::{changed, check_known, str_opt, str_req, strings};
-use aws_sdk_ec2::types::{Filter, Instance, InstanceStateName, InstanceType, ResourceType};
+use aws_sdk_ec2::types::{
+    Filter, Instance, InstanceAttributeName, InstanceStateName, InstanceType, ResourceType,
+};
 use serde_json::json;
 use terrace::provider::{
     CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed, Properties,
@@ -139,13 +143,43 @@ async fn describe(
 }
 
 pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>, ProviderError> {
-    Ok(dedup(
+    let found = dedup(
         describe(ctx, request, true)
             .await?
             .iter()
             .map(observe)
             .collect(),
-    ))
+    );
+    super::with_details(found, |id| async move {
+        match user_data(ctx, &id).await {
+            Ok(text) => {
+                let mut extra = Properties::new();
+                put(&mut extra, "user_data", text);
+                Ok(Some(extra))
+            }
+            // Terminated and forgotten since it was listed: it is gone.
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    })
+    .await
+}
+
+/// The instance's user data as plain text (`None` when it has none).
+async fn user_data(ctx: &Ctx<'_>, id: &str) -> Result<Option<String>, ProviderError> {
+    let answer = ctx
+        .ec2
+        .describe_instance_attribute()
+        .instance_id(id)
+        .attribute(InstanceAttributeName::UserData)
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    Ok(answer
+        .user_data()
+        .and_then(|v| v.value())
+        .filter(|v| !v.is_empty())
+        .map(decode))
 }
 
 /// The instance, whatever its state (`None` once EC2 forgot it).

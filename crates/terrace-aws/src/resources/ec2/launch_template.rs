@@ -1,14 +1,19 @@
 //! `aws:ec2:LaunchTemplate`: a launch template. A change of its data is an update in place: a
 //! new version (with a client token) that becomes the default. The name forces a replacement.
-//! Reads return the name, tags and version numbers; the template data is not read back (that
-//! takes one call per template), so drift in it is not detected. `user_data` is plain text; the
-//! provider encodes it in base64.
+//! Reads return the name, tags and version numbers, and the data of the default version
+//! (DescribeLaunchTemplateVersions, one call per template, as terraform-provider-aws's read
+//! does): an import reads every field, and a default version someone changed is drift that the
+//! next apply repairs with a new version. `user_data` is plain text; the provider encodes it in
+//! base64 and decodes it when reading.
 
 use super::{after_create, dedup, delete_when_free, observed, put, read_back, sync_tags, Ctx};
 use crate::error::{from_sdk, invalid};
 use crate::ownership::{self, client_token, tag_spec, user_tags};
 use crate::props::{changed, check_known, str_opt, str_req, strings};
-use aws_sdk_ec2::types::{InstanceType, LaunchTemplate, RequestLaunchTemplateData, ResourceType};
+use aws_sdk_ec2::types::{
+    InstanceType, LaunchTemplate, RequestLaunchTemplateData, ResourceType,
+    ResponseLaunchTemplateData,
+};
 use base64::Engine as _;
 use terrace::provider::{
     CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed, Properties,
@@ -68,6 +73,59 @@ fn data(p: &Properties) -> Result<RequestLaunchTemplateData, ProviderError> {
 /// Base64 of plain-text user data.
 pub fn encode(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// Plain text of base64 user data (as it was given, when it is not valid base64 of UTF-8).
+pub fn decode(encoded: &str) -> String {
+    base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .unwrap_or_else(|| encoded.to_string())
+}
+
+/// The template data fields of a version, as the template sets them.
+fn data_properties(data: &ResponseLaunchTemplateData) -> Properties {
+    let mut props = Properties::new();
+    put(&mut props, "image_id", data.image_id());
+    put(
+        &mut props,
+        "instance_type",
+        data.instance_type().map(|t| t.as_str()),
+    );
+    put(&mut props, "key_name", data.key_name());
+    put(&mut props, "user_data", data.user_data().map(decode));
+    let mut groups: Vec<&str> = data
+        .security_group_ids()
+        .iter()
+        .map(String::as_str)
+        .collect();
+    groups.sort();
+    if !groups.is_empty() {
+        props.insert("security_group_ids".into(), serde_json::json!(groups));
+    }
+    props
+}
+
+/// The data of a template's default version; `None` when the template is gone.
+async fn default_data(ctx: &Ctx<'_>, id: &str) -> Result<Option<Properties>, ProviderError> {
+    let answer = ctx
+        .ec2
+        .describe_launch_template_versions()
+        .launch_template_id(id)
+        .versions("$Default")
+        .send()
+        .await
+        .map_err(from_sdk);
+    match answer {
+        Ok(answer) => Ok(answer
+            .launch_template_versions()
+            .first()
+            .and_then(|v| v.launch_template_data())
+            .map(data_properties)),
+        Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 fn observe(template: &LaunchTemplate) -> Observed {
@@ -137,7 +195,11 @@ pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>,
     if let Some(owner) = &request.owner {
         found.extend(describe(ctx, None, Some(ownership::ec2_filters(owner))).await?);
     }
-    Ok(dedup(found.iter().map(observe).collect()))
+    super::with_details(
+        dedup(found.iter().map(observe).collect()),
+        |id| async move { default_data(ctx, &id).await },
+    )
+    .await
 }
 
 pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, ProviderError> {

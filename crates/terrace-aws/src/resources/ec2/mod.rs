@@ -125,3 +125,34 @@ pub async fn sync_tags(
     }
     Ok(())
 }
+
+/// How many per-resource detail calls a read keeps in flight.
+const DETAILS_IN_FLIGHT: usize = 8;
+
+/// Completes each listed resource with the fields its Describe call does not return, read by
+/// `details` (one or more calls per resource, for APIs without a batch form: DNS attributes of
+/// a VPC, the default version of a launch template, an instance's user data), a few at a time.
+/// `details` answers `None` for a resource deleted since it was listed; it is dropped.
+pub async fn with_details<F, Fut>(
+    found: Vec<Observed>,
+    details: F,
+) -> Result<Vec<Observed>, ProviderError>
+where
+    F: Fn(String) -> Fut,
+    Fut: std::future::Future<Output = Result<Option<Properties>, ProviderError>>,
+{
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    let completed: Vec<Option<Observed>> = stream::iter(found.into_iter().map(|mut observed| {
+        let read = details(observed.id.clone());
+        async move {
+            Ok::<_, ProviderError>(read.await?.map(|extra| {
+                observed.properties.extend(extra);
+                observed
+            }))
+        }
+    }))
+    .buffered(DETAILS_IN_FLIGHT)
+    .try_collect()
+    .await?;
+    Ok(completed.into_iter().flatten().collect())
+}

@@ -1,6 +1,7 @@
 //! `aws:ec2:Vpc`: a VPC. DNS attributes are set and updated in place; the CIDR block and the
-//! tenancy force a replacement. DNS attributes are not read back (that would cost one call per
-//! VPC), so drift on them is not detected.
+//! tenancy force a replacement. DescribeVpcs does not return the DNS attributes, so a read asks
+//! DescribeVpcAttribute for each (two calls per VPC, as terraform-provider-aws's read does):
+//! an import reads them, and drift in them is seen and repaired.
 
 use super::{
     after_create, create_once, dedup, delete_when_free, no_retry, observed, put, queries,
@@ -9,7 +10,8 @@ use super::{
 use crate::error::{from_sdk, from_sdk_unretried};
 use crate::ownership::{tag_spec, user_tags};
 use crate::props::{bool_opt, changed, check_known, str_opt, str_req};
-use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy, Vpc};
+use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy, Vpc, VpcAttributeName};
+use terrace::provider::ErrorKind;
 use terrace::provider::{
     CreateRequest, DeleteRequest, FieldKind, FieldSchema, Observed, Properties, ProviderError,
     ReadRequest, ResourceSchema, UpdateRequest,
@@ -75,7 +77,41 @@ pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>,
             .map_err(from_sdk)?;
         found.extend(page.iter().map(observe));
     }
-    Ok(dedup(found))
+    super::with_details(dedup(found), |id| async move {
+        match dns_attributes(ctx, &id).await {
+            Ok(values) => Ok(Some(values)),
+            // Deleted since it was listed: it is gone.
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    })
+    .await
+}
+
+/// `enable_dns_support` and `enable_dns_hostnames` of one VPC (DescribeVpcAttribute takes one
+/// attribute per call).
+async fn dns_attributes(ctx: &Ctx<'_>, id: &str) -> Result<Properties, ProviderError> {
+    let mut values = Properties::new();
+    for (field, name) in [
+        ("enable_dns_support", VpcAttributeName::EnableDnsSupport),
+        ("enable_dns_hostnames", VpcAttributeName::EnableDnsHostnames),
+    ] {
+        let answer = ctx
+            .ec2
+            .describe_vpc_attribute()
+            .vpc_id(id)
+            .attribute(name)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        let value = if field == "enable_dns_support" {
+            answer.enable_dns_support()
+        } else {
+            answer.enable_dns_hostnames()
+        };
+        put(&mut values, field, value.and_then(|v| v.value()));
+    }
+    Ok(values)
 }
 
 pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, ProviderError> {

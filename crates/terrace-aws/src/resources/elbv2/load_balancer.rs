@@ -67,6 +67,11 @@ fn properties(lb: &LoadBalancer) -> (Properties, Properties) {
     groups.sort();
     let mut props = Properties::new();
     put(&mut props, "name", lb.load_balancer_name());
+    put(
+        &mut props,
+        "name_prefix",
+        lb.load_balancer_name().and_then(super::prefix_of),
+    );
     put(&mut props, "type", lb.r#type().map(|t| t.as_str()));
     put(&mut props, "scheme", lb.scheme().map(|s| s.as_str()));
     props.insert("subnet_ids".into(), json!(subnets));

@@ -181,6 +181,19 @@ pub fn name_of(p: &Properties, idempotency_key: &str) -> Result<String, Provider
     }
 }
 
+/// The `name_prefix` a name was made from by [`name_of`] (the name without its eight-character
+/// suffix), as terraform-provider-aws's reads set `name_prefix` (`create.NamePrefixFromName`):
+/// the cloud keeps only the name, and without this an import of a resource made from a prefix
+/// would plan its replacement. `None` when the name does not end in such a suffix.
+pub fn prefix_of(name: &str) -> Option<&str> {
+    let cut = name.len().checked_sub(8).filter(|cut| *cut > 0)?;
+    let (prefix, suffix) = name.split_at_checked(cut)?;
+    suffix
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        .then_some(prefix)
+}
+
 /// ELBv2's letter case: protocols upper case, types and schemes lower case (as the API reads
 /// them back).
 pub fn normalize(field: &str, value: &serde_json::Value) -> Option<serde_json::Value> {
@@ -200,5 +213,24 @@ pub fn by_id(type_name: &str, arn: &str) -> ReadRequest {
         region: None,
         ids: vec![arn.to_string()],
         owner: None,
+    }
+}
+
+#[cfg(test)]
+mod prefix_tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_is_read_back_only_from_a_name_made_from_one() {
+        let p = serde_json::json!({"name_prefix": "eu-a-"});
+        let name = name_of(p.as_object().unwrap(), "replicas/eu/a/targets/create").unwrap();
+        assert_eq!(prefix_of(&name), Some("eu-a-"));
+        assert_eq!(prefix_of("eu-a-db"), None, "no eight-character suffix");
+        assert_eq!(prefix_of("0123abcd"), None, "a suffix alone has no prefix");
+        assert_eq!(
+            prefix_of("db-0123ABCD"),
+            None,
+            "upper case is not made by name_of"
+        );
     }
 }

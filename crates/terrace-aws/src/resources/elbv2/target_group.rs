@@ -56,6 +56,11 @@ pub fn schema() -> ResourceSchema {
 fn properties(group: &TargetGroup) -> (Properties, Properties) {
     let mut props = Properties::new();
     put(&mut props, "name", group.target_group_name());
+    put(
+        &mut props,
+        "name_prefix",
+        group.target_group_name().and_then(super::prefix_of),
+    );
     put(&mut props, "protocol", group.protocol().map(|p| p.as_str()));
     put(&mut props, "port", group.port());
     put(&mut props, "vpc_id", group.vpc_id());
