@@ -1,6 +1,8 @@
 //! `aws:ec2:LaunchTemplate`: a launch template. A change of its data is an update in place: a
 //! new version (with a client token) that becomes the default. The name forces a replacement.
-//! Reads return the name, tags and version numbers; the template data is not read back (that
+//! The version numbers are recomputed by every update (`changes_on_update`), so an Auto
+//! Scaling group whose `launch_template_version` references one is updated, and its instances
+//! replaced, in the same apply. Reads return the name, tags and version numbers; the template data is not read back (that
 //! takes one call per template), so drift in it is not detected. `user_data` is plain text; the
 //! provider encodes it in base64.
 
@@ -48,8 +50,11 @@ pub fn schema() -> ResourceSchema {
             FieldSchema::input("key_name", String),
             FieldSchema::input("user_data", String),
             FieldSchema::input("security_group_ids", List).unordered(),
-            FieldSchema::computed("default_version_number", Number),
-            FieldSchema::computed("latest_version_number", Number),
+            // A change of the template data makes a new version, the new default: references
+            // to these (an Auto Scaling group's `launch_template_version`) see the change in
+            // the plan and follow it in the same apply.
+            FieldSchema::computed("default_version_number", Number).changes_on_update(),
+            FieldSchema::computed("latest_version_number", Number).changes_on_update(),
         ],
     )
 }
