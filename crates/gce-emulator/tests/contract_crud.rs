@@ -752,7 +752,9 @@ async fn update_policies_get_compute_defaults_and_rules() {
         let reply = emu
             .raw(
                 reqwest::Method::PATCH,
-                &format!("compute/v1/projects/{PROJECT}/regions/{REGION}/instanceGroupManagers/mig"),
+                &format!(
+                    "compute/v1/projects/{PROJECT}/regions/{REGION}/instanceGroupManagers/mig"
+                ),
                 Some(json!({"fingerprint": got["fingerprint"], "updatePolicy": policy})),
             )
             .await;
