@@ -29,8 +29,12 @@ pub fn schema() -> ResourceSchema {
             FieldSchema::input("subnet_id", String)
                 .required()
                 .force_new(),
-            // The Elastic IP of a public gateway (required for `public`).
-            FieldSchema::input("allocation_id", String).force_new(),
+            // The Elastic IP of a public gateway (required for `public`). An address is
+            // associated with one gateway at a time (`Resource.AlreadyAssociated`), so a
+            // replacement keeping it is made after the old gateway is deleted.
+            FieldSchema::input("allocation_id", String)
+                .force_new()
+                .unique_within(&[]),
             // `public` (default) or `private`.
             FieldSchema::input("connectivity_type", String).force_new(),
             FieldSchema::computed("public_ip", String),
