@@ -22,7 +22,7 @@ use terrace::provider::{
 };
 
 pub use super::common::{
-    after_create, create_once, dedup, delete_when_free, put, read_back, settle, wait_for,
+    after_create, create_once, dedup, delete_when_free, existing, put, read_back, settle, wait_for,
 };
 
 /// A per-request configuration without SDK retries (see [`create_once`]).
