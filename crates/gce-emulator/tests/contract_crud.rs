@@ -20,6 +20,7 @@ fn name_param(resource: &str) -> &'static str {
         "backendServices" | "regionBackendServices" => "backendService",
         "forwardingRules" | "globalForwardingRules" => "forwardingRule",
         "targetTcpProxies" | "regionTargetTcpProxies" => "targetTcpProxy",
+        "routers" => "router",
         other => panic!("no name parameter for {other}"),
     }
 }
@@ -571,5 +572,193 @@ async fn regional_backend_services_proxies_and_forwarding_rules_round_trip() {
     destroy(&emu, "regionBackendServices", "rproxy-bs").await;
     destroy(&emu, "forwardingRules", "ilb-fr").await;
     destroy(&emu, "regionBackendServices", "ilb").await;
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn routers_with_cloud_nat_round_trip_and_refuse_what_compute_refuses() {
+    let emu = Emu::start().await;
+    base_network(&emu).await;
+    let nat = json!({"name": "nat", "natIpAllocateOption": "AUTO_ONLY",
+                     "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_IP_RANGES"});
+    let router = create(
+        &emu,
+        "routers",
+        json!({"name": "egress", "network": "global/networks/net", "nats": [nat]}),
+    )
+    .await;
+    assert_eq!(router["kind"], "compute#router");
+    assert_eq!(router["network"], link("global/networks/net"));
+    assert_eq!(router["region"], link(&format!("regions/{REGION}")));
+    assert_eq!(router["nats"][0]["name"], "nat");
+    // The network is in use while the router is there.
+    emu.call("networks", "delete", &[("network", "net")], None)
+        .await
+        .err(400, "resourceInUseByAnotherResource");
+
+    // A second NAT for the network in the region is refused while one covers every range.
+    let listed = json!({"name": "listed", "natIpAllocateOption": "AUTO_ONLY",
+                        "sourceSubnetworkIpRangesToNat": "LIST_OF_SUBNETWORKS",
+                        "subnetworks": [{"name": format!("regions/{REGION}/subnetworks/sub")}]});
+    emu.call(
+        "routers",
+        "insert",
+        &[],
+        Some(json!({"name": "other", "network": "global/networks/net", "nats": [listed.clone()]})),
+    )
+    .await
+    .err(400, "invalid");
+    // Patched to a list of subnetworks instead (merge patch, no fingerprint), it is accepted
+    // and the subnetwork's ranges default to ALL_IP_RANGES.
+    emu.mutate(
+        "routers",
+        "patch",
+        &[("router", "egress")],
+        Some(json!({"nats": [listed]})),
+    )
+    .await;
+    let got = emu
+        .call("routers", "get", &[("router", "egress")], None)
+        .await
+        .ok();
+    assert_eq!(
+        got["nats"][0]["subnetworks"][0],
+        json!({"name": link(&format!("regions/{REGION}/subnetworks/sub")),
+               "sourceIpRangesToNat": ["ALL_IP_RANGES"]})
+    );
+
+    for (why, nats) in [
+        (
+            "AUTO_ONLY with addresses",
+            json!([{"name": "n", "natIpAllocateOption": "AUTO_ONLY", "natIps": ["x"],
+                    "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_IP_RANGES"}]),
+        ),
+        (
+            "MANUAL_ONLY without addresses",
+            json!([{"name": "n", "natIpAllocateOption": "MANUAL_ONLY",
+                    "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_IP_RANGES"}]),
+        ),
+        (
+            "no allocation option",
+            json!([{"name": "n", "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_IP_RANGES"}]),
+        ),
+        (
+            "LIST_OF_SUBNETWORKS without subnetworks",
+            json!([{"name": "n", "natIpAllocateOption": "AUTO_ONLY",
+                    "sourceSubnetworkIpRangesToNat": "LIST_OF_SUBNETWORKS"}]),
+        ),
+        (
+            "subnetworks without LIST_OF_SUBNETWORKS",
+            json!([{"name": "n", "natIpAllocateOption": "AUTO_ONLY",
+                    "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES",
+                    "subnetworks": [{"name": format!("regions/{REGION}/subnetworks/sub")}]}]),
+        ),
+        (
+            "two NATs of one name",
+            json!([{"name": "n", "natIpAllocateOption": "AUTO_ONLY",
+                    "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES"},
+                   {"name": "n", "natIpAllocateOption": "AUTO_ONLY",
+                    "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES"}]),
+        ),
+    ] {
+        let reply = emu
+            .raw(
+                reqwest::Method::POST,
+                &format!("compute/v1/projects/{PROJECT}/regions/{REGION}/routers"),
+                Some(json!({"name": "bad", "network": "global/networks/net", "nats": nats})),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{why}: {:?}", reply.body);
+    }
+    // A router needs its network, which cannot move.
+    emu.call("routers", "insert", &[], Some(json!({"name": "lost"})))
+        .await
+        .err(400, "required");
+    emu.call(
+        "routers",
+        "insert",
+        &[],
+        Some(json!({"name": "x", "network": "global/networks/absent"})),
+    )
+    .await
+    .err(404, "notFound");
+    destroy(&emu, "routers", "egress").await;
+    emu.stop().await;
+}
+
+#[tokio::test]
+async fn update_policies_get_compute_defaults_and_rules() {
+    let emu = Emu::start().await;
+    let mig = mig_fixture(&emu).await;
+    let zones = mig["distributionPolicy"]["zones"].as_array().unwrap().len() as u64;
+    let policy = &mig["updatePolicy"];
+    assert_eq!(policy["type"], "OPPORTUNISTIC");
+    assert_eq!(
+        policy["maxSurge"],
+        json!({"fixed": zones, "calculated": zones}),
+        "a fixed value equal to the number of zones"
+    );
+    assert_eq!(
+        policy["maxUnavailable"],
+        json!({"fixed": zones, "calculated": zones})
+    );
+    let patch = json!({"fingerprint": mig["fingerprint"],
+                       "updatePolicy": {"type": "PROACTIVE", "maxSurge": {"fixed": 3}, "maxUnavailable": {"fixed": 0}}});
+    emu.mutate(
+        "regionInstanceGroupManagers",
+        "patch",
+        &[("instanceGroupManager", "mig")],
+        Some(patch),
+    )
+    .await;
+    let got = emu
+        .call(
+            "regionInstanceGroupManagers",
+            "get",
+            &[("instanceGroupManager", "mig")],
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(got["updatePolicy"]["type"], "PROACTIVE");
+    assert_eq!(
+        got["updatePolicy"]["maxSurge"],
+        json!({"fixed": 3, "calculated": 3})
+    );
+    assert_eq!(
+        got["updatePolicy"]["maxUnavailable"],
+        json!({"fixed": 0, "calculated": 0})
+    );
+    for (why, policy) in [
+        (
+            "both zero",
+            json!({"maxSurge": {"fixed": 0}, "maxUnavailable": {"fixed": 0}}),
+        ),
+        (
+            "a percentage of a group under 10",
+            json!({"maxSurge": {"percent": 50}}),
+        ),
+        ("an unknown type", json!({"type": "EVENTUALLY"})),
+    ] {
+        let got = emu
+            .call(
+                "regionInstanceGroupManagers",
+                "get",
+                &[("instanceGroupManager", "mig")],
+                None,
+            )
+            .await
+            .ok();
+        let reply = emu
+            .raw(
+                reqwest::Method::PATCH,
+                &format!(
+                    "compute/v1/projects/{PROJECT}/regions/{REGION}/instanceGroupManagers/mig"
+                ),
+                Some(json!({"fingerprint": got["fingerprint"], "updatePolicy": policy})),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{why}: {:?}", reply.body);
+    }
     emu.stop().await;
 }

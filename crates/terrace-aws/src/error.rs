@@ -129,7 +129,11 @@ pub fn kind_of(code: &str) -> ErrorKind {
 pub fn is_dependency(err: &ProviderError) -> bool {
     matches!(
         err.code.as_str(),
-        "DependencyViolation" | "InvalidGroup.InUse" | "ResourceInUse" | "ResourceInUseFault"
+        "DependencyViolation"
+            | "InvalidGroup.InUse"
+            | "InvalidIPAddress.InUse"
+            | "ResourceInUse"
+            | "ResourceInUseFault"
     )
 }
 

@@ -1,5 +1,5 @@
-//! The AWS provider for Terrace: EC2 types (VPC, subnet, internet gateway, route table,
-//! security group, launch template, instance), ELBv2 (load balancer, target group, listener)
+//! The AWS provider for Terrace: EC2 types (VPC, subnet, internet gateway, Elastic IP, NAT
+//! gateway, route table, security group, launch template, instance), ELBv2 (load balancer, target group, listener)
 //! Auto Scaling groups and Organizations accounts, with batched reads by id or ownership tags, ownership tags written
 //! at creation, client tokens where EC2 has them, retries with backoff and jitter, and waiters.
 //!
@@ -21,7 +21,8 @@ use client::{Clients, Settings};
 use error::invalid;
 use resources::autoscaling::{self, group};
 use resources::ec2::{
-    self, instance, internet_gateway, launch_template, route_table, security_group, subnet, vpc,
+    self, eip, instance, internet_gateway, launch_template, nat_gateway, route_table,
+    security_group, subnet, vpc,
 };
 use resources::elbv2::{self, listener, load_balancer, target_group};
 use resources::organizations::{self, account};
@@ -36,6 +37,8 @@ enum Ec2Kind {
     Vpc,
     Subnet,
     InternetGateway,
+    Eip,
+    NatGateway,
     RouteTable,
     SecurityGroup,
     LaunchTemplate,
@@ -65,6 +68,8 @@ impl Kind {
             vpc::TYPE => Kind::Ec2(Ec2Kind::Vpc),
             subnet::TYPE => Kind::Ec2(Ec2Kind::Subnet),
             internet_gateway::TYPE => Kind::Ec2(Ec2Kind::InternetGateway),
+            eip::TYPE => Kind::Ec2(Ec2Kind::Eip),
+            nat_gateway::TYPE => Kind::Ec2(Ec2Kind::NatGateway),
             route_table::TYPE => Kind::Ec2(Ec2Kind::RouteTable),
             security_group::TYPE => Kind::Ec2(Ec2Kind::SecurityGroup),
             launch_template::TYPE => Kind::Ec2(Ec2Kind::LaunchTemplate),
@@ -105,6 +110,8 @@ macro_rules! dispatch {
                     Ec2Kind::Vpc => vpc::$op(&ctx, $request).await,
                     Ec2Kind::Subnet => subnet::$op(&ctx, $request).await,
                     Ec2Kind::InternetGateway => internet_gateway::$op(&ctx, $request).await,
+                    Ec2Kind::Eip => eip::$op(&ctx, $request).await,
+                    Ec2Kind::NatGateway => nat_gateway::$op(&ctx, $request).await,
                     Ec2Kind::RouteTable => route_table::$op(&ctx, $request).await,
                     Ec2Kind::SecurityGroup => security_group::$op(&ctx, $request).await,
                     Ec2Kind::LaunchTemplate => launch_template::$op(&ctx, $request).await,
@@ -125,6 +132,7 @@ macro_rules! dispatch {
             Kind::AutoScalingGroup => {
                 let ctx = autoscaling::Ctx {
                     asg: $self.clients.autoscaling(&region).await,
+                    elb: $self.clients.elbv2(&region).await,
                     settings,
                 };
                 group::$op(&ctx, $request).await
@@ -174,6 +182,8 @@ impl Provider for AwsProvider {
             vpc::schema(),
             subnet::schema(),
             internet_gateway::schema(),
+            eip::schema(),
+            nat_gateway::schema(),
             route_table::schema(),
             security_group::schema(),
             launch_template::schema(),

@@ -545,3 +545,103 @@ async fn bad_input_is_a_clear_error_not_a_panic() {
     assert_eq!(err.code, "InvalidVpcID.NotFound");
     assert_eq!(err.kind, terrace::provider::ErrorKind::NotFound);
 }
+
+#[tokio::test]
+async fn nat_gateway_and_elastic_ip_lifecycle() {
+    let moto = Moto::start();
+    let p = moto.provider();
+    let ec2 = moto.ec2();
+    let vpc = create(
+        &p,
+        "aws:ec2:Vpc",
+        "vpc",
+        json!({"cidr_block": "10.4.0.0/16"}),
+    )
+    .await;
+    let subnet = create(
+        &p,
+        "aws:ec2:Subnet",
+        "public-a",
+        json!({"vpc_id": vpc.id, "cidr_block": "10.4.65.0/24"}),
+    )
+    .await;
+    let address = create(
+        &p,
+        "aws:ec2:Eip",
+        "nat-address-a",
+        json!({"domain": "vpc", "tags": {"Name": "a"}}),
+    )
+    .await;
+    assert!(address.id.starts_with("eipalloc-"), "{address:?}");
+    assert_eq!(address.properties["domain"], "vpc");
+    assert_eq!(
+        address.ownership,
+        Some(owner("networks/eu/a", "nat-address-a"))
+    );
+    let public_ip = address.attributes["public_ip"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let gateway = create(
+        &p,
+        "aws:ec2:NatGateway",
+        "nat-a",
+        json!({"subnet_id": subnet.id, "allocation_id": address.id, "tags": {"Name": "a"}}),
+    )
+    .await;
+    assert!(gateway.id.starts_with("nat-"), "{gateway:?}");
+    assert_eq!(gateway.attributes["state"], "available");
+    assert_eq!(gateway.properties["allocation_id"], json!(address.id));
+    assert_eq!(gateway.attributes["public_ip"], json!(public_ip));
+    // Direct check: the tags were written at creation, the gateway is in its subnet.
+    let found = ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(&gateway.id)
+        .send()
+        .await
+        .unwrap();
+    let nat = &found.nat_gateways()[0];
+    assert_eq!(nat.subnet_id(), Some(subnet.id.as_str()));
+    assert_eq!(tag_map(nat.tags())["terrace:resource"], "nat-a");
+    // Found by ownership, as after a lost create answer.
+    let owned = p
+        .read(terrace::provider::ReadRequest {
+            type_name: "aws:ec2:NatGateway".into(),
+            region: None,
+            ids: vec![],
+            owner: Some(owner("networks/eu/a", "nat-a")),
+        })
+        .await
+        .unwrap();
+    assert_eq!(owned.len(), 1);
+    assert_eq!(owned[0].id, gateway.id);
+
+    // Deleted: EC2 keeps showing it `deleted`; the provider reads it as gone.
+    delete(&p, "aws:ec2:NatGateway", &gateway.id).await;
+    assert!(read_ids(&p, "aws:ec2:NatGateway", &[&gateway.id])
+        .await
+        .is_empty());
+    let found = ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(&gateway.id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        found.nat_gateways()[0].state(),
+        Some(&aws_sdk_ec2::types::NatGatewayState::Deleted)
+    );
+    delete(&p, "aws:ec2:NatGateway", &gateway.id).await; // idempotent
+
+    delete(&p, "aws:ec2:Eip", &address.id).await;
+    let left = ec2.describe_addresses().send().await.unwrap();
+    assert!(
+        !left
+            .addresses()
+            .iter()
+            .any(|a| a.allocation_id() == Some(address.id.as_str())),
+        "released"
+    );
+    delete(&p, "aws:ec2:Eip", &address.id).await; // gone is deleted
+}

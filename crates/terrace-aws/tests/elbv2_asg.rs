@@ -285,7 +285,9 @@ async fn auto_scaling_group_lifecycle() {
         json!({"name": "tg", "protocol": "TCP", "port": 5432, "vpc_id": net.vpc}),
     )
     .await;
-    let desired = json!({"name": "db", "launch_template_id": lt.id, "min_size": 1, "max_size": 3, "desired_capacity": 2, "subnet_ids": [net.subnets[0]], "tags": {"Name": "db-node"}});
+    // The version as a reference to `latest_version_number` gives it: a number.
+    assert_eq!(lt.attributes["latest_version_number"], 1);
+    let desired = json!({"name": "db", "launch_template_id": lt.id, "launch_template_version": lt.attributes["latest_version_number"], "min_size": 1, "max_size": 3, "desired_capacity": 2, "subnet_ids": [net.subnets[0]], "health_check_grace_period": 300, "tags": {"Name": "db-node"}});
     let g = create(
         &p,
         "aws:autoscaling:AutoScalingGroup",
@@ -296,8 +298,18 @@ async fn auto_scaling_group_lifecycle() {
     assert_eq!(g.id, "db");
     assert_eq!(g.attributes["in_service"], 2);
     assert_eq!(g.ownership, Some(owner("networks/eu/a", "asg")));
+    assert_eq!(
+        g.properties["launch_template_version"], 1,
+        "read back as a number"
+    );
+    assert_eq!(g.properties["health_check_grace_period"], 300);
     let direct = group(&asg, "db").await.expect("group exists");
     assert_eq!(direct.instances().len(), 2);
+    assert_eq!(direct.health_check_grace_period(), Some(300));
+    assert_eq!(
+        direct.launch_template().and_then(|t| t.version()),
+        Some("1")
+    );
     let tags: Vec<(String, bool)> = direct
         .tags()
         .iter()
@@ -356,6 +368,19 @@ async fn auto_scaling_group_lifecycle() {
     )
     .await;
     assert_eq!(updated.attributes["in_service"], 3);
+    // The update returned once every instance was healthy in the attached target group.
+    let health = moto
+        .elbv2()
+        .describe_target_health()
+        .target_group_arn(&tg.id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.target_health_descriptions().len(), 3);
+    assert!(health.target_health_descriptions().iter().all(|d| {
+        d.target_health().and_then(|h| h.state())
+            == Some(&aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum::Healthy)
+    }));
     let direct = group(&asg, "db").await.unwrap();
     assert_eq!(direct.max_size(), Some(4));
     assert_eq!(direct.instances().len(), 3);

@@ -138,6 +138,7 @@ clients! {
     forwarding_rules: ForwardingRules,
     global_forwarding_rules: GlobalForwardingRules,
     target_tcp_proxies: TargetTcpProxies,
+    routers: Routers,
 }
 
 /// Lists one page: `list!(client, project, filter, token [, set_region(r)])`.
@@ -401,6 +402,7 @@ impl Api {
             }
             Kind::GlobalForwardingRule => list!(c.global_forwarding_rules(s).await?, p, f, t),
             Kind::TargetTcpProxy => list!(c.target_tcp_proxies(s).await?, p, f, t),
+            Kind::Router => list!(c.routers(s).await?, p, f, t, set_region(at.region()?)),
         }
     }
 
@@ -554,6 +556,14 @@ impl Api {
                 .set_project(p)
                 .set_request_id(rid)
                 .set_body(body::<model::TargetTcpProxy>(json)?)),
+            Kind::Router => wait!(c
+                .routers(s)
+                .await?
+                .insert()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_region(at.region()?)
+                .set_body(body::<model::Router>(json)?)),
         }
     }
 
@@ -688,6 +698,14 @@ impl Api {
                 .set_project(p)
                 .set_request_id(rid)
                 .set_target_tcp_proxy(n)),
+            Kind::Router => wait!(c
+                .routers(s)
+                .await?
+                .delete()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_region(at.region()?)
+                .set_router(n)),
         }
     }
 
@@ -814,6 +832,15 @@ impl Api {
                 .set_request_id(rid)
                 .set_forwarding_rule(n)
                 .set_body(body::<model::ForwardingRule>(json)?)),
+            Kind::Router => wait!(c
+                .routers(s)
+                .await?
+                .patch()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_region(at.region()?)
+                .set_router(n)
+                .set_body(body::<model::Router>(json)?)),
             Kind::Instance | Kind::InstanceTemplate | Kind::TargetTcpProxy => {
                 Err(unsupported(kind, "patch"))
             }

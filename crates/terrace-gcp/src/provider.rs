@@ -385,7 +385,10 @@ impl Api {
             .insert(def.kind, &project, &at, &body, &request_id(key, ""))
             .await;
         match created {
-            Ok(_) => self.observe_named(def, &project, &at, &name).await,
+            Ok(_) => {
+                self.until_settled(def, &project, &at, &name).await?;
+                self.observe_named(def, &project, &at, &name).await
+            }
             Err(MutationError::Refused(e)) if is_already_exists(&e) => self
                 .adopt_existing(def, &project, &at, &name, owner)
                 .await?
@@ -567,8 +570,69 @@ impl Api {
                     .await?;
             }
         }
+        self.until_settled(def, &link.project, &link.location, &link.name)
+            .await?;
         self.observe_named(def, &link.project, &link.location, &link.name)
             .await
+    }
+
+    /// For a regional managed instance group: waits until its VMs are where it wants them.
+    /// Compute marks an insert or patch DONE "even if the instances in the group are still in
+    /// the process of being patched" (`regionInstanceGroupManagers.patch`, discovery
+    /// document), so the group is polled until `status.isStable` ("none of the instances … is
+    /// currently undergoing any type of change") and, when its update policy is PROACTIVE,
+    /// `status.versionTarget.isReached` ("all instances are in their target version"); an
+    /// OPPORTUNISTIC group leaves old VMs be, so only stability is waited for. Within
+    /// `operation_timeout`; other types return at once.
+    async fn until_settled(
+        &self,
+        def: &KindDef,
+        project: &str,
+        at: &Location,
+        name: &str,
+    ) -> Result<(), ProviderError> {
+        if def.kind != crate::resources::Kind::RegionInstanceGroupManager {
+            return Ok(());
+        }
+        let deadline = tokio::time::Instant::now() + self.settings.operation_timeout;
+        let cap = self
+            .settings
+            .polling_interval
+            .max(self.settings.max_backoff);
+        let mut delay = self.settings.polling_interval;
+        loop {
+            let group = self
+                .find(def, project, at, name)
+                .await
+                .map_err(|e| e.about(name, &self.settings, false))?
+                .ok_or_else(|| {
+                    ProviderError::new(
+                        ErrorKind::NotFound,
+                        "notFound",
+                        format!("{} {name} is gone", def.type_name),
+                    )
+                })?;
+            let Some(waiting) = unsettled(&group) else {
+                return Ok(());
+            };
+            if tokio::time::Instant::now() + delay >= deadline {
+                return Err(ProviderError::new(
+                    ErrorKind::Other,
+                    "groupNotStable",
+                    format!(
+                        "{} {name}: {waiting} after {} s",
+                        def.type_name,
+                        self.settings.operation_timeout.as_secs()
+                    ),
+                ));
+            }
+            terrace::provider::progress::report(
+                format!("{} {name}: {waiting}", def.type_name),
+                Some(delay),
+            );
+            tokio::time::sleep(delay).await;
+            delay = delay.mul_f64(1.5).min(cap);
+        }
     }
 
     /// One PATCH with the changed fields (and the current fingerprint where the type has one).
@@ -651,6 +715,38 @@ impl Api {
     }
 }
 
+/// What a managed instance group still waits for (`None`: stable, and on its target version
+/// when its update policy is PROACTIVE), in words with its `currentActions` counts.
+pub fn unsettled(group: &Json) -> Option<String> {
+    let stable = group.pointer("/status/isStable").and_then(Json::as_bool) == Some(true);
+    let proactive = group.pointer("/updatePolicy/type").and_then(Json::as_str) == Some("PROACTIVE");
+    let reached = group
+        .pointer("/status/versionTarget/isReached")
+        .and_then(Json::as_bool)
+        == Some(true);
+    if stable && (reached || !proactive) {
+        return None;
+    }
+    let actions: Vec<String> = group
+        .get("currentActions")
+        .and_then(Json::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(k, v)| *k != "none" && v.as_u64().is_some_and(|n| n > 0))
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect();
+    let doing = if actions.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", actions.join(", "))
+    };
+    Some(if stable {
+        "VMs not yet on the group's template".to_string()
+    } else {
+        format!("VMs still changing{doing}")
+    })
+}
+
 /// A location as an ordered map key.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum LocationKey {
@@ -710,6 +806,22 @@ mod tests {
         assert!(create_body(def, bad.as_object().unwrap(), "i", &owner()).is_err());
         let unknown = json!({"colour": "red"});
         assert!(create_body(def, unknown.as_object().unwrap(), "i", &owner()).is_err());
+    }
+
+    #[test]
+    fn a_group_is_settled_when_stable_and_proactive_groups_when_on_target() {
+        let group = |stable: bool, reached: bool, kind: &str| {
+            json!({"status": {"isStable": stable, "versionTarget": {"isReached": reached}},
+                   "updatePolicy": {"type": kind},
+                   "currentActions": {"creating": 1, "deleting": 1, "none": 2}})
+        };
+        assert_eq!(unsettled(&group(true, true, "PROACTIVE")), None);
+        assert_eq!(unsettled(&group(true, false, "OPPORTUNISTIC")), None);
+        assert_eq!(
+            unsettled(&group(false, false, "PROACTIVE")).as_deref(),
+            Some("VMs still changing (1 creating, 1 deleting)")
+        );
+        assert!(unsettled(&group(true, false, "PROACTIVE")).is_some());
     }
 
     #[test]

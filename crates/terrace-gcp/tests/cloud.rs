@@ -422,47 +422,42 @@ async fn a_managed_instance_group_gets_its_vms_over_time() {
             props(&t1.id),
         )
         .await;
-    let vms = env
-        .provider
-        .managed_instances(&group.id)
-        .await
-        .expect("list");
-    assert_eq!(vms.len(), 2, "{vms:?}");
-    assert!(
-        vms.iter().all(|v| v["currentAction"] == "CREATING"),
-        "the insert is DONE, the VMs are not there yet: {vms:?}"
-    );
-    let stable = || async {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let vms = env
-                .provider
-                .managed_instances(&group.id)
-                .await
-                .expect("list");
-            let name = group.attributes["name"].as_str().unwrap();
-            let g = env
-                .rest_get(&format!("regions/{REGION}/instanceGroupManagers"), name)
-                .await
-                .unwrap();
-            if g["status"]["isStable"] == json!(true) {
-                return (vms, g);
-            }
-            assert!(Instant::now() < deadline, "never stable: {g:#}");
-            tokio::time::sleep(ms(20)).await;
-        }
+    // The insert is DONE before the VMs exist; the provider waited until the group was
+    // stable, so they are all there, running its template.
+    let name = group.attributes["name"].as_str().unwrap().to_string();
+    let get = || async {
+        env.rest_get(&format!("regions/{REGION}/instanceGroupManagers"), &name)
+            .await
+            .unwrap()
     };
-    let (vms, g) = stable().await;
-    assert_eq!(g["status"]["versionTarget"]["isReached"], json!(true));
+    let vms_now = || async {
+        env.provider
+            .managed_instances(&group.id)
+            .await
+            .expect("list")
+    };
     let template_of = |v: &Json| {
         v.pointer("/version/instanceTemplate")
             .and_then(Json::as_str)
             .unwrap_or_default()
             .to_string()
     };
-    assert!(vms.iter().all(|v| template_of(v) == t1.id), "{vms:?}");
+    let names = |vms: &[Json]| -> std::collections::BTreeSet<String> {
+        vms.iter()
+            .map(|v| v["name"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    let vms = vms_now().await;
+    assert_eq!(vms.len(), 2, "{vms:?}");
+    assert!(
+        vms.iter()
+            .all(|v| v["currentAction"] == "NONE" && template_of(v) == t1.id),
+        "create returns once the VMs run: {vms:?}"
+    );
+    assert_eq!(get().await["status"]["isStable"], json!(true));
 
-    // The group's default update policy is OPPORTUNISTIC: a new template leaves them be.
+    // The group's default update policy is OPPORTUNISTIC: a new template leaves them be, and
+    // the update does not wait for a version target that will not be reached.
     env.provider
         .update(UpdateRequest {
             idempotency_key: "igm-t2".into(),
@@ -477,8 +472,128 @@ async fn a_managed_instance_group_gets_its_vms_over_time() {
         })
         .await
         .expect("new template");
-    let (vms, g) = stable().await;
+    let g = get().await;
     assert_eq!(g["status"]["versionTarget"]["isReached"], json!(false));
-    assert!(vms.iter().all(|v| template_of(v) == t1.id), "{vms:?}");
+    let after = vms_now().await;
+    assert!(after.iter().all(|v| template_of(v) == t1.id), "{after:?}");
+    assert_eq!(names(&after), names(&vms));
+
+    // PROACTIVE, one surge VM at a time: the update returns once every VM was replaced by
+    // one created from the new template, and the group is stable on it.
+    let proactive = |t: &str| {
+        let mut p = props(t);
+        p["update_policy"] = json!({"type": "PROACTIVE", "minimal_action": "REPLACE",
+                                    "max_surge": {"fixed": 1}, "max_unavailable": {"fixed": 0}});
+        p
+    };
+    env.provider
+        .update(UpdateRequest {
+            idempotency_key: "igm-proactive".into(),
+            ownership: owner("nodes"),
+            ..update(
+                "gcp:compute:RegionInstanceGroupManager",
+                Some(REGION),
+                &group.id,
+                props(&t2.id),
+                proactive(&t2.id),
+            )
+        })
+        .await
+        .expect("proactive policy");
+    let g = get().await;
+    assert_eq!(g["updatePolicy"]["type"], "PROACTIVE");
+    assert_eq!(g["status"]["isStable"], json!(true));
+    assert_eq!(g["status"]["versionTarget"]["isReached"], json!(true));
+    let rolled = vms_now().await;
+    assert_eq!(rolled.len(), 2, "{rolled:?}");
+    assert!(
+        rolled
+            .iter()
+            .all(|v| template_of(v) == t2.id && v["currentAction"] == "NONE"),
+        "{rolled:?}"
+    );
+    assert!(
+        names(&rolled).is_disjoint(&names(&vms)),
+        "every VM was replaced: {rolled:?} after {vms:?}"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cloud_router_carries_its_nat_and_changes_it_in_place() {
+    let env = Env::start(cloud(11)).await;
+    let net = env
+        .create("gcp:compute:Network", None, "vpc", json!({}))
+        .await;
+    let subnet = env
+        .create(
+            "gcp:compute:Subnetwork",
+            Some(REGION),
+            "subnet",
+            json!({"network": net.id, "ip_cidr_range": "10.9.0.0/24"}),
+        )
+        .await;
+    let nat = |ranges: &str| {
+        let mut nat = json!({"name": "egress", "nat_ip_allocate_option": "AUTO_ONLY",
+                             "source_subnetwork_ip_ranges_to_nat": ranges});
+        if ranges == "LIST_OF_SUBNETWORKS" {
+            nat["subnetworks"] = json!([{"name": subnet.id}]);
+        }
+        json!({"network": net.id, "nats": [nat]})
+    };
+    let router = env
+        .create(
+            "gcp:compute:Router",
+            Some(REGION),
+            "router",
+            nat("ALL_SUBNETWORKS_ALL_IP_RANGES"),
+        )
+        .await;
+    let name = router.attributes["name"].as_str().unwrap().to_string();
+    let stored = env
+        .rest_get(&format!("regions/{REGION}/routers"), &name)
+        .await
+        .unwrap();
+    assert_eq!(stored["nats"][0]["natIpAllocateOption"], "AUTO_ONLY");
+    assert_eq!(
+        stored["nats"][0]["sourceSubnetworkIpRangesToNat"],
+        "ALL_SUBNETWORKS_ALL_IP_RANGES"
+    );
+    env.provider
+        .update(update(
+            "gcp:compute:Router",
+            Some(REGION),
+            &router.id,
+            nat("ALL_SUBNETWORKS_ALL_IP_RANGES"),
+            nat("LIST_OF_SUBNETWORKS"),
+        ))
+        .await
+        .expect("nats patched");
+    let stored = env
+        .rest_get(&format!("regions/{REGION}/routers"), &name)
+        .await
+        .unwrap();
+    assert_eq!(
+        stored["id"], router.attributes["gce_id"],
+        "changed in place"
+    );
+    assert_eq!(
+        stored["nats"][0]["subnetworks"][0]["name"],
+        json!(subnet.id)
+    );
+    env.provider
+        .delete(DeleteRequest {
+            type_name: "gcp:compute:Router".into(),
+            region: Some(REGION.into()),
+            id: router.id.clone(),
+            properties: Default::default(),
+            idempotency_key: "router-delete".into(),
+        })
+        .await
+        .expect("deleted");
+    assert!(env
+        .rest_get(&format!("regions/{REGION}/routers"), &name)
+        .await
+        .is_none());
     env.stop().await;
 }

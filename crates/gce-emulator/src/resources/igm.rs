@@ -50,6 +50,7 @@ pub fn prepare(ctx: &mut Ctx, body: &mut Map<String, Value>) -> ApiResult<()> {
     let group = ResourcePath::new(ctx.project, ctx.scope, "instanceGroups", ctx.name);
     body.insert("instanceGroup".into(), json!(group.self_link()));
     distribution(ctx.project, &region, body)?;
+    update_policy(body)?;
     derived_state(body);
     Ok(())
 }
@@ -156,6 +157,88 @@ fn distribution(project: &str, region: &str, body: &mut Map<String, Value>) -> A
     Ok(())
 }
 
+/// `updatePolicy` with Compute's defaults and rules (`InstanceGroupManagerUpdatePolicy` and
+/// `FixedOrPercent` in the discovery document): `type` OPPORTUNISTIC unless given; `maxSurge`
+/// and `maxUnavailable` default to "a fixed value equal to the number of zones in which the
+/// managed instance group operates", are "either a fixed number or, if the group has 10 or
+/// more instances, a percentage", and "at least one of either maxSurge or maxUnavailable must
+/// be greater than 0"; `calculated` is the fixed value, or the percentage of `targetSize`
+/// rounded.
+fn update_policy(body: &mut Map<String, Value>) -> ApiResult<()> {
+    let size = get_int(body, "targetSize").unwrap_or(0);
+    let zones = body
+        .get("distributionPolicy")
+        .and_then(|d| d.get("zones"))
+        .and_then(Value::as_array)
+        .map_or(1, Vec::len) as i64;
+    let policy = super::object_mut(body, "updatePolicy")?;
+    for (key, allowed) in [
+        ("type", &["OPPORTUNISTIC", "PROACTIVE"][..]),
+        (
+            "minimalAction",
+            &["NONE", "REFRESH", "REPLACE", "RESTART"][..],
+        ),
+        ("replacementMethod", &["RECREATE", "SUBSTITUTE"][..]),
+        ("instanceRedistributionType", &["NONE", "PROACTIVE"][..]),
+    ] {
+        super::check_enum(
+            policy,
+            key,
+            &format!("resource.updatePolicy.{key}"),
+            allowed,
+        )?;
+    }
+    default(policy, "type", json!("OPPORTUNISTIC"));
+    default(policy, "minimalAction", json!("REPLACE"));
+    default(policy, "instanceRedistributionType", json!("PROACTIVE"));
+    default(policy, "replacementMethod", json!("SUBSTITUTE"));
+    let mut total = 0;
+    for key in ["maxSurge", "maxUnavailable"] {
+        total += fixed_or_percent(policy, key, size, zones)?;
+    }
+    if total == 0 {
+        return Err(ApiError::invalid(
+            "Invalid value for field 'resource.updatePolicy': At least one of either maxSurge or \
+             maxUnavailable must be greater than 0.",
+        ));
+    }
+    Ok(())
+}
+
+/// One `FixedOrPercent` of the update policy, defaulted and with `calculated` set; returns it.
+fn fixed_or_percent(
+    policy: &mut Map<String, Value>,
+    key: &str,
+    size: i64,
+    zones: i64,
+) -> ApiResult<i64> {
+    let field = format!("resource.updatePolicy.{key}");
+    let value = super::object_mut(policy, key)?;
+    value.remove("calculated");
+    if value.is_empty() {
+        value.insert("fixed".into(), json!(zones));
+    }
+    let calculated =
+        match (get_int(value, "fixed"), get_int(value, "percent")) {
+            (Some(n), None) if n >= 0 => n,
+            (None, Some(p)) if (0..=100).contains(&p) && size >= 10 => (p * size + 50) / 100,
+            (None, Some(p)) if (0..=100).contains(&p) => {
+                return Err(ApiError::invalid_field(
+                    &format!("{field}.percent"),
+                    &p.to_string(),
+                    "A percentage may be set only for a group of 10 or more instances.",
+                ))
+            }
+            _ => return Err(ApiError::invalid_field(
+                &field,
+                &Value::Object(value.clone()).to_string(),
+                "Set either a fixed number of instances (0 or more) or a percentage (0 to 100).",
+            )),
+        };
+    value.insert("calculated".into(), json!(calculated));
+    Ok(calculated)
+}
+
 /// The status fields of a group whose instances are all in place.
 fn derived_state(body: &mut Map<String, Value>) {
     let size = get_int(body, "targetSize").unwrap_or(0);
@@ -176,14 +259,5 @@ fn derived_state(body: &mut Map<String, Value>) {
             "allInstancesConfig": {"effective": true}
         }),
     );
-    let update = body.entry("updatePolicy").or_insert_with(|| json!({}));
-    if let Value::Object(u) = update {
-        default(u, "type", json!("OPPORTUNISTIC"));
-        default(u, "minimalAction", json!("REPLACE"));
-        default(u, "instanceRedistributionType", json!("PROACTIVE"));
-        default(u, "replacementMethod", json!("SUBSTITUTE"));
-        default(u, "maxSurge", json!({"fixed": 3, "calculated": 3}));
-        default(u, "maxUnavailable", json!({"fixed": 3, "calculated": 3}));
-    }
     default(body, "listManagedInstancesResults", json!("PAGELESS"));
 }

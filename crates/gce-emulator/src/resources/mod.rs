@@ -11,6 +11,7 @@ pub mod igm;
 pub mod instance;
 pub mod instance_template;
 pub mod network;
+pub mod router;
 pub mod subnetwork;
 pub mod target_tcp_proxy;
 

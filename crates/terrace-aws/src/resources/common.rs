@@ -58,6 +58,31 @@ where
     }
 }
 
+/// The cloud's current object for a resource about to be updated: the engine knows it exists
+/// (it is in state, or was just adopted after an interrupted create), so "not found" within the
+/// consistency timeout means "not visible yet" and is waited out like any other call naming a
+/// new id ([`settle`]).
+pub async fn existing<T, F, Fut>(
+    settings: &Settings,
+    type_name: &str,
+    id: &str,
+    mut find: F,
+) -> Result<T, ProviderError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+{
+    settle(settings, id, || {
+        let found = find();
+        async move {
+            found
+                .await?
+                .ok_or_else(|| crate::error::not_found(type_name, id))
+        }
+    })
+    .await
+}
+
 /// Keeps the first of each id, in order.
 pub fn dedup(found: Vec<Observed>) -> Vec<Observed> {
     let mut seen = std::collections::BTreeSet::new();

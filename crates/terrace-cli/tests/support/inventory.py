@@ -49,6 +49,11 @@ for region in aws_regions:
     for call, key, ident, kind in EC2:
         for item in getattr(ec2, call)()[key]:
             owned(kind, item[ident], tags_of(item.get("Tags")))
+    for gateway in ec2.describe_nat_gateways()["NatGateways"]:
+        if gateway["State"] not in ("deleting", "deleted", "failed"):
+            owned("nat-gateway", gateway["NatGatewayId"], tags_of(gateway.get("Tags")))
+    for address in ec2.describe_addresses()["Addresses"]:
+        owned("elastic-ip", address["AllocationId"], tags_of(address.get("Tags")))
     for reservation in ec2.describe_instances()["Reservations"]:
         for item in reservation["Instances"]:
             if item["State"]["Name"] != "terminated":
@@ -127,7 +132,7 @@ for scope in scopes:
     kinds = (["networks", "firewalls", "instanceTemplates", "healthChecks", "backendServices",
               "forwardingRules", "targetTcpProxies"] if scope == "global" else
              ["subnetworks", "instanceGroupManagers", "autoscalers", "healthChecks",
-              "backendServices", "forwardingRules"])
+              "backendServices", "forwardingRules", "routers"])
     for kind in kinds:
         for item in get(f"{compute}/{scope}/{kind}").get("items", []):
             ws, stack, resource = gcp_owner(item)

@@ -135,6 +135,29 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// The VMs of Auto Scaling groups (`aws:REGION:GROUP`) and regional managed instance groups
+    /// (`gcp:REGION:BASE_INSTANCE_NAME`), listed directly in the emulators (`vms.py`): for
+    /// each spec `{"vms": [{"id", "boot"}], "stable", "reached"}`, where `boot` is the boot
+    /// document the VM was launched with (an instance's own user data; the `user-data` of the
+    /// instance template `listManagedInstances` names for the VM).
+    pub fn vms(&self, specs: &[&str]) -> Value {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/vms.py");
+        let output = Command::new(venv().join("bin/python"))
+            .arg(script)
+            .args([&self.moto, &self.gce])
+            .args(specs)
+            .output()
+            .expect("python runs");
+        assert!(
+            output.status.success(),
+            "vms: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("vms JSON")
+    }
+}
+
 impl Drop for Sandbox {
     fn drop(&mut self) {
         let _ = terrace_real(&self.dir, &["sandbox", "stop"]);

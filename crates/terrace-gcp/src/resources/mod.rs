@@ -32,6 +32,7 @@ pub enum Kind {
     ForwardingRule,
     GlobalForwardingRule,
     TargetTcpProxy,
+    Router,
 }
 
 /// How a field behaves.

@@ -136,6 +136,10 @@ pub static KINDS: &[KindDef] = &[
             required("instance_template", String, Patch),
             required("target_size", Number, Patch),
             opaque("distribution_policy", Map, ForceNew, false),
+            // How a new template reaches running VMs: `{type: PROACTIVE, max_surge: {fixed},
+            // max_unavailable: {fixed}, minimal_action: REPLACE}`. Compute fills the rest (and
+            // `calculated`), so it is compared with what was applied, not read back.
+            opaque("update_policy", Map, Patch, false),
             field("named_ports", List, Patch),
             field("auto_healing_policies", List, Patch),
         ],
@@ -227,6 +231,21 @@ pub static KINDS: &[KindDef] = &[
         fields: &[
             required("service", String, ForceNew),
             field("proxy_header", String, ForceNew),
+        ],
+    },
+    KindDef {
+        kind: Kind::Router,
+        type_name: "gcp:compute:Router",
+        scope: Scope::Regional,
+        labels: false,
+        fingerprint: false,
+        fields: &[
+            required("network", String, ForceNew),
+            // Cloud NAT gateways on the router: `[{name, nat_ip_allocate_option,
+            // source_subnetwork_ip_ranges_to_nat, …}]`, changed by PATCH. Compute adds
+            // defaults inside them, so they are compared with what was applied.
+            opaque("nats", List, Patch, false),
+            opaque("bgp", Map, Patch, false),
         ],
     },
 ];

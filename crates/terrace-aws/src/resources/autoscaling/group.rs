@@ -1,9 +1,12 @@
 //! `aws:autoscaling:AutoScalingGroup`: an Auto Scaling group on a launch template. Sizes,
-//! launch template (id and version), subnets, health check type and target groups are updated
-//! in place; the name forces a replacement. The name is the id: CreateAutoScalingGroup has no
-//! client token, but a retried create that meets `AlreadyExists` adopts the group when it
-//! carries the same ownership tags. Create and update wait until the group has its desired
-//! capacity in service; delete (forced: instances are terminated) waits until it is gone.
+//! launch template (id and version), subnets, health check type and grace period and target
+//! groups are updated in place; the name forces a replacement. The name is the id:
+//! CreateAutoScalingGroup has no client token, but a retried create that meets `AlreadyExists`
+//! adopts the group when it carries the same ownership tags. Create and update wait until the
+//! group has its desired capacity in service and every instance is `healthy` in each of its
+//! target groups (DescribeTargetHealth); a change of subnets or launch template replaces the
+//! running instances a batch at a time (see [`roll`]). Delete (forced: instances are
+//! terminated) waits until the group is gone.
 //! Ownership tags do not propagate to instances (so instances are never mistaken for
 //! resources of the stack); user tags do.
 
@@ -33,6 +36,7 @@ const FIELDS: &[&str] = &[
     "subnet_ids",
     "target_group_arns",
     "health_check_type",
+    "health_check_grace_period",
     "min_healthy_percentage",
     "tags",
 ];
@@ -48,7 +52,9 @@ pub fn schema() -> ResourceSchema {
                 .force_new()
                 .unique_within(&[]),
             FieldSchema::input("launch_template_id", String).required(),
-            FieldSchema::input("launch_template_version", String),
+            // A version number (e.g. a reference to the template's `latest_version_number`,
+            // which follows every change of its data), `$Latest` or `$Default` (the default).
+            FieldSchema::input("launch_template_version", Any),
             FieldSchema::input("min_size", Number).required(),
             FieldSchema::input("max_size", Number).required(),
             FieldSchema::input("desired_capacity", Number),
@@ -57,6 +63,10 @@ pub fn schema() -> ResourceSchema {
                 .required(),
             FieldSchema::input("target_group_arns", List).unordered(),
             FieldSchema::input("health_check_type", String),
+            // Seconds after an instance enters InService before Auto Scaling acts on a failed
+            // health check (Auto Scaling's default is 0 through the API): the time a node
+            // takes to boot and install its software, so that it is not replaced in a loop.
+            FieldSchema::input("health_check_grace_period", Number),
             // Share of the desired capacity kept in service while instances are replaced
             // after a change of subnets or launch template (default 90, as instance refresh).
             FieldSchema::input("min_healthy_percentage", Number),
@@ -107,7 +117,7 @@ fn observe(group: &AutoScalingGroup) -> Observed {
     put(
         &mut props,
         "launch_template_version",
-        template.and_then(|t| t.version()),
+        template.and_then(|t| t.version()).map(version_value),
     );
     put(&mut props, "min_size", group.min_size());
     put(&mut props, "max_size", group.max_size());
@@ -115,6 +125,11 @@ fn observe(group: &AutoScalingGroup) -> Observed {
     props.insert("subnet_ids".into(), json!(subnets));
     props.insert("target_group_arns".into(), json!(target_groups));
     put(&mut props, "health_check_type", group.health_check_type());
+    put(
+        &mut props,
+        "health_check_grace_period",
+        group.health_check_grace_period(),
+    );
     let (owner, user) = ownership::split_pairs(
         group
             .tags()
@@ -203,10 +218,31 @@ async fn current(ctx: &Ctx<'_>, name: &str) -> Result<Option<AutoScalingGroup>, 
         .next())
 }
 
+/// A version as Auto Scaling reports it (a string), as a number when it is one: the form a
+/// reference to a launch template's `latest_version_number` gives.
+fn version_value(version: &str) -> serde_json::Value {
+    version
+        .parse::<u64>()
+        .map(serde_json::Value::from)
+        .unwrap_or_else(|_| serde_json::Value::from(version))
+}
+
+/// The `launch_template_version` property as Auto Scaling takes it: a number or a string.
+fn version(p: &Properties) -> Result<String, ProviderError> {
+    match p.get("launch_template_version") {
+        None | Some(serde_json::Value::Null) => Ok("$Default".into()),
+        Some(serde_json::Value::Number(n)) if n.is_u64() => Ok(n.to_string()),
+        Some(serde_json::Value::String(s)) => Ok(s.clone()),
+        Some(other) => Err(crate::error::invalid(format!(
+            "`launch_template_version` must be a version number, `$Latest` or `$Default`, not {other}"
+        ))),
+    }
+}
+
 fn template(p: &Properties) -> Result<LaunchTemplateSpecification, ProviderError> {
     Ok(LaunchTemplateSpecification::builder()
         .launch_template_id(str_req(p, "launch_template_id")?)
-        .version(str_opt(p, "launch_template_version")?.unwrap_or("$Default"))
+        .version(version(p)?)
         .build())
 }
 
@@ -253,6 +289,7 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
             .vpc_zone_identifier(strings(p, "subnet_ids")?.join(","))
             .set_target_group_arns((!target_groups.is_empty()).then_some(target_groups.clone()))
             .set_health_check_type(str_opt(p, "health_check_type")?.map(str::to_string))
+            .set_health_check_grace_period(int_opt(p, "health_check_grace_period")?)
             .set_tags(Some(tags(name, &request.ownership, p)?))
             .customize()
             .config_override(super::no_retry())
@@ -288,20 +325,76 @@ async fn adopt(
     wait_capacity(ctx, name).await
 }
 
-/// Waits until the group has its desired capacity in service.
+/// Waits until the group has its desired capacity in service and every instance in service
+/// is healthy in each of its target groups.
 async fn wait_capacity(ctx: &Ctx<'_>, name: &str) -> Result<Observed, ProviderError> {
     wait_for(
         ctx.settings,
-        &format!("auto scaling group {name} at capacity"),
+        &format!("auto scaling group {name} at capacity with healthy targets"),
         || async {
             let Some(group) = current(ctx, name).await? else {
                 return Err(crate::error::not_found(TYPE, name));
             };
             let want = group.desired_capacity().unwrap_or_default().max(0) as usize;
-            Ok((in_service(&group) >= want).then(|| observe(&group)))
+            let ready = in_service(&group) >= want && targets_healthy(ctx, &group).await?;
+            Ok(ready.then(|| observe(&group)))
         },
     )
     .await
+}
+
+/// True when every instance of the group that is in service is `healthy` in each of the
+/// group's target groups ("Target health status", Elastic Load Balancing user guide: a target
+/// is `initial` while the load balancer is registering it or running its first checks).
+async fn targets_healthy(ctx: &Ctx<'_>, group: &AutoScalingGroup) -> Result<bool, ProviderError> {
+    let instances: Vec<String> = group
+        .instances()
+        .iter()
+        .filter(|i| i.lifecycle_state() == Some(&LifecycleState::InService))
+        .filter_map(|i| i.instance_id().map(str::to_string))
+        .collect();
+    if instances.is_empty() {
+        return Ok(true);
+    }
+    for arn in group.target_group_arns() {
+        let targets = instances
+            .iter()
+            .map(|id| {
+                aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+                    .id(id)
+                    .build()
+            })
+            .collect::<Vec<_>>();
+        let answer = ctx
+            .elb
+            .describe_target_health()
+            .target_group_arn(arn)
+            .set_targets(Some(targets))
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        let healthy = answer
+            .target_health_descriptions()
+            .iter()
+            .filter(|d| {
+                d.target_health().and_then(|h| h.state())
+                    == Some(&aws_sdk_elasticloadbalancingv2::types::TargetHealthStateEnum::Healthy)
+            })
+            .count();
+        if healthy < instances.len() {
+            let waiting = instances.len() - healthy;
+            terrace::provider::progress::report(
+                format!(
+                    "{}: {waiting} of {} instances not yet healthy in {arn}",
+                    group.auto_scaling_group_name().unwrap_or_default(),
+                    instances.len()
+                ),
+                None,
+            );
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, ProviderError> {
@@ -320,6 +413,7 @@ pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, 
         .set_desired_capacity(int_opt(new, "desired_capacity")?)
         .vpc_zone_identifier(strings(new, "subnet_ids")?.join(","))
         .set_health_check_type(str_opt(new, "health_check_type")?.map(str::to_string))
+        .set_health_check_grace_period(int_opt(new, "health_check_grace_period")?)
         .send()
         .await
         .map_err(from_sdk)?;
@@ -350,7 +444,8 @@ pub fn normalize(field: &str, value: &serde_json::Value) -> Option<serde_json::V
 /// Replaces the group's running instances with ones launched from its new subnets and launch
 /// template, a batch at a time, keeping at least `min_healthy_percentage` (default 90) of the
 /// desired capacity in service: each instance is terminated without lowering the desired
-/// capacity, and the next batch waits until the group is back at capacity. Auto Scaling leaves
+/// capacity, and the next batch waits until the group is back at capacity and every instance
+/// is healthy in its target groups. Auto Scaling leaves
 /// running instances as they are when its configuration changes ("Instance refresh" in the
 /// Auto Scaling user guide; moto has no instance refresh), so without this a change never
 /// reaches them and the old subnets and security groups stay in use.
@@ -400,7 +495,9 @@ async fn roll(
                     i.instance_id()
                         .is_some_and(|id| chunk.iter().any(|c| c == id))
                 });
-                Ok((gone && in_service(&group) >= desired).then_some(()))
+                let ready =
+                    gone && in_service(&group) >= desired && targets_healthy(ctx, &group).await?;
+                Ok(ready.then_some(()))
             },
         )
         .await?;

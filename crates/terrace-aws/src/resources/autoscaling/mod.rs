@@ -4,9 +4,11 @@ pub mod group;
 
 use crate::client::Settings;
 
-/// What an Auto Scaling operation needs: the region's client and the provider settings.
+/// What an Auto Scaling operation needs: the region's clients (Auto Scaling, and ELBv2 for
+/// the health of a group's targets) and the provider settings.
 pub struct Ctx<'a> {
     pub asg: aws_sdk_autoscaling::Client,
+    pub elb: aws_sdk_elasticloadbalancingv2::Client,
     pub settings: &'a Settings,
 }
 

@@ -2,10 +2,10 @@
 //! `vpc_id` moves the attachment in place (detach, attach); deleting detaches first.
 
 use super::{
-    after_create, create_once, dedup, delete_when_free, no_retry, observed, put, queries,
+    after_create, create_once, dedup, delete_when_free, existing, no_retry, observed, put, queries,
     read_back, settle, sync_tags, Ctx,
 };
-use crate::error::{from_sdk, from_sdk_unretried, not_found};
+use crate::error::{from_sdk, from_sdk_unretried};
 use crate::ownership::{tag_spec, user_tags};
 use crate::props::{check_known, str_opt};
 use aws_sdk_ec2::types::{InternetGateway, ResourceType};
@@ -171,9 +171,10 @@ async fn detach_all(
 
 pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, ProviderError> {
     check_known(&request.new, FIELDS, TYPE)?;
-    let igw = current(ctx, &request.id)
-        .await?
-        .ok_or_else(|| not_found(TYPE, &request.id))?;
+    let igw = existing(ctx.settings, TYPE, &request.id, || {
+        current(ctx, &request.id)
+    })
+    .await?;
     let wanted = str_opt(&request.new, "vpc_id")?;
     detach_all(ctx, &igw, wanted).await?;
     if let Some(vpc) = wanted {

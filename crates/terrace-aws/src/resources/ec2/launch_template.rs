@@ -1,10 +1,12 @@
 //! `aws:ec2:LaunchTemplate`: a launch template. A change of its data is an update in place: a
 //! new version (with a client token) that becomes the default. The name forces a replacement.
-//! Reads return the name, tags and version numbers, and the data of the default version
-//! (DescribeLaunchTemplateVersions, one call per template, as terraform-provider-aws's read
-//! does): an import reads every field, and a default version someone changed is drift that the
-//! next apply repairs with a new version. `user_data` is plain text; the provider encodes it in
-//! base64 and decodes it when reading.
+//! The version numbers are recomputed by every update (`changes_on_update`), so an Auto
+//! Scaling group whose `launch_template_version` references one is updated, and its instances
+//! replaced, in the same apply. Reads return the name, tags and version numbers, and the data
+//! of the default version (DescribeLaunchTemplateVersions, one call per template, as
+//! terraform-provider-aws's read does): an import reads every field, and a default version
+//! someone changed is drift that the next apply repairs with a new version. `user_data` is
+//! plain text; the provider encodes it in base64 and decodes it when reading.
 
 use super::{after_create, dedup, delete_when_free, observed, put, read_back, sync_tags, Ctx};
 use crate::error::{from_sdk, invalid};
@@ -53,8 +55,11 @@ pub fn schema() -> ResourceSchema {
             FieldSchema::input("key_name", String),
             FieldSchema::input("user_data", String),
             FieldSchema::input("security_group_ids", List).unordered(),
-            FieldSchema::computed("default_version_number", Number),
-            FieldSchema::computed("latest_version_number", Number),
+            // A change of the template data makes a new version, the new default: references
+            // to these (an Auto Scaling group's `launch_template_version`) see the change in
+            // the plan and follow it in the same apply.
+            FieldSchema::computed("default_version_number", Number).changes_on_update(),
+            FieldSchema::computed("latest_version_number", Number).changes_on_update(),
         ],
     )
 }

@@ -1,9 +1,11 @@
 //! EC2 resource types and what they share: the request context, batched-read queries (ids or
 //! ownership tags, one Describe call per page), tag updates, waiters and read-back.
 
+pub mod eip;
 pub mod instance;
 pub mod internet_gateway;
 pub mod launch_template;
+pub mod nat_gateway;
 pub mod route_table;
 pub mod security_group;
 pub mod subnet;
@@ -20,7 +22,7 @@ use terrace::provider::{
 };
 
 pub use super::common::{
-    after_create, create_once, dedup, delete_when_free, put, read_back, settle, wait_for,
+    after_create, create_once, dedup, delete_when_free, existing, put, read_back, settle, wait_for,
 };
 
 /// A per-request configuration without SDK retries (see [`create_once`]).

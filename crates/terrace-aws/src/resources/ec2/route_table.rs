@@ -4,10 +4,10 @@
 //! EC2's own and never listed. Routes are read back sorted by destination.
 
 use super::{
-    after_create, dedup, delete_when_free, observed, put, queries, read_back, settle, sync_tags,
-    Ctx,
+    after_create, dedup, delete_when_free, existing, observed, put, queries, read_back, settle,
+    sync_tags, Ctx,
 };
-use crate::error::{from_sdk, invalid, not_found};
+use crate::error::{from_sdk, invalid};
 use crate::ownership::{client_token, tag_spec, user_tags};
 use crate::props::{check_known, objects, str_req, strings};
 use aws_sdk_ec2::types::{ResourceType, Route, RouteTable};
@@ -367,9 +367,10 @@ async fn disassociate(ctx: &Ctx<'_>, association: &str) -> Result<(), ProviderEr
 
 pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, ProviderError> {
     check_known(&request.new, FIELDS, TYPE)?;
-    let table = current(ctx, &request.id)
-        .await?
-        .ok_or_else(|| not_found(TYPE, &request.id))?;
+    let table = existing(ctx.settings, TYPE, &request.id, || {
+        current(ctx, &request.id)
+    })
+    .await?;
     reconcile(ctx, &table, &request.new).await?;
     sync_tags(ctx, &request.id, &request.old, &request.new).await?;
     read_back(ctx.settings, TYPE, &request.id, |r| async move {

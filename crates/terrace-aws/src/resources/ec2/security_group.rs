@@ -9,7 +9,7 @@
 //! empty lists left out, rules sorted by protocol then ports.
 
 use super::{
-    after_create, create_once, dedup, delete_when_free, no_retry, observed, put, queries,
+    after_create, create_once, dedup, delete_when_free, existing, no_retry, observed, put, queries,
     read_back, settle, sync_tags, Ctx,
 };
 use crate::error::{from_sdk, from_sdk_unretried, invalid, not_found};
@@ -399,9 +399,10 @@ async fn reconcile(
 
 pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, ProviderError> {
     check_known(&request.new, FIELDS, TYPE)?;
-    let group = current(ctx, &request.id)
-        .await?
-        .ok_or_else(|| not_found(TYPE, &request.id))?;
+    let group = existing(ctx.settings, TYPE, &request.id, || {
+        current(ctx, &request.id)
+    })
+    .await?;
     reconcile(ctx, &group, &request.new).await?;
     sync_tags(ctx, &request.id, &request.old, &request.new).await?;
     read_back(ctx.settings, TYPE, &request.id, |r| async move {
