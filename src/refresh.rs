@@ -161,9 +161,10 @@ pub fn adopted_state(
     pending: &crate::state::PendingOperation,
     observed: &Observed,
     spec: Option<&crate::spec::ResourceSpec>,
+    schema: Option<&crate::provider::ResourceSchema>,
     dependencies: Vec<String>,
 ) -> crate::state::ResourceState {
-    let mut state = found_state(&pending.type_name, observed, spec, dependencies);
+    let mut state = found_state(&pending.type_name, observed, spec, schema, dependencies);
     state.region = pending.region.clone();
     // What the interrupted create sent stands for the fields the provider cannot read back
     // (launch template data, user data): assuming them absent would plan a spurious update.
@@ -178,18 +179,24 @@ pub fn adopted_state(
 }
 
 /// The state of an existing resource taken under management (adopted or imported): inputs
-/// are the cloud's values of the fields the configuration sets.
+/// are the cloud's values of the fields the configuration sets (inside a field the cloud
+/// completes with defaults, of the leaves it sets: [`crate::plan::compare::cloud_value`]).
 pub fn found_state(
     type_name: &str,
     observed: &Observed,
     spec: Option<&crate::spec::ResourceSpec>,
+    schema: Option<&crate::provider::ResourceSchema>,
     dependencies: Vec<String>,
 ) -> crate::state::ResourceState {
     let inputs = observed
         .properties
         .iter()
-        .filter(|(field, _)| spec.is_some_and(|s| s.properties.contains_key(*field)))
-        .map(|(k, v)| (k.clone(), v.clone()))
+        .filter_map(|(field, value)| {
+            let shape = spec?.properties.get(field)?;
+            let field_schema = schema.and_then(|s| s.field(field));
+            let value = crate::plan::compare::cloud_value(field_schema, value, &[shape]);
+            Some((field.clone(), value))
+        })
         .collect();
     crate::state::ResourceState {
         type_name: type_name.to_string(),
@@ -244,7 +251,7 @@ mod tests {
             attributes: map(json!({"latest_version_number": 1})),
             ownership: None,
         };
-        let state = adopted_state(&pending, &observed, Some(&spec), vec![]);
+        let state = adopted_state(&pending, &observed, Some(&spec), None, vec![]);
         assert_eq!(
             state.inputs,
             map(json!({"name": "db2", "user_data": "#cloud-config", "image_id": "ami-1"})),

@@ -409,6 +409,10 @@ impl StackRun {
             pending,
             &observed,
             spec,
+            self.context
+                .registry
+                .schema(&pending.type_name)
+                .map(|s| &**s),
             self.dependencies_of(&op.resource),
         );
         let id = self.done(pending, Some(state.clone())).await?;

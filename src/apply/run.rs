@@ -442,6 +442,10 @@ impl StackRun {
                         pending,
                         observed,
                         spec,
+                        self.context
+                            .registry
+                            .schema(&pending.type_name)
+                            .map(|s| &**s),
                         self.dependencies_of(&pending.resource),
                     );
                     self.events.emit(Event::ResourceAdopted {

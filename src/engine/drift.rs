@@ -174,9 +174,14 @@ impl Terrace {
                 .map(|c| c.field.split(['.', '[']).next().unwrap_or_default())
                 .collect();
             for field in top {
-                current
-                    .inputs
-                    .insert(field.to_string(), observed.properties[field].clone());
+                let cloud = crate::plan::compare::cloud_value(
+                    self.registry
+                        .schema(&current.type_name)
+                        .and_then(|s| s.field(field)),
+                    &observed.properties[field],
+                    &current.inputs.get(field).into_iter().collect::<Vec<_>>(),
+                );
+                current.inputs.insert(field.to_string(), cloud);
             }
             // Attributes the cloud lists in another order are not a change worth a new serial.
             if !same_in_any_order(&current.attributes, &observed.attributes) {

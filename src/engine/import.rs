@@ -82,6 +82,7 @@ impl Terrace {
                 &spec.type_name,
                 &observed,
                 Some(spec),
+                self.registry.schema(&spec.type_name).map(|s| &**s),
                 dependencies.get(resource).cloned().unwrap_or_default(),
             );
             let expected = state.snapshot_serial;

@@ -335,7 +335,9 @@ fn count_adoptions(
             let spec = terrace
                 .rendered(stack)
                 .and_then(|r| r.spec.resources.get(&pending.resource));
-            let adopted_state = crate::refresh::adopted_state(&pending, observed, spec, Vec::new());
+            let schema = terrace.registry.schema(&pending.type_name).map(|s| &**s);
+            let adopted_state =
+                crate::refresh::adopted_state(&pending, observed, spec, schema, Vec::new());
             state
                 .resources
                 .insert(pending.resource.clone(), adopted_state);

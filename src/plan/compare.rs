@@ -5,7 +5,9 @@
 //! values are first put in the cloud's canonical form by their provider
 //! ([`crate::provider::Provider::normalize`]), so values the cloud rewrites (a protocol `all`
 //! read back as `-1`, a port `5432` as `5432-5432`) never show as changes. Nested values are
-//! compared leaf by leaf, so a report names `properties.machine_type`, not `properties`.
+//! compared leaf by leaf, so a report names `properties.machine_type`, not `properties`. A
+//! field whose value the cloud completes with defaults ([`FieldSchema::cloud_defaults`]) is
+//! first cut down to the leaves Terrace set ([`cloud_value`]).
 
 use crate::provider::{FieldSchema, Properties, Registry, ResourceSchema};
 use crate::value::{Value, ValueMap};
@@ -19,6 +21,66 @@ pub fn same(field: Option<&FieldSchema>, a: Option<&Value>, b: Option<&Value>) -
         sorted(a) == sorted(b)
     } else {
         a == b
+    }
+}
+
+/// The cloud's value of a field as Terrace compares and records it: for a field the cloud
+/// completes with defaults ([`FieldSchema::cloud_defaults`]), only the leaves that one of
+/// `shapes` (the desired value, the last applied one) sets — maps keep the keys a shape has,
+/// lists keep every item (an extra item is a real difference) and cut each by the shapes'
+/// item at its index; any other field's value as it is.
+pub fn cloud_value(
+    field: Option<&FieldSchema>,
+    cloud: &serde_json::Value,
+    shapes: &[&serde_json::Value],
+) -> serde_json::Value {
+    if field.is_some_and(|f| f.cloud_defaults) {
+        project(cloud, shapes)
+    } else {
+        cloud.clone()
+    }
+}
+
+/// `cloud` cut down to the leaves one of `shapes` sets (see [`cloud_value`]).
+pub fn project(cloud: &serde_json::Value, shapes: &[&serde_json::Value]) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match cloud {
+        Json::Object(items) => {
+            let maps: Vec<&serde_json::Map<String, Json>> =
+                shapes.iter().filter_map(|s| s.as_object()).collect();
+            if maps.is_empty() {
+                return cloud.clone();
+            }
+            items
+                .iter()
+                .filter(|(key, _)| maps.iter().any(|m| m.contains_key(*key)))
+                .map(|(key, value)| {
+                    let inner: Vec<&Json> = maps.iter().filter_map(|m| m.get(key)).collect();
+                    (key.clone(), project(value, &inner))
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        }
+        Json::Array(items) => {
+            let lists: Vec<&Vec<Json>> = shapes.iter().filter_map(|s| s.as_array()).collect();
+            if lists.is_empty() {
+                return cloud.clone();
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let inner: Vec<&Json> = lists.iter().filter_map(|l| l.get(i)).collect();
+                    if inner.is_empty() {
+                        item.clone()
+                    } else {
+                        project(item, &inner)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .into()
+        }
+        other => other.clone(),
     }
 }
 
@@ -67,7 +129,8 @@ pub struct FieldDrift {
 }
 
 /// The fields of `applied` (last applied inputs) whose value in `observed` (the cloud's view)
-/// differs, leaf by leaf. Fields the cloud does not report are not drift.
+/// differs, leaf by leaf. Fields the cloud does not report are not drift, nor are defaults the
+/// cloud added inside a [`FieldSchema::cloud_defaults`] field.
 pub fn drift(
     applied: &Properties,
     observed: &Properties,
@@ -78,7 +141,8 @@ pub fn drift(
         let Some(now) = observed.get(field) else {
             continue;
         };
-        let (before, now) = (Value::from_json(before), Value::from_json(now));
+        let now = cloud_value(schema.field(field), now, &[before]);
+        let (before, now) = (Value::from_json(before), Value::from_json(&now));
         if same(schema.field(field), Some(&before), Some(&now)) {
             continue;
         }
@@ -197,6 +261,46 @@ mod tests {
             Some(&v(json!(["b", "a"])))
         ));
         assert!(same(None, None, Some(&Value::Null)));
+    }
+
+    #[test]
+    fn a_field_the_cloud_completes_is_cut_to_the_leaves_terrace_set() {
+        let backends = FieldSchema::input("backends", FieldKind::List).cloud_defaults();
+        let cloud = json!([{"group": "g1", "balancingMode": "CONNECTION", "capacityScaler": 1}]);
+        let applied = json!([{"group": "g1"}]);
+        assert_eq!(
+            cloud_value(Some(&backends), &cloud, &[&applied]),
+            json!([{"group": "g1"}])
+        );
+        // Another field keeps the cloud's whole value.
+        let plain = FieldSchema::input("backends", FieldKind::List);
+        assert_eq!(cloud_value(Some(&plain), &cloud, &[&applied]), cloud);
+        // A key the last applied value had stays, so that removing it is a change; an extra
+        // list item stays, so that the cloud's additional backend is drift.
+        let now = json!([{"group": "g1", "balancingMode": "UTILIZATION"}, {"group": "g2"}]);
+        let was = json!([{"group": "g1", "balancingMode": "UTILIZATION"}]);
+        let want = json!([{"group": "g1"}]);
+        assert_eq!(
+            cloud_value(Some(&backends), &now, &[&want, &was]),
+            json!([{"group": "g1", "balancingMode": "UTILIZATION"}, {"group": "g2"}])
+        );
+        // Drift is only in leaves that were applied.
+        let schema = ResourceSchema {
+            type_name: "t".into(),
+            fields: vec![backends],
+            regional: false,
+            api: crate::provider::ApiClasses {
+                read: "r".into(),
+                mutate: "m".into(),
+            },
+        };
+        let applied_map = json!({"backends": applied}).as_object().unwrap().clone();
+        let observed = json!({"backends": cloud}).as_object().unwrap().clone();
+        assert!(drift(&applied_map, &observed, &schema).is_empty());
+        let moved = json!({"backends": [{"group": "g9", "balancingMode": "CONNECTION"}]});
+        let found = drift(&applied_map, moved.as_object().unwrap(), &schema);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].field, "backends[0].group");
     }
 
     #[test]

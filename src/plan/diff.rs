@@ -99,14 +99,19 @@ pub fn diff_resource(
 
 /// The values the desired inputs are compared with: the cloud's view of the fields the
 /// configuration sets (drift shows up there), the last applied inputs for the rest (so that
-/// cloud-side defaults of unset fields do not show as perpetual changes).
+/// cloud-side defaults of unset fields do not show as perpetual changes). Inside a field the
+/// cloud completes with defaults, only the leaves the desired or the last applied value set.
 fn comparison_base(current: Current, desired: &ValueMap, schema: &ResourceSchema) -> Properties {
     let mut base = current.state.inputs.clone();
     if let Some(observed) = current.observed {
-        for field in desired.keys() {
+        for (field, want) in desired {
             let settable = schema.field(field).is_some_and(|f| !f.computed);
             if let (true, Some(value)) = (settable, observed.properties.get(field)) {
-                base.insert(field.clone(), value.clone());
+                let want = want.to_json();
+                let mut shapes = vec![&want];
+                shapes.extend(current.state.inputs.get(field));
+                let value = super::compare::cloud_value(schema.field(field), value, &shapes);
+                base.insert(field.clone(), value);
             }
         }
     }

@@ -69,6 +69,14 @@ pub struct FieldSchema {
     /// attributes with `SetNewComputed` when the update is planned).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub changes_on_update: bool,
+    /// A nested value the cloud completes with defaults at some depth (a Compute instance
+    /// template's `properties`, a backend service's `backends`): the cloud's value matches a
+    /// desired one when it holds every leaf the desired value sets
+    /// ([`crate::plan::compare::covers`]); the leaves it adds are not changes or drift, and an
+    /// import records only the leaves a template sets. Terraform's providers get the same effect
+    /// per attribute with `Optional + Computed` nested fields.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cloud_defaults: bool,
 }
 
 impl FieldSchema {
@@ -83,7 +91,15 @@ impl FieldSchema {
             unordered: false,
             unique_within: None,
             changes_on_update: false,
+            cloud_defaults: false,
         }
+    }
+
+    /// Marks a nested field as completed with defaults by the cloud (see
+    /// [`FieldSchema::cloud_defaults`]).
+    pub fn cloud_defaults(mut self) -> Self {
+        self.cloud_defaults = true;
+        self
     }
 
     /// Marks a computed attribute as changed by every in-place update of the resource.
@@ -128,6 +144,7 @@ impl FieldSchema {
             unordered: false,
             unique_within: None,
             changes_on_update: false,
+            cloud_defaults: false,
         }
     }
 }

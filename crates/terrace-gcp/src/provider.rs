@@ -130,7 +130,7 @@ pub fn observe(def: &KindDef, item: &Json) -> Option<Observed> {
     if let Some(name) = item.get("name") {
         properties.insert("name".into(), name.clone());
     }
-    for field in def.fields.iter().filter(|f| f.observed) {
+    for field in def.fields {
         let Some(value) = item.get(to_camel(field.name)) else {
             continue;
         };
@@ -520,8 +520,14 @@ impl Api {
             .iter()
             .filter(|f| f.mode != Mode::ForceNew)
             .filter(|f| match set(new, f.name) {
-                Some(want) if f.observed => set(&cloud, f.name) != Some(want),
-                want => set(old, f.name) != want,
+                Some(want) => {
+                    let now = set(&cloud, f.name).map(|v| match f.cloud_defaults {
+                        true => terrace::plan::compare::project(&v, &[&want]),
+                        false => v,
+                    });
+                    now != Some(want)
+                }
+                None => set(old, f.name).is_some(),
             })
             .collect();
         let patch: Vec<&str> = changed

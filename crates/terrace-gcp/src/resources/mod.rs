@@ -57,9 +57,9 @@ pub struct Field {
     pub kind: FieldKind,
     pub required: bool,
     pub mode: Mode,
-    /// Read back into properties (for drift). Fields to which Compute adds defaults at any
-    /// depth are not, so that those defaults never show as perpetual changes.
-    pub observed: bool,
+    /// Compute adds defaults inside the value at some depth: compared by the leaves a template
+    /// sets, so those defaults never show as perpetual changes (`FieldSchema::cloud_defaults`).
+    pub cloud_defaults: bool,
 }
 
 /// One resource type.
@@ -95,6 +95,7 @@ impl KindDef {
             let mut schema = FieldSchema::input(f.name, f.kind);
             schema.required = f.required;
             schema.force_new = f.mode == Mode::ForceNew;
+            schema.cloud_defaults = f.cloud_defaults;
             fields.push(schema);
         }
         for name in COMPUTED.iter().filter(|n| **n != "name") {

@@ -10,7 +10,7 @@ const fn field(name: &'static str, kind: FieldKind, mode: Mode) -> Field {
         kind,
         required: false,
         mode,
-        observed: true,
+        cloud_defaults: false,
     }
 }
 
@@ -21,14 +21,16 @@ const fn required(name: &'static str, kind: FieldKind, mode: Mode) -> Field {
     }
 }
 
-/// A field Compute fills with defaults at some depth: not read back for drift.
+/// A field Compute completes with defaults at some depth (a backend's `balancingMode`, a
+/// disk's `type`): read back, and compared by the leaves a template sets
+/// (`FieldSchema::cloud_defaults`).
 const fn opaque(name: &'static str, kind: FieldKind, mode: Mode, required: bool) -> Field {
     Field {
         name,
         kind,
         required,
         mode,
-        observed: false,
+        cloud_defaults: true,
     }
 }
 
