@@ -21,6 +21,10 @@ pub const EXIT_STALE_PLAN: i32 = 5;
 /// Exit code: the current credentials may not take the action on a stack (found before
 /// anything was written).
 pub const EXIT_DENIED: i32 = 6;
+/// Exit code: the command line cannot be parsed (an unknown command or flag, a missing or
+/// malformed argument). 64 is `EX_USAGE` of sysexits.h; it stays clear of 2, which
+/// `--detailed-exitcode` uses for "changes present".
+pub const EXIT_USAGE: i32 = 64;
 
 /// Everything that can go wrong, by kind.
 #[derive(Debug, thiserror::Error)]

@@ -116,6 +116,7 @@ mod tests {
                 instance,
                 resources: Default::default(),
                 outputs: Default::default(),
+                only: None,
             },
         }
     }

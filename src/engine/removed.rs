@@ -12,14 +12,11 @@ use crate::state::StackState;
 use crate::Error;
 use std::collections::BTreeSet;
 
-/// Removed stacks with something left in state that the selector matches.
+/// Every removed stack with something left in state: its instance (as its name and resources
+/// tell it) and its state.
 pub(super) async fn removed_stacks(
     terrace: &Terrace,
-    selector: &Selector,
-) -> Result<Vec<(StackSpec, StackState)>, Error> {
-    if !selector.targets.is_empty() {
-        return Ok(Vec::new()); // resource targeting only reaches configured stacks
-    }
+) -> Result<Vec<(StackInstance, StackState)>, Error> {
     let mut removed = Vec::new();
     for name in terrace.backend.list().await? {
         if terrace.rendered(&name).is_some() {
@@ -31,17 +28,33 @@ pub(super) async fn removed_stacks(
         if state.resources.is_empty() && state.pending.is_empty() {
             continue;
         }
-        let instance = instance_of(&name, &state);
-        if selector.selects(&instance) {
-            let spec = StackSpec {
-                instance,
-                resources: Default::default(),
-                outputs: Default::default(),
-            };
-            removed.push((spec, state));
-        }
+        removed.push((instance_of(&name, &state), state));
     }
     Ok(removed)
+}
+
+/// The removed stacks `selector` selects, as specs to plan (for deletion) with their state.
+/// With `--target`, only the targeted resources and what needs them are planned.
+pub(super) fn selected(
+    removed: &[(StackInstance, StackState)],
+    selector: &Selector,
+) -> Vec<(StackSpec, StackState)> {
+    removed
+        .iter()
+        .filter(|(instance, _)| selector.selects(instance))
+        .map(|(instance, state)| {
+            let only = selector
+                .targets_in(&instance.name)
+                .map(|targets| super::target::needing(&targets, &Default::default(), state));
+            let spec = StackSpec {
+                instance: instance.clone(),
+                resources: Default::default(),
+                outputs: Default::default(),
+                only,
+            };
+            (spec, state.clone())
+        })
+        .collect()
 }
 
 /// What the name (`layer/group[/replica]`) and the resources tell of a removed stack.

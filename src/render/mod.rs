@@ -134,6 +134,7 @@ impl Renderer {
             instance: stack.clone(),
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
+            only: None,
         };
         let mut sources = Vec::new();
         let mut problems = Vec::new();

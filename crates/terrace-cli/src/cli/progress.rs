@@ -1,6 +1,7 @@
 //! Showing apply events: progress bars per stack on a terminal (indicatif), plain lines
 //! otherwise, NDJSON with `--json`.
 
+use super::output::{eoutln, outln};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use terrace::events::{Event, ResourceStatus};
@@ -32,13 +33,13 @@ impl Display {
 
     pub fn show(&mut self, event: &Event) {
         match self {
-            Display::Json => println!(
+            Display::Json => outln!(
                 "{}",
                 serde_json::to_string(event).expect("events serialize")
             ),
             Display::Lines => {
                 if let Some(line) = line(event) {
-                    eprintln!("{line}");
+                    eoutln!("{line}");
                 }
             }
             Display::Bars { multi, bars } => show_bar(multi, bars, event),

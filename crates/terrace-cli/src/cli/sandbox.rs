@@ -7,6 +7,7 @@
 //! default, or `fast`) decides how strict both are. `stop` ends only the processes the record
 //! names.
 
+use super::output::outln;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -350,7 +351,7 @@ pub async fn serve_aws(
     let layer = aws_sandbox::start(address, upstream, behaviour, true)
         .await
         .map_err(|e| Error::usage(format!("AWS behaviour layer: {e}")))?;
-    println!("listening on {}", layer.endpoint());
+    outln!("listening on {}", layer.endpoint());
     wait_for_termination().await
 }
 
@@ -388,7 +389,7 @@ pub async fn serve_gce(
     let server = gce_emulator::start(address, config)
         .await
         .map_err(|e| Error::usage(format!("GCE emulator: {e}")))?;
-    println!("listening on {}", server.base_url());
+    outln!("listening on {}", server.base_url());
     wait_for_termination().await?;
     server
         .shutdown()
