@@ -49,6 +49,14 @@ pub enum Error {
         /// The lock holder.
         holder: Box<LockInfo>,
     },
+    /// `state unlock` of a lock whose holder is a process still running on this host.
+    #[error("stack {stack} is locked by {holder}, a process still running on this host\n  help: wait for it to finish, or stop it; `terrace state unlock --force {stack}` removes the lock anyway, after which two processes may change the stack at once")]
+    HolderRunning {
+        /// Stack name.
+        stack: String,
+        /// The lock holder.
+        holder: Box<LockInfo>,
+    },
     /// A saved plan no longer holds.
     #[error("the plan no longer holds for stack {stack}: {reason}\n  help: run `terrace plan` again and review the new plan")]
     StalePlan {
@@ -102,7 +110,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Refused { .. } => EXIT_POLICY,
-            Error::Locked { .. } => EXIT_LOCKED,
+            Error::Locked { .. } | Error::HolderRunning { .. } => EXIT_LOCKED,
             Error::State(StateError::Locked { .. }) => EXIT_LOCKED,
             Error::StalePlan { .. } => EXIT_STALE_PLAN,
             Error::AccessDenied { .. } => EXIT_DENIED,

@@ -5,6 +5,7 @@
 mod access;
 mod drift;
 mod import;
+mod locks;
 mod part;
 mod planner;
 mod removed;
@@ -34,6 +35,7 @@ use tokio::task::JoinHandle;
 
 pub use crate::apply::ApplyOptions;
 pub use drift::{Drift, Misplaced, RefreshReport};
+pub use locks::Unlocked;
 pub use select::Selector;
 pub use validate::StackLinks;
 

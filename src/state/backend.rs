@@ -278,6 +278,15 @@ impl LockInfo {
     }
 }
 
+impl LockInfo {
+    /// True when the holder is a process of this host that still runs: its lock is in use,
+    /// whatever its age. (A holder on another host cannot be checked from here.)
+    pub fn holder_is_running_here(&self) -> bool {
+        let here = gethostname::gethostname().to_string_lossy().to_string();
+        self.host == here && self.pid != 0 && process_alive(self.pid)
+    }
+}
+
 fn process_alive(pid: u32) -> bool {
     let proc_root = Path::new("/proc");
     if !proc_root.join("self").exists() {

@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use terrace::access::Action;
 use terrace::apply::ApplySummary;
-use terrace::engine::{ApplyOptions, PlanOptions, Selector, Terrace};
+use terrace::engine::{ApplyOptions, PlanOptions, Selector, Terrace, Unlocked};
 use terrace::error::{EXIT_CHANGES, EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_STALE_PLAN, EXIT_USAGE};
 use terrace::events::StackStatus;
 use terrace::graph::export::{self, Format};
@@ -641,7 +641,7 @@ async fn output(cli: &Cli, args: &args::OutputArgs) -> Result<i32, Error> {
 async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
     let terrace = open(&cli.dir)?;
     match command {
-        StateCommand::Show { stack } | StateCommand::Unlock { stack } => {
+        StateCommand::Show { stack } | StateCommand::Unlock { stack, .. } => {
             preflight(&terrace, std::slice::from_ref(stack), Action::State).await?
         }
         StateCommand::List => {}
@@ -688,9 +688,16 @@ async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
             ),
             None => return Err(Error::usage(format!("stack {stack} has no state"))),
         },
-        StateCommand::Unlock { stack } => match backend.force_unlock(stack).await? {
-            Some(holder) => outln!("Removed the lock of {stack} held by {holder}."),
-            None => outln!("Stack {stack} was not locked."),
+        StateCommand::Unlock { stack, force } => match terrace.unlock(stack, *force).await? {
+            Unlocked::Removed { holder, running } => {
+                if running {
+                    eoutln!(
+                        "warning: {holder} still runs; it may go on changing {stack} beside the next apply, and one of their state writes will be rejected"
+                    );
+                }
+                outln!("Removed the lock of {stack} held by {holder}.")
+            }
+            Unlocked::NotLocked => outln!("Stack {stack} was not locked."),
         },
     }
     Ok(EXIT_OK)
