@@ -5,6 +5,7 @@
 
 pub mod group;
 pub mod layer;
+pub mod locations;
 pub mod settings;
 pub mod stacks;
 pub mod yaml;
@@ -13,7 +14,7 @@ use crate::diagnostics::{relative, suggest, Diagnostic, Diagnostics, Location};
 use group::Group;
 use layer::{Layer, LayerFile, Template};
 use settings::Settings;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use yaml::Seg;
@@ -88,8 +89,7 @@ pub fn load(root: &Path) -> Result<Workspace, Diagnostics> {
     })?;
     let settings: Settings = yaml::parse(Path::new(SETTINGS_FILE), &settings_text).map_err(one)?;
     let mut problems = Vec::new();
-    let groups_dir = settings.groups.as_deref().unwrap_or("groups");
-    let groups = load_groups(root, groups_dir, &mut problems);
+    let groups = load_groups(root, &settings, &mut problems);
     let layers = load_layers(root, &mut problems);
     if !problems.is_empty() {
         return Err(Diagnostics(problems));
@@ -131,12 +131,10 @@ fn load_partials(root: &Path, layers: &[Layer]) -> Result<Vec<Template>, Vec<Dia
             if used.contains(rel.as_path()) {
                 continue;
             }
-            match fs::read_to_string(&path) {
-                Ok(text) => partials.push(Template { path: rel, text }),
-                Err(err) => problems.push(Diagnostic::new(
-                    Location::file(&rel),
-                    format!("cannot read template: {err}"),
-                )),
+            match read_text(&path, &rel) {
+                Ok(Some(text)) => partials.push(Template { path: rel, text }),
+                Ok(None) => {}
+                Err(diagnostic) => problems.push(diagnostic),
             }
         }
     }
@@ -146,6 +144,33 @@ fn load_partials(root: &Path, layers: &[Layer]) -> Result<Vec<Template>, Vec<Dia
     } else {
         Err(problems)
     }
+}
+
+/// A workspace file's text: `None` when it does not exist, a diagnostic at the file itself when
+/// it cannot be read or is not UTF-8 (naming the line and column of the first bad byte).
+fn read_text(path: &Path, file: &Path) -> Result<Option<String>, Diagnostic> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(Diagnostic::new(
+                Location::file(file),
+                format!("cannot read: {err}"),
+            ))
+        }
+    };
+    String::from_utf8(bytes).map(Some).map_err(|err| {
+        let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[start..]).chars().count() + 1;
+        let byte = err.as_bytes()[valid.len()];
+        Diagnostic::new(
+            Location::at(file, line, column),
+            format!("not UTF-8 text: byte 0x{byte:02x} cannot start a character"),
+        )
+        .help("save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
+    })
 }
 
 fn one(diagnostic: Diagnostic) -> Diagnostics {
@@ -173,26 +198,30 @@ fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     files
 }
 
-fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
         && name.len() <= 63
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-const NAME_HELP: &str = "use lowercase letters, digits and `-`, starting with a letter or digit";
+pub(crate) const NAME_HELP: &str =
+    "use lowercase letters, digits and `-`, starting with a letter or digit";
 
-fn load_groups(root: &Path, dir: &str, problems: &mut Vec<Diagnostic>) -> Vec<Group> {
-    let mut groups = Vec::new();
-    for path in files_with_suffix(&root.join(dir), ".yaml") {
+/// Group files: `*.yaml` and `*.yml` in the groups directory.
+fn load_groups(root: &Path, settings: &Settings, problems: &mut Vec<Diagnostic>) -> Vec<Group> {
+    let dir = root.join(settings.groups.as_deref().unwrap_or("groups"));
+    let locations = locations::Locations::load(&settings.regions);
+    let mut paths = files_with_suffix(&dir, ".yaml");
+    paths.extend(files_with_suffix(&dir, ".yml"));
+    let mut groups: Vec<Group> = Vec::new();
+    for path in paths {
         let file = relative(root, &path);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) => {
-                problems.push(Diagnostic::new(
-                    Location::file(&file),
-                    format!("cannot read: {err}"),
-                ));
+        let text = match read_text(&path, &file) {
+            Ok(Some(text)) => text,
+            Ok(None) => continue,
+            Err(diagnostic) => {
+                problems.push(diagnostic);
                 continue;
             }
         };
@@ -207,7 +236,21 @@ fn load_groups(root: &Path, dir: &str, problems: &mut Vec<Diagnostic>) -> Vec<Gr
                 if group.name.is_empty() {
                     group.name = stem.clone();
                 }
-                check_group(&group, &stem, &text, problems);
+                if let Some(first) = groups.iter().find(|g| g.name == group.name) {
+                    problems.push(
+                        Diagnostic::new(
+                            Location::file(&file),
+                            format!(
+                                "group `{}` is defined twice: here and in {}",
+                                group.name,
+                                first.file.display()
+                            ),
+                        )
+                        .help("keep one of the two files"),
+                    );
+                    continue;
+                }
+                group::check(&group, &stem, &text, &locations, problems);
                 groups.push(group);
             }
             Err(diagnostic) => problems.push(diagnostic),
@@ -215,70 +258,6 @@ fn load_groups(root: &Path, dir: &str, problems: &mut Vec<Diagnostic>) -> Vec<Gr
     }
     groups.sort_by(|a, b| a.name.cmp(&b.name));
     groups
-}
-
-fn check_group(group: &Group, stem: &str, text: &str, problems: &mut Vec<Diagnostic>) {
-    let file = &group.file;
-    if group.name != stem {
-        problems.push(
-            Diagnostic::new(
-                yaml::location_of(file, text, &[Seg::Key("name")]),
-                format!(
-                    "group name `{}` differs from its file name `{stem}`",
-                    group.name
-                ),
-            )
-            .help(format!(
-                "rename the file to {}.yaml or set `name: {stem}`",
-                group.name
-            )),
-        );
-    }
-    if !is_valid_name(&group.name) {
-        problems.push(
-            Diagnostic::new(
-                Location::file(file),
-                format!("invalid group name `{}`", group.name),
-            )
-            .help(NAME_HELP),
-        );
-    }
-    if group.replicas.is_empty() {
-        problems.push(
-            Diagnostic::new(
-                yaml::location_of(file, text, &[Seg::Key("replicas")]),
-                "a group needs at least one replica",
-            )
-            .help("add an entry under `replicas:` with name, cloud, region and zones"),
-        );
-    }
-    let mut seen = BTreeMap::new();
-    for (i, replica) in group.replicas.iter().enumerate() {
-        let at = yaml::location_of(
-            file,
-            text,
-            &[Seg::Key("replicas"), Seg::Index(i), Seg::Key("name")],
-        );
-        if !is_valid_name(&replica.name) {
-            problems.push(
-                Diagnostic::new(
-                    at.clone(),
-                    format!("invalid replica name `{}`", replica.name),
-                )
-                .help(NAME_HELP),
-            );
-        }
-        if let Some(first) = seen.insert(replica.name.clone(), at.line) {
-            problems.push(
-                Diagnostic::new(at, format!("duplicate replica name `{}`", replica.name)).help(
-                    format!(
-                        "replica names must be unique in a group; the first is on line {}",
-                        first.unwrap_or(0)
-                    ),
-                ),
-            );
-        }
-    }
 }
 
 fn load_layers(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {
@@ -305,13 +284,17 @@ fn load_layers(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {
             .to_string();
         let path = dir.join("layer.yaml");
         let file = relative(root, &path);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) => {
+        let text = match read_text(&path, &file) {
+            Ok(Some(text)) => text,
+            Err(diagnostic) => {
+                problems.push(diagnostic);
+                continue;
+            }
+            Ok(None) => {
                 problems.push(
                     Diagnostic::new(
                         Location::file(&file),
-                        format!("cannot read layer file: {err}"),
+                        "the layer has no layer.yaml".to_string(),
                     )
                     .help(format!(
                         "create {} with at least `per: group|cloud|replica`",
@@ -373,16 +356,17 @@ fn load_templates(
     let mut templates = Vec::new();
     for (i, path) in paths.into_iter().enumerate() {
         let rel = relative(root, &path);
-        match fs::read_to_string(&path) {
-            Ok(text) => templates.push(Template { path: rel, text }),
-            Err(err) => problems.push(
+        match read_text(&path, &rel) {
+            Ok(Some(text)) => templates.push(Template { path: rel, text }),
+            Err(diagnostic) => problems.push(diagnostic),
+            Ok(None) => problems.push(
                 Diagnostic::new(
                     yaml::location_of(
                         layer_file,
                         layer_text,
                         &[Seg::Key("templates"), Seg::Index(i)],
                     ),
-                    format!("cannot read template {}: {err}", rel.display()),
+                    format!("template {} does not exist", rel.display()),
                 )
                 .help("fix the name in `templates:` or create the file"),
             ),

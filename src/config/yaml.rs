@@ -6,9 +6,60 @@ use crate::diagnostics::{closest, Diagnostic, Location};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
-/// Parses `text` (the contents of `file`) into `T`, turning any error into a diagnostic.
+/// Parses `text` (the contents of `file`) into `T`, turning any error into a diagnostic. A key
+/// written twice in one mapping is refused naming both lines: deserialized into a map (the
+/// resources of a template, properties, `config:`), the second would silently replace the
+/// first.
 pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Diagnostic> {
+    if let Err(err) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
+        if let Some(duplicate) = duplicate_key(file, text, &err) {
+            return Err(duplicate);
+        }
+    }
     serde_yaml_ng::from_str(text).map_err(|err| diagnostic_from(file, &err))
+}
+
+/// serde_yaml_ng reports a duplicate key at the start of its mapping, as
+/// `PATH: duplicate entry with key "KEY"`; finds both lines of the key.
+fn duplicate_key(file: &Path, text: &str, err: &serde_yaml_ng::Error) -> Option<Diagnostic> {
+    let message = err.to_string();
+    let quoted = message.split("duplicate entry with key ").nth(1)?;
+    let quoted = quoted.split(" at line ").next().unwrap_or(quoted);
+    let key: String =
+        serde_json::from_str(quoted).unwrap_or_else(|_| quoted.trim_matches('`').to_string());
+    let path = message
+        .split_once(": duplicate entry")
+        .map(|(p, _)| p)
+        .filter(|p| !p.contains(' '));
+    let mapping = err.location()?;
+    let level = mapping.column() - 1;
+    let lines = scan(text);
+    let inside = lines
+        .iter()
+        .skip_while(|l| l.number < mapping.line())
+        .take_while(|l| l.number == mapping.line() || l.content_col >= level);
+    let found: Vec<&Line> = inside
+        .filter(|l| l.content_col == level && l.key == Some(key.as_str()))
+        .collect();
+    let (first, second) = match found[..] {
+        [first, second, ..] => (first.number, second),
+        _ => {
+            // A flow mapping (`{a: 1, a: 2}`): both on one line.
+            let at = Location::at(file, mapping.line(), mapping.column());
+            return Some(
+                Diagnostic::new(at, format!("duplicate key `{key}` in this mapping"))
+                    .help("write each key once: the second would silently replace the first"),
+            );
+        }
+    };
+    let within = path.map(|p| format!(" in `{p}`")).unwrap_or_default();
+    Some(
+        Diagnostic::new(
+            Location::at(file, second.number, second.content_col + 1),
+            format!("duplicate key `{key}`{within}: the first is at line {first}"),
+        )
+        .help("rename one of the two or remove one: the second would silently replace the first"),
+    )
 }
 
 /// A diagnostic for a serde_yaml_ng error: location, cleaned message and a fix.
@@ -259,6 +310,23 @@ resources:
             err.message
         );
         assert_eq!(err.help.as_deref(), Some("did you mean `zones`?"));
+    }
+
+    #[test]
+    fn a_duplicate_key_names_both_lines() {
+        let text = "resources:\n  database:\n    type: a\n  firewall:\n    type: b\n  database:\n    type: c\n";
+        let err = parse::<serde_json::Value>(Path::new("t.yaml"), text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "t.yaml:6:3: duplicate key `database` in `resources`: the first is at line 2\n  help: rename one of the two or remove one: the second would silently replace the first"
+        );
+        let nested = "a:\n  - x: 1\n    y: 2\n    x: 3\n";
+        let err = parse::<serde_json::Value>(Path::new("t.yaml"), nested).unwrap_err();
+        assert_eq!(err.location.line, Some(4));
+        assert!(err.message.ends_with("the first is at line 2"), "{err}");
+        let flow =
+            parse::<serde_json::Value>(Path::new("t.yaml"), "a: {x: 1, x: 2}\n").unwrap_err();
+        assert_eq!(flow.message, "duplicate key `x` in this mapping");
     }
 
     #[test]

@@ -133,7 +133,8 @@ impl Terrace {
             }
         }
         if !problems.is_empty() {
-            return Err(Error::Invalid(Diagnostics(problems)));
+            let merged = crate::diagnostics::merge_rendered(problems);
+            return Err(Error::Invalid(Diagnostics(merged)));
         }
         let links = validate::validate(&workspace, &registry, &rendered)
             .map_err(|d| Error::Invalid(Diagnostics(d)))?;

@@ -3,6 +3,7 @@
 //! `depends_on`, references (resource attributes, upstream layer and stack outputs, config),
 //! resource cycles, and the stack graph. Every problem names file, line and column.
 
+use crate::config::locations::Locations;
 use crate::config::yaml::Seg;
 use crate::config::{StackInstance, Workspace};
 use crate::diagnostics::{suggest, Diagnostic, Location};
@@ -32,6 +33,7 @@ struct Checker<'a> {
     registry: &'a Registry,
     stacks: &'a [Rendered],
     by_name: HashMap<&'a str, &'a Rendered>,
+    locations: Locations,
     problems: Vec<Diagnostic>,
 }
 
@@ -50,6 +52,7 @@ pub fn validate(
         registry,
         stacks,
         by_name,
+        locations: Locations::load(&workspace.settings.regions),
         problems: Vec::new(),
     };
     checker.check_clouds();
@@ -75,13 +78,7 @@ pub fn validate(
 
 /// One diagnostic per template problem, however many stacks render that template.
 fn merge(problems: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    crate::diagnostics::merge_per_template(problems, |d| {
-        d.location
-            .context
-            .as_deref()
-            .and_then(|c| c.strip_prefix("rendered for stack "))
-            .map(str::to_string)
-    })
+    crate::diagnostics::merge_rendered(problems)
 }
 
 fn cycle_diagnostic(rendered: &Rendered, err: StackPlanError) -> Diagnostic {
@@ -224,21 +221,19 @@ impl Checker<'_> {
                             "remove it; read it elsewhere as `${{{name}.{field}}}`"
                         )),
                     ),
-                    Some(f) if !contains_reference(value) && !f.kind.accepts(value) => {
-                        self.problems.push(
-                            Diagnostic::new(
-                                location,
-                                format!(
-                                    "`{field}` must be a {:?}, not {}",
-                                    f.kind,
-                                    json_kind(value)
-                                )
-                                .to_lowercase(),
-                            )
-                            .help(format!("write a {:?} value", f.kind).to_lowercase()),
-                        )
+                    Some(f) => {
+                        if let Some((problem, help)) = f.kind.problem(value) {
+                            let gap = if problem.starts_with("must ") {
+                                " "
+                            } else {
+                                ": "
+                            };
+                            self.problems.push(
+                                Diagnostic::new(location, format!("`{field}`{gap}{problem}"))
+                                    .help(help),
+                            );
+                        }
                     }
-                    Some(_) => {}
                 }
             }
             for field in schema
@@ -253,6 +248,15 @@ impl Checker<'_> {
                     )
                     .help(format!("add `{}:` under properties", field.name)),
                 );
+            }
+            if let Some(region) = &resource.region {
+                let cloud = resource.type_name.split(':').next().unwrap_or_default();
+                if let Err(unknown) = self.locations.check_region(cloud, region) {
+                    self.problems.push(
+                        Diagnostic::new(at(&[Seg::Key("region")]), unknown.message)
+                            .help(unknown.help),
+                    );
+                }
             }
             if !schema.regional && resource.region.is_some() {
                 self.problems.push(
@@ -585,16 +589,5 @@ fn contains_reference(value: &Json) -> bool {
         Json::Array(items) => items.iter().any(contains_reference),
         Json::Object(map) => map.values().any(contains_reference),
         _ => false,
-    }
-}
-
-fn json_kind(value: &Json) -> &'static str {
-    match value {
-        Json::Null => "null",
-        Json::Bool(_) => "a bool",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "a list",
-        Json::Object(_) => "a map",
     }
 }

@@ -206,9 +206,9 @@ pub fn schemas() -> Vec<ResourceSchema> {
             "test:Network",
             true,
             vec![
-                FieldSchema::input("cidr", String).required().force_new(),
+                FieldSchema::input("cidr", Cidr).required().force_new(),
                 FieldSchema::input("name", String),
-                FieldSchema::input("labels", Map),
+                FieldSchema::input("labels", StringMap),
             ],
         ),
         schema(
@@ -218,9 +218,9 @@ pub fn schemas() -> Vec<ResourceSchema> {
                 FieldSchema::input("network_id", String)
                     .required()
                     .force_new(),
-                FieldSchema::input("cidr", String).required().force_new(),
+                FieldSchema::input("cidr", Cidr).required().force_new(),
                 FieldSchema::input("zone", String).force_new(),
-                FieldSchema::input("labels", Map),
+                FieldSchema::input("labels", StringMap),
             ],
         ),
         schema(
