@@ -71,7 +71,63 @@ pub fn diagnostic_from(file: &Path, err: &serde_yaml_ng::Error) -> Diagnostic {
     let raw = err.to_string();
     let message = strip_position(&raw);
     let help = help_for(&message);
-    Diagnostic::new(location, message).maybe_help(help)
+    Diagnostic::new(location, in_words(&message)).maybe_help(help)
+}
+
+/// serde's account of a wrong value (`invalid type: string "two", expected u32`, `expected
+/// struct Budgets`) in words a person reads: what was expected, what was found.
+pub fn in_words(message: &str) -> String {
+    let (path, rest) = match message.split_once(": invalid ") {
+        Some((path, rest)) if !path.contains(' ') => (format!("{path}: "), rest),
+        _ => match message.strip_prefix("invalid ") {
+            Some(rest) => (String::new(), rest),
+            None => return message.to_string(),
+        },
+    };
+    let Some((found, expected)) = rest.split_once(", expected ") else {
+        return message.to_string();
+    };
+    let found = found
+        .trim_start_matches("type: ")
+        .trim_start_matches("value: ");
+    let found = match found {
+        "sequence" => "a list".to_string(),
+        "map" => "a mapping".to_string(),
+        "unit value" => "nothing (null)".to_string(),
+        other => {
+            let words = [
+                ("string ", "the text "),
+                ("integer ", "the number "),
+                ("floating point ", "the number "),
+                ("boolean ", ""),
+            ];
+            words
+                .iter()
+                .find_map(|(from, to)| other.strip_prefix(from).map(|v| format!("{to}{v}")))
+                .unwrap_or_else(|| other.to_string())
+        }
+    };
+    format!(
+        "{path}expected {}, found {found}",
+        expected_in_words(expected)
+    )
+}
+
+fn expected_in_words(expected: &str) -> String {
+    let words = match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a boolean" => "true or false",
+        "a sequence" => "a list",
+        "a map" => "a mapping (`key: value`)",
+        "a string" | "a borrowed string" => "text",
+        "char" | "a character" => "one character",
+        other if other.starts_with("struct ") => "a mapping of fields (`key: value` lines)",
+        other if other.starts_with("a sequence of") => "a list",
+        other => other,
+    };
+    words.to_string()
 }
 
 /// serde_yaml_ng appends " at line N column M"; the location already says it. Context such as
@@ -327,6 +383,34 @@ resources:
         let flow =
             parse::<serde_json::Value>(Path::new("t.yaml"), "a: {x: 1, x: 2}\n").unwrap_err();
         assert_eq!(flow.message, "duplicate key `x` in this mapping");
+    }
+
+    #[test]
+    fn serde_types_are_put_in_words() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Budgets {
+            max_deletes: u32,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Settings {
+            budgets: Budgets,
+        }
+        let err = parse::<Settings>(Path::new("t.yaml"), "budgets: 3\n").unwrap_err();
+        assert_eq!(
+            err.message,
+            "budgets: expected a mapping of fields (`key: value` lines), found the number `3`"
+        );
+        let err =
+            parse::<Settings>(Path::new("t.yaml"), "budgets: {max_deletes: two}\n").unwrap_err();
+        assert_eq!(
+            err.message,
+            "budgets.max_deletes: expected a whole number, 0 or more, found the text \"two\""
+        );
+        let err =
+            parse::<Settings>(Path::new("t.yaml"), "budgets: {max_deletes: -1}\n").unwrap_err();
+        assert!(!err.message.contains("u32"), "{}", err.message);
     }
 
     #[test]

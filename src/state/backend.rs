@@ -104,7 +104,9 @@ pub enum StateError {
         holder: Box<LockInfo>,
     },
     #[error(
-        "state of stack {stack} changed meanwhile: expected serial {expected:?}, found {found:?}"
+        "state of stack {stack} changed meanwhile: expected serial {}, found {}",
+        serial(expected),
+        serial(found)
     )]
     /// The stored serial is not the expected one (compare-and-swap failed).
     SerialConflict {
@@ -276,6 +278,11 @@ impl LockInfo {
             && self.pid != std::process::id()
             && !process_alive(self.pid)
     }
+}
+
+/// A state serial for messages: the number, or `none` for a stack never written.
+fn serial(serial: &Option<u64>) -> String {
+    serial.map_or_else(|| "none".to_string(), |s| s.to_string())
 }
 
 impl LockInfo {

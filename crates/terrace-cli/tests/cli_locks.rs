@@ -326,7 +326,8 @@ fn a_lock_whose_holder_runs_here_is_kept_unless_forced_and_a_rejected_state_writ
         "the operation that ran is counted: {summary}"
     );
     assert!(
-        summary.contains("the state could not be saved after its operations ran"),
+        summary.contains("the state could not be saved after its operations ran")
+            && summary.contains("expected serial none, found 1"),
         "{summary}"
     );
 }

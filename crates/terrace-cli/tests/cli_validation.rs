@@ -323,3 +323,75 @@ fn a_misindented_key_is_reported_as_misindented() {
         &["missing field"],
     );
 }
+
+#[test]
+fn a_provider_setting_typo_has_its_line_and_the_closest_name() {
+    let dir = reference_workspace();
+    edit(
+        dir.path(),
+        "terrace.yaml",
+        "  aws:\n    settings: {}",
+        "  aws:\n    settings:\n      regin: eu-west-1",
+    );
+    refused(
+        dir.path(),
+        &[
+            "terrace.yaml:39:7: unknown aws provider setting `regin`",
+            "help: did you mean `region`?",
+        ],
+        &["(known:"],
+    );
+}
+
+#[test]
+fn wrong_value_types_are_said_in_words() {
+    let dir = reference_workspace();
+    edit(
+        dir.path(),
+        "terrace.yaml",
+        "name: reference\n",
+        "name: reference\nconcurrency: 3\n",
+    );
+    refused(
+        dir.path(),
+        &["terrace.yaml:11:14: concurrency: expected a mapping of fields (`key: value` lines), found the number `3`"],
+        &["struct", "Concurrency"],
+    );
+    edit(dir.path(), "terrace.yaml", "concurrency: 3\n", "");
+    edit(
+        dir.path(),
+        "examples/eu.yaml",
+        "    nodes: 2\n    vars: {cidr: 10.16",
+        "    nodes: two\n    vars: {cidr: 10.16",
+    );
+    refused(
+        dir.path(),
+        &["replicas[0].nodes: expected a whole number, 0 or more, found the text \"two\""],
+        &["u32"],
+    );
+}
+
+#[test]
+fn planning_with_the_sandbox_recorded_but_stopped_says_so() {
+    let dir = reference_workspace();
+    let dead = |marker: &str, port: u16| serde_json::json!({"pid": 999_999, "url": format!("http://127.0.0.1:{port}"), "marker": marker});
+    let record = serde_json::json!({
+        "gce": dead("serve-gce", 1), "moto": dead("moto_server", 2), "aws": dead("serve-aws", 3),
+        "profile": "cloud", "seed": 1,
+    });
+    write(dir.path(), ".terrace/sandbox.json", &record.to_string());
+    let output = support::command(dir.path(), &["plan"])
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("TERRACE_GCP_ENDPOINT")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.starts_with("error: the sandbox is not running (start it with `terrace -C ")
+            && message.contains("sandbox start`)")
+            && message.contains("serve-gce (pid 999999)"),
+        "{message}"
+    );
+    assert!(!message.contains("project"), "{message}");
+}

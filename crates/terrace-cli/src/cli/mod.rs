@@ -101,10 +101,7 @@ fn providers(workspace: &terrace::config::Workspace) -> Result<Registry, Error> 
             .unwrap_or_default()
     };
     let invalid = |name: &str, err: terrace::provider::ProviderError| {
-        Error::usage(format!(
-            "providers.{name}.settings in terrace.yaml: {}",
-            err.message
-        ))
+        settings_error(workspace, name, &err.message)
     };
     let mut registry = Registry::new();
     // `backend: s3://BUCKET/PREFIX?region=R&lock_table=T` in terrace.yaml.
@@ -123,6 +120,38 @@ fn providers(workspace: &terrace::config::Workspace) -> Result<Registry, Error> 
     Ok(registry)
 }
 
+/// A provider's refusal of its settings, at the setting's line in terrace.yaml: the setting is
+/// the first `name` the provider's message quotes, and when it lists the settings it knows
+/// (`(known: a, b, c)`), the closest one is suggested.
+fn settings_error(workspace: &terrace::config::Workspace, provider: &str, message: &str) -> Error {
+    use terrace::config::yaml::{self, Seg};
+    use terrace::diagnostics::{suggest, Diagnostic, Diagnostics};
+    let file = terrace::config::SETTINGS_FILE;
+    let text = std::fs::read_to_string(workspace.root.join(file)).unwrap_or_default();
+    let settings = workspace.settings.providers.get(provider);
+    let key = message
+        .split('`')
+        .nth(1)
+        .filter(|k| settings.is_some_and(|s| s.settings.contains_key(*k)));
+    let mut path = vec![
+        Seg::Key("providers"),
+        Seg::Key(provider),
+        Seg::Key("settings"),
+    ];
+    path.extend(key.map(Seg::Key));
+    let (what, known) = match message.split_once(" (known: ") {
+        Some((what, known)) => (what, Some(known.trim_end_matches(')'))),
+        None => (message, None),
+    };
+    let help = match (key, known) {
+        (Some(key), Some(known)) => suggest(key, known.split(", ")),
+        _ => format!("see the {provider} provider's README for its settings"),
+    };
+    let diagnostic =
+        Diagnostic::new(yaml::location_of(file.as_ref(), &text, &path), what).help(help);
+    Error::Invalid(Diagnostics(vec![diagnostic]))
+}
+
 /// Overrides `backend:` of terrace.yaml (a CI runner keeps state on S3 while a laptop uses
 /// `file://`).
 const BACKEND_VARIABLE: &str = "TERRACE_BACKEND";
@@ -134,6 +163,12 @@ fn backend_url(workspace: &terrace::config::Workspace) -> String {
         .filter(|v| !v.is_empty())
         .or_else(|| workspace.settings.backend.clone())
         .unwrap_or_else(|| "file://.terrace/state".to_string())
+}
+
+/// Opens the workspace for a command that reads or changes the clouds.
+fn open_for_cloud(dir: &Path) -> Result<Terrace, Error> {
+    sandbox::check_running(dir)?;
+    open(dir)
 }
 
 fn open(dir: &Path) -> Result<Terrace, Error> {
@@ -239,7 +274,11 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
     match &cli.command {
         Command::Stacks(select) => stacks(cli, select).await,
         Command::Graph(args) => {
-            let terrace = open(&cli.dir)?;
+            let terrace = if args.plan {
+                open_for_cloud(&cli.dir)?
+            } else {
+                open(&cli.dir)?
+            };
             let select = selector(&args.select);
             let plan = if args.plan {
                 Some(
@@ -267,7 +306,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             Ok(EXIT_OK)
         }
         Command::Plan(args) => {
-            let terrace = open(&cli.dir)?;
+            let terrace = open_for_cloud(&cli.dir)?;
             let names = selected_names(&terrace, &args.flags.select).await?;
             preflight(&terrace, &names, Action::Plan).await?;
             let options = plan_options(&args.flags, args.destroy);
@@ -301,7 +340,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             })
         }
         Command::Apply(args) => {
-            let terrace = open(&cli.dir)?;
+            let terrace = open_for_cloud(&cli.dir)?;
             let plan = match &args.plan_file {
                 Some(path) => {
                     let plan = load_plan(&cli.dir.join(path))?;
@@ -328,7 +367,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             execute(cli, &terrace, plan, &args.run, confirm, action, styles).await
         }
         Command::Destroy(args) => {
-            let terrace = open(&cli.dir)?;
+            let terrace = open_for_cloud(&cli.dir)?;
             let names = selected_names(&terrace, &args.flags.select).await?;
             preflight(&terrace, &names, Action::Destroy).await?;
             let plan = terrace.plan(&plan_options(&args.flags, true)).await?;
@@ -344,7 +383,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             .await
         }
         Command::Refresh(args) => {
-            let terrace = open(&cli.dir)?;
+            let terrace = open_for_cloud(&cli.dir)?;
             let names = selected_names(&terrace, &args.select).await?;
             preflight(&terrace, &names, Action::Apply).await?;
             let report = terrace
@@ -358,7 +397,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             })
         }
         Command::Drift(select) => {
-            let terrace = open(&cli.dir)?;
+            let terrace = open_for_cloud(&cli.dir)?;
             let names = selected_names(&terrace, select).await?;
             preflight(&terrace, &names, Action::Plan).await?;
             let report = terrace.drift(&selector(select)).await?;
@@ -366,7 +405,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             Ok(if found { EXIT_CHANGES } else { EXIT_OK })
         }
         Command::Import(args) => {
-            let terrace = open(&cli.dir)?;
+            let terrace = open_for_cloud(&cli.dir)?;
             preflight(&terrace, std::slice::from_ref(&args.stack), Action::Apply).await?;
             let state = terrace
                 .import(&args.stack, &args.resource, &args.id, args.lock_timeout)

@@ -72,6 +72,36 @@ pub fn running(root: &Path) -> Option<Sandbox> {
     (sandbox.gce.alive() && sandbox.moto.alive() && sandbox.aws.alive()).then_some(sandbox)
 }
 
+/// Refuses to reach the clouds when this workspace records a sandbox whose processes have
+/// ended (the machine restarted, or they were killed) and the providers are not pointed
+/// elsewhere: the commands would otherwise talk to no cloud at all and fail on what that
+/// lacks ("no GCP project"), not on the cause.
+pub fn check_running(root: &Path) -> Result<(), Error> {
+    let Ok(bytes) = std::fs::read(record_path(root)) else {
+        return Ok(());
+    };
+    let Ok(sandbox) = serde_json::from_slice::<Sandbox>(&bytes) else {
+        return Ok(());
+    };
+    let own_endpoints = ["AWS_ENDPOINT_URL", "TERRACE_GCP_ENDPOINT"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    let ended: Vec<String> = [&sandbox.gce, &sandbox.aws, &sandbox.moto]
+        .into_iter()
+        .filter(|s| !s.alive())
+        .map(|s| format!("{} (pid {})", s.marker, s.pid))
+        .collect();
+    if ended.is_empty() || own_endpoints {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "the sandbox is not running (start it with `terrace -C {dir} sandbox start`): {record} records {}, which ended; to use real clouds instead, remove the record with `terrace -C {dir} sandbox stop`",
+        ended.join(", "),
+        dir = root.display(),
+        record = record_path(root).display(),
+    )))
+}
+
 /// Environment for the providers: the sandbox endpoints and test credentials.
 pub fn environment(sandbox: &Sandbox) -> Vec<(&'static str, String)> {
     vec![
