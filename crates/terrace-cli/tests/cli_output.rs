@@ -92,3 +92,95 @@ fn a_command_line_that_does_not_parse_is_a_usage_error_exit_64() {
     assert_eq!(help.status.code(), Some(0));
     assert!(stdout(&help).contains("--detailed-exitcode"));
 }
+
+#[test]
+fn a_replace_is_told_as_its_two_halves_and_counted_once() {
+    let dir = workspace("basic");
+    let apply = terrace(dir.path(), &["apply", "--yes"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
+    support::edit(dir.path(), "terrace.yaml", "image: db-16", "image: db-17");
+    let apply = terrace(dir.path(), &["apply", "--yes"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
+    let progress = stderr(&apply);
+    let db_lines: Vec<&str> = progress
+        .lines()
+        .filter(|l| l.starts_with("replicas/eu/a: db: "))
+        .collect();
+    assert_eq!(db_lines.len(), 2, "{progress}");
+    assert!(
+        db_lines
+            .iter()
+            .any(|l| l.starts_with("replicas/eu/a: db: replace (old copy deleted) done"))
+            && db_lines
+                .iter()
+                .any(|l| l.starts_with("replicas/eu/a: db: replace (new copy created) done")),
+        "{progress}"
+    );
+    let changes = progress
+        .lines()
+        .find_map(|l| l.strip_prefix("applying "))
+        .and_then(|l| l.split(' ').next())
+        .unwrap()
+        .to_string();
+    assert!(
+        stdout(&apply).contains(&format!("resources: {changes} done, 0 failed, 0 skipped")),
+        "as many resources done as changes announced ({changes}): {}",
+        stdout(&apply)
+    );
+}
+
+#[test]
+fn a_skip_says_skipped_once() {
+    let dir = workspace("basic");
+    support::edit(
+        dir.path(),
+        "terrace.yaml",
+        "    settings: {}",
+        "    settings: {fail_resources: [vpc]}",
+    );
+    let apply = terrace(dir.path(), &["apply", "--yes"]);
+    assert_eq!(apply.status.code(), Some(1));
+    let all = format!("{}{}", stdout(&apply), stderr(&apply));
+    assert!(all.contains("skipped"), "{all}");
+    assert!(!all.contains("skipped: skipped"), "{all}");
+    assert!(!all.contains("not started: \n"), "{all}");
+}
+
+#[test]
+fn a_stale_saved_plan_is_refused_before_its_text_is_shown() {
+    let dir = workspace("basic");
+    let plan = terrace(dir.path(), &["plan", "--out", "plan.json"]);
+    assert_eq!(plan.status.code(), Some(0));
+    let apply = terrace(dir.path(), &["apply", "--yes"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
+    let stale = terrace(dir.path(), &["apply", "plan.json"]);
+    assert_eq!(stale.status.code(), Some(5), "{}", stderr(&stale));
+    assert!(
+        stdout(&stale).is_empty(),
+        "no plan text before the refusal: {}",
+        stdout(&stale)
+    );
+    assert!(stderr(&stale).contains("the plan no longer holds"));
+}
+
+#[test]
+fn a_plan_says_what_its_reads_wait_for() {
+    let dir = workspace("basic");
+    let apply = terrace(dir.path(), &["apply", "--yes"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
+    support::edit(
+        dir.path(),
+        "terrace.yaml",
+        "    settings: {}",
+        "    settings: {throttle_reads: true}",
+    );
+    let plan = terrace(dir.path(), &["plan", "--stack", "networks/eu/a"]);
+    assert_eq!(plan.status.code(), Some(0), "{}", stderr(&plan));
+    assert!(
+        stderr(&plan).contains(
+            "waiting: test read of test:Network throttled; retrying (next attempt in 10 ms)"
+        ),
+        "{}",
+        stderr(&plan)
+    );
+}

@@ -49,7 +49,18 @@ pub fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let code = match runtime.block_on(run(&cli, &styles)) {
+    // Waits inside provider calls outside an apply's operations (the reads of a plan, a
+    // refresh, a drift report) are said as they happen; an apply reports its own.
+    let waits = |notice: terrace::provider::progress::Notice| match notice.retry_in {
+        Some(wait) => eoutln!(
+            "waiting: {} (next attempt in {} ms)",
+            notice.message,
+            wait.as_millis()
+        ),
+        None => eoutln!("waiting: {}", notice.message),
+    };
+    let work = terrace::provider::progress::scoped(waits, run(&cli, &styles));
+    let code = match runtime.block_on(work) {
         Ok(code) => code,
         Err(err) => {
             if cli.json {
@@ -548,6 +559,10 @@ async fn execute(
     action: Action,
     styles: &Styles,
 ) -> Result<i32, Error> {
+    if plan.has_changes() {
+        // A saved plan whose state moved is refused before its text is shown.
+        terrace.check_fresh(&plan).await?;
+    }
     if !cli.json {
         out!("{}", render::plan(&plan, styles));
     }
@@ -558,8 +573,8 @@ async fn execute(
     preflight(terrace, &names, action).await?;
     if confirm && !run.yes {
         ask(cli)?;
+        terrace.check_fresh(&plan).await?;
     }
-    terrace.check_fresh(&plan).await?;
     let settings = &terrace.workspace().settings.concurrency;
     let options = ApplyOptions {
         lock_timeout: run.lock_timeout,
@@ -568,8 +583,8 @@ async fn execute(
         ..ApplyOptions::default()
     };
     watch_interrupts(options.interrupt.clone(), cli.json);
+    let mut display = progress::Display::new(cli.json, std::io::stderr().is_terminal(), &plan);
     let mut apply = terrace.apply(plan, options)?;
-    let mut display = progress::Display::new(cli.json, std::io::stderr().is_terminal());
     while let Some(event) = apply.events.recv().await {
         display.show(&event);
     }
