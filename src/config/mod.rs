@@ -14,7 +14,7 @@ use crate::diagnostics::{relative, suggest, Diagnostic, Diagnostics, Location};
 use group::Group;
 use layer::{Layer, LayerFile, Template};
 use settings::Settings;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use yaml::Seg;
@@ -40,6 +40,10 @@ pub struct Workspace {
     /// Every other `*.tera` file under `templates/` (one directory deep): pieces that stack
     /// templates import or include by path, e.g. `templates/shared/cloud-init.tera`.
     pub partials: Vec<Template>,
+    /// Groups whose file has input errors, by name (the file's stem), with the errors. They
+    /// have no stacks here: a command whose selection reaches such a group reports its errors
+    /// (see [`crate::engine::Terrace::stacks`]); commands on the other groups run.
+    pub broken: BTreeMap<String, Vec<Diagnostic>>,
 }
 
 impl Workspace {
@@ -89,7 +93,7 @@ pub fn load(root: &Path) -> Result<Workspace, Diagnostics> {
     })?;
     let settings: Settings = yaml::parse(Path::new(SETTINGS_FILE), &settings_text).map_err(one)?;
     let mut problems = Vec::new();
-    let groups = load_groups(root, &settings, &mut problems);
+    let (groups, broken) = load_groups(root, &settings);
     let layers = load_layers(root, &mut problems);
     if !problems.is_empty() {
         return Err(Diagnostics(problems));
@@ -104,6 +108,7 @@ pub fn load(root: &Path) -> Result<Workspace, Diagnostics> {
         groups,
         layers,
         partials,
+        broken,
     })
 }
 
@@ -209,55 +214,78 @@ pub(crate) const NAME_HELP: &str =
     "use lowercase letters, digits and `-`, starting with a letter or digit";
 
 /// Group files: `*.yaml` and `*.yml` in the groups directory.
-fn load_groups(root: &Path, settings: &Settings, problems: &mut Vec<Diagnostic>) -> Vec<Group> {
+/// Groups without problems, and the problems of the others by group name.
+type LoadedGroups = (Vec<Group>, BTreeMap<String, Vec<Diagnostic>>);
+
+fn load_groups(root: &Path, settings: &Settings) -> LoadedGroups {
     let dir = root.join(settings.groups.as_deref().unwrap_or("groups"));
     let locations = locations::Locations::load(&settings.regions);
     let mut paths = files_with_suffix(&dir, ".yaml");
     paths.extend(files_with_suffix(&dir, ".yml"));
     let mut groups: Vec<Group> = Vec::new();
+    let mut broken: BTreeMap<String, Vec<Diagnostic>> = BTreeMap::new();
     for path in paths {
         let file = relative(root, &path);
-        let text = match read_text(&path, &file) {
-            Ok(Some(text)) => text,
-            Ok(None) => continue,
-            Err(diagnostic) => {
-                problems.push(diagnostic);
-                continue;
-            }
-        };
         let stem = file
             .file_stem()
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
-        match yaml::parse::<Group>(&file, &text) {
-            Ok(mut group) => {
-                group.file = file.clone();
-                if group.name.is_empty() {
-                    group.name = stem.clone();
-                }
-                if let Some(first) = groups.iter().find(|g| g.name == group.name) {
-                    problems.push(
-                        Diagnostic::new(
-                            Location::file(&file),
-                            format!(
-                                "group `{}` is defined twice: here and in {}",
-                                group.name,
-                                first.file.display()
-                            ),
-                        )
-                        .help("keep one of the two files"),
-                    );
-                    continue;
-                }
-                group::check(&group, &stem, &text, &locations, problems);
+        let mut problems = Vec::new();
+        if let Some(group) = load_group(&path, &file, &stem, &locations, &mut problems) {
+            if let Some(first) = groups.iter().find(|g| g.name == group.name) {
+                problems.push(
+                    Diagnostic::new(
+                        Location::file(&file),
+                        format!(
+                            "group `{}` is defined twice: here and in {}",
+                            group.name,
+                            first.file.display()
+                        ),
+                    )
+                    .help("keep one of the two files"),
+                );
+            } else if problems.is_empty() {
                 groups.push(group);
             }
-            Err(diagnostic) => problems.push(diagnostic),
+        }
+        if !problems.is_empty() {
+            broken.entry(stem).or_default().extend(problems);
         }
     }
     groups.sort_by(|a, b| a.name.cmp(&b.name));
-    groups
+    (groups, broken)
+}
+
+/// One group file, parsed and checked; `None` when it cannot be read or parsed.
+fn load_group(
+    path: &Path,
+    file: &Path,
+    stem: &str,
+    locations: &locations::Locations,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<Group> {
+    let text = match read_text(path, file) {
+        Ok(text) => text?,
+        Err(diagnostic) => {
+            problems.push(diagnostic);
+            return None;
+        }
+    };
+    match yaml::parse::<Group>(file, &text) {
+        Ok(mut group) => {
+            group.file = file.to_path_buf();
+            if group.name.is_empty() {
+                group.name = stem.to_string();
+            }
+            group::check(&group, stem, &text, locations, problems);
+            Some(group)
+        }
+        Err(diagnostic) => {
+            problems.push(diagnostic);
+            None
+        }
+    }
 }
 
 fn load_layers(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {

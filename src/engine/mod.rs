@@ -121,6 +121,11 @@ impl Terrace {
     ) -> Result<Terrace, Error> {
         let mut workspace = config::load(root).map_err(Error::Invalid)?;
         let registry = providers(&workspace)?;
+        for (group, problems) in validate::check_groups(&workspace, &registry) {
+            workspace.broken.entry(group).or_default().extend(problems);
+        }
+        let broken = workspace.broken.clone();
+        workspace.groups.retain(|g| !broken.contains_key(&g.name));
         let secrets = secrets(&workspace)?;
         crate::secrets::seal_config(&mut workspace.settings.config, secrets.as_deref())?;
         let renderer = Renderer::new(&workspace).map_err(|d| Error::Invalid(Diagnostics(d)))?;
@@ -209,6 +214,7 @@ impl Terrace {
     /// configured stacks only: [`Terrace::select`] also knows the stacks left in state after
     /// their configuration was removed.
     pub fn stacks(&self, selector: &Selector) -> Result<Vec<&StackInstance>, Error> {
+        self.check_broken(selector)?;
         selector.check(&self.workspace, &self.known(&[], &BTreeMap::new()))?;
         Ok(self
             .stacks
@@ -241,6 +247,7 @@ impl Terrace {
         removed: &[(StackInstance, StackState)],
         allow_destroy: &[String],
     ) -> Result<(), Error> {
+        self.check_broken(selector)?;
         let mut states = BTreeMap::new();
         for address in selector.targets.iter().chain(allow_destroy) {
             let Some((stack, _)) = address.split_once(':') else {
@@ -255,6 +262,23 @@ impl Terrace {
         let known = self.known(removed, &states);
         selector.check(&self.workspace, &known)?;
         select::check_addresses("--allow-destroy", allow_destroy, &known)
+    }
+
+    /// The input errors of the group files whose groups the selector may reach: a broken
+    /// group blocks only the commands that may touch it.
+    fn check_broken(&self, selector: &Selector) -> Result<(), Error> {
+        let reached: Vec<crate::diagnostics::Diagnostic> = self
+            .workspace
+            .broken
+            .iter()
+            .filter(|(group, _)| selector.may_reach_group(group))
+            .flat_map(|(_, problems)| problems.iter().cloned())
+            .collect();
+        if reached.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(Diagnostics(reached)))
+        }
     }
 
     /// The stacks a selector may name, with their resources: configured (declared, and held in
@@ -398,7 +422,13 @@ impl Terrace {
     pub fn apply(&self, plan: Plan, options: ApplyOptions) -> Result<ApplyRun, Error> {
         let context = self.apply_context(&plan, options)?;
         let (sink, events) = EventSink::channel();
-        let handle = tokio::spawn(apply::execute(context, plan, sink));
+        let removed = self.removed_in(&plan);
+        let backend = self.backend.clone();
+        let handle = tokio::spawn(async move {
+            let summary = apply::execute(context, plan, sink).await;
+            removed::retire(backend.as_ref(), &removed, &summary).await;
+            summary
+        });
         Ok(ApplyRun { events, handle })
     }
 
@@ -410,7 +440,19 @@ impl Terrace {
         sink: EventSink,
     ) -> Result<ApplySummary, Error> {
         let context = self.apply_context(&plan, options)?;
-        Ok(apply::execute(context, plan, sink).await)
+        let removed = self.removed_in(&plan);
+        let summary = apply::execute(context, plan, sink).await;
+        removed::retire(self.backend.as_ref(), &removed, &summary).await;
+        Ok(summary)
+    }
+
+    /// The stacks of a plan that the configuration no longer has.
+    fn removed_in(&self, plan: &Plan) -> Vec<String> {
+        plan.stacks
+            .iter()
+            .map(|s| s.stack.name.clone())
+            .filter(|name| self.rendered(name).is_none())
+            .collect()
     }
 
     fn apply_context(&self, plan: &Plan, options: ApplyOptions) -> Result<ApplyContext, Error> {

@@ -4,11 +4,13 @@
 //! updated (a proxy stops routing to a replica before the replica goes).
 
 use super::Terrace;
+use crate::apply::ApplySummary;
 use crate::config::StackInstance;
 use crate::engine::select::Selector;
+use crate::events::StackStatus;
 use crate::plan::StackPlan;
 use crate::spec::StackSpec;
-use crate::state::StackState;
+use crate::state::{Backend, LockInfo, StackState};
 use crate::Error;
 use std::collections::BTreeSet;
 
@@ -19,7 +21,9 @@ pub(super) async fn removed_stacks(
 ) -> Result<Vec<(StackInstance, StackState)>, Error> {
     let mut removed = Vec::new();
     for name in terrace.backend.list().await? {
-        if terrace.rendered(&name).is_some() {
+        // A group whose file has errors is not removed: its stacks are only not known now.
+        let group = name.split('/').nth(1).unwrap_or_default();
+        if terrace.rendered(&name).is_some() || terrace.workspace.broken.contains_key(group) {
             continue;
         }
         let Some(state) = terrace.backend.load(&name).await? else {
@@ -55,6 +59,28 @@ pub(super) fn selected(
             (spec, state.clone())
         })
         .collect()
+}
+
+/// Retires the state of each removed stack the apply emptied (see [`Backend::retire`]), so
+/// that it leaves `terrace state list`. Best effort: a state that cannot be retired now (its
+/// lock is held, it changed meanwhile) stays, empty, and is retired by a later apply.
+pub(super) async fn retire(backend: &dyn Backend, removed: &[String], summary: &ApplySummary) {
+    let lock = LockInfo::for_operation("retire");
+    for stack in removed {
+        let succeeded = summary
+            .stacks
+            .iter()
+            .any(|s| &s.stack == stack && s.status == StackStatus::Succeeded);
+        if !succeeded || backend.lock(stack, &lock).await.is_err() {
+            continue;
+        }
+        if let Ok(Some(state)) = backend.load(stack).await {
+            if state.resources.is_empty() && state.pending.is_empty() {
+                let _ = backend.retire(stack, state.snapshot_serial).await;
+            }
+        }
+        let _ = backend.unlock(stack, &lock.id).await;
+    }
 }
 
 /// What the name (`layer/group[/replica]`) and the resources tell of a removed stack.

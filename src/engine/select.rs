@@ -96,6 +96,29 @@ impl Selector {
         Ok(())
     }
 
+    /// True when the selector may select stacks of group `group`: it names no group and no
+    /// stack, or names this group, or a stack pattern (of `--stack` or `--target`) whose group
+    /// part matches it.
+    pub fn may_reach_group(&self, group: &str) -> bool {
+        if !self.groups.is_empty() {
+            return self.groups.iter().any(|g| g == group);
+        }
+        let stacks: Vec<&str> = self
+            .stacks
+            .iter()
+            .map(String::as_str)
+            .chain(
+                self.targets
+                    .iter()
+                    .filter_map(|t| t.split_once(':').map(|(s, _)| s)),
+            )
+            .collect();
+        stacks.is_empty()
+            || stacks
+                .iter()
+                .any(|s| s.split('/').nth(1).is_none_or(|g| matches(g, group)))
+    }
+
     /// The selector as command-line flags, for messages.
     pub fn describe(&self) -> String {
         let flags = [
@@ -230,6 +253,7 @@ mod tests {
             groups: Vec::new(),
             layers: Vec::new(),
             partials: Vec::new(),
+            broken: Default::default(),
         }
     }
 
@@ -309,6 +333,29 @@ mod tests {
             let message = check(selector).unwrap_err();
             assert!(message.starts_with(expected), "{message}");
         }
+    }
+
+    #[test]
+    fn a_selector_reaches_the_groups_it_may_select() {
+        let group = |g: &str| Selector {
+            groups: vec![g.into()],
+            ..Default::default()
+        };
+        let stack = |s: &str| Selector {
+            stacks: vec![s.into()],
+            ..Default::default()
+        };
+        assert!(Selector::default().may_reach_group("us"));
+        assert!(!group("eu").may_reach_group("us"));
+        assert!(group("us").may_reach_group("us"));
+        assert!(!stack("networks/eu/*").may_reach_group("us"));
+        assert!(stack("networks/*/a").may_reach_group("us"));
+        assert!(stack("networks").may_reach_group("us"));
+        let layer = Selector {
+            layers: vec!["networks".into()],
+            ..Default::default()
+        };
+        assert!(layer.may_reach_group("us"));
     }
 
     #[test]

@@ -55,8 +55,6 @@ pub fn validate(
         locations: Locations::load(&workspace.settings.regions),
         problems: Vec::new(),
     };
-    checker.check_clouds();
-    checker.check_residency();
     let mut links = StackLinks::default();
     for rendered in stacks {
         let before = checker.problems.len();
@@ -94,7 +92,35 @@ fn cycle_diagnostic(rendered: &Rendered, err: StackPlanError) -> Diagnostic {
         .help("remove one of these references or `depends_on` entries")
 }
 
-impl Checker<'_> {
+/// Checks of the group files that need the providers: each replica's cloud is a provider, and
+/// its region lies in the group's jurisdiction. Returns the problems by group, so that a group
+/// with errors blocks only the commands that reach it.
+pub fn check_groups(
+    workspace: &Workspace,
+    registry: &Registry,
+) -> BTreeMap<String, Vec<Diagnostic>> {
+    let mut checker = GroupChecker {
+        workspace,
+        registry,
+        problems: Vec::new(),
+    };
+    checker.check_clouds();
+    checker.check_residency();
+    let mut by_group: BTreeMap<String, Vec<Diagnostic>> = BTreeMap::new();
+    for (group, problem) in checker.problems {
+        by_group.entry(group).or_default().push(problem);
+    }
+    by_group
+}
+
+struct GroupChecker<'a> {
+    workspace: &'a Workspace,
+    registry: &'a Registry,
+    /// (group, problem)
+    problems: Vec<(String, Diagnostic)>,
+}
+
+impl GroupChecker<'_> {
     fn check_clouds(&mut self) {
         let known: Vec<&str> = self.registry.provider_names().collect();
         for group in &self.workspace.groups {
@@ -107,13 +133,14 @@ impl Checker<'_> {
                         &text,
                         &[Seg::Key("replicas"), Seg::Index(i), Seg::Key("cloud")],
                     );
-                    self.problems.push(
+                    self.problems.push((
+                        group.name.clone(),
                         Diagnostic::new(
                             at,
                             format!("unknown cloud `{}`: no such provider", replica.cloud),
                         )
                         .help(suggest(&replica.cloud, known.iter().copied())),
-                    );
+                    ));
                 }
             }
         }
@@ -131,19 +158,21 @@ impl Checker<'_> {
                 std::fs::read_to_string(self.workspace.root.join(&group.file)).unwrap_or_default();
             let at = |path: &[Seg]| crate::config::yaml::location_of(&group.file, &text, path);
             if !data.knows(jurisdiction) {
-                self.problems.push(
+                self.problems.push((
+                    group.name.clone(),
                     Diagnostic::new(
                         at(&[Seg::Key("residency")]),
                         format!("unknown jurisdiction `{jurisdiction}`"),
                     )
                     .help(suggest(jurisdiction, data.names())),
-                );
+                ));
                 continue;
             }
             for (i, replica) in group.replicas.iter().enumerate() {
                 let allowed = data.regions_of(jurisdiction, &replica.cloud).join(", ");
                 if !data.allows_region(jurisdiction, &replica.cloud, &replica.region) {
-                    self.problems.push(
+                    self.problems.push((
+                    group.name.clone(),
                         Diagnostic::new(
                             at(&[Seg::Key("replicas"), Seg::Index(i), Seg::Key("region")]),
                             format!(
@@ -156,7 +185,7 @@ impl Checker<'_> {
                         } else {
                             format!("use one of: {allowed}")
                         }),
-                    );
+                    ));
                     continue;
                 }
                 for zone in replica
@@ -164,7 +193,8 @@ impl Checker<'_> {
                     .iter()
                     .filter(|z| !data.allows_zone(jurisdiction, &replica.cloud, z))
                 {
-                    self.problems.push(
+                    self.problems.push((
+                        group.name.clone(),
                         Diagnostic::new(
                             at(&[Seg::Key("replicas"), Seg::Index(i), Seg::Key("zones")]),
                             format!(
@@ -176,12 +206,14 @@ impl Checker<'_> {
                             "zones of {} start with `{}`",
                             replica.region, replica.region
                         )),
-                    );
+                    ));
                 }
             }
         }
     }
+}
 
+impl Checker<'_> {
     fn check_resources(&mut self, rendered: &Rendered) {
         for (name, resource) in &rendered.spec.resources {
             let at = |path: &[Seg]| {

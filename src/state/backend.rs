@@ -222,6 +222,16 @@ pub trait Backend: Send + Sync + 'static {
         let _ = (stack, probe);
         Ok(())
     }
+
+    /// Retires the state of a stack that no longer exists — its configuration was removed
+    /// and an apply deleted everything it held — so that it leaves `list`; its last snapshot
+    /// is kept with the previous versions where the backend keeps them. Only if the stored
+    /// snapshot's serial is still `expected`; requires the stack's lock. `Ok(false)` when the
+    /// backend keeps such states (the default).
+    async fn retire(&self, stack: &str, expected: Option<u64>) -> Result<bool, StateError> {
+        let _ = (stack, expected);
+        Ok(false)
+    }
 }
 
 /// Opens the state backends of one URL scheme other than `file://` (S3, a control plane's

@@ -193,6 +193,18 @@ fn stacks_of_a_removed_group_are_selected_by_group_and_name() {
     assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
     assert!(in_cloud(dir.path(), "networks/us/c").is_empty());
     assert!(!in_cloud(dir.path(), "networks/eu/a").is_empty());
+    let list = terrace(dir.path(), &["state", "list"]);
+    assert!(
+        !stdout(&list).contains("/us/") && stdout(&list).contains("networks/eu/a"),
+        "the emptied states of the removed stacks are retired: {}",
+        stdout(&list)
+    );
+    assert!(
+        dir.path()
+            .join(".terrace/state/.history/networks/us/c")
+            .is_dir(),
+        "their last snapshots are kept in the history"
+    );
 }
 
 #[test]
@@ -214,4 +226,41 @@ fn destroying_a_partially_applied_group_skips_the_stacks_never_applied() {
         stderr(&destroy)
     );
     assert!(cloud(dir.path()).is_empty(), "{:?}", cloud(dir.path()));
+}
+
+#[test]
+fn an_error_in_one_group_file_blocks_only_the_commands_that_reach_that_group() {
+    let dir = workspace("basic");
+    let us = "replicas:\n  - name: c\n    cloud: test\n    region: us-1\n    zones: [us-1a]\n";
+    support::write(dir.path(), "groups/us.yaml", us);
+    apply_all(dir.path());
+    support::write(
+        dir.path(),
+        "groups/us.yaml",
+        &us.replace("region: us-1", "regoin: us-1"),
+    );
+    let eu = terrace(
+        dir.path(),
+        &["plan", "--group", "eu", "--detailed-exitcode"],
+    );
+    assert_eq!(eu.status.code(), Some(0), "{}", stderr(&eu));
+    let stacks = terrace(dir.path(), &["stacks", "--stack", "networks/eu/*"]);
+    assert_eq!(stacks.status.code(), Some(0), "{}", stderr(&stacks));
+    for args in [
+        &["plan"][..],
+        &["plan", "--group", "us"],
+        &["stacks", "--layer", "networks"],
+    ] {
+        let output = terrace(dir.path(), args);
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&output).contains("groups/us.yaml:4:5: replicas[0]: unknown field `regoin`"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+    // The broken group's stacks are not taken for removed ones: nothing of it is deleted.
+    let apply = terrace(dir.path(), &["apply", "--group", "eu", "--yes"]);
+    assert_eq!(apply.status.code(), Some(0), "{}", stderr(&apply));
+    assert!(!in_cloud(dir.path(), "networks/us/c").is_empty());
 }
