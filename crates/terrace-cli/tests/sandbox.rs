@@ -43,6 +43,8 @@ fn start_status_env_and_stop() {
     let record: serde_json::Value = serde_json::from_slice(&start.stdout).unwrap();
     let gce = record["gce"]["url"].as_str().unwrap().to_string();
     let moto = record["moto"]["url"].as_str().unwrap().to_string();
+    // The providers talk to the AWS behaviour layer in front of moto.
+    let aws = record["aws"]["url"].as_str().unwrap().to_string();
     let pids = [
         record["gce"]["pid"].as_u64().unwrap(),
         record["moto"]["pid"].as_u64().unwrap(),
@@ -59,7 +61,7 @@ fn start_status_env_and_stop() {
     assert_eq!(second["gce"]["pid"], record["gce"]["pid"]);
     let env = stdout(&terrace(dir.path(), &["sandbox", "env"]));
     assert!(
-        env.contains(&format!("export AWS_ENDPOINT_URL={moto}")),
+        env.contains(&format!("export AWS_ENDPOINT_URL={aws}")),
         "{env}"
     );
     assert!(
@@ -73,7 +75,8 @@ fn start_status_env_and_stop() {
     );
     let stop = terrace(dir.path(), &["sandbox", "stop"]);
     assert!(
-        stdout(&stop).contains("Stopped serve-gce"),
+        stdout(&stop).contains("Stopped serve-gce")
+            && stdout(&stop).contains("moto keeps no state: its AWS resources are gone"),
         "{}",
         stdout(&stop)
     );

@@ -761,7 +761,14 @@ async fn sandbox_command(cli: &Cli, command: &SandboxCommand) -> Result<i32, Err
     let root = &cli.dir;
     match command {
         SandboxCommand::Start { profile, seed } => {
+            let restart = sandbox::running(root).is_none() && sandbox::gce_state(root).exists();
             let running = sandbox::start(root, profile, *seed)?;
+            if restart && !cli.json {
+                eoutln!(
+                    "note: the Compute emulator's resources are restored from {}; moto starts empty, so the AWS resources state recorded in the previous sandbox are gone and the next plan creates them again",
+                    sandbox::gce_state(root).display()
+                );
+            }
             if cli.json {
                 outln!(
                     "{}",
@@ -781,6 +788,10 @@ async fn sandbox_command(cli: &Cli, command: &SandboxCommand) -> Result<i32, Err
                 outln!("No sandbox was running.");
             } else {
                 outln!("Stopped {}.", stopped.join(" and "));
+                outln!(
+                    "moto keeps no state: its AWS resources are gone. The Compute emulator's are kept in {} and come back with `terrace sandbox start`.",
+                    sandbox::gce_state(root).display()
+                );
             }
         }
         SandboxCommand::Status => match sandbox::running(root) {

@@ -56,6 +56,11 @@ fn logs(root: &Path) -> PathBuf {
     root.join(".terrace/sandbox")
 }
 
+/// Where the Compute emulator keeps its resources across restarts (moto keeps none).
+pub fn gce_state(root: &Path) -> PathBuf {
+    logs(root).join("gce-state.json")
+}
+
 impl Service {
     /// True when the process runs and is the one recorded.
     pub fn alive(&self) -> bool {
@@ -223,7 +228,7 @@ pub fn start(root: &Path, profile: &str, seed: Option<u64>) -> Result<Sandbox, E
     let aws_port = free_port()?;
     let exe = std::env::current_exe().map_err(|e| Error::usage(e.to_string()))?;
     let gce_log = logs(root).join("gce.log");
-    let gce_state = logs(root).join("gce-state.json");
+    let gce_state = gce_state(root);
     let gce_args = vec![
         "sandbox".to_string(),
         "serve-gce".into(),
