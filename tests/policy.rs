@@ -154,8 +154,7 @@ async fn a_replica_outside_its_jurisdiction_is_an_input_error_at_its_line() {
     let err = terrace
         .plan(&terrace::engine::PlanOptions::default())
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(matches!(err, terrace::Error::Invalid(_)), "{err}");
     let message = err.to_string();
     assert!(message.contains("groups/eu.yaml:10:5: replica `b` is in test region us-2, outside the group's jurisdiction EU"), "{message}");

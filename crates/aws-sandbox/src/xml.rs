@@ -55,13 +55,11 @@ pub fn elements<'a>(xml: &'a str, name: &str) -> Vec<&'a str> {
             Token::ElementEnd {
                 end: ElementEnd::Open,
                 span,
-            } => {
-                if open.last().is_some_and(|n| n == name) {
-                    if depth == 0 {
-                        start = Some(span.end());
-                    }
-                    depth += 1;
+            } if open.last().is_some_and(|n| n == name) => {
+                if depth == 0 {
+                    start = Some(span.end());
                 }
+                depth += 1;
             }
             Token::ElementEnd {
                 end: ElementEnd::Close(_, local),
