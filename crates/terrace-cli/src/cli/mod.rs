@@ -560,7 +560,10 @@ async fn execute(
     styles: &Styles,
 ) -> Result<i32, Error> {
     if plan.has_changes() {
-        // A saved plan whose state moved is refused before its text is shown.
+        // Access first (its refusal names the call), then a saved plan whose state moved is
+        // refused — both before the plan's text is shown.
+        let names: Vec<String> = plan.stacks.iter().map(|s| s.stack.name.clone()).collect();
+        preflight(terrace, &names, action).await?;
         terrace.check_fresh(&plan).await?;
     }
     if !cli.json {
@@ -569,8 +572,6 @@ async fn execute(
     if !plan.has_changes() {
         return Ok(EXIT_OK);
     }
-    let names: Vec<String> = plan.stacks.iter().map(|s| s.stack.name.clone()).collect();
-    preflight(terrace, &names, action).await?;
     if confirm && !run.yes {
         ask(cli)?;
         terrace.check_fresh(&plan).await?;
