@@ -132,35 +132,43 @@ impl fmt::Display for Diagnostics {
     }
 }
 
-/// Merges diagnostics that differ only by the stack they were found in (one template error
-/// rendered for many stacks is one error), noting how many stacks share it.
+/// Merges diagnostics of one mistake: a template line rendered for many stacks (or many times
+/// in a loop) is one error, reported once with the number of other stacks that share it.
+/// Two diagnostics are the same mistake when they are at the same file, line and column and
+/// their messages differ only by the stack's name and the values rendered into them (quoted
+/// names, numbers, addresses).
 pub fn merge_per_template(
     diagnostics: Vec<Diagnostic>,
     stack_of: impl Fn(&Diagnostic) -> Option<String>,
 ) -> Vec<Diagnostic> {
-    let mut merged: Vec<(Diagnostic, String, usize)> = Vec::new();
+    let mut merged: Vec<(Diagnostic, String, Vec<String>)> = Vec::new();
     for diagnostic in diagnostics {
-        let key = match stack_of(&diagnostic) {
-            Some(stack) => format!(
-                "{}|{}",
-                diagnostic.location.file.display(),
-                diagnostic.message.replace(&stack, "\u{0}")
-            ),
-            None => format!(
-                "{}|{}|{:?}",
-                diagnostic.location.file.display(),
-                diagnostic.message,
-                diagnostic.location.line
-            ),
+        let stack = stack_of(&diagnostic);
+        let message = match &stack {
+            Some(stack) => diagnostic.message.replace(stack, "\u{0}"),
+            None => diagnostic.message.clone(),
         };
+        let key = format!(
+            "{}|{:?}|{:?}|{}",
+            diagnostic.location.file.display(),
+            diagnostic.location.line,
+            diagnostic.location.column,
+            shape_of(&message)
+        );
         match merged.iter_mut().find(|(_, k, _)| *k == key) {
-            Some((_, _, more)) => *more += 1,
-            None => merged.push((diagnostic, key, 0)),
+            Some((_, _, stacks)) => stacks.extend(stack),
+            None => merged.push((diagnostic, key, stack.into_iter().collect())),
         }
     }
     merged
         .into_iter()
-        .map(|(mut diagnostic, _, more)| {
+        .map(|(mut diagnostic, _, stacks)| {
+            let first = stacks.first();
+            let more = stacks
+                .iter()
+                .filter(|s| Some(*s) != first)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len();
             if more > 0 {
                 let context = diagnostic.location.context.take().unwrap_or_default();
                 diagnostic.location.context = Some(format!("{context}, and {more} more stack(s)"));
@@ -168,6 +176,43 @@ pub fn merge_per_template(
             diagnostic
         })
         .collect()
+}
+
+/// [`merge_per_template`] for diagnostics whose context names the stack a template was
+/// rendered for ("rendered for stack networks/eu/a …").
+pub fn merge_rendered(diagnostics: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    merge_per_template(diagnostics, |d| {
+        let context = d.location.context.as_deref()?;
+        let stack = context.strip_prefix("rendered for stack ")?;
+        Some(stack.split([' ', ',']).next().unwrap_or(stack).to_string())
+    })
+}
+
+/// A message with what varies between renderings masked: `quoted` text and runs of digits,
+/// dots, slashes and colons (numbers, addresses, ranges).
+fn shape_of(message: &str) -> String {
+    let mut shape = String::with_capacity(message.len());
+    let mut quoted = false;
+    let mut in_value = false;
+    for c in message.chars() {
+        if c == '`' {
+            quoted = !quoted;
+            shape.push(c);
+            continue;
+        }
+        if quoted {
+            continue;
+        }
+        let value = c.is_ascii_digit() || (in_value && matches!(c, '.' | '/' | ':'));
+        if value && !in_value {
+            shape.push('#');
+        }
+        in_value = value;
+        if !value {
+            shape.push(c);
+        }
+    }
+    shape
 }
 
 /// The candidate closest to `name`, if it is close enough to be a likely typo.

@@ -21,6 +21,10 @@ pub const EXIT_STALE_PLAN: i32 = 5;
 /// Exit code: the current credentials may not take the action on a stack (found before
 /// anything was written).
 pub const EXIT_DENIED: i32 = 6;
+/// Exit code: the command line cannot be parsed (an unknown command or flag, a missing or
+/// malformed argument). 64 is `EX_USAGE` of sysexits.h; it stays clear of 2, which
+/// `--detailed-exitcode` uses for "changes present".
+pub const EXIT_USAGE: i32 = 64;
 
 /// Everything that can go wrong, by kind.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +44,14 @@ pub enum Error {
     /// A stack's lock is held by someone else.
     #[error("stack {stack} is locked by {holder}\n  help: wait for it to finish; if its holder is gone, run `terrace state unlock {stack}`")]
     Locked {
+        /// Stack name.
+        stack: String,
+        /// The lock holder.
+        holder: Box<LockInfo>,
+    },
+    /// `state unlock` of a lock whose holder is a process still running on this host.
+    #[error("stack {stack} is locked by {holder}, a process still running on this host\n  help: wait for it to finish, or stop it; `terrace state unlock --force {stack}` removes the lock anyway, after which two processes may change the stack at once")]
+    HolderRunning {
         /// Stack name.
         stack: String,
         /// The lock holder.
@@ -98,7 +110,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Refused { .. } => EXIT_POLICY,
-            Error::Locked { .. } => EXIT_LOCKED,
+            Error::Locked { .. } | Error::HolderRunning { .. } => EXIT_LOCKED,
             Error::State(StateError::Locked { .. }) => EXIT_LOCKED,
             Error::StalePlan { .. } => EXIT_STALE_PLAN,
             Error::AccessDenied { .. } => EXIT_DENIED,

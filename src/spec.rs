@@ -21,6 +21,20 @@ pub struct StackSpec {
     /// state entries move here, and the cloud objects are kept.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub moved: Vec<MovedSpec>,
+    /// The resources a targeted plan (`--target`) is restricted to: changes to any other
+    /// resource are left out, at plan and again at the re-plan before apply, which is how an
+    /// apply does exactly what a targeted plan showed. `None`: the whole stack.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub only: Option<std::collections::BTreeSet<String>>,
+}
+
+impl StackSpec {
+    /// True when a change to `resource` is part of this plan (see [`StackSpec::only`]).
+    pub fn in_scope(&self, resource: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.contains(resource))
+    }
 }
 
 /// One `moved:` entry of a template.

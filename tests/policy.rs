@@ -176,9 +176,13 @@ async fn a_replica_outside_its_jurisdiction_is_an_input_error_at_its_line() {
     registry.register(std::sync::Arc::new(
         terrace::testing::TestProvider::in_memory(TestOptions::default()),
     ));
-    let err = terrace::engine::Terrace::open(dir.path(), registry)
-        .err()
-        .expect("refused");
+    // The group's error blocks what may touch the group (here, a plan of everything).
+    let terrace = terrace::engine::Terrace::open(dir.path(), registry).unwrap();
+    let err = terrace
+        .plan(&terrace::engine::PlanOptions::default())
+        .await
+        .expect_err("refused");
+    assert!(matches!(err, terrace::Error::Invalid(_)), "{err}");
     let message = err.to_string();
     assert!(message.contains("groups/eu.yaml:10:5: replica `b` is in test region us-2, outside the group's jurisdiction EU"), "{message}");
     assert!(message.contains("use one of: eu-1, eu-2"), "{message}");

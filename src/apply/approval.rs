@@ -118,6 +118,7 @@ mod tests {
                 resources: Default::default(),
                 outputs: Default::default(),
                 moved: Vec::new(),
+                only: None,
             },
         }
     }

@@ -184,7 +184,19 @@ async fn run_locked(
         .iter()
         .filter(|o| o.error.as_deref() == Some(super::INTERRUPTED))
         .count();
-    run.finish(&replanned, fresh).await?;
+    if let Err(err) = run.finish(&replanned, fresh).await {
+        // What the operations did stays counted: the cloud changed even though the state
+        // write was rejected.
+        return Ok(StackOutcome {
+            stack: name.clone(),
+            status: StackStatus::Failed,
+            message: Some(format!(
+                "the state could not be saved after its operations ran ({err}); run `terrace refresh --stack {name}`, then plan again"
+            )),
+            resources: outcomes,
+            deferred: Vec::new(),
+        });
+    }
     let message = match (failed, not_started, deferred.len()) {
         (false, _, 0) => None,
         (false, _, n) => Some(format!(

@@ -1,11 +1,15 @@
 //! `groups/<name>.yaml`: one region group — its jurisdiction and its replicas (cloud, region,
-//! zones, size).
+//! zones, size) — and its checks: names, regions and zones of each cloud, node counts and
+//! address ranges.
 
+use super::locations::Locations;
 use super::yaml::{self, Seg, SegBuf};
-use crate::diagnostics::Location;
+use super::{is_valid_name, NAME_HELP};
+use crate::diagnostics::{Diagnostic, Location};
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 /// A region group.
@@ -87,5 +91,250 @@ impl Group {
             }
         }
         clouds
+    }
+}
+
+/// Checks a parsed group file (`text`, named `stem`): its name, its replicas' names, regions
+/// and zones against the cloud's (see [`Locations`]), node counts, and the address ranges
+/// `vars.cidr` of the group and of each replica. Every problem is a diagnostic at its line.
+pub(super) fn check(
+    group: &Group,
+    stem: Option<&str>,
+    text: &str,
+    locations: &Locations,
+    problems: &mut Vec<Diagnostic>,
+) {
+    let at = |path: &[Seg]| group.locate(text, path);
+    if let Some(stem) = stem.filter(|stem| *stem != group.name) {
+        problems.push(
+            Diagnostic::new(
+                at(&[Seg::Key("name")]),
+                format!(
+                    "group name `{}` differs from its file name `{stem}`",
+                    group.name
+                ),
+            )
+            .help(format!(
+                "rename the file to {}.yaml or set `name: {stem}`",
+                group.name
+            )),
+        );
+    }
+    if !is_valid_name(&group.name) {
+        problems.push(
+            Diagnostic::new(
+                Location::file(&group.file),
+                format!("invalid group name `{}`", group.name),
+            )
+            .help(NAME_HELP),
+        );
+    }
+    if group.replicas.is_empty() {
+        problems.push(
+            Diagnostic::new(
+                at(&[Seg::Key("replicas")]),
+                "a group needs at least one replica",
+            )
+            .help("add an entry under `replicas:` with name, cloud, region and zones"),
+        );
+    }
+    let mut seen = BTreeMap::new();
+    for (i, replica) in group.replicas.iter().enumerate() {
+        let at = |key: &str| at(&[Seg::Key("replicas"), Seg::Index(i), Seg::Key(key)]);
+        let name_at = at("name");
+        if !is_valid_name(&replica.name) {
+            problems.push(
+                Diagnostic::new(
+                    name_at.clone(),
+                    format!("invalid replica name `{}`", replica.name),
+                )
+                .help(NAME_HELP),
+            );
+        }
+        if let Some(first) = seen.insert(replica.name.clone(), name_at.line) {
+            problems.push(
+                Diagnostic::new(
+                    name_at,
+                    format!("duplicate replica name `{}`", replica.name),
+                )
+                .help(format!(
+                    "replica names must be unique in a group; the first is on line {}",
+                    first.unwrap_or(0)
+                )),
+            );
+        }
+        if let Some(old) = &replica.renamed_from {
+            problems.extend(check_renamed_from(group, i, old, text));
+        }
+        check_place(replica, &at, locations, problems);
+        if replica.nodes == 0 {
+            problems.push(
+                Diagnostic::new(
+                    at("nodes"),
+                    format!("replica `{}` has no nodes", replica.name),
+                )
+                .help("a replica needs at least one node; to take it out of the group, remove its entry (its stacks are then planned for deletion)"),
+            );
+        }
+    }
+    check_ranges(group, text, problems);
+}
+
+/// `renamed_from` of replica `i`: a valid name, not its own, not another replica's.
+fn check_renamed_from(group: &Group, i: usize, old: &str, text: &str) -> Option<Diagnostic> {
+    let at = group.locate(
+        text,
+        &[
+            Seg::Key("replicas"),
+            Seg::Index(i),
+            Seg::Key("renamed_from"),
+        ],
+    );
+    let replica = &group.replicas[i];
+    let (message, help) = if !is_valid_name(old) {
+        (
+            format!("invalid `renamed_from` `{old}`"),
+            NAME_HELP.to_string(),
+        )
+    } else if old == replica.name {
+        (
+            format!("replica `{old}` is `renamed_from` itself"),
+            "remove `renamed_from`, or set it to the replica's previous name".to_string(),
+        )
+    } else if group.replicas.iter().any(|r| r.name == old) {
+        (
+            format!("`renamed_from: {old}` names a replica the group still has"),
+            "a renamed replica's old name must be gone from the group".to_string(),
+        )
+    } else if group
+        .replicas
+        .iter()
+        .enumerate()
+        .any(|(j, r)| j < i && r.renamed_from.as_deref() == Some(old))
+    {
+        (
+            format!("two replicas are `renamed_from: {old}`"),
+            "one replica takes over the old one's state; keep one".to_string(),
+        )
+    } else {
+        return None;
+    };
+    Some(Diagnostic::new(at, message).help(help))
+}
+
+/// A replica's region and zones must be its cloud's, and it needs at least one zone.
+fn check_place(
+    replica: &Replica,
+    at: &dyn Fn(&str) -> Location,
+    locations: &Locations,
+    problems: &mut Vec<Diagnostic>,
+) {
+    if let Err(unknown) = locations.check_region(&replica.cloud, &replica.region) {
+        problems.push(Diagnostic::new(at("region"), unknown.message).help(unknown.help));
+        return;
+    }
+    if replica.zones.is_empty() {
+        problems.push(
+            Diagnostic::new(
+                at("zones"),
+                format!("replica `{}` has no zones", replica.name),
+            )
+            .help(
+                match locations.some_zones(&replica.cloud, &replica.region)[..] {
+                    [] => format!("list the zones of {} its nodes spread over", replica.region),
+                    ref some => format!(
+                        "list the zones of {} its nodes spread over, e.g. `zones: [{}]`",
+                        replica.region,
+                        some.join(", ")
+                    ),
+                },
+            ),
+        );
+    }
+    let mut listed = BTreeSet::new();
+    for zone in &replica.zones {
+        if !listed.insert(zone) {
+            problems.push(
+                Diagnostic::new(at("zones"), format!("zone `{zone}` is listed twice"))
+                    .help("list each zone once"),
+            );
+        } else if let Err(unknown) = locations.check_zone(&replica.cloud, &replica.region, zone) {
+            problems.push(Diagnostic::new(at("zones"), unknown.message).help(unknown.help));
+        }
+    }
+}
+
+/// The address ranges of a group: `vars.cidr` of the group and of each replica must be CIDR
+/// blocks (network addresses), each replica's inside the group's, and no two replicas'
+/// overlapping (their networks would collide where they meet).
+fn check_ranges(group: &Group, text: &str, problems: &mut Vec<Diagnostic>) {
+    let at = |path: &[Seg]| group.locate(text, path);
+    let group_path = [Seg::Key("vars"), Seg::Key("cidr")];
+    let group_range = group
+        .vars
+        .get("cidr")
+        .and_then(|v| parse_range(v, at(&group_path), problems));
+    let mut ranges: Vec<(&str, IpNet)> = Vec::new();
+    for (i, replica) in group.replicas.iter().enumerate() {
+        let path = [
+            Seg::Key("replicas"),
+            Seg::Index(i),
+            Seg::Key("vars"),
+            Seg::Key("cidr"),
+        ];
+        let Some(range) = replica
+            .vars
+            .get("cidr")
+            .and_then(|v| parse_range(v, at(&path), problems))
+        else {
+            continue;
+        };
+        if let Some(outer) = group_range.filter(|outer| !outer.contains(&range)) {
+            problems.push(
+                Diagnostic::new(
+                    at(&path),
+                    format!(
+                        "the range {range} of replica `{}` lies outside the group's range {outer}",
+                        replica.name
+                    ),
+                )
+                .help(format!(
+                    "choose a range inside {outer} (the database port is open to the group's range only)"
+                )),
+            );
+        }
+        for (other, taken) in &ranges {
+            if taken.contains(&range.network()) || range.contains(&taken.network()) {
+                problems.push(
+                    Diagnostic::new(
+                        at(&path),
+                        format!(
+                            "the range {range} of replica `{}` overlaps {taken} of replica `{other}`",
+                            replica.name
+                        ),
+                    )
+                    .help("give each replica a range of its own"),
+                );
+            }
+        }
+        ranges.push((&replica.name, range));
+    }
+}
+
+/// A `cidr` value as a network, or a diagnostic saying what is wrong with it.
+fn parse_range(value: &Json, at: Location, problems: &mut Vec<Diagnostic>) -> Option<IpNet> {
+    let Some(text) = value.as_str() else {
+        problems.push(
+            Diagnostic::new(at, format!("`cidr` must be a CIDR block, not {value}"))
+                .help("write the range as text, e.g. `cidr: 10.16.0.0/12`"),
+        );
+        return None;
+    };
+    match crate::value::cidr::parse(text) {
+        Ok(range) => Some(range),
+        Err(problem) => {
+            problems.push(Diagnostic::new(at, problem.message).help(problem.help));
+            None
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod group;
 pub mod layer;
+pub mod locations;
 pub mod settings;
 pub mod stacks;
 pub mod yaml;
@@ -39,6 +40,10 @@ pub struct Workspace {
     /// Every other `*.tera` file under `templates/` (one directory deep): pieces that stack
     /// templates import or include by path, e.g. `templates/shared/cloud-init.tera`.
     pub partials: Vec<Template>,
+    /// Groups whose file has input errors, by name (the file's stem), with the errors. They
+    /// have no stacks here: a command whose selection reaches such a group reports its errors
+    /// (see [`crate::engine::Terrace::stacks`]); commands on the other groups run.
+    pub broken: BTreeMap<String, Vec<Diagnostic>>,
 }
 
 impl Workspace {
@@ -88,8 +93,7 @@ pub fn load(root: &Path) -> Result<Workspace, Diagnostics> {
     })?;
     let settings: Settings = yaml::parse(Path::new(SETTINGS_FILE), &settings_text).map_err(one)?;
     let mut problems = Vec::new();
-    let groups_dir = settings.groups.as_deref().unwrap_or("groups");
-    let groups = load_groups(root, groups_dir, &mut problems);
+    let (groups, broken) = load_groups(root, &settings);
     let layers = load_layers(root, &mut problems);
     if !problems.is_empty() {
         return Err(Diagnostics(problems));
@@ -104,6 +108,7 @@ pub fn load(root: &Path) -> Result<Workspace, Diagnostics> {
         groups,
         layers,
         partials,
+        broken,
     })
 }
 
@@ -131,12 +136,10 @@ fn load_partials(root: &Path, layers: &[Layer]) -> Result<Vec<Template>, Vec<Dia
             if used.contains(rel.as_path()) {
                 continue;
             }
-            match fs::read_to_string(&path) {
-                Ok(text) => partials.push(Template { path: rel, text }),
-                Err(err) => problems.push(Diagnostic::new(
-                    Location::file(&rel),
-                    format!("cannot read template: {err}"),
-                )),
+            match read_text(&path, &rel) {
+                Ok(Some(text)) => partials.push(Template { path: rel, text }),
+                Ok(None) => {}
+                Err(diagnostic) => problems.push(diagnostic),
             }
         }
     }
@@ -146,6 +149,33 @@ fn load_partials(root: &Path, layers: &[Layer]) -> Result<Vec<Template>, Vec<Dia
     } else {
         Err(problems)
     }
+}
+
+/// A workspace file's text: `None` when it does not exist, a diagnostic at the file itself when
+/// it cannot be read or is not UTF-8 (naming the line and column of the first bad byte).
+fn read_text(path: &Path, file: &Path) -> Result<Option<String>, Diagnostic> {
+    let bytes = match fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            return Err(Diagnostic::new(
+                Location::file(file),
+                format!("cannot read: {err}"),
+            ))
+        }
+    };
+    String::from_utf8(bytes).map(Some).map_err(|err| {
+        let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
+        let start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[start..]).chars().count() + 1;
+        let byte = err.as_bytes()[valid.len()];
+        Diagnostic::new(
+            Location::at(file, line, column),
+            format!("not UTF-8 text: byte 0x{byte:02x} cannot start a character"),
+        )
+        .help("save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
+    })
 }
 
 fn one(diagnostic: Diagnostic) -> Diagnostics {
@@ -173,48 +203,113 @@ fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
     files
 }
 
-fn is_valid_name(name: &str) -> bool {
+pub(crate) fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
         && name.len() <= 63
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
-const NAME_HELP: &str = "use lowercase letters, digits and `-`, starting with a letter or digit";
+pub(crate) const NAME_HELP: &str =
+    "use lowercase letters, digits and `-`, starting with a letter or digit";
 
-fn load_groups(root: &Path, dir: &str, problems: &mut Vec<Diagnostic>) -> Vec<Group> {
-    let mut groups = Vec::new();
-    for path in files_with_suffix(&root.join(dir), ".yaml") {
-        match load_group(root, &relative(root, &path), true) {
-            Ok(group) => groups.push(group),
-            Err(mut found) => problems.append(&mut found),
+/// Group files: `*.yaml` and `*.yml` in the groups directory.
+/// Groups without problems, and the problems of the others by group name.
+type LoadedGroups = (Vec<Group>, BTreeMap<String, Vec<Diagnostic>>);
+
+fn load_groups(root: &Path, settings: &Settings) -> LoadedGroups {
+    let dir = root.join(settings.groups.as_deref().unwrap_or("groups"));
+    let locations = locations::Locations::load(&settings.regions);
+    let mut paths = files_with_suffix(&dir, ".yaml");
+    paths.extend(files_with_suffix(&dir, ".yml"));
+    let mut groups: Vec<Group> = Vec::new();
+    let mut broken: BTreeMap<String, Vec<Diagnostic>> = BTreeMap::new();
+    for path in paths {
+        let file = relative(root, &path);
+        let stem = file
+            .file_stem()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        let mut problems = Vec::new();
+        if let Some(group) = load_group(&path, &file, &stem, &locations, &mut problems) {
+            if let Some(first) = groups.iter().find(|g| g.name == group.name) {
+                problems.push(
+                    Diagnostic::new(
+                        Location::file(&file),
+                        format!(
+                            "group `{}` is defined twice: here and in {}",
+                            group.name,
+                            first.file.display()
+                        ),
+                    )
+                    .help("keep one of the two files"),
+                );
+            } else if problems.is_empty() {
+                groups.push(group);
+            }
+        }
+        if !problems.is_empty() {
+            broken.entry(stem).or_default().extend(problems);
         }
     }
     groups.sort_by(|a, b| a.name.cmp(&b.name));
-    groups
+    (groups, broken)
 }
 
-/// Reads and checks one group file (`file` relative to `root`). In the groups directory
-/// (`named_by_file`) the group is named by its file; elsewhere (a fixture of a test) `name:`
-/// may differ from the file name, which is only its default.
-pub fn load_group(root: &Path, file: &Path, named_by_file: bool) -> Result<Group, Vec<Diagnostic>> {
-    let text = fs::read_to_string(root.join(file)).map_err(|err| {
-        vec![Diagnostic::new(
-            Location::file(file),
-            format!("cannot read: {err}"),
-        )]
-    })?;
+/// One group file, parsed and checked; `None` when it cannot be read or parsed.
+fn load_group(
+    path: &Path,
+    file: &Path,
+    stem: &str,
+    locations: &locations::Locations,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<Group> {
+    let text = match read_text(path, file) {
+        Ok(text) => text?,
+        Err(diagnostic) => {
+            problems.push(diagnostic);
+            return None;
+        }
+    };
+    match yaml::parse::<Group>(file, &text) {
+        Ok(mut group) => {
+            group.file = file.to_path_buf();
+            if group.name.is_empty() {
+                group.name = stem.to_string();
+            }
+            group::check(&group, Some(stem), &text, locations, problems);
+            Some(group)
+        }
+        Err(diagnostic) => {
+            problems.push(diagnostic);
+            None
+        }
+    }
+}
+
+/// Reads and checks one group file outside the groups directory (`file` relative to `root`,
+/// e.g. a group of a workspace test): `name:` may differ from the file name, which is only its
+/// default. Regions and zones are checked against the cloud's and `settings.regions`.
+pub fn load_group_file(
+    root: &Path,
+    file: &Path,
+    settings: &Settings,
+) -> Result<Group, Vec<Diagnostic>> {
     let stem = file
         .file_stem()
         .unwrap_or_default()
         .to_string_lossy()
         .to_string();
+    let text = read_text(&root.join(file), file)
+        .map_err(|d| vec![d])?
+        .unwrap_or_default();
     let mut group = yaml::parse::<Group>(file, &text).map_err(|d| vec![d])?;
     group.file = file.to_path_buf();
     if group.name.is_empty() {
-        group.name = stem.clone();
+        group.name = stem;
     }
-    let problems = check_group(&group, &text, named_by_file.then_some(stem.as_str()));
+    let problems = check_group(&group, &text, None, settings);
     if problems.is_empty() {
         Ok(group)
     } else {
@@ -222,114 +317,18 @@ pub fn load_group(root: &Path, file: &Path, named_by_file: bool) -> Result<Group
     }
 }
 
-/// Problems of a parsed group: its name (equal to `stem`, its file name, when given), its
-/// replica names (valid, unique) and that it has replicas. `text` is the text of the group's
-/// file; locations follow [`Group::locate`].
-pub fn check_group(group: &Group, text: &str, stem: Option<&str>) -> Vec<Diagnostic> {
+/// Problems of a parsed group (see [`group::check`]); `stem`, when given, is the name the
+/// group must have (its file's). `text` is the text of the group's file.
+pub fn check_group(
+    group: &Group,
+    text: &str,
+    stem: Option<&str>,
+    settings: &Settings,
+) -> Vec<Diagnostic> {
+    let locations = locations::Locations::load(&settings.regions);
     let mut problems = Vec::new();
-    let at = |path: &[Seg]| group.locate(text, path);
-    if let Some(stem) = stem.filter(|s| *s != group.name) {
-        problems.push(
-            Diagnostic::new(
-                at(&[Seg::Key("name")]),
-                format!(
-                    "group name `{}` differs from its file name `{stem}`",
-                    group.name
-                ),
-            )
-            .help(format!(
-                "rename the file to {}.yaml or set `name: {stem}`",
-                group.name
-            )),
-        );
-    }
-    if !is_valid_name(&group.name) {
-        problems.push(
-            Diagnostic::new(
-                at(&[Seg::Key("name")]),
-                format!("invalid group name `{}`", group.name),
-            )
-            .help(NAME_HELP),
-        );
-    }
-    if group.replicas.is_empty() {
-        problems.push(
-            Diagnostic::new(
-                at(&[Seg::Key("replicas")]),
-                "a group needs at least one replica",
-            )
-            .help("add an entry under `replicas:` with name, cloud, region and zones"),
-        );
-    }
-    let mut seen = BTreeMap::new();
-    for (i, replica) in group.replicas.iter().enumerate() {
-        let at = at(&[Seg::Key("replicas"), Seg::Index(i), Seg::Key("name")]);
-        if !is_valid_name(&replica.name) {
-            problems.push(
-                Diagnostic::new(
-                    at.clone(),
-                    format!("invalid replica name `{}`", replica.name),
-                )
-                .help(NAME_HELP),
-            );
-        }
-        if let Some(old) = &replica.renamed_from {
-            problems.extend(check_renamed_from(group, i, old, text));
-        }
-        if let Some(first) = seen.insert(replica.name.clone(), at.line) {
-            problems.push(
-                Diagnostic::new(at, format!("duplicate replica name `{}`", replica.name)).help(
-                    format!(
-                        "replica names must be unique in a group; the first is on line {}",
-                        first.unwrap_or(0)
-                    ),
-                ),
-            );
-        }
-    }
+    group::check(group, stem, text, &locations, &mut problems);
     problems
-}
-
-/// `renamed_from` of replica `i`: a valid name, not its own, not another replica's.
-fn check_renamed_from(group: &Group, i: usize, old: &str, text: &str) -> Option<Diagnostic> {
-    let at = group.locate(
-        text,
-        &[
-            Seg::Key("replicas"),
-            Seg::Index(i),
-            Seg::Key("renamed_from"),
-        ],
-    );
-    let replica = &group.replicas[i];
-    let (message, help) = if !is_valid_name(old) {
-        (
-            format!("invalid `renamed_from` `{old}`"),
-            NAME_HELP.to_string(),
-        )
-    } else if old == replica.name {
-        (
-            format!("replica `{old}` is `renamed_from` itself"),
-            "remove `renamed_from`, or set it to the replica's previous name".to_string(),
-        )
-    } else if group.replicas.iter().any(|r| r.name == old) {
-        (
-            format!("`renamed_from: {old}` names a replica the group still has"),
-            "a renamed replica's old name must be gone from the group".to_string(),
-        )
-    } else if group
-        .replicas
-        .iter()
-        .enumerate()
-        .any(|(j, r)| j < i && r.renamed_from.as_deref() == Some(old))
-    {
-        (
-            format!("two replicas are `renamed_from: {old}`"),
-            "one replica takes over the old one's state; keep one".to_string(),
-        )
-    } else {
-        return None;
-    };
-    Some(Diagnostic::new(at, message).help(help))
 }
 
 fn load_layers(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {
@@ -356,13 +355,17 @@ fn load_layers(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {
             .to_string();
         let path = dir.join("layer.yaml");
         let file = relative(root, &path);
-        let text = match fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(err) => {
+        let text = match read_text(&path, &file) {
+            Ok(Some(text)) => text,
+            Err(diagnostic) => {
+                problems.push(diagnostic);
+                continue;
+            }
+            Ok(None) => {
                 problems.push(
                     Diagnostic::new(
                         Location::file(&file),
-                        format!("cannot read layer file: {err}"),
+                        "the layer has no layer.yaml".to_string(),
                     )
                     .help(format!(
                         "create {} with at least `per: group|cloud|replica`",
@@ -424,16 +427,17 @@ fn load_templates(
     let mut templates = Vec::new();
     for (i, path) in paths.into_iter().enumerate() {
         let rel = relative(root, &path);
-        match fs::read_to_string(&path) {
-            Ok(text) => templates.push(Template { path: rel, text }),
-            Err(err) => problems.push(
+        match read_text(&path, &rel) {
+            Ok(Some(text)) => templates.push(Template { path: rel, text }),
+            Err(diagnostic) => problems.push(diagnostic),
+            Ok(None) => problems.push(
                 Diagnostic::new(
                     yaml::location_of(
                         layer_file,
                         layer_text,
                         &[Seg::Key("templates"), Seg::Index(i)],
                     ),
-                    format!("cannot read template {}: {err}", rel.display()),
+                    format!("template {} does not exist", rel.display()),
                 )
                 .help("fix the name in `templates:` or create the file"),
             ),

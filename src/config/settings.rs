@@ -44,6 +44,10 @@ pub struct Settings {
     /// built-in data.
     #[serde(default)]
     pub jurisdictions: BTreeMap<String, Json>,
+    /// Regions added to a cloud's known regions (cloud → region → zone names), for regions
+    /// newer than the built-in list (see [`super::locations`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub regions: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     /// Roles (teams) → the stacks they cover and the actions they may take there; turned into
     /// cloud policies by `terrace access policy` (see [`crate::access`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -6,9 +6,60 @@ use crate::diagnostics::{closest, Diagnostic, Location};
 use serde::de::DeserializeOwned;
 use std::path::Path;
 
-/// Parses `text` (the contents of `file`) into `T`, turning any error into a diagnostic.
+/// Parses `text` (the contents of `file`) into `T`, turning any error into a diagnostic. A key
+/// written twice in one mapping is refused naming both lines: deserialized into a map (the
+/// resources of a template, properties, `config:`), the second would silently replace the
+/// first.
 pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Diagnostic> {
+    if let Err(err) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
+        if let Some(duplicate) = duplicate_key(file, text, &err) {
+            return Err(duplicate);
+        }
+    }
     serde_yaml_ng::from_str(text).map_err(|err| diagnostic_from(file, &err))
+}
+
+/// serde_yaml_ng reports a duplicate key at the start of its mapping, as
+/// `PATH: duplicate entry with key "KEY"`; finds both lines of the key.
+fn duplicate_key(file: &Path, text: &str, err: &serde_yaml_ng::Error) -> Option<Diagnostic> {
+    let message = err.to_string();
+    let quoted = message.split("duplicate entry with key ").nth(1)?;
+    let quoted = quoted.split(" at line ").next().unwrap_or(quoted);
+    let key: String =
+        serde_json::from_str(quoted).unwrap_or_else(|_| quoted.trim_matches('`').to_string());
+    let path = message
+        .split_once(": duplicate entry")
+        .map(|(p, _)| p)
+        .filter(|p| !p.contains(' '));
+    let mapping = err.location()?;
+    let level = mapping.column() - 1;
+    let lines = scan(text);
+    let inside = lines
+        .iter()
+        .skip_while(|l| l.number < mapping.line())
+        .take_while(|l| l.number == mapping.line() || l.content_col >= level);
+    let found: Vec<&Line> = inside
+        .filter(|l| l.content_col == level && l.key == Some(key.as_str()))
+        .collect();
+    let (first, second) = match found[..] {
+        [first, second, ..] => (first.number, second),
+        _ => {
+            // A flow mapping (`{a: 1, a: 2}`): both on one line.
+            let at = Location::at(file, mapping.line(), mapping.column());
+            return Some(
+                Diagnostic::new(at, format!("duplicate key `{key}` in this mapping"))
+                    .help("write each key once: the second would silently replace the first"),
+            );
+        }
+    };
+    let within = path.map(|p| format!(" in `{p}`")).unwrap_or_default();
+    Some(
+        Diagnostic::new(
+            Location::at(file, second.number, second.content_col + 1),
+            format!("duplicate key `{key}`{within}: the first is at line {first}"),
+        )
+        .help("rename one of the two or remove one: the second would silently replace the first"),
+    )
 }
 
 /// A diagnostic for a serde_yaml_ng error: location, cleaned message and a fix.
@@ -20,7 +71,63 @@ pub fn diagnostic_from(file: &Path, err: &serde_yaml_ng::Error) -> Diagnostic {
     let raw = err.to_string();
     let message = strip_position(&raw);
     let help = help_for(&message);
-    Diagnostic::new(location, message).maybe_help(help)
+    Diagnostic::new(location, in_words(&message)).maybe_help(help)
+}
+
+/// serde's account of a wrong value (`invalid type: string "two", expected u32`, `expected
+/// struct Budgets`) in words a person reads: what was expected, what was found.
+pub fn in_words(message: &str) -> String {
+    let (path, rest) = match message.split_once(": invalid ") {
+        Some((path, rest)) if !path.contains(' ') => (format!("{path}: "), rest),
+        _ => match message.strip_prefix("invalid ") {
+            Some(rest) => (String::new(), rest),
+            None => return message.to_string(),
+        },
+    };
+    let Some((found, expected)) = rest.split_once(", expected ") else {
+        return message.to_string();
+    };
+    let found = found
+        .trim_start_matches("type: ")
+        .trim_start_matches("value: ");
+    let found = match found {
+        "sequence" => "a list".to_string(),
+        "map" => "a mapping".to_string(),
+        "unit value" => "nothing (null)".to_string(),
+        other => {
+            let words = [
+                ("string ", "the text "),
+                ("integer ", "the number "),
+                ("floating point ", "the number "),
+                ("boolean ", ""),
+            ];
+            words
+                .iter()
+                .find_map(|(from, to)| other.strip_prefix(from).map(|v| format!("{to}{v}")))
+                .unwrap_or_else(|| other.to_string())
+        }
+    };
+    format!(
+        "{path}expected {}, found {found}",
+        expected_in_words(expected)
+    )
+}
+
+fn expected_in_words(expected: &str) -> String {
+    let words = match expected {
+        "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number, 0 or more",
+        "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+        "f32" | "f64" => "a number",
+        "a boolean" => "true or false",
+        "a sequence" => "a list",
+        "a map" => "a mapping (`key: value`)",
+        "a string" | "a borrowed string" => "text",
+        "char" | "a character" => "one character",
+        other if other.starts_with("struct ") => "a mapping of fields (`key: value` lines)",
+        other if other.starts_with("a sequence of") => "a list",
+        other => other,
+    };
+    words.to_string()
 }
 
 /// serde_yaml_ng appends " at line N column M"; the location already says it. Context such as
@@ -310,6 +417,51 @@ resources:
             err.message
         );
         assert_eq!(err.help.as_deref(), Some("did you mean `zones`?"));
+    }
+
+    #[test]
+    fn a_duplicate_key_names_both_lines() {
+        let text = "resources:\n  database:\n    type: a\n  firewall:\n    type: b\n  database:\n    type: c\n";
+        let err = parse::<serde_json::Value>(Path::new("t.yaml"), text).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "t.yaml:6:3: duplicate key `database` in `resources`: the first is at line 2\n  help: rename one of the two or remove one: the second would silently replace the first"
+        );
+        let nested = "a:\n  - x: 1\n    y: 2\n    x: 3\n";
+        let err = parse::<serde_json::Value>(Path::new("t.yaml"), nested).unwrap_err();
+        assert_eq!(err.location.line, Some(4));
+        assert!(err.message.ends_with("the first is at line 2"), "{err}");
+        let flow =
+            parse::<serde_json::Value>(Path::new("t.yaml"), "a: {x: 1, x: 2}\n").unwrap_err();
+        assert_eq!(flow.message, "duplicate key `x` in this mapping");
+    }
+
+    #[test]
+    fn serde_types_are_put_in_words() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Budgets {
+            max_deletes: u32,
+        }
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct Settings {
+            budgets: Budgets,
+        }
+        let err = parse::<Settings>(Path::new("t.yaml"), "budgets: 3\n").unwrap_err();
+        assert_eq!(
+            err.message,
+            "budgets: expected a mapping of fields (`key: value` lines), found the number `3`"
+        );
+        let err =
+            parse::<Settings>(Path::new("t.yaml"), "budgets: {max_deletes: two}\n").unwrap_err();
+        assert_eq!(
+            err.message,
+            "budgets.max_deletes: expected a whole number, 0 or more, found the text \"two\""
+        );
+        let err =
+            parse::<Settings>(Path::new("t.yaml"), "budgets: {max_deletes: -1}\n").unwrap_err();
+        assert!(!err.message.contains("u32"), "{}", err.message);
     }
 
     #[test]

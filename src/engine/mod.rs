@@ -5,11 +5,14 @@
 mod access;
 mod drift;
 mod import;
+mod locks;
 mod moves;
 mod part;
 mod planner;
 mod removed;
 pub mod select;
+mod selection;
+mod target;
 pub mod validate;
 
 use crate::apply::{self, ApplyContext, ApplySummary};
@@ -33,6 +36,7 @@ use tokio::task::JoinHandle;
 
 pub use crate::apply::ApplyOptions;
 pub use drift::{Drift, Misplaced, RefreshReport};
+pub use locks::Unlocked;
 pub use moves::Moved;
 pub use select::Selector;
 pub use validate::StackLinks;
@@ -117,8 +121,13 @@ impl Terrace {
         providers: impl FnOnce(&Workspace) -> Result<Registry, Error>,
         secrets: impl FnOnce(&Workspace) -> Result<Option<Arc<Secrets>>, Error>,
     ) -> Result<Terrace, Error> {
-        let workspace = config::load(root).map_err(Error::Invalid)?;
+        let mut workspace = config::load(root).map_err(Error::Invalid)?;
         let registry = providers(&workspace)?;
+        for (group, problems) in validate::check_groups(&workspace, &registry) {
+            workspace.broken.entry(group).or_default().extend(problems);
+        }
+        let broken = workspace.broken.clone();
+        workspace.groups.retain(|g| !broken.contains_key(&g.name));
         let secrets = secrets(&workspace)?;
         Terrace::from_workspace(workspace, registry, secrets, None)
     }
@@ -134,6 +143,14 @@ impl Terrace {
         backend: Option<Arc<dyn Backend>>,
     ) -> Result<Terrace, Error> {
         crate::secrets::seal_config(&mut workspace.settings.config, secrets.as_deref())?;
+        // Groups the caller put in (a workspace test's) get the checks a group file gets.
+        let group_problems: Vec<_> = validate::check_groups(&workspace, &registry)
+            .into_values()
+            .flatten()
+            .collect();
+        if !group_problems.is_empty() {
+            return Err(Error::Invalid(Diagnostics(group_problems)));
+        }
         let renderer = Renderer::new(&workspace).map_err(|d| Error::Invalid(Diagnostics(d)))?;
         let mut rendered = Vec::new();
         let mut problems = Vec::new();
@@ -144,7 +161,8 @@ impl Terrace {
             }
         }
         if !problems.is_empty() {
-            return Err(Error::Invalid(Diagnostics(problems)));
+            let merged = crate::diagnostics::merge_rendered(problems);
+            return Err(Error::Invalid(Diagnostics(merged)));
         }
         let links = validate::validate(&workspace, &registry, &rendered)
             .map_err(|d| Error::Invalid(Diagnostics(d)))?;
@@ -223,14 +241,12 @@ impl Terrace {
         &self.links
     }
 
-    /// Selected stacks, in dependency order.
+    /// Selected configured stacks, in dependency order. The selector is checked against the
+    /// configured stacks only: [`Terrace::select`] also knows the stacks left in state after
+    /// their configuration was removed.
     pub fn stacks(&self, selector: &Selector) -> Result<Vec<&StackInstance>, Error> {
-        let all: Vec<StackInstance> = self
-            .stacks
-            .iter()
-            .map(|r| r.spec.instance.clone())
-            .collect();
-        selector.check(&self.workspace, &all)?;
+        self.check_broken(selector)?;
+        selector.check(&self.workspace, &self.known(&[], &BTreeMap::new()))?;
         Ok(self
             .stacks
             .iter()
@@ -349,7 +365,13 @@ impl Terrace {
     pub fn apply(&self, plan: Plan, options: ApplyOptions) -> Result<ApplyRun, Error> {
         let context = self.apply_context(&plan, options)?;
         let (sink, events) = EventSink::channel();
-        let handle = tokio::spawn(apply::execute(context, plan, sink));
+        let removed = self.removed_in(&plan);
+        let backend = self.backend.clone();
+        let handle = tokio::spawn(async move {
+            let summary = apply::execute(context, plan, sink).await;
+            removed::retire(backend.as_ref(), &removed, &summary).await;
+            summary
+        });
         Ok(ApplyRun { events, handle })
     }
 
@@ -361,7 +383,19 @@ impl Terrace {
         sink: EventSink,
     ) -> Result<ApplySummary, Error> {
         let context = self.apply_context(&plan, options)?;
-        Ok(apply::execute(context, plan, sink).await)
+        let removed = self.removed_in(&plan);
+        let summary = apply::execute(context, plan, sink).await;
+        removed::retire(self.backend.as_ref(), &removed, &summary).await;
+        Ok(summary)
+    }
+
+    /// The stacks of a plan that the configuration no longer has.
+    fn removed_in(&self, plan: &Plan) -> Vec<String> {
+        plan.stacks
+            .iter()
+            .map(|s| s.stack.name.clone())
+            .filter(|name| self.rendered(name).is_none())
+            .collect()
     }
 
     fn apply_context(&self, plan: &Plan, options: ApplyOptions) -> Result<ApplyContext, Error> {

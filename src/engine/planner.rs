@@ -4,16 +4,18 @@
 //! protect rule. Destroy plans run in reverse order. Stacks left in state but removed from the
 //! configuration are planned for deletion (see `removed`).
 
-use super::{removed, PlanOptions, Terrace};
+use super::{removed, target, PlanOptions, Terrace};
 use crate::plan::blast::blast_radius;
 use crate::plan::stack::{plan_stack, planned_outputs, Observations, StackInputs};
 use crate::plan::{Action, Plan, StackPlan, Summary, PLAN_FORMAT_VERSION};
 use crate::refresh::refresh_stack;
 use crate::render::Rendered;
+use crate::spec::StackSpec;
 use crate::state::StackState;
 use crate::value::{Value, ValueMap};
 use crate::Error;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Stack → the stacks that read its outputs, with the output keys each reads, over the whole
@@ -55,19 +57,24 @@ pub fn stack_action(plan: &StackPlan) -> String {
 }
 
 pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Plan, Error> {
-    let selected_names: Vec<String> = terrace
-        .stacks(&options.selector)?
-        .into_iter()
-        .map(|s| s.name.clone())
-        .collect();
-    let mut selected: Vec<&Rendered> = selected_names
+    let selector = &options.selector;
+    let removed = removed::removed_stacks(terrace).await?;
+    terrace
+        .check_selection(selector, &removed, &options.allow_destroy)
+        .await?;
+    let mut selected: Vec<&Rendered> = terrace
+        .stacks
         .iter()
-        .filter_map(|n| terrace.rendered(n))
+        .filter(|r| selector.selects(&r.spec.instance))
         .collect();
     if options.destroy {
         selected.reverse();
     }
     let mut states = load_states(terrace, &selected).await?;
+    if options.destroy {
+        // A stack that was never applied has nothing to destroy (and no outputs to give).
+        selected.retain(|r| matches!(states.get(&r.spec.instance.name), Some(Some(_))));
+    }
     let unstated: BTreeSet<String> = states
         .iter()
         .filter(|(_, s)| s.is_none())
@@ -90,12 +97,21 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         .iter()
         .map(|l| l.name.clone())
         .collect();
+    let is_layer = |name: &str| layers.iter().any(|l| l == name);
     let mut planned: BTreeMap<String, ValueMap> = BTreeMap::new();
     let mut stacks = Vec::new();
     let no_observations = Observations::default();
     for rendered in &selected {
         let name = &rendered.spec.instance.name;
-        let upstream = upstream_outputs(terrace, name, &planned, &states).await?;
+        let state = states.get(name).and_then(Option::as_ref);
+        let spec = scoped_spec(rendered, state, options, &is_layer);
+        // A targeted destroy is planned as the removal of its resources from the stack.
+        let destroy = options.destroy && spec.only.is_none();
+        let upstream = if destroy {
+            BTreeMap::new() // a destroy reads nothing from above
+        } else {
+            upstream_outputs(terrace, name, &planned, &states).await?
+        };
         let links = terrace
             .links
             .layer_links
@@ -103,15 +119,15 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
             .cloned()
             .unwrap_or_default();
         let inputs = StackInputs {
-            spec: &rendered.spec,
-            state: states.get(name).and_then(Option::as_ref),
+            spec: &spec,
+            state,
             observations: observations.get(name).unwrap_or(&no_observations),
             upstream: &upstream,
             layer_links: &links,
             config: &terrace.workspace.settings.config,
             layers: &layers,
             registry: &terrace.registry,
-            destroy: options.destroy,
+            destroy,
             secrets: terrace.secrets.as_deref(),
         };
         let mut stack = plan_stack(&inputs)?;
@@ -141,20 +157,21 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
                 ));
             }
         }
-        if let Some(targets) = options.selector.targets_in(name) {
-            keep_targets(&mut stack, &targets);
-        }
-        stack.upstream = terrace
-            .links
-            .reads
-            .get(name)
-            .map(|s| s.iter().cloned().collect())
-            .unwrap_or_default();
+        stack.upstream = if destroy {
+            Vec::new()
+        } else {
+            terrace
+                .links
+                .reads
+                .get(name)
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default()
+        };
         planned.insert(name.clone(), planned_outputs(&stack));
         stacks.push(stack);
     }
     link_order(terrace, &mut stacks, options.destroy);
-    let mut removed = removed::removed_stacks(terrace, &options.selector).await?;
+    let mut removed = removed::selected(&removed, selector);
     for (spec, state) in &mut removed {
         for moved in moves.iter().filter(|m| m.from.stack == spec.instance.name) {
             state.resources.remove(&moved.from.resource);
@@ -185,7 +202,7 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         terrace_version: env!("CARGO_PKG_VERSION").to_string(),
         workspace: terrace.workspace.name.clone(),
         created_at: chrono::Utc::now(),
-        destroy: options.destroy,
+        destroy: options.destroy && selector.targets.is_empty(),
         layers,
         config: terrace.workspace.settings.config.clone(),
         stacks,
@@ -207,6 +224,29 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         return Err(Error::Refused { reasons });
     }
     Ok(plan)
+}
+
+/// The spec a stack is planned with: as configured, or restricted to the resources a
+/// `--target` reaches (see [`super::target`]).
+fn scoped_spec<'a>(
+    rendered: &'a Rendered,
+    state: Option<&StackState>,
+    options: &PlanOptions,
+    is_layer: &dyn Fn(&str) -> bool,
+) -> Cow<'a, StackSpec> {
+    let spec = &rendered.spec;
+    let Some(targets) = options.selector.targets_in(&spec.instance.name) else {
+        return Cow::Borrowed(spec);
+    };
+    let deps = target::dependencies(spec, state, is_layer);
+    if options.destroy {
+        let empty = StackState::new(&spec.instance.name);
+        let doomed = target::needing(&targets, &deps, state.unwrap_or(&empty));
+        return Cow::Owned(target::without(spec, doomed, is_layer));
+    }
+    let mut scoped = spec.clone();
+    scoped.only = Some(target::needed(&targets, &deps));
+    Cow::Owned(scoped)
 }
 
 type States = HashMap<String, Option<StackState>>;
@@ -410,22 +450,6 @@ async fn upstream_outputs(
         upstream.insert(name.clone(), outputs);
     }
     Ok(upstream)
-}
-
-/// Keeps only the targeted resources and what they depend on.
-fn keep_targets(stack: &mut StackPlan, targets: &[String]) {
-    let mut keep: BTreeSet<String> = targets.iter().cloned().collect();
-    let mut todo: Vec<String> = targets.to_vec();
-    while let Some(name) = todo.pop() {
-        if let Some(change) = stack.changes.iter().find(|c| c.name == name) {
-            for dep in &change.depends_on {
-                if keep.insert(dep.clone()) {
-                    todo.push(dep.clone());
-                }
-            }
-        }
-    }
-    stack.changes.retain(|c| keep.contains(&c.name));
 }
 
 /// Sets each stack's `after`: the stacks of this plan that must finish first.

@@ -4,25 +4,26 @@
 //! updated (a proxy stops routing to a replica before the replica goes).
 
 use super::Terrace;
+use crate::apply::ApplySummary;
 use crate::config::StackInstance;
 use crate::engine::select::Selector;
+use crate::events::StackStatus;
 use crate::plan::StackPlan;
 use crate::spec::StackSpec;
-use crate::state::StackState;
+use crate::state::{Backend, LockInfo, StackState};
 use crate::Error;
 use std::collections::BTreeSet;
 
-/// Removed stacks with something left in state that the selector matches.
+/// Every removed stack with something left in state: its instance (as its name and resources
+/// tell it) and its state.
 pub(super) async fn removed_stacks(
     terrace: &Terrace,
-    selector: &Selector,
-) -> Result<Vec<(StackSpec, StackState)>, Error> {
-    if !selector.targets.is_empty() {
-        return Ok(Vec::new()); // resource targeting only reaches configured stacks
-    }
+) -> Result<Vec<(StackInstance, StackState)>, Error> {
     let mut removed = Vec::new();
     for name in terrace.backend.list().await? {
-        if terrace.rendered(&name).is_some() {
+        // A group whose file has errors is not removed: its stacks are only not known now.
+        let group = name.split('/').nth(1).unwrap_or_default();
+        if terrace.rendered(&name).is_some() || terrace.workspace.broken.contains_key(group) {
             continue;
         }
         let Some(state) = terrace.backend.load(&name).await? else {
@@ -31,18 +32,56 @@ pub(super) async fn removed_stacks(
         if state.resources.is_empty() && state.pending.is_empty() {
             continue;
         }
-        let instance = instance_of(&name, &state);
-        if selector.selects(&instance) {
+        removed.push((instance_of(&name, &state), state));
+    }
+    Ok(removed)
+}
+
+/// The removed stacks `selector` selects, as specs to plan (for deletion) with their state.
+/// With `--target`, only the targeted resources and what needs them are planned.
+pub(super) fn selected(
+    removed: &[(StackInstance, StackState)],
+    selector: &Selector,
+) -> Vec<(StackSpec, StackState)> {
+    removed
+        .iter()
+        .filter(|(instance, _)| selector.selects(instance))
+        .map(|(instance, state)| {
+            let only = selector
+                .targets_in(&instance.name)
+                .map(|targets| super::target::needing(&targets, &Default::default(), state));
             let spec = StackSpec {
-                instance,
+                instance: instance.clone(),
                 resources: Default::default(),
                 outputs: Default::default(),
                 moved: Vec::new(),
+                only,
             };
-            removed.push((spec, state));
+            (spec, state.clone())
+        })
+        .collect()
+}
+
+/// Retires the state of each removed stack the apply emptied (see [`Backend::retire`]), so
+/// that it leaves `terrace state list`. Best effort: a state that cannot be retired now (its
+/// lock is held, it changed meanwhile) stays, empty, and is retired by a later apply.
+pub(super) async fn retire(backend: &dyn Backend, removed: &[String], summary: &ApplySummary) {
+    let lock = LockInfo::for_operation("retire");
+    for stack in removed {
+        let succeeded = summary
+            .stacks
+            .iter()
+            .any(|s| &s.stack == stack && s.status == StackStatus::Succeeded);
+        if !succeeded || backend.lock(stack, &lock).await.is_err() {
+            continue;
         }
+        if let Ok(Some(state)) = backend.load(stack).await {
+            if state.resources.is_empty() && state.pending.is_empty() {
+                let _ = backend.retire(stack, state.snapshot_serial).await;
+            }
+        }
+        let _ = backend.unlock(stack, &lock.id).await;
     }
-    Ok(removed)
 }
 
 /// What the name (`layer/group[/replica]`) and the resources tell of a removed stack.

@@ -3,6 +3,7 @@
 //! `depends_on`, references (resource attributes, upstream layer and stack outputs, config),
 //! resource cycles, and the stack graph. Every problem names file, line and column.
 
+use crate::config::locations::Locations;
 use crate::config::yaml::Seg;
 use crate::config::{StackInstance, Workspace};
 use crate::diagnostics::{suggest, Diagnostic, Location};
@@ -34,6 +35,7 @@ struct Checker<'a> {
     registry: &'a Registry,
     stacks: &'a [Rendered],
     by_name: HashMap<&'a str, &'a Rendered>,
+    locations: Locations,
     problems: Vec<Diagnostic>,
 }
 
@@ -52,10 +54,9 @@ pub fn validate(
         registry,
         stacks,
         by_name,
+        locations: Locations::load(&workspace.settings.regions),
         problems: Vec::new(),
     };
-    checker.check_clouds();
-    checker.check_residency();
     let mut links = StackLinks::default();
     for rendered in stacks {
         let before = checker.problems.len();
@@ -77,13 +78,7 @@ pub fn validate(
 
 /// One diagnostic per template problem, however many stacks render that template.
 fn merge(problems: Vec<Diagnostic>) -> Vec<Diagnostic> {
-    crate::diagnostics::merge_per_template(problems, |d| {
-        d.location
-            .context
-            .as_deref()
-            .and_then(|c| c.strip_prefix("rendered for stack "))
-            .map(str::to_string)
-    })
+    crate::diagnostics::merge_rendered(problems)
 }
 
 fn cycle_diagnostic(rendered: &Rendered, err: StackPlanError) -> Diagnostic {
@@ -99,7 +94,35 @@ fn cycle_diagnostic(rendered: &Rendered, err: StackPlanError) -> Diagnostic {
         .help("remove one of these references or `depends_on` entries")
 }
 
-impl Checker<'_> {
+/// Checks of the group files that need the providers: each replica's cloud is a provider, and
+/// its region lies in the group's jurisdiction. Returns the problems by group, so that a group
+/// with errors blocks only the commands that reach it.
+pub fn check_groups(
+    workspace: &Workspace,
+    registry: &Registry,
+) -> BTreeMap<String, Vec<Diagnostic>> {
+    let mut checker = GroupChecker {
+        workspace,
+        registry,
+        problems: Vec::new(),
+    };
+    checker.check_clouds();
+    checker.check_residency();
+    let mut by_group: BTreeMap<String, Vec<Diagnostic>> = BTreeMap::new();
+    for (group, problem) in checker.problems {
+        by_group.entry(group).or_default().push(problem);
+    }
+    by_group
+}
+
+struct GroupChecker<'a> {
+    workspace: &'a Workspace,
+    registry: &'a Registry,
+    /// (group, problem)
+    problems: Vec<(String, Diagnostic)>,
+}
+
+impl GroupChecker<'_> {
     fn check_clouds(&mut self) {
         let known: Vec<&str> = self.registry.provider_names().collect();
         for group in &self.workspace.groups {
@@ -111,13 +134,14 @@ impl Checker<'_> {
                         &text,
                         &[Seg::Key("replicas"), Seg::Index(i), Seg::Key("cloud")],
                     );
-                    self.problems.push(
+                    self.problems.push((
+                        group.name.clone(),
                         Diagnostic::new(
                             at,
                             format!("unknown cloud `{}`: no such provider", replica.cloud),
                         )
                         .help(suggest(&replica.cloud, known.iter().copied())),
-                    );
+                    ));
                 }
             }
         }
@@ -135,19 +159,21 @@ impl Checker<'_> {
                 std::fs::read_to_string(self.workspace.root.join(&group.file)).unwrap_or_default();
             let at = |path: &[Seg]| group.locate(&text, path);
             if !data.knows(jurisdiction) {
-                self.problems.push(
+                self.problems.push((
+                    group.name.clone(),
                     Diagnostic::new(
                         at(&[Seg::Key("residency")]),
                         format!("unknown jurisdiction `{jurisdiction}`"),
                     )
                     .help(suggest(jurisdiction, data.names())),
-                );
+                ));
                 continue;
             }
             for (i, replica) in group.replicas.iter().enumerate() {
                 let allowed = data.regions_of(jurisdiction, &replica.cloud).join(", ");
                 if !data.allows_region(jurisdiction, &replica.cloud, &replica.region) {
-                    self.problems.push(
+                    self.problems.push((
+                    group.name.clone(),
                         Diagnostic::new(
                             at(&[Seg::Key("replicas"), Seg::Index(i), Seg::Key("region")]),
                             format!(
@@ -160,7 +186,7 @@ impl Checker<'_> {
                         } else {
                             format!("use one of: {allowed}")
                         }),
-                    );
+                    ));
                     continue;
                 }
                 for zone in replica
@@ -168,7 +194,8 @@ impl Checker<'_> {
                     .iter()
                     .filter(|z| !data.allows_zone(jurisdiction, &replica.cloud, z))
                 {
-                    self.problems.push(
+                    self.problems.push((
+                        group.name.clone(),
                         Diagnostic::new(
                             at(&[Seg::Key("replicas"), Seg::Index(i), Seg::Key("zones")]),
                             format!(
@@ -180,12 +207,14 @@ impl Checker<'_> {
                             "zones of {} start with `{}`",
                             replica.region, replica.region
                         )),
-                    );
+                    ));
                 }
             }
         }
     }
+}
 
+impl Checker<'_> {
     fn check_resources(&mut self, rendered: &Rendered) {
         for (name, resource) in &rendered.spec.resources {
             let at = |path: &[Seg]| {
@@ -225,21 +254,19 @@ impl Checker<'_> {
                             "remove it; read it elsewhere as `${{{name}.{field}}}`"
                         )),
                     ),
-                    Some(f) if !contains_reference(value) && !f.kind.accepts(value) => {
-                        self.problems.push(
-                            Diagnostic::new(
-                                location,
-                                format!(
-                                    "`{field}` must be a {:?}, not {}",
-                                    f.kind,
-                                    json_kind(value)
-                                )
-                                .to_lowercase(),
-                            )
-                            .help(format!("write a {:?} value", f.kind).to_lowercase()),
-                        )
+                    Some(f) => {
+                        if let Some((problem, help)) = f.kind.problem(value) {
+                            let gap = if problem.starts_with("must ") {
+                                " "
+                            } else {
+                                ": "
+                            };
+                            self.problems.push(
+                                Diagnostic::new(location, format!("`{field}`{gap}{problem}"))
+                                    .help(help),
+                            );
+                        }
                     }
-                    Some(_) => {}
                 }
             }
             for field in schema
@@ -254,6 +281,15 @@ impl Checker<'_> {
                     )
                     .help(format!("add `{}:` under properties", field.name)),
                 );
+            }
+            if let Some(region) = &resource.region {
+                let cloud = resource.type_name.split(':').next().unwrap_or_default();
+                if let Err(unknown) = self.locations.check_region(cloud, region) {
+                    self.problems.push(
+                        Diagnostic::new(at(&[Seg::Key("region")]), unknown.message)
+                            .help(unknown.help),
+                    );
+                }
             }
             if !schema.regional && resource.region.is_some() {
                 self.problems.push(
@@ -597,16 +633,5 @@ fn contains_reference(value: &Json) -> bool {
         Json::Array(items) => items.iter().any(contains_reference),
         Json::Object(map) => map.values().any(contains_reference),
         _ => false,
-    }
-}
-
-fn json_kind(value: &Json) -> &'static str {
-    match value {
-        Json::Null => "null",
-        Json::Bool(_) => "a bool",
-        Json::Number(_) => "a number",
-        Json::String(_) => "a string",
-        Json::Array(_) => "a list",
-        Json::Object(_) => "a map",
     }
 }

@@ -267,6 +267,13 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
     if !inputs.destroy {
         let (order, deps) = resource_order(spec, &is_layer)?;
         for name in order {
+            if !spec.in_scope(&name) {
+                // Outside a targeted plan: unchanged, read as it is in state.
+                if let Some(existing) = state.resources.get(&name) {
+                    attributes.insert(name.clone(), readable(existing));
+                }
+                continue;
+            }
             let resource = &spec.resources[&name];
             let schema = inputs.registry.schema(&resource.type_name).ok_or_else(|| {
                 StackPlanError::Resource {
@@ -308,7 +315,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
         }
     }
     for (name, resource) in &state.resources {
-        if inputs.destroy || !spec.resources.contains_key(name) {
+        if (inputs.destroy || !spec.resources.contains_key(name)) && spec.in_scope(name) {
             changes.push(diff::delete_change(name, resource));
         }
     }
@@ -336,6 +343,15 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
             .collect(),
         desired: spec.clone(),
     })
+}
+
+/// What references read of a resource as state has it.
+fn readable(state: &crate::state::ResourceState) -> ValueMap {
+    state
+        .readable()
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::from_json(v)))
+        .collect()
 }
 
 /// Resources whose identity (`id`, an ARN, …) an output hands to the stacks below.
@@ -376,12 +392,22 @@ fn plan_outputs(
             secrets: inputs.secrets,
         };
         for (name, raw) in &inputs.spec.outputs {
-            let after =
-                refs::resolve(raw, &resolver, is_layer).map_err(|e| StackPlanError::Output {
-                    stack: inputs.spec.instance.name.clone(),
-                    output: name.clone(),
-                    message: e.to_string(),
-                })?;
+            let after = match refs::resolve(raw, &resolver, is_layer) {
+                Ok(after) => after,
+                // A targeted plan leaves out resources an output may read: the output keeps
+                // its value, as it does at apply when it cannot be resolved.
+                Err(_) if inputs.spec.only.is_some() => match state.outputs.get(name) {
+                    Some(before) => Value::from_json(before),
+                    None => continue,
+                },
+                Err(e) => {
+                    return Err(StackPlanError::Output {
+                        stack: inputs.spec.instance.name.clone(),
+                        output: name.clone(),
+                        message: e.to_string(),
+                    })
+                }
+            };
             outputs.insert(
                 name.clone(),
                 OutputChange {

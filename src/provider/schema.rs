@@ -7,7 +7,7 @@ use serde_json::Value as Json;
 
 /// The shape of a field's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum FieldKind {
     /// A string.
     String,
@@ -19,6 +19,10 @@ pub enum FieldKind {
     List,
     /// A map.
     Map,
+    /// A map whose values are strings: tags and labels (a number there fails at the cloud).
+    StringMap,
+    /// A string holding a CIDR block, its network address (`10.16.0.0/16`).
+    Cidr,
     /// Any JSON value.
     Any,
 }
@@ -26,14 +30,86 @@ pub enum FieldKind {
 impl FieldKind {
     /// True when a known JSON value has this shape.
     pub fn accepts(self, value: &Json) -> bool {
-        match self {
+        self.problem(value).is_none()
+    }
+
+    /// What is wrong with a value for a field of this kind, and what would fix it; `None`
+    /// when it fits. A string holding a reference (`${…}`) is known only at apply and fits
+    /// any kind; so does such a value inside a map of strings.
+    pub fn problem(self, value: &Json) -> Option<(String, String)> {
+        let is_reference = |v: &Json| v.as_str().is_some_and(crate::value::refs::has_reference);
+        if is_reference(value) {
+            return None;
+        }
+        let fits = match self {
             FieldKind::Any => true,
             FieldKind::String => value.is_string(),
             FieldKind::Number => value.is_number(),
             FieldKind::Bool => value.is_boolean(),
             FieldKind::List => value.is_array(),
             FieldKind::Map => value.is_object(),
-        }
+            FieldKind::StringMap => {
+                let Some(map) = value.as_object() else {
+                    return Some(self.mismatch(value));
+                };
+                let (key, bad) = map.iter().find(|(_, v)| !v.is_string())?;
+                return Some((
+                    format!("the value of `{key}` must be a string, not {}", shape(bad)),
+                    format!("quote it: `{key}: \"{}\"`", plain(bad)),
+                ));
+            }
+            FieldKind::Cidr => {
+                let Some(text) = value.as_str() else {
+                    return Some(self.mismatch(value));
+                };
+                return crate::value::cidr::parse(text)
+                    .err()
+                    .map(|p| (p.message, p.help));
+            }
+        };
+        (!fits).then(|| self.mismatch(value))
+    }
+
+    fn mismatch(self, value: &Json) -> (String, String) {
+        (
+            format!("must be {self}, not {}", shape(value)),
+            format!("write {self}"),
+        )
+    }
+}
+
+impl std::fmt::Display for FieldKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FieldKind::String => "a string",
+            FieldKind::Number => "a number",
+            FieldKind::Bool => "true or false",
+            FieldKind::List => "a list",
+            FieldKind::Map => "a map",
+            FieldKind::StringMap => "a map of strings",
+            FieldKind::Cidr => "a CIDR block (e.g. 10.16.0.0/16)",
+            FieldKind::Any => "a value",
+        })
+    }
+}
+
+/// "a number", "a list", … for messages.
+fn shape(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "true or false",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a string",
+        Json::Array(_) => "a list",
+        Json::Object(_) => "a map",
+    }
+}
+
+/// A scalar as it would be written inside quotes.
+fn plain(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -1,7 +1,10 @@
 //! Rendering: each stack's templates go through tera with the stack's static data (workspace,
 //! group, replica, cloud, region, zones, config) and must produce a YAML document of
-//! `resources:` and `outputs:`. Errors name the template file, the stack and, where the YAML
-//! parser can tell, the line in the rendered text.
+//! `resources:` and `outputs:`. Errors name the template file, the stack and the template's
+//! line (see [`lines`]), with the rendered line shown.
+
+mod errors;
+pub mod lines;
 
 use crate::config::{yaml, StackInstance, Workspace};
 use crate::diagnostics::{Diagnostic, Location};
@@ -10,6 +13,7 @@ use indexmap::IndexMap;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What one rendered template must contain.
 #[derive(Debug, Deserialize)]
@@ -63,6 +67,87 @@ pub struct RenderedSource {
     pub template: String,
     /// The rendered YAML.
     pub text: String,
+    /// The template's own text.
+    pub source: Arc<str>,
+    /// The template line (1-based) each rendered line came from, when known.
+    pub lines: Option<Vec<Option<usize>>>,
+}
+
+impl RenderedSource {
+    /// The place in the template of a line (and column) of the rendered text, with the
+    /// rendered line as snippet. Falls back to the rendered line when the template line is
+    /// not known.
+    pub fn place(&self, line: usize, column: Option<usize>) -> Location {
+        let rendered = self.text.lines().nth(line.saturating_sub(1)).unwrap_or("");
+        let mapped = self
+            .lines
+            .as_ref()
+            .and_then(|lines| lines.get(line.saturating_sub(1)).copied().flatten());
+        let mut location = match mapped {
+            Some(at) => {
+                let text = self.source.lines().nth(at - 1).unwrap_or("");
+                let column = template_column(text, rendered, column);
+                Location {
+                    column,
+                    ..Location::at(&self.template, at, 1)
+                }
+            }
+            None => Location {
+                column,
+                ..Location::at(&self.template, line, 1)
+            },
+        };
+        location.snippet = Some(rendered.trim().to_string());
+        location
+    }
+
+    /// A YAML error's location in the rendered text, and the "at line N column M" its message
+    /// quotes, as template places.
+    fn place_yaml_error(&self, mut diagnostic: Diagnostic) -> Diagnostic {
+        if let Some(line) = diagnostic.location.line {
+            let context = diagnostic.location.context.take();
+            diagnostic.location = Box::new(self.place(line, diagnostic.location.column));
+            diagnostic.location.context = context;
+        }
+        diagnostic.message = self.map_quoted_lines(&diagnostic.message);
+        diagnostic
+    }
+
+    /// "… at line 4 column 3" of a rendered text → "… at line L" of the template.
+    fn map_quoted_lines(&self, message: &str) -> String {
+        let Some(start) = message.find(" at line ") else {
+            return message.to_string();
+        };
+        let rest = &message[start + " at line ".len()..];
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let Ok(line) = digits.parse::<usize>() else {
+            return message.to_string();
+        };
+        let tail = rest[digits.len()..]
+            .strip_prefix(" column ")
+            .map(|t| t.trim_start_matches(|c: char| c.is_ascii_digit()))
+            .unwrap_or(&rest[digits.len()..]);
+        let at = self.place(line, None).line.unwrap_or(line);
+        format!("{} on line {at}{tail}", &message[..start])
+    }
+}
+
+/// The column in a template line of what a rendered line shows at `column`: the word there
+/// (a key, a value) where the template has it verbatim, else the line's first character.
+fn template_column(template: &str, rendered: &str, column: Option<usize>) -> Option<usize> {
+    let first = template.len() - template.trim_start().len() + 1;
+    let Some(column) = column else {
+        return Some(first);
+    };
+    let word: String = rendered
+        .chars()
+        .skip(column.saturating_sub(1))
+        .take_while(|c| !c.is_whitespace() && *c != ':')
+        .collect();
+    if word.is_empty() {
+        return Some(first);
+    }
+    Some(template.find(&word).map_or(first, |at| at + 1))
 }
 
 /// A rendered stack and the texts it came from.
@@ -79,14 +164,10 @@ impl Rendered {
     pub fn locate(&self, template: &str, path: &[yaml::Seg]) -> Location {
         let context = format!("rendered for stack {}", self.spec.instance.name);
         match self.sources.iter().find(|s| s.template == template) {
-            Some(source) => {
-                let mut location = yaml::location_of(template.as_ref(), &source.text, path);
-                location.snippet = location
-                    .line
-                    .and_then(|l| source.text.lines().nth(l - 1))
-                    .map(|l| l.trim().to_string());
-                location
-            }
+            Some(source) => match yaml::locate(&source.text, path) {
+                Some((line, column)) => source.place(line, Some(column)),
+                None => Location::file(template),
+            },
             None => Location::file(template),
         }
         .with_context(context)
@@ -96,6 +177,8 @@ impl Rendered {
 /// Compiled templates of a workspace.
 pub struct Renderer {
     tera: tera::Tera,
+    /// Template file → its text (layer templates and partials), to locate errors.
+    texts: BTreeMap<String, Arc<str>>,
     /// Secret config key → the placeholder templates see instead of its value.
     placeholders: Vec<(String, String)>,
 }
@@ -109,20 +192,42 @@ impl Renderer {
             .partials
             .iter()
             .map(|p| (p.path.to_string_lossy().to_string(), p.text.as_str()));
-        if let Err(err) = tera.add_raw_templates(partials) {
-            problems.push(tera_diagnostic("templates/", None, &err));
+        let mut texts = BTreeMap::new();
+        for (name, text) in partials.clone() {
+            texts.insert(name, Arc::from(text));
         }
+        if let Err(err) = tera.add_raw_templates(partials.clone()) {
+            // Tera names only "one of the templates": find it by compiling each alone.
+            let mut single = tera::Tera::default();
+            for (name, text) in partials {
+                if let Err(err) = single.add_raw_template(&name, text) {
+                    problems.push(errors::syntax(&name, &err));
+                }
+            }
+            if problems.is_empty() {
+                problems.push(errors::syntax("templates/", &err));
+            }
+        }
+        let broken_partials = !problems.is_empty();
         for layer in &workspace.layers {
             for template in &layer.templates {
                 let name = template.path.to_string_lossy().to_string();
+                texts.insert(name.clone(), Arc::from(template.text.as_str()));
                 if let Err(err) = tera.add_raw_template(&name, &template.text) {
-                    problems.push(tera_diagnostic(&name, None, &err));
+                    // A template importing a partial that did not compile adds nothing new.
+                    if !(broken_partials && err.to_string().contains("isn't present in Tera")) {
+                        problems.push(errors::syntax(&name, &err));
+                    }
+                    continue;
                 }
+                // The marked copy only maps lines: if it does not compile, lines stay unmapped.
+                let _ = tera.add_raw_template(&marked_name(&name), &lines::mark(&template.text));
             }
         }
         if problems.is_empty() {
             Ok(Renderer {
                 tera,
+                texts,
                 placeholders: secret_placeholders(workspace),
             })
         } else {
@@ -145,6 +250,7 @@ impl Renderer {
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
             moved: Vec::new(),
+            only: None,
         };
         let mut sources = Vec::new();
         let mut problems = Vec::new();
@@ -154,26 +260,35 @@ impl Renderer {
             let text = match self.tera.render(&name, &context) {
                 Ok(text) => text,
                 Err(err) => {
-                    problems.push(tera_diagnostic(&name, Some(&stack.name), &err));
+                    let sources = |file: &str| self.texts.get(file).map(|t| &**t);
+                    let data = context.clone().into_json();
+                    problems.push(errors::rendering(&name, &stack.name, &err, &sources, &data));
                     continue;
                 }
             };
-            match parse_document(&name, &stack.name, &text) {
+            let source = RenderedSource {
+                lines: self
+                    .tera
+                    .render(&marked_name(&name), &context)
+                    .ok()
+                    .and_then(|marked| lines::map(&text, &marked)),
+                source: self.texts.get(&name).cloned().unwrap_or_else(|| "".into()),
+                template: name.clone(),
+                text,
+            };
+            let text = &source.text;
+            match parse_document(&name, &stack.name, text).map_err(|d| source.place_yaml_error(d)) {
                 Ok(document) => moved_at.extend(merge(
                     &mut spec,
                     document,
-                    &name,
-                    &text,
+                    &source,
                     &sources,
                     stack,
                     &mut problems,
                 )),
                 Err(diagnostic) => problems.push(diagnostic),
             }
-            sources.push(RenderedSource {
-                template: name,
-                text,
-            });
+            sources.push(source);
         }
         check_moved(&spec, &moved_at, &mut problems);
         add_renamed_stack_moves(&mut spec);
@@ -196,8 +311,58 @@ fn parse_document(template: &str, stack: &str, text: &str) -> Result<Document, D
     }
     yaml::parse::<Document>(std::path::Path::new(template), text).map_err(|mut d| {
         d.location.context = Some(format!("rendered for stack {stack}"));
-        d
+        misindented(d, text)
     })
+}
+
+/// The fields of a resource declaration.
+const RESOURCE_FIELDS: [&str; 4] = ["type", "region", "properties", "options"];
+
+/// A key at the wrong depth reads as something else — `properties:` dedented to the level of
+/// the resources is a resource named `properties`; a property dedented to the resource's own
+/// fields is an unknown field — and serde reports what it then lacks. Says what happened.
+fn misindented(mut d: Diagnostic, text: &str) -> Diagnostic {
+    let Some((path, _)) = d.message.split_once(": ") else {
+        return d;
+    };
+    let segments: Vec<&str> = path.split('.').collect();
+    match segments[..] {
+        ["resources", key] if RESOURCE_FIELDS.contains(&key) || key == "outputs" => {
+            if let Some((line, column)) =
+                yaml::locate(text, &[yaml::Seg::Key("resources"), yaml::Seg::Key(key)])
+            {
+                d.location.line = Some(line);
+                d.location.column = Some(column);
+            }
+            let (message, help) = if key == "outputs" {
+                (
+                    "`outputs` is indented under `resources:`, so it is read as a resource"
+                        .to_string(),
+                    "write `outputs:` at the start of its line".to_string(),
+                )
+            } else {
+                (
+                    format!(
+                        "`{key}` is indented like a resource's name, so it is read as a resource of its own"
+                    ),
+                    format!(
+                        "indent `{key}:` like the fields (`type:`, `properties:`) of the resource above it"
+                    ),
+                )
+            };
+            d.message = message;
+            d.help = Some(help);
+        }
+        ["resources", _] if d.message.contains("unknown field") => {
+            let field = d.message.split('`').nth(1).unwrap_or_default().to_string();
+            d.help = Some(format!(
+                "a resource has the fields {}; if `{field}` is a property, indent it under `properties:`",
+                RESOURCE_FIELDS.join(", ")
+            ));
+        }
+        _ => {}
+    }
+    d
 }
 
 /// Adds a template's resources, outputs and `moved:` entries to the stack's spec (duplicates
@@ -205,31 +370,30 @@ fn parse_document(template: &str, stack: &str, text: &str) -> Result<Document, D
 fn merge(
     spec: &mut StackSpec,
     document: Document,
-    template: &str,
-    text: &str,
+    source: &RenderedSource,
     earlier: &[RenderedSource],
     stack: &StackInstance,
     problems: &mut Vec<Diagnostic>,
 ) -> Vec<Location> {
     let mut moved_at = Vec::new();
+    let template = source.template.as_str();
     let context = format!("rendered for stack {}", stack.name);
+    let place = |source: &RenderedSource, path: &[yaml::Seg]| match yaml::locate(&source.text, path)
+    {
+        Some((line, column)) => source.place(line, Some(column)),
+        None => Location::file(&source.template),
+    };
     for (name, decl) in document.resources {
-        let at = yaml::location_of(
-            template.as_ref(),
-            text,
-            &[yaml::Seg::Key("resources"), yaml::Seg::Key(&name)],
-        )
-        .with_context(context.clone());
+        let path = [yaml::Seg::Key("resources"), yaml::Seg::Key(&name)];
+        let at = place(source, &path).with_context(context.clone());
         if let Some(first) = spec.resources.get(&name) {
             let first_at = earlier
                 .iter()
                 .find(|s| s.template == first.template)
                 .map(|s| {
-                    yaml::location_of(
-                        s.template.as_ref(),
-                        &s.text,
-                        &[yaml::Seg::Key("resources"), yaml::Seg::Key(&name)],
-                    )
+                    let mut at = place(s, &path);
+                    at.snippet = None;
+                    at
                 })
                 .unwrap_or_else(|| Location::file(&first.template));
             problems.push(
@@ -261,12 +425,8 @@ fn merge(
     }
     for (name, value) in document.outputs {
         if spec.outputs.contains_key(&name) {
-            let at = yaml::location_of(
-                template.as_ref(),
-                text,
-                &[yaml::Seg::Key("outputs"), yaml::Seg::Key(&name)],
-            )
-            .with_context(context.clone());
+            let at = place(source, &[yaml::Seg::Key("outputs"), yaml::Seg::Key(&name)])
+                .with_context(context.clone());
             problems.push(
                 Diagnostic::new(
                     at,
@@ -280,12 +440,8 @@ fn merge(
     }
     for (index, moved) in document.moved.into_iter().enumerate() {
         moved_at.push(
-            yaml::location_of(
-                template.as_ref(),
-                text,
-                &[yaml::Seg::Key("moved"), yaml::Seg::Index(index)],
-            )
-            .with_context(context.clone()),
+            place(source, &[yaml::Seg::Key("moved"), yaml::Seg::Index(index)])
+                .with_context(context.clone()),
         );
         let from = match moved.from.rsplit_once(':') {
             Some((stack_name, resource)) => crate::state::moves::ResourceAddress {
@@ -462,36 +618,7 @@ fn context_for(
     context
 }
 
-fn tera_diagnostic(template: &str, stack: Option<&str>, err: &tera::Error) -> Diagnostic {
-    let mut messages = vec![err.to_string()];
-    let mut source = std::error::Error::source(err);
-    while let Some(inner) = source {
-        messages.push(inner.to_string());
-        source = inner.source();
-    }
-    let message = messages.join(": ");
-    let line_col = message.split("-->").nth(1).and_then(|rest| {
-        let mut parts = rest
-            .trim()
-            .split(|c: char| !c.is_ascii_digit())
-            .filter(|s| !s.is_empty());
-        Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
-    });
-    let mut location = match line_col {
-        Some((line, column)) => Location::at(template, line, column),
-        None => Location::file(template),
-    };
-    if let Some(stack) = stack {
-        location = location.with_context(format!("rendering stack {stack}"));
-    }
-    let help = if message.contains("not found in context") {
-        "templates see: workspace, stack, group, replica, replicas, cloud, region, zones, config"
-    } else {
-        "fix the tera syntax at this place"
-    };
-    Diagnostic::new(
-        location,
-        format!("template error: {}", message.replace('\n', " ")),
-    )
-    .help(help)
+/// The name under which a template's line-marked copy is compiled (see [`lines`]).
+fn marked_name(template: &str) -> String {
+    format!("{template}#lines")
 }

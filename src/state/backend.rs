@@ -104,7 +104,9 @@ pub enum StateError {
         holder: Box<LockInfo>,
     },
     #[error(
-        "state of stack {stack} changed meanwhile: expected serial {expected:?}, found {found:?}"
+        "state of stack {stack} changed meanwhile: expected serial {}, found {}",
+        serial(expected),
+        serial(found)
     )]
     /// The stored serial is not the expected one (compare-and-swap failed).
     SerialConflict {
@@ -220,6 +222,16 @@ pub trait Backend: Send + Sync + 'static {
         let _ = (stack, probe);
         Ok(())
     }
+
+    /// Retires the state of a stack that no longer exists — its configuration was removed
+    /// and an apply deleted everything it held — so that it leaves `list`; its last snapshot
+    /// is kept with the previous versions where the backend keeps them. Only if the stored
+    /// snapshot's serial is still `expected`; requires the stack's lock. `Ok(false)` when the
+    /// backend keeps such states (the default).
+    async fn retire(&self, stack: &str, expected: Option<u64>) -> Result<bool, StateError> {
+        let _ = (stack, expected);
+        Ok(false)
+    }
 }
 
 /// Opens the state backends of one URL scheme other than `file://` (S3, a control plane's
@@ -275,6 +287,20 @@ impl LockInfo {
             && self.pid != 0
             && self.pid != std::process::id()
             && !process_alive(self.pid)
+    }
+}
+
+/// A state serial for messages: the number, or `none` for a stack never written.
+fn serial(serial: &Option<u64>) -> String {
+    serial.map_or_else(|| "none".to_string(), |s| s.to_string())
+}
+
+impl LockInfo {
+    /// True when the holder is a process of this host that still runs: its lock is in use,
+    /// whatever its age. (A holder on another host cannot be checked from here.)
+    pub fn holder_is_running_here(&self) -> bool {
+        let here = gethostname::gethostname().to_string_lossy().to_string();
+        self.host == here && self.pid != 0 && process_alive(self.pid)
     }
 }
 

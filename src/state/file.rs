@@ -339,6 +339,29 @@ impl Backend for FileBackend {
     async fn history(&self, stack: &str) -> Result<Vec<u64>, StateError> {
         history_serials(&self.history_dir(stack))
     }
+
+    async fn retire(&self, stack: &str, expected: Option<u64>) -> Result<bool, StateError> {
+        let Some(current) = self.read_snapshot(stack)? else {
+            return Ok(false);
+        };
+        if Some(current.serial) != expected {
+            return Err(StateError::SerialConflict {
+                stack: stack.to_string(),
+                expected,
+                found: Some(current.serial),
+            });
+        }
+        self.keep_previous(stack, &current)?;
+        self.journals.lock().expect("journal lock").remove(stack);
+        for path in [self.journal_path(stack), self.snapshot_path(stack)] {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StateError::io(&path, e)),
+            }
+        }
+        Ok(true)
+    }
 }
 
 fn collect_stacks(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), StateError> {

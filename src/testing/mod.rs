@@ -43,6 +43,9 @@ pub struct TestOptions {
     pub lag_after_create: Duration,
     /// Resource names whose reads are refused (403 in a cloud): `Denied`.
     pub deny_reads: BTreeSet<String>,
+    /// Every read is throttled once: reported as a wait ([`crate::provider::progress`]),
+    /// then retried after 10 ms.
+    pub throttle_reads: bool,
 }
 
 impl TestOptions {
@@ -84,6 +87,10 @@ impl TestOptions {
                     .unwrap_or(0),
             ),
             deny_reads: names("deny_reads"),
+            throttle_reads: settings
+                .get("throttle_reads")
+                .and_then(Json::as_bool)
+                .unwrap_or(false),
         }
     }
 }
@@ -206,9 +213,9 @@ pub fn schemas() -> Vec<ResourceSchema> {
             "test:Network",
             true,
             vec![
-                FieldSchema::input("cidr", String).required().force_new(),
+                FieldSchema::input("cidr", Cidr).required().force_new(),
                 FieldSchema::input("name", String),
-                FieldSchema::input("labels", Map),
+                FieldSchema::input("labels", StringMap),
             ],
         ),
         schema(
@@ -218,9 +225,9 @@ pub fn schemas() -> Vec<ResourceSchema> {
                 FieldSchema::input("network_id", String)
                     .required()
                     .force_new(),
-                FieldSchema::input("cidr", String).required().force_new(),
+                FieldSchema::input("cidr", Cidr).required().force_new(),
                 FieldSchema::input("zone", String).force_new(),
-                FieldSchema::input("labels", Map),
+                FieldSchema::input("labels", StringMap),
             ],
         ),
         schema(
@@ -321,6 +328,14 @@ impl Provider for TestProvider {
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
         self.count("read", &request.type_name);
         self.delay().await;
+        if self.options.throttle_reads {
+            let wait = Duration::from_millis(10);
+            crate::provider::progress::report(
+                format!("test read of {} throttled; retrying", request.type_name),
+                Some(wait),
+            );
+            tokio::time::sleep(wait).await;
+        }
         if self.options.fail_owner_reads && request.owner.is_some() {
             return Err(ProviderError::new(
                 ErrorKind::Other,

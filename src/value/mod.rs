@@ -9,6 +9,7 @@
 //! `{"$secret": "v1:…", "$hash": "…"}`, shown as `[secret]`, equal to another secret when their
 //! plaintexts are.
 
+pub mod cidr;
 pub mod refs;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};

@@ -504,7 +504,11 @@ impl Loader<'_> {
             let at = index(path, i);
             let group = match entry {
                 GroupEntry::Name(name) if name.ends_with(".yaml") || name.ends_with(".yml") => {
-                    match crate::config::load_group(&workspace.root, Path::new(&name), false) {
+                    match crate::config::load_group_file(
+                        &workspace.root,
+                        Path::new(&name),
+                        &workspace.settings,
+                    ) {
                         Ok(group) => group,
                         Err(mut found) => {
                             self.problems.append(&mut found);
@@ -536,7 +540,8 @@ impl Loader<'_> {
                         );
                         continue;
                     }
-                    let mut found = crate::config::check_group(&group, self.text, None);
+                    let mut found =
+                        crate::config::check_group(&group, self.text, None, &workspace.settings);
                     self.problems.append(&mut found);
                     group
                 }

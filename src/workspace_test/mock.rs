@@ -116,7 +116,8 @@ fn default_value(kind: FieldKind, text: &str) -> Json {
         FieldKind::Number => json!(0),
         FieldKind::Bool => json!(false),
         FieldKind::List => json!([]),
-        FieldKind::Map => json!({}),
+        FieldKind::Map | FieldKind::StringMap => json!({}),
+        FieldKind::Cidr => json!("10.0.0.0/16"),
     }
 }
 

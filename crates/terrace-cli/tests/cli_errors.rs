@@ -123,7 +123,7 @@ fn wrong_value_type_is_named() {
         dir.path(),
         &[
             "templates/proxies/proxy.yaml.tera:6:7",
-            "`public` must be a bool, not a string",
+            "`public` must be true or false, not a string",
         ],
     );
 }
@@ -170,9 +170,11 @@ fn bad_reference_to_a_resource() {
     expect_error(
         dir.path(),
         &[
-            "templates/networks/network.yaml.tera:13:7 (rendered for stack networks/eu/a, and 4 more stack(s)): bad reference `${vcp.id}`: no resource `vcp`",
+            "templates/networks/network.yaml.tera:13:7 (rendered for stack networks/eu/a, and 1 more stack(s)): bad reference `${vcp.id}`: no resource `vcp`",
             "   | network_id: ${vcp.id}",
             "did you mean `vpc`?",
+            // The same mistake in the outputs is a mistake of its own, at its own line.
+            "templates/networks/network.yaml.tera:18:3 (rendered for stack networks/eu/a, and 1 more stack(s)): bad reference `${vcp.id}`",
         ],
     );
 }
@@ -295,7 +297,10 @@ fn template_syntax_error() {
     );
     expect_error(
         dir.path(),
-        &["templates/networks/network.yaml.tera:", "template error"],
+        &[
+            "templates/networks/network.yaml.tera:10:10: template syntax: expected an integer",
+            "   | subnet-{{ zone }}:",
+        ],
     );
 }
 

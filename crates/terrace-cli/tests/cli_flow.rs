@@ -170,7 +170,13 @@ fn a_held_lock_is_waited_for_then_reported_with_its_holder_and_can_be_unlocked()
         stdout(&list).is_empty() || !stdout(&list).contains("accounts/eu/test  serial"),
         "no state was written"
     );
-    let unlock = terrace(dir.path(), &["state", "unlock", "accounts/eu/test"]);
+    // The holder (this test process) still runs: only a forced unlock removes its lock.
+    let refused = terrace(dir.path(), &["state", "unlock", "accounts/eu/test"]);
+    assert_eq!(refused.status.code(), Some(4), "{}", stderr(&refused));
+    let unlock = terrace(
+        dir.path(),
+        &["state", "unlock", "--force", "accounts/eu/test"],
+    );
     assert!(
         stdout(&unlock).contains("held-by-test"),
         "{}",

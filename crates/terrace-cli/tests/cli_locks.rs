@@ -240,7 +240,11 @@ fn s3_a_stale_lock_is_reported_and_removed_with_state_unlock() {
     let store = Store::set_up(true, dir.path());
     let backend = store.backend(dir.path());
     let stack = "accounts/eu/test";
-    let holder = LockInfo::for_operation("held-by-test");
+    // A holder on another machine: this host cannot tell whether it still runs.
+    let holder = LockInfo {
+        host: "ci-runner-7".into(),
+        ..LockInfo::for_operation("held-by-test")
+    };
     runtime().block_on(backend.lock(stack, &holder)).unwrap();
     let output = terrace(
         dir.path(),
@@ -277,6 +281,70 @@ fn s3_a_stale_lock_is_reported_and_removed_with_state_unlock() {
         "{}",
         stdout(&again)
     );
+}
+
+#[test]
+fn a_lock_whose_holder_runs_here_is_kept_unless_forced_and_a_rejected_state_write_is_counted() {
+    let dir = workspace("basic");
+    let backend = Store::File.backend(dir.path());
+    set_latency(dir.path(), 3000);
+    let stack = "accounts/eu/test";
+    let first = spawn(dir.path(), &["apply", "--yes", "--stack", stack]);
+    let first_pid = first.id();
+    wait_until("the apply holds the lock", || {
+        lock_info(backend.as_ref(), stack).is_some_and(|l| l.pid == first_pid)
+    });
+    let refused = terrace(dir.path(), &["state", "unlock", stack]);
+    assert_eq!(refused.status.code(), Some(4), "{}", both_outputs(&refused));
+    assert!(
+        stderr(&refused).contains("a process still running on this host")
+            && stderr(&refused).contains(&format!("terrace state unlock --force {stack}")),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        lock_info(backend.as_ref(), stack).is_some(),
+        "the lock stays"
+    );
+    let forced = terrace(dir.path(), &["state", "unlock", "--force", stack]);
+    assert_eq!(forced.status.code(), Some(0), "{}", both_outputs(&forced));
+    assert!(
+        stderr(&forced).starts_with("warning: ") && stderr(&forced).contains("still runs"),
+        "{}",
+        stderr(&forced)
+    );
+    assert!(lock_info(backend.as_ref(), stack).is_none());
+    // Another writer saves the stack meanwhile: the apply's own state write is rejected.
+    let mut other = terrace::state::StackState::new(stack);
+    other.serial = 1;
+    runtime().block_on(backend.save(&other, None)).unwrap();
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(1), "{}", both_outputs(&first));
+    let summary = stdout(&first);
+    assert!(
+        summary.contains("stacks: 0 succeeded, 1 failed; resources: 1 done, 0 failed"),
+        "the operation that ran is counted: {summary}"
+    );
+    assert!(
+        summary.contains("the state could not be saved after its operations ran")
+            && summary.contains("expected serial none, found 1"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn unlocking_a_stack_that_does_not_exist_is_an_error() {
+    let dir = workspace("basic");
+    let output = terrace(dir.path(), &["state", "unlock", "networks/eu/aa"]);
+    assert_eq!(output.status.code(), Some(1), "{}", both_outputs(&output));
+    assert!(
+        stderr(&output).contains("no stack networks/eu/aa; did you mean `networks/eu/a`?"),
+        "{}",
+        stderr(&output)
+    );
+    let known = terrace(dir.path(), &["state", "unlock", "networks/eu/a"]);
+    assert_eq!(known.status.code(), Some(0), "{}", both_outputs(&known));
+    assert!(stdout(&known).contains("was not locked"));
 }
 
 #[test]

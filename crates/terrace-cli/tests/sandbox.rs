@@ -43,6 +43,7 @@ fn start_status_env_and_stop() {
     let record: serde_json::Value = serde_json::from_slice(&start.stdout).unwrap();
     let gce = record["gce"]["url"].as_str().unwrap().to_string();
     let moto = record["moto"]["url"].as_str().unwrap().to_string();
+    // The providers talk to the AWS behaviour layer in front of moto.
     let aws = record["aws"]["url"].as_str().unwrap().to_string();
     assert_eq!(
         record["profile"], "cloud",
@@ -95,7 +96,8 @@ fn start_status_env_and_stop() {
     );
     let stop = terrace(dir.path(), &["sandbox", "stop"]);
     assert!(
-        stdout(&stop).contains("Stopped serve-gce"),
+        stdout(&stop).contains("Stopped serve-gce")
+            && stdout(&stop).contains("moto keeps no state: its AWS resources are gone"),
         "{}",
         stdout(&stop)
     );

@@ -24,6 +24,16 @@ pub enum Location {
     Zone(String),
 }
 
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Global => f.write_str("global"),
+            Location::Region(region) => write!(f, "region {region}"),
+            Location::Zone(zone) => write!(f, "zone {zone}"),
+        }
+    }
+}
+
 impl Location {
     fn region(&self) -> Result<&str, CallError> {
         match self {
@@ -329,7 +339,7 @@ impl Api {
         filter: Option<&str>,
         token: Option<&str>,
     ) -> Result<Page, CallError> {
-        let what = format!("list {kind:?} at {at:?}");
+        let what = format!("list {kind:?} at {at}");
         self.retry
             .run(&what, || {
                 self.list_once(

@@ -290,7 +290,7 @@ impl Api {
                     Vec::new()
                 }
                 Err(e) => {
-                    let what = format!("{} list at {at:?} in project {project}", def.type_name);
+                    let what = format!("{} list at {at} in project {project}", def.type_name);
                     return Err(e.about(&what, &self.settings, false));
                 }
             };

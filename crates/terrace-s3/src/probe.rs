@@ -98,7 +98,7 @@ fn judge<T, E>(
     result: &Result<T, SdkError<E, HttpResponse>>,
 ) -> Result<(), StateError>
 where
-    E: ProvideErrorMetadata + std::fmt::Debug,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let Err(err) = result else {
         return Ok(());
@@ -112,7 +112,7 @@ where
     }
     Err(StateError::Io {
         path: target.into(),
-        source: std::io::Error::other(format!("{call}: {err:?}")),
+        source: std::io::Error::other(format!("{call}: {}", crate::error::sdk_message(err))),
     })
 }
 

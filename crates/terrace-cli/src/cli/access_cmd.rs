@@ -3,6 +3,7 @@
 //! on the S3 backend.
 
 use super::args::{AccessCommand, PolicyFormat};
+use super::output::{out, outln};
 use serde_json::json;
 use std::collections::BTreeMap;
 use terrace::access::{Action, RoleAccess};
@@ -37,13 +38,13 @@ pub async fn run(terrace: &Terrace, json: bool, command: &AccessCommand) -> Resu
                 .map(|r| terrace.access(r))
                 .collect::<Result<Vec<_>, _>>()?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&resolved).expect("access serializes")
                 );
             } else {
                 for access in &resolved {
-                    print!("{}", check_text(access));
+                    out!("{}", check_text(access));
                 }
             }
             Ok(EXIT_OK)
@@ -129,7 +130,7 @@ async fn policy(terrace: &Terrace, role: &str, format: PolicyFormat) -> Result<i
             "policy": document,
         }),
     };
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&body).expect("policy serializes")
     );

@@ -4,6 +4,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// A duration as `30s`, `5m`, `1h30m`.
+fn duration(text: &str) -> Result<Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|_| format!("expected a duration such as 30s, 5m or 1h30m, not `{text}`"))
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "terrace",
@@ -242,7 +248,7 @@ pub struct RunFlags {
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// How long to wait for a stack's lock held by someone else (e.g. 30s, 5m).
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    #[arg(long, value_parser = duration, default_value = "0s")]
     pub lock_timeout: Duration,
     /// Independent stacks applied at once (default from terrace.yaml).
     #[arg(long)]
@@ -273,7 +279,7 @@ pub struct RefreshArgs {
     #[command(flatten)]
     pub select: SelectArgs,
     /// How long to wait for a stack's lock held by someone else.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    #[arg(long, value_parser = duration, default_value = "0s")]
     pub lock_timeout: Duration,
     /// Exit 2 when drift was found.
     #[arg(long)]
@@ -289,7 +295,7 @@ pub struct ImportArgs {
     /// The cloud id (vpc-…, an ARN, a Compute selfLink, …).
     pub id: String,
     /// How long to wait for the stack's lock held by someone else.
-    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    #[arg(long, value_parser = duration, default_value = "0s")]
     pub lock_timeout: Duration,
 }
 
@@ -309,8 +315,15 @@ pub enum StateCommand {
     List,
     /// One stack's state.
     Show { stack: String },
-    /// Remove a stale lock (its holder is gone).
-    Unlock { stack: String },
+    /// Remove a stale lock (its holder is gone). Refused while the holder is a process still
+    /// running on this host.
+    Unlock {
+        stack: String,
+        /// Remove the lock even though its holder still runs: two processes may then change
+        /// the stack at once.
+        #[arg(long)]
+        force: bool,
+    },
     /// Move a resource's state entry to another name or stack (STACK:RESOURCE); the cloud
     /// object is kept, so renames and moves do not destroy anything.
     Mv {

@@ -7,6 +7,7 @@
 //! when the first secret creates the key material. The result is parsed again before it is
 //! written (atomically) to be sure the edit says exactly what was asked.
 
+use super::output::{eoutln, outln};
 use clap::{Args, Subcommand};
 use serde_json::Value as Json;
 use std::io::Read;
@@ -64,8 +65,8 @@ pub async fn run(dir: &Path, json: bool, command: &ConfigCommand) -> Result<i32,
             })?;
             let shown = shown(&settings, key, value, *show_secrets)?;
             match (&shown, json) {
-                (Json::String(text), false) => println!("{text}"),
-                _ => println!("{shown}"),
+                (Json::String(text), false) => outln!("{text}"),
+                _ => outln!("{shown}"),
             }
             Ok(EXIT_OK)
         }
@@ -76,15 +77,15 @@ pub async fn run(dir: &Path, json: bool, command: &ConfigCommand) -> Result<i32,
                 all.insert(key.clone(), shown(&settings, key, value, *show_secrets)?);
             }
             if json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&all).expect("config serializes")
                 );
             } else {
                 for (key, value) in &all {
                     match value {
-                        Json::String(text) => println!("{key} = {text}"),
-                        other => println!("{key} = {other}"),
+                        Json::String(text) => outln!("{key} = {text}"),
+                        other => outln!("{key} = {other}"),
                     }
                 }
             }
@@ -187,9 +188,9 @@ fn set(dir: &Path, args: &SetArgs) -> Result<i32, Error> {
     }
     terrace::state::file::write_atomic(&dir.join(SETTINGS_FILE), new_text.as_bytes())?;
     if args.secret {
-        eprintln!("Set config.{} (encrypted).", args.key);
+        eoutln!("Set config.{} (encrypted).", args.key);
     } else {
-        eprintln!("Set config.{}.", args.key);
+        eoutln!("Set config.{}.", args.key);
     }
     Ok(EXIT_OK)
 }

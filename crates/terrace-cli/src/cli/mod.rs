@@ -6,6 +6,7 @@ mod args;
 mod ci;
 mod config_cmd;
 mod kms;
+mod output;
 mod progress;
 mod render;
 mod sandbox;
@@ -15,6 +16,7 @@ use args::{
     Cli, Command, GraphFormat, PlanFlags, RunFlags, SandboxCommand, SelectArgs, StateCommand,
 };
 use clap::Parser;
+use output::{eout, eoutln, out, outln};
 use render::Styles;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::Path;
@@ -22,8 +24,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use terrace::access::Action;
 use terrace::apply::ApplySummary;
-use terrace::engine::{ApplyOptions, PlanOptions, Selector, Terrace};
-use terrace::error::{EXIT_CHANGES, EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_STALE_PLAN};
+use terrace::engine::{ApplyOptions, PlanOptions, Selector, Terrace, Unlocked};
+use terrace::error::{EXIT_CHANGES, EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_STALE_PLAN, EXIT_USAGE};
 use terrace::events::StackStatus;
 use terrace::graph::export::{self, Format};
 use terrace::plan::Plan;
@@ -32,7 +34,10 @@ use terrace::testing::{TestOptions, TestProvider};
 use terrace::Error;
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return usage_error(&err),
+    };
     // Before any thread starts: a running sandbox points the providers at the emulators.
     sandbox::apply_environment(&cli.dir);
     let colour = !cli.no_color
@@ -44,19 +49,47 @@ pub fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let code = match runtime.block_on(run(&cli, &styles)) {
+    // Waits inside provider calls outside an apply's operations (the reads of a plan, a
+    // refresh, a drift report) are said as they happen; an apply reports its own.
+    let waits = |notice: terrace::provider::progress::Notice| match notice.retry_in {
+        Some(wait) => eoutln!(
+            "waiting: {} (next attempt in {} ms)",
+            notice.message,
+            wait.as_millis()
+        ),
+        None => eoutln!("waiting: {}", notice.message),
+    };
+    let work = terrace::provider::progress::scoped(waits, run(&cli, &styles));
+    let code = match runtime.block_on(work) {
         Ok(code) => code,
         Err(err) => {
             if cli.json {
                 let body = serde_json::json!({"error": {"message": err.to_string(), "exit_code": err.exit_code(), "diagnostics": diagnostics(&err)}});
-                println!("{body}");
+                outln!("{body}");
             } else {
-                eprint!("{}", render::error(&err, &styles));
+                eout!("{}", render::error(&err, &styles));
             }
             err.exit_code()
         }
     };
     ExitCode::from(code as u8)
+}
+
+/// `--help` and `--version` print and succeed; a command line that cannot be parsed is a
+/// usage error (exit code 64, never 2: `--detailed-exitcode` means "changes present" by 2).
+fn usage_error(err: &clap::Error) -> ExitCode {
+    if !err.use_stderr() {
+        let _ = err.print();
+        return ExitCode::SUCCESS;
+    }
+    if std::env::args().any(|a| a == "--json") {
+        let message = err.render().to_string();
+        let body = serde_json::json!({"error": {"message": message.trim_end(), "exit_code": EXIT_USAGE, "diagnostics": []}});
+        outln!("{body}");
+    } else {
+        let _ = err.print();
+    }
+    ExitCode::from(EXIT_USAGE as u8)
 }
 
 fn diagnostics(err: &Error) -> serde_json::Value {
@@ -79,10 +112,7 @@ fn providers(workspace: &terrace::config::Workspace) -> Result<Registry, Error> 
             .unwrap_or_default()
     };
     let invalid = |name: &str, err: terrace::provider::ProviderError| {
-        Error::usage(format!(
-            "providers.{name}.settings in terrace.yaml: {}",
-            err.message
-        ))
+        settings_error(workspace, name, &err.message)
     };
     let mut registry = Registry::new();
     // `backend: s3://BUCKET/PREFIX?region=R&lock_table=T` in terrace.yaml.
@@ -99,6 +129,38 @@ fn providers(workspace: &terrace::config::Workspace) -> Result<Registry, Error> 
         registry.register(Arc::new(TestProvider::in_dir(dir, options)));
     }
     Ok(registry)
+}
+
+/// A provider's refusal of its settings, at the setting's line in terrace.yaml: the setting is
+/// the first `name` the provider's message quotes, and when it lists the settings it knows
+/// (`(known: a, b, c)`), the closest one is suggested.
+fn settings_error(workspace: &terrace::config::Workspace, provider: &str, message: &str) -> Error {
+    use terrace::config::yaml::{self, Seg};
+    use terrace::diagnostics::{suggest, Diagnostic, Diagnostics};
+    let file = terrace::config::SETTINGS_FILE;
+    let text = std::fs::read_to_string(workspace.root.join(file)).unwrap_or_default();
+    let settings = workspace.settings.providers.get(provider);
+    let key = message
+        .split('`')
+        .nth(1)
+        .filter(|k| settings.is_some_and(|s| s.settings.contains_key(*k)));
+    let mut path = vec![
+        Seg::Key("providers"),
+        Seg::Key(provider),
+        Seg::Key("settings"),
+    ];
+    path.extend(key.map(Seg::Key));
+    let (what, known) = match message.split_once(" (known: ") {
+        Some((what, known)) => (what, Some(known.trim_end_matches(')'))),
+        None => (message, None),
+    };
+    let help = match (key, known) {
+        (Some(key), Some(known)) => suggest(key, known.split(", ")),
+        _ => format!("see the {provider} provider's README for its settings"),
+    };
+    let diagnostic =
+        Diagnostic::new(yaml::location_of(file.as_ref(), &text, &path), what).help(help);
+    Error::Invalid(Diagnostics(vec![diagnostic]))
 }
 
 /// Overrides `backend:` of terrace.yaml (a CI runner keeps state on S3 while a laptop uses
@@ -163,6 +225,12 @@ async fn test(cli: &Cli, args: &args::TestArgs, styles: &Styles) -> Result<i32, 
     })
 }
 
+/// Opens the workspace for a command that reads or changes the clouds.
+fn open_for_cloud(dir: &Path) -> Result<Terrace, Error> {
+    sandbox::check_running(dir)?;
+    open(dir)
+}
+
 fn open(dir: &Path) -> Result<Terrace, Error> {
     let mut terrace = Terrace::open_with_secrets(dir, providers, config_cmd::open_secrets)?;
     if std::env::var(BACKEND_VARIABLE).is_ok_and(|v| !v.is_empty()) {
@@ -183,12 +251,14 @@ async fn preflight(terrace: &Terrace, stacks: &[String], action: Action) -> Resu
     terrace.check_access(stacks, action).await
 }
 
-/// Names of the selected stacks.
-fn selected_names(terrace: &Terrace, select: &SelectArgs) -> Result<Vec<String>, Error> {
+/// Names of the selected stacks, configured or left in state after their configuration was
+/// removed; a selector that matches nothing is an error.
+async fn selected_names(terrace: &Terrace, select: &SelectArgs) -> Result<Vec<String>, Error> {
     Ok(terrace
-        .stacks(&selector(select))?
+        .select(&selector(select))
+        .await?
         .into_iter()
-        .map(|s| s.name.clone())
+        .map(|s| s.name)
         .collect())
 }
 
@@ -220,37 +290,44 @@ fn plan_options(flags: &PlanFlags, destroy: bool) -> PlanOptions {
 /// Prints a refresh or drift report; true when it found drift or misplaced resources.
 fn print_drift(cli: &Cli, report: &terrace::engine::RefreshReport, verb: &str) -> bool {
     if cli.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(report).expect("report serializes")
         );
     } else {
         for drift in &report.drift {
             if drift.vanished {
-                println!(
+                outln!(
                     "{}:{}: vanished (deleted outside Terrace)",
-                    drift.stack, drift.resource
+                    drift.stack,
+                    drift.resource
                 );
             } else {
-                println!(
+                outln!(
                     "{}:{}: changed outside Terrace",
-                    drift.stack, drift.resource
+                    drift.stack,
+                    drift.resource
                 );
                 for change in &drift.changes {
-                    println!(
+                    outln!(
                         "    {}: {} → {} (applied → cloud)",
-                        change.field, change.applied, change.cloud
+                        change.field,
+                        change.applied,
+                        change.cloud
                     );
                 }
             }
         }
         for misplaced in &report.outside_jurisdiction {
-            println!(
+            outln!(
                 "{}:{}: lives in {}, outside jurisdiction {}",
-                misplaced.stack, misplaced.resource, misplaced.region, misplaced.jurisdiction
+                misplaced.stack,
+                misplaced.resource,
+                misplaced.region,
+                misplaced.jurisdiction
             );
         }
-        println!(
+        outln!(
             "{verb} {} resource(s) in {} stack(s); {} drifted.",
             report.resources,
             report.stacks,
@@ -262,9 +339,13 @@ fn print_drift(cli: &Cli, report: &terrace::engine::RefreshReport, verb: &str) -
 
 async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
     match &cli.command {
-        Command::Stacks(select) => stacks(cli, select),
+        Command::Stacks(select) => stacks(cli, select).await,
         Command::Graph(args) => {
-            let terrace = open(&cli.dir)?;
+            let terrace = if args.plan {
+                open_for_cloud(&cli.dir)?
+            } else {
+                open(&cli.dir)?
+            };
             let select = selector(&args.select);
             let plan = if args.plan {
                 Some(
@@ -288,30 +369,30 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
                 (_, GraphFormat::Dot) => Format::Dot,
                 (_, GraphFormat::Mermaid) => Format::Mermaid,
             };
-            print!("{}", export::render(&view, format));
+            out!("{}", export::render(&view, format));
             Ok(EXIT_OK)
         }
         Command::Plan(args) => {
-            let terrace = open(&cli.dir)?;
-            let names = selected_names(&terrace, &args.flags.select)?;
+            let terrace = open_for_cloud(&cli.dir)?;
+            let names = selected_names(&terrace, &args.flags.select).await?;
             preflight(&terrace, &names, Action::Plan).await?;
             let options = plan_options(&args.flags, args.destroy);
             let planned = terrace.plan(&options).await;
-            write_summary(cli, &terrace, args, &options, &planned)?;
+            write_summary(cli, &terrace, args, &options, &planned).await?;
             let plan = planned?;
             let out = args.out.as_ref().map(|p| cli.dir.join(p));
             if let Some(out) = &out {
                 save_plan(out, &plan)?;
             }
             if cli.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&plan).expect("plan serializes")
                 );
             } else {
-                print!("{}", render::plan(&plan, styles));
+                out!("{}", render::plan(&plan, styles));
                 if let Some(out) = &args.out {
-                    println!(
+                    outln!(
                         "Saved the plan to {}; apply exactly it with `terrace apply {}`.",
                         out.display(),
                         out.display()
@@ -326,7 +407,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             })
         }
         Command::Apply(args) => {
-            let terrace = open(&cli.dir)?;
+            let terrace = open_for_cloud(&cli.dir)?;
             let plan = match &args.plan_file {
                 Some(path) => {
                     let plan = load_plan(&cli.dir.join(path))?;
@@ -339,7 +420,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
                     }
                 }
                 None => {
-                    let names = selected_names(&terrace, &args.flags.select)?;
+                    let names = selected_names(&terrace, &args.flags.select).await?;
                     preflight(&terrace, &names, Action::Apply).await?;
                     terrace.plan(&plan_options(&args.flags, false)).await?
                 }
@@ -353,8 +434,8 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             execute(cli, &terrace, plan, &args.run, confirm, action, styles).await
         }
         Command::Destroy(args) => {
-            let terrace = open(&cli.dir)?;
-            let names = selected_names(&terrace, &args.flags.select)?;
+            let terrace = open_for_cloud(&cli.dir)?;
+            let names = selected_names(&terrace, &args.flags.select).await?;
             preflight(&terrace, &names, Action::Destroy).await?;
             let plan = terrace.plan(&plan_options(&args.flags, true)).await?;
             execute(
@@ -369,8 +450,8 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             .await
         }
         Command::Refresh(args) => {
-            let terrace = open(&cli.dir)?;
-            let names = selected_names(&terrace, &args.select)?;
+            let terrace = open_for_cloud(&cli.dir)?;
+            let names = selected_names(&terrace, &args.select).await?;
             preflight(&terrace, &names, Action::Apply).await?;
             let report = terrace
                 .refresh(&selector(&args.select), args.lock_timeout)
@@ -383,29 +464,32 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             })
         }
         Command::Drift(select) => {
-            let terrace = open(&cli.dir)?;
-            let names = selected_names(&terrace, select)?;
+            let terrace = open_for_cloud(&cli.dir)?;
+            let names = selected_names(&terrace, select).await?;
             preflight(&terrace, &names, Action::Plan).await?;
             let report = terrace.drift(&selector(select)).await?;
             let found = print_drift(cli, &report, "Read");
             Ok(if found { EXIT_CHANGES } else { EXIT_OK })
         }
         Command::Import(args) => {
-            let terrace = open(&cli.dir)?;
+            let terrace = open_for_cloud(&cli.dir)?;
             preflight(&terrace, std::slice::from_ref(&args.stack), Action::Apply).await?;
             let state = terrace
                 .import(&args.stack, &args.resource, &args.id, args.lock_timeout)
                 .await?;
             if cli.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&state).expect("state serializes")
                 );
             } else {
-                println!(
+                outln!(
                     "Imported {} as {}:{} ({}). Run `terrace plan` to see how it differs from \
                      the configuration.",
-                    state.id, args.stack, args.resource, state.type_name
+                    state.id,
+                    args.stack,
+                    args.resource,
+                    state.type_name
                 );
             }
             Ok(EXIT_OK)
@@ -421,7 +505,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
 }
 
 /// The Markdown summary of a plan, or of its refusal by policy.
-fn write_summary(
+async fn write_summary(
     cli: &Cli,
     terrace: &Terrace,
     args: &args::PlanArgs,
@@ -436,9 +520,10 @@ fn write_summary(
     let groups: std::collections::BTreeSet<String> = match plan {
         Some(plan) => plan.stacks.iter().map(|s| s.stack.group.clone()).collect(),
         None => terrace
-            .stacks(&options.selector)?
+            .select(&options.selector)
+            .await?
             .into_iter()
-            .map(|s| s.group.clone())
+            .map(|s| s.group)
             .collect(),
     };
     let workspace = terrace.workspace();
@@ -463,23 +548,39 @@ impl SelectArgs {
     }
 }
 
-fn stacks(cli: &Cli, select: &SelectArgs) -> Result<i32, Error> {
+/// `terrace stacks`: the selected stacks; those left in state after their configuration was
+/// removed are marked (a plan deletes them).
+async fn stacks(cli: &Cli, select: &SelectArgs) -> Result<i32, Error> {
     let terrace = open(&cli.dir)?;
-    let stacks = terrace.stacks(&selector(select))?;
+    let stacks = terrace.select(&selector(select)).await?;
+    let removed = |name: &str| terrace.rendered(name).is_none();
     if cli.json {
-        println!(
+        let rows: Vec<serde_json::Value> = stacks
+            .iter()
+            .map(|s| {
+                let mut row = serde_json::to_value(s).expect("stacks serialize");
+                if removed(&s.name) {
+                    row["removed"] = true.into();
+                }
+                row
+            })
+            .collect();
+        outln!(
             "{}",
-            serde_json::to_string_pretty(&stacks).expect("stacks serialize")
+            serde_json::to_string_pretty(&rows).expect("stacks serialize")
         );
     } else {
-        for s in stacks {
-            let place = [s.cloud.as_deref(), s.region.as_deref()]
+        for s in &stacks {
+            let mut place = [s.cloud.as_deref(), s.region.as_deref()]
                 .iter()
                 .flatten()
                 .copied()
                 .collect::<Vec<_>>()
                 .join(" ");
-            println!("{:<48} {:<10} {:<8} {place}", s.name, s.layer, s.group);
+            if removed(&s.name) {
+                place.push_str("  (removed from the configuration: a plan deletes it)");
+            }
+            outln!("{:<48} {:<10} {:<8} {place}", s.name, s.layer, s.group);
         }
     }
     Ok(EXIT_OK)
@@ -515,18 +616,23 @@ async fn execute(
     action: Action,
     styles: &Styles,
 ) -> Result<i32, Error> {
+    if plan.has_changes() {
+        // Access first (its refusal names the call), then a saved plan whose state moved is
+        // refused — both before the plan's text is shown.
+        let names: Vec<String> = plan.stacks.iter().map(|s| s.stack.name.clone()).collect();
+        preflight(terrace, &names, action).await?;
+        terrace.check_fresh(&plan).await?;
+    }
     if !cli.json {
-        print!("{}", render::plan(&plan, styles));
+        out!("{}", render::plan(&plan, styles));
     }
     if !plan.has_changes() {
         return Ok(EXIT_OK);
     }
-    let names: Vec<String> = plan.stacks.iter().map(|s| s.stack.name.clone()).collect();
-    preflight(terrace, &names, action).await?;
     if confirm && !run.yes {
         ask(cli)?;
+        terrace.check_fresh(&plan).await?;
     }
-    terrace.check_fresh(&plan).await?;
     let settings = &terrace.workspace().settings.concurrency;
     let options = ApplyOptions {
         lock_timeout: run.lock_timeout,
@@ -535,14 +641,14 @@ async fn execute(
         ..ApplyOptions::default()
     };
     watch_interrupts(options.interrupt.clone(), cli.json);
+    let mut display = progress::Display::new(cli.json, std::io::stderr().is_terminal(), &plan);
     let mut apply = terrace.apply(plan, options)?;
-    let mut display = progress::Display::new(cli.json, std::io::stderr().is_terminal());
     while let Some(event) = apply.events.recv().await {
         display.show(&event);
     }
     let summary = apply.finish().await?;
     if !cli.json {
-        print!("{}", render::apply_summary(&summary, styles));
+        out!("{}", render::apply_summary(&summary, styles));
     }
     Ok(exit_code(&summary))
 }
@@ -557,7 +663,7 @@ fn watch_interrupts(interrupt: terrace::apply::Interrupt, json: bool) {
         }
         interrupt.trigger();
         if !json {
-            eprintln!("\nInterrupted: finishing the operations in flight, then stopping. Press Ctrl-C again to exit at once.");
+            eoutln!("\nInterrupted: finishing the operations in flight, then stopping. Press Ctrl-C again to exit at once.");
         }
         if tokio::signal::ctrl_c().await.is_ok() {
             std::process::exit(130);
@@ -585,7 +691,7 @@ fn ask(cli: &Cli) -> Result<(), Error> {
     if cli.json || !std::io::stdin().is_terminal() {
         return Err(Error::usage("refusing to change infrastructure unattended: review the plan and pass --yes, or apply a saved plan file"));
     }
-    print!("Apply these changes? Only 'yes' will be accepted: ");
+    out!("Apply these changes? Only 'yes' will be accepted: ");
     std::io::stdout().flush().ok();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).ok();
@@ -600,11 +706,7 @@ async fn output(cli: &Cli, args: &args::OutputArgs) -> Result<i32, Error> {
     let terrace = open(&cli.dir)?;
     let names: Vec<String> = match &args.stack {
         Some(stack) => vec![stack.clone()],
-        None => terrace
-            .stacks(&selector(&args.select))?
-            .into_iter()
-            .map(|s| s.name.clone())
-            .collect(),
+        None => selected_names(&terrace, &args.select).await?,
     };
     let mut all = serde_json::Map::new();
     for name in names {
@@ -622,8 +724,8 @@ async fn output(cli: &Cli, args: &args::OutputArgs) -> Result<i32, Error> {
                 ))
             })?;
             match (cli.json, value) {
-                (false, serde_json::Value::String(s)) => println!("{s}"),
-                _ => println!("{value}"),
+                (false, serde_json::Value::String(s)) => outln!("{s}"),
+                _ => outln!("{value}"),
             }
             return Ok(EXIT_OK);
         }
@@ -633,15 +735,15 @@ async fn output(cli: &Cli, args: &args::OutputArgs) -> Result<i32, Error> {
         );
     }
     if cli.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&all).expect("outputs serialize")
         );
     } else {
         for (stack, outputs) in &all {
-            println!("{stack}");
+            outln!("{stack}");
             for (k, v) in outputs.as_object().into_iter().flatten() {
-                println!("  {k} = {v}");
+                outln!("  {k} = {v}");
             }
         }
     }
@@ -651,7 +753,7 @@ async fn output(cli: &Cli, args: &args::OutputArgs) -> Result<i32, Error> {
 async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
     let terrace = open(&cli.dir)?;
     match command {
-        StateCommand::Show { stack } | StateCommand::Unlock { stack } => {
+        StateCommand::Show { stack } | StateCommand::Unlock { stack, .. } => {
             preflight(&terrace, std::slice::from_ref(stack), Action::State).await?
         }
         StateCommand::Mv { from, to, .. } => {
@@ -687,7 +789,7 @@ async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
                 }));
             }
             if cli.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&rows).expect("rows serialize")
                 );
@@ -697,7 +799,7 @@ async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
                         .as_str()
                         .map(|l| format!("  locked by {l}"))
                         .unwrap_or_default();
-                    println!(
+                    outln!(
                         "{:<48} serial {:<4} {} resource(s){lock}",
                         row["stack"].as_str().unwrap_or(""),
                         row["serial"],
@@ -707,15 +809,22 @@ async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
             }
         }
         StateCommand::Show { stack } => match backend.load(stack).await? {
-            Some(state) => println!(
+            Some(state) => outln!(
                 "{}",
                 serde_json::to_string_pretty(&state).expect("state serializes")
             ),
             None => return Err(Error::usage(format!("stack {stack} has no state"))),
         },
-        StateCommand::Unlock { stack } => match backend.force_unlock(stack).await? {
-            Some(holder) => println!("Removed the lock of {stack} held by {holder}."),
-            None => println!("Stack {stack} was not locked."),
+        StateCommand::Unlock { stack, force } => match terrace.unlock(stack, *force).await? {
+            Unlocked::Removed { holder, running } => {
+                if running {
+                    eoutln!(
+                        "warning: {holder} still runs; it may go on changing {stack} beside the next apply, and one of their state writes will be rejected"
+                    );
+                }
+                outln!("Removed the lock of {stack} held by {holder}.")
+            }
+            Unlocked::NotLocked => outln!("Stack {stack} was not locked."),
         },
         StateCommand::Mv {
             from,
@@ -746,34 +855,45 @@ async fn sandbox_command(cli: &Cli, command: &SandboxCommand) -> Result<i32, Err
     let root = &cli.dir;
     match command {
         SandboxCommand::Start { profile, seed } => {
+            let restart = sandbox::running(root).is_none() && sandbox::gce_state(root).exists();
             let running = sandbox::start(root, profile, *seed)?;
+            if restart && !cli.json {
+                eoutln!(
+                    "note: the Compute emulator's resources are restored from {}; moto starts empty, so the AWS resources state recorded in the previous sandbox are gone and the next plan creates them again",
+                    sandbox::gce_state(root).display()
+                );
+            }
             if cli.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&running).expect("sandbox serializes")
                 );
             } else {
-                println!(
+                outln!(
                     "Sandbox running ({} profile): Compute Engine emulator at {}, AWS at {} (moto at {}).",
                     running.profile, running.gce.url, running.aws.url, running.moto.url
                 );
-                println!("Commands in this workspace use it; for other tools: eval \"$(terrace -C {} sandbox env)\"", root.display());
+                outln!("Commands in this workspace use it; for other tools: eval \"$(terrace -C {} sandbox env)\"", root.display());
             }
         }
         SandboxCommand::Stop => {
             let stopped = sandbox::stop(root)?;
             if stopped.is_empty() {
-                println!("No sandbox was running.");
+                outln!("No sandbox was running.");
             } else {
-                println!("Stopped {}.", stopped.join(" and "));
+                outln!("Stopped {}.", stopped.join(" and "));
+                outln!(
+                    "moto keeps no state: its AWS resources are gone. The Compute emulator's are kept in {} and come back with `terrace sandbox start`.",
+                    sandbox::gce_state(root).display()
+                );
             }
         }
         SandboxCommand::Status => match sandbox::running(root) {
-            Some(running) if cli.json => println!(
+            Some(running) if cli.json => outln!(
                 "{}",
                 serde_json::to_string_pretty(&running).expect("sandbox serializes")
             ),
-            Some(running) => println!(
+            Some(running) => outln!(
                 "running ({} profile): Compute Engine emulator {} (pid {}), AWS layer {} (pid {}), moto {} (pid {})",
                 running.profile,
                 running.gce.url,
@@ -784,12 +904,12 @@ async fn sandbox_command(cli: &Cli, command: &SandboxCommand) -> Result<i32, Err
                 running.moto.pid
             ),
             None => {
-                println!("not running");
+                outln!("not running");
                 return Ok(EXIT_ERROR);
             }
         },
         SandboxCommand::Env => match sandbox::running(root) {
-            Some(running) => print!("{}", sandbox::env_lines(&running)),
+            Some(running) => out!("{}", sandbox::env_lines(&running)),
             None => {
                 return Err(Error::usage(
                     "no sandbox is running here: start one with `terrace sandbox start`",

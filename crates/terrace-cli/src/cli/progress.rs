@@ -1,12 +1,21 @@
 //! Showing apply events: progress bars per stack on a terminal (indicatif), plain lines
 //! otherwise, NDJSON with `--json`.
 
+use super::output::{eoutln, outln};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::HashMap;
 use terrace::events::{Event, ResourceStatus};
+use terrace::plan::{Action, Plan};
 
 /// How events are shown.
-pub enum Display {
+pub struct Display {
+    kind: Kind,
+    /// (stack, resource) of each replace → the id of the copy it replaces: which half of a
+    /// replace an event reports (the delete of the old copy, or the create of the new one).
+    old_ids: HashMap<(String, String), String>,
+}
+
+enum Kind {
     Json,
     Lines,
     Bars {
@@ -16,37 +25,85 @@ pub enum Display {
 }
 
 impl Display {
-    pub fn new(json: bool, terminal: bool) -> Display {
-        if json {
-            Display::Json
+    pub fn new(json: bool, terminal: bool, plan: &Plan) -> Display {
+        let kind = if json {
+            Kind::Json
         } else if terminal {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            Display::Bars {
+            Kind::Bars {
                 multi,
                 bars: HashMap::new(),
             }
         } else {
-            Display::Lines
-        }
+            Kind::Lines
+        };
+        let old_ids = plan
+            .stacks
+            .iter()
+            .flat_map(|s| s.changes.iter().map(move |c| (&s.stack.name, c)))
+            .filter(|(_, c)| c.action == Action::Replace)
+            .filter_map(|(stack, c)| Some(((stack.clone(), c.name.clone()), c.id.clone()?)))
+            .collect();
+        Display { kind, old_ids }
     }
 
     pub fn show(&mut self, event: &Event) {
-        match self {
-            Display::Json => println!(
+        match &mut self.kind {
+            Kind::Json => outln!(
                 "{}",
                 serde_json::to_string(event).expect("events serialize")
             ),
-            Display::Lines => {
-                if let Some(line) = line(event) {
-                    eprintln!("{line}");
+            Kind::Lines => {
+                if let Some(line) = line(event, &self.old_ids) {
+                    eoutln!("{line}");
                 }
             }
-            Display::Bars { multi, bars } => show_bar(multi, bars, event),
+            Kind::Bars { multi, bars } => show_bar(multi, bars, event, &self.old_ids),
         }
     }
 }
 
-fn show_bar(multi: &MultiProgress, bars: &mut HashMap<String, ProgressBar>, event: &Event) {
+/// A stack's or resource's status with its reason, without saying "skipped" twice (the
+/// reasons of skips start with it).
+fn status_text(status: impl std::fmt::Debug, message: Option<&str>) -> String {
+    let status = format!("{status:?}").to_lowercase();
+    match message {
+        Some(message) => {
+            let reason = message
+                .strip_prefix(&format!("{status}: "))
+                .unwrap_or(message);
+            format!("{status}: {reason}")
+        }
+        None => status,
+    }
+}
+
+/// What a finished operation did: `replace` is two operations, the delete of the old copy and
+/// the create of the new one, told apart by the old copy's id.
+fn action_text(
+    stack: &str,
+    resource: &str,
+    action: Action,
+    id: Option<&str>,
+    old_ids: &HashMap<(String, String), String>,
+) -> String {
+    if action != Action::Replace {
+        return action.to_string();
+    }
+    let old = old_ids.get(&(stack.to_string(), resource.to_string()));
+    match (old, id) {
+        (Some(old), Some(id)) if old == id => "replace (old copy deleted)".to_string(),
+        (_, Some(id)) if !id.is_empty() => "replace (new copy created)".to_string(),
+        _ => "replace".to_string(),
+    }
+}
+
+fn show_bar(
+    multi: &MultiProgress,
+    bars: &mut HashMap<String, ProgressBar>,
+    event: &Event,
+    old_ids: &HashMap<(String, String), String>,
+) {
     match event {
         Event::StackStarted { stack, changes } => {
             let bar = multi.add(ProgressBar::new(*changes as u64));
@@ -100,14 +157,7 @@ fn show_bar(multi: &MultiProgress, bars: &mut HashMap<String, ProgressBar>, even
             status,
             message,
         } => {
-            let text = format!(
-                "{status:?}{}",
-                message
-                    .as_ref()
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            )
-            .to_lowercase();
+            let text = status_text(status, message.as_deref());
             match bars.get(stack) {
                 Some(bar) => bar.finish_with_message(text),
                 None => {
@@ -116,7 +166,7 @@ fn show_bar(multi: &MultiProgress, bars: &mut HashMap<String, ProgressBar>, even
             }
         }
         other => {
-            if let Some(line) = line(other) {
+            if let Some(line) = line(other, old_ids) {
                 let _ = multi.println(line);
             }
         }
@@ -124,7 +174,7 @@ fn show_bar(multi: &MultiProgress, bars: &mut HashMap<String, ProgressBar>, even
 }
 
 /// One plain line per event (some events need none).
-fn line(event: &Event) -> Option<String> {
+fn line(event: &Event, old_ids: &HashMap<(String, String), String>) -> Option<String> {
     Some(match event {
         Event::ApplyStarted { stacks, changes } => {
             format!("applying {changes} change(s) in {stacks} stack(s)")
@@ -164,6 +214,11 @@ fn line(event: &Event) -> Option<String> {
             rollout,
             reason,
             remaining,
+        } if remaining.is_empty() => format!("rollout {rollout} stopped: {reason}"),
+        Event::RolloutStopped {
+            rollout,
+            reason,
+            remaining,
         } => format!(
             "rollout {rollout} stopped: {reason}; not started: {}",
             remaining.join(", ")
@@ -190,28 +245,20 @@ fn line(event: &Event) -> Option<String> {
             error,
             elapsed_ms,
         } => {
-            let detail = match (status, id, error) {
-                (ResourceStatus::Done, Some(id), _) if !id.is_empty() => format!(" ({id})"),
-                (_, _, Some(error)) => format!(": {error}"),
-                _ => String::new(),
+            let action = action_text(stack, resource, *action, id.as_deref(), old_ids);
+            let detail = match (status, id) {
+                (ResourceStatus::Done, Some(id)) if !id.is_empty() => {
+                    format!("{} ({id})", status_text(status, None))
+                }
+                _ => status_text(status, error.as_deref()),
             };
-            format!(
-                "{stack}: {resource}: {action} {}{detail} [{elapsed_ms} ms]",
-                format!("{status:?}").to_lowercase()
-            )
+            format!("{stack}: {resource}: {action} {detail} [{elapsed_ms} ms]")
         }
         Event::StackFinished {
             stack,
             status,
             message,
-        } => format!(
-            "{stack}: {}{}",
-            format!("{status:?}").to_lowercase(),
-            message
-                .as_ref()
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default()
-        ),
+        } => format!("{stack}: {}", status_text(status, message.as_deref())),
         Event::CleanupStarted { stack, resources } => format!(
             "{stack}: deleting what the stacks below used, now that they have moved off it: {}",
             resources.join(", ")

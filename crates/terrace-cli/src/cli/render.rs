@@ -215,11 +215,12 @@ fn resource_diff(change: &ResourceChange, styles: &Styles) -> String {
     out
 }
 
-/// The end of an apply: counts, then what failed and what was skipped.
+/// The end of an apply: counts, then what failed and what was skipped. Resources are counted
+/// as the plan counts changes: the two halves of a replace (the old copy's delete, the new
+/// copy's create) are one resource, failed if either failed.
 pub fn apply_summary(summary: &ApplySummary, styles: &Styles) -> String {
-    let done = summary.resources(ResourceStatus::Done).len();
-    let failed = summary.resources(ResourceStatus::Failed);
-    let skipped = summary.resources(ResourceStatus::Skipped);
+    let resources = resource_outcomes(summary);
+    let count = |status| resources.values().filter(|(s, _)| *s == status).count();
     let stacks: Vec<String> = [
         (StackStatus::Succeeded, "succeeded"),
         (StackStatus::Failed, "failed"),
@@ -232,15 +233,16 @@ pub fn apply_summary(summary: &ApplySummary, styles: &Styles) -> String {
     .map(|(status, word)| format!("{} {word}", summary.count(*status)))
     .collect();
     let mut out = format!(
-        "\n{} stacks: {}; resources: {done} done, {} failed, {} skipped.\n",
+        "\n{} stacks: {}; resources: {} done, {} failed, {} skipped.\n",
         styles.bold.apply_to(if summary.succeeded() {
             "Apply complete:"
         } else {
             "Apply incomplete:"
         }),
         stacks.join(", "),
-        failed.len(),
-        skipped.len(),
+        count(ResourceStatus::Done),
+        count(ResourceStatus::Failed),
+        count(ResourceStatus::Skipped),
     );
     for stack in summary
         .stacks
@@ -248,29 +250,63 @@ pub fn apply_summary(summary: &ApplySummary, styles: &Styles) -> String {
         .filter(|s| s.status != StackStatus::Succeeded)
     {
         let status = format!("{:?}", stack.status).to_lowercase();
+        let message = stack.message.as_deref().unwrap_or("");
+        let reason = message
+            .strip_prefix(&format!("{status}: "))
+            .unwrap_or(message);
         out.push_str(&format!(
-            "  {} {}: {}\n",
-            styles.error.apply_to(status),
+            "  {} {}: {reason}\n",
+            styles.error.apply_to(&status),
             stack.stack,
-            stack.message.as_deref().unwrap_or("")
         ));
     }
-    for (stack, resource) in failed {
-        out.push_str(&format!(
-            "  {} {stack}:{}: {}\n",
-            styles.error.apply_to("failed"),
-            resource.resource,
-            resource.error.as_deref().unwrap_or("")
-        ));
-    }
-    for (stack, resource) in skipped {
-        out.push_str(&format!(
-            "  skipped {stack}:{}: {}\n",
-            resource.resource,
-            resource.error.as_deref().unwrap_or("")
-        ));
+    let by_status = [ResourceStatus::Failed, ResourceStatus::Skipped]
+        .into_iter()
+        .flat_map(|wanted| resources.iter().filter(move |(_, (s, _))| *s == wanted));
+    for ((stack, resource), (status, error)) in by_status {
+        let error = error.unwrap_or("");
+        match status {
+            ResourceStatus::Failed => out.push_str(&format!(
+                "  {} {stack}:{resource}: {error}\n",
+                styles.error.apply_to("failed"),
+            )),
+            ResourceStatus::Skipped => out.push_str(&format!(
+                "  skipped {stack}:{resource}: {}\n",
+                error.strip_prefix("skipped: ").unwrap_or(error)
+            )),
+            ResourceStatus::Done => {}
+        }
     }
     out
+}
+
+/// (stack, resource) → how it ended and why, the halves of a replace (and a deposed copy's
+/// delete) merged: failed over skipped over done.
+fn resource_outcomes(
+    summary: &ApplySummary,
+) -> std::collections::BTreeMap<(&str, &str), (ResourceStatus, Option<&str>)> {
+    let rank = |s: ResourceStatus| match s {
+        ResourceStatus::Failed => 2,
+        ResourceStatus::Skipped => 1,
+        ResourceStatus::Done => 0,
+    };
+    let mut merged = std::collections::BTreeMap::new();
+    for stack in &summary.stacks {
+        for outcome in &stack.resources {
+            let name = outcome
+                .resource
+                .split(terrace::plan::ops::DEPOSED_SUFFIX)
+                .next()
+                .unwrap_or(&outcome.resource);
+            let entry = merged
+                .entry((stack.stack.as_str(), name))
+                .or_insert((outcome.status, outcome.error.as_deref()));
+            if rank(outcome.status) > rank(entry.0) {
+                *entry = (outcome.status, outcome.error.as_deref());
+            }
+        }
+    }
+    merged
 }
 
 /// An error for a person.

@@ -2,7 +2,7 @@
 //! replacement and which are changed in place. Documented in the crate's README.
 
 use super::{Field, Kind, KindDef, Mode, Scope};
-use terrace::provider::FieldKind::{self, Bool, List, Map, Number, String};
+use terrace::provider::FieldKind::{self, Bool, Cidr, List, Map, Number, String, StringMap};
 
 const fn field(name: &'static str, kind: FieldKind, mode: Mode) -> Field {
     Field {
@@ -36,7 +36,7 @@ const fn opaque(name: &'static str, kind: FieldKind, mode: Mode, required: bool)
 
 use Mode::{ForceNew, Labels, Patch, PrivateIpGoogleAccess};
 
-const LABELS: Field = field("labels", Map, Labels);
+const LABELS: Field = field("labels", StringMap, Labels);
 
 const HEALTH_CHECK_FIELDS: &[Field] = &[
     required("type", String, ForceNew),
@@ -79,7 +79,7 @@ pub static KINDS: &[KindDef] = &[
         fingerprint: true,
         fields: &[
             required("network", String, ForceNew),
-            required("ip_cidr_range", String, ForceNew),
+            required("ip_cidr_range", Cidr, ForceNew),
             field("private_ip_google_access", Bool, PrivateIpGoogleAccess),
             field("secondary_ip_ranges", List, Patch),
         ],

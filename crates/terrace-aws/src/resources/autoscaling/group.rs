@@ -70,7 +70,7 @@ pub fn schema() -> ResourceSchema {
             // Share of the desired capacity kept in service while instances are replaced
             // after a change of subnets or launch template (default 90, as instance refresh).
             FieldSchema::input("min_healthy_percentage", Number),
-            FieldSchema::input("tags", Map),
+            FieldSchema::input("tags", StringMap),
             FieldSchema::computed("arn", String),
             FieldSchema::computed("instance_ids", List),
             FieldSchema::computed("in_service", Number),

@@ -38,7 +38,7 @@ pub struct Ctx<'a> {
 
 /// The schema of an EC2 type (regional, `ec2:describe`/`ec2:mutate` classes, `tags` field).
 pub fn schema(type_name: &str, mut fields: Vec<FieldSchema>) -> ResourceSchema {
-    fields.push(FieldSchema::input("tags", FieldKind::Map));
+    fields.push(FieldSchema::input("tags", FieldKind::StringMap));
     ResourceSchema {
         type_name: type_name.to_string(),
         fields,

@@ -30,7 +30,7 @@ pub fn schema() -> ResourceSchema {
         vec![
             FieldSchema::input("vpc_id", String).required().force_new(),
             // A VPC refuses a second subnet with the same range (`InvalidSubnet.Conflict`).
-            FieldSchema::input("cidr_block", String)
+            FieldSchema::input("cidr_block", Cidr)
                 .required()
                 .force_new()
                 .unique_within(&["vpc_id"]),

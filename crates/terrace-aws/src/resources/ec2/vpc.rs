@@ -31,7 +31,7 @@ pub fn schema() -> ResourceSchema {
     super::schema(
         TYPE,
         vec![
-            FieldSchema::input("cidr_block", String)
+            FieldSchema::input("cidr_block", Cidr)
                 .required()
                 .force_new(),
             FieldSchema::input("instance_tenancy", String).force_new(),

@@ -38,7 +38,7 @@ pub struct Ctx<'a> {
 
 /// The schema of an ELBv2 type (regional, `elbv2:describe`/`elbv2:mutate`, `tags` field).
 pub fn schema(type_name: &str, mut fields: Vec<FieldSchema>) -> ResourceSchema {
-    fields.push(FieldSchema::input("tags", FieldKind::Map));
+    fields.push(FieldSchema::input("tags", FieldKind::StringMap));
     fields.push(FieldSchema::computed("arn", FieldKind::String));
     ResourceSchema {
         type_name: type_name.to_string(),

@@ -48,7 +48,7 @@ pub fn schema() -> ResourceSchema {
             FieldSchema::input("role_name", String).force_new(),
             FieldSchema::input("iam_user_access_to_billing", String).force_new(),
             FieldSchema::input("parent_id", String),
-            FieldSchema::input("tags", Map),
+            FieldSchema::input("tags", StringMap),
             FieldSchema::computed("arn", String),
             FieldSchema::computed("status", String),
             FieldSchema::computed("joined_method", String),

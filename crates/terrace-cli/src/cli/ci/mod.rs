@@ -10,6 +10,7 @@
 mod github;
 
 use super::args::{CiArgs, CiCommand};
+use crate::cli::output::{eoutln, out};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use terrace::access::Action;
@@ -92,7 +93,7 @@ pub fn run(terrace: &Terrace, dir: &Path, command: &CiCommand) -> Result<i32, Er
 
 fn write(dir: &Path, args: &CiArgs, text: &str) -> Result<i32, Error> {
     match &args.out {
-        None => print!("{text}"),
+        None => out!("{text}"),
         Some(out) => {
             let path = dir.join(out);
             let fail = |e: String| Error::PlanFile {
@@ -104,7 +105,7 @@ fn write(dir: &Path, args: &CiArgs, text: &str) -> Result<i32, Error> {
             }
             terrace::state::file::write_atomic(&path, text.as_bytes())
                 .map_err(|e| fail(e.to_string()))?;
-            eprintln!(
+            eoutln!(
                 "Wrote {}; regenerate it when stacks are added or removed.",
                 out.display()
             );

@@ -7,6 +7,7 @@
 //! default, or `fast`) decides how strict both are. `stop` ends only the processes the record
 //! names.
 
+use super::output::outln;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -58,6 +59,11 @@ fn logs(root: &Path) -> PathBuf {
     root.join(".terrace/sandbox")
 }
 
+/// Where the Compute emulator keeps its resources across restarts (moto keeps none).
+pub fn gce_state(root: &Path) -> PathBuf {
+    logs(root).join("gce-state.json")
+}
+
 impl Service {
     /// True when the process runs and is the one recorded.
     pub fn alive(&self) -> bool {
@@ -72,6 +78,36 @@ pub fn running(root: &Path) -> Option<Sandbox> {
     let bytes = std::fs::read(record_path(root)).ok()?;
     let sandbox: Sandbox = serde_json::from_slice(&bytes).ok()?;
     (sandbox.gce.alive() && sandbox.moto.alive() && sandbox.aws.alive()).then_some(sandbox)
+}
+
+/// Refuses to reach the clouds when this workspace records a sandbox whose processes have
+/// ended (the machine restarted, or they were killed) and the providers are not pointed
+/// elsewhere: the commands would otherwise talk to no cloud at all and fail on what that
+/// lacks ("no GCP project"), not on the cause.
+pub fn check_running(root: &Path) -> Result<(), Error> {
+    let Ok(bytes) = std::fs::read(record_path(root)) else {
+        return Ok(());
+    };
+    let Ok(sandbox) = serde_json::from_slice::<Sandbox>(&bytes) else {
+        return Ok(());
+    };
+    let own_endpoints = ["AWS_ENDPOINT_URL", "TERRACE_GCP_ENDPOINT"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    let ended: Vec<String> = [&sandbox.gce, &sandbox.aws, &sandbox.moto]
+        .into_iter()
+        .filter(|s| !s.alive())
+        .map(|s| format!("{} (pid {})", s.marker, s.pid))
+        .collect();
+    if ended.is_empty() || own_endpoints {
+        return Ok(());
+    }
+    Err(Error::usage(format!(
+        "the sandbox is not running (start it with `terrace -C {dir} sandbox start`): {record} records {}, which ended; to use real clouds instead, remove the record with `terrace -C {dir} sandbox stop`",
+        ended.join(", "),
+        dir = root.display(),
+        record = record_path(root).display(),
+    )))
 }
 
 /// Environment for the providers: the sandbox endpoints and test credentials.
@@ -195,7 +231,7 @@ pub fn start(root: &Path, profile: &str, seed: Option<u64>) -> Result<Sandbox, E
     let aws_port = free_port()?;
     let exe = std::env::current_exe().map_err(|e| Error::usage(e.to_string()))?;
     let gce_log = logs(root).join("gce.log");
-    let gce_state = logs(root).join("gce-state.json");
+    let gce_state = gce_state(root);
     let gce_args = vec![
         "sandbox".to_string(),
         "serve-gce".into(),
@@ -357,7 +393,7 @@ pub async fn serve_aws(
     let layer = aws_sandbox::start(address, upstream, behaviour, true)
         .await
         .map_err(|e| Error::usage(format!("AWS behaviour layer: {e}")))?;
-    println!("listening on {}", layer.endpoint());
+    outln!("listening on {}", layer.endpoint());
     wait_for_termination().await
 }
 
@@ -395,7 +431,7 @@ pub async fn serve_gce(
     let server = gce_emulator::start(address, config)
         .await
         .map_err(|e| Error::usage(format!("GCE emulator: {e}")))?;
-    println!("listening on {}", server.base_url());
+    outln!("listening on {}", server.base_url());
     wait_for_termination().await?;
     server
         .shutdown()
