@@ -48,6 +48,37 @@ pub fn edit(dir: &Path, file: &str, from: &str, to: &str) {
 }
 
 #[allow(dead_code)] // not every test suite uses it
+/// Where `text` is in a workspace file, as diagnostics print it: `FILE:LINE:COLUMN` (1-based)
+/// of the one occurrence of `text`. Tests on files that change (the reference workspace) find
+/// the line they expect here, after their edit, instead of writing it down.
+pub fn place(dir: &Path, file: &str, text: &str) -> String {
+    let (line, column) = line_and_column(dir, file, text, text);
+    format!("{file}:{line}:{column}")
+}
+
+#[allow(dead_code)] // not every test suite uses it
+/// The line and column (1-based; the column in characters) of `target` inside the one
+/// occurrence of `context` in a workspace file; panics unless `context` occurs exactly once
+/// and contains `target`.
+pub fn line_and_column(dir: &Path, file: &str, context: &str, target: &str) -> (usize, usize) {
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    let found: Vec<usize> = text.match_indices(context).map(|(at, _)| at).collect();
+    let [start] = found[..] else {
+        panic!(
+            "{file} has {} occurrences of {context:?}, not one",
+            found.len()
+        );
+    };
+    let inner = context
+        .find(target)
+        .unwrap_or_else(|| panic!("{context:?} does not contain {target:?}"));
+    let before = &text[..start + inner];
+    let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+    let line = before.matches('\n').count() + 1;
+    (line, before[line_start..].chars().count() + 1)
+}
+
+#[allow(dead_code)] // not every test suite uses it
 /// A copy of the repository's reference workspace (terrace.yaml, stacks/, templates/,
 /// policies/, workspace-tests/ and the group files in examples/) in a fresh temporary
 /// directory.

@@ -260,6 +260,7 @@ tests:
           - name: a
             cloud: test
             region: eu-1
+            zones: [eu-1a]
     expect:
       invalid:
         message: replica `a` is in test region eu-1, outside the group's jurisdiction NORTH
@@ -280,7 +281,7 @@ tests:
         "{out}"
     );
     assert!(
-        out.contains("tests/refusals.yaml:24:7: the plan must be refused\n       expected: is protected\n       actual:   the plan was accepted (9 to create"),
+        out.contains("tests/refusals.yaml:25:7: the plan must be refused\n       expected: is protected\n       actual:   the plan was accepted (9 to create"),
         "{out}"
     );
     assert_eq!(summary(&output), "2 passed, 1 failed");

@@ -7,7 +7,7 @@
 mod support;
 
 use std::path::Path;
-use support::{edit, reference_workspace, stderr, terrace, write};
+use support::{edit, line_and_column, place, reference_workspace, stderr, terrace, write};
 
 /// `terrace plan` fails with exit 1, the message has every piece and none of `absent`, and
 /// nothing is written.
@@ -44,11 +44,13 @@ fn a_region_a_cloud_does_not_have_is_an_input_error_with_the_closest_name() {
         "region: eu-west-1",
         "region: eu-wets-1",
     );
+    let us = place(dir.path(), "examples/us.yaml", "region: us-esat-1");
+    let eu = place(dir.path(), "examples/eu.yaml", "region: eu-wets-1");
     refused(
         dir.path(),
         &[
-            "examples/us.yaml:9:5: aws has no region `us-esat-1`\n  help: did you mean `us-east-1`?",
-            "examples/eu.yaml:11:5: aws has no region `eu-wets-1`\n  help: did you mean `eu-west-1`?",
+            &format!("{us}: aws has no region `us-esat-1`\n  help: did you mean `us-east-1`?"),
+            &format!("{eu}: aws has no region `eu-wets-1`\n  help: did you mean `eu-west-1`?"),
         ],
         &["jurisdiction"],
     );
@@ -75,12 +77,13 @@ fn zones_must_be_of_the_replicas_region_and_there_must_be_some() {
         "zones: [eu-central-1a, eu-central-1b]",
         "zones: [eu-central-1a, eu-central-1z]",
     );
+    let at = |text: &str| place(dir.path(), "examples/eu.yaml", text);
     refused(
         dir.path(),
         &[
-            "examples/eu.yaml:12:5: replica `aws-eu-west-1` has no zones\n  help: list the zones of eu-west-1 its nodes spread over, e.g. `zones: [eu-west-1a, eu-west-1b]`",
-            "examples/eu.yaml:18:5: zone `europe-west4-b` is in region europe-west4, not europe-west3\n  help: did you mean `europe-west3-b`?",
-            "examples/eu.yaml:24:5: aws region eu-central-1 has no zone `eu-central-1z`",
+            &format!("{}: replica `aws-eu-west-1` has no zones\n  help: list the zones of eu-west-1 its nodes spread over, e.g. `zones: [eu-west-1a, eu-west-1b]`", at("zones: []")),
+            &format!("{}: zone `europe-west4-b` is in region europe-west4, not europe-west3\n  help: did you mean `europe-west3-b`?", at("zones: [europe-west3-a, europe-west4-b]")),
+            &format!("{}: aws region eu-central-1 has no zone `eu-central-1z`", at("zones: [eu-central-1a, eu-central-1z]")),
         ],
         &[],
     );
@@ -113,13 +116,15 @@ fn address_ranges_are_checked_in_the_group_file() {
         "{cidr: 10.51.0.0/16}",
         "{cidr: 10.80.0.0/16}",
     );
+    // A range inside a flow mapping is reported at its `vars` key.
+    let at = |file: &str, text: &str| place(dir.path(), file, text);
     refused(
         dir.path(),
         &[
-            "examples/eu.yaml:14:5: `banana` is not a CIDR block: it has no prefix length",
-            "examples/eu.yaml:20:5: `10.17.0.300/16` is not a CIDR block: `10.17.0.300` is not an IP address",
-            "examples/us.yaml:24:5: the range 10.32.128.0/17 of replica `aws-us-west-2` overlaps 10.32.0.0/16 of replica `aws-us-east-1`",
-            "examples/global.yaml:34:5: the range 10.80.0.0/16 of replica `gcp-asia-northeast1` lies outside the group's range 10.48.0.0/12",
+            &format!("{}: `banana` is not a CIDR block: it has no prefix length", at("examples/eu.yaml", "vars: {cidr: banana}")),
+            &format!("{}: `10.17.0.300/16` is not a CIDR block: `10.17.0.300` is not an IP address", at("examples/eu.yaml", "vars: {cidr: 10.17.0.300/16}")),
+            &format!("{}: the range 10.32.128.0/17 of replica `aws-us-west-2` overlaps 10.32.0.0/16 of replica `aws-us-east-1`", at("examples/us.yaml", "vars: {cidr: 10.32.128.0/17}")),
+            &format!("{}: the range 10.80.0.0/16 of replica `gcp-asia-northeast1` lies outside the group's range 10.48.0.0/12", at("examples/global.yaml", "vars: {cidr: 10.80.0.0/16}")),
         ],
         &[],
     );
@@ -134,9 +139,10 @@ fn a_replica_without_nodes_is_refused() {
         "    nodes: 2\n    vars: {cidr: 10.16",
         "    nodes: 0\n    vars: {cidr: 10.16",
     );
+    let at = place(dir.path(), "examples/eu.yaml", "nodes: 0");
     refused(
         dir.path(),
-        &["examples/eu.yaml:13:5: replica `aws-eu-west-1` has no nodes"],
+        &[&format!("{at}: replica `aws-eu-west-1` has no nodes")],
         &[],
     );
 }
@@ -153,15 +159,16 @@ fn a_number_as_a_tag_value_and_a_malformed_range_in_a_template_are_refused_at_th
     edit(
         dir.path(),
         "templates/networks/network.yaml.tera",
-        "cidr_block: {{ base }}.{{ loop.index }}.0/24",
-        "cidr_block: {{ base }}.{{ loop.index }}.1/24",
+        "cidr_block: {{ base }}.{{ net::zone_number(zone=zone, offset=0) }}.0/24",
+        "cidr_block: {{ base }}.{{ net::zone_number(zone=zone, offset=0) }}.1/24",
     );
+    let at = |text: &str| place(dir.path(), "templates/networks/network.yaml.tera", text);
     let message = refused(
         dir.path(),
         &[
-            "templates/networks/network.yaml.tera:13:7 (rendered for stack networks/eu/aws-eu-west-1, and 5 more stack(s)): `tags`: the value of `zones` must be a string, not a number",
+            &format!("{} (rendered for stack networks/eu/aws-eu-west-1, and 5 more stack(s)): `tags`: the value of `zones` must be a string, not a number", at("tags: {zones:")),
             "help: quote it: `zones: \"2\"`",
-            "templates/networks/network.yaml.tera:24:7 (rendered for stack networks/eu/aws-eu-west-1, and 5 more stack(s)): `cidr_block`: `10.16.1.1/24` is not a network address",
+            &format!("{} (rendered for stack networks/eu/aws-eu-west-1, and 5 more stack(s)): `cidr_block`: `10.16.1.1/24` is not a network address", at("cidr_block: {{ base }}.{{ net::zone_number(zone=zone, offset=0) }}.1/24")),
         ],
         &[],
     );
@@ -200,9 +207,13 @@ resources:
         "  owner: db-platform\n",
         "  owner: db-platform\n  db_port: 5433\n",
     );
+    let (first, _) = line_and_column(dir.path(), "terrace.yaml", "db_port: 5433", "db_port");
+    let second = place(dir.path(), "terrace.yaml", "db_port: 5432");
     refused(
         dir.path(),
-        &["terrace.yaml:20:3: duplicate key `db_port` in `config`: the first is at line 19"],
+        &[&format!(
+            "{second}: duplicate key `db_port` in `config`: the first is at line {first}"
+        )],
         &[],
     );
     edit(
@@ -240,10 +251,15 @@ fn a_bad_reference_is_reported_at_its_template_line() {
         "  network_id: ${vpc.id}",
         "  network_id: ${vcp.id}",
     );
+    let at = place(
+        dir.path(),
+        "templates/networks/network.yaml.tera",
+        "network_id: ${vcp.id}",
+    );
     refused(
         dir.path(),
         &[
-            "templates/networks/network.yaml.tera:46:3 (rendered for stack networks/eu/aws-eu-west-1, and 5 more stack(s)): bad reference `${vcp.id}`: no resource `vcp`",
+            &format!("{at} (rendered for stack networks/eu/aws-eu-west-1, and 5 more stack(s)): bad reference `${{vcp.id}}`: no resource `vcp`"),
             "   | network_id: ${vcp.id}",
             "help: did you mean `vpc`?",
         ],
@@ -260,10 +276,15 @@ fn a_mistake_in_an_imported_file_is_one_error_at_its_own_line() {
         "TERRACE_REGION={{ replica.region }}",
         "TERRACE_REGION={{ replica.regoin }}",
     );
+    let at = place(
+        dir.path(),
+        "templates/shared/cloud-init.tera",
+        "replica.regoin",
+    );
     let message = refused(
         dir.path(),
         &[
-            "templates/shared/cloud-init.tera:19:25 (rendered for stack replicas/eu/aws-eu-west-1 through templates/replicas/replica.yaml.tera, and 9 more stack(s)): unknown variable `replica.regoin`",
+            &format!("{at} (rendered for stack replicas/eu/aws-eu-west-1 through templates/replicas/replica.yaml.tera, and 9 more stack(s)): unknown variable `replica.regoin`"),
             "   | TERRACE_REGION={{ replica.regoin }}",
             "help: did you mean `replica.region`?",
         ],
@@ -282,10 +303,15 @@ fn a_tera_syntax_error_keeps_its_line_and_expectation() {
         "{%- endmacro database %}",
         "{%- endmacr database %}",
     );
+    let at = place(
+        dir.path(),
+        "templates/shared/cloud-init.tera",
+        "{%- endmacr database %}",
+    );
     let message = refused(
         dir.path(),
         &[
-            "templates/shared/cloud-init.tera:28:1: template syntax: unexpected tag; expected `{% endmacro %}` or the macro content",
+            &format!("{at}: template syntax: unexpected tag; expected `{{% endmacro %}}` or the macro content"),
             "   | {%- endmacr database %}",
         ],
         &["isn't present in Tera"],
@@ -317,9 +343,16 @@ fn a_misindented_key_is_reported_as_misindented() {
         "    type: aws:ec2:Vpc\n    properties:",
         "    type: aws:ec2:Vpc\n  properties:",
     );
+    let file = "templates/networks/network.yaml.tera";
+    let (line, column) = line_and_column(
+        dir.path(),
+        file,
+        "    type: aws:ec2:Vpc\n  properties:",
+        "properties:",
+    );
     refused(
         dir.path(),
-        &["templates/networks/network.yaml.tera:9:3 (rendered for stack networks/eu/aws-eu-west-1, and 5 more stack(s)): `properties` is indented like a resource's name, so it is read as a resource of its own"],
+        &[&format!("{file}:{line}:{column} (rendered for stack networks/eu/aws-eu-west-1, and 5 more stack(s)): `properties` is indented like a resource's name, so it is read as a resource of its own")],
         &["missing field"],
     );
 }
@@ -333,10 +366,11 @@ fn a_provider_setting_typo_has_its_line_and_the_closest_name() {
         "  aws:\n    settings: {}",
         "  aws:\n    settings:\n      regin: eu-west-1",
     );
+    let at = place(dir.path(), "terrace.yaml", "regin: eu-west-1");
     refused(
         dir.path(),
         &[
-            "terrace.yaml:39:7: unknown aws provider setting `regin`",
+            &format!("{at}: unknown aws provider setting `regin`"),
             "help: did you mean `region`?",
         ],
         &["(known:"],
@@ -352,9 +386,10 @@ fn wrong_value_types_are_said_in_words() {
         "name: reference\n",
         "name: reference\nconcurrency: 3\n",
     );
+    let (line, column) = line_and_column(dir.path(), "terrace.yaml", "concurrency: 3\n", "3");
     refused(
         dir.path(),
-        &["terrace.yaml:11:14: concurrency: expected a mapping of fields (`key: value` lines), found the number `3`"],
+        &[&format!("terrace.yaml:{line}:{column}: concurrency: expected a mapping of fields (`key: value` lines), found the number `3`")],
         &["struct", "Concurrency"],
     );
     edit(dir.path(), "terrace.yaml", "concurrency: 3\n", "");

@@ -7,7 +7,7 @@ mod fixtures;
 pub mod sandbox;
 
 #[allow(unused_imports)] // not every test binary uses every helper
-pub use fixtures::{edit, reference_workspace, workspace, write};
+pub use fixtures::{edit, line_and_column, place, reference_workspace, workspace, write};
 use std::path::Path;
 use std::process::{Command, Output};
 
