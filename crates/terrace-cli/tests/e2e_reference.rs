@@ -100,6 +100,55 @@ fn assert_imports_are_clean(dir: &Path, stacks: &[&str]) {
     assert_replan_empty(dir);
 }
 
+/// Issue 12: renaming a replica (`renamed_from`) with the reference templates moves its stacks'
+/// state and keeps every cloud object: the plan moves each resource and replaces, creates or
+/// deletes nothing of the replica (tags naming the stack are updated in place; the proxies,
+/// whose boot document names the replica, roll).
+/// The group file is restored afterwards.
+fn assert_rename_keeps_the_nodes(dir: &Path) {
+    let group = dir.join("examples/eu.yaml");
+    let original = std::fs::read_to_string(&group).unwrap();
+    let renamed = original.replace(
+        "  - name: aws-eu-central-1\n",
+        "  - name: aws-frankfurt\n    renamed_from: aws-eu-central-1\n",
+    );
+    assert_ne!(renamed, original);
+    std::fs::write(&group, renamed).unwrap();
+    let plan = terrace(dir, &["--json", "plan", "--group", "eu"]);
+    ok(&plan);
+    let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let held: usize = ["networks", "replicas"]
+        .iter()
+        .map(|layer| {
+            let show = terrace(
+                dir,
+                &["state", "show", &format!("{layer}/eu/aws-eu-central-1")],
+            );
+            let state: Value = serde_json::from_slice(&show.stdout).unwrap();
+            state["resources"].as_object().unwrap().len()
+        })
+        .sum();
+    assert_eq!(
+        plan["moves"].as_array().map_or(0, Vec::len),
+        held,
+        "every resource moves"
+    );
+    // The proxies' boot document names each replica, so they roll; elsewhere only tags that
+    // name the stack change in place.
+    for stack in plan["stacks"].as_array().unwrap() {
+        let name = stack["name"].as_str().unwrap();
+        for change in stack["changes"].as_array().unwrap() {
+            let action = change["action"].as_str().unwrap();
+            assert!(
+                name == "proxies/eu" || action == "no-op" || action == "update",
+                "{name}:{} would {action}",
+                change["name"]
+            );
+        }
+    }
+    std::fs::write(&group, original).unwrap();
+}
+
 fn assert_replan_empty(dir: &Path) {
     let plan = terrace(dir, &["plan", "--group", "eu", "--detailed-exitcode"]);
     assert_eq!(
@@ -165,6 +214,7 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
     let drift = terrace(dir, &["drift", "--group", "eu"]);
     assert_eq!(drift.status.code(), Some(0), "{}", stdout(&drift));
     assert_imports_are_clean(dir, &IMPORTED_STACKS);
+    assert_rename_keeps_the_nodes(dir);
     let outputs = terrace(dir, &["--json", "output", "proxies/eu"]);
     ok(&outputs);
     let outputs: Value = serde_json::from_slice(&outputs.stdout).unwrap();

@@ -148,7 +148,7 @@ impl Provider for GcpProvider {
         field: &str,
         value: &serde_json::Value,
     ) -> Option<serde_json::Value> {
-        normalize::normalize(type_name, field, value)
+        normalize::normalize(type_name, field, value, self.settings().project.as_deref())
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
