@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use terrace::engine::{ApplyOptions, PlanOptions, Selector, Terrace};
+use terrace::engine::{PlanOptions, Selector, Terrace};
 use terrace::events::Event;
 use terrace::provider::Registry;
 
@@ -70,7 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         s.create, s.update, s.replace, s.delete
     );
     if plan.has_changes() {
-        let mut run = terrace.apply(plan, ApplyOptions::default())?;
+        let mut run = terrace.apply(plan, terrace.apply_options())?;
         while let Some(event) = run.events.recv().await {
             match &event {
                 Event::ResourceFinished {

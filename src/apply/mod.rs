@@ -29,7 +29,8 @@ use std::time::Duration;
 pub struct ApplyOptions {
     /// How long to wait for a stack's lock held by someone else.
     pub lock_timeout: Duration,
-    /// Independent stacks applied at once.
+    /// A cap on independent stacks applied at once (`usize::MAX`: none, the providers' rate
+    /// limits pace the calls; see [`crate::config::settings::ConcurrencySettings`]).
     pub stacks_in_parallel: usize,
     /// Resource operations in flight at once in one stack.
     pub resources_in_parallel: usize,
@@ -65,11 +66,22 @@ impl Interrupt {
 /// Why work that was not started did not start, when interrupted.
 pub(crate) const INTERRUPTED: &str = "not started: the apply was interrupted";
 
+impl ApplyOptions {
+    /// The defaults with a workspace's `concurrency:` settings.
+    pub fn with_concurrency(settings: &crate::config::settings::ConcurrencySettings) -> Self {
+        ApplyOptions {
+            stacks_in_parallel: settings.stack_limit(),
+            resources_in_parallel: settings.resources,
+            ..ApplyOptions::default()
+        }
+    }
+}
+
 impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
             lock_timeout: Duration::from_secs(0),
-            stacks_in_parallel: 4,
+            stacks_in_parallel: usize::MAX,
             resources_in_parallel: 16,
             refresh: true,
             consistency_window: Duration::from_secs(120),

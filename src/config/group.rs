@@ -140,26 +140,29 @@ pub(super) fn check(
     }
     let mut seen = BTreeMap::new();
     for (i, replica) in group.replicas.iter().enumerate() {
+        let at_first =
+            |first: usize| at(&[Seg::Key("replicas"), Seg::Index(first), Seg::Key("name")]);
         let at = |key: &str| at(&[Seg::Key("replicas"), Seg::Index(i), Seg::Key(key)]);
-        let name_at = at("name");
         if !is_valid_name(&replica.name) {
             problems.push(
                 Diagnostic::new(
-                    name_at.clone(),
+                    at("name"),
                     format!("invalid replica name `{}`", replica.name),
                 )
                 .help(NAME_HELP),
             );
         }
-        if let Some(first) = seen.insert(replica.name.clone(), name_at.line) {
+        // Located only when there is a problem to report: locating scans the file.
+        if let Some(first) = seen.insert(replica.name.clone(), i) {
+            let first_line = at_first(first);
             problems.push(
                 Diagnostic::new(
-                    name_at,
+                    at("name"),
                     format!("duplicate replica name `{}`", replica.name),
                 )
                 .help(format!(
                     "replica names must be unique in a group; the first is on line {}",
-                    first.unwrap_or(0)
+                    first_line.line.unwrap_or(0)
                 )),
             );
         }
@@ -273,7 +276,7 @@ fn check_ranges(group: &Group, text: &str, problems: &mut Vec<Diagnostic>) {
     let group_range = group
         .vars
         .get("cidr")
-        .and_then(|v| parse_range(v, at(&group_path), problems));
+        .and_then(|v| parse_range(v, || at(&group_path), problems));
     let mut ranges: Vec<(&str, IpNet)> = Vec::new();
     for (i, replica) in group.replicas.iter().enumerate() {
         let path = [
@@ -285,7 +288,7 @@ fn check_ranges(group: &Group, text: &str, problems: &mut Vec<Diagnostic>) {
         let Some(range) = replica
             .vars
             .get("cidr")
-            .and_then(|v| parse_range(v, at(&path), problems))
+            .and_then(|v| parse_range(v, || at(&path), problems))
         else {
             continue;
         };
@@ -322,10 +325,14 @@ fn check_ranges(group: &Group, text: &str, problems: &mut Vec<Diagnostic>) {
 }
 
 /// A `cidr` value as a network, or a diagnostic saying what is wrong with it.
-fn parse_range(value: &Json, at: Location, problems: &mut Vec<Diagnostic>) -> Option<IpNet> {
+fn parse_range(
+    value: &Json,
+    at: impl FnOnce() -> Location,
+    problems: &mut Vec<Diagnostic>,
+) -> Option<IpNet> {
     let Some(text) = value.as_str() else {
         problems.push(
-            Diagnostic::new(at, format!("`cidr` must be a CIDR block, not {value}"))
+            Diagnostic::new(at(), format!("`cidr` must be a CIDR block, not {value}"))
                 .help("write the range as text, e.g. `cidr: 10.16.0.0/12`"),
         );
         return None;
@@ -333,7 +340,7 @@ fn parse_range(value: &Json, at: Location, problems: &mut Vec<Diagnostic>) -> Op
     match crate::value::cidr::parse(text) {
         Ok(range) => Some(range),
         Err(problem) => {
-            problems.push(Diagnostic::new(at, problem.message).help(problem.help));
+            problems.push(Diagnostic::new(at(), problem.message).help(problem.help));
             None
         }
     }

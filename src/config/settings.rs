@@ -70,19 +70,27 @@ pub struct ProviderSettings {
 }
 
 /// Concurrency defaults; rate limits per provider and region come from the providers.
+///
+/// Stacks are not capped by default: what paces an apply or a refresh is each provider's
+/// per-API-class rate limits (token buckets), so independent stacks run as soon as the stacks
+/// they depend on end and an apply takes close to its critical path. `stacks:` (or
+/// `--parallel-stacks`) is an opt-in cap.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConcurrencySettings {
-    /// Independent stacks applied at once.
-    #[serde(default = "default_stacks")]
-    pub stacks: usize,
+    /// A cap on independent stacks applied (and refreshed) at once; none when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stacks: Option<usize>,
     /// Resource operations in flight at once inside one stack.
     #[serde(default = "default_resources")]
     pub resources: usize,
 }
 
-fn default_stacks() -> usize {
-    4
+impl ConcurrencySettings {
+    /// Stacks at once: the cap, or no limit (`usize::MAX`) when there is none; at least 1.
+    pub fn stack_limit(&self) -> usize {
+        self.stacks.unwrap_or(usize::MAX).max(1)
+    }
 }
 
 fn default_resources() -> usize {
@@ -92,7 +100,7 @@ fn default_resources() -> usize {
 impl Default for ConcurrencySettings {
     fn default() -> Self {
         ConcurrencySettings {
-            stacks: default_stacks(),
+            stacks: None,
             resources: default_resources(),
         }
     }

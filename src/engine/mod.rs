@@ -360,6 +360,11 @@ impl Terrace {
         Ok(())
     }
 
+    /// The apply options this workspace asks for: the defaults with its `concurrency:`.
+    pub fn apply_options(&self) -> ApplyOptions {
+        ApplyOptions::with_concurrency(&self.workspace.settings.concurrency)
+    }
+
     /// Applies a plan (from [`Terrace::plan`] or a saved file), streaming events. Call
     /// [`Terrace::check_fresh`] first to refuse a stale saved plan before anything runs.
     pub fn apply(&self, plan: Plan, options: ApplyOptions) -> Result<ApplyRun, Error> {

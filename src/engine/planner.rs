@@ -392,7 +392,7 @@ async fn refresh_all(
     selected: &[&Rendered],
     states: &States,
 ) -> Result<HashMap<String, Observations>, Error> {
-    let parallel = terrace.workspace.settings.concurrency.stacks.max(1);
+    let parallel = terrace.workspace.settings.concurrency.stack_limit();
     stream::iter(selected.iter().filter_map(|r| {
         let name = r.spec.instance.name.clone();
         states

@@ -233,18 +233,19 @@ impl Checker<'_> {
                 continue;
             };
             for (field, value) in &resource.properties {
-                let location = at(&[Seg::Key("properties"), Seg::Key(field)]);
+                // Located only when there is a problem to report: locating scans the text.
+                let location = || at(&[Seg::Key("properties"), Seg::Key(field)]);
                 match schema.field(field) {
                     None => self.problems.push(
                         Diagnostic::new(
-                            location,
+                            location(),
                             format!("`{}` has no field `{field}`", resource.type_name),
                         )
                         .help(suggest(field, schema.input_names())),
                     ),
                     Some(f) if f.computed => self.problems.push(
                         Diagnostic::new(
-                            location,
+                            location(),
                             format!(
                                 "`{field}` of `{}` is computed by the cloud and cannot be set",
                                 resource.type_name
@@ -262,7 +263,7 @@ impl Checker<'_> {
                                 ": "
                             };
                             self.problems.push(
-                                Diagnostic::new(location, format!("`{field}`{gap}{problem}"))
+                                Diagnostic::new(location(), format!("`{field}`{gap}{problem}"))
                                     .help(help),
                             );
                         }

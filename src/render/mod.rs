@@ -5,6 +5,7 @@
 
 mod errors;
 pub mod lines;
+mod reads;
 
 use crate::config::{yaml, StackInstance, Workspace};
 use crate::diagnostics::{Diagnostic, Location};
@@ -181,6 +182,9 @@ pub struct Renderer {
     texts: BTreeMap<String, Arc<str>>,
     /// Secret config key → the placeholder templates see instead of its value.
     placeholders: Vec<(String, String)>,
+    /// Layers whose templates (or the partials they may import) can read `group.replicas`
+    /// (see [`reads`]); the others get the group without its replica list.
+    reading_replicas: std::collections::BTreeSet<String>,
 }
 
 impl Renderer {
@@ -229,6 +233,7 @@ impl Renderer {
                 tera,
                 texts,
                 placeholders: secret_placeholders(workspace),
+                reading_replicas: layers_reading_replicas(workspace),
             })
         } else {
             Err(problems)
@@ -241,7 +246,8 @@ impl Renderer {
         workspace: &Workspace,
         stack: &StackInstance,
     ) -> Result<Rendered, Vec<Diagnostic>> {
-        let context = context_for(workspace, stack, &self.placeholders);
+        let with_replicas = self.reading_replicas.contains(&stack.layer);
+        let context = context_for(workspace, stack, &self.placeholders, with_replicas);
         let layer = workspace
             .layer(&stack.layer)
             .expect("stack of a loaded layer");
@@ -385,8 +391,8 @@ fn merge(
     };
     for (name, decl) in document.resources {
         let path = [yaml::Seg::Key("resources"), yaml::Seg::Key(&name)];
-        let at = place(source, &path).with_context(context.clone());
         if let Some(first) = spec.resources.get(&name) {
+            let at = place(source, &path).with_context(context.clone());
             let first_at = earlier
                 .iter()
                 .find(|s| s.template == first.template)
@@ -572,11 +578,50 @@ impl Renderer {
     }
 }
 
+/// The layers whose templates, or any partial, may read `group.replicas`.
+fn layers_reading_replicas(workspace: &Workspace) -> std::collections::BTreeSet<String> {
+    let partials = workspace.partials.iter().map(|p| p.text.as_str());
+    workspace
+        .layers
+        .iter()
+        .filter(|layer| {
+            let own = layer.templates.iter().map(|t| t.text.as_str());
+            reads::may_read_group_replicas(own.chain(partials.clone()))
+        })
+        .map(|layer| layer.name.clone())
+        .collect()
+}
+
+/// The group as templates see it; without its replica list for layers that cannot read it
+/// (the list makes each stack's context grow with the group, see [`reads`]).
+#[derive(serde::Serialize)]
+struct GroupView<'a> {
+    name: &'a str,
+    residency: &'a Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replicas: Option<&'a [crate::config::group::Replica]>,
+    vars: &'a BTreeMap<String, Json>,
+    rollout: &'a Option<crate::rollout::RolloutSettings>,
+}
+
+impl<'a> GroupView<'a> {
+    fn of(group: &'a crate::config::group::Group, with_replicas: bool) -> GroupView<'a> {
+        GroupView {
+            name: &group.name,
+            residency: &group.residency,
+            replicas: with_replicas.then_some(group.replicas.as_slice()),
+            vars: &group.vars,
+            rollout: &group.rollout,
+        }
+    }
+}
+
 /// The tera context of one stack.
 fn context_for(
     workspace: &Workspace,
     stack: &StackInstance,
     placeholders: &[(String, String)],
+    with_replicas: bool,
 ) -> tera::Context {
     let group = workspace
         .group(&stack.group)
@@ -608,7 +653,7 @@ fn context_for(
     let mut context = tera::Context::new();
     context.insert("workspace", &json!({ "name": workspace.name }));
     context.insert("stack", stack);
-    context.insert("group", group);
+    context.insert("group", &GroupView::of(group, with_replicas));
     context.insert("replica", &replica);
     context.insert("replicas", &replicas);
     context.insert("cloud", &stack.cloud);
@@ -621,4 +666,31 @@ fn context_for(
 /// The name under which a template's line-marked copy is compiled (see [`lines`]).
 fn marked_name(template: &str) -> String {
     format!("{template}#lines")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::GroupView;
+    use crate::config::group::Group;
+
+    /// The view is the group as serde writes it (so a field added to `Group` must be added to
+    /// the view), less the replica list when asked.
+    #[test]
+    fn the_group_view_is_the_group() {
+        let group: Group = serde_yaml_ng::from_str(
+            "name: eu\nresidency: EU\nvars: {cidr: 10.16.0.0/12}\nreplicas:\n  - {name: a, cloud: aws, region: eu-west-1, zones: [eu-west-1a]}\n",
+        )
+        .unwrap();
+        let whole = serde_json::to_value(&group).unwrap();
+        assert_eq!(
+            serde_json::to_value(GroupView::of(&group, true)).unwrap(),
+            whole
+        );
+        let mut without = whole.clone();
+        without.as_object_mut().unwrap().remove("replicas");
+        assert_eq!(
+            serde_json::to_value(GroupView::of(&group, false)).unwrap(),
+            without
+        );
+    }
 }

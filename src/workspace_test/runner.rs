@@ -171,7 +171,7 @@ async fn apply_as_if(terrace: &Terrace, mut plan: Plan) -> Result<(), String> {
     let options = ApplyOptions {
         lock_timeout: Duration::ZERO,
         refresh: false,
-        ..ApplyOptions::default()
+        ..terrace.apply_options()
     };
     let summary = terrace
         .apply_with(plan, options, EventSink::none())

@@ -250,7 +250,8 @@ pub struct RunFlags {
     /// How long to wait for a stack's lock held by someone else (e.g. 30s, 5m).
     #[arg(long, value_parser = duration, default_value = "0s")]
     pub lock_timeout: Duration,
-    /// Independent stacks applied at once (default from terrace.yaml).
+    /// A cap on independent stacks applied at once (default: `concurrency.stacks` of
+    /// terrace.yaml, else none: the providers' rate limits pace the calls).
     #[arg(long)]
     pub parallel_stacks: Option<usize>,
 }

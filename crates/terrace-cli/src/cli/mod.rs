@@ -633,13 +633,11 @@ async fn execute(
         ask(cli)?;
         terrace.check_fresh(&plan).await?;
     }
-    let settings = &terrace.workspace().settings.concurrency;
-    let options = ApplyOptions {
-        lock_timeout: run.lock_timeout,
-        stacks_in_parallel: run.parallel_stacks.unwrap_or(settings.stacks),
-        resources_in_parallel: settings.resources,
-        ..ApplyOptions::default()
-    };
+    let mut options = terrace.apply_options();
+    options.lock_timeout = run.lock_timeout;
+    if let Some(cap) = run.parallel_stacks {
+        options.stacks_in_parallel = cap.max(1);
+    }
     watch_interrupts(options.interrupt.clone(), cli.json);
     let mut display = progress::Display::new(cli.json, std::io::stderr().is_terminal(), &plan);
     let mut apply = terrace.apply(plan, options)?;
