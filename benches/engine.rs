@@ -410,7 +410,7 @@ fn big_stack_workspace(root: &Path) {
     write(
         root,
         "groups/big.yaml",
-        "replicas:\n  - name: r\n    cloud: test\n    region: region-1\n",
+        "replicas:\n  - name: r\n    cloud: test\n    region: region-1\n    zones: [region-1a]\n",
     );
     write(root, "stacks/big/layer.yaml", "per: replica\n");
     write(
