@@ -119,6 +119,7 @@ mod tests {
                 outputs: Default::default(),
                 moved: Vec::new(),
                 only: None,
+                providers: Default::default(),
             },
         }
     }

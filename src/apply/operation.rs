@@ -208,7 +208,7 @@ impl StackRun {
     }
 
     fn provider_of(&self, type_name: &str) -> Result<(Arc<dyn Provider>, String), String> {
-        let registry = &self.context.registry;
+        let registry = &self.registry;
         let provider = registry
             .provider_for_type(type_name)
             .ok_or_else(|| format!("no provider for type `{type_name}`"))?;

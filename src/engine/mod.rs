@@ -9,6 +9,7 @@ mod locks;
 mod moves;
 mod part;
 mod planner;
+mod providers;
 mod removed;
 pub mod select;
 mod selection;

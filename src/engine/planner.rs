@@ -131,6 +131,11 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
             secrets: terrace.secrets.as_deref(),
         };
         let mut stack = plan_stack(&inputs)?;
+        if !destroy {
+            check_providers(
+                terrace, &spec, state, &upstream, &links, &layers, &mut stack,
+            )?;
+        }
         if unstated.contains(name) {
             // A state made up for the plan to hold moved entries: none is stored yet.
             stack.serial = None;
@@ -401,8 +406,16 @@ async fn refresh_all(
             .map(|state| (name, state))
     }))
     .map(|(name, state)| async move {
-        let refreshed = refresh_stack(
+        // Existing resources are read where they were created (see `plan::providers`).
+        let recorded = crate::plan::providers::recorded(Some(state));
+        let registry = crate::plan::providers::registry_for(
             &terrace.registry,
+            &recorded,
+            terrace.secrets.as_deref(),
+        )
+        .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
+        let refreshed = refresh_stack(
+            &registry,
             &terrace.limits,
             &terrace.workspace.name,
             state,
@@ -418,6 +431,41 @@ async fn refresh_all(
     .buffer_unordered(parallel)
     .try_collect()
     .await
+}
+
+/// Resolves the stack's provider configuration against the planned upstream outputs: a known
+/// one must be where the stack's resources are; an unknown one (an account this apply
+/// creates) leaves every change of the stack known after apply, which the plan says.
+fn check_providers(
+    terrace: &Terrace,
+    spec: &StackSpec,
+    state: Option<&StackState>,
+    upstream: &BTreeMap<String, ValueMap>,
+    links: &BTreeMap<String, String>,
+    layers: &[String],
+    stack: &mut StackPlan,
+) -> Result<(), Error> {
+    use crate::plan::providers::{self, ProviderInputs, Resolved};
+    let inputs = ProviderInputs {
+        upstream,
+        layer_links: links,
+        config: &terrace.workspace.settings.config,
+        layers,
+    };
+    match providers::resolve(spec, &inputs)? {
+        Resolved::Known(desired) => {
+            providers::check_unmoved(&spec.instance.name, state, &desired).map_err(Error::usage)
+        }
+        Resolved::Unknown { provider, origin } => {
+            for change in &mut stack.changes {
+                change.notes.push(format!(
+                    "the stack's {provider} provider configuration is known after apply \
+                     (it reads {origin}): what the cloud gives its resources is known after apply"
+                ));
+            }
+            Ok(())
+        }
+    }
 }
 
 /// Outputs of the stacks `stack` reads: planned in this run, else from state, else unknown.

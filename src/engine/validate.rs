@@ -361,6 +361,11 @@ impl Checker<'_> {
         {
             values.push((Site::Output { name }, value));
         }
+        for (provider, config) in &rendered.spec.providers {
+            for (key, value) in config.iter().filter(|(_, v)| contains_reference(v)) {
+                values.push((Site::Provider { provider, key }, value));
+            }
+        }
         let is_layer = |n: &str| self.workspace.layer(n).is_some();
         for (site, value) in values {
             let mut found = Vec::new();
@@ -596,6 +601,11 @@ enum Site<'a> {
     Output {
         name: &'a str,
     },
+    /// A value of the stack's provider configuration (a template's or the layer's).
+    Provider {
+        provider: &'a str,
+        key: &'a str,
+    },
 }
 
 impl Site<'_> {
@@ -622,6 +632,20 @@ impl Site<'_> {
                     .map(|s| s.template.clone())
                     .unwrap_or_default();
                 rendered.locate(&template, &[Seg::Key("outputs"), Seg::Key(name)])
+            }
+            Site::Provider { provider, key } => {
+                let path = [Seg::Key("providers"), Seg::Key(provider), Seg::Key(key)];
+                match rendered
+                    .sources
+                    .iter()
+                    .find(|s| crate::config::yaml::locate(&s.text, &path).is_some())
+                {
+                    Some(source) => rendered.locate(&source.template, &path),
+                    None => Location::file(format!(
+                        "stacks/{}/layer.yaml",
+                        rendered.spec.instance.layer
+                    )),
+                }
             }
         }
     }

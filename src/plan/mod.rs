@@ -11,6 +11,7 @@ pub mod compare;
 pub mod diff;
 pub mod ops;
 pub mod order;
+pub mod providers;
 pub mod stack;
 
 use crate::config::StackInstance;

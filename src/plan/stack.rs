@@ -70,6 +70,16 @@ pub enum StackPlanError {
         /// What happened, for a person.
         message: String,
     },
+    /// The stack's provider configuration cannot be resolved.
+    #[error("stack {stack}: providers.{provider}: {message}")]
+    Provider {
+        /// Stack name.
+        stack: String,
+        /// Provider name.
+        provider: String,
+        /// What happened, for a person.
+        message: String,
+    },
     /// The changes cannot be put in an order the cloud accepts (see [`super::order`]).
     #[error("stack {stack}: {message}")]
     Order {

@@ -26,6 +26,9 @@ struct Document {
     /// `- {from: OLD, to: NEW}`; `from` may name another stack: `STACK:RESOURCE`.
     #[serde(default)]
     moved: Vec<MovedDecl>,
+    /// The stack's provider configuration, over the layer's (see [`StackSpec::providers`]).
+    #[serde(default)]
+    providers: BTreeMap<String, serde_json::Map<String, Json>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -251,6 +254,7 @@ impl Renderer {
             outputs: IndexMap::new(),
             moved: Vec::new(),
             only: None,
+            providers: Default::default(),
         };
         let mut sources = Vec::new();
         let mut problems = Vec::new();
@@ -292,6 +296,8 @@ impl Renderer {
         }
         check_moved(&spec, &moved_at, &mut problems);
         add_renamed_stack_moves(&mut spec);
+        let templates = std::mem::take(&mut spec.providers);
+        spec.providers = stack_providers(&layer.spec.providers, templates, &spec);
         if problems.is_empty() {
             self.restore_secret_references(&mut spec);
             Ok(Rendered { spec, sources })
@@ -307,6 +313,7 @@ fn parse_document(template: &str, stack: &str, text: &str) -> Result<Document, D
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
             moved: Vec::new(),
+            providers: BTreeMap::new(),
         });
     }
     yaml::parse::<Document>(std::path::Path::new(template), text).map_err(|mut d| {
@@ -365,6 +372,26 @@ fn misindented(mut d: Diagnostic, text: &str) -> Diagnostic {
     d
 }
 
+/// A stack's provider configuration: the layer's, each key overridden by the templates', for
+/// the providers the stack's resources use (a layer of AWS and GCP stacks configures both).
+fn stack_providers(
+    layer: &BTreeMap<String, serde_json::Map<String, Json>>,
+    templates: BTreeMap<String, serde_json::Map<String, Json>>,
+    spec: &StackSpec,
+) -> BTreeMap<String, serde_json::Map<String, Json>> {
+    let used: std::collections::BTreeSet<&str> = spec
+        .resources
+        .values()
+        .map(|r| crate::provider::registry::provider_prefix(&r.type_name))
+        .collect();
+    let mut merged = layer.clone();
+    for (provider, config) in templates {
+        merged.entry(provider).or_default().extend(config);
+    }
+    merged.retain(|provider, _| used.contains(provider.as_str()));
+    merged
+}
+
 /// Adds a template's resources, outputs and `moved:` entries to the stack's spec (duplicates
 /// become problems); returns where each `moved:` entry is, for [`check_moved`].
 fn merge(
@@ -376,6 +403,9 @@ fn merge(
     problems: &mut Vec<Diagnostic>,
 ) -> Vec<Location> {
     let mut moved_at = Vec::new();
+    for (provider, config) in document.providers {
+        spec.providers.entry(provider).or_default().extend(config);
+    }
     let template = source.template.as_str();
     let context = format!("rendered for stack {}", stack.name);
     let place = |source: &RenderedSource, path: &[yaml::Seg]| match yaml::locate(&source.text, path)
@@ -552,6 +582,9 @@ impl Renderer {
             }
         }
         for value in spec.outputs.values_mut() {
+            self.restore(value);
+        }
+        for value in spec.providers.values_mut().flat_map(|c| c.values_mut()) {
             self.restore(value);
         }
     }
