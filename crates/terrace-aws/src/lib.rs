@@ -15,6 +15,7 @@ pub mod error;
 pub mod ownership;
 pub mod props;
 pub mod resources;
+pub mod stack_config;
 
 use async_trait::async_trait;
 use client::{Clients, Settings};
@@ -145,6 +146,11 @@ macro_rules! dispatch {
 /// The AWS provider. Cheap to construct: configuration and clients are created on first use.
 pub struct AwsProvider {
     clients: Clients,
+    /// Copies bound to a stack's assumed role ([`Provider::configure`]), one per role, so that
+    /// stacks in the same account share clients and cached credentials.
+    assumed: std::sync::Mutex<
+        std::collections::HashMap<client::AssumeRole, std::sync::Arc<AwsProvider>>,
+    >,
 }
 
 impl AwsProvider {
@@ -152,9 +158,23 @@ impl AwsProvider {
     pub fn from_settings(
         settings: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<AwsProvider, ProviderError> {
-        Ok(AwsProvider {
-            clients: Clients::new(Settings::from_map(settings)?),
-        })
+        Ok(AwsProvider::with_clients(Clients::new(Settings::from_map(
+            settings,
+        )?)))
+    }
+
+    fn with_clients(clients: Clients) -> AwsProvider {
+        AwsProvider {
+            clients,
+            assumed: Default::default(),
+        }
+    }
+
+    /// The same provider on another clock (the SDK's time source: credential expiry and
+    /// request signing), for tests of credentials that expire during a long apply. Call before
+    /// first use.
+    pub fn with_clock(self, clock: aws_smithy_async::time::SharedTimeSource) -> AwsProvider {
+        AwsProvider::with_clients(self.clients.with_clock(clock))
     }
 
     /// HTTP requests sent so far (every attempt, retries included).
@@ -225,6 +245,22 @@ impl Provider for AwsProvider {
             Kind::AutoScalingGroup => group::normalize(field, value),
             _ => None,
         }
+    }
+
+    /// `providers.aws` of a stack: `assume_role` (see [`stack_config`]).
+    fn configure(
+        &self,
+        config: &terrace::provider::Properties,
+    ) -> Result<std::sync::Arc<dyn Provider>, ProviderError> {
+        let role = stack_config::parse(config)?;
+        let mut assumed = self.assumed.lock().unwrap_or_else(|e| e.into_inner());
+        let provider = assumed
+            .entry(role.clone())
+            .or_insert_with(|| {
+                std::sync::Arc::new(AwsProvider::with_clients(self.clients.assuming(role)))
+            })
+            .clone();
+        Ok(provider)
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
