@@ -359,7 +359,7 @@ fn stack_registry(
     ),
     Stop,
 > {
-    use crate::plan::providers::{self, ProviderInputs, Resolved};
+    use crate::plan::providers::{self, ProviderInputs};
     let failed = |message: String| Stop {
         status: StackStatus::Failed,
         message,
@@ -373,23 +373,21 @@ fn stack_registry(
             config: &plan.config,
             layers: &plan.layers,
         };
-        match providers::resolve(&approved.desired, &inputs).map_err(|e| failed(e.to_string()))? {
-            Resolved::Known(desired) => {
-                providers::check_unmoved(&approved.stack.name, Some(state), &desired).map_err(
-                    |message| Stop {
-                        status: StackStatus::Refused,
-                        message,
-                    },
-                )?;
-                desired
-            }
-            Resolved::Unknown { provider, origin } => {
-                return Err(failed(format!(
-                    "the {provider} provider configuration is still unknown ({origin}); apply \
-                     the stacks it reads first"
-                )))
-            }
-        }
+        let resolved =
+            providers::resolve(&approved.desired, &inputs).map_err(|e| failed(e.to_string()))?;
+        let desired = resolved.all_known().map_err(|(provider, origin)| {
+            failed(format!(
+                "the {provider} provider configuration is still unknown ({origin}); apply \
+                 the stacks it reads first"
+            ))
+        })?;
+        providers::check_unmoved(&approved.stack.name, Some(state), &desired).map_err(
+            |message| Stop {
+                status: StackStatus::Refused,
+                message,
+            },
+        )?;
+        desired
     };
     let registry =
         providers::registry_for(&context.registry, &effective, context.secrets.as_deref())

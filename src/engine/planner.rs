@@ -445,26 +445,28 @@ fn check_providers(
     layers: &[String],
     stack: &mut StackPlan,
 ) -> Result<(), Error> {
-    use crate::plan::providers::{self, ProviderInputs, Resolved};
+    use crate::plan::providers::{self, ProviderInputs};
     let inputs = ProviderInputs {
         upstream,
         layer_links: links,
         config: &terrace.workspace.settings.config,
         layers,
     };
-    match providers::resolve(spec, &inputs)? {
-        Resolved::Known(desired) => {
+    let resolved = providers::resolve(spec, &inputs)?;
+    for change in &mut stack.changes {
+        let provider = crate::provider::registry::provider_prefix(&change.type_name);
+        if let Some(origin) = resolved.unknown.get(provider) {
+            change.notes.push(format!(
+                "the stack's {provider} provider configuration is known after apply \
+                 (it reads {origin})"
+            ));
+        }
+    }
+    match resolved.all_known() {
+        Ok(desired) => {
             providers::check_unmoved(&spec.instance.name, state, &desired).map_err(Error::usage)
         }
-        Resolved::Unknown { provider, origin } => {
-            for change in &mut stack.changes {
-                change.notes.push(format!(
-                    "the stack's {provider} provider configuration is known after apply \
-                     (it reads {origin}): what the cloud gives its resources is known after apply"
-                ));
-            }
-            Ok(())
-        }
+        Err(_) => Ok(()),
     }
 }
 

@@ -4,7 +4,7 @@
 //! [`crate::plan::providers`]).
 
 use super::Terrace;
-use crate::plan::providers::{self, ProviderConfigs, ProviderInputs, Resolved};
+use crate::plan::providers::{self, ProviderConfigs, ProviderInputs};
 use crate::provider::Registry;
 use crate::state::StackState;
 use crate::value::Value;
@@ -53,16 +53,17 @@ impl Terrace {
             config: &self.workspace.settings.config,
             layers: &layers,
         };
-        match providers::resolve(&rendered.spec, &inputs) {
-            Ok(Resolved::Known(configs)) => Ok(configs),
-            Ok(Resolved::Unknown { provider, origin }) => Err(Error::usage(format!(
+        let resolved = providers::resolve(&rendered.spec, &inputs).map_err(|e| {
+            Error::usage(format!(
+                "{e}; apply the stacks its provider configuration reads first"
+            ))
+        })?;
+        resolved.all_known().map_err(|(provider, origin)| {
+            Error::usage(format!(
                 "stack {stack}: the {provider} provider configuration is unknown ({origin}); \
                  apply the stacks it reads first"
-            ))),
-            Err(e) => Err(Error::usage(format!(
-                "{e}; apply the stacks its provider configuration reads first"
-            ))),
-        }
+            ))
+        })
     }
 
     /// The registry for `configs` (see [`providers::registry_for`]).

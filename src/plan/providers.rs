@@ -24,17 +24,24 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 pub type ProviderConfigs = BTreeMap<String, Properties>;
 
 /// A stack's provider configuration after resolution.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Resolved {
-    /// Every value is known.
-    Known(ProviderConfigs),
-    /// A value waits for apply (e.g. the id of an account not created yet).
-    Unknown {
-        /// The provider whose configuration is unknown.
-        provider: String,
-        /// Where the unknown value comes from.
-        origin: String,
-    },
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Resolved {
+    /// The configurations whose every value is known.
+    pub known: ProviderConfigs,
+    /// Provider → where its unknown value comes from (e.g. the id of an account this apply
+    /// creates).
+    pub unknown: BTreeMap<String, String>,
+}
+
+impl Resolved {
+    /// Every configuration, or the first provider whose configuration is unknown, with the
+    /// origin of its unknown value.
+    pub fn all_known(self) -> Result<ProviderConfigs, (String, String)> {
+        match self.unknown.into_iter().next() {
+            None => Ok(self.known),
+            Some(unknown) => Err(unknown),
+        }
+    }
 }
 
 /// What resolving a stack's provider configuration needs.
@@ -60,7 +67,7 @@ pub fn resolve(spec: &StackSpec, inputs: &ProviderInputs) -> Result<Resolved, St
         config: inputs.config,
         secrets: None,
     };
-    let mut known = ProviderConfigs::new();
+    let mut resolved = Resolved::default();
     for (provider, raw) in &spec.providers {
         let fail = |message: String| StackPlanError::Provider {
             stack: spec.instance.name.clone(),
@@ -71,17 +78,17 @@ pub fn resolve(spec: &StackSpec, inputs: &ProviderInputs) -> Result<Resolved, St
             refs::resolve_map(raw, &resolver, &is_layer).map_err(|e| fail(e.to_string()))?;
         let value = Value::Map(value);
         if let Some(origin) = value.first_unknown() {
-            return Ok(Resolved::Unknown {
-                provider: provider.clone(),
-                origin: origin.to_string(),
-            });
+            resolved
+                .unknown
+                .insert(provider.clone(), origin.to_string());
+            continue;
         }
         match value.to_json() {
-            Json::Object(map) => known.insert(provider.clone(), map),
+            Json::Object(map) => resolved.known.insert(provider.clone(), map),
             _ => return Err(fail("the configuration must be a map".into())),
         };
     }
-    Ok(Resolved::Known(known))
+    Ok(resolved)
 }
 
 /// The stacks whose outputs a stack's provider configuration reads.

@@ -7,7 +7,7 @@
 //! match). Reads get projects by id, and list the projects of the `project_parent` setting
 //! to find them by ownership labels.
 
-use crate::client::{CallError, CredentialsMode, Retry, Settings};
+use crate::client::{CallError, Retry, Settings};
 use crate::ownership;
 use google_cloud_lro::Poller;
 use google_cloud_resourcemanager_v3::client::Projects;
@@ -104,10 +104,8 @@ impl ResourceManager {
                 if let Some(endpoint) = &self.settings.endpoint {
                     builder = builder.with_endpoint(endpoint.clone());
                 }
-                if self.settings.credentials == CredentialsMode::Anonymous {
-                    builder = builder.with_credentials(
-                        google_cloud_auth::credentials::anonymous::Builder::new().build(),
-                    );
+                if let Some(credentials) = self.settings.client_credentials()? {
+                    builder = builder.with_credentials(credentials);
                 }
                 builder.build().await.map_err(|e| CallError {
                     http_status: None,
