@@ -446,10 +446,12 @@ fn a_failed_canary_gate_leaves_the_other_replicas_untouched_on_the_sandbox() {
     let dir = dir.path();
     let sandbox = Sandbox::start(dir);
     let seen = dir.join("gate-saw.json");
+    let layer = dir.join("stacks/replicas/layer.yaml");
+    let original = std::fs::read_to_string(&layer).unwrap();
     std::fs::write(
-        dir.join("stacks/replicas/layer.yaml"),
+        &layer,
         format!(
-            "depends_on: [networks]\nper: replica\nrollout:\n  order: [aws-eu-west-1]\n  \
+            "{original}rollout:\n  order: [aws-eu-west-1]\n  \
              max_parallel: 1\n  gate: 'echo \"$TERRACE_WAVE_OUTPUTS\" > {}; exit 1'\n",
             seen.display()
         ),
