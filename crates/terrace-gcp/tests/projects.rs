@@ -147,3 +147,77 @@ async fn project_lifecycle() {
     env.delete(TYPE, None, &second.id).await;
     env.stop().await;
 }
+
+/// Issue 13: a project is bootstrapped as GCP needs before Compute can be used in it — billing
+/// linked, `compute.googleapis.com` enabled — and a provider configured for the project (a
+/// stack's `providers.gcp.project`) creates its networks there. Without the bootstrap the
+/// cloud's 403 `SERVICE_DISABLED` comes back as a refusal, never as "absent".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrapped_project_takes_compute_resources_of_its_stacks() {
+    let env = Env::start(gce_emulator::Config::default()).await;
+    let bare = env
+        .create(TYPE, None, "bare", props("terrace-bare-one", "bare"))
+        .await;
+    let in_bare = env
+        .provider
+        .configure(&object(json!({"project": bare.id})))
+        .unwrap();
+    let refused = in_bare
+        .create(CreateRequest {
+            type_name: "gcp:compute:Network".into(),
+            region: None,
+            properties: object(json!({"auto_create_subnetworks": false})),
+            ownership: owner("network"),
+            idempotency_key: "bare/network".into(),
+        })
+        .await
+        .expect_err("compute is not enabled");
+    assert_eq!(refused.kind, terrace::provider::ErrorKind::Denied, "{refused}");
+    assert!(refused.to_string().contains("has not been used in project"), "{refused}");
+
+    let mut desired = props("terrace-eu-two", "EU");
+    desired["billing_account"] = json!("billingAccounts/012345-6789AB-CDEF01");
+    desired["services"] = json!({"compute.googleapis.com": "ENABLED"});
+    let project = env.create(TYPE, None, "project", desired).await;
+    assert_eq!(
+        project.properties["billing_account"],
+        json!("billingAccounts/012345-6789AB-CDEF01")
+    );
+    assert_eq!(
+        project.properties["services"]["compute.googleapis.com"],
+        json!("ENABLED")
+    );
+    let url = format!("{}/v1/projects/terrace-eu-two/billingInfo", env.base());
+    let billing: Json = env.http.get(url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(billing["billingEnabled"], json!(true));
+
+    let in_project = env
+        .provider
+        .configure(&object(json!({"project": "terrace-eu-two"})))
+        .unwrap();
+    let network = in_project
+        .create(CreateRequest {
+            type_name: "gcp:compute:Network".into(),
+            region: None,
+            properties: object(json!({"auto_create_subnetworks": false})),
+            ownership: owner("network"),
+            idempotency_key: "eu/network".into(),
+        })
+        .await
+        .expect("compute works once bootstrapped");
+    assert!(network.id.contains("/projects/terrace-eu-two/"), "{}", network.id);
+    let listed: Json = env
+        .http
+        .get(format!(
+            "{}/compute/v1/projects/terrace-eu-two/global/networks",
+            env.base()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "{listed}");
+    env.stop().await;
+}
