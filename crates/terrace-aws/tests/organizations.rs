@@ -157,3 +157,66 @@ async fn account_lifecycle() {
         .is_empty());
     delete(&p, "aws:organizations:Account", &account.id).await;
 }
+
+/// Issue 13: a managed account that was closed (moto, like AWS, leaves it SUSPENDED) is
+/// reported with its state — never read as absent, which would plan a new account — and its
+/// email is not reused; deleting it again succeeds.
+#[tokio::test]
+async fn a_suspended_account_is_reported_as_such() {
+    let moto = Moto::start();
+    let p = moto.provider();
+    let org = moto.organizations();
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let desired = json!({"email": "db-us@example.com", "name": "db-us"});
+    let account = create(&p, "aws:organizations:Account", "account", desired.clone()).await;
+    assert_eq!(account.attributes["state"], "ACTIVE");
+    org.close_account()
+        .account_id(&account.id)
+        .send()
+        .await
+        .unwrap();
+
+    let err = p
+        .read(ReadRequest {
+            type_name: "aws:organizations:Account".into(),
+            region: None,
+            ids: vec![account.id.clone()],
+            owner: None,
+        })
+        .await
+        .expect_err("a suspended account is reported");
+    assert_eq!(err.kind, terrace::provider::ErrorKind::Conflict);
+    assert_eq!(err.code, "AccountSUSPENDED");
+    assert!(
+        err.message.contains(&account.id) && err.message.contains("SUSPENDED"),
+        "{err}"
+    );
+    // Found by its tags after a crash, it is not adopted.
+    let by_owner = p
+        .read(ReadRequest {
+            type_name: "aws:organizations:Account".into(),
+            region: None,
+            ids: vec![],
+            owner: Some(owner("networks/eu/a", "")),
+        })
+        .await
+        .unwrap();
+    assert!(by_owner.is_empty());
+    // A new account with the closed one's email is refused, naming the closed account.
+    let again = p
+        .create(CreateRequest {
+            type_name: "aws:organizations:Account".into(),
+            region: None,
+            properties: props(desired),
+            ownership: owner("networks/eu/a", "account"),
+            idempotency_key: "again".into(),
+        })
+        .await
+        .expect_err("the email belongs to a closed account");
+    assert!(again.message.contains("SUSPENDED"), "{again}");
+    delete(&p, "aws:organizations:Account", &account.id).await;
+}

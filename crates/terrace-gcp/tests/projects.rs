@@ -172,8 +172,15 @@ async fn a_bootstrapped_project_takes_compute_resources_of_its_stacks() {
         })
         .await
         .expect_err("compute is not enabled");
-    assert_eq!(refused.kind, terrace::provider::ErrorKind::Denied, "{refused}");
-    assert!(refused.to_string().contains("has not been used in project"), "{refused}");
+    assert_eq!(
+        refused.kind,
+        terrace::provider::ErrorKind::Denied,
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("has not been used in project"),
+        "{refused}"
+    );
 
     let mut desired = props("terrace-eu-two", "EU");
     desired["billing_account"] = json!("billingAccounts/012345-6789AB-CDEF01");
@@ -188,7 +195,15 @@ async fn a_bootstrapped_project_takes_compute_resources_of_its_stacks() {
         json!("ENABLED")
     );
     let url = format!("{}/v1/projects/terrace-eu-two/billingInfo", env.base());
-    let billing: Json = env.http.get(url).send().await.unwrap().json().await.unwrap();
+    let billing: Json = env
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(billing["billingEnabled"], json!(true));
 
     let in_project = env
@@ -205,7 +220,11 @@ async fn a_bootstrapped_project_takes_compute_resources_of_its_stacks() {
         })
         .await
         .expect("compute works once bootstrapped");
-    assert!(network.id.contains("/projects/terrace-eu-two/"), "{}", network.id);
+    assert!(
+        network.id.contains("/projects/terrace-eu-two/"),
+        "{}",
+        network.id
+    );
     let listed: Json = env
         .http
         .get(format!(
@@ -218,6 +237,10 @@ async fn a_bootstrapped_project_takes_compute_resources_of_its_stacks() {
         .json()
         .await
         .unwrap();
-    assert_eq!(listed["items"].as_array().map(Vec::len), Some(1), "{listed}");
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
     env.stop().await;
 }

@@ -7,8 +7,17 @@
 //! access force a replacement. Delete closes the account (accounts cannot be deleted).
 //!
 //! Reads list the organization's accounts (one call per page of 20) and fetch tags with one
-//! ListTagsForResource per candidate account (Organizations has no batched tag read); closed
-//! and suspended accounts are never returned.
+//! ListTagsForResource per candidate account (Organizations has no batched tag read). An
+//! account's lifecycle is its `State` (`ACTIVE`, `PENDING_ACTIVATION`, `PENDING_CLOSURE`,
+//! `SUSPENDED`, `CLOSED`); the older `Status` field is retired
+//! (<https://docs.aws.amazon.com/organizations/latest/APIReference/API_Account.html>). A
+//! managed account closed by Terrace's own delete (tagged `terrace:closed` just before) reads
+//! as gone; one closing or closed otherwise is reported as such — an error naming its state
+//! and what can be done — never read as absent, which would plan a new account: a closed
+//! account stays SUSPENDED for 90 days (it can be reopened through AWS Support), and its email
+//! cannot be used for another account
+//! (<https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_close.html>).
+//! CloseAccount's quota (10% of the member accounts per rolling 30 days) is reported plainly.
 
 use super::Ctx;
 use crate::error::{from_sdk, from_sdk_unretried, invalid};
@@ -16,7 +25,7 @@ use crate::ownership::{self, user_tags};
 use crate::props::{changed, check_known, str_opt, str_req};
 use crate::resources::common::{after_create, create_once, put, wait_for};
 use aws_sdk_organizations::types::{
-    Account, AccountStatus, CreateAccountState, IamUserAccessToBilling, Tag,
+    Account, AccountState, AccountStatus, CreateAccountState, IamUserAccessToBilling, Tag,
 };
 use serde_json::json;
 use terrace::provider::{
@@ -51,6 +60,7 @@ pub fn schema() -> ResourceSchema {
             FieldSchema::input("tags", StringMap),
             FieldSchema::computed("arn", String),
             FieldSchema::computed("status", String),
+            FieldSchema::computed("state", String),
             FieldSchema::computed("joined_method", String),
         ],
         api: ApiClasses {
@@ -72,17 +82,65 @@ async fn list(ctx: &Ctx<'_>) -> Result<Vec<Account>, ProviderError> {
             .send()
             .await
             .map_err(from_sdk)?;
-        found.extend(
-            page.accounts()
-                .iter()
-                .filter(|a| a.status() == Some(&AccountStatus::Active))
-                .cloned(),
-        );
+        found.extend(page.accounts().iter().cloned());
         token = page.next_token().map(str::to_string);
         if token.is_none() {
             return Ok(found);
         }
     }
+}
+
+/// An account's `State`; from the retired `Status` when an endpoint sends only that.
+fn state_of(account: &Account) -> AccountState {
+    if let Some(state) = account.state() {
+        return state.clone();
+    }
+    match account.status() {
+        Some(AccountStatus::Active) => AccountState::Active,
+        Some(AccountStatus::PendingClosure) => AccountState::PendingClosure,
+        _ => AccountState::Suspended,
+    }
+}
+
+fn is_active(account: &Account) -> bool {
+    state_of(account) == AccountState::Active
+}
+
+/// The tag Terrace puts on an account just before it closes it: a closed account with it was
+/// deleted by Terrace (reads take it as gone); one without it was closed or suspended by
+/// someone else, and is reported.
+const CLOSED_TAG: &str = "terrace:closed";
+
+async fn closed_by_terrace(ctx: &Ctx<'_>, id: &str) -> Result<bool, ProviderError> {
+    Ok(tags_of(ctx, id)
+        .await?
+        .iter()
+        .any(|t| t.key() == CLOSED_TAG))
+}
+
+/// The error a managed account that is closing or closed is reported with.
+fn not_active(account: &Account) -> ProviderError {
+    let id = account.id().unwrap_or_default();
+    let state = state_of(account);
+    let what = match state {
+        AccountState::PendingClosure => "is being closed (PENDING_CLOSURE)",
+        AccountState::Suspended => {
+            "is closed (SUSPENDED): AWS keeps it 90 days, during which AWS Support can reopen it"
+        }
+        AccountState::PendingActivation => "is not active yet (PENDING_ACTIVATION)",
+        _ => "is closed for good (CLOSED)",
+    };
+    ProviderError::new(
+        ErrorKind::Conflict,
+        format!("Account{}", state.as_str()),
+        format!(
+            "account {id} ({}) {what}; it cannot hold the group's resources and Terrace will not \
+             create another in its place on its own: reopen it, or take it out of state \
+             (`terrace state rm STACK:RESOURCE`) and give the new account another email (a \
+             closed account's email cannot be reused)",
+            account.name().unwrap_or_default()
+        ),
+    )
 }
 
 async fn tags_of(ctx: &Ctx<'_>, id: &str) -> Result<Vec<Tag>, ProviderError> {
@@ -131,6 +189,7 @@ async fn observe(ctx: &Ctx<'_>, account: &Account) -> Result<Observed, ProviderE
     let mut attrs = Properties::new();
     put(&mut attrs, "arn", account.arn());
     put(&mut attrs, "status", account.status().map(|s| s.as_str()));
+    put(&mut attrs, "state", Some(state_of(account).as_str()));
     put(
         &mut attrs,
         "joined_method",
@@ -152,6 +211,12 @@ pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>,
         if !asked && request.owner.is_none() {
             continue;
         }
+        if !is_active(&account) {
+            if asked && !closed_by_terrace(ctx, id).await? {
+                return Err(not_active(&account));
+            }
+            continue; // gone (Terrace closed it), and never adopted by its tags
+        }
         let observed = observe(ctx, &account).await?;
         let owned = request
             .owner
@@ -167,6 +232,15 @@ pub async fn read(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<Observed>,
 async fn read_one(ctx: &Ctx<'_>, id: &str) -> Result<Option<Observed>, ProviderError> {
     let request = crate::resources::common::by_id(TYPE, id);
     Ok(read(ctx, &request).await?.into_iter().next())
+}
+
+/// Whether an account is active; `None` when the organization has no such account.
+async fn active(ctx: &Ctx<'_>, id: &str) -> Result<Option<bool>, ProviderError> {
+    Ok(list(ctx)
+        .await?
+        .iter()
+        .find(|a| a.id() == Some(id))
+        .map(is_active))
 }
 
 fn create_tags(owner: &Ownership, p: &Properties) -> Result<Vec<Tag>, ProviderError> {
@@ -189,7 +263,14 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
     // Emails are unique: an account with this email is adopted when it is ours (a retry after a
     // lost answer), refused otherwise. Checked first because moto 5.1 does not refuse a
     // duplicate email.
-    if list(ctx).await?.iter().any(|a| a.email() == Some(email)) {
+    let accounts = list(ctx).await?;
+    if let Some(closed) = accounts
+        .iter()
+        .find(|a| a.email() == Some(email) && !is_active(a))
+    {
+        return Err(not_active(closed));
+    }
+    if accounts.iter().any(|a| a.email() == Some(email)) {
         let id = adopt(ctx, email, &request.ownership).await?;
         return finish(ctx, &id, p).await;
     }
@@ -278,7 +359,7 @@ async fn wait_created(
 /// The account of `email`, when it carries this ownership.
 async fn adopt(ctx: &Ctx<'_>, email: &str, owner: &Ownership) -> Result<String, ProviderError> {
     for account in list(ctx).await? {
-        if account.email() == Some(email) {
+        if account.email() == Some(email) && is_active(&account) {
             let observed = observe(ctx, &account).await?;
             if observed.ownership.as_ref() == Some(owner) {
                 return Ok(observed.id);
@@ -372,9 +453,22 @@ pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, 
 }
 
 pub async fn delete(ctx: &Ctx<'_>, request: &DeleteRequest) -> Result<(), ProviderError> {
-    if read_one(ctx, &request.id).await?.is_none() {
+    // Closing or closed already: deleted, as far as an account can be.
+    if active(ctx, &request.id).await? != Some(true) {
         return Ok(());
     }
+    let mark = Tag::builder()
+        .key(CLOSED_TAG)
+        .value("true")
+        .build()
+        .map_err(|e| invalid(e.to_string()))?;
+    ctx.org
+        .tag_resource()
+        .resource_id(&request.id)
+        .tags(mark)
+        .send()
+        .await
+        .map_err(from_sdk)?;
     match ctx
         .org
         .close_account()
@@ -383,9 +477,31 @@ pub async fn delete(ctx: &Ctx<'_>, request: &DeleteRequest) -> Result<(), Provid
         .await
         .map_err(from_sdk)
     {
+        Err(e)
+            if e.code == "ConstraintViolationException"
+                && e.message.to_lowercase().contains("quota") =>
+        {
+            Err(close_quota(&request.id, e))
+        }
         Err(e) if e.kind != ErrorKind::NotFound && e.code != "AccountAlreadyClosedException" => {
             Err(e)
         }
         _ => Ok(()),
     }
+}
+
+/// CloseAccount refused by its quota (`CLOSE_ACCOUNT_QUOTA_EXCEEDED`: 10% of the member
+/// accounts, at least 10 and at most 1,000, per rolling 30 days;
+/// <https://docs.aws.amazon.com/organizations/latest/APIReference/API_CloseAccount.html>).
+fn close_quota(id: &str, e: ProviderError) -> ProviderError {
+    ProviderError::new(
+        ErrorKind::Conflict,
+        "CLOSE_ACCOUNT_QUOTA_EXCEEDED",
+        format!(
+            "account {id} cannot be closed now: Organizations closes at most 10% of the member \
+             accounts (10 to 1,000) per rolling 30 days, and that quota is used up; the account \
+             stays in state and the next apply tries again ({})",
+            e.message
+        ),
+    )
 }
