@@ -614,7 +614,7 @@ impl StackRun {
             layer_links: &approved.layer_links,
             config: &self.plan.config,
             layers: &self.plan.layers,
-            registry: &self.context.registry,
+            registry: &self.registry,
             destroy: self.plan.destroy,
             secrets: self.secrets(),
         };

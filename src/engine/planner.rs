@@ -118,6 +118,20 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
             .get(name)
             .cloned()
             .unwrap_or_default();
+        let resolved = if destroy {
+            None
+        } else {
+            Some(resolve_providers(
+                terrace, &spec, &upstream, &links, &layers,
+            )?)
+        };
+        // Desired values are put in the form the cloud reads back by the provider the stack's
+        // calls go through (a GCP link completed with the stack's project).
+        let configs = match resolved.as_ref().map(|r| r.clone().all_known()) {
+            Some(Ok(desired)) => desired,
+            _ => crate::plan::providers::recorded(state),
+        };
+        let registry = terrace.registry_for(&configs)?;
         let inputs = StackInputs {
             spec: &spec,
             state,
@@ -126,15 +140,13 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
             layer_links: &links,
             config: &terrace.workspace.settings.config,
             layers: &layers,
-            registry: &terrace.registry,
+            registry: &registry,
             destroy,
             secrets: terrace.secrets.as_deref(),
         };
         let mut stack = plan_stack(&inputs)?;
-        if !destroy {
-            check_providers(
-                terrace, &spec, state, &upstream, &links, &layers, &mut stack,
-            )?;
+        if let Some(resolved) = resolved {
+            check_providers(&spec, state, resolved, &mut stack)?;
         }
         if unstated.contains(name) {
             // A state made up for the plan to hold moved entries: none is stored yet.
@@ -433,26 +445,32 @@ async fn refresh_all(
     .await
 }
 
-/// Resolves the stack's provider configuration against the planned upstream outputs: a known
-/// one must be where the stack's resources are; an unknown one (an account this apply
-/// creates) leaves every change of the stack known after apply, which the plan says.
-fn check_providers(
+/// The stack's provider configuration, resolved against the planned upstream outputs.
+fn resolve_providers(
     terrace: &Terrace,
     spec: &StackSpec,
-    state: Option<&StackState>,
     upstream: &BTreeMap<String, ValueMap>,
     links: &BTreeMap<String, String>,
     layers: &[String],
-    stack: &mut StackPlan,
-) -> Result<(), Error> {
-    use crate::plan::providers::{self, ProviderInputs};
-    let inputs = ProviderInputs {
+) -> Result<crate::plan::providers::Resolved, Error> {
+    let inputs = crate::plan::providers::ProviderInputs {
         upstream,
         layer_links: links,
         config: &terrace.workspace.settings.config,
         layers,
     };
-    let resolved = providers::resolve(spec, &inputs)?;
+    Ok(crate::plan::providers::resolve(spec, &inputs)?)
+}
+
+/// A known provider configuration must be where the stack's resources are; an unknown one (an
+/// account this apply creates) leaves the stack's changes known after apply, which the plan
+/// says on each change of that provider.
+fn check_providers(
+    spec: &StackSpec,
+    state: Option<&StackState>,
+    resolved: crate::plan::providers::Resolved,
+    stack: &mut StackPlan,
+) -> Result<(), Error> {
     for change in &mut stack.changes {
         let provider = crate::provider::registry::provider_prefix(&change.type_name);
         if let Some(origin) = resolved.unknown.get(provider) {
@@ -463,9 +481,8 @@ fn check_providers(
         }
     }
     match resolved.all_known() {
-        Ok(desired) => {
-            providers::check_unmoved(&spec.instance.name, state, &desired).map_err(Error::usage)
-        }
+        Ok(desired) => crate::plan::providers::check_unmoved(&spec.instance.name, state, &desired)
+            .map_err(Error::usage),
         Err(_) => Ok(()),
     }
 }

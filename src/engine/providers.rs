@@ -67,7 +67,7 @@ impl Terrace {
     }
 
     /// The registry for `configs` (see [`providers::registry_for`]).
-    pub(super) fn registry_for(&self, configs: &ProviderConfigs) -> Result<Registry, Error> {
+    pub(crate) fn registry_for(&self, configs: &ProviderConfigs) -> Result<Registry, Error> {
         providers::registry_for(&self.registry, configs, self.secrets.as_deref())
             .map_err(Error::usage)
     }
