@@ -191,7 +191,11 @@ impl Provider for GcpProvider {
         if request.type_name == resourcemanager::TYPE {
             return self
                 .crm
-                .create(&request.properties, &request.ownership)
+                .create(
+                    &request.properties,
+                    &request.ownership,
+                    &request.idempotency_key,
+                )
                 .await;
         }
         let def = kind(&request.type_name)?;

@@ -47,6 +47,9 @@ pub fn schema() -> ResourceSchema {
                 .required()
                 .force_new(),
             FieldSchema::input("parent", String).force_new(),
+            // The project's id is `project_id` plus `-` and six random hex digits, kept in
+            // state as the resource's id: ids are global and never reused.
+            FieldSchema::input("random_suffix", FieldKind::Bool).force_new(),
             FieldSchema::input("display_name", String),
             FieldSchema::input("labels", MapKind),
             // `billingAccounts/XXXXXX-XXXXXX-XXXXXX`.
@@ -399,13 +402,23 @@ impl ResourceManager {
         &self,
         props: &Properties,
         owner: &Ownership,
+        idempotency_key: &str,
     ) -> Result<Observed, ProviderError> {
-        let project_id = props
+        let base = props
             .get("project_id")
             .and_then(Json::as_str)
-            .ok_or_else(|| invalid("a project needs `project_id`"))?
-            .to_string();
+            .ok_or_else(|| invalid("a project needs `project_id`"))?;
+        let suffix = (props.get("random_suffix") == Some(&json!(true)))
+            .then(|| random_suffix(idempotency_key));
+        let project_id = match &suffix {
+            Some(suffix) => format!("{base}-{suffix}"),
+            None => base.to_string(),
+        };
         check_services(props)?;
+        let mut labels = labels(props, owner)?;
+        if let Some(suffix) = &suffix {
+            labels.insert(SUFFIX_LABEL.into(), suffix.clone());
+        }
         let project = Project::new()
             .set_project_id(project_id.clone())
             .set_parent(self.parent(Some(props)).unwrap_or_default())
@@ -415,7 +428,7 @@ impl ResourceManager {
                     .and_then(Json::as_str)
                     .unwrap_or_default(),
             )
-            .set_labels(labels(props, owner)?);
+            .set_labels(labels);
         let client = self.client().await.map_err(|e| e.into_provider(true))?;
         let created = self
             .retry
@@ -469,7 +482,7 @@ impl ResourceManager {
                     .and_then(Json::as_str)
                     .unwrap_or_default(),
             )
-            .set_labels(labels(new, owner)?);
+            .set_labels(update_labels(id, new, owner)?);
         let mask = google_cloud_wkt::FieldMask::default().set_paths(["display_name", "labels"]);
         let client = self.client().await.map_err(|e| e.into_provider(true))?;
         let updated = self
@@ -528,6 +541,32 @@ impl ResourceManager {
             Err(e) => Err(e.into_provider(true)),
         }
     }
+}
+
+/// The labels of an update: the user's, the ownership's, and the random id suffix kept.
+fn update_labels(
+    id: &str,
+    new: &Properties,
+    owner: &Ownership,
+) -> Result<HashMap<String, String>, ProviderError> {
+    let mut out = labels(new, owner)?;
+    if new.get("random_suffix") == Some(&json!(true)) {
+        if let Some((_, suffix)) = id.rsplit_once('-') {
+            out.insert(SUFFIX_LABEL.into(), suffix.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The label holding a project's random id suffix (see `random_suffix`).
+const SUFFIX_LABEL: &str = "terrace-id-suffix";
+
+/// Six hex digits drawn once per create: derived from the create's idempotency key, which a
+/// retry after a lost answer or a crash reuses, so the retry asks for the same id and adopts
+/// the project it finds instead of making a second one.
+fn random_suffix(idempotency_key: &str) -> String {
+    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, idempotency_key.as_bytes());
+    id.simple().to_string()[..6].to_string()
 }
 
 /// The services `props` ask to enable (`services: {NAME: ENABLED}`).
@@ -607,11 +646,24 @@ fn observe(project: &Project) -> Observed {
         .collect();
     let user: Map<String, Json> = all
         .iter()
-        .filter(|(k, _)| !ownership::is_ownership_label(k))
+        .filter(|(k, _)| !ownership::is_ownership_label(k) && k.as_str() != SUFFIX_LABEL)
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let mut properties = Properties::new();
-    properties.insert("project_id".into(), json!(project.project_id));
+    let suffix = project
+        .labels
+        .get(SUFFIX_LABEL)
+        .filter(|s| project.project_id.ends_with(&format!("-{s}")));
+    match suffix {
+        Some(s) => {
+            let base = &project.project_id[..project.project_id.len() - s.len() - 1];
+            properties.insert("project_id".into(), json!(base));
+            properties.insert("random_suffix".into(), json!(true));
+        }
+        None => {
+            properties.insert("project_id".into(), json!(project.project_id));
+        }
+    }
     if !project.parent.is_empty() {
         properties.insert("parent".into(), json!(project.parent));
     }

@@ -244,3 +244,58 @@ async fn a_bootstrapped_project_takes_compute_resources_of_its_stacks() {
     );
     env.stop().await;
 }
+
+/// Issue 13: with `random_suffix`, the project's id is `project_id` plus six hex digits drawn
+/// from the create's idempotency key: the id is kept as the resource id, reads give the
+/// template's `project_id` back, a retried create (same key) adopts the same project, and a
+/// create under another key (another workspace) gets another id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_random_suffix_makes_the_project_id_the_workspaces_own() {
+    let env = Env::start(gce_emulator::Config::default()).await;
+    let mut desired = props("terrace-db-eu", "EU");
+    desired["random_suffix"] = json!(true);
+    let first = env
+        .create_with_key(
+            TYPE,
+            None,
+            "project",
+            desired.clone(),
+            "ws-a/accounts/eu/gcp/project",
+        )
+        .await;
+    let suffix = first.id.strip_prefix("terrace-db-eu-").expect("suffixed");
+    assert_eq!(suffix.len(), 6, "{}", first.id);
+    assert!(suffix.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(first.properties["project_id"], json!("terrace-db-eu"));
+    assert_eq!(first.properties["random_suffix"], json!(true));
+    let read = env
+        .read_ids(TYPE, None, std::slice::from_ref(&first.id))
+        .await;
+    assert_eq!(read[0].properties["project_id"], json!("terrace-db-eu"));
+    assert!(read[0].properties["labels"]
+        .get("terrace-id-suffix")
+        .is_none());
+
+    let retried = env
+        .create_with_key(
+            TYPE,
+            None,
+            "project",
+            desired.clone(),
+            "ws-a/accounts/eu/gcp/project",
+        )
+        .await;
+    assert_eq!(retried.id, first.id, "a retry adopts its own project");
+    let other = env
+        .create_with_key(
+            TYPE,
+            None,
+            "project",
+            desired,
+            "ws-b/accounts/eu/gcp/project",
+        )
+        .await;
+    assert_ne!(other.id, first.id);
+    assert!(other.id.starts_with("terrace-db-eu-"));
+    env.stop().await;
+}
