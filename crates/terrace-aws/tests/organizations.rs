@@ -220,3 +220,76 @@ async fn a_suspended_account_is_reported_as_such() {
     assert!(again.message.contains("SUSPENDED"), "{again}");
     delete(&p, "aws:organizations:Account", &account.id).await;
 }
+
+/// Issue 13: `organizational_unit` places the account in the OU of that name under the root,
+/// creating it when missing and reusing it for the next account; moving it to another OU
+/// is an in-place update.
+#[tokio::test]
+async fn accounts_are_placed_in_the_organizational_unit_named() {
+    let moto = Moto::start();
+    let p = moto.provider();
+    let org = moto.organizations();
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let parent_name = |id: String| {
+        let org = org.clone();
+        async move {
+            let parents = org.list_parents().child_id(&id).send().await.unwrap();
+            let ou = parents.parents()[0].id().unwrap().to_string();
+            let described = org
+                .describe_organizational_unit()
+                .organizational_unit_id(&ou)
+                .send()
+                .await
+                .unwrap();
+            described
+                .organizational_unit()
+                .unwrap()
+                .name()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let eu = create(
+        &p,
+        "aws:organizations:Account",
+        "account",
+        json!({"email": "db-eu@example.com", "name": "db-eu", "organizational_unit": "databases-eu"}),
+    )
+    .await;
+    assert_eq!(eu.properties["organizational_unit"], "databases-eu");
+    assert_eq!(parent_name(eu.id.clone()).await, "databases-eu");
+    let eu2 = create_in(
+        &p,
+        "aws:organizations:Account",
+        "accounts/eu2/aws",
+        "account",
+        json!({"email": "db-eu2@example.com", "name": "db-eu2", "organizational_unit": "databases-eu"}),
+    )
+    .await;
+    assert_eq!(parent_name(eu2.id.clone()).await, "databases-eu");
+    let root = org.list_roots().send().await.unwrap().roots()[0]
+        .id()
+        .unwrap()
+        .to_string();
+    let ous = org
+        .list_organizational_units_for_parent()
+        .parent_id(&root)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ous.organizational_units().len(), 1, "one OU, reused");
+    let moved = update(
+        &p,
+        "aws:organizations:Account",
+        &eu.id,
+        json!({"email": "db-eu@example.com", "name": "db-eu", "organizational_unit": "databases-eu"}),
+        json!({"email": "db-eu@example.com", "name": "db-eu", "organizational_unit": "databases-gdpr"}),
+    )
+    .await;
+    assert_eq!(moved.properties["organizational_unit"], "databases-gdpr");
+    assert_eq!(parent_name(eu.id.clone()).await, "databases-gdpr");
+}

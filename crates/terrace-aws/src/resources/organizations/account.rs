@@ -3,7 +3,8 @@
 //! before creating, or met as an `EMAIL_ALREADY_EXISTS` failure) is adopted when it carries the
 //! same ownership tags (a retry after a lost
 //! answer: CreateAccount has no client token). The parent (root or OU) is updated in place
-//! with MoveAccount, tags with TagResource/UntagResource; email, name, role name and billing
+//! with MoveAccount — by id (`parent_id`) or by the name of an OU under the root
+//! (`organizational_unit`, created when missing and never deleted) — tags with TagResource/UntagResource; email, name, role name and billing
 //! access force a replacement. Delete closes the account (accounts cannot be deleted).
 //!
 //! Reads list the organization's accounts (one call per page of 20) and fetch tags with one
@@ -40,6 +41,7 @@ const FIELDS: &[&str] = &[
     "role_name",
     "iam_user_access_to_billing",
     "parent_id",
+    "organizational_unit",
     "tags",
 ];
 
@@ -57,6 +59,9 @@ pub fn schema() -> ResourceSchema {
             FieldSchema::input("role_name", String).force_new(),
             FieldSchema::input("iam_user_access_to_billing", String).force_new(),
             FieldSchema::input("parent_id", String),
+            // An OU under the root, by name: created when missing, never deleted (OUs are
+            // shared, and a closed account stays in its OU for 90 days).
+            FieldSchema::input("organizational_unit", String),
             FieldSchema::input("tags", StringMap),
             FieldSchema::computed("arn", String),
             FieldSchema::computed("status", String),
@@ -272,6 +277,7 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
     }
     if accounts.iter().any(|a| a.email() == Some(email)) {
         let id = adopt(ctx, email, &request.ownership).await?;
+        place(ctx, &id, p).await?;
         return finish(ctx, &id, p).await;
     }
     // Sent once (no SDK retry): moto does not refuse a second account with the same email, so
@@ -317,6 +323,7 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
         if let Some(parent) = str_opt(p, "parent_id")? {
             move_to(ctx, &id, parent).await?;
         }
+        place(ctx, &id, p).await?;
         finish(ctx, &id, p).await
     })
     .await
@@ -395,14 +402,94 @@ async fn finish(ctx: &Ctx<'_>, id: &str, p: &Properties) -> Result<Observed, Pro
     let mut observed = read_one(ctx, id)
         .await?
         .ok_or_else(|| crate::error::not_found(TYPE, id))?;
-    if p.contains_key("parent_id") {
+    if p.contains_key("parent_id") || p.contains_key("organizational_unit") {
         if let Some(parent) = parent_of(ctx, id).await? {
-            observed
-                .properties
-                .insert("parent_id".into(), json!(parent));
+            if p.contains_key("organizational_unit") {
+                let name = ou_name(ctx, &parent).await?;
+                put(&mut observed.properties, "organizational_unit", name);
+            }
+            if p.contains_key("parent_id") {
+                observed
+                    .properties
+                    .insert("parent_id".into(), json!(parent));
+            }
         }
     }
     Ok(observed)
+}
+
+/// The name of an OU by id; `None` for the root.
+async fn ou_name(ctx: &Ctx<'_>, id: &str) -> Result<Option<String>, ProviderError> {
+    if !id.starts_with("ou-") {
+        return Ok(None);
+    }
+    let answer = ctx
+        .org
+        .describe_organizational_unit()
+        .organizational_unit_id(id)
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    Ok(answer
+        .organizational_unit()
+        .and_then(|ou| ou.name())
+        .map(str::to_string))
+}
+
+/// The id of the OU named `name` under the organization's root, created when missing.
+async fn ensure_ou(ctx: &Ctx<'_>, name: &str) -> Result<String, ProviderError> {
+    let roots = ctx.org.list_roots().send().await.map_err(from_sdk)?;
+    let root = roots
+        .roots()
+        .first()
+        .and_then(|r| r.id())
+        .ok_or_else(|| invalid("the organization has no root"))?
+        .to_string();
+    let mut token = None;
+    loop {
+        let page = ctx
+            .org
+            .list_organizational_units_for_parent()
+            .parent_id(&root)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        if let Some(id) = page
+            .organizational_units()
+            .iter()
+            .find(|ou| ou.name() == Some(name))
+            .and_then(|ou| ou.id())
+        {
+            return Ok(id.to_string());
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            break;
+        }
+    }
+    let created = ctx
+        .org
+        .create_organizational_unit()
+        .parent_id(&root)
+        .name(name)
+        .send()
+        .await
+        .map_err(from_sdk)?;
+    created
+        .organizational_unit()
+        .and_then(|ou| ou.id())
+        .map(str::to_string)
+        .ok_or_else(|| invalid(format!("CreateOrganizationalUnit {name} returned no id")))
+}
+
+/// Moves the account into the OU `props` name, if any.
+async fn place(ctx: &Ctx<'_>, id: &str, props: &Properties) -> Result<(), ProviderError> {
+    if let Some(name) = str_opt(props, "organizational_unit")? {
+        let ou = ensure_ou(ctx, name).await?;
+        move_to(ctx, id, &ou).await?;
+    }
+    Ok(())
 }
 
 pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, ProviderError> {
@@ -412,6 +499,9 @@ pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, 
         if let Some(parent) = str_opt(new, "parent_id")? {
             move_to(ctx, &request.id, parent).await?;
         }
+    }
+    if changed(old, new, "organizational_unit") {
+        place(ctx, &request.id, new).await?;
     }
     let before = user_tags(old).unwrap_or_default();
     let after = user_tags(new)?;
