@@ -26,7 +26,7 @@ use resources::ec2::{
     security_group, subnet, vpc,
 };
 use resources::elbv2::{self, listener, load_balancer, target_group};
-use resources::organizations::{self, account};
+use resources::organizations::{self, account, policy};
 use terrace::provider::{
     CreateRequest, DeleteRequest, Observed, Provider, ProviderError, RateLimit, ReadRequest,
     ResourceSchema, UpdateRequest,
@@ -61,6 +61,7 @@ enum Kind {
     Elb(ElbKind),
     AutoScalingGroup,
     Account,
+    OrgPolicy,
 }
 
 impl Kind {
@@ -80,6 +81,7 @@ impl Kind {
             listener::TYPE => Kind::Elb(ElbKind::Listener),
             group::TYPE => Kind::AutoScalingGroup,
             account::TYPE => Kind::Account,
+            policy::TYPE => Kind::OrgPolicy,
             _ => {
                 return Err(invalid(format!(
                     "the aws provider has no type `{type_name}`"
@@ -93,12 +95,15 @@ impl Kind {
 macro_rules! dispatch {
     ($self:ident, $kind:expr, $region:expr, $op:ident, $request:expr) => {{
         let settings = &$self.clients.settings;
-        if $kind == Kind::Account {
+        if matches!($kind, Kind::Account | Kind::OrgPolicy) {
             let ctx = organizations::Ctx {
                 org: $self.clients.organizations(organizations::REGION).await,
                 settings,
             };
-            return account::$op(&ctx, $request).await;
+            return match $kind {
+                Kind::Account => account::$op(&ctx, $request).await,
+                _ => policy::$op(&ctx, $request).await,
+            };
         }
         let region = $self.clients.region($region).await?;
         match $kind {
@@ -138,7 +143,9 @@ macro_rules! dispatch {
                 };
                 group::$op(&ctx, $request).await
             }
-            Kind::Account => Err(invalid("organizations accounts are dispatched above")),
+            Kind::Account | Kind::OrgPolicy => {
+                Err(invalid("organizations types are dispatched above"))
+            }
         }
     }};
 }
@@ -213,6 +220,7 @@ impl Provider for AwsProvider {
             listener::schema(),
             group::schema(),
             account::schema(),
+            policy::schema(),
         ]
     }
 

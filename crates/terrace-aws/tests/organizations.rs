@@ -293,3 +293,60 @@ async fn accounts_are_placed_in_the_organizational_unit_named() {
     assert_eq!(moved.properties["organizational_unit"], "databases-gdpr");
     assert_eq!(parent_name(eu.id.clone()).await, "databases-gdpr");
 }
+
+/// Issue 13: a service control policy denying every region outside the group's, attached to
+/// the member account: SCPs are enabled on the root by the first create, the document reads
+/// back as a map (no drift from spacing), targets change in place, and delete detaches first.
+#[tokio::test]
+async fn a_region_guard_scp_is_attached_to_the_member_account() {
+    let moto = Moto::start();
+    let p = moto.provider();
+    let org = moto.organizations();
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let account = create(
+        &p,
+        "aws:organizations:Account",
+        "account",
+        json!({"email": "db-eu@example.com", "name": "db-eu"}),
+    )
+    .await;
+    let document = json!({"Version": "2012-10-17", "Statement": [{
+        "Sid": "DenyOutsideJurisdiction", "Effect": "Deny",
+        "NotAction": ["iam:*", "organizations:*", "sts:*", "support:*"], "Resource": "*",
+        "Condition": {"StringNotEquals": {"aws:RequestedRegion": ["eu-central-1", "eu-west-1"]}}}]});
+    let desired = json!({"name": "db-eu-regions", "description": "EU only", "content": document,
+                         "target_ids": [account.id]});
+    let scp = create(&p, "aws:organizations:Policy", "regions", desired.clone()).await;
+    assert_eq!(scp.properties["content"], document);
+    assert_eq!(scp.properties["target_ids"], json!([account.id]));
+    let roots = org.list_roots().send().await.unwrap();
+    assert!(roots.roots()[0].policy_types().iter().any(
+        |t| t.r#type() == Some(&aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+    ));
+    let attached = org
+        .list_policies_for_target()
+        .target_id(&account.id)
+        .filter(aws_sdk_organizations::types::PolicyType::ServiceControlPolicy)
+        .send()
+        .await
+        .unwrap();
+    assert!(attached
+        .policies()
+        .iter()
+        .any(|s| s.id() == Some(scp.id.as_str())));
+    let read = read_ids(&p, "aws:organizations:Policy", &[&scp.id]).await;
+    assert_eq!(read[0].properties["content"], document);
+
+    let mut detached = desired.clone();
+    detached["target_ids"] = json!([]);
+    let updated = update(&p, "aws:organizations:Policy", &scp.id, desired, detached).await;
+    assert_eq!(updated.properties["target_ids"], json!([]));
+    delete(&p, "aws:organizations:Policy", &scp.id).await;
+    assert!(read_ids(&p, "aws:organizations:Policy", &[&scp.id])
+        .await
+        .is_empty());
+}

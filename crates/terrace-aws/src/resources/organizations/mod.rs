@@ -1,6 +1,7 @@
 //! AWS Organizations types.
 
 pub mod account;
+pub mod policy;
 
 use crate::client::Settings;
 
