@@ -471,6 +471,7 @@ fn check_providers(
     resolved: crate::plan::providers::Resolved,
     stack: &mut StackPlan,
 ) -> Result<(), Error> {
+    stack.unknown_providers = resolved.unknown.clone();
     for change in &mut stack.changes {
         let provider = crate::provider::registry::provider_prefix(&change.type_name);
         if let Some(origin) = resolved.unknown.get(provider) {

@@ -226,25 +226,18 @@ mod tests {
         let spec =
             spec(json!({"aws": {"assume_role": {"account_id": "${accounts.outputs.account_id}"}}}));
         let known = resolve_with(&spec, &upstream(Value::String("123456789012".into())));
-        assert_eq!(
-            known,
-            Resolved::Known(
-                serde_json::from_value(
-                    json!({"aws": {"assume_role": {"account_id": "123456789012"}}})
-                )
-                .unwrap()
-            )
-        );
+        let expected: ProviderConfigs =
+            serde_json::from_value(json!({"aws": {"assume_role": {"account_id": "123456789012"}}}))
+                .unwrap();
+        assert_eq!(known.all_known(), Ok(expected));
         let unknown = resolve_with(
             &spec,
             &upstream(Value::Unknown("accounts/eu/aws (not applied yet)".into())),
         );
+        assert!(unknown.known.is_empty());
         assert_eq!(
-            unknown,
-            Resolved::Unknown {
-                provider: "aws".into(),
-                origin: "accounts/eu/aws (not applied yet)".into()
-            }
+            unknown.all_known(),
+            Err(("aws".into(), "accounts/eu/aws (not applied yet)".into()))
         );
         let links = BTreeMap::from([("accounts".to_string(), "accounts/eu/aws".to_string())]);
         assert_eq!(

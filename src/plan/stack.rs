@@ -352,6 +352,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
             .map(|p| format!("{:?} of `{}`", p.kind, p.resource).to_lowercase())
             .collect(),
         desired: spec.clone(),
+        unknown_providers: BTreeMap::new(),
     })
 }
 
