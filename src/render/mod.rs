@@ -648,6 +648,19 @@ fn context_for(
     context.insert("region", &stack.region);
     context.insert("zones", &stack.zones);
     context.insert("config", &config);
+    // The regions of the group's jurisdiction per cloud (`jurisdictions.yaml` plus
+    // terrace.yaml's `jurisdictions:`); empty for `global` or no residency.
+    let jurisdictions =
+        crate::policy::residency::Jurisdictions::load(&workspace.settings.jurisdictions);
+    let residency = group
+        .residency
+        .as_deref()
+        .unwrap_or(crate::policy::residency::GLOBAL);
+    let jurisdiction: BTreeMap<&str, Vec<String>> = ["aws", "gcp"]
+        .into_iter()
+        .map(|cloud| (cloud, jurisdictions.regions_of(residency, cloud)))
+        .collect();
+    context.insert("jurisdiction", &jurisdiction);
     context
 }
 

@@ -70,6 +70,14 @@ for account in accounts:
         tags = tags_of(org.list_tags_for_resource(ResourceId=account["Id"])["Tags"])
         owned("account", account["Id"], tags, management)
 
+try:
+    scps = org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+except org.exceptions.AWSOrganizationsNotInUseException:
+    scps = []
+for policy in scps:
+    tags = tags_of(org.list_tags_for_resource(ResourceId=policy["Id"])["Tags"])
+    owned("scp", policy["Id"], tags, management)
+
 places = [(management, BASE)] + [(a["Id"], assumed(a["Id"])) for a in accounts
                                  if a["Status"] == "ACTIVE" and a["Id"] != management]
 for (account, creds), region in [(p, r) for p in places for r in aws_regions]:
