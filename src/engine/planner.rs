@@ -323,12 +323,16 @@ async fn plan_moves(
                 continue;
             };
             let id = entry.id.clone();
-            states
+            let recorded = source.providers.clone();
+            let target_state = states
                 .entry(target.clone())
                 .or_insert(None)
-                .get_or_insert_with(|| StackState::new(target))
-                .resources
-                .insert(moved.to.clone(), entry);
+                .get_or_insert_with(|| StackState::new(target));
+            if target_state.resources.is_empty() && target_state.pending.is_empty() {
+                // The entry keeps reaching its object where it was created.
+                target_state.providers = recorded;
+            }
+            target_state.resources.insert(moved.to.clone(), entry);
             moves.push(crate::plan::PlannedMove {
                 from: moved.from.clone(),
                 to: crate::state::moves::ResourceAddress {

@@ -445,12 +445,42 @@ async fn ensure_ou(ctx: &Ctx<'_>, name: &str) -> Result<String, ProviderError> {
         .and_then(|r| r.id())
         .ok_or_else(|| invalid("the organization has no root"))?
         .to_string();
+    if let Some(id) = find_ou(ctx, &root, name).await? {
+        return Ok(id);
+    }
+    // Sent once: a retried create after a lost answer would make a second OU of the name
+    // (moto does not refuse it, AWS answers DuplicateOrganizationalUnitException); whatever
+    // happened, the OU is looked up again by name.
+    let created = ctx
+        .org
+        .create_organizational_unit()
+        .parent_id(&root)
+        .name(name)
+        .customize()
+        .config_override(super::no_retry())
+        .send()
+        .await;
+    match created.map_err(from_sdk_unretried) {
+        Ok(answer) => answer
+            .organizational_unit()
+            .and_then(|ou| ou.id())
+            .map(str::to_string)
+            .ok_or_else(|| invalid(format!("CreateOrganizationalUnit {name} returned no id"))),
+        Err(e) => match find_ou(ctx, &root, name).await? {
+            Some(id) => Ok(id),
+            None => Err(e),
+        },
+    }
+}
+
+/// The id of the OU named `name` directly under `parent`.
+async fn find_ou(ctx: &Ctx<'_>, parent: &str, name: &str) -> Result<Option<String>, ProviderError> {
     let mut token = None;
     loop {
         let page = ctx
             .org
             .list_organizational_units_for_parent()
-            .parent_id(&root)
+            .parent_id(parent)
             .set_next_token(token)
             .send()
             .await
@@ -461,26 +491,13 @@ async fn ensure_ou(ctx: &Ctx<'_>, name: &str) -> Result<String, ProviderError> {
             .find(|ou| ou.name() == Some(name))
             .and_then(|ou| ou.id())
         {
-            return Ok(id.to_string());
+            return Ok(Some(id.to_string()));
         }
         token = page.next_token().map(str::to_string);
         if token.is_none() {
-            break;
+            return Ok(None);
         }
     }
-    let created = ctx
-        .org
-        .create_organizational_unit()
-        .parent_id(&root)
-        .name(name)
-        .send()
-        .await
-        .map_err(from_sdk)?;
-    created
-        .organizational_unit()
-        .and_then(|ou| ou.id())
-        .map(str::to_string)
-        .ok_or_else(|| invalid(format!("CreateOrganizationalUnit {name} returned no id")))
 }
 
 /// Moves the account into the OU `props` name, if any.
