@@ -342,8 +342,8 @@ fn show_serial(serial: Option<u64>) -> String {
 }
 
 /// The registry the stack's provider calls go through, and the provider configuration to
-/// record in its state before the first operation (when it changes). A destroy uses the
-/// recorded configuration (where the resources are); otherwise the stack's `providers:`,
+/// record in its state before the first operation (when it changes). A destroy and a removed
+/// stack use the recorded configuration (where the resources are); otherwise the stack's `providers:`,
 /// resolved against the fresh upstream outputs, must be known and where the stack's resources
 /// are (see [`crate::plan::providers`]).
 fn stack_registry(
@@ -364,7 +364,9 @@ fn stack_registry(
         status: StackStatus::Failed,
         message,
     };
-    let effective = if plan.destroy {
+    // A destroy, or a stack removed from the configuration (it declares nothing), only
+    // deletes: where the resources are is what counts.
+    let effective = if plan.destroy || approved.desired.resources.is_empty() {
         state.providers.clone()
     } else {
         let inputs = ProviderInputs {
