@@ -278,9 +278,10 @@ pub struct AssumeRole {
     pub duration: Option<Duration>,
 }
 
-/// Credentials an assumed role's calls get are cached until this long before they expire,
-/// then fetched again (the SDK's lazy identity cache), so that no call starts with credentials
-/// about to lapse.
+/// Credentials an assumed role's calls get are cached until this long before they expire
+/// (less the SDK's random jitter of up to half of it: between 2.5 and 5 minutes), then fetched
+/// again by the SDK's lazy identity cache, so that no call starts with credentials about to
+/// lapse.
 pub const CREDENTIALS_REFRESH_BUFFER: Duration = Duration::from_secs(300);
 
 /// The shared configuration and the clients per service and region.
