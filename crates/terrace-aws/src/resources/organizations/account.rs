@@ -612,3 +612,41 @@ fn close_quota(id: &str, e: ProviderError) -> ProviderError {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_close_quota_is_said_plainly_and_states_are_read() {
+        let sdk = ProviderError::new(
+            ErrorKind::Invalid,
+            "ConstraintViolationException",
+            "You have exceeded close account quota for the past 30 days.",
+        );
+        let err = close_quota("123456789012", sdk);
+        assert_eq!(err.code, "CLOSE_ACCOUNT_QUOTA_EXCEEDED");
+        assert_eq!(err.kind, ErrorKind::Conflict);
+        assert!(
+            err.message.contains("10% of the member accounts"),
+            "{}",
+            err.message
+        );
+        assert!(err.message.contains("stays in state"), "{}", err.message);
+
+        let suspended = Account::builder()
+            .id("123456789012")
+            .name("db-eu")
+            .state(AccountState::Suspended)
+            .build();
+        assert!(!is_active(&suspended));
+        let reported = not_active(&suspended);
+        assert_eq!(reported.code, "AccountSUSPENDED");
+        // Only the retired field: read through it.
+        let legacy = Account::builder()
+            .id("1")
+            .status(AccountStatus::PendingClosure)
+            .build();
+        assert_eq!(state_of(&legacy), AccountState::PendingClosure);
+    }
+}
