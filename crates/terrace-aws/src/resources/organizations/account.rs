@@ -248,19 +248,6 @@ async fn active(ctx: &Ctx<'_>, id: &str) -> Result<Option<bool>, ProviderError> 
         .map(is_active))
 }
 
-fn create_tags(owner: &Ownership, p: &Properties) -> Result<Vec<Tag>, ProviderError> {
-    ownership::pairs(owner, &user_tags(p)?)
-        .into_iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| invalid(e.to_string()))
-        })
-        .collect()
-}
-
 pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, ProviderError> {
     let p = &request.properties;
     check_known(p, FIELDS, TYPE)?;
@@ -292,7 +279,7 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
             .set_iam_user_access_to_billing(
                 str_opt(p, "iam_user_access_to_billing")?.map(IamUserAccessToBilling::from),
             )
-            .set_tags(Some(create_tags(&request.ownership, p)?))
+            .set_tags(Some(super::tags(&request.ownership, p)?))
             .customize()
             .config_override(super::no_retry())
             .send()

@@ -15,10 +15,10 @@
 
 use super::Ctx;
 use crate::error::{from_sdk, invalid};
-use crate::ownership::{self, user_tags};
+use crate::ownership;
 use crate::props::{check_known, str_opt, str_req, strings};
 use crate::resources::common::{after_create, put};
-use aws_sdk_organizations::types::{PolicyType, Tag};
+use aws_sdk_organizations::types::PolicyType;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeSet;
 use terrace::provider::{
@@ -48,22 +48,6 @@ pub fn schema() -> ResourceSchema {
         },
         regional: false,
     }
-}
-
-fn tags_of(
-    p: &Properties,
-    owner: &terrace::provider::Ownership,
-) -> Result<Vec<Tag>, ProviderError> {
-    ownership::pairs(owner, &user_tags(p)?)
-        .into_iter()
-        .map(|(k, v)| {
-            Tag::builder()
-                .key(k)
-                .value(v)
-                .build()
-                .map_err(|e| invalid(e.to_string()))
-        })
-        .collect()
 }
 
 fn content_text(p: &Properties) -> Result<String, ProviderError> {
@@ -224,7 +208,7 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
         .description(str_opt(p, "description")?.unwrap_or_default())
         .content(content_text(p)?)
         .r#type(SCP)
-        .set_tags(Some(tags_of(p, &request.ownership)?))
+        .set_tags(Some(super::tags(&request.ownership, p)?))
         .send()
         .await
         .map_err(from_sdk)?;
