@@ -297,7 +297,7 @@ impl Renderer {
         check_moved(&spec, &moved_at, &mut problems);
         add_renamed_stack_moves(&mut spec);
         let templates = std::mem::take(&mut spec.providers);
-        spec.providers = stack_providers(&layer.spec.providers, templates, &spec);
+        spec.providers = stack_providers(&layer.spec.providers, templates);
         if problems.is_empty() {
             self.restore_secret_references(&mut spec);
             Ok(Rendered { spec, sources })
@@ -372,24 +372,35 @@ fn misindented(mut d: Diagnostic, text: &str) -> Diagnostic {
     d
 }
 
-/// A stack's provider configuration: the layer's, each key overridden by the templates', for
-/// the providers the stack's resources use (a layer of AWS and GCP stacks configures both).
+/// A stack's provider configuration: the layer's, each key overridden by the templates'.
+/// Validation checks the names; [`keep_used_providers`] then drops the providers the stack's
+/// resources do not use (a layer of AWS and GCP stacks configures both).
 fn stack_providers(
     layer: &BTreeMap<String, serde_json::Map<String, Json>>,
     templates: BTreeMap<String, serde_json::Map<String, Json>>,
-    spec: &StackSpec,
 ) -> BTreeMap<String, serde_json::Map<String, Json>> {
-    let used: std::collections::BTreeSet<&str> = spec
-        .resources
-        .values()
-        .map(|r| crate::provider::registry::provider_prefix(&r.type_name))
-        .collect();
     let mut merged = layer.clone();
     for (provider, config) in templates {
         merged.entry(provider).or_default().extend(config);
     }
-    merged.retain(|provider, _| used.contains(provider.as_str()));
     merged
+}
+
+/// The providers a stack's resources use (prefixes of their types).
+pub fn used_providers(spec: &StackSpec) -> std::collections::BTreeSet<&str> {
+    spec.resources
+        .values()
+        .map(|r| crate::provider::registry::provider_prefix(&r.type_name))
+        .collect()
+}
+
+/// Keeps the configuration of the providers the stack's resources use.
+pub fn keep_used_providers(spec: &mut StackSpec) {
+    let used: std::collections::BTreeSet<String> = used_providers(spec)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    spec.providers.retain(|provider, _| used.contains(provider));
 }
 
 /// Adds a template's resources, outputs and `moved:` entries to the stack's spec (duplicates
