@@ -62,11 +62,8 @@ pub enum MoveError {
     Pending(ResourceAddress),
     /// The two stacks reach their resources with different provider configurations (other
     /// accounts or projects): the entry would name an object the target cannot reach.
-    #[error(
-        "{0} lives where stack {1}'s provider configuration points ({2}), and stack {3}'s points \
-         elsewhere ({4}): Terrace does not move resources between accounts or projects"
-    )]
-    OtherPlace(ResourceAddress, String, String, String, String),
+    #[error("{0}")]
+    OtherPlace(String),
     /// The state backend failed.
     #[error(transparent)]
     State(#[from] StateError),
@@ -87,13 +84,14 @@ pub fn carry_providers(
         return Ok(());
     }
     let show = |s: &StackState| serde_json::to_string(&s.providers).unwrap_or_default();
-    Err(MoveError::OtherPlace(
-        from.clone(),
-        source.stack.clone(),
+    Err(MoveError::OtherPlace(format!(
+        "{from} lives where stack {}'s provider configuration points ({}), and stack {}'s \
+         points elsewhere ({}): Terrace does not move resources between accounts or projects",
+        source.stack,
         show(source),
-        target.stack.clone(),
-        show(target),
-    ))
+        target.stack,
+        show(target)
+    )))
 }
 
 /// What a move did.
@@ -364,7 +362,7 @@ mod tests {
         )
         .await;
         assert!(
-            matches!(refused, Err(MoveError::OtherPlace(..))),
+            matches!(refused, Err(MoveError::OtherPlace(_))),
             "{refused:?}"
         );
         let a = backend.load("networks/eu/a").await.unwrap().unwrap();
