@@ -340,6 +340,9 @@ async fn a_region_guard_scp_is_attached_to_the_member_account() {
         .any(|s| s.id() == Some(scp.id.as_str())));
     let read = read_ids(&p, "aws:organizations:Policy", &[&scp.id]).await;
     assert_eq!(read[0].properties["content"], document);
+    // A retried create (its answer was lost) adopts the policy of that name it made.
+    let again = create(&p, "aws:organizations:Policy", "regions", desired.clone()).await;
+    assert_eq!(again.id, scp.id);
 
     let mut detached = desired.clone();
     detached["target_ids"] = json!([]);

@@ -14,10 +14,10 @@
 //! tags of each.
 
 use super::Ctx;
-use crate::error::{from_sdk, invalid};
+use crate::error::{from_sdk, from_sdk_unretried, invalid};
 use crate::ownership;
 use crate::props::{check_known, str_opt, str_req, strings};
-use crate::resources::common::{after_create, put};
+use crate::resources::common::{after_create, create_once, put};
 use aws_sdk_organizations::types::PolicyType;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeSet;
@@ -197,29 +197,95 @@ async fn finish(ctx: &Ctx<'_>, id: &str) -> Result<Observed, ProviderError> {
         .ok_or_else(|| crate::error::not_found(TYPE, id))
 }
 
+/// The id of the SCP named `name`, if any (names are unique per organization).
+async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> Result<Option<String>, ProviderError> {
+    let mut token = None;
+    loop {
+        let page = ctx
+            .org
+            .list_policies()
+            .filter(SCP)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(from_sdk)?;
+        if let Some(id) = page
+            .policies()
+            .iter()
+            .find(|p| p.name() == Some(name))
+            .and_then(|p| p.id())
+        {
+            return Ok(Some(id.to_string()));
+        }
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(None);
+        }
+    }
+}
+
+/// A policy of this name that carries `owner`'s tags (a create whose answer was lost), or the
+/// conflict of a name taken by something else.
+async fn adopt(
+    ctx: &Ctx<'_>,
+    name: &str,
+    owner: &terrace::provider::Ownership,
+) -> Result<Option<String>, ProviderError> {
+    let Some(id) = find_by_name(ctx, name).await? else {
+        return Ok(None);
+    };
+    let found = observe(ctx, &id).await?;
+    if found.is_some_and(|o| o.ownership.as_ref() == Some(owner)) {
+        return Ok(Some(id));
+    }
+    Err(ProviderError::new(
+        ErrorKind::Conflict,
+        "DuplicatePolicyException",
+        format!("a policy named {name} exists ({id}) and is not this resource"),
+    ))
+}
+
 pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, ProviderError> {
     let p = &request.properties;
     check_known(p, FIELDS, TYPE)?;
+    let name = str_req(p, "name")?;
     enable_scps(ctx).await?;
-    let created = ctx
-        .org
-        .create_policy()
-        .name(str_req(p, "name")?)
-        .description(str_opt(p, "description")?.unwrap_or_default())
-        .content(content_text(p)?)
-        .r#type(SCP)
-        .set_tags(Some(super::tags(&request.ownership, p)?))
-        .send()
-        .await
-        .map_err(from_sdk)?;
-    let id = created
-        .policy()
-        .and_then(|p| p.policy_summary())
-        .and_then(|s| s.id())
-        .ok_or_else(|| invalid("CreatePolicy returned no id"))?
-        .to_string();
+    // CreatePolicy has no client token: a policy of this name that is ours is a retry after a
+    // lost answer, adopted; the create itself is sent without SDK retries.
+    let id = match adopt(ctx, name, &request.ownership).await? {
+        Some(id) => id,
+        None => {
+            let created = create_once(ctx.settings, || async {
+                ctx.org
+                    .create_policy()
+                    .name(name)
+                    .description(str_opt(p, "description")?.unwrap_or_default())
+                    .content(content_text(p)?)
+                    .r#type(SCP)
+                    .set_tags(Some(super::tags(&request.ownership, p)?))
+                    .customize()
+                    .config_override(super::no_retry())
+                    .send()
+                    .await
+                    .map_err(from_sdk_unretried)
+            })
+            .await?;
+            created
+                .policy()
+                .and_then(|p| p.policy_summary())
+                .and_then(|s| s.id())
+                .ok_or_else(|| invalid("CreatePolicy returned no id"))?
+                .to_string()
+        }
+    };
     after_create(&id, async {
-        attach(ctx, &id, &strings(p, "target_ids")?).await?;
+        let current = finish(ctx, &id).await?;
+        let have = strings(&current.properties, "target_ids")?;
+        let missing: Vec<String> = strings(p, "target_ids")?
+            .into_iter()
+            .filter(|t| !have.contains(t))
+            .collect();
+        attach(ctx, &id, &missing).await?;
         finish(ctx, &id).await
     })
     .await
