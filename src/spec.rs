@@ -26,6 +26,13 @@ pub struct StackSpec {
     /// apply does exactly what a targeted plan showed. `None`: the whole stack.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub only: Option<std::collections::BTreeSet<String>>,
+    /// The stack's own provider configuration, by provider name (`aws`, `gcp`): the layer's
+    /// `providers:` overlaid by its templates', kept for the providers the stack's resources
+    /// use. Raw: values may hold references (`${accounts.outputs.account_id}`), resolved like
+    /// properties (see [`crate::plan::providers`]). Empty: the workspace's providers as
+    /// configured in `terrace.yaml`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub providers: std::collections::BTreeMap<String, serde_json::Map<String, Json>>,
 }
 
 impl StackSpec {

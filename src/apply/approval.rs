@@ -18,8 +18,13 @@ pub fn exceeded(approved: &StackPlan, fresh: &StackPlan) -> Vec<String> {
             problems.push(describe(&change.name, approved_action, change));
             continue;
         }
-        if let Some(before) = before {
-            problems.extend(changed_known_values(before, change));
+        let provider = crate::provider::registry::provider_prefix(&change.type_name);
+        let unknown_provider = approved.unknown_providers.contains_key(provider);
+        match before {
+            Some(before) if !unknown_provider => {
+                problems.extend(changed_known_values(before, change))
+            }
+            _ => {}
         }
     }
     problems
@@ -113,12 +118,14 @@ mod tests {
             changes,
             outputs: Default::default(),
             pending: vec![],
+            unknown_providers: Default::default(),
             desired: crate::spec::StackSpec {
                 instance,
                 resources: Default::default(),
                 outputs: Default::default(),
                 moved: Vec::new(),
                 only: None,
+                providers: Default::default(),
             },
         }
     }
@@ -163,5 +170,27 @@ mod tests {
             exceeded(&approved, &fresh),
             vec!["`a`: field `value` was approved as 1, is now 2"]
         );
+    }
+
+    #[test]
+    fn values_of_a_provider_unknown_at_plan_time_may_be_completed() {
+        let mut approved = plan(vec![change(
+            "a",
+            Action::Create,
+            serde_json::json!({"zone": "zones/z"}),
+        )]);
+        let fresh = plan(vec![change(
+            "a",
+            Action::Create,
+            serde_json::json!({"zone": "projects/p/zones/z"}),
+        )]);
+        assert_eq!(exceeded(&approved, &fresh).len(), 1);
+        approved
+            .unknown_providers
+            .insert("test".into(), "accounts/eu/gcp (not applied yet)".into());
+        assert!(exceeded(&approved, &fresh).is_empty());
+        // Still no new action.
+        let fresh = plan(vec![change("b", Action::Create, serde_json::json!({}))]);
+        assert_eq!(exceeded(&approved, &fresh).len(), 1);
     }
 }

@@ -102,8 +102,7 @@ impl StackRun {
         let is_layer = |name: &str| self.plan.layers.iter().any(|l| l == name);
         let resolved =
             refs::resolve_map(&spec.properties, &resolver, &is_layer).map_err(|e| e.to_string())?;
-        let resolved =
-            crate::plan::compare::normalized(&self.context.registry, &spec.type_name, resolved);
+        let resolved = crate::plan::compare::normalized(&self.registry, &spec.type_name, resolved);
         resolved
             .into_iter()
             .map(|(k, v)| match v.to_known_json() {
@@ -208,7 +207,7 @@ impl StackRun {
     }
 
     fn provider_of(&self, type_name: &str) -> Result<(Arc<dyn Provider>, String), String> {
-        let registry = &self.context.registry;
+        let registry = &self.registry;
         let provider = registry
             .provider_for_type(type_name)
             .ok_or_else(|| format!("no provider for type `{type_name}`"))?;

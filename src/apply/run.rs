@@ -150,19 +150,25 @@ async fn run_locked(
         });
     }
     let state = loaded.unwrap_or_else(|| StackState::new(name));
+    let upstream = upstream_outputs(context, approved, fresh).await?;
+    let (registry, record) = stack_registry(context, plan, approved, &state, &upstream)?;
     let run = Arc::new(StackRun {
         context: context.clone(),
         plan: plan.clone(),
         index,
         base_serial: state.snapshot_serial.unwrap_or(0),
         state: Mutex::new(state),
-        upstream: upstream_outputs(context, approved, fresh).await?,
+        registry,
+        upstream,
         reuse_keys: Mutex::new(HashMap::new()),
         journalled: Mutex::new(false),
         events: events.clone(),
         created,
         replanned: std::sync::OnceLock::new(),
     });
+    if let Some(providers) = record {
+        run.journal(JournalEntry::Providers { providers }).await?;
+    }
     let observations = run.reconcile().await?;
     let replanned = run.replan(&observations)?;
     let problems = approval::exceeded(approved, &replanned);
@@ -288,12 +294,18 @@ async fn cleanup_locked(
         })
         .collect();
     let (op_list, edges) = ops::build(&changes, &state);
+    let registry = crate::plan::providers::registry_for(
+        &context.registry,
+        &state.providers,
+        context.secrets.as_deref(),
+    )?;
     let run = Arc::new(StackRun {
         context: context.clone(),
         plan: plan.clone(),
         index,
         base_serial: state.snapshot_serial.unwrap_or(0),
         state: Mutex::new(state),
+        registry,
         upstream: BTreeMap::new(),
         reuse_keys: Mutex::new(HashMap::new()),
         journalled: Mutex::new(false),
@@ -329,6 +341,63 @@ fn show_serial(serial: Option<u64>) -> String {
         .unwrap_or_else(|| "none".into())
 }
 
+/// The registry the stack's provider calls go through, and the provider configuration to
+/// record in its state before the first operation (when it changes). A destroy and a removed
+/// stack use the recorded configuration (where the resources are); otherwise the stack's `providers:`,
+/// resolved against the fresh upstream outputs, must be known and where the stack's resources
+/// are (see [`crate::plan::providers`]).
+fn stack_registry(
+    context: &ApplyContext,
+    plan: &Plan,
+    approved: &StackPlan,
+    state: &StackState,
+    upstream: &BTreeMap<String, ValueMap>,
+) -> Result<
+    (
+        crate::provider::Registry,
+        Option<crate::plan::providers::ProviderConfigs>,
+    ),
+    Stop,
+> {
+    use crate::plan::providers::{self, ProviderInputs};
+    let failed = |message: String| Stop {
+        status: StackStatus::Failed,
+        message,
+    };
+    // A destroy, or a stack removed from the configuration (it declares nothing), only
+    // deletes: where the resources are is what counts.
+    let effective = if plan.destroy || approved.desired.resources.is_empty() {
+        state.providers.clone()
+    } else {
+        let inputs = ProviderInputs {
+            upstream,
+            layer_links: &approved.layer_links,
+            config: &plan.config,
+            layers: &plan.layers,
+        };
+        let resolved =
+            providers::resolve(&approved.desired, &inputs).map_err(|e| failed(e.to_string()))?;
+        let desired = resolved.all_known().map_err(|(provider, origin)| {
+            failed(format!(
+                "the {provider} provider configuration is still unknown ({origin}); apply \
+                 the stacks it reads first"
+            ))
+        })?;
+        providers::check_unmoved(&approved.stack.name, Some(state), &desired).map_err(
+            |message| Stop {
+                status: StackStatus::Refused,
+                message,
+            },
+        )?;
+        desired
+    };
+    let registry =
+        providers::registry_for(&context.registry, &effective, context.secrets.as_deref())
+            .map_err(failed)?;
+    let record = (effective != state.providers).then_some(effective);
+    Ok((registry, record))
+}
+
 /// Outputs of the stacks this one reads: fresh from this run, else from their state.
 async fn upstream_outputs(
     context: &ApplyContext,
@@ -362,6 +431,8 @@ pub(super) struct StackRun {
     index: usize,
     base_serial: u64,
     pub(super) state: Mutex<StackState>,
+    /// The workspace's providers, bound to the stack's provider configuration.
+    pub(super) registry: crate::provider::Registry,
     pub(super) upstream: BTreeMap<String, ValueMap>,
     /// Idempotency keys of interrupted creates, reused by the next create of that resource.
     pub(super) reuse_keys: Mutex<HashMap<String, String>>,
@@ -430,7 +501,7 @@ impl StackRun {
             }
         }
         let refreshed = refresh_stack(
-            &self.context.registry,
+            &self.registry,
             &self.context.limits,
             &self.context.workspace,
             &snapshot,
@@ -545,7 +616,7 @@ impl StackRun {
             layer_links: &approved.layer_links,
             config: &self.plan.config,
             layers: &self.plan.layers,
-            registry: &self.context.registry,
+            registry: &self.registry,
             destroy: self.plan.destroy,
             secrets: self.secrets(),
         };

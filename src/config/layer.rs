@@ -34,6 +34,11 @@ pub struct LayerFile {
     /// Staged rollout of this layer's stacks (overrides group and terrace.yaml settings).
     #[serde(default)]
     pub rollout: Option<crate::rollout::RolloutSettings>,
+    /// Provider configuration of the layer's stacks, by provider name (`aws: {assume_role:
+    /// ...}`, `gcp: {project: ...}`); values may hold references. A template's `providers:`
+    /// overrides it key by key. Only the providers a stack's resources use are kept.
+    #[serde(default)]
+    pub providers: std::collections::BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A loaded layer with its templates.

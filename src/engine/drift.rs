@@ -141,8 +141,9 @@ impl Terrace {
         report
             .outside_jurisdiction
             .extend(self.misplaced(name, &state));
+        let registry = self.registry_for(&state.providers)?;
         let refreshed = refresh_stack(
-            &self.registry,
+            &registry,
             &self.limits,
             &self.workspace.name,
             &state,

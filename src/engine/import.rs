@@ -32,10 +32,12 @@ impl Terrace {
                 suggest(resource, names)
             ))
         })?;
-        let provider = self
-            .registry
-            .provider_for_type(&spec.type_name)
-            .ok_or_else(|| Error::usage(format!("no provider for `{}`", spec.type_name)))?;
+        if self.registry.provider_for_type(&spec.type_name).is_none() {
+            return Err(Error::usage(format!(
+                "no provider for `{}`",
+                spec.type_name
+            )));
+        }
         let lock = self.lock_stack(stack, "import", lock_timeout).await?;
         let result = async {
             let mut state = self
@@ -50,6 +52,12 @@ impl Terrace {
                     existing.id
                 )));
             }
+            let configs = self.stack_providers(stack, &state).await?;
+            let registry = self.registry_for(&configs)?;
+            state.providers = configs;
+            let provider = registry
+                .provider_for_type(&spec.type_name)
+                .ok_or_else(|| Error::usage(format!("no provider for `{}`", spec.type_name)))?;
             let observed = provider
                 .import(&spec.type_name, spec.region.as_deref(), id)
                 .await

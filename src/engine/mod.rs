@@ -9,6 +9,7 @@ mod locks;
 mod moves;
 mod part;
 mod planner;
+mod providers;
 mod removed;
 pub mod select;
 mod selection;
@@ -173,6 +174,9 @@ impl Terrace {
             return Err(Error::Invalid(Diagnostics(problems)));
         }
         default_regions(&mut rendered, &registry);
+        for stack in &mut rendered {
+            crate::render::keep_used_providers(&mut stack.spec);
+        }
         let mut by_name: BTreeMap<String, Rendered> = rendered
             .into_iter()
             .map(|r| (r.spec.instance.name.clone(), r))

@@ -118,6 +118,20 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
             .get(name)
             .cloned()
             .unwrap_or_default();
+        let resolved = if destroy {
+            None
+        } else {
+            Some(resolve_providers(
+                terrace, &spec, &upstream, &links, &layers,
+            )?)
+        };
+        // Desired values are put in the form the cloud reads back by the provider the stack's
+        // calls go through (a GCP link completed with the stack's project).
+        let configs = match resolved.as_ref().map(|r| r.clone().all_known()) {
+            Some(Ok(desired)) => desired,
+            _ => crate::plan::providers::recorded(state),
+        };
+        let registry = terrace.registry_for(&configs)?;
         let inputs = StackInputs {
             spec: &spec,
             state,
@@ -126,11 +140,14 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
             layer_links: &links,
             config: &terrace.workspace.settings.config,
             layers: &layers,
-            registry: &terrace.registry,
+            registry: &registry,
             destroy,
             secrets: terrace.secrets.as_deref(),
         };
         let mut stack = plan_stack(&inputs)?;
+        if let Some(resolved) = resolved {
+            check_providers(&spec, state, resolved, &mut stack)?;
+        }
         if unstated.contains(name) {
             // A state made up for the plan to hold moved entries: none is stored yet.
             stack.serial = None;
@@ -306,12 +323,16 @@ async fn plan_moves(
                 continue;
             };
             let id = entry.id.clone();
-            states
+            let recorded = source.providers.clone();
+            let target_state = states
                 .entry(target.clone())
                 .or_insert(None)
-                .get_or_insert_with(|| StackState::new(target))
-                .resources
-                .insert(moved.to.clone(), entry);
+                .get_or_insert_with(|| StackState::new(target));
+            if target_state.resources.is_empty() && target_state.pending.is_empty() {
+                // The entry keeps reaching its object where it was created.
+                target_state.providers = recorded;
+            }
+            target_state.resources.insert(moved.to.clone(), entry);
             moves.push(crate::plan::PlannedMove {
                 from: moved.from.clone(),
                 to: crate::state::moves::ResourceAddress {
@@ -401,8 +422,16 @@ async fn refresh_all(
             .map(|state| (name, state))
     }))
     .map(|(name, state)| async move {
-        let refreshed = refresh_stack(
+        // Existing resources are read where they were created (see `plan::providers`).
+        let recorded = crate::plan::providers::recorded(Some(state));
+        let registry = crate::plan::providers::registry_for(
             &terrace.registry,
+            &recorded,
+            terrace.secrets.as_deref(),
+        )
+        .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
+        let refreshed = refresh_stack(
+            &registry,
             &terrace.limits,
             &terrace.workspace.name,
             state,
@@ -418,6 +447,49 @@ async fn refresh_all(
     .buffer_unordered(parallel)
     .try_collect()
     .await
+}
+
+/// The stack's provider configuration, resolved against the planned upstream outputs.
+fn resolve_providers(
+    terrace: &Terrace,
+    spec: &StackSpec,
+    upstream: &BTreeMap<String, ValueMap>,
+    links: &BTreeMap<String, String>,
+    layers: &[String],
+) -> Result<crate::plan::providers::Resolved, Error> {
+    let inputs = crate::plan::providers::ProviderInputs {
+        upstream,
+        layer_links: links,
+        config: &terrace.workspace.settings.config,
+        layers,
+    };
+    Ok(crate::plan::providers::resolve(spec, &inputs)?)
+}
+
+/// A known provider configuration must be where the stack's resources are; an unknown one (an
+/// account this apply creates) leaves the stack's changes known after apply, which the plan
+/// says on each change of that provider.
+fn check_providers(
+    spec: &StackSpec,
+    state: Option<&StackState>,
+    resolved: crate::plan::providers::Resolved,
+    stack: &mut StackPlan,
+) -> Result<(), Error> {
+    stack.unknown_providers = resolved.unknown.clone();
+    for change in &mut stack.changes {
+        let provider = crate::provider::registry::provider_prefix(&change.type_name);
+        if let Some(origin) = resolved.unknown.get(provider) {
+            change.notes.push(format!(
+                "the stack's {provider} provider configuration is known after apply \
+                 (it reads {origin})"
+            ));
+        }
+    }
+    match resolved.all_known() {
+        Ok(desired) => crate::plan::providers::check_unmoved(&spec.instance.name, state, &desired)
+            .map_err(Error::usage),
+        Err(_) => Ok(()),
+    }
 }
 
 /// Outputs of the stacks `stack` reads: planned in this run, else from state, else unknown.

@@ -56,6 +56,7 @@ pub(super) fn selected(
                 outputs: Default::default(),
                 moved: Vec::new(),
                 only,
+                providers: Default::default(),
             };
             (spec, state.clone())
         })

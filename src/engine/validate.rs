@@ -362,6 +362,26 @@ impl Checker<'_> {
         {
             values.push((Site::Output { name }, value));
         }
+        let used = crate::render::used_providers(&rendered.spec);
+        for (provider, config) in &rendered.spec.providers {
+            if self.registry.provider(provider).is_none() {
+                let site = Site::Provider { provider, key: "" };
+                self.problems.push(
+                    Diagnostic::new(
+                        site.locate(rendered),
+                        format!("`providers:` names `{provider}`, which is not a provider"),
+                    )
+                    .help(suggest(provider, self.registry.provider_names())),
+                );
+                continue;
+            }
+            if !used.contains(provider.as_str()) {
+                continue; // configures the layer's other stacks
+            }
+            for (key, value) in config.iter().filter(|(_, v)| contains_reference(v)) {
+                values.push((Site::Provider { provider, key }, value));
+            }
+        }
         let is_layer = |n: &str| self.workspace.layer(n).is_some();
         for (site, value) in values {
             let mut found = Vec::new();
@@ -597,6 +617,11 @@ enum Site<'a> {
     Output {
         name: &'a str,
     },
+    /// A value of the stack's provider configuration (a template's or the layer's).
+    Provider {
+        provider: &'a str,
+        key: &'a str,
+    },
 }
 
 impl Site<'_> {
@@ -623,6 +648,25 @@ impl Site<'_> {
                     .map(|s| s.template.clone())
                     .unwrap_or_default();
                 rendered.locate(&template, &[Seg::Key("outputs"), Seg::Key(name)])
+            }
+            Site::Provider { provider, key } => {
+                let full = [Seg::Key("providers"), Seg::Key(provider), Seg::Key(key)];
+                let path = if key.is_empty() {
+                    &full[..2]
+                } else {
+                    &full[..]
+                };
+                match rendered
+                    .sources
+                    .iter()
+                    .find(|s| crate::config::yaml::locate(&s.text, path).is_some())
+                {
+                    Some(source) => rendered.locate(&source.template, path),
+                    None => Location::file(format!(
+                        "stacks/{}/layer.yaml",
+                        rendered.spec.instance.layer
+                    )),
+                }
             }
         }
     }

@@ -11,6 +11,7 @@ pub mod compare;
 pub mod diff;
 pub mod ops;
 pub mod order;
+pub mod providers;
 pub mod stack;
 
 use crate::config::StackInstance;
@@ -170,6 +171,11 @@ pub struct StackPlan {
     pub pending: Vec<String>,
     /// The desired content, for re-planning at apply time.
     pub desired: StackSpec,
+    /// Providers whose stack configuration was unknown at plan time (provider → where the
+    /// unknown value comes from): what the cloud makes of their resources' values is known
+    /// after apply, so the re-plan at apply may complete them (a GCP link gets the project).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unknown_providers: BTreeMap<String, String>,
 }
 
 impl StackPlan {

@@ -70,6 +70,16 @@ pub enum StackPlanError {
         /// What happened, for a person.
         message: String,
     },
+    /// The stack's provider configuration cannot be resolved.
+    #[error("stack {stack}: providers.{provider}: {message}")]
+    Provider {
+        /// Stack name.
+        stack: String,
+        /// Provider name.
+        provider: String,
+        /// What happened, for a person.
+        message: String,
+    },
     /// The changes cannot be put in an order the cloud accepts (see [`super::order`]).
     #[error("stack {stack}: {message}")]
     Order {
@@ -342,6 +352,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
             .map(|p| format!("{:?} of `{}`", p.kind, p.resource).to_lowercase())
             .collect(),
         desired: spec.clone(),
+        unknown_providers: BTreeMap::new(),
     })
 }
 

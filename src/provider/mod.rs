@@ -195,6 +195,27 @@ pub trait Provider: Send + Sync + 'static {
         None
     }
 
+    /// This provider bound to one stack's provider configuration (the stack's `providers:`
+    /// entry, references resolved): other credentials (an assumed role), another project.
+    /// The configuration's keys are the provider's own; an unknown key or a value of the wrong
+    /// shape is an `Invalid` error. Network-free: credentials are fetched on first use.
+    /// Providers cache what they build per configuration, so that stacks sharing one share
+    /// clients and credentials. The default takes no configuration.
+    fn configure(
+        &self,
+        config: &Properties,
+    ) -> Result<std::sync::Arc<dyn Provider>, ProviderError> {
+        Err(ProviderError::new(
+            ErrorKind::Invalid,
+            "NoStackConfiguration",
+            format!(
+                "the {} provider takes no per-stack configuration (got keys: {})",
+                self.name(),
+                config.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        ))
+    }
+
     /// Batched read: every requested resource that exists (missing ones are simply absent).
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError>;
 

@@ -39,6 +39,29 @@ impl Registry {
         self.providers.get(provider_prefix(type_name))
     }
 
+    /// This registry with the providers named in `configs` bound to their configuration
+    /// ([`Provider::configure`]); schemas and backends are shared. Empty `configs`: a clone.
+    /// Errors name the provider (no such provider, or its own refusal of the configuration).
+    pub fn configured(
+        &self,
+        configs: &BTreeMap<String, super::Properties>,
+    ) -> Result<Registry, super::ProviderError> {
+        let mut registry = self.clone();
+        for (name, config) in configs {
+            let provider = self.providers.get(name).ok_or_else(|| {
+                super::ProviderError::new(
+                    super::ErrorKind::Invalid,
+                    "NoProvider",
+                    format!("`providers:` configures `{name}`, which is not a provider"),
+                )
+            })?;
+            registry
+                .providers
+                .insert(name.clone(), provider.configure(config)?);
+        }
+        Ok(registry)
+    }
+
     /// The schema of a resource type.
     pub fn schema(&self, type_name: &str) -> Option<&Arc<ResourceSchema>> {
         self.schemas.get(type_name)

@@ -27,6 +27,9 @@ struct Document {
     /// `- {from: OLD, to: NEW}`; `from` may name another stack: `STACK:RESOURCE`.
     #[serde(default)]
     moved: Vec<MovedDecl>,
+    /// The stack's provider configuration, over the layer's (see [`StackSpec::providers`]).
+    #[serde(default)]
+    providers: BTreeMap<String, serde_json::Map<String, Json>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -257,6 +260,7 @@ impl Renderer {
             outputs: IndexMap::new(),
             moved: Vec::new(),
             only: None,
+            providers: Default::default(),
         };
         let mut sources = Vec::new();
         let mut problems = Vec::new();
@@ -298,6 +302,8 @@ impl Renderer {
         }
         check_moved(&spec, &moved_at, &mut problems);
         add_renamed_stack_moves(&mut spec);
+        let templates = std::mem::take(&mut spec.providers);
+        spec.providers = stack_providers(&layer.spec.providers, templates);
         if problems.is_empty() {
             self.restore_secret_references(&mut spec);
             Ok(Rendered { spec, sources })
@@ -313,6 +319,7 @@ fn parse_document(template: &str, stack: &str, text: &str) -> Result<Document, D
             resources: IndexMap::new(),
             outputs: IndexMap::new(),
             moved: Vec::new(),
+            providers: BTreeMap::new(),
         });
     }
     yaml::parse::<Document>(std::path::Path::new(template), text).map_err(|mut d| {
@@ -371,6 +378,37 @@ fn misindented(mut d: Diagnostic, text: &str) -> Diagnostic {
     d
 }
 
+/// A stack's provider configuration: the layer's, each key overridden by the templates'.
+/// Validation checks the names; [`keep_used_providers`] then drops the providers the stack's
+/// resources do not use (a layer of AWS and GCP stacks configures both).
+fn stack_providers(
+    layer: &BTreeMap<String, serde_json::Map<String, Json>>,
+    templates: BTreeMap<String, serde_json::Map<String, Json>>,
+) -> BTreeMap<String, serde_json::Map<String, Json>> {
+    let mut merged = layer.clone();
+    for (provider, config) in templates {
+        merged.entry(provider).or_default().extend(config);
+    }
+    merged
+}
+
+/// The providers a stack's resources use (prefixes of their types).
+pub fn used_providers(spec: &StackSpec) -> std::collections::BTreeSet<&str> {
+    spec.resources
+        .values()
+        .map(|r| crate::provider::registry::provider_prefix(&r.type_name))
+        .collect()
+}
+
+/// Keeps the configuration of the providers the stack's resources use.
+pub fn keep_used_providers(spec: &mut StackSpec) {
+    let used: std::collections::BTreeSet<String> = used_providers(spec)
+        .into_iter()
+        .map(str::to_string)
+        .collect();
+    spec.providers.retain(|provider, _| used.contains(provider));
+}
+
 /// Adds a template's resources, outputs and `moved:` entries to the stack's spec (duplicates
 /// become problems); returns where each `moved:` entry is, for [`check_moved`].
 fn merge(
@@ -382,6 +420,9 @@ fn merge(
     problems: &mut Vec<Diagnostic>,
 ) -> Vec<Location> {
     let mut moved_at = Vec::new();
+    for (provider, config) in document.providers {
+        spec.providers.entry(provider).or_default().extend(config);
+    }
     let template = source.template.as_str();
     let context = format!("rendered for stack {}", stack.name);
     let place = |source: &RenderedSource, path: &[yaml::Seg]| match yaml::locate(&source.text, path)
@@ -560,6 +601,9 @@ impl Renderer {
         for value in spec.outputs.values_mut() {
             self.restore(value);
         }
+        for value in spec.providers.values_mut().flat_map(|c| c.values_mut()) {
+            self.restore(value);
+        }
     }
 
     fn restore(&self, value: &mut Json) {
@@ -660,6 +704,19 @@ fn context_for(
     context.insert("region", &stack.region);
     context.insert("zones", &stack.zones);
     context.insert("config", &config);
+    // The regions of the group's jurisdiction per cloud (`jurisdictions.yaml` plus
+    // terrace.yaml's `jurisdictions:`); empty for `global` or no residency.
+    let jurisdictions =
+        crate::policy::residency::Jurisdictions::load(&workspace.settings.jurisdictions);
+    let residency = group
+        .residency
+        .as_deref()
+        .unwrap_or(crate::policy::residency::GLOBAL);
+    let jurisdiction: BTreeMap<&str, Vec<String>> = ["aws", "gcp"]
+        .into_iter()
+        .map(|cloud| (cloud, jurisdictions.regions_of(residency, cloud)))
+        .collect();
+    context.insert("jurisdiction", &jurisdiction);
     context
 }
 

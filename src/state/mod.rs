@@ -36,6 +36,12 @@ pub struct StackState {
     /// Outputs, by name.
     #[serde(default)]
     pub outputs: BTreeMap<String, Json>,
+    /// The provider configuration the stack's resources were created with (its `providers:`,
+    /// resolved; secrets sealed), by provider name: where they live (an assumed role's
+    /// account, a project). Recorded before the first operation that uses it; empty: the
+    /// workspace's providers.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub providers: BTreeMap<String, Properties>,
     /// Operations started but whose result was never recorded (a crash, a lost answer).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<PendingOperation>,
@@ -151,6 +157,12 @@ pub enum JournalEntry {
         /// The error.
         error: String,
     },
+    /// The stack's operations from here on use this provider configuration (see
+    /// [`StackState::providers`]); written before the first of them.
+    Providers {
+        /// Provider name → resolved configuration.
+        providers: BTreeMap<String, Properties>,
+    },
 }
 
 impl StackState {
@@ -164,6 +176,7 @@ impl StackState {
             resources: BTreeMap::new(),
             outputs: BTreeMap::new(),
             pending: Vec::new(),
+            providers: BTreeMap::new(),
             updated_at: None,
             snapshot_serial: None,
         }
@@ -220,6 +233,7 @@ impl StackState {
                 }
             }
             JournalEntry::Failed { operation, .. } => self.pending.retain(|p| &p.id != operation),
+            JournalEntry::Providers { providers } => self.providers = providers.clone(),
         }
     }
 }

@@ -60,9 +60,38 @@ pub enum MoveError {
         "{0} has an operation pending from an interrupted apply; run an apply first to settle it"
     )]
     Pending(ResourceAddress),
+    /// The two stacks reach their resources with different provider configurations (other
+    /// accounts or projects): the entry would name an object the target cannot reach.
+    #[error("{0}")]
+    OtherPlace(String),
     /// The state backend failed.
     #[error(transparent)]
     State(#[from] StateError),
+}
+
+/// A target stack takes over the source's provider configuration with its first entry; a
+/// target holding resources elsewhere refuses the entry.
+pub fn carry_providers(
+    source: &StackState,
+    target: &mut StackState,
+    from: &ResourceAddress,
+) -> Result<(), MoveError> {
+    if source.providers == target.providers {
+        return Ok(());
+    }
+    if target.resources.is_empty() && target.pending.is_empty() {
+        target.providers = source.providers.clone();
+        return Ok(());
+    }
+    let show = |s: &StackState| serde_json::to_string(&s.providers).unwrap_or_default();
+    Err(MoveError::OtherPlace(format!(
+        "{from} lives where stack {}'s provider configuration points ({}), and stack {}'s \
+         points elsewhere ({}): Terrace does not move resources between accounts or projects",
+        source.stack,
+        show(source),
+        target.stack,
+        show(target)
+    )))
 }
 
 /// What a move did.
@@ -150,6 +179,8 @@ async fn move_locked(
     let id = entry.id.clone();
     if same_stack {
         target.resources.remove(&from.resource);
+    } else {
+        carry_providers(&source, &mut target, from)?;
     }
     target.resources.insert(to.resource.clone(), entry);
     save(backend, &mut target).await?;
@@ -287,5 +318,54 @@ mod tests {
             .resources
             .is_empty());
         assert!(ResourceAddress::parse("no-colon").is_err());
+    }
+
+    #[tokio::test]
+    async fn an_entry_keeps_the_provider_configuration_it_lives_under() {
+        let backend = MemoryBackend::default();
+        let account = |id: &str| {
+            let mut config = crate::provider::Properties::new();
+            config.insert("assume_role".into(), serde_json::json!({"account_id": id}));
+            std::collections::BTreeMap::from([("aws".to_string(), config)])
+        };
+        let mut a = StackState::new("networks/eu/a");
+        a.providers = account("111111111111");
+        a.resources.insert("vpc".into(), entry("vpc-1"));
+        a.resources.insert("igw".into(), entry("igw-1"));
+        backend.save(&a, None).await.unwrap();
+        let mut c = StackState::new("networks/eu/c");
+        c.providers = account("222222222222");
+        c.resources.insert("vpc".into(), entry("vpc-9"));
+        backend.save(&c, None).await.unwrap();
+        let wait = Duration::from_millis(10);
+        move_entry(
+            &backend,
+            &at("networks/eu/a:vpc"),
+            &at("networks/eu/b:vpc"),
+            None,
+            wait,
+        )
+        .await
+        .unwrap();
+        let b = backend.load("networks/eu/b").await.unwrap().unwrap();
+        assert_eq!(
+            b.providers,
+            account("111111111111"),
+            "a new stack takes it over"
+        );
+        let refused = move_entry(
+            &backend,
+            &at("networks/eu/a:igw"),
+            &at("networks/eu/c:igw"),
+            None,
+            wait,
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(MoveError::OtherPlace(_))),
+            "{refused:?}"
+        );
+        let a = backend.load("networks/eu/a").await.unwrap().unwrap();
+        assert!(a.resources.contains_key("igw"), "nothing moved");
     }
 }

@@ -153,6 +153,16 @@ impl Provider for MockProvider {
         self.schemas.clone()
     }
 
+    /// Any stack configuration (an assumed role, a project): the mock has one cloud, which
+    /// every account and project of the workspace shares (ids are unique in it).
+    fn configure(&self, _config: &Properties) -> Result<Arc<dyn Provider>, ProviderError> {
+        Ok(Arc::new(MockProvider {
+            name: self.name.clone(),
+            schemas: self.schemas.clone(),
+            world: self.world.clone(),
+        }))
+    }
+
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
         self.world.cloud.read(&request)
     }

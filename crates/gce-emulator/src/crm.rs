@@ -22,6 +22,9 @@ const PROJECT_TYPE: &str = "type.googleapis.com/google.cloud.resourcemanager.v3.
 pub struct CrmState {
     pub projects: BTreeMap<String, Value>,
     pub operations: BTreeMap<String, CrmOp>,
+    /// Billing links and enabled services ([`crate::bootstrap`]).
+    #[serde(default)]
+    pub bootstrap: crate::bootstrap::BootstrapState,
 }
 
 /// A `google.longrunning.Operation` plus the change it still has to make.
@@ -234,7 +237,7 @@ fn set_state(crm: &mut CrmState, id: &str, state: &str) -> Option<Value> {
 }
 
 /// Finds a project by projectId or by `projects/<number>`'s number.
-fn resolve(crm: &CrmState, key: &str) -> Option<String> {
+pub(crate) fn resolve(crm: &CrmState, key: &str) -> Option<String> {
     if crm.projects.contains_key(key) {
         return Some(key.to_string());
     }

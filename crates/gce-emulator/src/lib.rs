@@ -5,6 +5,7 @@
 //! address and a shutdown handle; the `gce-emulator` binary wraps the same function.
 
 pub mod app;
+pub mod bootstrap;
 pub mod collection;
 pub mod config;
 pub mod crm;

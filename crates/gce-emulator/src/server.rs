@@ -24,6 +24,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/compute/v1/{*rest}", any(compute))
         .route("/v3/{*rest}", any(resource_manager))
+        .route("/v1/{*rest}", any(billing_and_services))
         .route("/_emulator/reset", post(reset))
         .route(
             "/_emulator/health",
@@ -51,6 +52,9 @@ async fn compute(
 ) -> Response {
     if let Some(fault) = app.roll_fault() {
         return fault.into_response();
+    }
+    if let Some(refused) = crate::bootstrap::gate(&app, uri.path()) {
+        return refused;
     }
     let query = Query::parse(raw.as_deref());
     let rest = uri.path().strip_prefix("/compute/v1/").unwrap_or_default();
@@ -83,6 +87,19 @@ async fn resource_manager(
         Ok(v) => Json(v).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// Cloud Billing's `billingInfo` and Service Usage ([`crate::bootstrap`]).
+async fn billing_and_services(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let rest = uri.path().strip_prefix("/v1/").unwrap_or_default();
+    let query = Query::parse(raw.as_deref());
+    crate::bootstrap::handle(&app, &method, rest, &query, &body)
 }
 
 /// Refuses regions and zones that do not exist.

@@ -704,3 +704,115 @@ fn binary_prints_its_address_and_honours_environment_knobs() {
     );
     assert_eq!(health.unwrap(), 200, "admin endpoints are not faulted");
 }
+
+/// A project created through Resource Manager is usable by Compute only once billing is
+/// linked and `compute.googleapis.com` enabled, as on GCP: before, Compute answers 403
+/// `accessNotConfigured` / `SERVICE_DISABLED` with its ErrorInfo metadata, and enabling the
+/// service without billing is 400 `FAILED_PRECONDITION`. Project ids are global: a second
+/// create is 409, and so is the create of a deleted project's id.
+#[tokio::test]
+async fn a_new_project_needs_billing_and_compute_enabled_and_its_id_is_never_reused() {
+    let emu = Emu::start().await;
+    emu.raw(
+        reqwest::Method::POST,
+        "v3/projects",
+        Some(json!({"projectId": "db-eu-1a2b3c"})),
+    )
+    .await
+    .ok();
+    let networks = "compute/v1/projects/db-eu-1a2b3c/global/networks";
+    let refused = emu.raw(reqwest::Method::GET, networks, None).await;
+    assert_eq!(refused.status, 403);
+    let error = &refused.body["error"];
+    assert_eq!(error["status"], "PERMISSION_DENIED");
+    assert_eq!(error["errors"][0]["reason"], "accessNotConfigured");
+    assert_eq!(error["details"][0]["reason"], "SERVICE_DISABLED");
+    assert_eq!(
+        error["details"][0]["metadata"]["service"],
+        "compute.googleapis.com"
+    );
+    assert_eq!(
+        error["details"][0]["metadata"]["consumer"],
+        "projects/db-eu-1a2b3c"
+    );
+    assert!(error["message"]
+        .as_str()
+        .unwrap()
+        .contains("has not been used in project db-eu-1a2b3c before or it is disabled"));
+
+    let enable = "v1/projects/db-eu-1a2b3c/services/compute.googleapis.com:enable";
+    let unbilled = emu
+        .raw(reqwest::Method::POST, enable, Some(json!({})))
+        .await;
+    assert_eq!(unbilled.status, 400);
+    assert_eq!(unbilled.body["error"]["status"], "FAILED_PRECONDITION");
+    assert_eq!(
+        unbilled.body["error"]["details"][0]["reason"],
+        "UREQ_PROJECT_BILLING_NOT_FOUND"
+    );
+
+    let billing = emu
+        .raw(
+            reqwest::Method::PUT,
+            "v1/projects/db-eu-1a2b3c/billingInfo",
+            Some(json!({"billingAccountName": "billingAccounts/012345-6789AB-CDEF01"})),
+        )
+        .await
+        .ok();
+    assert_eq!(billing["billingEnabled"], true);
+    let op = emu
+        .raw(reqwest::Method::POST, enable, Some(json!({})))
+        .await
+        .ok();
+    assert_eq!(op["done"], true);
+    assert_eq!(op["response"]["service"]["state"], "ENABLED");
+    let enabled = emu
+        .raw(
+            reqwest::Method::GET,
+            "v1/projects/db-eu-1a2b3c/services?filter=state:ENABLED",
+            None,
+        )
+        .await
+        .ok();
+    assert_eq!(
+        enabled["services"][0]["name"],
+        "projects/db-eu-1a2b3c/services/compute.googleapis.com"
+    );
+    emu.raw(reqwest::Method::POST, networks, Some(net("n1")))
+        .await
+        .ok();
+    // The sandbox's base project, never created through Resource Manager, is open.
+    let base = emu
+        .raw(
+            reqwest::Method::GET,
+            "compute/v1/projects/p/global/networks",
+            None,
+        )
+        .await;
+    assert_eq!(base.status, 200);
+
+    // Ids are global and never reused.
+    let again = emu
+        .raw(
+            reqwest::Method::POST,
+            "v3/projects",
+            Some(json!({"projectId": "db-eu-1a2b3c"})),
+        )
+        .await;
+    assert_eq!(again.status, 409);
+    emu.raw(reqwest::Method::DELETE, "v3/projects/db-eu-1a2b3c", None)
+        .await
+        .ok();
+    let deleted = emu
+        .raw(
+            reqwest::Method::POST,
+            "v3/projects",
+            Some(json!({"projectId": "db-eu-1a2b3c"})),
+        )
+        .await;
+    assert_eq!(
+        deleted.status, 409,
+        "a deleted project's id is not re-creatable"
+    );
+    emu.stop().await;
+}

@@ -213,6 +213,39 @@ fn retry_partition() -> RetryPartition {
         .build()
 }
 
+/// `root` with the credentials of `role`: STS `AssumeRole` with `root`'s credentials, cached
+/// by the SDK's lazy identity cache until [`CREDENTIALS_REFRESH_BUFFER`] before they expire.
+async fn assumed(root: &SdkConfig, role: &AssumeRole, region: Option<&str>) -> SdkConfig {
+    use aws_config::identity::IdentityCache;
+    use aws_config::sts::AssumeRoleProvider;
+    use aws_sdk_sts::config::SharedCredentialsProvider;
+    // STS is global, but the SDK needs a region for its endpoint.
+    let region = root
+        .region()
+        .cloned()
+        .or_else(|| region.map(|r| Region::new(r.to_string())))
+        .unwrap_or_else(|| Region::new("us-east-1"));
+    let mut builder = AssumeRoleProvider::builder(role.role_arn.clone())
+        .session_name(role.session_name.clone())
+        .region(region)
+        .configure(root);
+    if let Some(id) = &role.external_id {
+        builder = builder.external_id(id.clone());
+    }
+    if let Some(duration) = role.duration {
+        builder = builder.session_length(duration);
+    }
+    let provider = builder.build().await;
+    root.to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .identity_cache(
+            IdentityCache::lazy()
+                .buffer_time(CREDENTIALS_REFRESH_BUFFER)
+                .build(),
+        )
+        .build()
+}
+
 /// Clients of one service, by region.
 struct PerRegion<T>(Mutex<HashMap<String, T>>);
 
@@ -231,9 +264,36 @@ impl<T: Clone> PerRegion<T> {
     }
 }
 
+/// A role the provider's calls assume (a stack's `providers.aws.assume_role`), through STS
+/// `AssumeRole` from the workspace's base credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct AssumeRole {
+    /// The role's ARN.
+    pub role_arn: String,
+    /// `RoleSessionName`, shown in CloudTrail.
+    pub session_name: String,
+    /// `ExternalId`, when the role's trust policy requires one.
+    pub external_id: Option<String>,
+    /// Session length (STS allows 900 s up to the role's maximum, at most 12 h).
+    pub duration: Option<Duration>,
+}
+
+/// Credentials an assumed role's calls get are cached until this long before they expire
+/// (less the SDK's random jitter of up to half of it: between 2.5 and 5 minutes), then fetched
+/// again by the SDK's lazy identity cache, so that no call starts with credentials about to
+/// lapse.
+pub const CREDENTIALS_REFRESH_BUFFER: Duration = Duration::from_secs(300);
+
 /// The shared configuration and the clients per service and region.
 pub struct Clients {
     pub settings: Settings,
+    /// The workspace's configuration (base credentials), shared with every configured copy.
+    root: Arc<OnceCell<SdkConfig>>,
+    /// A clock for the SDK (credential expiry, signing); the system clock by default.
+    clock: Option<aws_smithy_async::time::SharedTimeSource>,
+    /// The role this copy assumes, if any.
+    role: Option<AssumeRole>,
+    /// `root`, or `root` with the role's credentials.
     base: OnceCell<SdkConfig>,
     ec2: PerRegion<aws_sdk_ec2::Client>,
     elbv2: PerRegion<aws_sdk_elasticloadbalancingv2::Client>,
@@ -247,6 +307,9 @@ impl Clients {
     pub fn new(settings: Settings) -> Clients {
         Clients {
             settings,
+            root: Arc::new(OnceCell::new()),
+            clock: None,
+            role: None,
             base: OnceCell::new(),
             ec2: PerRegion::new(),
             elbv2: PerRegion::new(),
@@ -257,12 +320,48 @@ impl Clients {
         }
     }
 
+    /// Clients that assume `role` from this one's base credentials (and share its request
+    /// counter and clock); nothing is called until first use.
+    pub fn assuming(&self, role: AssumeRole) -> Clients {
+        Clients {
+            settings: self.settings.clone(),
+            root: self.root.clone(),
+            clock: self.clock.clone(),
+            role: Some(role),
+            base: OnceCell::new(),
+            ec2: PerRegion::new(),
+            elbv2: PerRegion::new(),
+            autoscaling: PerRegion::new(),
+            organizations: PerRegion::new(),
+            identity: OnceCell::new(),
+            counter: self.counter.clone(),
+        }
+    }
+
+    /// The same clients on another clock (tests of credential expiry); before first use.
+    pub fn with_clock(mut self, clock: aws_smithy_async::time::SharedTimeSource) -> Clients {
+        self.clock = Some(clock);
+        self
+    }
+
     pub fn counter(&self) -> &RequestCounter {
         &self.counter
     }
 
     async fn base(&self) -> &SdkConfig {
         self.base
+            .get_or_init(|| async {
+                let root = self.root().await;
+                match &self.role {
+                    None => root.clone(),
+                    Some(role) => assumed(root, role, self.settings.region.as_deref()).await,
+                }
+            })
+            .await
+    }
+
+    async fn root(&self) -> &SdkConfig {
+        self.root
             .get_or_init(|| async {
                 let s = &self.settings;
                 let retry = RetryConfig::standard()
@@ -280,6 +379,9 @@ impl Clients {
                 }
                 if let Some(profile) = &s.profile {
                     loader = loader.profile_name(profile);
+                }
+                if let Some(clock) = &self.clock {
+                    loader = loader.time_source(clock.clone());
                 }
                 loader.load().await
             })

@@ -15,6 +15,7 @@ pub mod error;
 pub mod ownership;
 pub mod props;
 pub mod resources;
+pub mod stack_config;
 
 use async_trait::async_trait;
 use client::{Clients, Settings};
@@ -25,7 +26,7 @@ use resources::ec2::{
     security_group, subnet, vpc,
 };
 use resources::elbv2::{self, listener, load_balancer, target_group};
-use resources::organizations::{self, account};
+use resources::organizations::{self, account, policy};
 use terrace::provider::{
     CreateRequest, DeleteRequest, Observed, Provider, ProviderError, RateLimit, ReadRequest,
     ResourceSchema, UpdateRequest,
@@ -60,6 +61,7 @@ enum Kind {
     Elb(ElbKind),
     AutoScalingGroup,
     Account,
+    OrgPolicy,
 }
 
 impl Kind {
@@ -79,6 +81,7 @@ impl Kind {
             listener::TYPE => Kind::Elb(ElbKind::Listener),
             group::TYPE => Kind::AutoScalingGroup,
             account::TYPE => Kind::Account,
+            policy::TYPE => Kind::OrgPolicy,
             _ => {
                 return Err(invalid(format!(
                     "the aws provider has no type `{type_name}`"
@@ -92,12 +95,15 @@ impl Kind {
 macro_rules! dispatch {
     ($self:ident, $kind:expr, $region:expr, $op:ident, $request:expr) => {{
         let settings = &$self.clients.settings;
-        if $kind == Kind::Account {
+        if matches!($kind, Kind::Account | Kind::OrgPolicy) {
             let ctx = organizations::Ctx {
                 org: $self.clients.organizations(organizations::REGION).await,
                 settings,
             };
-            return account::$op(&ctx, $request).await;
+            return match $kind {
+                Kind::Account => account::$op(&ctx, $request).await,
+                _ => policy::$op(&ctx, $request).await,
+            };
         }
         let region = $self.clients.region($region).await?;
         match $kind {
@@ -137,7 +143,9 @@ macro_rules! dispatch {
                 };
                 group::$op(&ctx, $request).await
             }
-            Kind::Account => Err(invalid("organizations accounts are dispatched above")),
+            Kind::Account | Kind::OrgPolicy => {
+                Err(invalid("organizations types are dispatched above"))
+            }
         }
     }};
 }
@@ -145,6 +153,11 @@ macro_rules! dispatch {
 /// The AWS provider. Cheap to construct: configuration and clients are created on first use.
 pub struct AwsProvider {
     clients: Clients,
+    /// Copies bound to a stack's assumed role ([`Provider::configure`]), one per role, so that
+    /// stacks in the same account share clients and cached credentials.
+    assumed: std::sync::Mutex<
+        std::collections::HashMap<client::AssumeRole, std::sync::Arc<AwsProvider>>,
+    >,
 }
 
 impl AwsProvider {
@@ -152,9 +165,23 @@ impl AwsProvider {
     pub fn from_settings(
         settings: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<AwsProvider, ProviderError> {
-        Ok(AwsProvider {
-            clients: Clients::new(Settings::from_map(settings)?),
-        })
+        Ok(AwsProvider::with_clients(Clients::new(Settings::from_map(
+            settings,
+        )?)))
+    }
+
+    fn with_clients(clients: Clients) -> AwsProvider {
+        AwsProvider {
+            clients,
+            assumed: Default::default(),
+        }
+    }
+
+    /// The same provider on another clock (the SDK's time source: credential expiry and
+    /// request signing), for tests of credentials that expire during a long apply. Call before
+    /// first use.
+    pub fn with_clock(self, clock: aws_smithy_async::time::SharedTimeSource) -> AwsProvider {
+        AwsProvider::with_clients(self.clients.with_clock(clock))
     }
 
     /// HTTP requests sent so far (every attempt, retries included).
@@ -193,6 +220,7 @@ impl Provider for AwsProvider {
             listener::schema(),
             group::schema(),
             account::schema(),
+            policy::schema(),
         ]
     }
 
@@ -225,6 +253,22 @@ impl Provider for AwsProvider {
             Kind::AutoScalingGroup => group::normalize(field, value),
             _ => None,
         }
+    }
+
+    /// `providers.aws` of a stack: `assume_role` (see [`stack_config`]).
+    fn configure(
+        &self,
+        config: &terrace::provider::Properties,
+    ) -> Result<std::sync::Arc<dyn Provider>, ProviderError> {
+        let role = stack_config::parse(config)?;
+        let mut assumed = self.assumed.lock().unwrap_or_else(|e| e.into_inner());
+        let provider = assumed
+            .entry(role.clone())
+            .or_insert_with(|| {
+                std::sync::Arc::new(AwsProvider::with_clients(self.clients.assuming(role)))
+            })
+            .clone();
+        Ok(provider)
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {

@@ -430,3 +430,41 @@ fn planning_with_the_sandbox_recorded_but_stopped_says_so() {
     );
     assert!(!message.contains("project"), "{message}");
 }
+
+/// Issue 13: `providers:` of a layer or template names real providers, and its references are
+/// checked like any other (a key the upstream stack does not output is refused, in the
+/// template, at its line), before any cloud call.
+#[test]
+fn stack_provider_configuration_is_checked_before_any_cloud_call() {
+    let dir = reference_workspace();
+    edit(
+        dir.path(),
+        "stacks/networks/layer.yaml",
+        "  gcp:\n",
+        "  gpc:\n",
+    );
+    refused(
+        dir.path(),
+        &[
+            "stacks/networks/layer.yaml: `providers:` names `gpc`, which is not a provider",
+            "did you mean `gcp`?",
+        ],
+        &[],
+    );
+    let dir = reference_workspace();
+    edit(
+        dir.path(),
+        "templates/proxies/proxy.yaml.tera",
+        "outputs.account_id}'}",
+        "outputs.acount_id}'}",
+    );
+    refused(
+        dir.path(),
+        &[
+            "templates/proxies/proxy.yaml.tera:",
+            "stack accounts/eu/aws has no output `acount_id`",
+            "did you mean `account_id`?",
+        ],
+        &[],
+    );
+}

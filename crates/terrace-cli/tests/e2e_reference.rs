@@ -149,6 +149,54 @@ fn assert_rename_keeps_the_nodes(dir: &Path) {
     std::fs::write(&group, original).unwrap();
 }
 
+/// An output of a stack, as `terrace output` prints it.
+fn output_of(dir: &Path, stack: &str, key: &str) -> String {
+    let out = terrace(dir, &["--json", "output", stack]);
+    ok(&out);
+    let outputs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    outputs[stack][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{stack} has no output {key}: {outputs}"))
+        .to_string()
+}
+
+/// Issue 13: every workload resource of `group` (networks, replicas, proxies) is in the
+/// group's own member account and project, listed there directly; the management account and
+/// the base project hold none. Returns the account id and project id.
+fn assert_group_isolated(
+    sandbox: &Sandbox,
+    dir: &Path,
+    group: &str,
+    regions: &[&str],
+) -> (String, String) {
+    let account = output_of(dir, &format!("accounts/{group}/aws"), "account_id");
+    let project = output_of(dir, &format!("accounts/{group}/gcp"), "project_id");
+    assert_ne!(project, "terrace-sandbox");
+    let mut seen = BTreeSet::new();
+    for item in sandbox.inventory(WORKSPACE, regions) {
+        let stack = item["stack"].as_str().unwrap_or_default();
+        if stack.starts_with("accounts/") || stack.split('/').nth(1) != Some(group) {
+            continue;
+        }
+        let (place, expected) = match item["cloud"].as_str() {
+            Some("aws") => ("account", &account),
+            _ => ("project", &project),
+        };
+        assert_eq!(
+            item[place].as_str(),
+            Some(expected.as_str()),
+            "{stack}: {item} is outside the group's {place}"
+        );
+        seen.insert(item["cloud"].as_str().unwrap().to_string());
+    }
+    assert_eq!(
+        seen,
+        set(&["aws", "gcp"]),
+        "both clouds hold workload resources"
+    );
+    (account, project)
+}
+
 fn assert_replan_empty(dir: &Path) {
     let plan = terrace(dir, &["plan", "--group", "eu", "--detailed-exitcode"]);
     assert_eq!(
@@ -209,6 +257,7 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
         "{owned:?}"
     );
     assert_eq!(owned, state_by_stack(dir), "the cloud matches state");
+    assert_group_isolated(&sandbox, dir, "eu", REGIONS);
     assert_replan_empty(dir);
     // Drift compares as the plan does (ids the cloud lists in another order are no drift).
     let drift = terrace(dir, &["drift", "--group", "eu"]);
@@ -333,6 +382,61 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
     assert!(left.is_empty(), "nothing owned remains: {left:?}");
 }
 
+/// Issue 13: two groups land in two accounts and two projects. The accounts of `eu` and `us`
+/// and one network of `us` on each cloud are applied (a plan first shows the networks' provider
+/// configuration known after apply); each network is in `us`'s account or project, not `eu`'s.
+#[test]
+fn two_groups_live_in_two_accounts_and_two_projects_on_the_sandbox() {
+    let dir = reference_workspace();
+    let dir = dir.path();
+    let sandbox = Sandbox::start(dir);
+    let stacks = [
+        "accounts/eu/aws",
+        "accounts/eu/gcp",
+        "accounts/us/aws",
+        "accounts/us/gcp",
+        "networks/us/aws-us-west-2",
+        "networks/us/gcp-us-central1",
+    ];
+    let mut args = vec!["--json", "plan"];
+    for stack in &stacks {
+        args.extend(["--stack", stack]);
+    }
+    let plan = terrace(dir, &args);
+    ok(&plan);
+    assert!(
+        stdout(&plan).contains("aws provider configuration is known after apply")
+            && stdout(&plan).contains("gcp provider configuration is known after apply"),
+        "{}",
+        stdout(&plan)
+    );
+    args[0] = "apply";
+    args[1] = "--yes";
+    ok(&terrace(dir, &args));
+    let regions = ["aws:us-west-2", "gcp:us-central1"];
+    let us = assert_group_isolated(&sandbox, dir, "us", &regions);
+    let eu_account = output_of(dir, "accounts/eu/aws", "account_id");
+    let eu_project = output_of(dir, "accounts/eu/gcp", "project_id");
+    assert_ne!(us.0, eu_account, "two member accounts");
+    assert_ne!(us.1, eu_project, "two projects");
+    assert_replan_empty_for(dir, &stacks);
+}
+
+fn assert_replan_empty_for(dir: &Path, stacks: &[&str]) {
+    let mut args = vec!["plan", "--detailed-exitcode"];
+    for stack in stacks {
+        args.extend(["--stack", stack]);
+    }
+    let plan = terrace(dir, &args);
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&plan),
+        stderr(&plan)
+    );
+}
+
 /// Issue 6 on the sandbox: the replicas layer rolls out one replica at a time behind a gate.
 /// The gate fails after the canary, so the other two replicas are never touched — their stacks
 /// own nothing in the emulators — and the proxies, which need every replica, are skipped.
@@ -342,10 +446,12 @@ fn a_failed_canary_gate_leaves_the_other_replicas_untouched_on_the_sandbox() {
     let dir = dir.path();
     let sandbox = Sandbox::start(dir);
     let seen = dir.join("gate-saw.json");
+    let layer = dir.join("stacks/replicas/layer.yaml");
+    let original = std::fs::read_to_string(&layer).unwrap();
     std::fs::write(
-        dir.join("stacks/replicas/layer.yaml"),
+        &layer,
         format!(
-            "depends_on: [networks]\nper: replica\nrollout:\n  order: [aws-eu-west-1]\n  \
+            "{original}rollout:\n  order: [aws-eu-west-1]\n  \
              max_parallel: 1\n  gate: 'echo \"$TERRACE_WAVE_OUTPUTS\" > {}; exit 1'\n",
             seen.display()
         ),

@@ -7,7 +7,7 @@
 //! (hashicorp/terraform-provider-google#8655) — and reports how it ended as a
 //! [`MutationError`]: refused, accepted with an unknown outcome, or DONE with `error`.
 
-use crate::client::{operation_error, CallError, CredentialsMode, Retry, Settings};
+use crate::client::{operation_error, CallError, Retry, Settings};
 use crate::resources::Kind;
 use crate::waits::Waits;
 use google_cloud_compute_v1::client;
@@ -111,10 +111,8 @@ macro_rules! clients {
                         if let Some(endpoint) = &settings.endpoint {
                             builder = builder.with_endpoint(endpoint.clone());
                         }
-                        if settings.credentials == CredentialsMode::Anonymous {
-                            builder = builder.with_credentials(
-                                google_cloud_auth::credentials::anonymous::Builder::new().build(),
-                            );
+                        if let Some(credentials) = settings.client_credentials()? {
+                            builder = builder.with_credentials(credentials);
                         }
                         builder.build().await.map_err(|e| CallError {
                             http_status: None,

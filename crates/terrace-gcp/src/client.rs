@@ -30,6 +30,10 @@ pub struct Settings {
     pub project_parent: Option<String>,
     pub endpoint: Option<String>,
     pub credentials: CredentialsMode,
+    /// A service account (email) the calls impersonate with the Application Default
+    /// Credentials as source (IAM Credentials `generateAccessToken`; the source needs
+    /// `roles/iam.serviceAccountTokenCreator` on it).
+    pub impersonate_service_account: Option<String>,
     /// First pause between polls of an operation.
     pub polling_interval: Duration,
     /// First pause before a retry; doubled each time up to `max_backoff`.
@@ -83,6 +87,7 @@ const KNOWN: &[&str] = &[
     "project_parent",
     "endpoint",
     "credentials",
+    "impersonate_service_account",
     "polling_interval_ms",
     "retry_initial_ms",
     "max_backoff_ms",
@@ -154,6 +159,7 @@ impl Settings {
             project_parent: string(settings, "project_parent")?,
             endpoint,
             credentials,
+            impersonate_service_account: string(settings, "impersonate_service_account")?,
             polling_interval: millis(settings, "polling_interval_ms", 1000)?,
             retry_initial: millis(settings, "retry_initial_ms", 250)?,
             max_backoff: millis(settings, "max_backoff_ms", 10_000)?,
@@ -162,6 +168,61 @@ impl Settings {
             operation_timeout: millis(settings, "operation_timeout_ms", 1_200_000)?,
             zone_suffixes,
         })
+    }
+
+    /// These settings for one stack's `providers.gcp`: `project` (the project its resources
+    /// live in) and `impersonate_service_account`; other keys are errors.
+    pub fn for_stack(
+        &self,
+        config: &serde_json::Map<String, Json>,
+    ) -> Result<Settings, ProviderError> {
+        const STACK_KEYS: &[&str] = &["project", "impersonate_service_account"];
+        if let Some(key) = config.keys().find(|k| !STACK_KEYS.contains(&k.as_str())) {
+            return Err(invalid(format!(
+                "unknown key `{key}` in providers.gcp of a stack (known: {})",
+                STACK_KEYS.join(", ")
+            )));
+        }
+        let mut settings = self.clone();
+        if let Some(project) = string(config, "project")? {
+            settings.project = Some(project);
+        }
+        if let Some(account) = string(config, "impersonate_service_account")? {
+            settings.impersonate_service_account = Some(account);
+        }
+        Ok(settings)
+    }
+
+    /// The credentials the clients are built with: `None` for the client library's default
+    /// (Application Default Credentials), anonymous ones for emulators, or ADC impersonating
+    /// `impersonate_service_account`.
+    pub fn client_credentials(
+        &self,
+    ) -> Result<Option<google_cloud_auth::credentials::Credentials>, CallError> {
+        let configuration = |e: &dyn std::fmt::Display| CallError {
+            http_status: None,
+            reason: "clientConfiguration".into(),
+            message: e.to_string(),
+            maybe_sent: false,
+        };
+        match (&self.impersonate_service_account, self.credentials) {
+            (_, CredentialsMode::Anonymous) => Ok(Some(
+                google_cloud_auth::credentials::anonymous::Builder::new().build(),
+            )),
+            (None, CredentialsMode::Default) => Ok(None),
+            (Some(account), CredentialsMode::Default) => {
+                let source = google_cloud_auth::credentials::Builder::default()
+                    .build()
+                    .map_err(|e| configuration(&e))?;
+                google_cloud_auth::credentials::impersonated::Builder::from_source_credentials(
+                    source,
+                )
+                .with_target_principal(account.clone())
+                .build()
+                .map(Some)
+                .map_err(|e| configuration(&e))
+            }
+        }
     }
 
     /// The project, or an error saying how to set it.
@@ -178,6 +239,11 @@ impl Settings {
     /// Application Default Credentials (with the key file when
     /// `GOOGLE_APPLICATION_CREDENTIALS` names one).
     pub fn credentials_in_use(&self) -> String {
+        if let (Some(account), CredentialsMode::Default) =
+            (&self.impersonate_service_account, self.credentials)
+        {
+            return format!("Application Default Credentials impersonating {account}");
+        }
         match self.credentials {
             CredentialsMode::Anonymous => "anonymous credentials".into(),
             CredentialsMode::Default => match std::env::var("GOOGLE_APPLICATION_CREDENTIALS") {

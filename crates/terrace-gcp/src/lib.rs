@@ -30,6 +30,8 @@ pub use client::Settings;
 
 /// The GCP provider; its types start with `gcp:`.
 pub struct GcpProvider {
+    /// Copies bound to a stack's `providers.gcp` (its project), one per configuration.
+    configured: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<GcpProvider>>>,
     api: api::Api,
     crm: resourcemanager::ResourceManager,
     waits: waits::Waits,
@@ -40,13 +42,17 @@ impl GcpProvider {
     pub fn from_settings(
         settings: &serde_json::Map<String, serde_json::Value>,
     ) -> Result<GcpProvider, ProviderError> {
-        let settings = Settings::parse(settings)?;
+        Ok(GcpProvider::with_settings(Settings::parse(settings)?))
+    }
+
+    fn with_settings(settings: Settings) -> GcpProvider {
         let waits = waits::Waits::default();
-        Ok(GcpProvider {
+        GcpProvider {
+            configured: Default::default(),
             crm: resourcemanager::ResourceManager::new(settings.clone(), waits.clone()),
             api: api::Api::new(settings, waits.clone()),
             waits,
-        })
+        }
     }
 
     /// Every pause this provider made before retrying a call or polling an operation again
@@ -107,6 +113,21 @@ fn kind(type_name: &str) -> Result<&'static KindDef, ProviderError> {
 impl Provider for GcpProvider {
     fn name(&self) -> &str {
         "gcp"
+    }
+
+    /// `providers.gcp` of a stack: `project`, `impersonate_service_account`.
+    fn configure(
+        &self,
+        config: &terrace::provider::Properties,
+    ) -> Result<std::sync::Arc<dyn Provider>, ProviderError> {
+        let settings = self.api.settings.for_stack(config)?;
+        let key = serde_json::Value::Object(config.clone()).to_string();
+        let mut configured = self.configured.lock().unwrap_or_else(|e| e.into_inner());
+        let provider = configured
+            .entry(key)
+            .or_insert_with(|| std::sync::Arc::new(GcpProvider::with_settings(settings)))
+            .clone();
+        Ok(provider)
     }
 
     fn schemas(&self) -> Vec<ResourceSchema> {
@@ -170,7 +191,11 @@ impl Provider for GcpProvider {
         if request.type_name == resourcemanager::TYPE {
             return self
                 .crm
-                .create(&request.properties, &request.ownership)
+                .create(
+                    &request.properties,
+                    &request.ownership,
+                    &request.idempotency_key,
+                )
                 .await;
         }
         let def = kind(&request.type_name)?;

@@ -147,3 +147,155 @@ async fn project_lifecycle() {
     env.delete(TYPE, None, &second.id).await;
     env.stop().await;
 }
+
+/// Issue 13: a project is bootstrapped as GCP needs before Compute can be used in it — billing
+/// linked, `compute.googleapis.com` enabled — and a provider configured for the project (a
+/// stack's `providers.gcp.project`) creates its networks there. Without the bootstrap the
+/// cloud's 403 `SERVICE_DISABLED` comes back as a refusal, never as "absent".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bootstrapped_project_takes_compute_resources_of_its_stacks() {
+    let env = Env::start(gce_emulator::Config::default()).await;
+    let bare = env
+        .create(TYPE, None, "bare", props("terrace-bare-one", "bare"))
+        .await;
+    let in_bare = env
+        .provider
+        .configure(&object(json!({"project": bare.id})))
+        .unwrap();
+    let refused = in_bare
+        .create(CreateRequest {
+            type_name: "gcp:compute:Network".into(),
+            region: None,
+            properties: object(json!({"auto_create_subnetworks": false})),
+            ownership: owner("network"),
+            idempotency_key: "bare/network".into(),
+        })
+        .await
+        .expect_err("compute is not enabled");
+    assert_eq!(
+        refused.kind,
+        terrace::provider::ErrorKind::Denied,
+        "{refused}"
+    );
+    assert!(
+        refused.to_string().contains("has not been used in project"),
+        "{refused}"
+    );
+
+    let mut desired = props("terrace-eu-two", "EU");
+    desired["billing_account"] = json!("billingAccounts/012345-6789AB-CDEF01");
+    desired["services"] = json!({"compute.googleapis.com": "ENABLED"});
+    let project = env.create(TYPE, None, "project", desired).await;
+    assert_eq!(
+        project.properties["billing_account"],
+        json!("billingAccounts/012345-6789AB-CDEF01")
+    );
+    assert_eq!(
+        project.properties["services"]["compute.googleapis.com"],
+        json!("ENABLED")
+    );
+    let url = format!("{}/v1/projects/terrace-eu-two/billingInfo", env.base());
+    let billing: Json = env
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(billing["billingEnabled"], json!(true));
+
+    let in_project = env
+        .provider
+        .configure(&object(json!({"project": "terrace-eu-two"})))
+        .unwrap();
+    let network = in_project
+        .create(CreateRequest {
+            type_name: "gcp:compute:Network".into(),
+            region: None,
+            properties: object(json!({"auto_create_subnetworks": false})),
+            ownership: owner("network"),
+            idempotency_key: "eu/network".into(),
+        })
+        .await
+        .expect("compute works once bootstrapped");
+    assert!(
+        network.id.contains("/projects/terrace-eu-two/"),
+        "{}",
+        network.id
+    );
+    let listed: Json = env
+        .http
+        .get(format!(
+            "{}/compute/v1/projects/terrace-eu-two/global/networks",
+            env.base()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    env.stop().await;
+}
+
+/// Issue 13: with `random_suffix`, the project's id is `project_id` plus six hex digits drawn
+/// from the create's idempotency key: the id is kept as the resource id, reads give the
+/// template's `project_id` back, a retried create (same key) adopts the same project, and a
+/// create under another key (another workspace) gets another id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_random_suffix_makes_the_project_id_the_workspaces_own() {
+    let env = Env::start(gce_emulator::Config::default()).await;
+    let mut desired = props("terrace-db-eu", "EU");
+    desired["random_suffix"] = json!(true);
+    let first = env
+        .create_with_key(
+            TYPE,
+            None,
+            "project",
+            desired.clone(),
+            "ws-a/accounts/eu/gcp/project",
+        )
+        .await;
+    let suffix = first.id.strip_prefix("terrace-db-eu-").expect("suffixed");
+    assert_eq!(suffix.len(), 6, "{}", first.id);
+    assert!(suffix.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert_eq!(first.properties["project_id"], json!("terrace-db-eu"));
+    assert_eq!(first.properties["random_suffix"], json!(true));
+    let read = env
+        .read_ids(TYPE, None, std::slice::from_ref(&first.id))
+        .await;
+    assert_eq!(read[0].properties["project_id"], json!("terrace-db-eu"));
+    assert!(read[0].properties["labels"]
+        .get("terrace-id-suffix")
+        .is_none());
+
+    let retried = env
+        .create_with_key(
+            TYPE,
+            None,
+            "project",
+            desired.clone(),
+            "ws-a/accounts/eu/gcp/project",
+        )
+        .await;
+    assert_eq!(retried.id, first.id, "a retry adopts its own project");
+    let other = env
+        .create_with_key(
+            TYPE,
+            None,
+            "project",
+            desired,
+            "ws-b/accounts/eu/gcp/project",
+        )
+        .await;
+    assert_ne!(other.id, first.id);
+    assert!(other.id.starts_with("terrace-db-eu-"));
+    env.stop().await;
+}

@@ -2,8 +2,12 @@
 plain REST against the Compute Engine emulator — never through Terrace.
 
 Usage: python inventory.py WORKSPACE MOTO_URL GCE_URL CLOUD:REGION...  (aws:eu-west-1 gcp:europe-west3)
-Prints a JSON list of {"cloud", "kind", "id", "stack", "resource"}: every resource carrying
-the workspace's ownership tags (AWS) or its ownership description/labels (GCP).
+Prints a JSON list of {"cloud", "kind", "id", "stack", "resource", "account" | "project"}:
+every resource carrying the workspace's ownership tags (AWS) or its ownership
+description/labels (GCP), with the AWS account or GCP project it is in. AWS is listed in the
+management account and, through STS AssumeRole of OrganizationAccountAccessRole, in every
+active member account (moto keeps accounts apart by the credentials a request is signed with);
+GCP in the sandbox's base project and every active project.
 """
 import json
 import sys
@@ -19,18 +23,29 @@ gcp_regions = [r[4:] for r in sys.argv[4:] if r.startswith("gcp:")]
 found = []
 
 
-def client(service, region):
-    return boto3.client(service, region_name=region, endpoint_url=moto,
-                        aws_access_key_id="testing", aws_secret_access_key="testing")
+BASE = dict(aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def client(service, region, creds=None):
+    return boto3.client(service, region_name=region, endpoint_url=moto, **(creds or BASE))
+
+
+def assumed(account):
+    """Credentials of the member account's OrganizationAccountAccessRole."""
+    sts = client("sts", "us-east-1")
+    c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
+                        RoleSessionName="inventory")["Credentials"]
+    return dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                aws_session_token=c["SessionToken"])
 
 
 def tags_of(items):
     return {t["Key"]: t["Value"] for t in items or []}
 
 
-def owned(kind, ident, tags):
+def owned(kind, ident, tags, account):
     if tags.get("terrace:workspace") == workspace:
-        found.append({"cloud": "aws", "kind": kind, "id": ident,
+        found.append({"cloud": "aws", "kind": kind, "id": ident, "account": account,
                       "stack": tags.get("terrace:stack"),
                       "resource": tags.get("terrace:resource")})
 
@@ -44,24 +59,46 @@ EC2 = [
     ("describe_launch_templates", "LaunchTemplates", "LaunchTemplateId", "launch-template"),
 ]
 
-for region in aws_regions:
-    ec2 = client("ec2", region)
+org = client("organizations", "us-east-1")
+try:
+    accounts = org.list_accounts()["Accounts"]
+    management = org.describe_organization()["Organization"]["MasterAccountId"]
+except org.exceptions.AWSOrganizationsNotInUseException:
+    accounts, management = [], client("sts", "us-east-1").get_caller_identity()["Account"]
+for account in accounts:
+    if account["Status"] == "ACTIVE":
+        tags = tags_of(org.list_tags_for_resource(ResourceId=account["Id"])["Tags"])
+        owned("account", account["Id"], tags, management)
+
+try:
+    scps = org.list_policies(Filter="SERVICE_CONTROL_POLICY")["Policies"]
+except org.exceptions.AWSOrganizationsNotInUseException:
+    scps = []
+for policy in scps:
+    tags = tags_of(org.list_tags_for_resource(ResourceId=policy["Id"])["Tags"])
+    owned("scp", policy["Id"], tags, management)
+
+places = [(management, BASE)] + [(a["Id"], assumed(a["Id"])) for a in accounts
+                                 if a["Status"] == "ACTIVE" and a["Id"] != management]
+for (account, creds), region in [(p, r) for p in places for r in aws_regions]:
+    ec2 = client("ec2", region, creds)
     for call, key, ident, kind in EC2:
         for item in getattr(ec2, call)()[key]:
-            owned(kind, item[ident], tags_of(item.get("Tags")))
+            owned(kind, item[ident], tags_of(item.get("Tags")), account)
     for gateway in ec2.describe_nat_gateways()["NatGateways"]:
         if gateway["State"] not in ("deleting", "deleted", "failed"):
-            owned("nat-gateway", gateway["NatGatewayId"], tags_of(gateway.get("Tags")))
+            owned("nat-gateway", gateway["NatGatewayId"], tags_of(gateway.get("Tags")), account)
     for address in ec2.describe_addresses()["Addresses"]:
-        owned("elastic-ip", address["AllocationId"], tags_of(address.get("Tags")))
+        owned("elastic-ip", address["AllocationId"], tags_of(address.get("Tags")), account)
     for reservation in ec2.describe_instances()["Reservations"]:
         for item in reservation["Instances"]:
             if item["State"]["Name"] != "terminated":
-                owned("instance", item["InstanceId"], tags_of(item.get("Tags")))
-    asg = client("autoscaling", region)
+                owned("instance", item["InstanceId"], tags_of(item.get("Tags")), account)
+    asg = client("autoscaling", region, creds)
     for group in asg.describe_auto_scaling_groups()["AutoScalingGroups"]:
-        owned("auto-scaling-group", group["AutoScalingGroupName"], tags_of(group.get("Tags")))
-    elb = client("elbv2", region)
+        owned("auto-scaling-group", group["AutoScalingGroupName"], tags_of(group.get("Tags")),
+              account)
+    elb = client("elbv2", region, creds)
     arns = [lb["LoadBalancerArn"] for lb in elb.describe_load_balancers()["LoadBalancers"]]
     arns += [tg["TargetGroupArn"] for tg in elb.describe_target_groups()["TargetGroups"]]
     for arn in list(arns):
@@ -69,17 +106,7 @@ for region in aws_regions:
             arns += [l["ListenerArn"] for l in elb.describe_listeners(LoadBalancerArn=arn)["Listeners"]]
     for i in range(0, len(arns), 20):
         for desc in elb.describe_tags(ResourceArns=arns[i:i + 20])["TagDescriptions"]:
-            owned("elbv2", desc["ResourceArn"], tags_of(desc.get("Tags")))
-
-org = client("organizations", "us-east-1")
-try:
-    accounts = org.list_accounts()["Accounts"]
-except org.exceptions.AWSOrganizationsNotInUseException:
-    accounts = []
-for account in accounts:
-    if account["Status"] == "ACTIVE":
-        tags = tags_of(org.list_tags_for_resource(ResourceId=account["Id"])["Tags"])
-        owned("account", account["Id"], tags)
+            owned("elbv2", desc["ResourceArn"], tags_of(desc.get("Tags")), account)
 
 
 def get(url):
@@ -126,34 +153,39 @@ def gcp_owner(item):
     return None, None, None
 
 
-compute = f"{gce}/compute/v1/projects/terrace-sandbox"
-scopes = ["global"] + [f"regions/{r}" for r in gcp_regions]
-for scope in scopes:
-    kinds = (["networks", "firewalls", "instanceTemplates", "healthChecks", "backendServices",
-              "forwardingRules", "targetTcpProxies"] if scope == "global" else
-             ["subnetworks", "instanceGroupManagers", "autoscalers", "healthChecks",
-              "backendServices", "forwardingRules", "routers"])
-    for kind in kinds:
-        for item in get(f"{compute}/{scope}/{kind}").get("items", []):
-            ws, stack, resource = gcp_owner(item)
-            if ws == workspace:
-                found.append({"cloud": "gcp", "kind": kind, "id": item["selfLink"], "stack": stack,
-                              "resource": resource})
-for region in gcp_regions:
-    for suffix in "abcdef":
-        try:
-            items = get(f"{compute}/zones/{region}-{suffix}/instances").get("items", [])
-        except urllib.error.HTTPError:
-            continue  # no such zone
-        for item in items:
-            ws, stack, resource = gcp_owner(item)
-            if ws == workspace:
-                found.append({"cloud": "gcp", "kind": "instances", "id": item["selfLink"],
-                              "stack": stack, "resource": resource})
-for project in get(f"{gce}/v3/projects").get("projects", []):
+projects = get(f"{gce}/v3/projects").get("projects", [])
+for project in projects:
     ws, stack, resource = gcp_owner(project)
     if ws == workspace and project.get("state") == "ACTIVE":
         found.append({"cloud": "gcp", "kind": "project", "id": project["projectId"],
-                      "stack": stack, "resource": resource})
+                      "project": None, "stack": stack, "resource": resource})
+
+for project in ["terrace-sandbox"] + [p["projectId"] for p in projects
+                                      if p.get("state") == "ACTIVE"]:
+    compute = f"{gce}/compute/v1/projects/{project}"
+
+    def add(kind, item):
+        ws, stack, resource = gcp_owner(item)
+        if ws == workspace:
+            found.append({"cloud": "gcp", "kind": kind, "id": item["selfLink"], "stack": stack,
+                          "resource": resource, "project": project})
+
+    scopes = ["global"] + [f"regions/{r}" for r in gcp_regions]
+    for scope in scopes:
+        kinds = (["networks", "firewalls", "instanceTemplates", "healthChecks", "backendServices",
+                  "forwardingRules", "targetTcpProxies"] if scope == "global" else
+                 ["subnetworks", "instanceGroupManagers", "autoscalers", "healthChecks",
+                  "backendServices", "forwardingRules", "routers"])
+        for kind in kinds:
+            for item in get(f"{compute}/{scope}/{kind}").get("items", []):
+                add(kind, item)
+    for region in gcp_regions:
+        for suffix in "abcdef":
+            try:
+                items = get(f"{compute}/zones/{region}-{suffix}/instances").get("items", [])
+            except urllib.error.HTTPError:
+                continue  # no such zone
+            for item in items:
+                add("instances", item)
 
 print(json.dumps(found))

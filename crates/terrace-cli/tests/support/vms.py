@@ -9,6 +9,9 @@ Usage: python vms.py MOTO_URL GCE_URL SPEC...
                      each VM (listManagedInstances) with its version.instanceTemplate and
                      that template's `user-data` metadata, plus the group's status
 Prints {SPEC: {"vms": [{"id", "boot"}], "stable": bool, "reached": bool}} as JSON.
+Groups are looked for in the management account and every active member account (through
+STS AssumeRole of OrganizationAccountAccessRole), and in the sandbox's base project and every
+active project: each region group's resources live in its own account and project.
 """
 import base64
 import json
@@ -20,7 +23,7 @@ import urllib.request
 import boto3
 
 moto, gce = sys.argv[1], sys.argv[2]
-compute = f"{gce}/compute/v1/projects/terrace-sandbox"
+BASE = dict(aws_access_key_id="testing", aws_secret_access_key="testing")
 
 
 def request(url, body=None):
@@ -51,11 +54,32 @@ def call(fn, **kwargs):
             time.sleep(min(0.05 * 2 ** attempt, 2.0))
 
 
+def places():
+    """Credentials of the management account, then of each active member account."""
+    yield BASE
+    org = boto3.client("organizations", region_name="us-east-1", endpoint_url=moto, **BASE)
+    try:
+        accounts = org.list_accounts()["Accounts"]
+        management = org.describe_organization()["Organization"]["MasterAccountId"]
+    except org.exceptions.AWSOrganizationsNotInUseException:
+        return
+    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=moto, **BASE)
+    for account in accounts:
+        if account["Status"] == "ACTIVE" and account["Id"] != management:
+            c = sts.assume_role(
+                RoleArn=f"arn:aws:iam::{account['Id']}:role/OrganizationAccountAccessRole",
+                RoleSessionName="vms")["Credentials"]
+            yield dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
+                       aws_session_token=c["SessionToken"])
+
+
 def aws(region, group):
-    kw = dict(region_name=region, endpoint_url=moto, aws_access_key_id="testing",
-              aws_secret_access_key="testing")
-    asg, ec2 = boto3.client("autoscaling", **kw), boto3.client("ec2", **kw)
-    found = call(asg.describe_auto_scaling_groups, AutoScalingGroupNames=[group])
+    for creds in places():
+        kw = dict(region_name=region, endpoint_url=moto, **creds)
+        asg, ec2 = boto3.client("autoscaling", **kw), boto3.client("ec2", **kw)
+        found = call(asg.describe_auto_scaling_groups, AutoScalingGroupNames=[group])
+        if found["AutoScalingGroups"]:
+            break
     vms = []
     for instance in found["AutoScalingGroups"][0]["Instances"]:
         ident = instance["InstanceId"]
@@ -66,8 +90,15 @@ def aws(region, group):
 
 
 def gcp(region, base):
-    groups = request(f"{compute}/regions/{region}/instanceGroupManagers").get("items", [])
-    group = next(g for g in groups if g["baseInstanceName"] == base)
+    projects = ["terrace-sandbox"] + [p["projectId"] for p in
+                                      request(f"{gce}/v3/projects").get("projects", [])
+                                      if p.get("state") == "ACTIVE"]
+    for project in projects:
+        compute = f"{gce}/compute/v1/projects/{project}"
+        groups = request(f"{compute}/regions/{region}/instanceGroupManagers").get("items", [])
+        group = next((g for g in groups if g["baseInstanceName"] == base), None)
+        if group:
+            break
     listed = request(f"{compute}/regions/{region}/instanceGroupManagers/{group['name']}"
                      "/listManagedInstances", {})
     templates, vms = {}, []
