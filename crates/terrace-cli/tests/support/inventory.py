@@ -44,8 +44,35 @@ EC2 = [
     ("describe_launch_templates", "LaunchTemplates", "LaunchTemplateId", "launch-template"),
 ]
 
+GONE_PEERINGS = ("deleted", "deleting", "rejected", "failed", "expired")
+mesh_seen = set()
+
+
+def mesh_aws(ec2):
+    """The replica mesh on AWS: peering connections (listed in both regions, counted once) and
+    the routes through the workspace's connections and gateways. Routes have no tags: each is
+    attributed to the stack owning its target, named by its id (`<table>_<destination>`)."""
+    targets = {}
+    for pcx in ec2.describe_vpc_peering_connections()["VpcPeeringConnections"]:
+        tags = tags_of(pcx.get("Tags"))
+        if pcx["Status"]["Code"] in GONE_PEERINGS or tags.get("terrace:workspace") != workspace:
+            continue
+        targets[pcx["VpcPeeringConnectionId"]] = tags.get("terrace:stack")
+        if pcx["VpcPeeringConnectionId"] not in mesh_seen:
+            mesh_seen.add(pcx["VpcPeeringConnectionId"])
+            owned("vpc-peering-connection", pcx["VpcPeeringConnectionId"], tags)
+    for table in ec2.describe_route_tables()["RouteTables"]:
+        for route in table["Routes"]:
+            target = route.get("VpcPeeringConnectionId") or route.get("GatewayId") or ""
+            if target in targets and "DestinationCidrBlock" in route:
+                ident = f"{table['RouteTableId']}_{route['DestinationCidrBlock']}"
+                found.append({"cloud": "aws", "kind": "route", "id": ident,
+                              "stack": targets[target], "resource": ident})
+
+
 for region in aws_regions:
     ec2 = client("ec2", region)
+    mesh_aws(ec2)
     for call, key, ident, kind in EC2:
         for item in getattr(ec2, call)()[key]:
             owned(kind, item[ident], tags_of(item.get("Tags")))

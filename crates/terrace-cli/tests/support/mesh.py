@@ -1,0 +1,145 @@
+"""The routes of a workspace's replica networks, listed directly — boto3 against moto, plain REST
+against the Compute Engine emulator — with the state of the path each route takes.
+
+Usage: python mesh.py WORKSPACE MOTO_URL GCE_URL CLOUD:REGION...
+Prints JSON {"networks": [...]}: one entry per replica network the workspace owns,
+{"cloud", "stack", "network", "cidr", "tables": [{"id", "routes": [{"destination", "target",
+"state", "path": {...}}]}]}. An AWS network has one table per route table of its VPC; a GCP
+network one table holding the network's routes. A route's `path` describes its target: a VPC
+peering connection (`kind`, `status`, `vpcs`), a virtual private gateway with its VPN
+connections (`kind`, `state`, `tunnels`), a VPN tunnel (`kind`, `status`) or a network peering
+(`kind`, `state`, `networks`).
+"""
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import boto3
+
+workspace, moto, gce = sys.argv[1], sys.argv[2], sys.argv[3]
+aws_regions = [r[4:] for r in sys.argv[4:] if r.startswith("aws:")]
+gcp_regions = [r[4:] for r in sys.argv[4:] if r.startswith("gcp:")]
+networks = []
+
+
+def client(service, region):
+    return boto3.client(service, region_name=region, endpoint_url=moto,
+                        aws_access_key_id="testing", aws_secret_access_key="testing")
+
+
+def tags_of(items):
+    return {t["Key"]: t["Value"] for t in items or []}
+
+
+def aws_path(ec2, route):
+    pcx = route.get("VpcPeeringConnectionId")
+    if pcx:
+        found = ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[pcx])
+        for item in found["VpcPeeringConnections"]:
+            if item["VpcPeeringConnectionId"] == pcx:
+                return {"kind": "vpc-peering", "status": item["Status"]["Code"],
+                        "vpcs": [item["RequesterVpcInfo"]["VpcId"],
+                                 item["AccepterVpcInfo"]["VpcId"]]}
+        return {"kind": "vpc-peering", "status": "missing"}
+    gateway = route.get("GatewayId", "")
+    if gateway.startswith("vgw-"):
+        vgw = ec2.describe_vpn_gateways(VpnGatewayIds=[gateway])["VpnGateways"][0]
+        connections = ec2.describe_vpn_connections(
+            Filters=[{"Name": "vpn-gateway-id", "Values": [gateway]}])["VpnConnections"]
+        return {"kind": "vpn-gateway", "state": vgw["State"],
+                "attachments": [a["VpcId"] for a in vgw.get("VpcAttachments", [])
+                                if a["State"] == "attached"],
+                "connections": [{"id": c["VpnConnectionId"], "state": c["State"],
+                                 "customer_gateway": c["CustomerGatewayId"]}
+                                for c in connections if c["VpnGatewayId"] == gateway]}
+    return {"kind": "gateway" if gateway else "other", "id": gateway}
+
+
+for region in aws_regions:
+    ec2 = client("ec2", region)
+    for vpc in ec2.describe_vpcs()["Vpcs"]:
+        tags = tags_of(vpc.get("Tags"))
+        if tags.get("terrace:workspace") != workspace:
+            continue
+        tables = []
+        for table in ec2.describe_route_tables(
+                Filters=[{"Name": "vpc-id", "Values": [vpc["VpcId"]]}])["RouteTables"]:
+            if table["VpcId"] != vpc["VpcId"]:
+                continue
+            routes = []
+            for route in table["Routes"]:
+                if route.get("GatewayId") == "local" or "DestinationCidrBlock" not in route:
+                    continue
+                routes.append({"destination": route["DestinationCidrBlock"],
+                               "state": route.get("State"),
+                               "path": aws_path(ec2, route)})
+            main = any(a.get("Main") for a in table.get("Associations", []))
+            tables.append({"id": table["RouteTableId"], "main": main, "routes": routes})
+        networks.append({"cloud": "aws", "region": region, "stack": tags.get("terrace:stack"),
+                         "network": vpc["VpcId"], "cidr": vpc["CidrBlock"], "tables": tables})
+
+
+def get(url):
+    """GET with the retries the cloud profile's throttling (403, 429) and 503s need."""
+    for attempt in range(12):
+        try:
+            with urllib.request.urlopen(url) as answer:
+                return json.load(answer)
+        except urllib.error.HTTPError as error:
+            if error.code not in (403, 429, 500, 503) or attempt == 11:
+                raise
+            time.sleep(min(0.05 * 2 ** attempt, 2.0))
+
+
+def gcp_stack(item):
+    labels = item.get("labels") or {}
+    words = dict(w.split("=", 1) for w in (item.get("description") or "").split() if "=" in w)
+    if words.get("managed-by") == "terrace" and words.get("workspace") == workspace:
+        return words.get("stack")
+    if "terrace-stack" in labels:
+        return labels["terrace-stack"].replace("_s", "/")
+    return None
+
+
+compute = f"{gce}/compute/v1/projects/terrace-sandbox"
+if gcp_regions:
+    routes = get(f"{compute}/global/routes").get("items", [])
+    tunnels = {}
+    for region in gcp_regions:
+        for tunnel in get(f"{compute}/regions/{region}/vpnTunnels").get("items", []):
+            tunnels[tunnel["selfLink"]] = tunnel
+    for network in get(f"{compute}/global/networks").get("items", []):
+        stack = gcp_stack(network)
+        if stack is None:
+            continue
+        subnets = [s for r in gcp_regions
+                   for s in get(f"{compute}/regions/{r}/subnetworks").get("items", [])
+                   if s["network"] == network["selfLink"]]
+        peerings = {p["name"]: p for p in network.get("peerings", [])}
+        table = []
+        for route in routes:
+            if route["network"] != network["selfLink"]:
+                continue
+            hop = route.get("nextHopVpnTunnel")
+            if hop:
+                tunnel = tunnels.get(hop, {})
+                path = {"kind": "vpn-tunnel", "status": tunnel.get("status", "missing"),
+                        "id": hop}
+            elif route.get("nextHopPeering"):
+                peering = peerings.get(route["nextHopPeering"], {})
+                path = {"kind": "network-peering", "state": peering.get("state", "missing"),
+                        "networks": [network["selfLink"], peering.get("network")]}
+            elif route.get("nextHopGateway"):
+                path = {"kind": "gateway", "id": route["nextHopGateway"]}
+            else:
+                path = {"kind": "local" if route.get("nextHopNetwork") else "other"}
+            if path["kind"] != "local":
+                table.append({"destination": route["destRange"], "state": "active",
+                              "path": path})
+        networks.append({"cloud": "gcp", "stack": stack, "network": network["selfLink"],
+                         "cidr": [s["ipCidrRange"] for s in subnets],
+                         "tables": [{"id": network["selfLink"], "main": False, "routes": table}]})
+
+print(json.dumps({"networks": networks}))
