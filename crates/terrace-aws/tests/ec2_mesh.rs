@@ -160,7 +160,8 @@ async fn cross_region_peering_with_routes_handed_over_by_the_route_table() {
     assert_eq!(pcx.ownership, Some(owner("mesh/eu", "pcx")));
     // Pending: the accepter does not exist yet.
     let accepter = "aws:ec2:VpcPeeringConnectionAccepter";
-    assert!(read_at(&p, PEER, accepter, &pcx.id).await.is_empty());
+    let accepter_id = format!("{}_accepter", pcx.id);
+    assert!(read_at(&p, PEER, accepter, &accepter_id).await.is_empty());
     let accepted = create_at(
         &p,
         PEER,
@@ -169,7 +170,11 @@ async fn cross_region_peering_with_routes_handed_over_by_the_route_table() {
         json!({"vpc_peering_connection_id": pcx.id}),
     )
     .await;
-    assert_eq!(accepted.id, pcx.id);
+    assert_eq!(accepted.id, accepter_id);
+    assert_eq!(
+        accepted.properties["vpc_peering_connection_id"],
+        pcx.id.as_str()
+    );
     assert_eq!(accepted.attributes["status"], "active");
     assert_eq!(status_in(&home_ec2, &pcx.id).await, "active");
     assert_eq!(status_in(&peer_ec2, &pcx.id).await, "active");
@@ -259,14 +264,14 @@ async fn cross_region_peering_with_routes_handed_over_by_the_route_table() {
         .await
         .is_empty());
     delete_at(&p, HOME, "aws:ec2:Route", &route.id).await;
-    delete_at(&p, PEER, accepter, &pcx.id).await;
+    delete_at(&p, PEER, accepter, &accepter_id).await;
     assert_eq!(status_in(&peer_ec2, &pcx.id).await, "active");
     delete_at(&p, HOME, "aws:ec2:VpcPeeringConnection", &pcx.id).await;
     assert_eq!(status_in(&home_ec2, &pcx.id).await, "deleted");
     assert!(read_at(&p, HOME, "aws:ec2:VpcPeeringConnection", &pcx.id)
         .await
         .is_empty());
-    assert!(read_at(&p, PEER, accepter, &pcx.id).await.is_empty());
+    assert!(read_at(&p, PEER, accepter, &accepter_id).await.is_empty());
     delete_at(&p, HOME, "aws:ec2:VpcPeeringConnection", &pcx.id).await;
 }
 

@@ -61,6 +61,10 @@ def mesh_aws(ec2):
         if pcx["VpcPeeringConnectionId"] not in mesh_seen:
             mesh_seen.add(pcx["VpcPeeringConnectionId"])
             owned("vpc-peering-connection", pcx["VpcPeeringConnectionId"], tags)
+            if pcx["Status"]["Code"] == "active":  # its accepter side, as state records it
+                ident = pcx["VpcPeeringConnectionId"] + "_accepter"
+                found.append({"cloud": "aws", "kind": "vpc-peering-accepter", "id": ident,
+                              "stack": tags.get("terrace:stack"), "resource": ident})
     for table in ec2.describe_route_tables()["RouteTables"]:
         for route in table["Routes"]:
             target = route.get("VpcPeeringConnectionId") or route.get("GatewayId") or ""

@@ -93,53 +93,89 @@ def get(url):
             time.sleep(min(0.05 * 2 ** attempt, 2.0))
 
 
+def decode(label):
+    """Terrace's label encoding (`_s` is `/`, `__` is `_`, `_XX` a hex byte)."""
+    out, i = "", 0
+    while i < len(label):
+        if label[i] == "_":
+            nxt = label[i + 1]
+            if nxt == "_":
+                out, i = out + "_", i + 2
+            elif nxt == "s":
+                out, i = out + "/", i + 2
+            else:
+                out, i = out + chr(int(label[i + 1:i + 3], 16)), i + 3
+        else:
+            out, i = out + label[i], i + 1
+    return out
+
+
 def gcp_stack(item):
+    """The stack owning a GCP resource of the workspace, from its labels or description."""
     labels = item.get("labels") or {}
+    if decode(labels.get("terrace-workspace", "")) == workspace:
+        return decode(labels.get("terrace-stack", ""))
     words = dict(w.split("=", 1) for w in (item.get("description") or "").split() if "=" in w)
-    if words.get("managed-by") == "terrace" and words.get("workspace") == workspace:
-        return words.get("stack")
-    if "terrace-stack" in labels:
-        return labels["terrace-stack"].replace("_s", "/")
+    if words.get("managed-by") == "terrace" and decode(words.get("workspace", "")) == workspace:
+        return decode(words.get("stack", ""))
     return None
 
 
 compute = f"{gce}/compute/v1/projects/terrace-sandbox"
+
+
+def gcp_tables(network, tunnels, subnets_of):
+    """The routes of one network to other ranges: static routes (routes.list), the routes its
+    Cloud Routers install (getRouterStatus bestRoutes, through VPN tunnels) and the subnet
+    routes of active peerings (the peer's subnetworks)."""
+    table = []
+    for route in get(f"{compute}/global/routes").get("items", []):
+        if route["network"] != network["selfLink"] or route.get("nextHopNetwork"):
+            continue
+        if route.get("nextHopVpnTunnel"):
+            tunnel = tunnels.get(route["nextHopVpnTunnel"], {})
+            path = {"kind": "vpn-tunnel", "status": tunnel.get("status", "missing")}
+        elif route.get("nextHopGateway"):
+            path = {"kind": "gateway", "id": route["nextHopGateway"]}
+        else:
+            path = {"kind": "other"}
+        table.append({"destination": route["destRange"], "state": "static", "path": path})
+    for region in gcp_regions:
+        for router in get(f"{compute}/regions/{region}/routers").get("items", []):
+            if router["network"] != network["selfLink"]:
+                continue
+            status = get(f"{compute}/regions/{region}/routers/{router['name']}/getRouterStatus")
+            for route in status["result"].get("bestRoutes", []):
+                tunnel = tunnels.get(route.get("nextHopVpnTunnel"), {})
+                table.append({"destination": route["destRange"], "state": route.get("routeStatus"),
+                              "path": {"kind": "vpn-tunnel",
+                                       "status": tunnel.get("status", "missing")}})
+    for peering in network.get("peerings", []):
+        for subnet in subnets_of(peering["network"]):
+            table.append({"destination": subnet["ipCidrRange"], "state": "peering",
+                          "path": {"kind": "network-peering", "state": peering.get("state"),
+                                   "networks": [network["selfLink"], peering["network"]]}})
+    return table
+
+
 if gcp_regions:
-    routes = get(f"{compute}/global/routes").get("items", [])
     tunnels = {}
+    subnets = []
     for region in gcp_regions:
         for tunnel in get(f"{compute}/regions/{region}/vpnTunnels").get("items", []):
             tunnels[tunnel["selfLink"]] = tunnel
+        subnets += get(f"{compute}/regions/{region}/subnetworks").get("items", [])
+
+    def subnets_of(link):
+        return [s for s in subnets if s["network"] == link]
+
     for network in get(f"{compute}/global/networks").get("items", []):
         stack = gcp_stack(network)
         if stack is None:
             continue
-        subnets = [s for r in gcp_regions
-                   for s in get(f"{compute}/regions/{r}/subnetworks").get("items", [])
-                   if s["network"] == network["selfLink"]]
-        peerings = {p["name"]: p for p in network.get("peerings", [])}
-        table = []
-        for route in routes:
-            if route["network"] != network["selfLink"]:
-                continue
-            hop = route.get("nextHopVpnTunnel")
-            if hop:
-                tunnel = tunnels.get(hop, {})
-                path = {"kind": "vpn-tunnel", "status": tunnel.get("status", "missing"),
-                        "id": hop}
-            elif route.get("nextHopPeering"):
-                peering = peerings.get(route["nextHopPeering"], {})
-                path = {"kind": "network-peering", "state": peering.get("state", "missing"),
-                        "networks": [network["selfLink"], peering.get("network")]}
-            elif route.get("nextHopGateway"):
-                path = {"kind": "gateway", "id": route["nextHopGateway"]}
-            else:
-                path = {"kind": "local" if route.get("nextHopNetwork") else "other"}
-            if path["kind"] != "local":
-                table.append({"destination": route["destRange"], "state": "active",
-                              "path": path})
+        table = gcp_tables(network, tunnels, subnets_of)
         networks.append({"cloud": "gcp", "stack": stack, "network": network["selfLink"],
-                         "cidr": [s["ipCidrRange"] for s in subnets],
+                         "cidr": [s["ipCidrRange"] for s in subnets_of(network["selfLink"])],
                          "tables": [{"id": network["selfLink"], "main": False, "routes": table}]})
 
 print(json.dumps({"networks": networks}))

@@ -7,7 +7,9 @@
 //! A connection is one object seen from both regions. EC2 keeps a deleted, rejected, failed or
 //! expired connection listed for a while ("VPC peering connection lifecycle": `deleted` "remains
 //! visible … for 2 hours"); such a connection reads as absent. The requester carries the
-//! ownership tags; the accepter is the same object and is found by its id only. Deleting the
+//! ownership tags; the accepter is the same object, found by its id only, which is the
+//! connection's id with `_accepter` appended (ids are unique within a stack; the connection's
+//! id is its `vpc_peering_connection_id`, which routes reference). Deleting the
 //! accepter leaves the connection to its requester (as Terraform's
 //! `aws_vpc_peering_connection_accepter` does); deleting the requester deletes the connection.
 //!
@@ -30,6 +32,13 @@ pub const TYPE: &str = "aws:ec2:VpcPeeringConnection";
 pub const ACCEPTER_TYPE: &str = "aws:ec2:VpcPeeringConnectionAccepter";
 const FIELDS: &[&str] = &["vpc_id", "peer_vpc_id", "peer_region", "tags"];
 const ACCEPTER_FIELDS: &[&str] = &["vpc_peering_connection_id"];
+/// Appended to the connection's id to make the accepter's.
+const ACCEPTER_SUFFIX: &str = "_accepter";
+
+/// The accepter's id for a connection id.
+fn accepter_id(pcx: &str) -> String {
+    format!("{pcx}{ACCEPTER_SUFFIX}")
+}
 
 /// The requester: `vpc_id` (its VPC, in the resource's region), `peer_vpc_id` and
 /// `peer_region` (the accepter VPC and its region; the same account). Attributes: `status`
@@ -55,8 +64,8 @@ pub fn schema() -> ResourceSchema {
 }
 
 /// The accepter: `vpc_peering_connection_id`, in the region of the peer VPC. Its id is the
-/// connection's; it exists while the connection is `active`. No tags: the requester's are the
-/// connection's.
+/// connection's with `_accepter` appended; it exists while the connection is `active`. No tags:
+/// the requester's are the connection's.
 pub fn accepter_schema() -> ResourceSchema {
     use FieldKind::*;
     ResourceSchema {
@@ -266,7 +275,7 @@ fn observe_accepter(pcx: &VpcPeeringConnection) -> Observed {
         pcx.accepter_vpc_info().and_then(|v| v.vpc_id()),
     );
     Observed {
-        id: pcx.vpc_peering_connection_id().unwrap_or_default().into(),
+        id: accepter_id(pcx.vpc_peering_connection_id().unwrap_or_default()),
         properties: props,
         attributes: attrs,
         ownership: None,
@@ -279,11 +288,17 @@ pub async fn read_accepter(
     ctx: &Ctx<'_>,
     request: &ReadRequest,
 ) -> Result<Vec<Observed>, ProviderError> {
-    if request.ids.is_empty() {
+    let ids: Vec<String> = request
+        .ids
+        .iter()
+        .map(|id| id.strip_suffix(ACCEPTER_SUFFIX).unwrap_or(id).to_string())
+        .collect();
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
     let by_ids = ReadRequest {
         owner: None,
+        ids,
         ..request.clone()
     };
     Ok(dedup(
@@ -323,9 +338,12 @@ pub async fn create_accepter(
             other => other?,
         }
     }
-    read_back(ctx.settings, ACCEPTER_TYPE, id, |r| async move {
-        read_accepter(ctx, &r).await
-    })
+    read_back(
+        ctx.settings,
+        ACCEPTER_TYPE,
+        &accepter_id(id),
+        |r| async move { read_accepter(ctx, &r).await },
+    )
     .await
 }
 
