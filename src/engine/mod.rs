@@ -183,7 +183,8 @@ impl Terrace {
             .filter_map(|n| by_name.remove(n))
             .collect();
         let policies = crate::policy::rego::Policies::load(&workspace.root)
-            .map_err(|d| Error::Invalid(Diagnostics(d)))?;
+            .map_err(|d| Error::Invalid(Diagnostics(d)))?
+            .with_groups(&workspace.groups);
         let backend = match backend {
             Some(backend) => backend,
             None => open_backend(
