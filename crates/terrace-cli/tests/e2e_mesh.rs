@@ -293,3 +293,38 @@ fn group_eu_is_meshed_grows_shrinks_and_is_destroyed_on_the_sandbox() {
     let left = sandbox.inventory(WORKSPACE, REGIONS);
     assert!(left.is_empty(), "nothing owned remains: {left:?}");
 }
+
+/// `terrace graph --group eu` draws each link of the mesh between the two replicas' networks
+/// (undirected, dashed, labelled with the path), in DOT, Mermaid and JSON; no cloud is read.
+#[test]
+fn the_graph_of_group_eu_shows_the_mesh_links() {
+    let dir = reference_workspace();
+    let dir = dir.path();
+    let dot = terrace(dir, &["graph", "--group", "eu"]);
+    ok(&dot);
+    let link = "\"networks/eu/aws-eu-west-1\" -> \"networks/eu/aws-eu-central-1\" [dir=none, style=dashed, color=\"#1565c0\", label=\"vpc-peering\"];";
+    assert!(stdout(&dot).contains(link), "{}", stdout(&dot));
+    assert!(stdout(&dot).contains("\"mesh/eu\""), "{}", stdout(&dot));
+    let mermaid = terrace(dir, &["graph", "--group", "eu", "--format", "mermaid"]);
+    ok(&mermaid);
+    assert!(
+        stdout(&mermaid)
+            .contains("networks_eu_aws_eu_west_1 -.-|vpc-peering| networks_eu_aws_eu_central_1"),
+        "{}",
+        stdout(&mermaid)
+    );
+    let json = terrace(dir, &["graph", "--group", "eu", "--format", "json"]);
+    ok(&json);
+    let graph: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        graph["links"],
+        serde_json::json!([{"from": "networks/eu/aws-eu-west-1", "to": "networks/eu/aws-eu-central-1",
+                            "kind": "vpc-peering", "by": "mesh/eu"}])
+    );
+    // Another group's graph has its own links only.
+    let us = terrace(dir, &["graph", "--group", "us", "--format", "json"]);
+    ok(&us);
+    let us: Value = serde_json::from_slice(&us.stdout).unwrap();
+    assert_eq!(us["links"][0]["by"], "mesh/us", "{us}");
+    assert!(!us.to_string().contains("networks/eu/"), "{us}");
+}
