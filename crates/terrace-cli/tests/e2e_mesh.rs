@@ -23,6 +23,13 @@ const REGIONS: &[&str] = &[
     "aws:eu-north-1",
     "gcp:europe-west3",
 ];
+/// The regions of group `global`.
+const GLOBAL_REGIONS: &[&str] = &[
+    "aws:us-east-1",
+    "aws:ap-southeast-1",
+    "gcp:europe-west4",
+    "gcp:asia-northeast1",
+];
 const LAYERS: &[&str] = &[
     "--layer", "accounts", "--layer", "networks", "--layer", "mesh",
 ];
@@ -45,12 +52,12 @@ fn ok(output: &std::process::Output) {
 }
 
 /// The replica networks and their routes, listed in the emulators by `support/mesh.py`.
-fn networks(sandbox: &Sandbox) -> Vec<Value> {
+fn networks(sandbox: &Sandbox, regions: &[&str]) -> Vec<Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/mesh.py");
     let output = Command::new(venv().join("bin/python"))
         .arg(script)
         .args([WORKSPACE, &sandbox.moto, &sandbox.gce])
-        .args(REGIONS)
+        .args(regions)
         .output()
         .expect("python runs");
     assert!(
@@ -81,10 +88,16 @@ fn replicas(group_file: &str) -> BTreeMap<String, (String, String)> {
         .collect()
 }
 
-/// The pairs of clouds the mesh links so far: AWS ↔ AWS by VPC peering. (AWS ↔ GCP HA VPN
-/// and GCP ↔ GCP peering are not built yet: docs/decisions.md, "The replica mesh".)
+/// The pairs of clouds the mesh links so far: AWS ↔ AWS by VPC peering, GCP ↔ GCP by network
+/// peering. (AWS ↔ GCP HA VPN is not generated yet: docs/decisions.md, "The replica mesh".)
 fn linked(a: &str, b: &str) -> bool {
-    a == "aws" && b == "aws"
+    a == b
+}
+
+/// True when `range` lies inside `outer` (both CIDR ranges).
+fn inside(range: &str, outer: &str) -> bool {
+    let parse = |text: &str| terrace::value::cidr::parse(text).expect("a CIDR range");
+    parse(outer).contains(&parse(range))
 }
 
 /// True when a route's path is up and joins `network` to the network of `peer`.
@@ -118,18 +131,19 @@ fn path_is_up(path: &Value, network: &str, peer: Option<&Value>) -> bool {
 /// Every replica's route tables reach every other replica's range it is linked to
 /// ([`linked`]) through a path that is up, and nothing else: no route of a replica network
 /// goes to a range outside the group (the internet's default route aside).
-fn assert_full_mesh(sandbox: &Sandbox, group_file: &str) {
+fn assert_full_mesh(sandbox: &Sandbox, group: &str, group_file: &str, regions: &[&str]) {
     let replicas = replicas(group_file);
     let ranges: BTreeMap<String, String> = replicas
         .iter()
         .map(|(name, (_, range))| (name.clone(), range.clone()))
         .collect();
-    let listed = networks(sandbox);
+    let listed = networks(sandbox, regions);
+    let prefix = format!("networks/{group}/");
     let by_replica: BTreeMap<String, &Value> = listed
         .iter()
         .filter_map(|n| {
             let stack = n["stack"].as_str()?;
-            let replica = stack.strip_prefix("networks/eu/")?;
+            let replica = stack.strip_prefix(prefix.as_str())?;
             Some((replica.to_string(), n))
         })
         .collect();
@@ -161,17 +175,24 @@ fn assert_full_mesh(sandbox: &Sandbox, group_file: &str) {
                 if destination == "0.0.0.0/0" {
                     continue;
                 }
+                // The replica range the route goes to: its own range, or one holding it (a
+                // peered GCP network's subnet).
+                let range = group_ranges
+                    .iter()
+                    .copied()
+                    .find(|r| inside(destination, r));
                 assert!(
-                    group_ranges.contains(destination) && others.contains(destination),
+                    range.is_some_and(|r| others.contains(r)),
                     "{replica} ({}): a route to {destination}, outside the group's other replicas: {route}",
                     table["id"]
                 );
+                let range = range.unwrap();
                 assert!(
-                    path_is_up(&route["path"], id, by_range.get(destination).copied()),
+                    path_is_up(&route["path"], id, by_range.get(range).copied()),
                     "{replica} ({}): the route to {destination} takes no working path: {route}",
                     table["id"]
                 );
-                reached.insert(destination);
+                reached.insert(range);
             }
             assert_eq!(
                 reached, others,
@@ -207,14 +228,14 @@ fn plan_actions(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
         .collect()
 }
 
-fn apply(dir: &Path) {
-    let mut args = vec!["apply", "--group", "eu", "--yes"];
+fn apply(dir: &Path, group: &str) {
+    let mut args = vec!["apply", "--group", group, "--yes"];
     args.extend_from_slice(LAYERS);
     ok(&terrace(dir, &args));
 }
 
-fn assert_replan_empty(dir: &Path) {
-    let mut args = vec!["plan", "--group", "eu", "--detailed-exitcode"];
+fn assert_replan_empty(dir: &Path, group: &str) {
+    let mut args = vec!["plan", "--group", group, "--detailed-exitcode"];
     args.extend_from_slice(LAYERS);
     let plan = terrace(dir, &args);
     assert_eq!(
@@ -238,10 +259,10 @@ fn group_eu_is_meshed_grows_shrinks_and_is_destroyed_on_the_sandbox() {
     let group = dir.join("examples/eu.yaml");
     let original = std::fs::read_to_string(&group).unwrap();
 
-    apply(dir);
-    assert_full_mesh(&sandbox, &original);
+    apply(dir, "eu");
+    assert_full_mesh(&sandbox, "eu", &original, REGIONS);
     sandbox.assert_matches_state(dir, WORKSPACE, REGIONS);
-    assert_replan_empty(dir);
+    assert_replan_empty(dir, "eu");
 
     // A fourth replica: its network, and in the mesh only creates (its links and routes).
     let grown = format!("{original}{NEW_REPLICA}");
@@ -255,10 +276,10 @@ fn group_eu_is_meshed_grows_shrinks_and_is_destroyed_on_the_sandbox() {
         ]),
         "only the new replica's network and links"
     );
-    apply(dir);
-    assert_full_mesh(&sandbox, &grown);
+    apply(dir, "eu");
+    assert_full_mesh(&sandbox, "eu", &grown, REGIONS);
     sandbox.assert_matches_state(dir, WORKSPACE, REGIONS);
-    assert_replan_empty(dir);
+    assert_replan_empty(dir, "eu");
 
     // Removing it removes exactly its links, then its network.
     std::fs::write(&group, &original).unwrap();
@@ -271,26 +292,60 @@ fn group_eu_is_meshed_grows_shrinks_and_is_destroyed_on_the_sandbox() {
         ]),
         "only the removed replica's network and links"
     );
-    apply(dir);
-    assert_full_mesh(&sandbox, &original);
+    apply(dir, "eu");
+    assert_full_mesh(&sandbox, "eu", &original, REGIONS);
     sandbox.assert_matches_state(dir, WORKSPACE, REGIONS);
 
+    destroy(dir, "eu");
+    let left = sandbox.inventory(WORKSPACE, REGIONS);
+    assert!(left.is_empty(), "nothing owned remains: {left:?}");
+}
+
+/// Destroys a group, its protected accounts included.
+fn destroy(dir: &Path, group: &str) {
+    let aws = format!("accounts/{group}/aws:account");
+    let gcp = format!("accounts/{group}/gcp:project");
     ok(&terrace(
         dir,
         &[
             "destroy",
             "--group",
-            "eu",
+            group,
             "--yes",
             "--allow-destroy",
-            "accounts/eu/aws:account",
+            &aws,
             "--allow-destroy",
-            "accounts/eu/gcp:project",
+            &gcp,
             "--max-deletes",
             "100",
         ],
     ));
-    let left = sandbox.inventory(WORKSPACE, REGIONS);
+}
+
+/// Group `global` has two GCP replicas: their networks peer with each other (both sides
+/// `ACTIVE`, each network reaching the other's subnet), beside the VPC peering of its two
+/// AWS replicas; destroying the group leaves nothing.
+#[test]
+fn group_global_peers_its_gcp_networks_on_the_sandbox() {
+    let dir = reference_workspace();
+    let dir = dir.path();
+    let sandbox = Sandbox::start(dir);
+    let group = std::fs::read_to_string(dir.join("examples/global.yaml")).unwrap();
+    apply(dir, "global");
+    assert_full_mesh(&sandbox, "global", &group, GLOBAL_REGIONS);
+    let gcp: Vec<Value> = networks(&sandbox, GLOBAL_REGIONS)
+        .into_iter()
+        .filter(|n| n["cloud"] == "gcp")
+        .collect();
+    assert_eq!(gcp.len(), 2, "{gcp:#?}");
+    for network in &gcp {
+        let routes = network["tables"][0]["routes"].as_array().unwrap();
+        assert_eq!(routes.len(), 1, "{network:#}");
+        assert_eq!(routes[0]["path"]["kind"], "network-peering", "{network:#}");
+    }
+    assert_replan_empty(dir, "global");
+    destroy(dir, "global");
+    let left = sandbox.inventory(WORKSPACE, GLOBAL_REGIONS);
     assert!(left.is_empty(), "nothing owned remains: {left:?}");
 }
 

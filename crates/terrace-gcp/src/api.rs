@@ -905,6 +905,64 @@ impl Api {
         .await
     }
 
+    /// `networks.addPeering` (`add`) or `networks.removePeering` on the network named
+    /// `network`, with `json` as the request body, retried with one `requestId` and settled.
+    pub async fn network_peering(
+        &self,
+        project: &str,
+        network: &str,
+        add: bool,
+        json: &Json,
+        rid: &str,
+    ) -> Result<model::Operation, MutationError> {
+        let verb = if add { "addPeering" } else { "removePeering" };
+        self.mutate(&format!("{verb} {network}"), project, || async {
+            let c = self.clients.networks(&self.settings).await?;
+            if add {
+                wait!(c
+                    .add_peering()
+                    .set_project(project)
+                    .set_network(network)
+                    .set_request_id(rid)
+                    .set_body(body::<model::NetworksAddPeeringRequest>(json)?))
+            } else {
+                wait!(c
+                    .remove_peering()
+                    .set_project(project)
+                    .set_network(network)
+                    .set_request_id(rid)
+                    .set_body(body::<model::NetworksRemovePeeringRequest>(json)?))
+            }
+        })
+        .await
+    }
+
+    /// `networks.get` as Compute's JSON; `None` when there is no such network.
+    pub async fn network_json(
+        &self,
+        project: &str,
+        network: &str,
+    ) -> Result<Option<Json>, CallError> {
+        let got = self
+            .retry
+            .run(&format!("get network {network}"), || async {
+                let c = self.clients.networks(&self.settings).await?;
+                let found = c
+                    .get()
+                    .set_project(project)
+                    .set_network(network)
+                    .send()
+                    .await?;
+                serde_json::to_value(found).map_err(|e| CallError::invalid(e.to_string()))
+            })
+            .await;
+        match got {
+            Ok(json) => Ok(Some(json)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `regionInstanceGroupManagers.listManagedInstances`: every VM of a regional managed
     /// instance group and those scheduled, as Compute's JSON `ManagedInstance`s (each with
     /// `currentAction`, `instanceStatus` once it exists, and `version.instanceTemplate`).
