@@ -1,11 +1,13 @@
 //! The replica mesh end to end on the sandbox (cloud profile), through the binary and the real
 //! providers: the accounts, networks and mesh layers of group `eu` (AWS eu-west-1, GCP
 //! europe-west3, AWS eu-central-1) are applied; then, listing moto and the Compute emulator
-//! directly (`support/mesh.py`, not Terrace), every replica network's routes reach every other
-//! replica's range through a path that is up (an active VPC peering connection, an attached
-//! virtual private gateway with available VPN connections, an established VPN tunnel), and no
-//! route reaches a range outside the group. A fourth replica adds only its own links; removing
-//! it removes them; destroying the group leaves nothing the workspace owns.
+//! directly (`support/mesh.py`, not Terrace), every replica network's routes reach the range of
+//! every other replica it is linked to (AWS ↔ AWS, GCP ↔ GCP: [`linked`]) through a path that is
+//! up (an active VPC peering connection, an ACTIVE network peering; `mesh.py` also reads VPN
+//! gateways and tunnels for the HA VPN still to come), and no route reaches a range outside the
+//! group. A fourth replica adds only its own links; removing it removes them; destroying the
+//! group leaves nothing the workspace owns. Group `global` checks the GCP network peering the
+//! same way, and `terrace graph` is checked to draw the links.
 
 mod support;
 
