@@ -1,5 +1,6 @@
 //! The AWS provider for Terrace: EC2 types (VPC, subnet, internet gateway, Elastic IP, NAT
-//! gateway, route table, route, VPC peering connection and its accepter, security group,
+//! gateway, route table, route, VPC peering connection and its accepter, VPN gateway, customer
+//! gateway, security group,
 //! launch template, instance), ELBv2 (load balancer, target group, listener)
 //! Auto Scaling groups and Organizations accounts, with batched reads by id or ownership tags, ownership tags written
 //! at creation, client tokens where EC2 has them, retries with backoff and jitter, and waiters.
@@ -23,7 +24,7 @@ use error::invalid;
 use resources::autoscaling::{self, group};
 use resources::ec2::{
     self, eip, instance, internet_gateway, launch_template, nat_gateway, route, route_table,
-    security_group, subnet, vpc, vpc_peering,
+    security_group, subnet, vpc, vpc_peering, vpn,
 };
 use resources::elbv2::{self, listener, load_balancer, target_group};
 use resources::organizations::{self, account};
@@ -44,6 +45,8 @@ enum Ec2Kind {
     Route,
     VpcPeering,
     VpcPeeringAccepter,
+    VpnGateway,
+    CustomerGateway,
     SecurityGroup,
     LaunchTemplate,
     Instance,
@@ -78,6 +81,8 @@ impl Kind {
             route::TYPE => Kind::Ec2(Ec2Kind::Route),
             vpc_peering::TYPE => Kind::Ec2(Ec2Kind::VpcPeering),
             vpc_peering::ACCEPTER_TYPE => Kind::Ec2(Ec2Kind::VpcPeeringAccepter),
+            vpn::GATEWAY_TYPE => Kind::Ec2(Ec2Kind::VpnGateway),
+            vpn::CUSTOMER_TYPE => Kind::Ec2(Ec2Kind::CustomerGateway),
             security_group::TYPE => Kind::Ec2(Ec2Kind::SecurityGroup),
             launch_template::TYPE => Kind::Ec2(Ec2Kind::LaunchTemplate),
             instance::TYPE => Kind::Ec2(Ec2Kind::Instance),
@@ -123,6 +128,8 @@ macro_rules! dispatch {
                     Ec2Kind::Route => route::$op(&ctx, $request).await,
                     Ec2Kind::VpcPeering => vpc_peering::$op(&ctx, $request).await,
                     Ec2Kind::VpcPeeringAccepter => vpc_peering::accepter::$op(&ctx, $request).await,
+                    Ec2Kind::VpnGateway => vpn::gateway::$op(&ctx, $request).await,
+                    Ec2Kind::CustomerGateway => vpn::customer::$op(&ctx, $request).await,
                     Ec2Kind::SecurityGroup => security_group::$op(&ctx, $request).await,
                     Ec2Kind::LaunchTemplate => launch_template::$op(&ctx, $request).await,
                     Ec2Kind::Instance => instance::$op(&ctx, $request).await,
@@ -198,6 +205,8 @@ impl Provider for AwsProvider {
             route::schema(),
             vpc_peering::schema(),
             vpc_peering::accepter_schema(),
+            vpn::gateway_schema(),
+            vpn::customer_schema(),
             security_group::schema(),
             launch_template::schema(),
             instance::schema(),

@@ -1,7 +1,8 @@
 //! The replica mesh's AWS types against moto: a VPC peering connection requested in one region
 //! and accepted in another, a route to the peer's range in a route table that hands that range
-//! over (`external_route_ranges`), read back, in place target change, and delete. Every effect
-//! is checked with a direct EC2 call in the region concerned.
+//! over (`external_route_ranges`), read back, in place target change, and delete; a virtual
+//! private gateway moved between VPCs and a customer gateway (the AWS side of the HA VPN to come).
+//! Every effect is checked with a direct EC2 call in the region concerned.
 
 mod support;
 
@@ -322,4 +323,118 @@ async fn a_read_by_owner_finds_only_the_owners_connections() {
         found.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(),
         vec![ours.id.as_str()]
     );
+}
+
+async fn vgw_attachments(ec2: &aws_sdk_ec2::Client, id: &str) -> Vec<(String, String)> {
+    let out = ec2
+        .describe_vpn_gateways()
+        .vpn_gateway_ids(id)
+        .send()
+        .await
+        .unwrap();
+    out.vpn_gateways()[0]
+        .vpc_attachments()
+        .iter()
+        .map(|a| {
+            (
+                a.vpc_id().unwrap_or_default().to_string(),
+                a.state()
+                    .map(|s| s.as_str().to_string())
+                    .unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_vpn_gateway_moves_between_vpcs_and_a_customer_gateway_names_the_peer() {
+    let moto = Moto::start();
+    let p = moto.provider();
+    let ec2 = ec2_in(&moto, HOME);
+    let a = create_at(
+        &p,
+        HOME,
+        "aws:ec2:Vpc",
+        "a",
+        json!({"cidr_block": "10.16.0.0/16"}),
+    )
+    .await;
+    let b = create_at(
+        &p,
+        HOME,
+        "aws:ec2:Vpc",
+        "b",
+        json!({"cidr_block": "10.18.0.0/16"}),
+    )
+    .await;
+    let first = json!({"vpc_id": a.id, "amazon_side_asn": 64512, "tags": {"Name": "to-gcp"}});
+    let vgw = create_at(&p, HOME, "aws:ec2:VpnGateway", "vgw", first.clone()).await;
+    assert!(vgw.id.starts_with("vgw-"));
+    assert_eq!(vgw.properties["vpc_id"], a.id.as_str());
+    assert_eq!(vgw.attributes["attachment_state"], "attached");
+    assert!(vgw_attachments(&ec2, &vgw.id)
+        .await
+        .contains(&(a.id.clone(), "attached".into())));
+    assert_eq!(
+        read_at(&p, HOME, "aws:ec2:VpnGateway", &vgw.id).await,
+        vec![vgw.clone()]
+    );
+
+    // Moved to VPC b in place: detached from a, attached to b.
+    let second = json!({"vpc_id": b.id, "amazon_side_asn": 64512, "tags": {"Name": "to-gcp"}});
+    let moved = p
+        .update(UpdateRequest {
+            type_name: "aws:ec2:VpnGateway".into(),
+            region: Some(HOME.into()),
+            id: vgw.id.clone(),
+            old: props(first),
+            new: props(second),
+            ownership: owner("mesh/eu", "vgw"),
+            idempotency_key: "vgw/update".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(moved.properties["vpc_id"], b.id.as_str());
+    let attachments = vgw_attachments(&ec2, &vgw.id).await;
+    assert!(
+        attachments.contains(&(b.id.clone(), "attached".into())),
+        "{attachments:?}"
+    );
+    assert!(
+        !attachments.contains(&(a.id.clone(), "attached".into())),
+        "{attachments:?}"
+    );
+
+    let cgw = create_at(
+        &p,
+        HOME,
+        "aws:ec2:CustomerGateway",
+        "cgw",
+        json!({"bgp_asn": 64514, "ip_address": "203.0.113.7", "tags": {"Name": "gcp-0"}}),
+    )
+    .await;
+    assert!(cgw.id.starts_with("cgw-"));
+    assert_eq!(cgw.properties["bgp_asn"], 64514);
+    assert_eq!(cgw.properties["ip_address"], "203.0.113.7");
+    let listed = ec2
+        .describe_customer_gateways()
+        .customer_gateway_ids(&cgw.id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed.customer_gateways()[0].ip_address(),
+        Some("203.0.113.7")
+    );
+
+    // Deletes: the gateway is detached first; both read as absent afterwards.
+    delete_at(&p, HOME, "aws:ec2:CustomerGateway", &cgw.id).await;
+    assert!(read_at(&p, HOME, "aws:ec2:CustomerGateway", &cgw.id)
+        .await
+        .is_empty());
+    delete_at(&p, HOME, "aws:ec2:VpnGateway", &vgw.id).await;
+    assert!(read_at(&p, HOME, "aws:ec2:VpnGateway", &vgw.id)
+        .await
+        .is_empty());
+    delete_at(&p, HOME, "aws:ec2:VpnGateway", &vgw.id).await;
 }

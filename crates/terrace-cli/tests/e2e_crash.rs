@@ -64,6 +64,8 @@ const DESTROY_BELOW_ACCOUNTS: &[&str] = &[
     "--layer",
     "networks",
     "--layer",
+    "mesh",
+    "--layer",
     "replicas",
     "--layer",
     "proxies",
