@@ -24,7 +24,7 @@ use error::invalid;
 use resources::autoscaling::{self, group};
 use resources::ec2::{
     self, eip, instance, internet_gateway, launch_template, nat_gateway, route, route_table,
-    security_group, subnet, vpc, vpc_peering, vpn,
+    security_group, subnet, vpc, vpc_peering, vpc_route, vpn,
 };
 use resources::elbv2::{self, listener, load_balancer, target_group};
 use resources::organizations::{self, account};
@@ -47,6 +47,7 @@ enum Ec2Kind {
     VpcPeeringAccepter,
     VpnGateway,
     CustomerGateway,
+    VpcRoute,
     SecurityGroup,
     LaunchTemplate,
     Instance,
@@ -83,6 +84,7 @@ impl Kind {
             vpc_peering::ACCEPTER_TYPE => Kind::Ec2(Ec2Kind::VpcPeeringAccepter),
             vpn::GATEWAY_TYPE => Kind::Ec2(Ec2Kind::VpnGateway),
             vpn::CUSTOMER_TYPE => Kind::Ec2(Ec2Kind::CustomerGateway),
+            vpc_route::TYPE => Kind::Ec2(Ec2Kind::VpcRoute),
             security_group::TYPE => Kind::Ec2(Ec2Kind::SecurityGroup),
             launch_template::TYPE => Kind::Ec2(Ec2Kind::LaunchTemplate),
             instance::TYPE => Kind::Ec2(Ec2Kind::Instance),
@@ -130,6 +132,7 @@ macro_rules! dispatch {
                     Ec2Kind::VpcPeeringAccepter => vpc_peering::accepter::$op(&ctx, $request).await,
                     Ec2Kind::VpnGateway => vpn::gateway::$op(&ctx, $request).await,
                     Ec2Kind::CustomerGateway => vpn::customer::$op(&ctx, $request).await,
+                    Ec2Kind::VpcRoute => vpc_route::$op(&ctx, $request).await,
                     Ec2Kind::SecurityGroup => security_group::$op(&ctx, $request).await,
                     Ec2Kind::LaunchTemplate => launch_template::$op(&ctx, $request).await,
                     Ec2Kind::Instance => instance::$op(&ctx, $request).await,
@@ -207,6 +210,7 @@ impl Provider for AwsProvider {
             vpc_peering::accepter_schema(),
             vpn::gateway_schema(),
             vpn::customer_schema(),
+            vpc_route::schema(),
             security_group::schema(),
             launch_template::schema(),
             instance::schema(),

@@ -315,7 +315,7 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
     // Destroy: accounts are protected and the delete budget is 40, so both are named.
     let refused = terrace(dir, &["destroy", "--group", "eu", "--yes"]);
     assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
-    assert!(sandbox.inventory(WORKSPACE, REGIONS).len() >= 71);
+    assert!(sandbox.inventory(WORKSPACE, REGIONS).len() >= 67);
     ok(&terrace(
         dir,
         &[

@@ -149,6 +149,8 @@ clients! {
     global_forwarding_rules: GlobalForwardingRules,
     target_tcp_proxies: TargetTcpProxies,
     routers: Routers,
+    vpn_gateways: VpnGateways,
+    external_vpn_gateways: ExternalVpnGateways,
 }
 
 /// Lists one page: `list!(client, project, filter, token [, set_region(r)])`.
@@ -413,6 +415,10 @@ impl Api {
             Kind::GlobalForwardingRule => list!(c.global_forwarding_rules(s).await?, p, f, t),
             Kind::TargetTcpProxy => list!(c.target_tcp_proxies(s).await?, p, f, t),
             Kind::Router => list!(c.routers(s).await?, p, f, t, set_region(at.region()?)),
+            Kind::VpnGateway => {
+                list!(c.vpn_gateways(s).await?, p, f, t, set_region(at.region()?))
+            }
+            Kind::ExternalVpnGateway => list!(c.external_vpn_gateways(s).await?, p, f, t),
         }
     }
 
@@ -574,6 +580,21 @@ impl Api {
                 .set_request_id(rid)
                 .set_region(at.region()?)
                 .set_body(body::<model::Router>(json)?)),
+            Kind::VpnGateway => wait!(c
+                .vpn_gateways(s)
+                .await?
+                .insert()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_region(at.region()?)
+                .set_body(body::<model::VpnGateway>(json)?)),
+            Kind::ExternalVpnGateway => wait!(c
+                .external_vpn_gateways(s)
+                .await?
+                .insert()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_body(body::<model::ExternalVpnGateway>(json)?)),
         }
     }
 
@@ -716,6 +737,21 @@ impl Api {
                 .set_request_id(rid)
                 .set_region(at.region()?)
                 .set_router(n)),
+            Kind::VpnGateway => wait!(c
+                .vpn_gateways(s)
+                .await?
+                .delete()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_region(at.region()?)
+                .set_vpn_gateway(n)),
+            Kind::ExternalVpnGateway => wait!(c
+                .external_vpn_gateways(s)
+                .await?
+                .delete()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_external_vpn_gateway(n)),
         }
     }
 
@@ -851,9 +887,11 @@ impl Api {
                 .set_region(at.region()?)
                 .set_router(n)
                 .set_body(body::<model::Router>(json)?)),
-            Kind::Instance | Kind::InstanceTemplate | Kind::TargetTcpProxy => {
-                Err(unsupported(kind, "patch"))
-            }
+            Kind::Instance
+            | Kind::InstanceTemplate
+            | Kind::TargetTcpProxy
+            | Kind::VpnGateway
+            | Kind::ExternalVpnGateway => Err(unsupported(kind, "patch")),
         }
     }
 
@@ -1036,6 +1074,22 @@ impl Api {
                 .set_body(body::<model::RegionSetLabelsRequest>(json)?)),
             Kind::GlobalForwardingRule => wait!(c
                 .global_forwarding_rules(s)
+                .await?
+                .set_labels()
+                .set_project(p)
+                .set_resource(n)
+                .set_body(body::<model::GlobalSetLabelsRequest>(json)?)),
+            Kind::VpnGateway => wait!(c
+                .vpn_gateways(s)
+                .await?
+                .set_labels()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_region(at.region()?)
+                .set_resource(n)
+                .set_body(body::<model::RegionSetLabelsRequest>(json)?)),
+            Kind::ExternalVpnGateway => wait!(c
+                .external_vpn_gateways(s)
                 .await?
                 .set_labels()
                 .set_project(p)

@@ -50,8 +50,9 @@ mesh_seen = set()
 
 def mesh_aws(ec2):
     """The replica mesh on AWS: peering connections (listed in both regions, counted once) and
-    the routes through the workspace's connections and gateways. Routes have no tags: each is
-    attributed to the stack owning its target, named by its id (`<table>_<destination>`)."""
+    the routes through the workspace's connections and gateways. Routes have no tags: those to
+    one destination in one VPC (an aws:ec2:VpcRoute) are attributed to the stack owning their
+    target, named by the VpcRoute's id (`<vpc>_<destination>`)."""
     targets = {}
     for pcx in ec2.describe_vpc_peering_connections()["VpcPeeringConnections"]:
         tags = tags_of(pcx.get("Tags"))
@@ -65,13 +66,17 @@ def mesh_aws(ec2):
                 ident = pcx["VpcPeeringConnectionId"] + "_accepter"
                 found.append({"cloud": "aws", "kind": "vpc-peering-accepter", "id": ident,
                               "stack": tags.get("terrace:stack"), "resource": ident})
+    routes = set()
     for table in ec2.describe_route_tables()["RouteTables"]:
         for route in table["Routes"]:
             target = route.get("VpcPeeringConnectionId") or route.get("GatewayId") or ""
             if target in targets and "DestinationCidrBlock" in route:
-                ident = f"{table['RouteTableId']}_{route['DestinationCidrBlock']}"
-                found.append({"cloud": "aws", "kind": "route", "id": ident,
-                              "stack": targets[target], "resource": ident})
+                # aws:ec2:VpcRoute: one destination in every table of a VPC.
+                ident = f"{table['VpcId']}_{route['DestinationCidrBlock']}"
+                if ident not in routes:
+                    routes.add(ident)
+                    found.append({"cloud": "aws", "kind": "vpc-route", "id": ident,
+                                  "stack": targets[target], "resource": ident})
 
 
 for region in aws_regions:

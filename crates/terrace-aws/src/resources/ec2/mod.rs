@@ -12,6 +12,7 @@ pub mod security_group;
 pub mod subnet;
 pub mod vpc;
 pub mod vpc_peering;
+pub mod vpc_route;
 pub mod vpn;
 
 use crate::client::Settings;

@@ -147,7 +147,7 @@ pub(super) fn spec_of(route: &Route) -> Option<RouteSpec> {
 }
 
 /// The table's `external_route_ranges`, from its tag.
-fn external_ranges(table: &RouteTable) -> Vec<String> {
+pub(super) fn external_ranges(table: &RouteTable) -> Vec<String> {
     table
         .tags()
         .iter()
@@ -160,7 +160,7 @@ fn external_ranges(table: &RouteTable) -> Vec<String> {
 }
 
 /// True when `destination` lies inside one of `ranges` (unparsable values never match).
-fn is_external(destination: &str, ranges: &[String]) -> bool {
+pub(super) fn is_external(destination: &str, ranges: &[String]) -> bool {
     let Ok(destination) = terrace::value::cidr::parse(destination) else {
         return false;
     };
