@@ -18,8 +18,8 @@
 //! nothing against AWS).
 
 use super::{after_create, dedup, delete_when_free, existing, observed, put, read_back, sync_tags};
-use super::{queries, settle, Ctx};
-use crate::error::{from_sdk, invalid};
+use super::{create_once, no_retry, queries, settle, Ctx};
+use crate::error::{from_sdk, from_sdk_unretried, invalid};
 use crate::ownership::{self, tag_spec, user_tags};
 use crate::props::{check_known, str_req};
 use aws_sdk_ec2::types::{ResourceType, VpcPeeringConnection, VpcPeeringConnectionStateReasonCode};
@@ -188,22 +188,27 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
     let p = &request.properties;
     check_known(p, FIELDS, TYPE)?;
     let tags = user_tags(p)?;
-    // CreateVpcPeeringConnection has no ClientToken: a lost answer is ambiguous and the engine
-    // finds the connection by its ownership tags.
-    let answer = settle(ctx.settings, str_req(p, "vpc_id")?, || async {
-        ctx.ec2
-            .create_vpc_peering_connection()
-            .vpc_id(str_req(p, "vpc_id")?)
-            .peer_vpc_id(str_req(p, "peer_vpc_id")?)
-            .peer_region(str_req(p, "peer_region")?)
-            .tag_specifications(tag_spec(
-                ResourceType::VpcPeeringConnection,
-                &request.ownership,
-                &tags,
-            ))
-            .send()
-            .await
-            .map_err(from_sdk)
+    // CreateVpcPeeringConnection has no ClientToken: sent once (no SDK retry), so a lost answer
+    // is ambiguous and the engine finds the connection by its ownership tags; a VPC created
+    // moments ago that is not visible yet is waited for (nothing was created).
+    let answer = settle(ctx.settings, str_req(p, "vpc_id")?, || {
+        create_once(ctx.settings, || async {
+            ctx.ec2
+                .create_vpc_peering_connection()
+                .vpc_id(str_req(p, "vpc_id")?)
+                .peer_vpc_id(str_req(p, "peer_vpc_id")?)
+                .peer_region(str_req(p, "peer_region")?)
+                .tag_specifications(tag_spec(
+                    ResourceType::VpcPeeringConnection,
+                    &request.ownership,
+                    &tags,
+                ))
+                .customize()
+                .config_override(no_retry())
+                .send()
+                .await
+                .map_err(from_sdk_unretried)
+        })
     })
     .await?;
     let id = answer
