@@ -1,6 +1,8 @@
 //! Does a re-plan stay within what was approved? Applying re-plans each stack just before it
-//! runs; the re-plan may do less than approved (an unknown turned out unchanged), never more:
-//! no update that became a replace, no new create or delete, no known value that changed.
+//! runs; the re-plan may do less than approved (an unknown turned out unchanged; a replaced
+//! resource that is already gone — a route deleted with its route table upstream — only needs
+//! its create), never more: no update that became a replace, no new create or delete, no
+//! known value that changed.
 
 use crate::plan::{Action, ResourceChange, StackPlan};
 use crate::value::Value;
@@ -33,7 +35,7 @@ pub fn exceeded(approved: &StackPlan, fresh: &StackPlan) -> Vec<String> {
 fn allowed(approved: Action, fresh: Action) -> bool {
     fresh == Action::NoOp
         || fresh == approved
-        || (approved == Action::Replace && fresh == Action::Update)
+        || (approved == Action::Replace && matches!(fresh, Action::Update | Action::Create))
 }
 
 fn describe(name: &str, approved: Action, change: &ResourceChange) -> String {
@@ -136,6 +138,9 @@ mod tests {
         let fresh = plan(vec![change("a", Action::Update, serde_json::json!({}))]);
         assert!(exceeded(&approved, &fresh).is_empty());
         let fresh = plan(vec![change("a", Action::NoOp, serde_json::json!({}))]);
+        assert!(exceeded(&approved, &fresh).is_empty());
+        // The old object went with something upstream: only the create of the replace is left.
+        let fresh = plan(vec![change("a", Action::Create, serde_json::json!({}))]);
         assert!(exceeded(&approved, &fresh).is_empty());
     }
 

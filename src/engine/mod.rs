@@ -187,7 +187,8 @@ impl Terrace {
             .filter_map(|n| by_name.remove(n))
             .collect();
         let policies = crate::policy::rego::Policies::load(&workspace.root)
-            .map_err(|d| Error::Invalid(Diagnostics(d)))?;
+            .map_err(|d| Error::Invalid(Diagnostics(d)))?
+            .with_groups(&workspace.groups);
         let backend = match backend {
             Some(backend) => backend,
             None => open_backend(
@@ -264,7 +265,10 @@ impl Terrace {
         self.stacks.iter().find(|r| r.spec.instance.name == stack)
     }
 
-    /// The stack graph of the selected stacks, coloured by a plan's actions if given.
+    /// The stack graph of the selected stacks, coloured by a plan's actions if given. A stack
+    /// whose `links` output is a list of `{from, to, kind}` (two stack names and what joins
+    /// them, as the mesh layer declares its private paths) adds those links between selected
+    /// stacks; items whose ends are not both selected, or not plain strings, are left out.
     pub fn graph(&self, selector: &Selector, plan: Option<&Plan>) -> Result<GraphView, Error> {
         let selected = self.stacks(selector)?;
         let names: Vec<&str> = selected.iter().map(|s| s.name.as_str()).collect();
@@ -290,7 +294,17 @@ impl Terrace {
                     .map(move |d| (d.clone(), n.to_string()))
             })
             .collect();
-        Ok(GraphView { nodes, edges })
+        let links = names
+            .iter()
+            .filter_map(|n| Some((n, self.rendered(n)?.spec.outputs.get("links")?)))
+            .flat_map(|(n, links)| declared_links(n, links))
+            .filter(|l| names.contains(&l.from.as_str()) && names.contains(&l.to.as_str()))
+            .collect();
+        Ok(GraphView {
+            nodes,
+            edges,
+            links,
+        })
     }
 
     /// The resource graph inside each selected stack: nodes `stack:resource`, clustered by
@@ -304,6 +318,7 @@ impl Terrace {
         let mut view = GraphView {
             nodes: Vec::new(),
             edges: Vec::new(),
+            links: Vec::new(),
         };
         for stack in self.stacks(selector)? {
             let Some(rendered) = self.rendered(&stack.name) else {
@@ -469,4 +484,22 @@ fn default_regions(rendered: &mut [Rendered], registry: &Registry) {
             }
         }
     }
+}
+
+/// The links a stack's `links` output declares: items `{from, to, kind}` of plain strings.
+fn declared_links(stack: &str, links: &serde_json::Value) -> Vec<crate::graph::export::LinkView> {
+    let text = |item: &serde_json::Value, key: &str| item.get(key)?.as_str().map(str::to_string);
+    links
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| {
+            Some(crate::graph::export::LinkView {
+                from: text(item, "from")?,
+                to: text(item, "to")?,
+                kind: text(item, "kind")?,
+                by: stack.to_string(),
+            })
+        })
+        .collect()
 }

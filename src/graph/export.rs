@@ -14,6 +14,20 @@ pub struct NodeView {
     pub action: Option<String>,
 }
 
+/// A link between two nodes that is not a dependency: a private path of the replica mesh
+/// between two replicas' networks, drawn undirected and dashed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkView {
+    /// One end (a node id).
+    pub from: String,
+    /// The other end (a node id).
+    pub to: String,
+    /// What joins them (`vpc-peering`, `ha-vpn`, `network-peering`).
+    pub kind: String,
+    /// The node that declares the link (the mesh stack).
+    pub by: String,
+}
+
 /// A graph to draw; edges point from a dependency to its dependent.
 #[derive(Debug, Clone, Serialize)]
 pub struct GraphView {
@@ -21,6 +35,9 @@ pub struct GraphView {
     pub nodes: Vec<NodeView>,
     /// Edges from a dependency to its dependent.
     pub edges: Vec<(String, String)>,
+    /// Links between nodes, declared by a stack's `links` output (see `Terrace::graph`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub links: Vec<LinkView>,
 }
 
 /// Output formats.
@@ -86,6 +103,12 @@ fn dot(view: &GraphView) -> String {
     for (from, to) in &view.edges {
         out.push_str(&format!("  \"{from}\" -> \"{to}\";\n"));
     }
+    for link in &view.links {
+        out.push_str(&format!(
+            "  \"{}\" -> \"{}\" [dir=none, style=dashed, color=\"#1565c0\", label=\"{}\"];\n",
+            link.from, link.to, link.kind
+        ));
+    }
     out.push_str("}\n");
     out
 }
@@ -114,6 +137,14 @@ fn mermaid(view: &GraphView) -> String {
     }
     for (from, to) in &view.edges {
         out.push_str(&format!("  {} --> {}\n", mermaid_id(from), mermaid_id(to)));
+    }
+    for link in &view.links {
+        out.push_str(&format!(
+            "  {} -.-|{}| {}\n",
+            mermaid_id(&link.from),
+            link.kind,
+            mermaid_id(&link.to)
+        ));
     }
     for node in view.nodes.iter().filter(|n| n.action.is_some()) {
         out.push_str(&format!(
@@ -144,6 +175,12 @@ mod tests {
                 },
             ],
             edges: vec![("networks/eu/a".into(), "replicas/eu/a".into())],
+            links: vec![LinkView {
+                from: "networks/eu/a".into(),
+                to: "networks/eu/b".into(),
+                kind: "vpc-peering".into(),
+                by: "mesh/eu".into(),
+            }],
         }
     }
 
@@ -153,6 +190,9 @@ mod tests {
         assert!(out.contains("subgraph cluster_0 {\n    label=\"networks\""));
         assert!(out.contains("\"networks/eu/a\" -> \"replicas/eu/a\";"));
         assert!(out.contains("(create)\", fillcolor=\"#2e7d32\""));
+        assert!(out.contains(
+            "\"networks/eu/a\" -> \"networks/eu/b\" [dir=none, style=dashed, color=\"#1565c0\", label=\"vpc-peering\"];"
+        ));
     }
 
     #[test]
@@ -160,5 +200,6 @@ mod tests {
         let out = render(&view(), Format::Mermaid);
         assert!(out.contains("networks_eu_a --> replicas_eu_a"));
         assert!(out.contains("style networks_eu_a fill:#2e7d32"));
+        assert!(out.contains("networks_eu_a -.-|vpc-peering| networks_eu_b"));
     }
 }

@@ -2,6 +2,11 @@
 //! Policies are Rego v1 in `package terrace` and add messages to the partial set `deny`; any
 //! message refuses the plan. The plan's JSON form (docs/plan-format.md) is the `input`.
 //! Files named `*_test.rego` are policy unit tests, run by `terrace test`, never policies.
+//!
+//! Policies also see the workspace's groups as `data.workspace.groups`:
+//! `{"<group>": {"cidr": "<the group's vars.cidr>", "replicas": {"<replica>": "<its vars.cidr>"}}}`
+//! (a range absent from a group file is absent here), so that a rule can tell a group's
+//! ranges from another group's.
 
 use crate::diagnostics::{Diagnostic, Location};
 use crate::plan::Plan;
@@ -22,6 +27,8 @@ pub const DENY_RULE: &str = "data.terrace.deny";
 #[derive(Debug, Clone, Default)]
 pub struct Policies {
     files: Vec<(PathBuf, String)>,
+    /// `data.workspace` (the groups' ranges), when the workspace is known.
+    data: Option<serde_json::Value>,
 }
 
 impl Policies {
@@ -48,7 +55,7 @@ impl Policies {
                 )),
             }
         }
-        let policies = Policies { files };
+        let policies = Policies { files, data: None };
         if let Err(message) = policies.engine() {
             problems.push(
                 Diagnostic::new(Location::file("policies/"), message)
@@ -60,6 +67,29 @@ impl Policies {
         } else {
             Err(problems)
         }
+    }
+
+    /// The same policies, seeing `groups` as `data.workspace.groups` (see the module doc).
+    pub fn with_groups(mut self, groups: &[crate::config::group::Group]) -> Policies {
+        let cidr = |vars: &std::collections::BTreeMap<String, serde_json::Value>| {
+            vars.get("cidr").cloned().unwrap_or(serde_json::Value::Null)
+        };
+        let groups: serde_json::Map<String, serde_json::Value> = groups
+            .iter()
+            .map(|g| {
+                let replicas: serde_json::Map<String, serde_json::Value> = g
+                    .replicas
+                    .iter()
+                    .map(|r| (r.name.clone(), cidr(&r.vars)))
+                    .collect();
+                (
+                    g.name.clone(),
+                    serde_json::json!({"cidr": cidr(&g.vars), "replicas": replicas}),
+                )
+            })
+            .collect();
+        self.data = Some(serde_json::json!({"workspace": {"groups": groups}}));
+        self
     }
 
     /// True when there is no policy.
@@ -74,6 +104,11 @@ impl Policies {
             engine
                 .add_policy(path.display().to_string(), text.clone())
                 .map_err(|e| format!("policy {} does not parse: {e}", path.display()))?;
+        }
+        if let Some(data) = &self.data {
+            engine
+                .add_data_json(&data.to_string())
+                .map_err(|e| format!("policy data: {e}"))?;
         }
         Ok(engine)
     }

@@ -221,7 +221,9 @@ pub async fn run(
             tests_dir(&workspace).display()
         )));
     }
-    let policies = Policies::load(root).map_err(|d| Error::Invalid(Diagnostics(d)))?;
+    let policies = Policies::load(root)
+        .map_err(|d| Error::Invalid(Diagnostics(d)))?
+        .with_groups(&workspace.groups);
     let loaded = load_all(&workspace, schemas, &policies, &selection)
         .map_err(|d| Error::Invalid(Diagnostics(d)))?;
     let runner = runner::Runner {

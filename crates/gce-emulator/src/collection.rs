@@ -662,3 +662,55 @@ fn check_patchable(spec: &KindSpec, current: &Value, patch: &Map<String, Value>)
     }
     Ok(())
 }
+
+/// What an action does to a stored resource: `edit(store, request, resource)` checks the
+/// request body and changes the resource's fields.
+pub type ActionEdit =
+    fn(&Store, &Map<String, Value>, &mut Map<String, Value>, &str) -> ApiResult<()>;
+
+/// POST .../{name}/{action} for an action that changes fields of a stored resource
+/// (`networks.addPeering`, `networks.removePeering`): the body is checked against
+/// `request_schema`, then `edit` changes a copy of the resource; the operation is `action`.
+#[allow(clippy::too_many_arguments)]
+pub fn act(
+    app: &Arc<App>,
+    spec: &KindSpec,
+    route: &Route,
+    name: &str,
+    query: &Query,
+    body: &[u8],
+    (action, request_schema): (&'static str, &str),
+    edit: ActionEdit,
+) -> ApiResult<Value> {
+    let req = parse_object(body)?;
+    app.check_body(request_schema, &req)?;
+    mutation(app, route, query, &[], |store, rid| {
+        let current = stored(store, &path_of(route, name))?.clone();
+        let mut next = current.as_object().cloned().unwrap_or_default();
+        edit(store, &req, &mut next, &route.project)?;
+        Ok(replaced(
+            spec,
+            route,
+            name,
+            &current,
+            action,
+            rid,
+            |fields| {
+                *fields = next;
+            },
+        ))
+    })
+}
+
+/// GET .../{name}/{view}: a runtime view of a stored resource (`routers.getRouterStatus`).
+pub fn view(
+    app: &Arc<App>,
+    route: &Route,
+    name: &str,
+    query: &Query,
+    answer: fn(&Store, &Value) -> Value,
+) -> ApiResult<Value> {
+    query.check_allowed(&[])?;
+    let path = path_of(route, name);
+    app.read(|s| stored(s, &path).map(|current| answer(s, current)))
+}

@@ -323,6 +323,51 @@ pub static SPECS: &[KindSpec] = &[
             resources::router::prepare,
         )
     },
+    // Static routes: insert, get, list and delete only (no patch or update in Compute).
+    spec(
+        "routes",
+        Global,
+        "compute#route",
+        "compute#routeList",
+        "route",
+        resources::route::prepare,
+    ),
+    // HA VPN: gateways and tunnels are regional, peer gateways global; all three carry labels
+    // (setLabels) and have no patch or update method.
+    KindSpec {
+        set_labels: true,
+        immutable: &["network"],
+        ..spec(
+            "vpnGateways",
+            Regional,
+            "compute#vpnGateway",
+            "compute#vpnGatewayList",
+            "vpn_gateway",
+            resources::vpn::prepare_gateway,
+        )
+    },
+    KindSpec {
+        set_labels: true,
+        ..spec(
+            "externalVpnGateways",
+            Global,
+            "compute#externalVpnGateway",
+            "compute#externalVpnGatewayList",
+            "external_vpn_gateway",
+            resources::vpn::prepare_external,
+        )
+    },
+    KindSpec {
+        set_labels: true,
+        ..spec(
+            "vpnTunnels",
+            Regional,
+            "compute#vpnTunnel",
+            "compute#vpnTunnelList",
+            "vpn_tunnel",
+            resources::vpn::prepare_tunnel,
+        )
+    },
     spec(
         "targetTcpProxies",
         Global,

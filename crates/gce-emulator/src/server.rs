@@ -245,6 +245,25 @@ fn resource(
         {
             crate::mig::list_managed_instances(app, route, n, query)
         }
+        ("POST", Some(n), Some(action @ ("addPeering" | "removePeering")))
+            if spec.collection == "networks" =>
+        {
+            use crate::resources::peering;
+            let (edit, schema): (collection::ActionEdit, _) = if action == "addPeering" {
+                (peering::add, peering::ADD_REQUEST)
+            } else {
+                (peering::remove, peering::REMOVE_REQUEST)
+            };
+            let action = if action == "addPeering" {
+                "addPeering"
+            } else {
+                "removePeering"
+            };
+            collection::act(app, spec, route, n, query, body, (action, schema), edit)
+        }
+        ("GET", Some(n), Some("getRouterStatus")) if spec.collection == "routers" => {
+            collection::view(app, route, n, query, crate::resources::router_bgp::status)
+        }
         (_, _, Some(action)) => Err(ApiError::not_found(&format!(
             "{}/{}/{action}",
             route.collection,

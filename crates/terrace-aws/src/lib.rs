@@ -1,5 +1,7 @@
 //! The AWS provider for Terrace: EC2 types (VPC, subnet, internet gateway, Elastic IP, NAT
-//! gateway, route table, security group, launch template, instance), ELBv2 (load balancer, target group, listener)
+//! gateway, route table, route, VPC peering connection and its accepter, VPN gateway, customer
+//! gateway, security group,
+//! launch template, instance), ELBv2 (load balancer, target group, listener)
 //! Auto Scaling groups and Organizations accounts, with batched reads by id or ownership tags, ownership tags written
 //! at creation, client tokens where EC2 has them, retries with backoff and jitter, and waiters.
 //!
@@ -22,8 +24,8 @@ use client::{Clients, Settings};
 use error::invalid;
 use resources::autoscaling::{self, group};
 use resources::ec2::{
-    self, eip, instance, internet_gateway, launch_template, nat_gateway, route_table,
-    security_group, subnet, vpc,
+    self, eip, instance, internet_gateway, launch_template, nat_gateway, route, route_table,
+    security_group, subnet, vpc, vpc_peering, vpc_route, vpn,
 };
 use resources::elbv2::{self, listener, load_balancer, target_group};
 use resources::organizations::{self, account, policy};
@@ -41,6 +43,12 @@ enum Ec2Kind {
     Eip,
     NatGateway,
     RouteTable,
+    Route,
+    VpcPeering,
+    VpcPeeringAccepter,
+    VpnGateway,
+    CustomerGateway,
+    VpcRoute,
     SecurityGroup,
     LaunchTemplate,
     Instance,
@@ -73,6 +81,12 @@ impl Kind {
             eip::TYPE => Kind::Ec2(Ec2Kind::Eip),
             nat_gateway::TYPE => Kind::Ec2(Ec2Kind::NatGateway),
             route_table::TYPE => Kind::Ec2(Ec2Kind::RouteTable),
+            route::TYPE => Kind::Ec2(Ec2Kind::Route),
+            vpc_peering::TYPE => Kind::Ec2(Ec2Kind::VpcPeering),
+            vpc_peering::ACCEPTER_TYPE => Kind::Ec2(Ec2Kind::VpcPeeringAccepter),
+            vpn::GATEWAY_TYPE => Kind::Ec2(Ec2Kind::VpnGateway),
+            vpn::CUSTOMER_TYPE => Kind::Ec2(Ec2Kind::CustomerGateway),
+            vpc_route::TYPE => Kind::Ec2(Ec2Kind::VpcRoute),
             security_group::TYPE => Kind::Ec2(Ec2Kind::SecurityGroup),
             launch_template::TYPE => Kind::Ec2(Ec2Kind::LaunchTemplate),
             instance::TYPE => Kind::Ec2(Ec2Kind::Instance),
@@ -119,6 +133,12 @@ macro_rules! dispatch {
                     Ec2Kind::Eip => eip::$op(&ctx, $request).await,
                     Ec2Kind::NatGateway => nat_gateway::$op(&ctx, $request).await,
                     Ec2Kind::RouteTable => route_table::$op(&ctx, $request).await,
+                    Ec2Kind::Route => route::$op(&ctx, $request).await,
+                    Ec2Kind::VpcPeering => vpc_peering::$op(&ctx, $request).await,
+                    Ec2Kind::VpcPeeringAccepter => vpc_peering::accepter::$op(&ctx, $request).await,
+                    Ec2Kind::VpnGateway => vpn::gateway::$op(&ctx, $request).await,
+                    Ec2Kind::CustomerGateway => vpn::customer::$op(&ctx, $request).await,
+                    Ec2Kind::VpcRoute => vpc_route::$op(&ctx, $request).await,
                     Ec2Kind::SecurityGroup => security_group::$op(&ctx, $request).await,
                     Ec2Kind::LaunchTemplate => launch_template::$op(&ctx, $request).await,
                     Ec2Kind::Instance => instance::$op(&ctx, $request).await,
@@ -212,6 +232,12 @@ impl Provider for AwsProvider {
             eip::schema(),
             nat_gateway::schema(),
             route_table::schema(),
+            route::schema(),
+            vpc_peering::schema(),
+            vpc_peering::accepter_schema(),
+            vpn::gateway_schema(),
+            vpn::customer_schema(),
+            vpc_route::schema(),
             security_group::schema(),
             launch_template::schema(),
             instance::schema(),

@@ -64,6 +64,8 @@ const DESTROY_BELOW_ACCOUNTS: &[&str] = &[
     "--layer",
     "networks",
     "--layer",
+    "mesh",
+    "--layer",
     "replicas",
     "--layer",
     "proxies",
@@ -133,8 +135,9 @@ fn sigkill_at_24_random_points_leaves_no_orphan_and_no_duplicate_in_the_clouds()
     );
     // accounts 3 (account, its region-guard SCP, project); AWS networks 2 × 14 (VPC, gateway, route table, security group, and per
     // zone two subnets, an Elastic IP, a NAT gateway, a route table); GCP network 5 (network,
-    // subnetwork, router, two firewalls); replicas 3 × 5; proxies 6 + 7.
-    assert_eq!(state.values().map(BTreeSet::len).sum::<usize>(), 64);
+    // subnetwork, router, two firewalls); mesh 4 (the two AWS replicas' peering connection,
+    // its accepter, a route on each side); replicas 3 × 5; proxies 6 + 7.
+    assert_eq!(state.values().map(BTreeSet::len).sum::<usize>(), 68);
     let plan = terrace(dir, &["plan", "--group", "eu", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
 

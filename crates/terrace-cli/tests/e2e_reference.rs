@@ -27,6 +27,7 @@ const EU_STACKS: &[&str] = &[
     "networks/eu/aws-eu-west-1",
     "networks/eu/gcp-europe-west3",
     "networks/eu/aws-eu-central-1",
+    "mesh/eu",
     "replicas/eu/aws-eu-west-1",
     "replicas/eu/gcp-europe-west3",
     "replicas/eu/aws-eu-central-1",
@@ -281,6 +282,7 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
         actions.keys().cloned().collect::<BTreeSet<_>>(),
         set(&[
             "networks/eu/aws-eu-north-1",
+            "mesh/eu",
             "replicas/eu/aws-eu-north-1",
             "proxies/eu"
         ]),
@@ -362,7 +364,7 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
     // Destroy: accounts are protected and the delete budget is 40, so both are named.
     let refused = terrace(dir, &["destroy", "--group", "eu", "--yes"]);
     assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
-    assert!(sandbox.inventory(WORKSPACE, REGIONS).len() >= 63);
+    assert!(sandbox.inventory(WORKSPACE, REGIONS).len() >= 68);
     ok(&terrace(
         dir,
         &[
@@ -375,7 +377,7 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
             "--allow-destroy",
             "accounts/eu/gcp:project",
             "--max-deletes",
-            "70",
+            "80",
         ],
     ));
     let left = sandbox.inventory(WORKSPACE, REGIONS);
@@ -515,7 +517,7 @@ fn every_example_group_plans_and_residency_guards_them() {
         .map(|s| s["group"].as_str().unwrap())
         .collect();
     assert_eq!(groups, BTreeSet::from(["eu", "global", "us"]));
-    assert_eq!(plan["stacks"].as_array().unwrap().len(), 29);
+    assert_eq!(plan["stacks"].as_array().unwrap().len(), 32);
 
     let group = dir.join("examples/eu.yaml");
     let text = std::fs::read_to_string(&group).unwrap();

@@ -147,6 +147,8 @@ clients! {
     global_forwarding_rules: GlobalForwardingRules,
     target_tcp_proxies: TargetTcpProxies,
     routers: Routers,
+    vpn_gateways: VpnGateways,
+    external_vpn_gateways: ExternalVpnGateways,
 }
 
 /// Lists one page: `list!(client, project, filter, token [, set_region(r)])`.
@@ -411,6 +413,10 @@ impl Api {
             Kind::GlobalForwardingRule => list!(c.global_forwarding_rules(s).await?, p, f, t),
             Kind::TargetTcpProxy => list!(c.target_tcp_proxies(s).await?, p, f, t),
             Kind::Router => list!(c.routers(s).await?, p, f, t, set_region(at.region()?)),
+            Kind::VpnGateway => {
+                list!(c.vpn_gateways(s).await?, p, f, t, set_region(at.region()?))
+            }
+            Kind::ExternalVpnGateway => list!(c.external_vpn_gateways(s).await?, p, f, t),
         }
     }
 
@@ -572,6 +578,21 @@ impl Api {
                 .set_request_id(rid)
                 .set_region(at.region()?)
                 .set_body(body::<model::Router>(json)?)),
+            Kind::VpnGateway => wait!(c
+                .vpn_gateways(s)
+                .await?
+                .insert()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_region(at.region()?)
+                .set_body(body::<model::VpnGateway>(json)?)),
+            Kind::ExternalVpnGateway => wait!(c
+                .external_vpn_gateways(s)
+                .await?
+                .insert()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_body(body::<model::ExternalVpnGateway>(json)?)),
         }
     }
 
@@ -714,6 +735,21 @@ impl Api {
                 .set_request_id(rid)
                 .set_region(at.region()?)
                 .set_router(n)),
+            Kind::VpnGateway => wait!(c
+                .vpn_gateways(s)
+                .await?
+                .delete()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_region(at.region()?)
+                .set_vpn_gateway(n)),
+            Kind::ExternalVpnGateway => wait!(c
+                .external_vpn_gateways(s)
+                .await?
+                .delete()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_external_vpn_gateway(n)),
         }
     }
 
@@ -849,9 +885,11 @@ impl Api {
                 .set_region(at.region()?)
                 .set_router(n)
                 .set_body(body::<model::Router>(json)?)),
-            Kind::Instance | Kind::InstanceTemplate | Kind::TargetTcpProxy => {
-                Err(unsupported(kind, "patch"))
-            }
+            Kind::Instance
+            | Kind::InstanceTemplate
+            | Kind::TargetTcpProxy
+            | Kind::VpnGateway
+            | Kind::ExternalVpnGateway => Err(unsupported(kind, "patch")),
         }
     }
 
@@ -901,6 +939,64 @@ impl Api {
                 ))
         })
         .await
+    }
+
+    /// `networks.addPeering` (`add`) or `networks.removePeering` on the network named
+    /// `network`, with `json` as the request body, retried with one `requestId` and settled.
+    pub async fn network_peering(
+        &self,
+        project: &str,
+        network: &str,
+        add: bool,
+        json: &Json,
+        rid: &str,
+    ) -> Result<model::Operation, MutationError> {
+        let verb = if add { "addPeering" } else { "removePeering" };
+        self.mutate(&format!("{verb} {network}"), project, || async {
+            let c = self.clients.networks(&self.settings).await?;
+            if add {
+                wait!(c
+                    .add_peering()
+                    .set_project(project)
+                    .set_network(network)
+                    .set_request_id(rid)
+                    .set_body(body::<model::NetworksAddPeeringRequest>(json)?))
+            } else {
+                wait!(c
+                    .remove_peering()
+                    .set_project(project)
+                    .set_network(network)
+                    .set_request_id(rid)
+                    .set_body(body::<model::NetworksRemovePeeringRequest>(json)?))
+            }
+        })
+        .await
+    }
+
+    /// `networks.get` as Compute's JSON; `None` when there is no such network.
+    pub async fn network_json(
+        &self,
+        project: &str,
+        network: &str,
+    ) -> Result<Option<Json>, CallError> {
+        let got = self
+            .retry
+            .run(&format!("get network {network}"), || async {
+                let c = self.clients.networks(&self.settings).await?;
+                let found = c
+                    .get()
+                    .set_project(project)
+                    .set_network(network)
+                    .send()
+                    .await?;
+                serde_json::to_value(found).map_err(|e| CallError::invalid(e.to_string()))
+            })
+            .await;
+        match got {
+            Ok(json) => Ok(Some(json)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// `regionInstanceGroupManagers.listManagedInstances`: every VM of a regional managed
@@ -976,6 +1072,22 @@ impl Api {
                 .set_body(body::<model::RegionSetLabelsRequest>(json)?)),
             Kind::GlobalForwardingRule => wait!(c
                 .global_forwarding_rules(s)
+                .await?
+                .set_labels()
+                .set_project(p)
+                .set_resource(n)
+                .set_body(body::<model::GlobalSetLabelsRequest>(json)?)),
+            Kind::VpnGateway => wait!(c
+                .vpn_gateways(s)
+                .await?
+                .set_labels()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_region(at.region()?)
+                .set_resource(n)
+                .set_body(body::<model::RegionSetLabelsRequest>(json)?)),
+            Kind::ExternalVpnGateway => wait!(c
+                .external_vpn_gateways(s)
                 .await?
                 .set_labels()
                 .set_project(p)

@@ -71,9 +71,13 @@ fn rename_keys(value: &Json, rename: &dyn Fn(&str) -> String) -> Json {
     }
 }
 
-/// A property value as Compute's JSON.
+/// A property value as Compute's JSON. Inside values, `ip_address` is `ipAddress` (external VPN
+/// gateway and BGP peer fields); only a forwarding rule's top-level field is `IPAddress`.
 pub fn value_to_api(value: &Json) -> Json {
-    rename_keys(value, &to_camel)
+    rename_keys(value, &|key| match key {
+        "ip_address" => "ipAddress".to_string(),
+        other => to_camel(other),
+    })
 }
 
 /// A Compute JSON value as a property value.

@@ -1,6 +1,6 @@
 //! The GCP provider for Terrace: Compute Engine networks, subnetworks, firewalls, instances,
 //! instance templates, regional managed instance groups and autoscalers, health checks,
-//! backend services, forwarding rules and TCP proxies, through Google's official
+//! backend services, forwarding rules and TCP proxies, network peerings, through Google's official
 //! `google-cloud-compute-v1` client; and projects through `google-cloud-resourcemanager-v3`.
 //!
 //! Build it with [`GcpProvider::from_settings`] (synchronous; clients are built on first use)
@@ -14,6 +14,7 @@ pub mod convert;
 pub mod links;
 mod normalize;
 pub mod ownership;
+pub mod peering;
 pub mod provider;
 pub mod resourcemanager;
 pub mod resources;
@@ -136,6 +137,7 @@ impl Provider for GcpProvider {
             .map(KindDef::schema)
             .collect();
         schemas.push(resourcemanager::schema());
+        schemas.push(peering::schema());
         schemas
     }
 
@@ -176,6 +178,9 @@ impl Provider for GcpProvider {
         if request.type_name == resourcemanager::TYPE {
             return self.crm.read(&request.ids, request.owner.as_ref()).await;
         }
+        if request.type_name == peering::TYPE {
+            return peering::read(&self.api, &request.ids).await;
+        }
         let def = kind(&request.type_name)?;
         self.api
             .read(
@@ -197,6 +202,9 @@ impl Provider for GcpProvider {
                     &request.idempotency_key,
                 )
                 .await;
+        }
+        if request.type_name == peering::TYPE {
+            return peering::create(&self.api, &request.properties, &request.idempotency_key).await;
         }
         let def = kind(&request.type_name)?;
         self.api
@@ -233,6 +241,9 @@ impl Provider for GcpProvider {
     async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
         if request.type_name == resourcemanager::TYPE {
             return self.crm.delete(&request.id).await;
+        }
+        if request.type_name == peering::TYPE {
+            return peering::delete(&self.api, &request.id, &request.idempotency_key).await;
         }
         let def = kind(&request.type_name)?;
         self.api

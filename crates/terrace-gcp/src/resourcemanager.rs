@@ -538,7 +538,12 @@ impl ResourceManager {
         match deleted {
             Ok(_) => Ok(()),
             Err(e) if e.is_not_found() || e.http_status == Some(403) => Ok(()),
-            Err(e) => Err(e.into_provider(true)),
+            // A retry after an answer lost on the way back finds the project no longer ACTIVE
+            // (400 "Project … is not active"): the first attempt deleted it.
+            Err(e) => match self.find(id).await {
+                Ok(None) => Ok(()),
+                _ => Err(e.into_provider(true)),
+            },
         }
     }
 }

@@ -11,9 +11,13 @@ pub mod igm;
 pub mod instance;
 pub mod instance_template;
 pub mod network;
+pub mod peering;
+pub mod route;
 pub mod router;
+pub mod router_bgp;
 pub mod subnetwork;
 pub mod target_tcp_proxy;
+pub mod vpn;
 
 use crate::errors::{ApiError, ApiResult};
 use crate::net::Cidr;
@@ -149,7 +153,7 @@ fn collect_ips(value: &Value, out: &mut BTreeSet<String>) {
         Value::Object(map) => {
             for (k, v) in map {
                 match (k.as_str(), v) {
-                    ("networkIP" | "natIP" | "IPAddress", Value::String(ip)) => {
+                    ("networkIP" | "natIP" | "IPAddress" | "ipAddress", Value::String(ip)) => {
                         out.insert(ip.clone());
                     }
                     _ => collect_ips(v, out),
@@ -351,12 +355,18 @@ pub fn check_enum(
     }
 }
 
-/// Keeps derived back-references up to date after a resource changed: a network lists
-/// the subnetworks in it.
+/// Keeps derived fields up to date after a resource changed: a network lists the
+/// subnetworks in it; peerings are ACTIVE while both sides match; a tunnel is ESTABLISHED
+/// while its router carries it.
 pub fn after_change(store: &mut Store, path: &str, old: Option<&Value>, new: Option<&Value>) {
     let Some(p) = ResourcePath::parse(path) else {
         return;
     };
+    match p.collection.as_str() {
+        "networks" => peering::refresh(store, old, new),
+        "routers" => vpn::refresh_tunnels(store, old, new),
+        _ => {}
+    }
     if p.collection == "subnetworks" {
         for v in [old, new].into_iter().flatten() {
             if let Some(net) = v.get("network").and_then(Value::as_str) {

@@ -1,4 +1,5 @@
-//! Cloud Routers (`regions/{r}/routers`) and their Cloud NAT gateways (`nats`). The rules come
+//! Cloud Routers (`regions/{r}/routers`) and their Cloud NAT gateways (`nats`); their BGP
+//! sessions are checked in `router_bgp`. The rules come
 //! from the discovery document (revision 20261106):
 //!
 //! - `network` is required (`annotations.required` for `routers.insert` and `routers.update`)
@@ -71,7 +72,7 @@ pub fn prepare(ctx: &mut Ctx, body: &mut Map<String, Value>) -> ApiResult<()> {
     if count > 0 {
         check_other_routers(ctx, &net_link, covers_all)?;
     }
-    Ok(())
+    super::router_bgp::check(ctx, body)
 }
 
 /// Validates one NAT; returns whether it covers every subnetwork of the network.

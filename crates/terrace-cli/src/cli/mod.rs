@@ -24,7 +24,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use terrace::access::Action;
 use terrace::apply::ApplySummary;
-use terrace::engine::{ApplyOptions, PlanOptions, Selector, Terrace, Unlocked};
+use terrace::engine::{PlanOptions, Selector, Terrace, Unlocked};
 use terrace::error::{EXIT_CHANGES, EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_STALE_PLAN, EXIT_USAGE};
 use terrace::events::StackStatus;
 use terrace::graph::export::{self, Format};

@@ -59,6 +59,41 @@ EC2 = [
     ("describe_launch_templates", "LaunchTemplates", "LaunchTemplateId", "launch-template"),
 ]
 
+GONE_PEERINGS = ("deleted", "deleting", "rejected", "failed", "expired")
+mesh_seen = set()
+
+
+def mesh_aws(ec2, account):
+    """The replica mesh on AWS: peering connections (listed in both regions, counted once) and
+    the routes through the workspace's connections and gateways. Routes have no tags: those to
+    one destination in one VPC (an aws:ec2:VpcRoute) are attributed to the stack owning their
+    target, named by the VpcRoute's id (`<vpc>_<destination>`)."""
+    targets = {}
+    for pcx in ec2.describe_vpc_peering_connections()["VpcPeeringConnections"]:
+        tags = tags_of(pcx.get("Tags"))
+        if pcx["Status"]["Code"] in GONE_PEERINGS or tags.get("terrace:workspace") != workspace:
+            continue
+        targets[pcx["VpcPeeringConnectionId"]] = tags.get("terrace:stack")
+        if pcx["VpcPeeringConnectionId"] not in mesh_seen:
+            mesh_seen.add(pcx["VpcPeeringConnectionId"])
+            owned("vpc-peering-connection", pcx["VpcPeeringConnectionId"], tags, account)
+            if pcx["Status"]["Code"] == "active":  # its accepter side, as state records it
+                ident = pcx["VpcPeeringConnectionId"] + "_accepter"
+                found.append({"cloud": "aws", "kind": "vpc-peering-accepter", "id": ident,
+                              "account": account, "stack": tags.get("terrace:stack"), "resource": ident})
+    routes = set()
+    for table in ec2.describe_route_tables()["RouteTables"]:
+        for route in table["Routes"]:
+            target = route.get("VpcPeeringConnectionId") or route.get("GatewayId") or ""
+            if target in targets and "DestinationCidrBlock" in route:
+                # aws:ec2:VpcRoute: one destination in every table of a VPC.
+                ident = f"{table['VpcId']}_{route['DestinationCidrBlock']}"
+                if ident not in routes:
+                    routes.add(ident)
+                    found.append({"cloud": "aws", "kind": "vpc-route", "id": ident,
+                                  "account": account, "stack": targets[target], "resource": ident})
+
+
 org = client("organizations", "us-east-1")
 try:
     accounts = org.list_accounts()["Accounts"]
@@ -82,6 +117,7 @@ places = [(management, BASE)] + [(a["Id"], assumed(a["Id"])) for a in accounts
                                  if a["Status"] == "ACTIVE" and a["Id"] != management]
 for (account, creds), region in [(p, r) for p in places for r in aws_regions]:
     ec2 = client("ec2", region, creds)
+    mesh_aws(ec2, account)
     for call, key, ident, kind in EC2:
         for item in getattr(ec2, call)()[key]:
             owned(kind, item[ident], tags_of(item.get("Tags")), account)

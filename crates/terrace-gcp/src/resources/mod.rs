@@ -33,6 +33,8 @@ pub enum Kind {
     GlobalForwardingRule,
     TargetTcpProxy,
     Router,
+    VpnGateway,
+    ExternalVpnGateway,
 }
 
 /// How a field behaves.

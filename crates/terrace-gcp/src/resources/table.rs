@@ -248,6 +248,38 @@ pub static KINDS: &[KindDef] = &[
             // defaults inside them, so they are compared with what was applied.
             opaque("nats", List, Patch, false),
             opaque("bgp", Map, Patch, false),
+            // BGP sessions (the replica mesh's HA VPN): `[{name, ip_range, linked_vpn_tunnel}]`
+            // and `[{name, interface_name, ip_address, peer_ip_address, peer_asn,
+            // custom_learned_ip_ranges, …}]`, changed by PATCH; Compute adds defaults.
+            opaque("interfaces", List, Patch, false),
+            opaque("bgp_peers", List, Patch, false),
+        ],
+    },
+    // HA VPN gateway: two interfaces, each with an external address Google picks
+    // (`vpn_interfaces`, read back). Nothing changes in place but the labels.
+    KindDef {
+        kind: Kind::VpnGateway,
+        type_name: "gcp:compute:VpnGateway",
+        scope: Scope::Regional,
+        labels: true,
+        fingerprint: false,
+        fields: &[
+            required("network", String, ForceNew),
+            field("stack_type", String, ForceNew),
+            LABELS,
+        ],
+    },
+    // The peer of an HA VPN (the AWS side's tunnel addresses).
+    KindDef {
+        kind: Kind::ExternalVpnGateway,
+        type_name: "gcp:compute:ExternalVpnGateway",
+        scope: Scope::Global,
+        labels: true,
+        fingerprint: false,
+        fields: &[
+            required("redundancy_type", String, ForceNew),
+            required("interfaces", List, ForceNew),
+            LABELS,
         ],
     },
 ];
@@ -260,6 +292,7 @@ pub fn extra_attributes(kind: Kind) -> &'static [&'static str] {
         Kind::Instance => &["network_ip", "status"],
         Kind::RegionInstanceGroupManager => &["instance_group"],
         Kind::ForwardingRule | Kind::GlobalForwardingRule => &["ip_address"],
+        Kind::VpnGateway => &["vpn_interfaces"],
         _ => &[],
     }
 }
@@ -276,6 +309,7 @@ pub fn extra_attribute(
         (Kind::Instance, "status") => "/status",
         (Kind::RegionInstanceGroupManager, "instance_group") => "/instanceGroup",
         (_, "ip_address") => "/IPAddress",
+        (Kind::VpnGateway, "vpn_interfaces") => "/vpnInterfaces",
         _ => return None,
     };
     api.pointer(pointer).cloned()

@@ -6,10 +6,14 @@ pub mod instance;
 pub mod internet_gateway;
 pub mod launch_template;
 pub mod nat_gateway;
+pub mod route;
 pub mod route_table;
 pub mod security_group;
 pub mod subnet;
 pub mod vpc;
+pub mod vpc_peering;
+pub mod vpc_route;
+pub mod vpn;
 
 use crate::client::Settings;
 use crate::error::from_sdk;

@@ -2,6 +2,12 @@
 //! associations are reconciled in place against what EC2 reports (create, replace, delete
 //! routes; associate, disassociate subnets); the VPC forces a replacement. The `local` route is
 //! EC2's own and never listed. Routes are read back sorted by destination.
+//!
+//! `external_route_ranges` hands the routes to some destinations to other resources (the
+//! mesh's `aws:ec2:Route`s, Terraform's "Route Tables and Routes" conflict): a route whose
+//! destination lies inside one of these ranges is neither read into `routes` nor removed. The
+//! ranges are kept on the table in the tag `terrace:external-route-ranges`, so a read (and an
+//! import) knows them.
 
 use super::{
     after_create, dedup, delete_when_free, existing, observed, put, queries, read_back, settle,
@@ -19,10 +25,18 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:ec2:RouteTable";
-const FIELDS: &[&str] = &["vpc_id", "routes", "subnet_ids", "tags"];
-const DESTINATIONS: &[&str] = &["destination_cidr_block", "destination_ipv6_cidr_block"];
+const FIELDS: &[&str] = &[
+    "vpc_id",
+    "routes",
+    "subnet_ids",
+    "external_route_ranges",
+    "tags",
+];
+/// The tag holding `external_route_ranges` (comma-separated).
+const EXTERNAL_TAG: &str = "terrace:external-route-ranges";
+pub(super) const DESTINATIONS: &[&str] = &["destination_cidr_block", "destination_ipv6_cidr_block"];
 /// Route targets, in the order they are looked for in EC2's answer.
-const TARGETS: &[&str] = &[
+pub(super) const TARGETS: &[&str] = &[
     "gateway_id",
     "nat_gateway_id",
     "transit_gateway_id",
@@ -39,6 +53,7 @@ pub fn schema() -> ResourceSchema {
             FieldSchema::input("vpc_id", String).required().force_new(),
             FieldSchema::input("routes", List).unordered(),
             FieldSchema::input("subnet_ids", List).unordered(),
+            FieldSchema::input("external_route_ranges", List).unordered(),
             FieldSchema::computed("owner_id", String),
             FieldSchema::computed("main", Bool),
             FieldSchema::computed("associations", Map),
@@ -48,11 +63,11 @@ pub fn schema() -> ResourceSchema {
 
 /// One route: a destination (IPv4 or IPv6 CIDR) and one target.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-struct RouteSpec {
-    destination_field: &'static str,
-    destination: String,
-    target_field: &'static str,
-    target: String,
+pub(super) struct RouteSpec {
+    pub(super) destination_field: &'static str,
+    pub(super) destination: String,
+    pub(super) target_field: &'static str,
+    pub(super) target: String,
 }
 
 impl RouteSpec {
@@ -61,7 +76,7 @@ impl RouteSpec {
     }
 }
 
-fn pick(
+pub(super) fn pick(
     item: &Properties,
     fields: &'static [&'static str],
     what: &str,
@@ -99,7 +114,7 @@ fn parse_routes(p: &Properties) -> Result<Vec<RouteSpec>, ProviderError> {
 }
 
 /// A route as EC2 reports it; `None` for EC2's own `local` route.
-fn spec_of(route: &Route) -> Option<RouteSpec> {
+pub(super) fn spec_of(route: &Route) -> Option<RouteSpec> {
     if route.gateway_id() == Some("local") {
         return None;
     }
@@ -131,10 +146,43 @@ fn spec_of(route: &Route) -> Option<RouteSpec> {
     })
 }
 
-fn routes_of(table: &RouteTable) -> Vec<RouteSpec> {
-    let mut routes: Vec<RouteSpec> = table.routes().iter().filter_map(spec_of).collect();
+/// The table's `external_route_ranges`, from its tag.
+pub(super) fn external_ranges(table: &RouteTable) -> Vec<String> {
+    table
+        .tags()
+        .iter()
+        .filter(|t| t.key() == Some(EXTERNAL_TAG))
+        .filter_map(|t| t.value())
+        .flat_map(|v| v.split(','))
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// True when `destination` lies inside one of `ranges` (unparsable values never match).
+pub(super) fn is_external(destination: &str, ranges: &[String]) -> bool {
+    let Ok(destination) = terrace::value::cidr::parse(destination) else {
+        return false;
+    };
+    ranges.iter().any(|range| {
+        terrace::value::cidr::parse(range).is_ok_and(|range| range.contains(&destination))
+    })
+}
+
+/// The routes the table manages itself: all but EC2's `local` one and those to `external`.
+fn routes_except(table: &RouteTable, external: &[String]) -> Vec<RouteSpec> {
+    let mut routes: Vec<RouteSpec> = table
+        .routes()
+        .iter()
+        .filter_map(spec_of)
+        .filter(|r| !is_external(&r.destination, external))
+        .collect();
     routes.sort();
     routes
+}
+
+fn routes_of(table: &RouteTable) -> Vec<RouteSpec> {
+    routes_except(table, &external_ranges(table))
 }
 
 /// Subnet id → association id, for explicit subnet associations.
@@ -171,6 +219,10 @@ fn observe(table: &RouteTable) -> Observed {
         "subnet_ids".into(),
         json!(associations.keys().collect::<Vec<_>>()),
     );
+    let external = external_ranges(table);
+    if !external.is_empty() {
+        props.insert("external_route_ranges".into(), json!(external));
+    }
     let mut attrs = Properties::new();
     put(&mut attrs, "owner_id", table.owner_id());
     attrs.insert("main".into(), json!(is_main(table)));
@@ -183,7 +235,10 @@ fn observe(table: &RouteTable) -> Observed {
     )
 }
 
-async fn describe(ctx: &Ctx<'_>, request: &ReadRequest) -> Result<Vec<RouteTable>, ProviderError> {
+pub(super) async fn describe(
+    ctx: &Ctx<'_>,
+    request: &ReadRequest,
+) -> Result<Vec<RouteTable>, ProviderError> {
     let mut found = Vec::new();
     for filters in queries("route-table-id", request) {
         // The SDK's paginator: one request per page, stops on a repeated token.
@@ -264,12 +319,57 @@ async fn reconcile(
     desired: &Properties,
 ) -> Result<(), ProviderError> {
     let id = table.route_table_id().unwrap_or_default();
+    let external = strings(desired, "external_route_ranges")?;
+    for range in &external {
+        terrace::value::cidr::parse(range).map_err(|e| {
+            invalid(format!(
+                "external_route_ranges: `{range}`: {}; {}",
+                e.message, e.help
+            ))
+        })?;
+    }
+    if external != external_ranges(table) {
+        sync_external_tag(ctx, id, &external).await?;
+    }
     if desired.get("routes").is_some_and(|v| !v.is_null()) {
-        sync_routes(ctx, id, &routes_of(table), &parse_routes(desired)?).await?;
+        sync_routes(
+            ctx,
+            id,
+            &routes_except(table, &external),
+            &parse_routes(desired)?,
+        )
+        .await?;
     }
     if desired.get("subnet_ids").is_some_and(|v| !v.is_null()) {
         let wanted: BTreeSet<String> = strings(desired, "subnet_ids")?.into_iter().collect();
         sync_associations(ctx, id, &associations_of(table), &wanted).await?;
+    }
+    Ok(())
+}
+
+/// Writes `external` into the table's tag (removes the tag when empty).
+async fn sync_external_tag(
+    ctx: &Ctx<'_>,
+    id: &str,
+    external: &[String],
+) -> Result<(), ProviderError> {
+    let tag = aws_sdk_ec2::types::Tag::builder().key(EXTERNAL_TAG);
+    if external.is_empty() {
+        ctx.ec2
+            .delete_tags()
+            .resources(id)
+            .tags(tag.build())
+            .send()
+            .await
+            .map_err(from_sdk)?;
+    } else {
+        ctx.ec2
+            .create_tags()
+            .resources(id)
+            .tags(tag.value(external.join(",")).build())
+            .send()
+            .await
+            .map_err(from_sdk)?;
     }
     Ok(())
 }
@@ -289,6 +389,23 @@ macro_rules! with_route {
             _ => call.gateway_id(&$spec.target),
         }
     }};
+}
+
+/// Creates a route (`replace`: replaces the existing route to its destination).
+pub(super) async fn put_route(
+    ctx: &Ctx<'_>,
+    id: &str,
+    spec: &RouteSpec,
+    replace: bool,
+) -> Result<(), ProviderError> {
+    if replace {
+        let call = ctx.ec2.replace_route().route_table_id(id);
+        with_route!(call, spec).send().await.map_err(from_sdk)?;
+    } else {
+        let call = ctx.ec2.create_route().route_table_id(id);
+        with_route!(call, spec).send().await.map_err(from_sdk)?;
+    }
+    Ok(())
 }
 
 async fn sync_routes(
@@ -313,14 +430,8 @@ async fn sync_routes(
     for (k, new) in &want_by {
         match have_by.get(k) {
             Some(old) if old == new => {}
-            Some(_) => {
-                let call = ctx.ec2.replace_route().route_table_id(id);
-                with_route!(call, new).send().await.map_err(from_sdk)?;
-            }
-            None => {
-                let call = ctx.ec2.create_route().route_table_id(id);
-                with_route!(call, new).send().await.map_err(from_sdk)?;
-            }
+            Some(_) => put_route(ctx, id, new, true).await?,
+            None => put_route(ctx, id, new, false).await?,
         }
     }
     Ok(())
