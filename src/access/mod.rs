@@ -308,9 +308,9 @@ pub const MEMBER_ACCOUNT_ROLE: &str = "OrganizationAccountAccessRole";
 /// `stack` depends on, directly or not. Today a stack on `aws` deploys into the member account
 /// whose 12-digit `account_id` an upstream stack outputs (the accounts layer of the reference
 /// architecture), through [`MEMBER_ACCOUNT_ROLE`]; before that account exists, or for other
-/// clouds, none. Providers do not assume these roles yet (resources are still created with the
-/// caller's credentials): when per-stack provider configuration lands, this function returns
-/// the roles it configures.
+/// clouds, none. That is the role the reference's per-stack provider configuration assumes
+/// (`assume_role: {account_id: ...}` with the default role name); a stack configured with
+/// another `role_arn` or `role_name` is not reflected here yet.
 pub fn deploy_role_arns(
     stack: &StackInstance,
     upstream_outputs: &BTreeMap<String, BTreeMap<String, Json>>,

@@ -71,15 +71,16 @@ pub struct ProviderSettings {
 
 /// Concurrency defaults; rate limits per provider and region come from the providers.
 ///
-/// Stacks are not capped by default: what paces an apply or a refresh is each provider's
-/// per-API-class rate limits (token buckets), so independent stacks run as soon as the stacks
-/// they depend on end and an apply takes close to its critical path. `stacks:` (or
-/// `--parallel-stacks`) is an opt-in cap.
+/// Stacks are capped at 4 at once by default. Without a cap (`concurrency: {stacks: null}`)
+/// each stack starts as soon as the stacks it depends on have ended and the providers'
+/// per-API-class rate limits pace the calls: an apply then takes close to its critical path, but the crash test (`e2e_crash`) found interrupted
+/// deletes dropped from state when many stacks run at once, so the cap stays until that is
+/// fixed (docs/decisions.md).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConcurrencySettings {
-    /// A cap on independent stacks applied (and refreshed) at once; none when unset.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// A cap on independent stacks applied (and refreshed) at once (default 4; `null`: none).
+    #[serde(default = "default_stacks", skip_serializing_if = "Option::is_none")]
     pub stacks: Option<usize>,
     /// Resource operations in flight at once inside one stack.
     #[serde(default = "default_resources")]
@@ -93,6 +94,10 @@ impl ConcurrencySettings {
     }
 }
 
+fn default_stacks() -> Option<usize> {
+    Some(4)
+}
+
 fn default_resources() -> usize {
     16
 }
@@ -100,7 +105,7 @@ fn default_resources() -> usize {
 impl Default for ConcurrencySettings {
     fn default() -> Self {
         ConcurrencySettings {
-            stacks: None,
+            stacks: default_stacks(),
             resources: default_resources(),
         }
     }

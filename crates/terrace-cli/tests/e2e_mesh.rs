@@ -15,7 +15,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
-use support::sandbox::{terrace_real as terrace, venv, Sandbox};
+use support::sandbox::{changed_actions, terrace_real as terrace, venv, Sandbox};
 use support::{reference_workspace, stderr, stdout};
 
 const WORKSPACE: &str = "reference";
@@ -211,23 +211,7 @@ fn plan_actions(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
     args.extend_from_slice(LAYERS);
     let plan = terrace(dir, &args);
     ok(&plan);
-    let plan: Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
-    plan["stacks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let actions: BTreeSet<String> = s["changes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["action"].as_str().unwrap().to_string())
-                .filter(|a| a != "no-op")
-                .collect();
-            (s["name"].as_str().unwrap().to_string(), actions)
-        })
-        .filter(|(_, actions)| !actions.is_empty())
-        .collect()
+    changed_actions(&plan.stdout)
 }
 
 fn apply(dir: &Path, group: &str) {

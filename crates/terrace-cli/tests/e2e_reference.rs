@@ -11,7 +11,7 @@ mod support;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use support::sandbox::{state_rows, terrace_real as terrace, Sandbox};
+use support::sandbox::{changed_actions, state_rows, terrace_real as terrace, Sandbox};
 use support::{reference_workspace, stderr, stdout};
 
 const WORKSPACE: &str = "reference";
@@ -220,23 +220,7 @@ fn plan_actions_with(dir: &Path, extra: &[&str]) -> BTreeMap<String, BTreeSet<St
     args.extend_from_slice(extra);
     let plan = terrace(dir, &args);
     ok(&plan);
-    let plan: Value = serde_json::from_slice(&plan.stdout).expect("plan JSON");
-    plan["stacks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| {
-            let actions: BTreeSet<String> = s["changes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|c| c["action"].as_str().unwrap().to_string())
-                .filter(|a| a != "no-op")
-                .collect();
-            (s["name"].as_str().unwrap().to_string(), actions)
-        })
-        .filter(|(_, actions)| !actions.is_empty())
-        .collect()
+    changed_actions(&plan.stdout)
 }
 
 fn set(items: &[&str]) -> BTreeSet<String> {

@@ -249,3 +249,26 @@ pub fn gce_get(url: &str) -> Value {
     }
     panic!("{url}: still throttled after 20 attempts");
 }
+
+/// Stack → the actions of its changes, for the stacks a `--json plan` output changes.
+pub fn changed_actions(
+    plan_json: &[u8],
+) -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let plan: Value = serde_json::from_slice(plan_json).expect("plan JSON");
+    plan["stacks"]
+        .as_array()
+        .expect("stacks")
+        .iter()
+        .map(|s| {
+            let actions = s["changes"]
+                .as_array()
+                .expect("changes")
+                .iter()
+                .map(|c| c["action"].as_str().expect("action").to_string())
+                .filter(|a| a != "no-op")
+                .collect();
+            (s["name"].as_str().expect("name").to_string(), actions)
+        })
+        .filter(|(_, actions): &(String, std::collections::BTreeSet<String>)| !actions.is_empty())
+        .collect()
+}
