@@ -325,7 +325,7 @@ impl StackRun {
 
     /// Looks a create with an unknown outcome up by its ownership tags, for up to the lookup
     /// window (the cloud may not list it yet): `None` when it is provably absent.
-    async fn look_up(
+    pub(super) async fn look_up(
         &self,
         pending: &PendingOperation,
         err: &ProviderError,

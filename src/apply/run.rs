@@ -514,11 +514,16 @@ impl StackRun {
         })?;
         let mut observations = refreshed.observations;
         for pending in &snapshot.pending {
-            let adopted = refreshed
+            let listed = refreshed
                 .adoptable
                 .get(&pending.resource)
-                .filter(|_| pending.kind == OperationKind::Create);
-            let entry = match adopted {
+                .filter(|_| pending.kind == OperationKind::Create)
+                .cloned();
+            let adopted = match listed {
+                Some(observed) => Some(observed),
+                None => self.look_up_recent(pending).await,
+            };
+            let entry = match adopted.as_ref() {
                 Some(observed) => {
                     let spec = self.approved().desired.resources.get(&pending.resource);
                     let state = crate::refresh::adopted_state(
@@ -576,6 +581,31 @@ impl StackRun {
             observations.refreshed = false;
         }
         Ok(observations)
+    }
+
+    /// A create interrupted less than the lookup window ago that the refresh did not list: the
+    /// cloud may not list a new object yet (EC2 is eventually consistent: "it might take a few
+    /// moments for the resource to appear in Describe results", EC2 API reference, "Eventual
+    /// consistency"), and creates such as CreateVpc and AllocateAddress take no client token,
+    /// so creating it again would make a second one. Looked up by its ownership tags for up to
+    /// the lookup window; `None` when it is not found (or the lookup fails).
+    async fn look_up_recent(
+        &self,
+        pending: &crate::state::PendingOperation,
+    ) -> Option<crate::provider::Observed> {
+        if pending.kind != OperationKind::Create {
+            return None;
+        }
+        let window = chrono::Duration::from_std(self.context.options.lookup_window).ok()?;
+        if chrono::Utc::now() - pending.started_at >= window {
+            return None;
+        }
+        let interrupted = crate::provider::ProviderError::new(
+            crate::provider::ErrorKind::Ambiguous,
+            "Interrupted",
+            "the apply that sent it was interrupted",
+        );
+        self.look_up(pending, &interrupted).await.ok().flatten()
     }
 
     /// What the cloud has now for a resource, as the re-plan compared it: the refreshed view of
