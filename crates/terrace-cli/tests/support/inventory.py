@@ -11,11 +11,9 @@ GCP in the sandbox's base project and every active project.
 """
 import json
 import sys
-import time
 import urllib.error
-import urllib.request
 
-import boto3
+from sandbox_clouds import aws_client, aws_places, compute as get, gcp_owner, tags_of
 
 workspace, moto, gce = sys.argv[1], sys.argv[2], sys.argv[3]
 aws_regions = [r[4:] for r in sys.argv[4:] if r.startswith("aws:")]
@@ -23,24 +21,8 @@ gcp_regions = [r[4:] for r in sys.argv[4:] if r.startswith("gcp:")]
 found = []
 
 
-BASE = dict(aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
 def client(service, region, creds=None):
-    return boto3.client(service, region_name=region, endpoint_url=moto, **(creds or BASE))
-
-
-def assumed(account):
-    """Credentials of the member account's OrganizationAccountAccessRole."""
-    sts = client("sts", "us-east-1")
-    c = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
-                        RoleSessionName="inventory")["Credentials"]
-    return dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
-                aws_session_token=c["SessionToken"])
-
-
-def tags_of(items):
-    return {t["Key"]: t["Value"] for t in items or []}
+    return aws_client(moto, service, region, creds)
 
 
 def owned(kind, ident, tags, account):
@@ -113,8 +95,7 @@ for policy in scps:
     tags = tags_of(org.list_tags_for_resource(ResourceId=policy["Id"])["Tags"])
     owned("scp", policy["Id"], tags, management)
 
-places = [(management, BASE)] + [(a["Id"], assumed(a["Id"])) for a in accounts
-                                 if a["Status"] == "ACTIVE" and a["Id"] != management]
+places = aws_places(moto, "inventory")
 for (account, creds), region in [(p, r) for p in places for r in aws_regions]:
     ec2 = client("ec2", region, creds)
     mesh_aws(ec2, account)
@@ -143,50 +124,6 @@ for (account, creds), region in [(p, r) for p in places for r in aws_regions]:
     for i in range(0, len(arns), 20):
         for desc in elb.describe_tags(ResourceArns=arns[i:i + 20])["TagDescriptions"]:
             owned("elbv2", desc["ResourceArn"], tags_of(desc.get("Tags")), account)
-
-
-def get(url):
-    """GET with the retries any Compute client needs: the sandbox's cloud profile throttles
-    with 403 rateLimitExceeded and answers 503 now and then, as Compute does."""
-    for attempt in range(12):
-        try:
-            with urllib.request.urlopen(url) as answer:
-                return json.load(answer)
-        except urllib.error.HTTPError as error:
-            body = error.read().decode("utf-8", "replace")
-            throttled = error.code == 403 and "RateLimitExceeded" in body.replace("rate", "Rate")
-            if not (throttled or error.code in (429, 500, 503)) or attempt == 11:
-                raise
-            time.sleep(min(0.05 * 2 ** attempt, 2.0))
-
-
-def decode(label):
-    out, i = "", 0
-    while i < len(label):
-        if label[i] == "_":
-            nxt = label[i + 1]
-            if nxt == "_":
-                out, i = out + "_", i + 2
-            elif nxt == "s":
-                out, i = out + "/", i + 2
-            else:
-                out, i = out + chr(int(label[i + 1:i + 3], 16)), i + 3
-        else:
-            out, i = out + label[i], i + 1
-    return out
-
-
-def gcp_owner(item):
-    """(workspace, stack, resource) of a GCP resource, from its labels or description."""
-    labels = item.get("labels") or {}
-    if "terrace-workspace" in labels:
-        return (decode(labels["terrace-workspace"]), decode(labels.get("terrace-stack", "")),
-                decode(labels.get("terrace-resource", "")))
-    words = dict(w.split("=", 1) for w in (item.get("description") or "").split() if "=" in w)
-    if words.get("managed-by") == "terrace":
-        return (decode(words.get("workspace", "")), decode(words.get("stack", "")),
-                decode(words.get("resource", "")))
-    return None, None, None
 
 
 projects = get(f"{gce}/v3/projects").get("projects", [])

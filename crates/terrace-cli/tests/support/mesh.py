@@ -12,11 +12,8 @@ connections (`kind`, `state`, `tunnels`), a VPN tunnel (`kind`, `status`) or a n
 """
 import json
 import sys
-import time
-import urllib.error
-import urllib.request
 
-import boto3
+from sandbox_clouds import aws_client, aws_places, compute as get, gcp_owner, gcp_projects, tags_of
 
 workspace, moto, gce = sys.argv[1], sys.argv[2], sys.argv[3]
 aws_regions = [r[4:] for r in sys.argv[4:] if r.startswith("aws:")]
@@ -24,37 +21,8 @@ gcp_regions = [r[4:] for r in sys.argv[4:] if r.startswith("gcp:")]
 networks = []
 
 
-BASE = dict(aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
 def client(service, region, creds=None):
-    return boto3.client(service, region_name=region, endpoint_url=moto, **(creds or BASE))
-
-
-def assumed(account):
-    """Credentials of the member account's OrganizationAccountAccessRole (moto keeps accounts
-    apart by the credentials a request is signed with)."""
-    c = client("sts", "us-east-1").assume_role(
-        RoleArn=f"arn:aws:iam::{account}:role/OrganizationAccountAccessRole",
-        RoleSessionName="mesh")["Credentials"]
-    return dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
-                aws_session_token=c["SessionToken"])
-
-
-def places():
-    """(account, credentials) of the management account and every active member account."""
-    org = client("organizations", "us-east-1")
-    try:
-        accounts = org.list_accounts()["Accounts"]
-        management = org.describe_organization()["Organization"]["MasterAccountId"]
-    except org.exceptions.AWSOrganizationsNotInUseException:
-        return [(None, BASE)]
-    return [(management, BASE)] + [(a["Id"], assumed(a["Id"])) for a in accounts
-                                   if a["Status"] == "ACTIVE" and a["Id"] != management]
-
-
-def tags_of(items):
-    return {t["Key"]: t["Value"] for t in items or []}
+    return aws_client(moto, service, region, creds)
 
 
 def aws_path(ec2, route):
@@ -81,7 +49,7 @@ def aws_path(ec2, route):
     return {"kind": "gateway" if gateway else "other", "id": gateway}
 
 
-for (account, creds), region in [(p, r) for p in places() for r in aws_regions]:
+for (account, creds), region in [(p, r) for p in aws_places(moto, "mesh") for r in aws_regions]:
     ec2 = client("ec2", region, creds)
     for vpc in ec2.describe_vpcs()["Vpcs"]:
         tags = tags_of(vpc.get("Tags"))
@@ -105,51 +73,10 @@ for (account, creds), region in [(p, r) for p in places() for r in aws_regions]:
                          "network": vpc["VpcId"], "cidr": vpc["CidrBlock"], "tables": tables})
 
 
-def get(url):
-    """GET with the retries the cloud profile's throttling (403, 429) and 503s need."""
-    for attempt in range(12):
-        try:
-            with urllib.request.urlopen(url) as answer:
-                return json.load(answer)
-        except urllib.error.HTTPError as error:
-            if error.code not in (403, 429, 500, 503) or attempt == 11:
-                raise
-            time.sleep(min(0.05 * 2 ** attempt, 2.0))
-
-
-def decode(label):
-    """Terrace's label encoding (`_s` is `/`, `__` is `_`, `_XX` a hex byte)."""
-    out, i = "", 0
-    while i < len(label):
-        if label[i] == "_":
-            nxt = label[i + 1]
-            if nxt == "_":
-                out, i = out + "_", i + 2
-            elif nxt == "s":
-                out, i = out + "/", i + 2
-            else:
-                out, i = out + chr(int(label[i + 1:i + 3], 16)), i + 3
-        else:
-            out, i = out + label[i], i + 1
-    return out
-
-
 def gcp_stack(item):
     """The stack owning a GCP resource of the workspace, from its labels or description."""
-    labels = item.get("labels") or {}
-    if decode(labels.get("terrace-workspace", "")) == workspace:
-        return decode(labels.get("terrace-stack", ""))
-    words = dict(w.split("=", 1) for w in (item.get("description") or "").split() if "=" in w)
-    if words.get("managed-by") == "terrace" and decode(words.get("workspace", "")) == workspace:
-        return decode(words.get("stack", ""))
-    return None
-
-
-def gcp_projects():
-    """The sandbox's base project and every active project of the emulator."""
-    listed = get(f"{gce}/v3/projects").get("projects", [])
-    ids = [p["projectId"] for p in listed if p.get("state") == "ACTIVE"]
-    return ["terrace-sandbox"] + [i for i in ids if i != "terrace-sandbox"]
+    owner, stack, _ = gcp_owner(item)
+    return stack if owner == workspace else None
 
 
 def gcp_tables(compute, network, tunnels, subnets_of):
@@ -187,7 +114,7 @@ def gcp_tables(compute, network, tunnels, subnets_of):
 
 
 if gcp_regions:
-    computes = [f"{gce}/compute/v1/projects/{p}" for p in gcp_projects()]
+    computes = [f"{gce}/compute/v1/projects/{p}" for p in gcp_projects(gce)]
     tunnels = {}
     subnets = []
     for compute, region in [(c, r) for c in computes for r in gcp_regions]:

@@ -17,30 +17,12 @@ import base64
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 
 import boto3
 
+from sandbox_clouds import aws_places, compute as request, gcp_projects
+
 moto, gce = sys.argv[1], sys.argv[2]
-BASE = dict(aws_access_key_id="testing", aws_secret_access_key="testing")
-
-
-def request(url, body=None):
-    """With the retries any Compute client needs (the cloud profile throttles)."""
-    for attempt in range(12):
-        try:
-            data = None if body is None else json.dumps(body).encode()
-            req = urllib.request.Request(url, data=data, method="GET" if body is None else "POST",
-                                         headers={"content-type": "application/json"})
-            with urllib.request.urlopen(req) as answer:
-                return json.load(answer)
-        except urllib.error.HTTPError as error:
-            text = error.read().decode("utf-8", "replace")
-            throttled = error.code == 403 and "ratelimitexceeded" in text.lower()
-            if not (throttled or error.code in (429, 500, 503)) or attempt == 11:
-                raise
-            time.sleep(min(0.05 * 2 ** attempt, 2.0))
 
 
 def call(fn, **kwargs):
@@ -54,27 +36,8 @@ def call(fn, **kwargs):
             time.sleep(min(0.05 * 2 ** attempt, 2.0))
 
 
-def places():
-    """Credentials of the management account, then of each active member account."""
-    yield BASE
-    org = boto3.client("organizations", region_name="us-east-1", endpoint_url=moto, **BASE)
-    try:
-        accounts = org.list_accounts()["Accounts"]
-        management = org.describe_organization()["Organization"]["MasterAccountId"]
-    except org.exceptions.AWSOrganizationsNotInUseException:
-        return
-    sts = boto3.client("sts", region_name="us-east-1", endpoint_url=moto, **BASE)
-    for account in accounts:
-        if account["Status"] == "ACTIVE" and account["Id"] != management:
-            c = sts.assume_role(
-                RoleArn=f"arn:aws:iam::{account['Id']}:role/OrganizationAccountAccessRole",
-                RoleSessionName="vms")["Credentials"]
-            yield dict(aws_access_key_id=c["AccessKeyId"], aws_secret_access_key=c["SecretAccessKey"],
-                       aws_session_token=c["SessionToken"])
-
-
 def aws(region, group):
-    for creds in places():
+    for _, creds in aws_places(moto, "vms"):
         kw = dict(region_name=region, endpoint_url=moto, **creds)
         asg, ec2 = boto3.client("autoscaling", **kw), boto3.client("ec2", **kw)
         found = call(asg.describe_auto_scaling_groups, AutoScalingGroupNames=[group])
@@ -90,10 +53,7 @@ def aws(region, group):
 
 
 def gcp(region, base):
-    projects = ["terrace-sandbox"] + [p["projectId"] for p in
-                                      request(f"{gce}/v3/projects").get("projects", [])
-                                      if p.get("state") == "ACTIVE"]
-    for project in projects:
+    for project in gcp_projects(gce):
         compute = f"{gce}/compute/v1/projects/{project}"
         groups = request(f"{compute}/regions/{region}/instanceGroupManagers").get("items", [])
         group = next((g for g in groups if g["baseInstanceName"] == base), None)
