@@ -153,6 +153,12 @@ pub struct FieldSchema {
     /// per attribute with `Optional + Computed` nested fields.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub cloud_defaults: bool,
+    /// A value that is a secret wherever it comes from (a VPN tunnel's pre-shared key the
+    /// cloud generates): the engine seals what the provider answers for it before it reaches
+    /// state, plans or events, and needs the workspace's secrets key to do so (Terraform's
+    /// `Sensitive: true`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 impl FieldSchema {
@@ -168,6 +174,7 @@ impl FieldSchema {
             unique_within: None,
             changes_on_update: false,
             cloud_defaults: false,
+            sensitive: false,
         }
     }
 
@@ -175,6 +182,12 @@ impl FieldSchema {
     /// [`FieldSchema::cloud_defaults`]).
     pub fn cloud_defaults(mut self) -> Self {
         self.cloud_defaults = true;
+        self
+    }
+
+    /// Marks the field as a secret (see [`FieldSchema::sensitive`]).
+    pub fn sensitive(mut self) -> Self {
+        self.sensitive = true;
         self
     }
 
@@ -221,6 +234,7 @@ impl FieldSchema {
             unique_within: None,
             changes_on_update: false,
             cloud_defaults: false,
+            sensitive: false,
         }
     }
 }
