@@ -79,7 +79,7 @@ pub async fn refresh_stack(
     };
     let reads = batches.into_iter().map(|((type_name, region), batch)| {
         let owner = batch.by_owner.then(|| owner.clone());
-        read_batch(registry, limits, type_name, region, batch.ids, owner)
+        read_batch(registry, limits, type_name, region, batch.ids, owner, secrets)
     });
     let mut refreshed = Refreshed {
         observations: Observations {
@@ -95,7 +95,6 @@ pub async fn refresh_stack(
         .collect();
     for result in futures::future::join_all(reads).await {
         for observed in result? {
-            let observed = crate::secrets::scrub_observed(secrets, observed);
             if let Some(name) = by_id.get(observed.id.as_str()) {
                 refreshed
                     .observations
@@ -125,6 +124,7 @@ async fn read_batch(
     region: Option<String>,
     ids: Vec<String>,
     owner: Option<Ownership>,
+    secrets: Option<&crate::secrets::Secrets>,
 ) -> Result<Vec<Observed>, RefreshError> {
     let fail = |source: ProviderError| RefreshError {
         type_name: type_name.clone(),
@@ -151,7 +151,14 @@ async fn read_batch(
         ids,
         owner,
     };
-    provider.read(request).await.map_err(fail)
+    let schema = registry.schema(&type_name);
+    Ok(provider
+        .read(request)
+        .await
+        .map_err(fail)?
+        .into_iter()
+        .map(|o| crate::secrets::scrub_observed(secrets, schema.map(|s| &**s), o))
+        .collect())
 }
 
 /// The state of a resource found by its ownership tags after an interrupted create. Its

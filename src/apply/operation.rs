@@ -293,7 +293,7 @@ impl StackRun {
                         id: observed.id,
                         region: spec.region.clone(),
                         inputs: properties,
-                        attributes: self.scrubbed(observed.attributes),
+                        attributes: self.scrubbed(&spec.type_name, observed.attributes),
                         dependencies: self.dependencies_of(&op.resource),
                         protect: spec.protect,
                     };
@@ -378,6 +378,7 @@ impl StackRun {
                     if let Some(observed) = mine {
                         return Ok(Some(crate::secrets::scrub_observed(
                             self.secrets(),
+                            self.registry.schema(&pending.type_name).map(|s| &**s),
                             observed,
                         )));
                     }
@@ -524,7 +525,7 @@ impl StackRun {
         };
         let state = ResourceState {
             inputs: properties,
-            attributes: self.scrubbed(observed.attributes),
+            attributes: self.scrubbed(&spec.type_name, observed.attributes),
             dependencies: self.dependencies_of(&op.resource),
             protect: spec.protect,
             ..existing

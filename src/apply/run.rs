@@ -468,9 +468,11 @@ impl StackRun {
             .map_err(|e| e.to_string())
     }
 
-    /// What a provider answered, with anything that echoes a secret sealed again.
-    pub(super) fn scrubbed(&self, properties: Properties) -> Properties {
-        crate::secrets::scrub_properties(self.secrets(), properties)
+    /// What a provider answered for a resource of `type_name`, with anything that echoes a
+    /// secret, and every field its schema marks sensitive, sealed.
+    pub(super) fn scrubbed(&self, type_name: &str, properties: Properties) -> Properties {
+        let schema = self.registry.schema(type_name);
+        crate::secrets::seal_sensitive(self.secrets(), schema.map(|s| &**s), properties)
     }
 
     pub(super) fn name(&self) -> &str {

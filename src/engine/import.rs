@@ -83,7 +83,11 @@ impl Terrace {
                     owner.stack, owner.resource, owner.stack, owner.resource
                 )));
             }
-            let observed = crate::secrets::scrub_observed(self.secrets.as_deref(), observed);
+            let observed = crate::secrets::scrub_observed(
+                self.secrets.as_deref(),
+                self.registry.schema(&spec.type_name).map(|s| &**s),
+                observed,
+            );
             let is_layer = |name: &str| self.workspace.layer(name).is_some();
             let (_, dependencies) = crate::plan::stack::resource_order(&rendered.spec, &is_layer)?;
             let recorded = found_state(

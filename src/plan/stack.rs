@@ -265,6 +265,31 @@ impl Resolver<'_> {
     }
 }
 
+/// A type whose cloud answers hold secrets ([`crate::provider::FieldSchema::sensitive`]) needs
+/// the workspace's secrets key, which seals them before they reach state: refused before any
+/// cloud call in a workspace without one.
+fn check_key_for_sensitive(
+    stack: &str,
+    resource: &str,
+    schema: &crate::provider::ResourceSchema,
+) -> Result<(), StackPlanError> {
+    let fields = crate::secrets::sensitive_fields(schema);
+    if fields.is_empty() {
+        return Ok(());
+    }
+    Err(StackPlanError::Resource {
+        stack: stack.to_string(),
+        resource: resource.to_string(),
+        message: format!(
+            "`{}` returns secrets ({}), which Terrace keeps sealed with the workspace's \
+             secrets key, and this workspace has none: create one with `terrace config init-secrets` \
+             (TERRACE_PASSPHRASE set, or `secrets: {{provider: awskms://KEY}}` in terrace.yaml)",
+            schema.type_name,
+            fields.join(", ")
+        ),
+    })
+}
+
 /// Plans one stack.
 pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
     let spec = inputs.spec;
@@ -292,6 +317,9 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
                     message: format!("unknown resource type `{}`", resource.type_name),
                 }
             })?;
+            if inputs.secrets.is_none() {
+                check_key_for_sensitive(stack, &name, &schema)?;
+            }
             let resolver = Resolver {
                 attributes: &attributes,
                 upstream: inputs.upstream,

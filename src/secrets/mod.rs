@@ -556,14 +556,68 @@ pub fn scrub_properties(
     }
 }
 
-/// A provider's view of a resource, its properties and attributes scrubbed when there is a key.
+/// A provider's view of a resource, its properties and attributes scrubbed when there is a key,
+/// and the fields its type's schema marks [`sensitive`](crate::provider::FieldSchema::sensitive)
+/// sealed whatever their value ([`seal_sensitive`]).
 pub fn scrub_observed(
     secrets: Option<&Secrets>,
+    schema: Option<&crate::provider::ResourceSchema>,
     mut observed: crate::provider::Observed,
 ) -> crate::provider::Observed {
-    observed.properties = scrub_properties(secrets, observed.properties);
-    observed.attributes = scrub_properties(secrets, observed.attributes);
+    observed.properties = seal_sensitive(secrets, schema, observed.properties);
+    observed.attributes = seal_sensitive(secrets, schema, observed.attributes);
     observed
+}
+
+/// A provider answer scrubbed ([`scrub_properties`]), with every string inside a field the
+/// schema marks sensitive sealed (a secret the cloud generated, which no scrub could
+/// recognise). Without a key such a value is dropped rather than kept in clear; planning
+/// refuses a stack holding a sensitive type in a workspace without a key
+/// ([`sensitive_fields`]), so that happens only to a read outside a plan.
+pub fn seal_sensitive(
+    secrets: Option<&Secrets>,
+    schema: Option<&crate::provider::ResourceSchema>,
+    map: serde_json::Map<String, Json>,
+) -> serde_json::Map<String, Json> {
+    let sensitive = |name: &str| {
+        schema
+            .and_then(|s| s.field(name))
+            .is_some_and(|f| f.sensitive)
+    };
+    scrub_properties(secrets, map)
+        .into_iter()
+        .map(|(k, v)| {
+            let v = match (sensitive(&k), secrets) {
+                (false, _) => v,
+                (true, Some(s)) => seal_strings(s, &v),
+                (true, None) => Json::Null,
+            };
+            (k, v)
+        })
+        .collect()
+}
+
+fn seal_strings(secrets: &Secrets, json: &Json) -> Json {
+    match json {
+        Json::String(s) => secrets.seal(s).to_json(),
+        Json::Array(items) => Json::Array(items.iter().map(|v| seal_strings(secrets, v)).collect()),
+        Json::Object(map) if !is_sealed(json) => Json::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), seal_strings(secrets, v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The fields of a type that hold secrets ([`crate::provider::FieldSchema::sensitive`]).
+pub fn sensitive_fields(schema: &crate::provider::ResourceSchema) -> Vec<&str> {
+    schema
+        .fields
+        .iter()
+        .filter(|f| f.sensitive)
+        .map(|f| f.name.as_str())
+        .collect()
 }
 
 /// A message with known secrets redacted when there is a key.
@@ -580,6 +634,38 @@ mod tests {
 
     fn secrets() -> Secrets {
         Secrets::from_key(&[7u8; 32])
+    }
+
+    #[test]
+    fn sensitive_fields_are_sealed_whatever_their_value_and_dropped_without_a_key() {
+        use crate::provider::{ApiClasses, FieldKind, FieldSchema, ResourceSchema};
+        let schema = ResourceSchema {
+            type_name: "test:Vpn".into(),
+            fields: vec![
+                FieldSchema::computed("psk", FieldKind::String).sensitive(),
+                FieldSchema::computed("address", FieldKind::String),
+            ],
+            api: ApiClasses {
+                read: "read".into(),
+                mutate: "mutate".into(),
+            },
+            regional: true,
+        };
+        let answer = serde_json::json!({"psk": "Generated.By_The_Cloud1", "address": "52.1.2.3"});
+        let answer = answer.as_object().unwrap().clone();
+        let s = secrets();
+        let sealed = seal_sensitive(Some(&s), Some(&schema), answer.clone());
+        let text = serde_json::to_string(&sealed).unwrap();
+        assert!(!text.contains("Generated.By_The_Cloud1"), "{text}");
+        assert_eq!(sealed["address"], "52.1.2.3");
+        let psk = Sealed::from_json(&sealed["psk"]).expect("sealed");
+        assert_eq!(s.unseal("psk", &psk).unwrap(), "Generated.By_The_Cloud1");
+        // Remembered: an echo of the generated key elsewhere is sealed too.
+        let echo = s.scrub(&Json::String("key=Generated.By_The_Cloud1".into()));
+        assert!(is_sealed(&echo));
+        let dropped = seal_sensitive(None, Some(&schema), answer);
+        assert_eq!(dropped["psk"], Json::Null);
+        assert_eq!(sensitive_fields(&schema), vec!["psk"]);
     }
 
     #[test]

@@ -37,6 +37,10 @@ pub enum ConfigCommand {
         #[arg(long)]
         show_secrets: bool,
     },
+    /// Create the workspace's secrets key (the `secrets:` block) without setting a value:
+    /// what a workspace needs before it holds secrets the clouds generate (VPN tunnel keys).
+    /// Nothing changes when the key exists.
+    InitSecrets,
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +59,7 @@ pub struct SetArgs {
 pub async fn run(dir: &Path, json: bool, command: &ConfigCommand) -> Result<i32, Error> {
     match command {
         ConfigCommand::Set(args) => set(dir, args),
+        ConfigCommand::InitSecrets => init_secrets(dir),
         ConfigCommand::Get { key, show_secrets } => {
             let settings = read_settings(dir)?.1;
             let value = settings.config.get(key).ok_or_else(|| {
@@ -192,6 +197,25 @@ fn set(dir: &Path, args: &SetArgs) -> Result<i32, Error> {
     } else {
         eoutln!("Set config.{}.", args.key);
     }
+    Ok(EXIT_OK)
+}
+
+/// `config init-secrets`: the `secrets:` block written when the workspace has no key yet.
+fn init_secrets(dir: &Path) -> Result<i32, Error> {
+    let (text, settings) = read_settings(dir)?;
+    let (_, created) = keeper_for_set(&settings)?;
+    let Some(block) = created else {
+        eoutln!("The workspace already has a secrets key.");
+        return Ok(EXIT_OK);
+    };
+    let new_text = set_top_level_block(&text, "secrets", &secrets_block(&block));
+    if parse_settings(&new_text)?.secrets.as_ref() != Some(&block) {
+        return Err(Error::usage(format!(
+            "could not edit {SETTINGS_FILE} safely; add the `secrets:` block by hand"
+        )));
+    }
+    terrace::state::file::write_atomic(&dir.join(SETTINGS_FILE), new_text.as_bytes())?;
+    eoutln!("Created the workspace's secrets key (`secrets:` in {SETTINGS_FILE}).");
     Ok(EXIT_OK)
 }
 
