@@ -79,7 +79,9 @@ pub async fn refresh_stack(
     };
     let reads = batches.into_iter().map(|((type_name, region), batch)| {
         let owner = batch.by_owner.then(|| owner.clone());
-        read_batch(registry, limits, type_name, region, batch.ids, owner, secrets)
+        read_batch(
+            registry, limits, type_name, region, batch.ids, owner, secrets,
+        )
     });
     let mut refreshed = Refreshed {
         observations: Observations {

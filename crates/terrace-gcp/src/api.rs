@@ -149,6 +149,7 @@ clients! {
     routers: Routers,
     vpn_gateways: VpnGateways,
     external_vpn_gateways: ExternalVpnGateways,
+    vpn_tunnels: VpnTunnels,
 }
 
 /// Lists one page: `list!(client, project, filter, token [, set_region(r)])`.
@@ -417,6 +418,7 @@ impl Api {
                 list!(c.vpn_gateways(s).await?, p, f, t, set_region(at.region()?))
             }
             Kind::ExternalVpnGateway => list!(c.external_vpn_gateways(s).await?, p, f, t),
+            Kind::VpnTunnel => list!(c.vpn_tunnels(s).await?, p, f, t, set_region(at.region()?)),
         }
     }
 
@@ -593,6 +595,14 @@ impl Api {
                 .set_project(p)
                 .set_request_id(rid)
                 .set_body(body::<model::ExternalVpnGateway>(json)?)),
+            Kind::VpnTunnel => wait!(c
+                .vpn_tunnels(s)
+                .await?
+                .insert()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_region(at.region()?)
+                .set_body(body::<model::VpnTunnel>(json)?)),
         }
     }
 
@@ -750,6 +760,14 @@ impl Api {
                 .set_project(p)
                 .set_request_id(rid)
                 .set_external_vpn_gateway(n)),
+            Kind::VpnTunnel => wait!(c
+                .vpn_tunnels(s)
+                .await?
+                .delete()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_region(at.region()?)
+                .set_vpn_tunnel(n)),
         }
     }
 
@@ -889,7 +907,8 @@ impl Api {
             | Kind::InstanceTemplate
             | Kind::TargetTcpProxy
             | Kind::VpnGateway
-            | Kind::ExternalVpnGateway => Err(unsupported(kind, "patch")),
+            | Kind::ExternalVpnGateway
+            | Kind::VpnTunnel => Err(unsupported(kind, "patch")),
         }
     }
 
@@ -969,6 +988,32 @@ impl Api {
                     .set_request_id(rid)
                     .set_body(body::<model::NetworksRemovePeeringRequest>(json)?))
             }
+        })
+        .await
+    }
+
+    /// `routers.update`: the whole router replaced by `json` (a PUT), retried with one
+    /// `requestId` and settled. Used where a list must become empty: the client leaves empty
+    /// lists out of a PATCH body, which would leave the old list in place.
+    pub async fn update_router(
+        &self,
+        project: &str,
+        region: &str,
+        router: &str,
+        json: &Json,
+        rid: &str,
+    ) -> Result<model::Operation, MutationError> {
+        self.mutate(&format!("update router {router}"), project, || async {
+            wait!(self
+                .clients
+                .routers(&self.settings)
+                .await?
+                .update()
+                .set_project(project)
+                .set_region(region)
+                .set_router(router)
+                .set_request_id(rid)
+                .set_body(body::<model::Router>(json)?))
         })
         .await
     }
@@ -1093,6 +1138,15 @@ impl Api {
                 .set_project(p)
                 .set_resource(n)
                 .set_body(body::<model::GlobalSetLabelsRequest>(json)?)),
+            Kind::VpnTunnel => wait!(c
+                .vpn_tunnels(s)
+                .await?
+                .set_labels()
+                .set_project(p)
+                .set_request_id(rid)
+                .set_region(at.region()?)
+                .set_resource(n)
+                .set_body(body::<model::RegionSetLabelsRequest>(json)?)),
             _ => Err(unsupported(kind, "setLabels")),
         }
     }

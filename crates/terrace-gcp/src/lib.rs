@@ -1,6 +1,7 @@
 //! The GCP provider for Terrace: Compute Engine networks, subnetworks, firewalls, instances,
 //! instance templates, regional managed instance groups and autoscalers, health checks,
-//! backend services, forwarding rules and TCP proxies, network peerings, through Google's official
+//! backend services, forwarding rules and TCP proxies, Cloud Routers with their BGP sessions over HA
+//! VPN (gateways, external gateways, tunnels), network peerings, through Google's official
 //! `google-cloud-compute-v1` client; and projects through `google-cloud-resourcemanager-v3`.
 //!
 //! Build it with [`GcpProvider::from_settings`] (synchronous; clients are built on first use)
@@ -18,6 +19,7 @@ pub mod peering;
 pub mod provider;
 pub mod resourcemanager;
 pub mod resources;
+pub mod router_peer;
 pub mod waits;
 
 use async_trait::async_trait;
@@ -138,6 +140,7 @@ impl Provider for GcpProvider {
             .collect();
         schemas.push(resourcemanager::schema());
         schemas.push(peering::schema());
+        schemas.push(router_peer::schema());
         schemas
     }
 
@@ -181,6 +184,9 @@ impl Provider for GcpProvider {
         if request.type_name == peering::TYPE {
             return peering::read(&self.api, &request.ids).await;
         }
+        if request.type_name == router_peer::TYPE {
+            return router_peer::read(&self.api, &request.ids).await;
+        }
         let def = kind(&request.type_name)?;
         self.api
             .read(
@@ -206,6 +212,10 @@ impl Provider for GcpProvider {
         if request.type_name == peering::TYPE {
             return peering::create(&self.api, &request.properties, &request.idempotency_key).await;
         }
+        if request.type_name == router_peer::TYPE {
+            return router_peer::create(&self.api, &request.properties, &request.idempotency_key)
+                .await;
+        }
         let def = kind(&request.type_name)?;
         self.api
             .create(
@@ -224,6 +234,9 @@ impl Provider for GcpProvider {
                 .crm
                 .update(&request.id, &request.new, &request.ownership)
                 .await;
+        }
+        if request.type_name == router_peer::TYPE {
+            return router_peer::update(&self.api, &request.new, &request.idempotency_key).await;
         }
         let def = kind(&request.type_name)?;
         self.api
@@ -244,6 +257,9 @@ impl Provider for GcpProvider {
         }
         if request.type_name == peering::TYPE {
             return peering::delete(&self.api, &request.id, &request.idempotency_key).await;
+        }
+        if request.type_name == router_peer::TYPE {
+            return router_peer::delete(&self.api, &request.id, &request.idempotency_key).await;
         }
         let def = kind(&request.type_name)?;
         self.api

@@ -130,7 +130,11 @@ pub fn observe(def: &KindDef, item: &Json) -> Option<Observed> {
     if let Some(name) = item.get("name") {
         properties.insert("name".into(), name.clone());
     }
-    for field in def.fields {
+    for field in def
+        .fields
+        .iter()
+        .filter(|f| !table::WRITE_ONLY.contains(&f.name))
+    {
         let Some(value) = item.get(to_camel(field.name)) else {
             continue;
         };

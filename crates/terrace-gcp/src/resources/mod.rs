@@ -35,6 +35,7 @@ pub enum Kind {
     Router,
     VpnGateway,
     ExternalVpnGateway,
+    VpnTunnel,
 }
 
 /// How a field behaves.
@@ -98,6 +99,7 @@ impl KindDef {
             schema.required = f.required;
             schema.force_new = f.mode == Mode::ForceNew;
             schema.cloud_defaults = f.cloud_defaults;
+            schema.sensitive = table::WRITE_ONLY.contains(&f.name);
             fields.push(schema);
         }
         for name in COMPUTED.iter().filter(|n| **n != "name") {
