@@ -2,10 +2,12 @@
 //! providers: the accounts, networks and mesh layers of group `eu` (AWS eu-west-1, GCP
 //! europe-west3, AWS eu-central-1) are applied; then, listing moto and the Compute emulator
 //! directly (`support/mesh.py`, not Terrace), every replica network's routes reach the range of
-//! every other replica it is linked to (AWS ↔ AWS, GCP ↔ GCP: [`linked`]) through a path that is
-//! up (an active VPC peering connection, an ACTIVE network peering; `mesh.py` also reads VPN
-//! gateways and tunnels for the HA VPN still to come), and no route reaches a range outside the
-//! group. A fourth replica adds only its own links; removing it removes them; destroying the
+//! every other replica through a path that is up (an active VPC peering connection between AWS
+//! replicas, an ACTIVE network peering between GCP replicas; between AWS and GCP, on the AWS
+//! side a route through an attached virtual private gateway whose VPN connections are
+//! available, on the GCP side the routes the Cloud Router installs through ESTABLISHED HA VPN
+//! tunnels), and no route reaches a range outside the group. The tunnels' pre-shared keys
+//! are never in state or output in clear. A fourth replica adds only its own links; removing it removes them; destroying the
 //! group leaves nothing the workspace owns. Group `global` checks the GCP network peering the
 //! same way, and `terrace graph` is checked to draw the links.
 
@@ -55,6 +57,24 @@ fn ok(output: &std::process::Output) {
 
 /// The replica networks and their routes, listed in the emulators by `support/mesh.py`.
 fn networks(sandbox: &Sandbox, regions: &[&str]) -> Vec<Value> {
+    mesh_listing(sandbox, regions)["networks"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// The pre-shared keys of the workspace's VPN connections, as AWS answers them.
+fn preshared_keys(sandbox: &Sandbox, regions: &[&str]) -> Vec<String> {
+    mesh_listing(sandbox, regions)["preshared_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// What `support/mesh.py` lists.
+fn mesh_listing(sandbox: &Sandbox, regions: &[&str]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/mesh.py");
     let output = Command::new(venv().join("bin/python"))
         .arg(script)
@@ -67,8 +87,59 @@ fn networks(sandbox: &Sandbox, regions: &[&str]) -> Vec<Value> {
         "mesh.py: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let listed: Value = serde_json::from_slice(&output.stdout).expect("mesh.py JSON");
-    listed["networks"].as_array().unwrap().clone()
+    serde_json::from_slice(&output.stdout).expect("mesh.py JSON")
+}
+
+/// Every file under `dir` (state, journals, plans), as text.
+fn files_text(dir: &Path) -> String {
+    let mut text = String::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            text.push_str(&files_text(&path));
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            text.push_str(&String::from_utf8_lossy(&bytes));
+        }
+    }
+    text
+}
+
+/// The VPN tunnels' pre-shared keys (AWS generates them; Terrace seals them) appear nowhere in
+/// clear: not in what apply printed, not in a JSON plan or the stack outputs, not in any file
+/// of the workspace (state, journals, the sandbox's records).
+fn assert_keys_sealed(sandbox: &Sandbox, dir: &Path, applied: &str, pairs: usize) {
+    let keys = preshared_keys(sandbox, REGIONS);
+    assert_eq!(
+        keys.len(),
+        pairs * 4,
+        "four tunnels per AWS-GCP pair: {keys:?}"
+    );
+    let mut plan_args = vec!["--json", "plan", "--group", "eu"];
+    plan_args.extend_from_slice(LAYERS);
+    let plan = terrace(dir, &plan_args);
+    ok(&plan);
+    let outputs = terrace(dir, &["--json", "output", "mesh/eu"]);
+    let seen = [
+        ("apply", applied.to_string()),
+        ("plan", format!("{}{}", stdout(&plan), stderr(&plan))),
+        (
+            "output",
+            format!("{}{}", stdout(&outputs), stderr(&outputs)),
+        ),
+        ("workspace files", files_text(dir)),
+    ];
+    for key in &keys {
+        for (place, text) in &seen {
+            assert!(
+                !text.contains(key.as_str()),
+                "a pre-shared key in clear in the {place}"
+            );
+        }
+    }
+    assert!(
+        files_text(&dir.join(".terrace")).contains("$secret"),
+        "the keys are kept sealed in state"
+    );
 }
 
 /// Replica name → (cloud, range), from the group file.
@@ -88,12 +159,6 @@ fn replicas(group_file: &str) -> BTreeMap<String, (String, String)> {
             )
         })
         .collect()
-}
-
-/// The pairs of clouds the mesh links so far: AWS ↔ AWS by VPC peering, GCP ↔ GCP by network
-/// peering. (AWS ↔ GCP HA VPN is not generated yet: docs/decisions.md, "The replica mesh".)
-fn linked(a: &str, b: &str) -> bool {
-    a == b
 }
 
 /// True when `range` lies inside `outer` (both CIDR ranges).
@@ -130,8 +195,8 @@ fn path_is_up(path: &Value, network: &str, peer: Option<&Value>) -> bool {
     }
 }
 
-/// Every replica's route tables reach every other replica's range it is linked to
-/// ([`linked`]) through a path that is up, and nothing else: no route of a replica network
+/// Every replica's route tables reach every other replica's range through a path that is up,
+/// and nothing else: no route of a replica network
 /// goes to a range outside the group (the internet's default route aside).
 fn assert_full_mesh(sandbox: &Sandbox, group: &str, group_file: &str, regions: &[&str]) {
     let replicas = replicas(group_file);
@@ -160,10 +225,10 @@ fn assert_full_mesh(sandbox: &Sandbox, group: &str, group_file: &str, regions: &
         .map(|(name, range)| (range.as_str(), by_replica[name]))
         .collect();
     for (replica, network) in &by_replica {
-        let (cloud, own) = &replicas[replica];
+        let (_, own) = &replicas[replica];
         let others: BTreeSet<&str> = replicas
             .values()
-            .filter(|(peer_cloud, range)| range != own && linked(cloud, peer_cloud))
+            .filter(|(_, range)| range != own)
             .map(|(_, range)| range.as_str())
             .collect();
         let id = network["network"].as_str().unwrap();
@@ -214,10 +279,13 @@ fn plan_actions(dir: &Path) -> BTreeMap<String, BTreeSet<String>> {
     changed_actions(&plan.stdout)
 }
 
-fn apply(dir: &Path, group: &str) {
+/// Applies a group's accounts, networks and mesh; what it printed.
+fn apply(dir: &Path, group: &str) -> String {
     let mut args = vec!["apply", "--group", group, "--yes"];
     args.extend_from_slice(LAYERS);
-    ok(&terrace(dir, &args));
+    let output = terrace(dir, &args);
+    ok(&output);
+    format!("{}{}", stdout(&output), stderr(&output))
 }
 
 fn assert_replan_empty(dir: &Path, group: &str) {
@@ -245,10 +313,11 @@ fn group_eu_is_meshed_grows_shrinks_and_is_destroyed_on_the_sandbox() {
     let group = dir.join("examples/eu.yaml");
     let original = std::fs::read_to_string(&group).unwrap();
 
-    apply(dir, "eu");
+    let applied = apply(dir, "eu");
     assert_full_mesh(&sandbox, "eu", &original, REGIONS);
     sandbox.assert_matches_state(dir, WORKSPACE, REGIONS);
     assert_replan_empty(dir, "eu");
+    assert_keys_sealed(&sandbox, dir, &applied, 2);
 
     // A fourth replica: its network, and in the mesh only creates (its links and routes).
     let grown = format!("{original}{NEW_REPLICA}");
@@ -326,8 +395,17 @@ fn group_global_peers_its_gcp_networks_on_the_sandbox() {
     assert_eq!(gcp.len(), 2, "{gcp:#?}");
     for network in &gcp {
         let routes = network["tables"][0]["routes"].as_array().unwrap();
-        assert_eq!(routes.len(), 1, "{network:#}");
-        assert_eq!(routes[0]["path"]["kind"], "network-peering", "{network:#}");
+        let peered: Vec<&Value> = routes
+            .iter()
+            .filter(|r| r["path"]["kind"] == "network-peering")
+            .collect();
+        assert_eq!(peered.len(), 1, "{network:#}");
+        // Each AWS replica's range, learned over the four tunnels to it.
+        let tunnels = routes
+            .iter()
+            .filter(|r| r["path"]["kind"] == "vpn-tunnel")
+            .count();
+        assert_eq!(tunnels, 2 * 4, "{network:#}");
     }
     assert_replan_empty(dir, "global");
     destroy(dir, "global");
@@ -359,8 +437,13 @@ fn the_graph_of_group_eu_shows_the_mesh_links() {
     let graph: Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(
         graph["links"],
-        serde_json::json!([{"from": "networks/eu/aws-eu-west-1", "to": "networks/eu/aws-eu-central-1",
-                            "kind": "vpc-peering", "by": "mesh/eu"}])
+        serde_json::json!([
+            {"from": "networks/eu/aws-eu-west-1", "to": "networks/eu/gcp-europe-west3",
+             "kind": "ha-vpn", "by": "mesh/eu"},
+            {"from": "networks/eu/aws-eu-west-1", "to": "networks/eu/aws-eu-central-1",
+             "kind": "vpc-peering", "by": "mesh/eu"},
+            {"from": "networks/eu/gcp-europe-west3", "to": "networks/eu/aws-eu-central-1",
+             "kind": "ha-vpn", "by": "mesh/eu"}])
     );
     // Another group's graph has its own links only.
     let us = terrace(dir, &["graph", "--group", "us", "--format", "json"]);

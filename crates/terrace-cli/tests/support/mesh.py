@@ -2,7 +2,8 @@
 against the Compute Engine emulator — with the state of the path each route takes.
 
 Usage: python mesh.py WORKSPACE MOTO_URL GCE_URL CLOUD:REGION...
-Prints JSON {"networks": [...]}: one entry per replica network the workspace owns,
+Prints JSON {"networks": [...], "preshared_keys": [...]} (the pre-shared keys of the workspace's
+VPN connections as AWS answers them, for tests that look for them where they must not be): one entry per replica network the workspace owns,
 {"cloud", "stack", "network", "cidr", "tables": [{"id", "routes": [{"destination", "target",
 "state", "path": {...}}]}]}. An AWS network has one table per route table of its VPC; a GCP
 network one table holding the network's routes. A route's `path` describes its target: a VPC
@@ -19,6 +20,7 @@ workspace, moto, gce = sys.argv[1], sys.argv[2], sys.argv[3]
 aws_regions = [r[4:] for r in sys.argv[4:] if r.startswith("aws:")]
 gcp_regions = [r[4:] for r in sys.argv[4:] if r.startswith("gcp:")]
 networks = []
+preshared_keys = []
 
 
 def client(service, region, creds=None):
@@ -51,6 +53,11 @@ def aws_path(ec2, route):
 
 for (account, creds), region in [(p, r) for p in aws_places(moto, "mesh") for r in aws_regions]:
     ec2 = client("ec2", region, creds)
+    for connection in ec2.describe_vpn_connections()["VpnConnections"]:
+        if tags_of(connection.get("Tags")).get("terrace:workspace") == workspace:
+            for tunnel in connection.get("Options", {}).get("TunnelOptions", []):
+                if tunnel.get("PreSharedKey"):
+                    preshared_keys.append(tunnel["PreSharedKey"])
     for vpc in ec2.describe_vpcs()["Vpcs"]:
         tags = tags_of(vpc.get("Tags"))
         if tags.get("terrace:workspace") != workspace:
@@ -137,4 +144,4 @@ if gcp_regions:
                              "tables": [{"id": network["selfLink"], "main": False,
                                          "routes": table}]})
 
-print(json.dumps({"networks": networks}))
+print(json.dumps({"networks": networks, "preshared_keys": preshared_keys}))

@@ -13,6 +13,11 @@ pub fn venv() -> PathBuf {
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv"))
 }
 
+/// The passphrase of the workspaces the e2e tests apply: the replica mesh's VPN keys are
+/// secrets, so the workspace needs a secrets key (`terrace config init-secrets`, made by
+/// [`Sandbox::start`]).
+pub const SANDBOX_PASSPHRASE: &str = "sandbox passphrase of the e2e tests";
+
 /// The binary without the test provider: real providers, the sandbox's endpoints (from its
 /// record, not from this process's environment).
 pub fn terrace_real_command(dir: &Path, args: &[&str]) -> Command {
@@ -22,6 +27,7 @@ pub fn terrace_real_command(dir: &Path, args: &[&str]) -> Command {
         .arg(dir)
         .args(args)
         .env("NO_COLOR", "1")
+        .env("TERRACE_PASSPHRASE", SANDBOX_PASSPHRASE)
         .env_remove("TERRACE_TEST_PROVIDER")
         .env_remove("AWS_ENDPOINT_URL")
         .env_remove("TERRACE_GCP_ENDPOINT");
@@ -62,6 +68,13 @@ impl Sandbox {
         assert!(
             venv().join("bin/moto_server").is_file(),
             "moto is missing: run scripts/ensure-venv.sh"
+        );
+        let init = terrace_real(dir, &["config", "init-secrets"]);
+        assert_eq!(
+            init.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&init.stderr)
         );
         let start = terrace_real(dir, &["sandbox", "start"]);
         assert_eq!(
