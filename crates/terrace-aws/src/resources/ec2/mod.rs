@@ -14,6 +14,7 @@ pub mod vpc;
 pub mod vpc_peering;
 pub mod vpc_route;
 pub mod vpn;
+pub mod vpn_connection;
 
 use crate::client::Settings;
 use crate::error::from_sdk;
