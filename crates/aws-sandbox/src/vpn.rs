@@ -59,6 +59,9 @@ const PUBLIC_FIRST_OCTETS: &[u8] = &[3, 13, 15, 18, 34, 35, 44, 52, 54];
 /// (access key, region, connection id).
 type Key = (String, String, String);
 
+/// Query parameters, in order.
+pub type Params = Vec<(String, String)>;
+
 /// One tunnel of a connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tunnel {
@@ -225,9 +228,7 @@ fn described(connection: &Connection) -> String {
 
 /// A DescribeVpnConnections request's parameters without its `vpn-connection-id` filters (the
 /// others renumbered), and the ids those select; `None` when it has no such filter.
-pub fn without_id_filter(
-    params: &[(String, String)],
-) -> Option<(Vec<(String, String)>, HashSet<String>)> {
+pub fn without_id_filter(params: &[(String, String)]) -> Option<(Params, HashSet<String>)> {
     let index = |k: &str| {
         k.strip_prefix("Filter.")
             .and_then(|rest| rest.split('.').next())
