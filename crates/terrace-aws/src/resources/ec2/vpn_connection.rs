@@ -14,7 +14,8 @@
 //!   `deleted` connections read as absent.
 //! - Only the tags change in place.
 
-use super::{after_create, create_once, dedup, no_retry, observed, put, queries, sync_tags};
+use super::{after_create, create_once, dedup, delete_and_wait, no_retry, observed, put};
+use super::{queries, sync_tags};
 use super::{read_back, wait_for, Ctx};
 use crate::error::{from_sdk, from_sdk_unretried, invalid};
 use crate::ownership::{tag_spec, user_tags};
@@ -289,31 +290,20 @@ pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, 
 
 pub async fn delete(ctx: &Ctx<'_>, request: &DeleteRequest) -> Result<(), ProviderError> {
     let id = request.id.as_str();
-    match current(ctx, id).await? {
-        None => return Ok(()),
-        Some(c) if c.state() == Some(&VpnState::Deleted) => return Ok(()),
-        Some(_) => {}
-    }
-    let sent = ctx
-        .ec2
-        .delete_vpn_connection()
-        .vpn_connection_id(id)
-        .send()
-        .await
-        .map_err(from_sdk);
-    match sent {
-        Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
-        other => other?,
-    };
     // The gateways are free to go only once the connection is `deleted`.
-    wait_for(
+    delete_and_wait(
         ctx.settings,
-        &format!("VPN connection {id} deleted"),
+        &format!("VPN connection {id}"),
+        || current(ctx, id),
+        |c| c.state() == Some(&VpnState::Deleted),
         || async {
-            Ok(current(ctx, id)
-                .await?
-                .is_none_or(|c| c.state() == Some(&VpnState::Deleted))
-                .then_some(()))
+            ctx.ec2
+                .delete_vpn_connection()
+                .vpn_connection_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(from_sdk)
         },
     )
     .await
