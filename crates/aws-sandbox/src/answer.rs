@@ -13,6 +13,7 @@
 //!   (<https://docs.aws.amazon.com/organizations/latest/APIReference/CommonErrors.html>).
 
 use crate::call::Protocol;
+use crate::xml::escape;
 use axum::body::Body;
 use axum::http::{header, Response, StatusCode};
 
@@ -113,10 +114,4 @@ pub fn internal(service: &str) -> AwsError {
             "The request processing has failed because of an unknown error, exception or failure.",
         ),
     }
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }

@@ -9,6 +9,7 @@
 //! | a create is carried out but its answer is lost (500 or a broken connection) | [`proxy`] | what a timeout or a crash after the write looks like to a client |
 //! | in-use refusals moto lacks (security groups, subnets) | [`in_use`], [`launches`] | EC2 API reference of DeleteSecurityGroup / DeleteSubnet |
 //! | EC2 client tokens honoured where moto ignores them | [`tokens`] | EC2 "Ensuring idempotency" |
+//! | VPN connections: tunnel inside blocks checked, tunnel options (outside addresses, inside blocks, generated pre-shared keys) and telemetry answered, the `vpn-connection-id` filter, `pending` for a seeded 1–3 s | [`vpn`] | EC2 API reference (CreateVpnConnection, DescribeVpnConnections, VpnTunnelOptionsSpecification), Site-to-Site VPN user guide |
 //!
 //! Only EC2, Elastic Load Balancing v2, Auto Scaling and Organizations are made strict; S3,
 //! DynamoDB, KMS, STS and IAM pass through. Randomness is a seeded ChaCha stream, so a run with
@@ -22,6 +23,7 @@ pub mod in_use;
 pub mod launches;
 pub mod proxy;
 pub mod tokens;
+pub mod vpn;
 pub mod xml;
 
 use rand_chacha::rand_core::{RngCore, SeedableRng};
@@ -45,6 +47,9 @@ pub struct Behaviour {
     pub in_use_refusals: bool,
     /// Answer a repeated EC2 client token with the first answer.
     pub client_tokens: bool,
+    /// A new VPN connection reads `pending` for a delay drawn from this range (else it is
+    /// `available` at once, as in moto).
+    pub vpn_pending: Option<(Duration, Duration)>,
     /// Seed of every random draw.
     pub seed: u64,
 }
@@ -53,7 +58,7 @@ pub struct Behaviour {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Profile {
     /// As strict as AWS: eventual consistency, 10 % throttling, 5 % lost create answers,
-    /// in-use refusals.
+    /// in-use refusals, VPN connections pending for a while.
     Cloud,
     /// moto as it is (client tokens still honoured, as AWS does).
     Fast,
@@ -82,6 +87,7 @@ impl Behaviour {
                 consistency: Some((Duration::from_millis(500), Duration::from_millis(2000))),
                 in_use_refusals: true,
                 client_tokens: true,
+                vpn_pending: Some((Duration::from_secs(1), Duration::from_secs(3))),
                 seed,
             },
             Profile::Fast => Behaviour {
@@ -90,6 +96,7 @@ impl Behaviour {
                 consistency: None,
                 in_use_refusals: false,
                 client_tokens: true,
+                vpn_pending: None,
                 seed,
             },
         }
@@ -136,6 +143,7 @@ pub struct Layer {
     consistency: consistency::Consistency,
     tokens: tokens::ClientTokens,
     launches: launches::Launches,
+    vpn: vpn::VpnConnections,
     /// Counters of what the layer did.
     pub stats: Arc<Stats>,
     log: bool,
@@ -145,6 +153,13 @@ impl Layer {
     fn unit(&self) -> f64 {
         let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
         (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn draw(&self) -> u64 {
+        self.rng
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .next_u64()
     }
 
     fn chance(&self, p: f64) -> bool {
@@ -217,6 +232,7 @@ pub async fn start(
         upstream: proxy::Upstream::new(upstream),
         tokens: tokens::ClientTokens::default(),
         launches: launches::Launches::default(),
+        vpn: vpn::VpnConnections::default(),
         stats: stats.clone(),
         log,
     });

@@ -149,6 +149,11 @@ pub async fn handle(State(layer): State<Arc<Layer>>, request: Request) -> Respon
             return early;
         }
     }
+    let body = if strict {
+        layer.forwarded_body(&call).unwrap_or(body)
+    } else {
+        body
+    };
     let path = parts
         .uri
         .path_and_query()
@@ -222,6 +227,9 @@ impl Layer {
                 None => {}
             }
         }
+        if let Some(refusal) = self.vpn.refusal(call) {
+            return Some(self.error(call, refusal));
+        }
         if behaviour.in_use_refusals {
             if let Some(refusal) =
                 in_use::refusal(call, headers, &self.upstream, &self.launches).await
@@ -233,14 +241,58 @@ impl Layer {
         None
     }
 
+    /// The body to forward instead of the caller's: DescribeVpnConnections without the
+    /// `vpn-connection-id` filter moto lacks (applied to its answer, [`crate::vpn`]).
+    fn forwarded_body(&self, call: &Call) -> Option<Bytes> {
+        if call.action != "DescribeVpnConnections" || call.protocol != Protocol::Ec2Query {
+            return None;
+        }
+        let (params, _) = crate::vpn::without_id_filter(&call.params)?;
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        Some(Bytes::from(body))
+    }
+
+    /// moto's answer to a VPN connection call as AWS gives it ([`crate::vpn`]).
+    fn vpn_answer(&self, call: &Call, text: String) -> String {
+        match call.action.as_str() {
+            "CreateVpnConnection" => {
+                let pending = self
+                    .behaviour()
+                    .vpn_pending
+                    .map(|(low, high)| self.delay(low, high))
+                    .unwrap_or_default();
+                self.vpn.record(call, &text, pending, &mut || self.draw());
+                if !pending.is_zero() {
+                    self.log(&format!(
+                        "CreateVpnConnection: pending for {} ms",
+                        pending.as_millis()
+                    ));
+                }
+                self.vpn.rewrite(call, &text)
+            }
+            "DescribeVpnConnections" => self.vpn.rewrite(call, &text),
+            "DeleteVpnConnection" => {
+                self.vpn.forget(call);
+                text
+            }
+            _ => text,
+        }
+    }
+
     /// Post-processing of a successful answer from moto.
     async fn after_success(
         &self,
         call: &Call,
         headers: &HeaderMap,
-        answer: Answer,
+        mut answer: Answer,
     ) -> Response<Body> {
-        let text = String::from_utf8_lossy(&answer.body).into_owned();
+        let mut text = String::from_utf8_lossy(&answer.body).into_owned();
+        if call.protocol == Protocol::Ec2Query && call.action.contains("VpnConnection") {
+            text = self.vpn_answer(call, text);
+            answer.body = Bytes::from(text.clone());
+        }
         if call.action == "DescribeAutoScalingGroups" && self.behaviour().in_use_refusals {
             self.launches
                 .observe(&text, call, headers, &self.upstream)

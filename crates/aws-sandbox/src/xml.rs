@@ -45,6 +45,34 @@ pub fn texts(xml: &str, name: &str) -> Vec<String> {
 /// The raw content of every outermost element named `name` (an element of that name inside
 /// another one is part of the outer one's content).
 pub fn elements<'a>(xml: &'a str, name: &str) -> Vec<&'a str> {
+    content_ranges(xml, name)
+        .into_iter()
+        .map(|range| &xml[range])
+        .collect()
+}
+
+/// The document with the content of every outermost element named `name` replaced by what
+/// `replace` answers for it (`None` keeps it); an empty element (`<name/>`) is left alone.
+pub fn replace_contents(
+    xml: &str,
+    name: &str,
+    mut replace: impl FnMut(&str) -> Option<String>,
+) -> String {
+    let mut out = String::with_capacity(xml.len());
+    let mut at = 0;
+    for range in content_ranges(xml, name) {
+        if let Some(new) = replace(&xml[range.clone()]) {
+            out.push_str(&xml[at..range.start]);
+            out.push_str(&new);
+            at = range.end;
+        }
+    }
+    out.push_str(&xml[at..]);
+    out
+}
+
+/// The byte ranges of the contents of the outermost elements named `name`, in order.
+fn content_ranges(xml: &str, name: &str) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let mut depth = 0usize;
     let mut start = None;
@@ -70,7 +98,7 @@ pub fn elements<'a>(xml: &'a str, name: &str) -> Vec<&'a str> {
                     depth -= 1;
                     if depth == 0 {
                         if let Some(from) = start.take() {
-                            out.push(&xml[from..span.start()]);
+                            out.push(from..span.start());
                         }
                     }
                 }
@@ -165,12 +193,20 @@ fn cut(xml: &str, mut cuts: Vec<(usize, usize)>) -> (String, usize) {
     (out, removed)
 }
 
-fn unescape(text: &str) -> String {
+/// The text of XML character data (the five predefined entities).
+pub fn unescape(text: &str) -> String {
     text.replace("&lt;", "<")
         .replace("&gt;", ">")
         .replace("&quot;", "\"")
         .replace("&apos;", "'")
         .replace("&amp;", "&")
+}
+
+/// `text` as XML character data.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 #[cfg(test)]
@@ -213,6 +249,19 @@ mod tests {
         assert_eq!(members.len(), 2);
         assert_eq!(texts(members[0], "Id"), vec!["i-1"]);
         assert_eq!(texts(members[1], "Name"), vec!["b"]);
+    }
+
+    #[test]
+    fn contents_are_replaced_in_place() {
+        let xml = "<R><set><item><id>a</id></item><item><id>b</id></item></set><set/></R>";
+        let out = replace_contents(xml, "item", |item| {
+            (texts(item, "id") == ["b"]).then(|| "<id>b</id><x>1</x>".to_string())
+        });
+        assert_eq!(
+            out,
+            "<R><set><item><id>a</id></item><item><id>b</id><x>1</x></item></set><set/></R>"
+        );
+        assert_eq!(replace_contents(xml, "set", |_| None), xml);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The AWS provider for Terrace: EC2 types (VPC, subnet, internet gateway, Elastic IP, NAT
 //! gateway, route table, route, VPC peering connection and its accepter, VPN gateway, customer
-//! gateway, security group,
+//! gateway, VPN connection, security group,
 //! launch template, instance), ELBv2 (load balancer, target group, listener)
 //! Auto Scaling groups and Organizations accounts, with batched reads by id or ownership tags, ownership tags written
 //! at creation, client tokens where EC2 has them, retries with backoff and jitter, and waiters.
@@ -25,7 +25,7 @@ use error::invalid;
 use resources::autoscaling::{self, group};
 use resources::ec2::{
     self, eip, instance, internet_gateway, launch_template, nat_gateway, route, route_table,
-    security_group, subnet, vpc, vpc_peering, vpc_route, vpn,
+    security_group, subnet, vpc, vpc_peering, vpc_route, vpn, vpn_connection,
 };
 use resources::elbv2::{self, listener, load_balancer, target_group};
 use resources::organizations::{self, account, policy};
@@ -48,6 +48,7 @@ enum Ec2Kind {
     VpcPeeringAccepter,
     VpnGateway,
     CustomerGateway,
+    VpnConnection,
     VpcRoute,
     SecurityGroup,
     LaunchTemplate,
@@ -86,6 +87,7 @@ impl Kind {
             vpc_peering::ACCEPTER_TYPE => Kind::Ec2(Ec2Kind::VpcPeeringAccepter),
             vpn::GATEWAY_TYPE => Kind::Ec2(Ec2Kind::VpnGateway),
             vpn::CUSTOMER_TYPE => Kind::Ec2(Ec2Kind::CustomerGateway),
+            vpn_connection::TYPE => Kind::Ec2(Ec2Kind::VpnConnection),
             vpc_route::TYPE => Kind::Ec2(Ec2Kind::VpcRoute),
             security_group::TYPE => Kind::Ec2(Ec2Kind::SecurityGroup),
             launch_template::TYPE => Kind::Ec2(Ec2Kind::LaunchTemplate),
@@ -138,6 +140,7 @@ macro_rules! dispatch {
                     Ec2Kind::VpcPeeringAccepter => vpc_peering::accepter::$op(&ctx, $request).await,
                     Ec2Kind::VpnGateway => vpn::gateway::$op(&ctx, $request).await,
                     Ec2Kind::CustomerGateway => vpn::customer::$op(&ctx, $request).await,
+                    Ec2Kind::VpnConnection => vpn_connection::$op(&ctx, $request).await,
                     Ec2Kind::VpcRoute => vpc_route::$op(&ctx, $request).await,
                     Ec2Kind::SecurityGroup => security_group::$op(&ctx, $request).await,
                     Ec2Kind::LaunchTemplate => launch_template::$op(&ctx, $request).await,
@@ -237,6 +240,7 @@ impl Provider for AwsProvider {
             vpc_peering::accepter_schema(),
             vpn::gateway_schema(),
             vpn::customer_schema(),
+            vpn_connection::schema(),
             vpc_route::schema(),
             security_group::schema(),
             launch_template::schema(),

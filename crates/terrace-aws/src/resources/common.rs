@@ -124,6 +124,36 @@ where
     }
 }
 
+/// Deletes a resource that passes through a `deleting` state and waits until it is `deleted`
+/// or no longer listed: nothing is sent for one already gone, and a not-found answer to the
+/// delete is success. `current` reads the resource (whatever its state), `deleted` tells its
+/// final state, `send` sends the delete once.
+pub async fn delete_and_wait<T, F, Fut, S, SFut>(
+    settings: &Settings,
+    what: &str,
+    current: F,
+    deleted: impl Fn(&T) -> bool,
+    send: S,
+) -> Result<(), ProviderError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<Option<T>, ProviderError>>,
+    S: FnOnce() -> SFut,
+    SFut: Future<Output = Result<(), ProviderError>>,
+{
+    if current().await?.as_ref().is_none_or(&deleted) {
+        return Ok(());
+    }
+    match send().await {
+        Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
+        other => other?,
+    };
+    wait_for(settings, &format!("{what} deleted"), || async {
+        Ok(current().await?.as_ref().is_none_or(&deleted).then_some(()))
+    })
+    .await
+}
+
 /// Polls until `probe` answers `Some` (waiters, read-back after a create).
 pub async fn wait_for<T, F, Fut>(
     settings: &Settings,

@@ -14,6 +14,7 @@ pub mod vpc;
 pub mod vpc_peering;
 pub mod vpc_route;
 pub mod vpn;
+pub mod vpn_connection;
 
 use crate::client::Settings;
 use crate::error::from_sdk;
@@ -26,7 +27,8 @@ use terrace::provider::{
 };
 
 pub use super::common::{
-    after_create, create_once, dedup, delete_when_free, existing, put, read_back, settle, wait_for,
+    after_create, create_once, dedup, delete_and_wait, delete_when_free, existing, put, read_back,
+    settle, wait_for,
 };
 
 /// A per-request configuration without SDK retries (see [`create_once`]).

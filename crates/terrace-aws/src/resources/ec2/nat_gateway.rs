@@ -7,7 +7,8 @@
 //! keeps showing them for a while, and deletes failed ones by itself).
 
 use super::{
-    after_create, dedup, observed, put, queries, read_back, settle, sync_tags, wait_for, Ctx,
+    after_create, dedup, delete_and_wait, observed, put, queries, read_back, settle, sync_tags,
+    wait_for, Ctx,
 };
 use crate::error::{from_sdk, invalid};
 use crate::ownership::{client_token, tag_spec, user_tags};
@@ -195,31 +196,20 @@ pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, 
 
 pub async fn delete(ctx: &Ctx<'_>, request: &DeleteRequest) -> Result<(), ProviderError> {
     let id = request.id.as_str();
-    match current(ctx, id).await? {
-        None => return Ok(()),
-        Some(g) if g.state() == Some(&NatGatewayState::Deleted) => return Ok(()),
-        Some(_) => {}
-    }
-    let sent = ctx
-        .ec2
-        .delete_nat_gateway()
-        .nat_gateway_id(id)
-        .send()
-        .await
-        .map_err(from_sdk);
-    match sent {
-        Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
-        other => other?,
-    };
     // Its Elastic IP and subnet are free only once the gateway is `deleted`.
-    wait_for(
+    delete_and_wait(
         ctx.settings,
-        &format!("NAT gateway {id} deleted"),
+        &format!("NAT gateway {id}"),
+        || current(ctx, id),
+        |g| g.state() == Some(&NatGatewayState::Deleted),
         || async {
-            Ok(current(ctx, id)
-                .await?
-                .is_none_or(|g| g.state() == Some(&NatGatewayState::Deleted))
-                .then_some(()))
+            ctx.ec2
+                .delete_nat_gateway()
+                .nat_gateway_id(id)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(from_sdk)
         },
     )
     .await

@@ -1,7 +1,7 @@
 //! The AWS side of a site-to-site VPN (the replica mesh's HA VPN to a GCP replica):
 //! `aws:ec2:VpnGateway`, a virtual private gateway attached to one VPC, and
-//! `aws:ec2:CustomerGateway`, the peer's address and BGP ASN. (VPN connections, with their
-//! tunnels' pre-shared keys, are still to come: docs/decisions.md, "The replica mesh".)
+//! `aws:ec2:CustomerGateway`, the peer's address and BGP ASN. The connection between them, with
+//! its tunnels, is [`super::vpn_connection`].
 //!
 //! A gateway's attachment moves in place (DetachVpnGateway, AttachVpnGateway) and is waited for
 //! (`attached`, `detached`: "VpcAttachment" states of the EC2 API reference); a delete detaches
