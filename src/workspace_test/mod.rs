@@ -129,6 +129,8 @@ pub fn discover(workspace: &Workspace, paths: &[PathBuf]) -> Result<Selection, E
 
 /// Replaces every encrypted config value by a mock secret under a throwaway key, so tests
 /// need neither the passphrase nor KMS: templates and plans see a secret, never a real one.
+/// The throwaway key is there even without encrypted values: types whose cloud answers hold
+/// secrets (a VPN connection's keys) plan only in a workspace with a key.
 fn mock_secrets(workspace: &mut Workspace) -> Option<Arc<Secrets>> {
     let config = &mut workspace.settings.config;
     let keys: Vec<String> = config
@@ -136,9 +138,6 @@ fn mock_secrets(workspace: &mut Workspace) -> Option<Arc<Secrets>> {
         .filter(|(_, v)| crate::secrets::secure_config(v).is_some())
         .map(|(k, _)| k.clone())
         .collect();
-    if keys.is_empty() {
-        return None;
-    }
     let secrets = Secrets::from_key(&crate::secrets::random_bytes::<32>());
     for key in keys {
         let ciphertext = secrets.encrypt(&format!("mock-secret-{key}"));

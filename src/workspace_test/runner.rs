@@ -25,7 +25,7 @@ pub struct Runner<'a> {
     pub workspace: &'a Workspace,
     /// The providers whose schemas the mocks answer with.
     pub schemas: &'a Registry,
-    /// The key of the mock secrets, if the workspace has secrets.
+    /// The throwaway key of the mock secrets (and of what the plans seal).
     pub secrets: Option<Arc<Secrets>>,
 }
 

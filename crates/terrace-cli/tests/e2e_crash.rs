@@ -71,7 +71,7 @@ const DESTROY_BELOW_ACCOUNTS: &[&str] = &[
     "proxies",
     "--yes",
     "--max-deletes",
-    "100",
+    "150",
 ];
 
 #[test]

@@ -78,6 +78,7 @@ fn mesh_listing(sandbox: &Sandbox, regions: &[&str]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/mesh.py");
     let output = Command::new(venv().join("bin/python"))
         .arg(script)
+        .env("TERRACE_AWS_LAYER", &sandbox.aws)
         .args([WORKSPACE, &sandbox.moto, &sandbox.gce])
         .args(regions)
         .output()
@@ -372,7 +373,7 @@ fn destroy(dir: &Path, group: &str) {
             "--allow-destroy",
             &gcp,
             "--max-deletes",
-            "100",
+            "150",
         ],
     ));
 }

@@ -339,16 +339,16 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
             "--max-replaces",
             "40",
             "--max-deletes",
-            "60",
+            "120",
         ],
     ));
     sandbox.assert_matches_state(dir, WORKSPACE, REGIONS);
     assert_replan_empty(dir);
 
-    // Destroy: accounts are protected and the delete budget is 40, so both are named.
+    // Destroy: accounts are protected and the delete budget is 60, so both are named.
     let refused = terrace(dir, &["destroy", "--group", "eu", "--yes"]);
     assert_eq!(refused.status.code(), Some(3), "{}", stderr(&refused));
-    assert!(sandbox.inventory(WORKSPACE, REGIONS).len() >= 68);
+    assert!(sandbox.inventory(WORKSPACE, REGIONS).len() >= 100);
     ok(&terrace(
         dir,
         &[
@@ -361,7 +361,7 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
             "--allow-destroy",
             "accounts/eu/gcp:project",
             "--max-deletes",
-            "80",
+            "110",
         ],
     ));
     let left = sandbox.inventory(WORKSPACE, REGIONS);

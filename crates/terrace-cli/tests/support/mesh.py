@@ -3,7 +3,8 @@ against the Compute Engine emulator — with the state of the path each route ta
 
 Usage: python mesh.py WORKSPACE MOTO_URL GCE_URL CLOUD:REGION...
 Prints JSON {"networks": [...], "preshared_keys": [...]} (the pre-shared keys of the workspace's
-VPN connections as AWS answers them, for tests that look for them where they must not be): one entry per replica network the workspace owns,
+VPN connections as AWS answers them — read through the sandbox's AWS layer, `TERRACE_AWS_LAYER`,
+since moto keeps no tunnel options — for tests that look for them where they must not be): one entry per replica network the workspace owns,
 {"cloud", "stack", "network", "cidr", "tables": [{"id", "routes": [{"destination", "target",
 "state", "path": {...}}]}]}. An AWS network has one table per route table of its VPC; a GCP
 network one table holding the network's routes. A route's `path` describes its target: a VPC
@@ -12,6 +13,7 @@ connections (`kind`, `state`, `tunnels`), a VPN tunnel (`kind`, `status`) or a n
 (`kind`, `state`, `networks`).
 """
 import json
+import os
 import sys
 
 from sandbox_clouds import aws_client, aws_places, compute as get, gcp_owner, gcp_projects, tags_of
@@ -53,7 +55,8 @@ def aws_path(ec2, route):
 
 for (account, creds), region in [(p, r) for p in aws_places(moto, "mesh") for r in aws_regions]:
     ec2 = client("ec2", region, creds)
-    for connection in ec2.describe_vpn_connections()["VpnConnections"]:
+    layer = aws_client(os.environ.get("TERRACE_AWS_LAYER", moto), "ec2", region, creds)
+    for connection in layer.describe_vpn_connections()["VpnConnections"]:
         if tags_of(connection.get("Tags")).get("terrace:workspace") == workspace:
             for tunnel in connection.get("Options", {}).get("TunnelOptions", []):
                 if tunnel.get("PreSharedKey"):

@@ -60,6 +60,9 @@ pub struct Sandbox {
     pub gce: String,
     /// moto's URL.
     pub moto: String,
+    /// The AWS behaviour layer's URL (in front of moto): what the SDK sees, e.g. a VPN
+    /// connection's tunnel options, which moto does not keep.
+    pub aws: String,
 }
 
 impl Sandbox {
@@ -89,6 +92,7 @@ impl Sandbox {
             dir: dir.to_path_buf(),
             gce: record["gce"]["url"].as_str().unwrap().into(),
             moto: record["moto"]["url"].as_str().unwrap().into(),
+            aws: record["aws"]["url"].as_str().unwrap().into(),
         }
     }
 

@@ -256,7 +256,7 @@ pub static KINDS: &[KindDef] = &[
         ],
     },
     // HA VPN gateway: two interfaces, each with an external address Google picks
-    // (`vpn_interfaces`, read back). Nothing changes in place but the labels.
+    // (`vpn_interfaces`, read back; each address also as `interface<N>_ip_address`). Nothing changes in place but the labels.
     KindDef {
         kind: Kind::VpnGateway,
         type_name: "gcp:compute:VpnGateway",
@@ -319,7 +319,11 @@ pub fn extra_attributes(kind: Kind) -> &'static [&'static str] {
         Kind::Instance => &["network_ip", "status"],
         Kind::RegionInstanceGroupManager => &["instance_group"],
         Kind::ForwardingRule | Kind::GlobalForwardingRule => &["ip_address"],
-        Kind::VpnGateway => &["vpn_interfaces"],
+        Kind::VpnGateway => &[
+            "vpn_interfaces",
+            "interface0_ip_address",
+            "interface1_ip_address",
+        ],
         Kind::VpnTunnel => &["status", "detailed_status"],
         _ => &[],
     }
@@ -338,6 +342,9 @@ pub fn extra_attribute(
         (Kind::RegionInstanceGroupManager, "instance_group") => "/instanceGroup",
         (_, "ip_address") => "/IPAddress",
         (Kind::VpnGateway, "vpn_interfaces") => "/vpnInterfaces",
+        // Each interface's address on its own, for references that must not index a list.
+        (Kind::VpnGateway, "interface0_ip_address") => "/vpnInterfaces/0/ipAddress",
+        (Kind::VpnGateway, "interface1_ip_address") => "/vpnInterfaces/1/ipAddress",
         (Kind::VpnTunnel, "status") => "/status",
         (Kind::VpnTunnel, "detailed_status") => "/detailedStatus",
         _ => return None,
