@@ -1,8 +1,8 @@
 //! Site-to-site VPN connections as AWS makes them, where moto 5.x falls short: moto ignores
 //! `Options.TunnelOptions` and `Options.StaticRoutesOnly` of CreateVpnConnection, answers
 //! neither `options` nor `vgwTelemetry`, lacks DescribeVpnConnections' `vpn-connection-id`
-//! filter, and makes a connection `available` at once. For each connection, by (access key,
-//! region, connection id), this layer:
+//! filter, and makes a connection `available` at once. For each connection, by (region,
+//! connection id), this layer:
 //!
 //! - checks each requested `TunnelInsideCidr` before moto acts, as AWS does — "A size /30 CIDR
 //!   block from the 169.254.0.0/16 range", none of the reserved blocks, "unique across all VPN
@@ -56,8 +56,10 @@ const KEY_LENGTH: usize = 32;
 /// First octets of address blocks announced for EC2, so that outside addresses look real.
 const PUBLIC_FIRST_OCTETS: &[u8] = &[3, 13, 15, 18, 34, 35, 44, 52, 54];
 
-/// (access key, region, connection id).
-type Key = (String, String, String);
+/// (region, connection id). Not keyed by the caller's access key: another session of the same
+/// account (a second AssumeRole) sees the same connection, as on AWS, and moto's connection
+/// ids are unique across accounts.
+type Key = (String, String);
 
 /// Query parameters, in order.
 pub type Params = Vec<(String, String)>;
@@ -271,7 +273,7 @@ pub struct VpnConnections {
 }
 
 fn key(call: &Call, id: &str) -> Key {
-    (call.access_key.clone(), call.region.clone(), id.to_string())
+    (call.region.clone(), id.to_string())
 }
 
 impl VpnConnections {
@@ -304,12 +306,7 @@ impl VpnConnections {
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
         known
             .iter()
-            .filter(|((k, region, _), c)| {
-                *k == call.access_key
-                    && *region == call.region
-                    && !c.deleted
-                    && c.gateway == gateway
-            })
+            .filter(|((region, _), c)| *region == call.region && !c.deleted && c.gateway == gateway)
             .flat_map(|(_, c)| c.tunnels.iter().map(|t| t.inside))
             .collect()
     }
@@ -364,9 +361,9 @@ impl VpnConnections {
     }
 
     /// The tunnels recorded for a connection.
-    pub fn tunnels(&self, access_key: &str, region: &str, id: &str) -> Option<[Tunnel; 2]> {
+    pub fn tunnels(&self, region: &str, id: &str) -> Option<[Tunnel; 2]> {
         let known = self.known.lock().unwrap_or_else(|e| e.into_inner());
-        let key = (access_key.to_string(), region.to_string(), id.to_string());
+        let key = (region.to_string(), id.to_string());
         known.get(&key).map(|c| c.tunnels.clone())
     }
 
@@ -497,7 +494,7 @@ mod tests {
         );
         connections.record(&created, CREATED, Duration::from_secs(60), &mut counter());
         let tunnels = connections
-            .tunnels("K", "eu-west-1", "vpn-0123456789abcdef0")
+            .tunnels("eu-west-1", "vpn-0123456789abcdef0")
             .unwrap();
         assert_eq!(tunnels[0].inside, Ipv4Addr::new(169, 254, 10, 0));
         assert_ne!(tunnels[1].inside, tunnels[0].inside);

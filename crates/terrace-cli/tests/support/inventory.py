@@ -46,8 +46,9 @@ mesh_seen = set()
 
 
 def mesh_aws(ec2, account):
-    """The replica mesh on AWS: peering connections (listed in both regions, counted once) and
-    the routes through the workspace's connections and gateways. Routes have no tags: those to
+    """The replica mesh on AWS: peering connections (listed in both regions, counted once), the
+    HA VPN's virtual private gateways, customer gateways and VPN connections, and the routes
+    through the workspace's connections and gateways. Routes have no tags: those to
     one destination in one VPC (an aws:ec2:VpcRoute) are attributed to the stack owning their
     target, named by the VpcRoute's id (`<vpc>_<destination>`)."""
     targets = {}
@@ -63,6 +64,17 @@ def mesh_aws(ec2, account):
                 ident = pcx["VpcPeeringConnectionId"] + "_accepter"
                 found.append({"cloud": "aws", "kind": "vpc-peering-accepter", "id": ident,
                               "account": account, "stack": tags.get("terrace:stack"), "resource": ident})
+    for vgw in ec2.describe_vpn_gateways()["VpnGateways"]:
+        tags = tags_of(vgw.get("Tags"))
+        if vgw["State"] not in ("deleting", "deleted") and tags.get("terrace:workspace") == workspace:
+            targets[vgw["VpnGatewayId"]] = tags.get("terrace:stack")
+            owned("vpn-gateway", vgw["VpnGatewayId"], tags, account)
+    for cgw in ec2.describe_customer_gateways()["CustomerGateways"]:
+        if cgw["State"] not in ("deleting", "deleted"):
+            owned("customer-gateway", cgw["CustomerGatewayId"], tags_of(cgw.get("Tags")), account)
+    for vpn in ec2.describe_vpn_connections()["VpnConnections"]:
+        if vpn["State"] not in ("deleting", "deleted"):
+            owned("vpn-connection", vpn["VpnConnectionId"], tags_of(vpn.get("Tags")), account)
     routes = set()
     for table in ec2.describe_route_tables()["RouteTables"]:
         for route in table["Routes"]:
@@ -146,12 +158,21 @@ for project in ["terrace-sandbox"] + [p["projectId"] for p in projects
     scopes = ["global"] + [f"regions/{r}" for r in gcp_regions]
     for scope in scopes:
         kinds = (["networks", "firewalls", "instanceTemplates", "healthChecks", "backendServices",
-                  "forwardingRules", "targetTcpProxies"] if scope == "global" else
+                  "forwardingRules", "targetTcpProxies", "externalVpnGateways"]
+                 if scope == "global" else
                  ["subnetworks", "instanceGroupManagers", "autoscalers", "healthChecks",
-                  "backendServices", "forwardingRules", "routers"])
+                  "backendServices", "forwardingRules", "routers", "vpnGateways", "vpnTunnels"])
         for kind in kinds:
             for item in get(f"{compute}/{scope}/{kind}").get("items", []):
                 add(kind, item)
+                if kind == "routers":
+                    # BGP sessions (gcp:compute:RouterPeer) live inside their router, owned by
+                    # the router's stack: `<router URL>/bgpPeers/<name>`.
+                    ws, stack, _ = gcp_owner(item)
+                    for peer in item.get("bgpPeers", []) if ws == workspace else []:
+                        ident = f"{item['selfLink']}/bgpPeers/{peer['name']}"
+                        found.append({"cloud": "gcp", "kind": "bgpPeer", "id": ident,
+                                      "stack": stack, "resource": ident, "project": project})
     for region in gcp_regions:
         for suffix in "abcdef":
             try:
