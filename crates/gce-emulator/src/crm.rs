@@ -25,6 +25,9 @@ pub struct CrmState {
     /// Billing links and enabled services ([`crate::bootstrap`]).
     #[serde(default)]
     pub bootstrap: crate::bootstrap::BootstrapState,
+    /// Org Policy v2 policies ([`crate::orgpolicy`]).
+    #[serde(default)]
+    pub policies: crate::orgpolicy::PolicyState,
 }
 
 /// A `google.longrunning.Operation` plus the change it still has to make.
