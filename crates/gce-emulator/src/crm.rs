@@ -57,7 +57,8 @@ impl IntoResponse for CrmError {
     }
 }
 
-fn now() -> String {
+/// The current time as the newer APIs write it (RFC 3339 in UTC, `...Z`).
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 

@@ -1,7 +1,8 @@
 //! The GCP provider for Terrace: Compute Engine networks, subnetworks, firewalls, instances,
 //! instance templates, regional managed instance groups and autoscalers, health checks,
 //! backend services, forwarding rules and TCP proxies, network peerings, through Google's official
-//! `google-cloud-compute-v1` client; and projects through `google-cloud-resourcemanager-v3`.
+//! `google-cloud-compute-v1` client; projects through `google-cloud-resourcemanager-v3`; and
+//! project org policies (`gcp.resourceLocations`) through `google-cloud-orgpolicy-v2`.
 //!
 //! Build it with [`GcpProvider::from_settings`] (synchronous; clients are built on first use)
 //! and register it with the engine. Settings: `project`, `endpoint` (or
@@ -13,6 +14,7 @@ pub mod client;
 pub mod convert;
 pub mod links;
 mod normalize;
+pub mod orgpolicy;
 pub mod ownership;
 pub mod peering;
 pub mod provider;
@@ -35,6 +37,7 @@ pub struct GcpProvider {
     configured: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<GcpProvider>>>,
     api: api::Api,
     crm: resourcemanager::ResourceManager,
+    policies: orgpolicy::OrgPolicies,
     waits: waits::Waits,
 }
 
@@ -51,6 +54,7 @@ impl GcpProvider {
         GcpProvider {
             configured: Default::default(),
             crm: resourcemanager::ResourceManager::new(settings.clone(), waits.clone()),
+            policies: orgpolicy::OrgPolicies::new(settings.clone(), waits.clone()),
             api: api::Api::new(settings, waits.clone()),
             waits,
         }
@@ -137,6 +141,7 @@ impl Provider for GcpProvider {
             .map(KindDef::schema)
             .collect();
         schemas.push(resourcemanager::schema());
+        schemas.push(orgpolicy::schema());
         schemas.push(peering::schema());
         schemas
     }
@@ -158,6 +163,7 @@ impl Provider for GcpProvider {
         compute
             .into_iter()
             .chain(resourcemanager::rate_limits())
+            .chain(orgpolicy::rate_limits())
             .collect()
     }
 
@@ -175,6 +181,9 @@ impl Provider for GcpProvider {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
+        if request.type_name == orgpolicy::TYPE {
+            return self.policies.read(&request.ids).await;
+        }
         if request.type_name == resourcemanager::TYPE {
             return self.crm.read(&request.ids, request.owner.as_ref()).await;
         }
@@ -193,6 +202,9 @@ impl Provider for GcpProvider {
     }
 
     async fn create(&self, request: CreateRequest) -> Result<Observed, ProviderError> {
+        if request.type_name == orgpolicy::TYPE {
+            return self.policies.create(&request.properties).await;
+        }
         if request.type_name == resourcemanager::TYPE {
             return self
                 .crm
@@ -219,6 +231,9 @@ impl Provider for GcpProvider {
     }
 
     async fn update(&self, request: UpdateRequest) -> Result<Observed, ProviderError> {
+        if request.type_name == orgpolicy::TYPE {
+            return self.policies.update(&request.id, &request.new).await;
+        }
         if request.type_name == resourcemanager::TYPE {
             return self
                 .crm
@@ -239,6 +254,9 @@ impl Provider for GcpProvider {
     }
 
     async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
+        if request.type_name == orgpolicy::TYPE {
+            return self.policies.delete(&request.id).await;
+        }
         if request.type_name == resourcemanager::TYPE {
             return self.crm.delete(&request.id).await;
         }

@@ -229,7 +229,7 @@ fn check_rule(at: &str, rule: &Value) -> Result<(), Refusal> {
 /// The policy as stored and answered: named by project number, with a fresh etag and
 /// `spec.updateTime`.
 fn stored(number: &str, constraint: &str, req: &Map<String, Value>) -> Value {
-    let now = crate::ident::now_timestamp();
+    let now = crate::crm::now();
     let mut spec = req.get("spec").cloned().unwrap_or_else(|| json!({}));
     let content = format!("{constraint}{spec}{now}");
     let etag = crate::ident::fingerprint(&content);
