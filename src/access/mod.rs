@@ -13,6 +13,7 @@ use crate::config::yaml::{self, Seg};
 use crate::config::{StackInstance, Workspace, SETTINGS_FILE};
 use crate::diagnostics::{suggest, Diagnostic, Location};
 use crate::engine::select::Selector;
+use crate::provider::Properties;
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -304,34 +305,42 @@ pub const MEMBER_ACCOUNT_ROLE: &str = "OrganizationAccountAccessRole";
 /// stack deploys into, so that the generated access policies grant `sts:AssumeRole` on
 /// exactly those.
 ///
-/// `upstream_outputs` holds the recorded outputs (stack → output → value) of the stacks
-/// `stack` depends on, directly or not. Today a stack on `aws` deploys into the member account
-/// whose 12-digit `account_id` an upstream stack outputs (the accounts layer of the reference
-/// architecture), through [`MEMBER_ACCOUNT_ROLE`]; before that account exists, or for other
-/// clouds, none. That is the role the reference's per-stack provider configuration assumes
-/// (`assume_role: {account_id: ...}` with the default role name); a stack configured with
-/// another `role_arn` or `role_name` is not reflected here yet.
-pub fn deploy_role_arns(
-    stack: &StackInstance,
-    upstream_outputs: &BTreeMap<String, BTreeMap<String, Json>>,
-) -> Vec<String> {
+/// `aws` is the stack's `providers.aws` configuration, resolved (references to upstream
+/// outputs replaced by their recorded values; see [`crate::plan::providers`]): the role is
+/// `assume_role.role_arn`, or `arn:aws:iam::{account_id}:role/{role_name}` with `role_name`
+/// defaulting to [`MEMBER_ACCOUNT_ROLE`] — the same rule the AWS provider applies
+/// (`terrace-aws`'s `stack_config`). None for a stack of another cloud, without `assume_role`
+/// (it uses the workspace's base credentials), or whose configuration is not known yet (the
+/// account is not created) or not valid (the provider refuses it when the stack is planned).
+pub fn deploy_role_arns(stack: &StackInstance, aws: Option<&Properties>) -> Vec<String> {
     if stack.cloud.as_deref() != Some("aws") {
         return Vec::new();
     }
-    let accounts: BTreeSet<&str> = upstream_outputs
-        .values()
-        .filter_map(|outputs| outputs.get("account_id")?.as_str())
-        .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()))
-        .collect();
-    accounts
-        .into_iter()
-        .map(|id| format!("arn:aws:iam::{id}:role/{MEMBER_ACCOUNT_ROLE}"))
-        .collect()
+    aws.and_then(assumed_role_arn).into_iter().collect()
+}
+
+/// The role ARN of a `providers.aws` configuration's `assume_role`, when valid.
+fn assumed_role_arn(aws: &Properties) -> Option<String> {
+    let role = aws.get("assume_role")?.as_object()?;
+    let text = |key: &str| match role.get(key) {
+        Some(Json::String(s)) if !s.is_empty() => Some(s.clone()),
+        Some(Json::Number(n)) if key == "account_id" => Some(n.to_string()),
+        _ => None,
+    };
+    match (text("role_arn"), text("account_id")) {
+        (Some(arn), None) => arn.starts_with("arn:aws:iam::").then_some(arn),
+        (None, Some(id)) if id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit()) => {
+            let name = text("role_name").unwrap_or_else(|| MEMBER_ACCOUNT_ROLE.into());
+            Some(format!("arn:aws:iam::{id}:role/{name}"))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn stack(name: &str, cloud: Option<&str>) -> StackInstance {
         let mut parts = name.split('/');
@@ -347,29 +356,46 @@ mod tests {
         }
     }
 
+    fn aws(config: Json) -> Properties {
+        config.as_object().cloned().unwrap()
+    }
+
     #[test]
-    fn deploy_roles_come_from_a_known_member_account_only() {
-        let mut upstream = BTreeMap::new();
+    fn deploy_roles_are_the_roles_the_stack_assumes() {
         let networks = stack("networks/eu/a", Some("aws"));
-        assert!(deploy_role_arns(&networks, &upstream).is_empty());
-        upstream.insert(
-            "accounts/eu/aws".to_string(),
-            BTreeMap::from([("account_id".to_string(), Json::from("123456789012"))]),
+        assert!(
+            deploy_role_arns(&networks, None).is_empty(),
+            "base credentials"
         );
-        upstream.insert(
-            "accounts/eu/gcp".to_string(),
-            BTreeMap::from([("project_id".to_string(), Json::from("terrace-db-eu"))]),
-        );
+        let default = aws(json!({"assume_role": {"account_id": "123456789012"}}));
         assert_eq!(
-            deploy_role_arns(&networks, &upstream),
+            deploy_role_arns(&networks, Some(&default)),
             vec!["arn:aws:iam::123456789012:role/OrganizationAccountAccessRole"]
         );
-        let gcp = stack("networks/eu/b", Some("gcp"));
-        assert!(deploy_role_arns(&gcp, &upstream).is_empty());
-        upstream.insert(
-            "accounts/eu/aws".to_string(),
-            BTreeMap::from([("account_id".to_string(), Json::from("not-an-id"))]),
+        let named = aws(json!({"assume_role": {"account_id": "123456789012",
+                                                "role_name": "TerraceDeploy"}}));
+        assert_eq!(
+            deploy_role_arns(&networks, Some(&named)),
+            vec!["arn:aws:iam::123456789012:role/TerraceDeploy"]
         );
-        assert!(deploy_role_arns(&networks, &upstream).is_empty());
+        let arn = aws(json!({"assume_role": {
+            "role_arn": "arn:aws:iam::210987654321:role/deploy", "external_id": "x"}}));
+        assert_eq!(
+            deploy_role_arns(&networks, Some(&arn)),
+            vec!["arn:aws:iam::210987654321:role/deploy"]
+        );
+        let gcp = stack("networks/eu/b", Some("gcp"));
+        assert!(deploy_role_arns(&gcp, Some(&default)).is_empty());
+        for invalid in [
+            json!({"assume_role": {"account_id": "not-an-id"}}),
+            json!({"assume_role": {"account_id": "123456789012",
+                                   "role_arn": "arn:aws:iam::123456789012:role/x"}}),
+            json!({"region": "eu-west-1"}),
+        ] {
+            assert!(
+                deploy_role_arns(&networks, Some(&aws(invalid.clone()))).is_empty(),
+                "{invalid}"
+            );
+        }
     }
 }

@@ -7,8 +7,8 @@ use crate::access::{self, Action, RoleAccess};
 use crate::state::{Probe, StateError};
 use crate::Error;
 use futures::{stream, StreamExt, TryStreamExt};
-use serde_json::Value as Json;
-use std::collections::{BTreeMap, BTreeSet};
+
+use std::collections::BTreeSet;
 
 impl Terrace {
     /// The stacks the role `role` of `access:` covers, with its actions, and the stacks whose
@@ -41,19 +41,28 @@ impl Terrace {
         seen
     }
 
-    /// The cloud roles (ARNs) applying `stack` assumes, from the recorded outputs of the stacks
-    /// above it ([`access::deploy_role_arns`]); reads those stacks' state.
+    /// The cloud roles (ARNs) applying `stack` assumes ([`access::deploy_role_arns`]): its
+    /// `providers.aws` as its calls use it — recorded in its state once it holds resources,
+    /// else resolved against the upstream stacks' state; none while that is unknown (the
+    /// member account is not created yet).
     pub async fn deploy_roles(&self, stack: &str) -> Result<Vec<String>, Error> {
         let Some(rendered) = self.rendered(stack) else {
             return Ok(Vec::new());
         };
-        let mut outputs: BTreeMap<String, BTreeMap<String, Json>> = BTreeMap::new();
-        for upstream in self.upstream_of(stack) {
-            if let Some(state) = self.backend.load(&upstream).await? {
-                outputs.insert(upstream, state.outputs);
-            }
-        }
-        Ok(access::deploy_role_arns(&rendered.spec.instance, &outputs))
+        let state = self
+            .backend
+            .load(stack)
+            .await?
+            .unwrap_or_else(|| crate::state::StackState::new(stack));
+        let configs = match self.stack_providers(stack, &state).await {
+            Ok(configs) => configs,
+            Err(Error::Usage { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        Ok(access::deploy_role_arns(
+            &rendered.spec.instance,
+            configs.get("aws"),
+        ))
     }
 
     /// Checks, with calls that change nothing, that the current credentials may take `action`

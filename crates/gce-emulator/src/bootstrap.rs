@@ -61,7 +61,13 @@ pub struct BootstrapState {
 
 /// An error in the newer Google shape (`code`, `message`, `status`, `details`), optionally
 /// with Compute's `errors[]` list.
-fn error(status: u16, name: &str, message: &str, reason: Option<&str>, details: Value) -> Response {
+pub(crate) fn error(
+    status: u16,
+    name: &str,
+    message: &str,
+    reason: Option<&str>,
+    details: Value,
+) -> Response {
     let mut body = json!({"error": {"code": status, "message": message, "status": name,
                                     "details": details}});
     if let Some(reason) = reason {

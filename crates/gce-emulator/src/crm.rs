@@ -25,6 +25,9 @@ pub struct CrmState {
     /// Billing links and enabled services ([`crate::bootstrap`]).
     #[serde(default)]
     pub bootstrap: crate::bootstrap::BootstrapState,
+    /// Org Policy v2 policies ([`crate::orgpolicy`]).
+    #[serde(default)]
+    pub policies: crate::orgpolicy::PolicyState,
 }
 
 /// A `google.longrunning.Operation` plus the change it still has to make.
@@ -54,7 +57,8 @@ impl IntoResponse for CrmError {
     }
 }
 
-fn now() -> String {
+/// The current time as the newer APIs write it (RFC 3339 in UTC, `...Z`).
+pub(crate) fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 

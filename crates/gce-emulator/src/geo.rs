@@ -51,6 +51,11 @@ fn suffixes(region: &str) -> Option<&'static str> {
     REGIONS.iter().find(|(r, _)| *r == region).map(|(_, z)| *z)
 }
 
+/// Every known region, in order.
+pub fn regions() -> impl Iterator<Item = &'static str> {
+    REGIONS.iter().map(|(r, _)| *r)
+}
+
 /// Whether `region` is a known region.
 pub fn is_region(region: &str) -> bool {
     suffixes(region).is_some()

@@ -1,5 +1,5 @@
 //! `gce-emulator`: a local, faithful emulator of the Compute Engine v1 REST API (and the
-//! Cloud Resource Manager v3 projects API) for tests and offline sandboxes.
+//! Cloud Resource Manager v3 projects API, Cloud Billing, Service Usage and Org Policy v2) for tests and offline sandboxes.
 //!
 //! [`start`] runs the server in-process on a given or ephemeral port and returns its
 //! address and a shutdown handle; the `gce-emulator` binary wraps the same function.
@@ -18,6 +18,7 @@ pub mod mig;
 pub mod net;
 pub mod op_api;
 pub mod operations;
+pub mod orgpolicy;
 pub mod paths;
 pub mod persist;
 pub mod query;

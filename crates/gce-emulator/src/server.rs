@@ -25,6 +25,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/compute/v1/{*rest}", any(compute))
         .route("/v3/{*rest}", any(resource_manager))
         .route("/v1/{*rest}", any(billing_and_services))
+        .route("/v2/{*rest}", any(org_policies))
         .route("/_emulator/reset", post(reset))
         .route(
             "/_emulator/health",
@@ -102,6 +103,20 @@ async fn billing_and_services(
     crate::bootstrap::handle(&app, &method, rest, &query, &body)
 }
 
+/// Org Policy v2 policies of projects ([`crate::orgpolicy`]).
+async fn org_policies(
+    State(app): State<Arc<App>>,
+    method: Method,
+    uri: Uri,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let rest = uri.path().strip_prefix("/v2/").unwrap_or_default();
+    let rest = crate::query::percent_decode(rest);
+    let query = Query::parse(raw.as_deref());
+    crate::orgpolicy::handle(&app, &method, &rest, &query, &body)
+}
+
 /// Refuses regions and zones that do not exist.
 fn check_scope(route: &Route) -> ApiResult<()> {
     let known = match &route.scope {
@@ -164,9 +179,22 @@ async fn dispatch(
     if route.collection == "operations" {
         return operations(app, method, &route, query).await;
     }
+    if let Some(refused) = location_refusal(app, method, &route, body) {
+        return Err(refused);
+    }
     let spec = registry::spec_for(route.scope.kind(), &route.collection)
         .ok_or_else(|| ApiError::not_found(&format!("compute/v1/{rest}")))?;
     resource(app, spec, method, &route, query, body)
+}
+
+/// An insert outside the locations the project's `gcp.resourceLocations` policy allows.
+fn location_refusal(app: &App, method: &Method, route: &Route, body: &[u8]) -> Option<ApiError> {
+    if method != Method::POST || route.name.is_some() || route.action.is_some() {
+        return None;
+    }
+    let body = collection::parse_object(body).ok()?;
+    let name = body.get("name").and_then(Value::as_str).unwrap_or_default();
+    crate::orgpolicy::enforce::check_insert(app, route, name)
 }
 
 async fn operations(

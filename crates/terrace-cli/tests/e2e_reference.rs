@@ -198,6 +198,45 @@ fn assert_group_isolated(
     (account, project)
 }
 
+/// Issue 13: the group's project holds the org-policy constraint `gcp.resourceLocations`
+/// allowing the regions of the group's jurisdiction (`EU` in `jurisdictions.yaml`) only,
+/// listed directly in the emulator (`GET v2/projects/{p}/policies`, through inventory.py).
+fn assert_location_guard(sandbox: &Sandbox, project: &str) {
+    let policies: Vec<Value> = sandbox
+        .inventory(WORKSPACE, REGIONS)
+        .into_iter()
+        .filter(|i| i["kind"] == "org-policy" && i["project"] == project)
+        .collect();
+    assert_eq!(policies.len(), 1, "{policies:?}");
+    let policy = &policies[0]["policy"];
+    assert!(
+        policy["name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with("/policies/gcp.resourceLocations")),
+        "{policy}"
+    );
+    assert_eq!(policies[0]["stack"], "accounts/eu/gcp");
+    let eu = [
+        "europe-central2",
+        "europe-north1",
+        "europe-north2",
+        "europe-southwest1",
+        "europe-west1",
+        "europe-west10",
+        "europe-west12",
+        "europe-west3",
+        "europe-west4",
+        "europe-west8",
+        "europe-west9",
+    ];
+    let expected: Vec<String> = eu.iter().map(|r| format!("in:{r}-locations")).collect();
+    assert_eq!(
+        policy["spec"]["rules"],
+        serde_json::json!([{"values": {"allowedValues": expected}}]),
+        "{policy}"
+    );
+}
+
 fn assert_replan_empty(dir: &Path) {
     let plan = terrace(dir, &["plan", "--group", "eu", "--detailed-exitcode"]);
     assert_eq!(
@@ -242,7 +281,8 @@ fn group_eu_applies_grows_shrinks_and_is_destroyed_on_the_sandbox() {
         "{owned:?}"
     );
     assert_eq!(owned, state_by_stack(dir), "the cloud matches state");
-    assert_group_isolated(&sandbox, dir, "eu", REGIONS);
+    let (_, project) = assert_group_isolated(&sandbox, dir, "eu", REGIONS);
+    assert_location_guard(&sandbox, &project);
     assert_replan_empty(dir);
     // Drift compares as the plan does (ids the cloud lists in another order are no drift).
     let drift = terrace(dir, &["drift", "--group", "eu"]);

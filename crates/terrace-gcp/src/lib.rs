@@ -2,7 +2,8 @@
 //! instance templates, regional managed instance groups and autoscalers, health checks,
 //! backend services, forwarding rules and TCP proxies, Cloud Routers with their BGP sessions over HA
 //! VPN (gateways, external gateways, tunnels), network peerings, through Google's official
-//! `google-cloud-compute-v1` client; and projects through `google-cloud-resourcemanager-v3`.
+//! `google-cloud-compute-v1` client; projects through `google-cloud-resourcemanager-v3`; and
+//! project org policies (`gcp.resourceLocations`) through `google-cloud-orgpolicy-v2`.
 //!
 //! Build it with [`GcpProvider::from_settings`] (synchronous; clients are built on first use)
 //! and register it with the engine. Settings: `project`, `endpoint` (or
@@ -14,6 +15,7 @@ pub mod client;
 pub mod convert;
 pub mod links;
 mod normalize;
+pub mod orgpolicy;
 pub mod ownership;
 pub mod peering;
 pub mod provider;
@@ -37,6 +39,7 @@ pub struct GcpProvider {
     configured: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<GcpProvider>>>,
     api: api::Api,
     crm: resourcemanager::ResourceManager,
+    policies: orgpolicy::OrgPolicies,
     waits: waits::Waits,
 }
 
@@ -53,6 +56,7 @@ impl GcpProvider {
         GcpProvider {
             configured: Default::default(),
             crm: resourcemanager::ResourceManager::new(settings.clone(), waits.clone()),
+            policies: orgpolicy::OrgPolicies::new(settings.clone(), waits.clone()),
             api: api::Api::new(settings, waits.clone()),
             waits,
         }
@@ -139,6 +143,7 @@ impl Provider for GcpProvider {
             .map(KindDef::schema)
             .collect();
         schemas.push(resourcemanager::schema());
+        schemas.push(orgpolicy::schema());
         schemas.push(peering::schema());
         schemas.push(router_peer::schema());
         schemas
@@ -161,6 +166,7 @@ impl Provider for GcpProvider {
         compute
             .into_iter()
             .chain(resourcemanager::rate_limits())
+            .chain(orgpolicy::rate_limits())
             .collect()
     }
 
@@ -178,6 +184,9 @@ impl Provider for GcpProvider {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
+        if request.type_name == orgpolicy::TYPE {
+            return self.policies.read(&request.ids).await;
+        }
         if request.type_name == resourcemanager::TYPE {
             return self.crm.read(&request.ids, request.owner.as_ref()).await;
         }
@@ -199,6 +208,9 @@ impl Provider for GcpProvider {
     }
 
     async fn create(&self, request: CreateRequest) -> Result<Observed, ProviderError> {
+        if request.type_name == orgpolicy::TYPE {
+            return self.policies.create(&request.properties).await;
+        }
         if request.type_name == resourcemanager::TYPE {
             return self
                 .crm
@@ -229,6 +241,9 @@ impl Provider for GcpProvider {
     }
 
     async fn update(&self, request: UpdateRequest) -> Result<Observed, ProviderError> {
+        if request.type_name == orgpolicy::TYPE {
+            return self.policies.update(&request.id, &request.new).await;
+        }
         if request.type_name == resourcemanager::TYPE {
             return self
                 .crm
@@ -252,6 +267,9 @@ impl Provider for GcpProvider {
     }
 
     async fn delete(&self, request: DeleteRequest) -> Result<(), ProviderError> {
+        if request.type_name == orgpolicy::TYPE {
+            return self.policies.delete(&request.id).await;
+        }
         if request.type_name == resourcemanager::TYPE {
             return self.crm.delete(&request.id).await;
         }

@@ -32,6 +32,7 @@ pub fn normalize(
             Json::String(value.as_str()?.to_ascii_uppercase())
         }
         ("gcp:compute:Firewall", "allowed" | "denied") => lower_protocols(value),
+        (crate::orgpolicy::TYPE, _) => return crate::orgpolicy::normalize(field, value),
         _ => full_links(value, project),
     };
     (canonical != *value).then_some(canonical)

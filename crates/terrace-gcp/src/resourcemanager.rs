@@ -120,6 +120,7 @@ macro_rules! build_client {
         })
     }};
 }
+pub(crate) use build_client;
 
 impl ResourceManager {
     pub fn new(settings: Settings, waits: crate::waits::Waits) -> ResourceManager {

@@ -4,7 +4,9 @@ plain REST against the Compute Engine emulator — never through Terrace.
 Usage: python inventory.py WORKSPACE MOTO_URL GCE_URL CLOUD:REGION...  (aws:eu-west-1 gcp:europe-west3)
 Prints a JSON list of {"cloud", "kind", "id", "stack", "resource", "account" | "project"}:
 every resource carrying the workspace's ownership tags (AWS) or its ownership
-description/labels (GCP), with the AWS account or GCP project it is in. AWS is listed in the
+description/labels (GCP), with the AWS account or GCP project it is in; the org policies of
+an owned project (kind "org-policy", with the policy itself under "policy") count as its
+stack's. AWS is listed in the
 management account and, through STS AssumeRole of OrganizationAccountAccessRole, in every
 active member account (moto keeps accounts apart by the credentials a request is signed with);
 GCP in the sandbox's base project and every active project.
@@ -13,7 +15,7 @@ import json
 import sys
 import urllib.error
 
-from sandbox_clouds import aws_client, aws_places, compute as get, gcp_owner, tags_of
+from sandbox_clouds import aws_client, aws_places, compute as get, gcp_owner, gcp_policies, tags_of
 
 workspace, moto, gce = sys.argv[1], sys.argv[2], sys.argv[3]
 aws_regions = [r[4:] for r in sys.argv[4:] if r.startswith("aws:")]
@@ -144,6 +146,15 @@ for project in projects:
     if ws == workspace and project.get("state") == "ACTIVE":
         found.append({"cloud": "gcp", "kind": "project", "id": project["projectId"],
                       "project": None, "stack": stack, "resource": resource})
+        # Org policies carry no labels: they belong to the stack of the project they are on.
+        for policy in gcp_policies(gce, project["projectId"]):
+            # Named by project id, as the API accepts and Terrace records it (answers use
+            # the project number).
+            constraint = policy["name"].rsplit("/", 1)[-1]
+            found.append({"cloud": "gcp", "kind": "org-policy",
+                          "id": f"projects/{project['projectId']}/policies/{constraint}",
+                          "project": project["projectId"], "stack": stack,
+                          "resource": constraint, "policy": policy})
 
 for project in ["terrace-sandbox"] + [p["projectId"] for p in projects
                                       if p.get("state") == "ACTIVE"]:

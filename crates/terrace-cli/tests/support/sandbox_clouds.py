@@ -69,6 +69,11 @@ def gcp_projects(gce):
     return ["terrace-sandbox"] + [i for i in ids if i != "terrace-sandbox"]
 
 
+def gcp_policies(gce, project):
+    """The Org Policy v2 policies set on a project (`GET v2/projects/{p}/policies`)."""
+    return compute(f"{gce}/v2/projects/{project}/policies").get("policies", [])
+
+
 def decode(label):
     """Terrace's label encoding (`_s` is `/`, `__` is `_`, `_XX` a hex byte)."""
     out, i = "", 0
