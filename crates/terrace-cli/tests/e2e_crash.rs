@@ -136,8 +136,11 @@ fn sigkill_at_24_random_points_leaves_no_orphan_and_no_duplicate_in_the_clouds()
     // accounts 4 (account, its region-guard SCP, project, its location-guard org policy); AWS networks 2 × 14 (VPC, gateway, route table, security group, and per
     // zone two subnets, an Elastic IP, a NAT gateway, a route table); GCP network 5 (network,
     // subnetwork, router, two firewalls); mesh 4 (the two AWS replicas' peering connection,
-    // its accepter, a route on each side); replicas 3 × 5; proxies 6 + 7.
-    assert_eq!(state.values().map(BTreeSet::len).sum::<usize>(), 69);
+    // its accepter, a route on each side) + 4 (a virtual private gateway per AWS replica, the
+    // GCP replica's HA VPN gateway and router) + 2 × 14 (per AWS-GCP pair two customer
+    // gateways, two VPN connections, an external VPN gateway, four tunnels, four BGP sessions,
+    // a route); replicas 3 × 5; proxies 6 + 7.
+    assert_eq!(state.values().map(BTreeSet::len).sum::<usize>(), 101);
     let plan = terrace(dir, &["plan", "--group", "eu", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(0), "{}", stdout(&plan));
 
