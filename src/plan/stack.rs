@@ -318,7 +318,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
                 }
             })?;
             if inputs.secrets.is_none() {
-                check_key_for_sensitive(stack, &name, &schema)?;
+                check_key_for_sensitive(stack, &name, schema)?;
             }
             let resolver = Resolver {
                 attributes: &attributes,
