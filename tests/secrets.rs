@@ -200,3 +200,98 @@ async fn several_secrets_in_one_text_are_each_substituted() {
         .unwrap();
     assert_eq!(instance.properties["user_data"], "long-2/short-1/db-16");
 }
+
+/// A secret the cloud generates (`FieldSchema::sensitive`, like a VPN connection's pre-shared
+/// keys) is sealed by the engine before state, plans, events or outputs see it, and reaches a
+/// resource that references it in clear; a sensitive input must come from a secret (written in
+/// clear in a template, the plan is refused). Without a key, the plan is refused before any
+/// call.
+#[tokio::test]
+async fn secrets_the_cloud_generates_are_sealed_and_need_a_key() {
+    let dir = workspace("basic");
+    edit(
+        dir.path(),
+        "templates/replicas/replica.yaml.tera",
+        "outputs:\n",
+        "  credential:\n    type: test:Credential\n    properties:\n      name: db\n      passphrase: \"{{ config.db_password }}\"\n  consumer:\n    type: test:Thing\n    properties:\n      value: ${credential.token}\noutputs:\n  token: ${credential.token}\n",
+    );
+    let text = std::fs::read_to_string(dir.path().join("terrace.yaml")).unwrap();
+    std::fs::write(
+        dir.path().join("terrace.yaml"),
+        text.replace("config:\n", "config:\n  db_password: typed-In-Clear-77\n"),
+    )
+    .unwrap();
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    let mut registry = Registry::new();
+    registry.register(engine.provider.clone());
+    let keyless = Terrace::open_with_secrets(&engine.root, |_| Ok(registry), |_| Ok(None)).unwrap();
+    let refused = keyless.plan(&PlanOptions::default()).await.unwrap_err();
+    assert!(
+        refused
+            .to_string()
+            .contains("returns secrets (passphrase, token)")
+            && refused.to_string().contains("terrace config init-secrets"),
+        "{refused}"
+    );
+    assert!(engine.provider.cloud().list().unwrap().is_empty());
+
+    let secrets = keeper(4);
+    // Written in clear, a sensitive input is refused.
+    let clear = open(&engine, secrets.clone())
+        .unwrap()
+        .plan(&PlanOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        clear
+            .to_string()
+            .contains("`passphrase` of `test:Credential` is a secret and is written in clear"),
+        "{clear}"
+    );
+    // From a secret config value, it is sealed everywhere.
+    with_secret(dir.path(), &secrets, "typed-In-Clear-77");
+    let terrace = open(&engine, secrets.clone()).unwrap();
+    let plan = terrace.plan(&PlanOptions::default()).await.unwrap();
+    let plan_json = serde_json::to_string(&plan).unwrap();
+    assert!(!plan_json.contains("typed-In-Clear-77"), "{plan_json}");
+    let (sink, mut events) = EventSink::channel();
+    let summary = terrace
+        .apply_with(plan, ApplyOptions::default(), sink)
+        .await
+        .unwrap();
+    assert!(summary.succeeded(), "{summary:#?}");
+    let stored = engine.provider.cloud().list().unwrap();
+    let credential = stored
+        .iter()
+        .find(|r| r.type_name == "test:Credential")
+        .unwrap();
+    let token = format!("generated-token-{}", credential.id);
+    // The provider got both in clear: the passphrase, and the token where it is referenced.
+    assert_eq!(credential.properties["passphrase"], "typed-In-Clear-77");
+    let consumer = stored.iter().find(|r| r.type_name == "test:Thing").unwrap();
+    assert_eq!(consumer.properties["value"], token.as_str());
+    let mut printed = String::new();
+    while let Ok(event) = events.try_recv() {
+        printed.push_str(&serde_json::to_string(&event).unwrap());
+    }
+    let state = serde_json::to_string(&terrace.state("replicas/eu/a").await.unwrap()).unwrap();
+    let outputs = terrace.outputs("replicas/eu/a").await.unwrap();
+    for (place, text) in [
+        ("events", printed),
+        ("state", state),
+        ("outputs", serde_json::to_string(&outputs).unwrap()),
+    ] {
+        assert!(!text.contains(&token), "the token in clear in {place}");
+        assert!(
+            !text.contains("typed-In-Clear-77"),
+            "the passphrase in clear in {place}"
+        );
+    }
+    assert!(terrace::secrets::is_sealed(&outputs["token"]));
+    let again = open(&engine, secrets)
+        .unwrap()
+        .plan(&PlanOptions::default())
+        .await
+        .unwrap();
+    assert!(!again.has_changes(), "{:#?}", again.summary);
+}

@@ -290,6 +290,34 @@ fn check_key_for_sensitive(
     })
 }
 
+/// A field the schema marks sensitive may not be written in clear: the template (and the plan,
+/// which keeps the rendered configuration) would hold the secret. It must come sealed — from a
+/// secret config value or a sensitive attribute of another resource.
+fn check_sensitive_inputs(
+    stack: &str,
+    resource: &str,
+    schema: &crate::provider::ResourceSchema,
+    desired: &ValueMap,
+) -> Result<(), StackPlanError> {
+    let clear = desired.iter().find(|(field, value)| {
+        matches!(value, crate::value::Value::String(_))
+            && schema.field(field).is_some_and(|f| f.sensitive)
+    });
+    match clear {
+        None => Ok(()),
+        Some((field, _)) => Err(StackPlanError::Resource {
+            stack: stack.to_string(),
+            resource: resource.to_string(),
+            message: format!(
+                "`{field}` of `{}` is a secret and is written in clear: keep it in a secret \
+                 config value (`terrace config set --secret NAME -`, then `{{{{ config.NAME }}}}`) \
+                 or reference a resource's secret attribute",
+                schema.type_name
+            ),
+        }),
+    }
+}
+
 /// Plans one stack.
 pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
     let spec = inputs.spec;
@@ -336,6 +364,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
                     }
                 })?;
             let desired = super::compare::normalized(inputs.registry, &resource.type_name, desired);
+            check_sensitive_inputs(stack, &name, schema, &desired)?;
             let existing = state.resources.get(&name);
             let current = existing.map(|state| Current {
                 state,

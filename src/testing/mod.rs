@@ -254,6 +254,17 @@ pub fn schemas() -> Vec<ResourceSchema> {
                 FieldSchema::computed("endpoint", String),
             ],
         ),
+        // A credential whose token the cloud generates (like a VPN connection's pre-shared
+        // keys) and whose `passphrase` a template may set: both secrets (`sensitive`).
+        schema(
+            "test:Credential",
+            false,
+            vec![
+                FieldSchema::input("name", String).force_new(),
+                FieldSchema::input("passphrase", String).sensitive(),
+                FieldSchema::computed("token", String).sensitive(),
+            ],
+        ),
         schema(
             "test:Thing",
             false,
@@ -288,6 +299,9 @@ fn computed(type_name: &str, id: &str) -> serde_json::Map<String, Json> {
         }
         "test:LoadBalancer" => {
             attrs.insert("endpoint".into(), json!(format!("{id}.lb.test.invalid")));
+        }
+        "test:Credential" => {
+            attrs.insert("token".into(), json!(format!("generated-token-{id}")));
         }
         _ => {}
     }

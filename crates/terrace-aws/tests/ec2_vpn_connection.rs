@@ -314,10 +314,13 @@ async fn after_the_apply_and_a_refresh_the_plan_changes_nothing_and_destroy_remo
     let moto = Moto::start();
     let layer = layer(&moto, lenient(11)).await;
     let dir = workspace();
+    // The connection's keys are secrets: the workspace needs a key to seal them.
+    let key = Arc::new(terrace::secrets::Secrets::from_key(&[9u8; 32]));
     let open = || {
         let mut registry = Registry::new();
         registry.register(Arc::new(provider_at(&layer.endpoint(), 2)));
-        Terrace::open(dir.path(), registry).expect("workspace opens")
+        Terrace::open_with_secrets(dir.path(), |_| Ok(registry), |_| Ok(Some(key.clone())))
+            .expect("workspace opens")
     };
     let terrace = open();
     let plan = terrace.plan(&PlanOptions::default()).await.expect("plan");
@@ -333,6 +336,17 @@ async fn after_the_apply_and_a_refresh_the_plan_changes_nothing_and_destroy_remo
     let listed = in_moto(&moto).await;
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].1, "available");
+    // The keys AWS generated are kept sealed.
+    let state = terrace.state("networks/eu/a").await.unwrap().unwrap();
+    let vpn = &state.resources["vpn"].attributes;
+    assert!(
+        terrace::secrets::is_sealed(&vpn["tunnel1_preshared_key"]),
+        "{vpn:?}"
+    );
+    assert!(
+        terrace::secrets::is_sealed(&vpn["tunnel2_preshared_key"]),
+        "{vpn:?}"
+    );
 
     // Tunnel 2's block was left to AWS: neither that nor anything else shows as a change.
     let terrace = open();

@@ -531,6 +531,15 @@ fn a_failed_canary_gate_leaves_the_other_replicas_untouched_on_the_sandbox() {
 fn every_example_group_plans_and_residency_guards_them() {
     let dir = reference_workspace();
     let dir = dir.path();
+    // Without a secrets key, the HA VPN's connections (their keys are secrets) are refused.
+    let keyless = terrace(dir, &["plan"]);
+    assert_eq!(keyless.status.code(), Some(1), "{}", stderr(&keyless));
+    assert!(
+        stderr(&keyless).contains("terrace config init-secrets"),
+        "{}",
+        stderr(&keyless)
+    );
+    ok(&terrace(dir, &["config", "init-secrets"]));
     let plan = terrace(dir, &["--json", "plan", "--detailed-exitcode"]);
     assert_eq!(plan.status.code(), Some(2), "{}", stderr(&plan));
     let plan: Value = serde_json::from_slice(&plan.stdout).unwrap();
