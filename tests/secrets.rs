@@ -261,15 +261,31 @@ async fn secrets_the_cloud_generates_are_sealed_and_need_a_key() {
         .unwrap();
     assert!(summary.succeeded(), "{summary:#?}");
     let stored = engine.provider.cloud().list().unwrap();
-    let credential = stored
+    // The provider got both in clear: the passphrase, and each token where it is referenced
+    // (one credential and one consumer per replica).
+    let credentials: Vec<_> = stored
         .iter()
-        .find(|r| r.type_name == "test:Credential")
-        .unwrap();
-    let token = format!("generated-token-{}", credential.id);
-    // The provider got both in clear: the passphrase, and the token where it is referenced.
-    assert_eq!(credential.properties["passphrase"], "typed-In-Clear-77");
-    let consumer = stored.iter().find(|r| r.type_name == "test:Thing").unwrap();
-    assert_eq!(consumer.properties["value"], token.as_str());
+        .filter(|r| r.type_name == "test:Credential")
+        .collect();
+    assert_eq!(credentials.len(), 2);
+    let tokens: Vec<String> = credentials
+        .iter()
+        .map(|c| format!("generated-token-{}", c.id))
+        .collect();
+    for credential in &credentials {
+        assert_eq!(credential.properties["passphrase"], "typed-In-Clear-77");
+    }
+    let consumed: std::collections::BTreeSet<String> = stored
+        .iter()
+        .filter(|r| {
+            r.type_name == "test:Thing"
+                && r.properties["value"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("generated-token-"))
+        })
+        .map(|r| r.properties["value"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(consumed, tokens.iter().cloned().collect());
     let mut printed = String::new();
     while let Ok(event) = events.try_recv() {
         printed.push_str(&serde_json::to_string(&event).unwrap());
@@ -281,7 +297,12 @@ async fn secrets_the_cloud_generates_are_sealed_and_need_a_key() {
         ("state", state),
         ("outputs", serde_json::to_string(&outputs).unwrap()),
     ] {
-        assert!(!text.contains(&token), "the token in clear in {place}");
+        for token in &tokens {
+            assert!(
+                !text.contains(token.as_str()),
+                "a token in clear in {place}"
+            );
+        }
         assert!(
             !text.contains("typed-In-Clear-77"),
             "the passphrase in clear in {place}"
