@@ -17,6 +17,20 @@ echo "== building terrace"
 cargo build --quiet -p terrace-cli
 terrace="${CARGO_TARGET_DIR:-$root/target}/debug/terrace"
 
+# The replica mesh's VPN keys are secrets, so the workspace needs a secrets key
+# (`secrets:` in terrace.yaml, from a passphrase). Without TERRACE_PASSPHRASE, the sandbox gets
+# a random one, kept in .terrace/quickstart-passphrase (git ignores .terrace/).
+if [ -z "${TERRACE_PASSPHRASE:-}" ]; then
+  mkdir -p .terrace
+  if [ ! -s .terrace/quickstart-passphrase ]; then
+    (umask 077 && head -c 24 /dev/urandom | base64 > .terrace/quickstart-passphrase)
+  fi
+  TERRACE_PASSPHRASE="$(cat .terrace/quickstart-passphrase)"
+  export TERRACE_PASSPHRASE
+  echo "== TERRACE_PASSPHRASE is not set: using the one in .terrace/quickstart-passphrase"
+fi
+echo "== terrace config init-secrets"
+"$terrace" config init-secrets
 echo "== terrace sandbox start"
 "$terrace" sandbox start
 echo "== terrace plan --group eu"
@@ -26,6 +40,7 @@ echo "== terrace apply --group eu"
 echo "== terrace output --group eu"
 "$terrace" output --group eu
 echo
-echo "Next: $terrace plan --group eu --detailed-exitcode   (exit 0: nothing to change)"
+echo "Next: export TERRACE_PASSPHRASE=\"\$(cat .terrace/quickstart-passphrase)\"   (unless you set your own)"
+echo "      $terrace plan --group eu --detailed-exitcode   (exit 0: nothing to change)"
 echo "      $terrace graph --group eu --plan | dot -Tsvg > eu.svg"
 echo "      $terrace sandbox stop"
