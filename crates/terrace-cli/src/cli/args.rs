@@ -67,6 +67,12 @@ pub enum Command {
     /// The offline sandbox: local emulators of AWS (moto) and Compute Engine.
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// Create a new workspace from the reference architecture (terrace.yaml, stacks,
+    /// templates, policies, one example group) in an empty or new directory.
+    Init {
+        /// Where (default: the workspace directory, `-C`, which must then be empty).
+        dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

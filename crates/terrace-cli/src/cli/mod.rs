@@ -5,6 +5,7 @@ mod access_cmd;
 mod args;
 mod ci;
 mod config_cmd;
+mod init;
 mod kms;
 mod output;
 mod progress;
@@ -499,6 +500,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
         Command::State(command) => state(cli, command).await,
         Command::Config(command) => config_cmd::run(&cli.dir, cli.json, command).await,
         Command::Sandbox(command) => sandbox_command(cli, command).await,
+        Command::Init { dir } => init::run(dir.as_deref().unwrap_or(&cli.dir)),
         Command::Access(command) => access_cmd::run(&open(&cli.dir)?, cli.json, command).await,
         Command::Ci(command) => ci::run(&open(&cli.dir)?, &cli.dir, command),
     }
