@@ -393,7 +393,7 @@ impl Terrace {
         let backend = self.backend.clone();
         let handle = tokio::spawn(async move {
             let summary = apply::execute(context, plan, sink).await;
-            removed::retire(backend.as_ref(), &removed, &summary).await;
+            removed::retire(&backend, &removed, &summary).await;
             summary
         });
         Ok(ApplyRun { events, handle })
@@ -409,7 +409,7 @@ impl Terrace {
         let context = self.apply_context(&plan, options)?;
         let removed = self.removed_in(&plan);
         let summary = apply::execute(context, plan, sink).await;
-        removed::retire(self.backend.as_ref(), &removed, &summary).await;
+        removed::retire(&self.backend, &removed, &summary).await;
         Ok(summary)
     }
 

@@ -311,33 +311,3 @@ fn process_alive(pid: u32) -> bool {
     }
     proc_root.join(pid.to_string()).exists()
 }
-
-/// Takes a stack's lock, waiting up to `timeout` while someone else holds it. A lock whose
-/// holder process is dead (same host, pid gone) is broken at once. `on_wait` is called once,
-/// with the holder, when waiting starts.
-pub async fn lock_with_timeout(
-    backend: &dyn Backend,
-    stack: &str,
-    info: &LockInfo,
-    timeout: std::time::Duration,
-    on_wait: impl Fn(&LockInfo),
-) -> Result<(), StateError> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut announced = false;
-    loop {
-        match backend.lock(stack, info).await {
-            Err(StateError::Locked { holder, .. }) if holder.holder_is_dead() => {
-                backend.unlock(stack, &holder.id).await?;
-            }
-            Err(StateError::Locked { holder, .. }) if tokio::time::Instant::now() < deadline => {
-                if !announced {
-                    on_wait(&holder);
-                    announced = true;
-                }
-                let left = deadline - tokio::time::Instant::now();
-                tokio::time::sleep(left.min(std::time::Duration::from_millis(100))).await;
-            }
-            other => return other,
-        }
-    }
-}

@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod file;
+pub mod lock;
 pub mod memory;
 pub mod moves;
 
@@ -15,6 +16,7 @@ use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
 pub use backend::{open_backend, Backend, BackendOpener, LockInfo, Probe, StateError};
+pub use lock::StackLock;
 
 /// The state format version written by this build.
 pub const STATE_VERSION: u32 = 1;
