@@ -645,3 +645,39 @@ async fn a_failed_import_releases_the_stack_lock() {
     assert!(matches!(err, Error::Usage { .. }), "{err}");
     assert_eq!(still_locked(&terrace).await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_stale_plan_is_refused_by_the_library_before_any_provider_call() {
+    let dir = workspace("basic");
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    let saved = engine.plan().await;
+    assert!(
+        engine.apply().await.succeeded(),
+        "another apply moves every serial"
+    );
+    let calls = engine.provider.calls();
+    let before = engine.provider.cloud().list().unwrap().len();
+    let terrace = engine.open();
+    let waited = terrace
+        .apply_with(
+            saved.clone(),
+            terrace::engine::ApplyOptions::default(),
+            terrace::events::EventSink::none(),
+        )
+        .await;
+    match waited {
+        Err(Error::StalePlan { stack, reason }) => {
+            assert_eq!(stack, "accounts/eu/test");
+            assert!(reason.contains("none → 1"), "{reason}");
+        }
+        other => panic!("expected a stale plan, got {other:?}"),
+    }
+    let mut run = terrace
+        .apply(saved, terrace::engine::ApplyOptions::default())
+        .unwrap();
+    assert!(run.events.recv().await.is_none(), "nothing ran");
+    assert!(matches!(run.finish().await, Err(Error::StalePlan { .. })));
+    assert_eq!(engine.provider.calls(), calls, "no provider was called");
+    assert_eq!(engine.provider.cloud().list().unwrap().len(), before);
+    assert_eq!(still_locked(&terrace).await, Vec::<String>::new());
+}
