@@ -78,6 +78,7 @@ impl fmt::Display for LockInfo {
 
 /// State backend failures.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StateError {
     /// A file or network operation failed.
     #[error("state I/O on {path}: {source}")]
@@ -165,6 +166,7 @@ impl StateError {
 
 /// What [`Backend::probe`] checks that the current credentials may do to a stack's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Probe {
     /// Read its snapshot and journal (plan, output; the outputs of an upstream stack).
     Read,

@@ -135,6 +135,7 @@ pub struct PendingOperation {
 /// One line of a stack's journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entry", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum JournalEntry {
     /// Written (and flushed) before the cloud call.
     Begin {

@@ -50,6 +50,7 @@ impl std::fmt::Display for ResourceAddress {
 
 /// Why a move cannot be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MoveError {
     /// The source has no such entry (and the target does not have it either).
     #[error("{0} is not in state")]

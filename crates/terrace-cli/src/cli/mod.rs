@@ -823,6 +823,7 @@ async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
                 outln!("Removed the lock of {stack} held by {holder}.")
             }
             Unlocked::NotLocked => outln!("Stack {stack} was not locked."),
+            other => outln!("Stack {stack}: {other:?}."),
         },
         StateCommand::Mv {
             from,
