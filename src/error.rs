@@ -28,6 +28,7 @@ pub const EXIT_USAGE: i32 = 64;
 
 /// Everything that can go wrong, by kind.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The workspace's files are invalid.
     #[error("{0}")]

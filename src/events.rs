@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 /// How a stack ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum StackStatus {
     /// Every operation succeeded.
     Succeeded,
@@ -25,6 +26,7 @@ pub enum StackStatus {
 /// How a resource operation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ResourceStatus {
     /// The cloud call succeeded and its result is recorded.
     Done,
@@ -37,6 +39,7 @@ pub enum ResourceStatus {
 /// One thing that happened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Event {
     /// The apply began.
     ApplyStarted {

@@ -509,3 +509,175 @@ async fn an_interrupt_finishes_operations_in_flight_records_them_and_starts_noth
     assert!(engine.apply().await.succeeded());
     assert_eq!(engine.provider.cloud().list().unwrap().len(), 9);
 }
+
+/// An engine on `root` whose fake cloud lives in `cloud` (shared by engines with other knobs).
+fn engine_on(root: &std::path::Path, cloud: &std::path::Path, options: TestOptions) -> Engine {
+    Engine {
+        provider: std::sync::Arc::new(terrace::testing::TestProvider::in_dir(
+            cloud.to_path_buf(),
+            options,
+        )),
+        root: root.to_path_buf(),
+    }
+}
+
+fn slow() -> TestOptions {
+    TestOptions {
+        latency: std::time::Duration::from_secs(2),
+        ..Default::default()
+    }
+}
+
+/// The first stack of the workspace seen locked (polls; panics after five seconds).
+async fn first_locked(terrace: &terrace::engine::Terrace) -> String {
+    let stacks: Vec<String> = terrace
+        .stacks(&Selector::default())
+        .unwrap()
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    for _ in 0..500 {
+        for stack in &stacks {
+            if terrace.backend().lock_info(stack).await.unwrap().is_some() {
+                return stack.clone();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("no stack was ever locked");
+}
+
+/// The stacks still locked after waiting up to five seconds for every lock to go.
+async fn still_locked(terrace: &terrace::engine::Terrace) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let mut locked = Vec::new();
+        for stack in terrace.stacks(&Selector::default()).unwrap() {
+            if terrace
+                .backend()
+                .lock_info(&stack.name)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                locked.push(stack.name.clone());
+            }
+        }
+        if locked.is_empty() || tokio::time::Instant::now() >= deadline {
+            return locked;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_apply_whose_future_is_dropped_leaves_no_stack_locked() {
+    let dir = workspace("basic");
+    let cloud = tempfile::tempdir().unwrap();
+    let plan = engine_on(dir.path(), cloud.path(), TestOptions::default())
+        .plan()
+        .await;
+    let terrace = engine_on(dir.path(), cloud.path(), slow()).open();
+    let apply = terrace.apply_with(
+        plan,
+        terrace::engine::ApplyOptions::default(),
+        terrace::events::EventSink::none(),
+    );
+    // The apply is dropped while it holds a stack's lock, its first create in flight.
+    let locked = tokio::select! {
+        _ = apply => panic!("the apply cannot finish within the test"),
+        stack = first_locked(&terrace) => stack,
+    };
+    assert_eq!(locked, "accounts/eu/test");
+    assert_eq!(still_locked(&terrace).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn refresh_releases_its_locks_when_dropped_or_failing() {
+    let dir = workspace("basic");
+    let cloud = tempfile::tempdir().unwrap();
+    assert!(engine_on(dir.path(), cloud.path(), TestOptions::default())
+        .apply()
+        .await
+        .succeeded());
+    let lock_timeout = std::time::Duration::from_secs(5);
+    // Dropped while reading the cloud under a stack's lock.
+    let terrace = engine_on(dir.path(), cloud.path(), slow()).open();
+    let selector = Selector::default();
+    tokio::select! {
+        _ = terrace.refresh(&selector, lock_timeout) => panic!("the refresh cannot finish"),
+        _ = first_locked(&terrace) => {}
+    };
+    assert_eq!(still_locked(&terrace).await, Vec::<String>::new());
+    // Failing: a read is refused.
+    let denied = TestOptions {
+        deny_reads: BTreeSet::from(["vpc".to_string()]),
+        ..Default::default()
+    };
+    let terrace = engine_on(dir.path(), cloud.path(), denied).open();
+    let err = terrace
+        .refresh(&selector, lock_timeout)
+        .await
+        .expect_err("the vpc cannot be read");
+    assert!(err.to_string().contains("not allowed to read"), "{err}");
+    assert_eq!(still_locked(&terrace).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_failed_import_releases_the_stack_lock() {
+    let dir = workspace("basic");
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    assert!(engine.apply().await.succeeded());
+    let terrace = engine.open();
+    terrace
+        .state_remove("networks/eu/a:vpc", std::time::Duration::from_secs(5))
+        .await
+        .expect("forgets the vpc");
+    let err = terrace
+        .import(
+            "networks/eu/a",
+            "vpc",
+            "no-such-id",
+            std::time::Duration::from_secs(5),
+        )
+        .await
+        .expect_err("nothing has that id");
+    assert!(matches!(err, Error::Usage { .. }), "{err}");
+    assert_eq!(still_locked(&terrace).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_stale_plan_is_refused_by_the_library_before_any_provider_call() {
+    let dir = workspace("basic");
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    let saved = engine.plan().await;
+    assert!(
+        engine.apply().await.succeeded(),
+        "another apply moves every serial"
+    );
+    let calls = engine.provider.calls();
+    let before = engine.provider.cloud().list().unwrap().len();
+    let terrace = engine.open();
+    let waited = terrace
+        .apply_with(
+            saved.clone(),
+            terrace::engine::ApplyOptions::default(),
+            terrace::events::EventSink::none(),
+        )
+        .await;
+    match waited {
+        Err(Error::StalePlan { stack, reason }) => {
+            assert_eq!(stack, "accounts/eu/test");
+            assert!(reason.contains("none → 1"), "{reason}");
+        }
+        other => panic!("expected a stale plan, got {other:?}"),
+    }
+    let mut run = terrace
+        .apply(saved, terrace::engine::ApplyOptions::default())
+        .unwrap();
+    assert!(run.events.recv().await.is_none(), "nothing ran");
+    assert!(matches!(run.finish().await, Err(Error::StalePlan { .. })));
+    assert_eq!(engine.provider.calls(), calls, "no provider was called");
+    assert_eq!(engine.provider.cloud().list().unwrap().len(), before);
+    assert_eq!(still_locked(&terrace).await, Vec::<String>::new());
+}

@@ -23,6 +23,7 @@ use std::path::Path;
 /// What a role may do to a stack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Action {
     /// Read the stack's state (and its upstream stacks' outputs) and the cloud: `plan`,
     /// `drift`, `output`.

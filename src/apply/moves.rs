@@ -15,7 +15,7 @@ pub(super) async fn perform(
 ) -> Result<(), String> {
     for planned in plan.moves.clone() {
         let done = crate::state::moves::move_entry(
-            context.backend.as_ref(),
+            &context.backend,
             &planned.from,
             &planned.to,
             Some(&planned.id),

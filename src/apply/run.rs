@@ -9,8 +9,7 @@ use crate::plan::stack::{plan_stack, Observations, Resolver, StackInputs};
 use crate::plan::{Plan, StackPlan};
 use crate::provider::Properties;
 use crate::refresh::refresh_stack;
-use crate::state::backend::lock_with_timeout;
-use crate::state::{JournalEntry, LockInfo, OperationKind, StackState, StateError};
+use crate::state::{JournalEntry, OperationKind, StackLock, StackState, StateError};
 use crate::value::{refs, Value, ValueMap};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -62,12 +61,10 @@ pub(super) async fn run_stack(
         stack: name.clone(),
         changes,
     });
-    let lock = LockInfo::for_operation(if plan.destroy { "destroy" } else { "apply" });
-    let backend = context.backend.clone();
-    let waited = lock_with_timeout(
-        backend.as_ref(),
+    let waited = StackLock::acquire(
+        &context.backend,
         &name,
-        &lock,
+        if plan.destroy { "destroy" } else { "apply" },
         context.options.lock_timeout,
         |holder| {
             events.emit(Event::LockWaiting {
@@ -78,9 +75,9 @@ pub(super) async fn run_stack(
     )
     .await;
     let result = match waited {
-        Ok(()) => {
+        Ok(lock) => {
             let result = run_locked(&context, &plan, index, &fresh, created, &events).await;
-            match backend.unlock(&name, &lock.id).await {
+            match lock.release().await {
                 Ok(()) => result,
                 Err(err) => Err(unlock_failed(result, &name, &err)),
             }
@@ -243,19 +240,17 @@ pub(super) async fn run_cleanup(
         stack: name.clone(),
         resources: keys.clone(),
     });
-    let lock = LockInfo::for_operation("apply");
-    let backend = context.backend.clone();
-    lock_with_timeout(
-        backend.as_ref(),
+    let lock = StackLock::acquire(
+        &context.backend,
         &name,
-        &lock,
+        "apply",
         context.options.lock_timeout,
         |_| {},
     )
     .await
     .map_err(|e| e.to_string())?;
     let result = cleanup_locked(&context, &plan, index, &keys, created, &events).await;
-    let unlocked = backend.unlock(&name, &lock.id).await;
+    let unlocked = lock.release().await;
     let outcomes = result?;
     unlocked.map_err(|e| {
         format!("could not release the lock ({e}); run `terrace state unlock {name}`")

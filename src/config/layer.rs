@@ -7,6 +7,7 @@ use std::path::PathBuf;
 /// How a layer is split into stacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Scope {
     /// One stack per group: `layer/group`.
     Group,

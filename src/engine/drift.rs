@@ -4,8 +4,7 @@
 
 use super::{Selector, Terrace};
 use crate::refresh::refresh_stack;
-use crate::state::backend::lock_with_timeout;
-use crate::state::{LockInfo, StateError};
+use crate::state::{StackLock, StateError};
 use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -66,8 +65,9 @@ impl Terrace {
             let name = stack.name.clone();
             let lock = self.lock_stack(&name, "refresh", lock_timeout).await?;
             let result = self.refresh_one(&name, &mut report, true).await;
-            self.backend.unlock(&name, &lock.id).await?;
+            let released = lock.release().await;
             result?;
+            released?;
         }
         Ok(report)
     }
@@ -78,15 +78,13 @@ impl Terrace {
         stack: &str,
         operation: &str,
         timeout: Duration,
-    ) -> Result<LockInfo, Error> {
-        let lock = LockInfo::for_operation(operation);
-        lock_with_timeout(self.backend.as_ref(), stack, &lock, timeout, |_| {})
+    ) -> Result<StackLock, Error> {
+        StackLock::acquire(&self.backend, stack, operation, timeout, |_| {})
             .await
             .map_err(|e| match e {
                 StateError::Locked { stack, holder } => Error::Locked { stack, holder },
                 other => Error::State(other),
-            })?;
-        Ok(lock)
+            })
     }
 
     /// Like [`Terrace::refresh`], but only reports: state is neither locked nor written

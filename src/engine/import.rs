@@ -107,7 +107,9 @@ impl Terrace {
             Ok(recorded)
         }
         .await;
-        self.backend.unlock(stack, &lock.id).await?;
-        result
+        let released = lock.release().await;
+        let recorded = result?;
+        released?;
+        Ok(recorded)
     }
 }

@@ -8,6 +8,7 @@ use crate::Error;
 
 /// What [`Terrace::unlock`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Unlocked {
     /// The stack had no lock.
     NotLocked,

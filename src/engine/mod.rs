@@ -86,15 +86,16 @@ pub struct Terrace {
 pub struct ApplyRun {
     /// The events of the apply, in order.
     pub events: UnboundedReceiver<Event>,
-    handle: JoinHandle<ApplySummary>,
+    handle: JoinHandle<Result<ApplySummary, Error>>,
 }
 
 impl ApplyRun {
-    /// Waits for the apply to end.
+    /// Waits for the apply to end: its summary, or [`Error::StalePlan`] when the plan was
+    /// refused before anything ran.
     pub async fn finish(self) -> Result<ApplySummary, Error> {
         self.handle
             .await
-            .map_err(|e| Error::Apply(format!("apply task failed: {e}")))
+            .map_err(|e| Error::Apply(format!("apply task failed: {e}")))?
     }
 }
 
@@ -350,33 +351,14 @@ impl Terrace {
         planner::plan(self, options).await
     }
 
-    /// Checks, before anything runs, that every stack's state is still the one the plan saw.
-    /// (Each stack checks again under its lock.)
+    /// Checks that every stack's state is still the one the plan saw: [`Error::StalePlan`]
+    /// naming the first stack whose serial moved (a stack locked right now is skipped: its run
+    /// waits for the lock, then checks under it). [`Terrace::apply`] and
+    /// [`Terrace::apply_with`] make this check themselves before anything runs; call it to
+    /// refuse a stale saved plan earlier, e.g. before showing it.
     pub async fn check_fresh(&self, plan: &Plan) -> Result<(), Error> {
         self.check_plan(plan)?;
-        for stack in &plan.stacks {
-            if self.backend.lock_info(&stack.stack.name).await?.is_some() {
-                continue; // being changed right now: the run waits for the lock, then checks
-            }
-            let current = self
-                .backend
-                .load(&stack.stack.name)
-                .await?
-                .map(|s| s.serial);
-            if current != stack.serial {
-                let show =
-                    |s: Option<u64>| s.map(|s| s.to_string()).unwrap_or_else(|| "none".into());
-                return Err(Error::StalePlan {
-                    stack: stack.stack.name.clone(),
-                    reason: format!(
-                        "its state moved since the plan (serial {} → {})",
-                        show(stack.serial),
-                        show(current)
-                    ),
-                });
-            }
-        }
-        Ok(())
+        check_serials(self.backend.as_ref(), plan).await
     }
 
     /// The apply options this workspace asks for: the defaults with its `concurrency:`.
@@ -384,22 +366,27 @@ impl Terrace {
         ApplyOptions::with_concurrency(&self.workspace.settings.concurrency)
     }
 
-    /// Applies a plan (from [`Terrace::plan`] or a saved file), streaming events. Call
-    /// [`Terrace::check_fresh`] first to refuse a stale saved plan before anything runs.
+    /// Applies a plan (from [`Terrace::plan`] or a saved file), streaming events. Before
+    /// anything runs — no move, no lock, no provider call — the plan is checked as
+    /// [`Terrace::check_fresh`] does: a stale plan ends the run with [`Error::StalePlan`]
+    /// from [`ApplyRun::finish`], with no events. A plan of another workspace or format
+    /// version is refused here.
     pub fn apply(&self, plan: Plan, options: ApplyOptions) -> Result<ApplyRun, Error> {
         let context = self.apply_context(&plan, options)?;
         let (sink, events) = EventSink::channel();
         let removed = self.removed_in(&plan);
         let backend = self.backend.clone();
         let handle = tokio::spawn(async move {
+            check_serials(backend.as_ref(), &plan).await?;
             let summary = apply::execute(context, plan, sink).await;
-            removed::retire(backend.as_ref(), &removed, &summary).await;
-            summary
+            removed::retire(&backend, &removed, &summary).await;
+            Ok(summary)
         });
         Ok(ApplyRun { events, handle })
     }
 
-    /// Applies a plan and waits for it, sending events to `sink`.
+    /// Applies a plan and waits for it, sending events to `sink`. A stale plan is refused
+    /// with [`Error::StalePlan`] before anything runs, as in [`Terrace::apply`].
     pub async fn apply_with(
         &self,
         plan: Plan,
@@ -407,9 +394,10 @@ impl Terrace {
         sink: EventSink,
     ) -> Result<ApplySummary, Error> {
         let context = self.apply_context(&plan, options)?;
+        check_serials(self.backend.as_ref(), &plan).await?;
         let removed = self.removed_in(&plan);
         let summary = apply::execute(context, plan, sink).await;
-        removed::retire(self.backend.as_ref(), &removed, &summary).await;
+        removed::retire(&self.backend, &removed, &summary).await;
         Ok(summary)
     }
 
@@ -502,4 +490,27 @@ fn declared_links(stack: &str, links: &serde_json::Value) -> Vec<crate::graph::e
             })
         })
         .collect()
+}
+
+/// The freshness check of [`Terrace::check_fresh`], on a backend: each stack's stored serial
+/// is the one the plan was made from.
+async fn check_serials(backend: &dyn Backend, plan: &Plan) -> Result<(), Error> {
+    for stack in &plan.stacks {
+        if backend.lock_info(&stack.stack.name).await?.is_some() {
+            continue; // being changed right now: the run waits for the lock, then checks
+        }
+        let current = backend.load(&stack.stack.name).await?.map(|s| s.serial);
+        if current != stack.serial {
+            let show = |s: Option<u64>| s.map(|s| s.to_string()).unwrap_or_else(|| "none".into());
+            return Err(Error::StalePlan {
+                stack: stack.stack.name.clone(),
+                reason: format!(
+                    "its state moved since the plan (serial {} → {})",
+                    show(stack.serial),
+                    show(current)
+                ),
+            });
+        }
+    }
+    Ok(())
 }

@@ -80,7 +80,7 @@ impl Terrace {
                 from.stack, from.resource
             ));
         }
-        let done = moves::move_entry(self.backend.as_ref(), &from, &to, None, lock_timeout)
+        let done = moves::move_entry(&self.backend, &from, &to, None, lock_timeout)
             .await
             .map_err(move_error)?;
         Ok(Moved {
@@ -97,7 +97,7 @@ impl Terrace {
         lock_timeout: Duration,
     ) -> Result<ResourceState, Error> {
         let at = address(at)?;
-        moves::remove_entry(self.backend.as_ref(), &at, lock_timeout)
+        moves::remove_entry(&self.backend, &at, lock_timeout)
             .await
             .map_err(move_error)
     }

@@ -10,9 +10,10 @@ use crate::engine::select::Selector;
 use crate::events::StackStatus;
 use crate::plan::StackPlan;
 use crate::spec::StackSpec;
-use crate::state::{Backend, LockInfo, StackState};
+use crate::state::{Backend, StackLock, StackState};
 use crate::Error;
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 /// Every removed stack with something left in state: its instance (as its name and resources
 /// tell it) and its state.
@@ -66,22 +67,24 @@ pub(super) fn selected(
 /// Retires the state of each removed stack the apply emptied (see [`Backend::retire`]), so
 /// that it leaves `terrace state list`. Best effort: a state that cannot be retired now (its
 /// lock is held, it changed meanwhile) stays, empty, and is retired by a later apply.
-pub(super) async fn retire(backend: &dyn Backend, removed: &[String], summary: &ApplySummary) {
-    let lock = LockInfo::for_operation("retire");
+pub(super) async fn retire(backend: &Arc<dyn Backend>, removed: &[String], summary: &ApplySummary) {
     for stack in removed {
         let succeeded = summary
             .stacks
             .iter()
             .any(|s| &s.stack == stack && s.status == StackStatus::Succeeded);
-        if !succeeded || backend.lock(stack, &lock).await.is_err() {
+        if !succeeded {
             continue;
         }
+        let Ok(lock) = StackLock::try_acquire(backend, stack, "retire").await else {
+            continue;
+        };
         if let Ok(Some(state)) = backend.load(stack).await {
             if state.resources.is_empty() && state.pending.is_empty() {
                 let _ = backend.retire(stack, state.snapshot_serial).await;
             }
         }
-        let _ = backend.unlock(stack, &lock.id).await;
+        let _ = lock.release().await;
     }
 }
 

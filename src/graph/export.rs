@@ -42,6 +42,7 @@ pub struct GraphView {
 
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Format {
     /// Graphviz DOT.
     Dot,

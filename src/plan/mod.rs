@@ -29,6 +29,7 @@ pub const PLAN_FORMAT_VERSION: u32 = 1;
 /// What happens to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Action {
     /// Nothing changes.
     NoOp,

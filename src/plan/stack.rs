@@ -49,6 +49,7 @@ pub struct StackInputs<'a> {
 
 /// A stack that cannot be planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StackPlanError {
     /// A resource cannot be planned.
     #[error("stack {stack}: resource `{resource}`: {message}")]

@@ -112,6 +112,7 @@ pub struct DeleteRequest {
 /// How a provider call failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// No such resource.
     NotFound,

@@ -8,6 +8,7 @@ use serde_json::Value as Json;
 /// The shape of a field's value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum FieldKind {
     /// A string.
     String,

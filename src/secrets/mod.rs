@@ -88,6 +88,7 @@ impl SecretsSettings {
 
 /// What can go wrong with secrets; every message says how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SecretError {
     /// The passphrase is needed and not set.
     #[error("{PASSPHRASE_ENV} is not set: it encrypts and decrypts this workspace's secrets\n  help: export {PASSPHRASE_ENV} with the workspace's passphrase (read it without echo: `read -rs {PASSPHRASE_ENV} && export {PASSPHRASE_ENV}`)")]

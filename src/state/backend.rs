@@ -78,6 +78,7 @@ impl fmt::Display for LockInfo {
 
 /// State backend failures.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StateError {
     /// A file or network operation failed.
     #[error("state I/O on {path}: {source}")]
@@ -165,6 +166,7 @@ impl StateError {
 
 /// What [`Backend::probe`] checks that the current credentials may do to a stack's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Probe {
     /// Read its snapshot and journal (plan, output; the outputs of an upstream stack).
     Read,
@@ -310,34 +312,4 @@ fn process_alive(pid: u32) -> bool {
         return true; // cannot tell without procfs: assume alive
     }
     proc_root.join(pid.to_string()).exists()
-}
-
-/// Takes a stack's lock, waiting up to `timeout` while someone else holds it. A lock whose
-/// holder process is dead (same host, pid gone) is broken at once. `on_wait` is called once,
-/// with the holder, when waiting starts.
-pub async fn lock_with_timeout(
-    backend: &dyn Backend,
-    stack: &str,
-    info: &LockInfo,
-    timeout: std::time::Duration,
-    on_wait: impl Fn(&LockInfo),
-) -> Result<(), StateError> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    let mut announced = false;
-    loop {
-        match backend.lock(stack, info).await {
-            Err(StateError::Locked { holder, .. }) if holder.holder_is_dead() => {
-                backend.unlock(stack, &holder.id).await?;
-            }
-            Err(StateError::Locked { holder, .. }) if tokio::time::Instant::now() < deadline => {
-                if !announced {
-                    on_wait(&holder);
-                    announced = true;
-                }
-                let left = deadline - tokio::time::Instant::now();
-                tokio::time::sleep(left.min(std::time::Duration::from_millis(100))).await;
-            }
-            other => return other,
-        }
-    }
 }

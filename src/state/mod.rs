@@ -5,6 +5,7 @@
 
 pub mod backend;
 pub mod file;
+pub mod lock;
 pub mod memory;
 pub mod moves;
 
@@ -15,6 +16,7 @@ use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
 pub use backend::{open_backend, Backend, BackendOpener, LockInfo, Probe, StateError};
+pub use lock::StackLock;
 
 /// The state format version written by this build.
 pub const STATE_VERSION: u32 = 1;
@@ -133,6 +135,7 @@ pub struct PendingOperation {
 /// One line of a stack's journal.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "entry", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum JournalEntry {
     /// Written (and flushed) before the cloud call.
     Begin {

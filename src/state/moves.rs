@@ -9,9 +9,11 @@
 //! leaves it in both (the move is repeated, idempotently) and never in neither (an untracked
 //! resource).
 
-use super::backend::{lock_with_timeout, Backend, LockInfo, StateError};
+use super::backend::{Backend, StateError};
+use super::lock::StackLock;
 use super::StackState;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A resource of a stack: `stack:resource`.
@@ -48,6 +50,7 @@ impl std::fmt::Display for ResourceAddress {
 
 /// Why a move cannot be made.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MoveError {
     /// The source has no such entry (and the target does not have it either).
     #[error("{0} is not in state")]
@@ -106,7 +109,7 @@ pub struct Done {
 /// Moves `from` to `to`. With the `expected` id (a move recorded in a plan), a move that
 /// already happened — `to` holds that id and `from` is gone — is a no-op.
 pub async fn move_entry(
-    backend: &dyn Backend,
+    backend: &Arc<dyn Backend>,
     from: &ResourceAddress,
     to: &ResourceAddress,
     expected: Option<&str>,
@@ -115,24 +118,25 @@ pub async fn move_entry(
     let mut stacks = vec![from.stack.clone(), to.stack.clone()];
     stacks.sort();
     stacks.dedup();
-    let lock = LockInfo::for_operation("state mv");
     let mut held = Vec::new();
     let mut result = Ok(Done {
         id: String::new(),
         saved: Vec::new(),
     });
     for stack in &stacks {
-        if let Err(e) = lock_with_timeout(backend, stack, &lock, lock_timeout, |_| {}).await {
-            result = Err(e.into());
-            break;
+        match StackLock::acquire(backend, stack, "state mv", lock_timeout, |_| {}).await {
+            Ok(lock) => held.push(lock),
+            Err(e) => {
+                result = Err(e.into());
+                break;
+            }
         }
-        held.push(stack.clone());
     }
     if result.is_ok() {
-        result = move_locked(backend, from, to, expected).await;
+        result = move_locked(backend.as_ref(), from, to, expected).await;
     }
-    for stack in held {
-        let unlocked = backend.unlock(&stack, &lock.id).await;
+    for lock in held {
+        let unlocked = lock.release().await;
         if let (Ok(_), Err(e)) = (&result, unlocked) {
             result = Err(e.into());
         }
@@ -202,12 +206,11 @@ async fn save(backend: &dyn Backend, state: &mut StackState) -> Result<(), State
 
 /// Forgets `at`: its entry leaves state, the cloud object stays (returns it).
 pub async fn remove_entry(
-    backend: &dyn Backend,
+    backend: &Arc<dyn Backend>,
     at: &ResourceAddress,
     lock_timeout: Duration,
 ) -> Result<super::ResourceState, MoveError> {
-    let lock = LockInfo::for_operation("state rm");
-    lock_with_timeout(backend, &at.stack, &lock, lock_timeout, |_| {}).await?;
+    let lock = StackLock::acquire(backend, &at.stack, "state rm", lock_timeout, |_| {}).await?;
     let result = async {
         let mut state = backend
             .load(&at.stack)
@@ -220,11 +223,11 @@ pub async fn remove_entry(
             .resources
             .remove(&at.resource)
             .ok_or_else(|| MoveError::Missing(at.clone()))?;
-        save(backend, &mut state).await?;
+        save(backend.as_ref(), &mut state).await?;
         Ok(removed)
     }
     .await;
-    let unlocked = backend.unlock(&at.stack, &lock.id).await;
+    let unlocked = lock.release().await;
     let removed = result?;
     unlocked?;
     Ok(removed)
@@ -254,7 +257,7 @@ mod tests {
 
     #[tokio::test]
     async fn entries_move_between_names_and_stacks_idempotently() {
-        let backend = MemoryBackend::default();
+        let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::default());
         let mut a = StackState::new("networks/eu/a");
         a.resources.insert("vpc".into(), entry("vpc-1"));
         a.resources.insert("net".into(), entry("net-1"));
@@ -322,7 +325,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_entry_keeps_the_provider_configuration_it_lives_under() {
-        let backend = MemoryBackend::default();
+        let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::default());
         let account = |id: &str| {
             let mut config = crate::provider::Properties::new();
             config.insert("assume_role".into(), serde_json::json!({"account_id": id}));

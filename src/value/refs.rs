@@ -255,6 +255,7 @@ pub trait Lookup {
 
 /// A failed resolution: the reference and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ResolveError {
     /// The reference is malformed.
     #[error(transparent)]

@@ -129,6 +129,7 @@ impl Target {
 
 /// Which value of a stack an address reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Field {
     /// A planned input of a resource (its `after`; its `before` when deleted), or its `id`.
     Resource {
@@ -233,6 +234,7 @@ impl Address {
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Op {
     /// `==`
     Eq,

@@ -8,6 +8,7 @@
 //! | read | `GetObject` of the snapshot (absent is fine), `ListObjectsV2` of its journal folder |
 //! | write | `PutObject` of the snapshot and of a journal object with `If-Match` on an ETag no object has; `PutItem` of the lock item with the condition `attribute_exists(LockID) AND attribute_not_exists(LockID)`; `DeleteItem` of it with the same condition |
 //! | unlock | that `DeleteItem` |
+//! | any other (a newer engine's) | read, then write |
 
 use crate::lock::LockTable;
 use crate::objects::Bucket;
@@ -50,6 +51,12 @@ pub(crate) async fn run(
             delete_lock_never(locks, keys).await
         }
         Probe::Unlock => delete_lock_never(locks, keys).await,
+        // A probe this backend does not know yet: everything it can check (read and write),
+        // so that a refusal is still found before anything is written.
+        _ => {
+            Box::pin(run(bucket, locks, keys, Probe::Read)).await?;
+            Box::pin(run(bucket, locks, keys, Probe::Write)).await
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use support::{backend, begin, done, dynamodb, failed, s3, Moto};
 use terrace::state::file::FileBackend;
-use terrace::state::{Backend, LockInfo, StackState, StateError};
+use terrace::state::{Backend, LockInfo, StackLock, StackState, StateError};
 use terrace_s3::S3Backend;
 
 fn state(stack: &str, serial: u64, lineage: &str) -> StackState {
@@ -513,6 +513,60 @@ async fn only_the_holder_unlocks_and_force_unlock_names_the_holder() {
     assert!(backend.lock_info("s").await.unwrap().is_none());
     assert!(other.force_unlock("s").await.unwrap().is_none());
     backend.lock("s", &first).await.unwrap();
+}
+
+/// The lock item of `stack` (prefix `p`) as DynamoDB holds it: its `Owner`.
+async fn lock_owner(moto: &Moto, stack: &str) -> Option<String> {
+    let item = dynamodb(moto)
+        .get_item()
+        .table_name("terrace-locks")
+        .key(
+            "LockID",
+            aws_sdk_dynamodb::types::AttributeValue::S(format!("p/{stack}")),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item?;
+    Some(item["Owner"].as_s().unwrap().clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_guard_dropped_with_its_task_deletes_the_lock_item() {
+    let moto = Moto::start();
+    let backend: Arc<dyn Backend> = Arc::new(backend(&moto, "guard", "p", "").await);
+    let holder = backend.clone();
+    let (taken, locked) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(async move {
+        let lock = StackLock::acquire(&holder, "s", "apply", Duration::ZERO, |_| {})
+            .await
+            .unwrap();
+        taken.send(lock.info().id.clone()).unwrap();
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+        drop(lock);
+    });
+    let id = locked.await.unwrap();
+    assert_eq!(lock_owner(&moto, "s").await.as_deref(), Some(id.as_str()));
+    // The task is cancelled mid-way; without the release the item would live an hour (and
+    // its refresher would keep pushing that hour forward).
+    task.abort();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while lock_owner(&moto, "s").await.is_some() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(lock_owner(&moto, "s").await, None, "the item is deleted");
+    assert!(backend.lock_info("s").await.unwrap().is_none());
+    // Nothing refreshes a lock that is gone: the next holder takes it at once.
+    let next = StackLock::try_acquire(&backend, "s", "apply")
+        .await
+        .unwrap();
+    assert_eq!(
+        lock_owner(&moto, "s").await.as_deref(),
+        Some(next.info().id.as_str())
+    );
+    next.release().await.unwrap();
+    assert_eq!(lock_owner(&moto, "s").await, None);
 }
 
 #[tokio::test]

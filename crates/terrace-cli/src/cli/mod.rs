@@ -620,7 +620,8 @@ async fn execute(
 ) -> Result<i32, Error> {
     if plan.has_changes() {
         // Access first (its refusal names the call), then a saved plan whose state moved is
-        // refused — both before the plan's text is shown.
+        // refused — both before the plan's text is shown. (The apply below checks freshness
+        // again itself, which covers the time spent at the confirmation prompt.)
         let names: Vec<String> = plan.stacks.iter().map(|s| s.stack.name.clone()).collect();
         preflight(terrace, &names, action).await?;
         terrace.check_fresh(&plan).await?;
@@ -633,7 +634,6 @@ async fn execute(
     }
     if confirm && !run.yes {
         ask(cli)?;
-        terrace.check_fresh(&plan).await?;
     }
     let mut options = terrace.apply_options();
     options.lock_timeout = run.lock_timeout;
@@ -825,6 +825,7 @@ async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
                 outln!("Removed the lock of {stack} held by {holder}.")
             }
             Unlocked::NotLocked => outln!("Stack {stack} was not locked."),
+            other => outln!("Stack {stack}: {other:?}."),
         },
         StateCommand::Mv {
             from,

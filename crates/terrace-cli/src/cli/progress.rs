@@ -268,5 +268,7 @@ fn line(event: &Event, old_ids: &HashMap<(String, String), String>) -> Option<St
             format!("{stack}: {failed} delete(s) failed; kept in state for the next apply")
         }
         Event::ApplyFinished { .. } => return None,
+        // An event this build does not know has no line (`--json` still streams it).
+        _ => return None,
     })
 }

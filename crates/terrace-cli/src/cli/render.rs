@@ -47,6 +47,7 @@ impl Styles {
             Action::Replace => &self.replace,
             Action::Delete => &self.delete,
             Action::NoOp => &self.dim,
+            _ => &self.bold, // an action this build does not know: shown as a change
         }
     }
 }
@@ -274,7 +275,7 @@ pub fn apply_summary(summary: &ApplySummary, styles: &Styles) -> String {
                 "  skipped {stack}:{resource}: {}\n",
                 error.strip_prefix("skipped: ").unwrap_or(error)
             )),
-            ResourceStatus::Done => {}
+            _ => {} // only the failed and the skipped are listed
         }
     }
     out
@@ -286,9 +287,9 @@ fn resource_outcomes(
     summary: &ApplySummary,
 ) -> std::collections::BTreeMap<(&str, &str), (ResourceStatus, Option<&str>)> {
     let rank = |s: ResourceStatus| match s {
-        ResourceStatus::Failed => 2,
-        ResourceStatus::Skipped => 1,
         ResourceStatus::Done => 0,
+        ResourceStatus::Skipped => 1,
+        _ => 2, // failed, and any status this build does not know: not a success
     };
     let mut merged = std::collections::BTreeMap::new();
     for stack in &summary.stacks {
