@@ -12,10 +12,8 @@
 //! so that a demo never reaches a real cloud by accident.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use terrace::engine::{PlanOptions, Selector, Terrace};
 use terrace::events::Event;
-use terrace::provider::Registry;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,24 +34,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    // Providers are configured from the workspace's terrace.yaml, as the CLI does.
-    let terrace = Terrace::open_with(&root, |workspace| {
-        let settings = |name: &str| {
-            workspace
-                .settings
-                .providers
-                .get(name)
-                .map(|p| p.settings.clone())
-                .unwrap_or_default()
-        };
-        let invalid = |e: terrace::provider::ProviderError| terrace::Error::usage(e.message);
-        let mut registry = Registry::new();
-        let aws = terrace_aws::AwsProvider::from_settings(&settings("aws")).map_err(invalid)?;
-        let gcp = terrace_gcp::GcpProvider::from_settings(&settings("gcp")).map_err(invalid)?;
-        registry.register(Arc::new(aws));
-        registry.register(Arc::new(gcp));
-        Ok(registry)
-    })?;
+    // Providers and the secrets key come from the workspace's terrace.yaml, through the one
+    // function the CLI uses too.
+    let terrace = Terrace::open_with_secrets(
+        &root,
+        |workspace| terrace_providers::registry(workspace).map_err(terrace::Error::from),
+        terrace_providers::open_secrets,
+    )?;
 
     let selector = Selector {
         groups: vec![group.clone()],

@@ -12,9 +12,8 @@ use clap::{Args, Subcommand};
 use serde_json::Value as Json;
 use std::io::Read;
 use std::path::Path;
-use std::sync::Arc;
 use terrace::config::settings::Settings;
-use terrace::config::{Workspace, SETTINGS_FILE};
+use terrace::config::SETTINGS_FILE;
 use terrace::diagnostics::Diagnostics;
 use terrace::error::EXIT_OK;
 use terrace::secrets::{self, Secrets, SecretsSettings, REDACTED};
@@ -234,10 +233,14 @@ fn keeper_for_set(settings: &Settings) -> Result<(Secrets, Option<SecretsSetting
         Some(s) if s.is_passphrase() => Ok((Secrets::open_passphrase(s)?, None)),
         Some(s) => match s.kms_key() {
             Some(key) if s.encrypted_key.is_none() => {
-                let (keeper, created) = super::kms::create(key, &aws_settings(settings))?;
+                let (keeper, created) =
+                    terrace_providers::kms::create(key, &aws_settings(settings))?;
                 Ok((keeper, Some(created)))
             }
-            Some(_) => Ok((super::kms::open(s, &aws_settings(settings))?, None)),
+            Some(_) => Ok((
+                terrace_providers::kms::open(s, &aws_settings(settings))?,
+                None,
+            )),
             None => Err(secrets::SecretError::Provider(format!(
                 "unknown provider `{}`: use `passphrase` or `awskms://KEY`",
                 s.provider
@@ -247,32 +250,13 @@ fn keeper_for_set(settings: &Settings) -> Result<(Secrets, Option<SecretsSetting
     }
 }
 
-fn aws_settings(settings: &Settings) -> serde_json::Map<String, Json> {
-    settings
-        .providers
-        .get("aws")
-        .map(|p| p.settings.clone())
-        .unwrap_or_default()
-}
+use terrace_providers::aws_settings;
 
-/// The workspace's secrets for `Terrace::open_with_secrets`: the passphrase provider through
-/// the library, `awskms://` here.
-pub fn open_secrets(workspace: &Workspace) -> Result<Option<Arc<Secrets>>, Error> {
-    Ok(open_settings(&workspace.settings)?.map(Arc::new))
-}
+/// The workspace's secrets for `Terrace::open_with_secrets` (terrace-providers).
+pub use terrace_providers::open_secrets;
 
 fn open_settings(settings: &Settings) -> Result<Option<Secrets>, Error> {
-    match &settings.secrets {
-        Some(s) if s.kms_key().is_some() && s.encrypted_key.is_none() => {
-            secrets::open_settings(&Settings {
-                secrets: None,
-                ..settings.clone()
-            })
-            .map_err(Error::from)
-        }
-        Some(s) if s.kms_key().is_some() => Ok(Some(super::kms::open(s, &aws_settings(settings))?)),
-        _ => Ok(secrets::open_settings(settings)?),
-    }
+    terrace_providers::open_key(settings)
 }
 
 fn secrets_block(settings: &SecretsSettings) -> String {

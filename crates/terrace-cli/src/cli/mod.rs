@@ -6,7 +6,6 @@ mod args;
 mod ci;
 mod config_cmd;
 mod init;
-mod kms;
 mod output;
 mod progress;
 mod render;
@@ -104,29 +103,11 @@ fn diagnostics(err: &Error) -> serde_json::Value {
 /// configured by `providers.<name>.settings` in terrace.yaml; the in-process test provider
 /// only when `TERRACE_TEST_PROVIDER=1` (engine tests).
 fn providers(workspace: &terrace::config::Workspace) -> Result<Registry, Error> {
-    let settings = |name: &str| {
-        workspace
-            .settings
-            .providers
-            .get(name)
-            .map(|p| p.settings.clone())
-            .unwrap_or_default()
-    };
-    let invalid = |name: &str, err: terrace::provider::ProviderError| {
-        settings_error(workspace, name, &err.message)
-    };
-    let mut registry = Registry::new();
-    // `backend: s3://BUCKET/PREFIX?region=R&lock_table=T` in terrace.yaml.
-    terrace_s3::register(&mut registry);
-    let aws =
-        terrace_aws::AwsProvider::from_settings(&settings("aws")).map_err(|e| invalid("aws", e))?;
-    registry.register(Arc::new(aws));
-    let gcp =
-        terrace_gcp::GcpProvider::from_settings(&settings("gcp")).map_err(|e| invalid("gcp", e))?;
-    registry.register(Arc::new(gcp));
+    let mut registry = terrace_providers::registry(workspace)
+        .map_err(|e| settings_error(workspace, &e.provider, &e.message))?;
     if std::env::var("TERRACE_TEST_PROVIDER").is_ok_and(|v| v == "1") {
         let dir = workspace.root.join(".terrace").join("test-cloud");
-        let options = TestOptions::from_settings(&settings("test"));
+        let options = TestOptions::from_settings(&terrace_providers::settings(workspace, "test"));
         registry.register(Arc::new(TestProvider::in_dir(dir, options)));
     }
     Ok(registry)
@@ -180,15 +161,7 @@ fn backend_url(workspace: &terrace::config::Workspace) -> String {
 /// The providers `terrace test` mocks: their names and schemas only, built with default
 /// settings (no endpoint, no credentials) and never called.
 fn schema_providers() -> Result<Registry, Error> {
-    let none = serde_json::Map::new();
-    let invalid = |e: terrace::provider::ProviderError| Error::usage(e.message);
-    let mut registry = Registry::new();
-    registry.register(Arc::new(
-        terrace_aws::AwsProvider::from_settings(&none).map_err(invalid)?,
-    ));
-    registry.register(Arc::new(
-        terrace_gcp::GcpProvider::from_settings(&none).map_err(invalid)?,
-    ));
+    let mut registry = terrace_providers::schema_registry()?;
     if std::env::var("TERRACE_TEST_PROVIDER").is_ok_and(|v| v == "1") {
         registry.register(Arc::new(TestProvider::in_memory(TestOptions::default())));
     }
