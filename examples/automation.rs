@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 use terrace::engine::{PlanOptions, Selector, Terrace};
-use terrace::events::Event;
+use terrace::events::{Event, EventSink};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -46,11 +46,33 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         groups: vec![group.clone()],
         ..Default::default()
     };
+    // Planning reports its progress too: each stack read from the cloud, each stack planned.
+    let (sink, mut plan_events) = EventSink::channel();
+    let printer = tokio::spawn(async move {
+        while let Some(event) = plan_events.recv().await {
+            match event {
+                Event::StackRefreshed {
+                    stack,
+                    resources,
+                    found,
+                    elapsed_ms,
+                    ..
+                } => println!("{stack}: read {found} of {resources} resources in {elapsed_ms} ms"),
+                Event::StackPlanned { stack, changes, .. } => {
+                    println!("{stack}: {changes} change(s) planned")
+                }
+                _ => {}
+            }
+        }
+    });
     let options = PlanOptions {
         selector: selector.clone(),
+        events: sink,
         ..Default::default()
     };
     let plan = terrace.plan(&options).await?;
+    drop(options); // the last sender: the printer ends with the plan's events
+    printer.await?;
     let s = &plan.summary;
     println!(
         "plan for group {group}: {} to create, {} to update, {} to replace, {} to delete",

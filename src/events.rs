@@ -1,5 +1,7 @@
-//! Events emitted while planning and applying, for progress displays, NDJSON output
-//! (`--json`) and library subscribers. Serialized with an `event` tag; stable field names.
+//! Events emitted while planning, refreshing and applying, for progress displays, NDJSON
+//! output (`--json`) and library subscribers. Serialized with an `event` tag; stable field
+//! names. Plan and refresh events go to `PlanOptions::events` and [`crate::engine::Terrace::refresh_with`]'s
+//! sink; apply events to the sink of `apply` / `apply_with`.
 
 use crate::plan::Action;
 use crate::state::LockInfo;
@@ -41,6 +43,55 @@ pub enum ResourceStatus {
 #[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Event {
+    /// Planning began: the selected stacks' states are loaded.
+    PlanStarted {
+        /// Stacks selected.
+        stacks: usize,
+        /// Whether the cloud is read first.
+        refresh: bool,
+    },
+    /// A refresh (`terrace refresh` or `drift`) began.
+    RefreshStarted {
+        /// Stacks selected.
+        stacks: usize,
+    },
+    /// A stack's resources were read from the cloud (by a plan's refresh, `refresh` or
+    /// `drift`).
+    StackRefreshed {
+        /// Stack name.
+        stack: String,
+        /// Resources its state records.
+        resources: usize,
+        /// Of those, found in the cloud.
+        found: usize,
+        /// Duration of the reads, in milliseconds.
+        elapsed_ms: u64,
+    },
+    /// A stack's changes are planned.
+    StackPlanned {
+        /// Stack name.
+        stack: String,
+        /// Resources that change (every action but no-op).
+        changes: usize,
+    },
+    /// Planning ended.
+    PlanFinished {
+        /// Resources to create.
+        create: usize,
+        /// Resources to update in place.
+        update: usize,
+        /// Resources to replace.
+        replace: usize,
+        /// Resources to delete.
+        delete: usize,
+    },
+    /// A refresh ended.
+    RefreshFinished {
+        /// Resources that drifted.
+        drifted: usize,
+        /// Resources gone from the cloud.
+        vanished: usize,
+    },
     /// The apply began.
     ApplyStarted {
         /// Stacks in the plan.

@@ -269,3 +269,22 @@ mod tests {
         assert_eq!(state.region.as_deref(), Some("eu-west-1"));
     }
 }
+
+/// The [`crate::events::Event::StackRefreshed`] of one stack's refresh that began at `started`.
+pub fn refreshed_event(
+    stack: &str,
+    state: &StackState,
+    refreshed: &Refreshed,
+    started: std::time::Instant,
+) -> crate::events::Event {
+    crate::events::Event::StackRefreshed {
+        stack: stack.to_string(),
+        resources: state.resources.len(),
+        found: state
+            .resources
+            .keys()
+            .filter(|r| refreshed.observations.found.contains_key(*r))
+            .count(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    }
+}

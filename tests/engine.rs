@@ -681,3 +681,130 @@ async fn a_stale_plan_is_refused_by_the_library_before_any_provider_call() {
     assert_eq!(engine.provider.cloud().list().unwrap().len(), before);
     assert_eq!(still_locked(&terrace).await, Vec::<String>::new());
 }
+
+/// Planning and refreshing report their progress as events, like apply: a plan emits
+/// `plan_started`, a `stack_refreshed` for each stack that has state, a `stack_planned` per
+/// stack with its number of changes, and `plan_finished` with the plan's counts; a refresh
+/// emits `refresh_started`, a `stack_refreshed` per stack and `refresh_finished`.
+#[tokio::test]
+async fn plan_and_refresh_report_progress_as_events() {
+    use terrace::events::{Event, EventSink};
+    let dir = workspace("basic");
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    let drain = |mut receiver: tokio::sync::mpsc::UnboundedReceiver<Event>| {
+        let mut events = Vec::new();
+        while let Ok(event) = receiver.try_recv() {
+            events.push(event);
+        }
+        events
+    };
+    let (sink, receiver) = EventSink::channel();
+    let first = engine
+        .open()
+        .plan(&PlanOptions {
+            events: sink,
+            ..PlanOptions::default()
+        })
+        .await
+        .unwrap();
+    let events = drain(receiver);
+    assert!(
+        matches!(events.first(), Some(Event::PlanStarted { stacks, refresh: true }) if *stacks == first.stacks.len()),
+        "{events:#?}"
+    );
+    let planned: Vec<(&str, usize)> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StackPlanned { stack, changes } => Some((stack.as_str(), *changes)),
+            _ => None,
+        })
+        .collect();
+    let expected: Vec<(&str, usize)> = first
+        .stacks
+        .iter()
+        .map(|s| {
+            let changes = s
+                .changes
+                .iter()
+                .filter(|c| c.action != Action::NoOp)
+                .count();
+            (s.name.as_str(), changes)
+        })
+        .collect();
+    assert_eq!(planned, expected);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::StackRefreshed { .. })),
+        "nothing to read before the first apply: {events:#?}"
+    );
+    assert_eq!(
+        events.last(),
+        Some(&Event::PlanFinished {
+            create: first.summary.create,
+            update: 0,
+            replace: 0,
+            delete: 0,
+        })
+    );
+    assert!(engine.apply_plan(first).await.succeeded());
+
+    // After the apply, every stack is read before it is planned.
+    let (sink, receiver) = EventSink::channel();
+    let terrace = engine.open();
+    let second = terrace
+        .plan(&PlanOptions {
+            events: sink,
+            ..PlanOptions::default()
+        })
+        .await
+        .unwrap();
+    let refreshed: BTreeSet<String> = drain(receiver)
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::StackRefreshed {
+                stack,
+                resources,
+                found,
+                ..
+            } => {
+                assert_eq!(resources, found, "{stack}: every resource is there");
+                Some(stack)
+            }
+            _ => None,
+        })
+        .collect();
+    let all: BTreeSet<String> = second.stacks.iter().map(|s| s.name.clone()).collect();
+    assert_eq!(refreshed, all);
+
+    let (sink, receiver) = EventSink::channel();
+    let report = terrace
+        .refresh_with(
+            &Selector::default(),
+            std::time::Duration::from_secs(5),
+            sink,
+        )
+        .await
+        .unwrap();
+    let events = drain(receiver);
+    assert_eq!(
+        events.first(),
+        Some(&Event::RefreshStarted {
+            stacks: report.stacks
+        })
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::StackRefreshed { .. }))
+            .count(),
+        report.stacks
+    );
+    assert_eq!(
+        events.last(),
+        Some(&Event::RefreshFinished {
+            drifted: 0,
+            vanished: 0
+        })
+    );
+}

@@ -3,6 +3,7 @@
 //! that vanished); `drift` only reports.
 
 use super::{Selector, Terrace};
+use crate::events::{Event, EventSink};
 use crate::refresh::refresh_stack;
 use crate::state::{StackLock, StateError};
 use crate::Error;
@@ -53,6 +54,14 @@ pub struct Misplaced {
     pub jurisdiction: String,
 }
 
+/// The `RefreshFinished` of a report.
+fn finished(report: &RefreshReport) -> Event {
+    Event::RefreshFinished {
+        drifted: report.drift.iter().filter(|d| !d.vanished).count(),
+        vanished: report.drift.iter().filter(|d| d.vanished).count(),
+    }
+}
+
 impl Terrace {
     /// Refreshes the state of the selected stacks from the cloud.
     pub async fn refresh(
@@ -60,15 +69,32 @@ impl Terrace {
         selector: &Selector,
         lock_timeout: Duration,
     ) -> Result<RefreshReport, Error> {
+        self.refresh_with(selector, lock_timeout, EventSink::none())
+            .await
+    }
+
+    /// [`Terrace::refresh`], reporting its progress to `events` (`RefreshStarted`, a
+    /// `StackRefreshed` per stack, `RefreshFinished`).
+    pub async fn refresh_with(
+        &self,
+        selector: &Selector,
+        lock_timeout: Duration,
+        events: EventSink,
+    ) -> Result<RefreshReport, Error> {
         let mut report = RefreshReport::default();
-        for stack in self.stacks(selector)? {
+        let stacks = self.stacks(selector)?;
+        events.emit(Event::RefreshStarted {
+            stacks: stacks.len(),
+        });
+        for stack in stacks {
             let name = stack.name.clone();
             let lock = self.lock_stack(&name, "refresh", lock_timeout).await?;
-            let result = self.refresh_one(&name, &mut report, true).await;
+            let result = self.refresh_one(&name, &mut report, true, &events).await;
             let released = lock.release().await;
             result?;
             released?;
         }
+        events.emit(finished(&report));
         Ok(report)
     }
 
@@ -90,10 +116,25 @@ impl Terrace {
     /// Like [`Terrace::refresh`], but only reports: state is neither locked nor written
     /// (`terrace drift`).
     pub async fn drift(&self, selector: &Selector) -> Result<RefreshReport, Error> {
+        self.drift_with(selector, EventSink::none()).await
+    }
+
+    /// [`Terrace::drift`], reporting its progress to `events` as [`Terrace::refresh_with`].
+    pub async fn drift_with(
+        &self,
+        selector: &Selector,
+        events: EventSink,
+    ) -> Result<RefreshReport, Error> {
         let mut report = RefreshReport::default();
-        for stack in self.stacks(selector)? {
-            self.refresh_one(&stack.name, &mut report, false).await?;
+        let stacks = self.stacks(selector)?;
+        events.emit(Event::RefreshStarted {
+            stacks: stacks.len(),
+        });
+        for stack in stacks {
+            self.refresh_one(&stack.name, &mut report, false, &events)
+                .await?;
         }
+        events.emit(finished(&report));
         Ok(report)
     }
 
@@ -130,6 +171,7 @@ impl Terrace {
         name: &str,
         report: &mut RefreshReport,
         record: bool,
+        events: &EventSink,
     ) -> Result<(), Error> {
         let Some(mut state) = self.backend.load(name).await? else {
             return Ok(());
@@ -140,6 +182,7 @@ impl Terrace {
             .outside_jurisdiction
             .extend(self.misplaced(name, &state));
         let registry = self.registry_for(&state.providers)?;
+        let started = std::time::Instant::now();
         let refreshed = refresh_stack(
             &registry,
             &self.limits,
@@ -149,6 +192,9 @@ impl Terrace {
         )
         .await
         .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
+        events.emit(crate::refresh::refreshed_event(
+            name, &state, &refreshed, started,
+        ));
         let before = state.clone();
         for (resource, current) in state.resources.iter_mut() {
             let Some(observed) = refreshed.observations.found.get(resource) else {

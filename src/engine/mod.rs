@@ -55,6 +55,9 @@ pub struct PlanOptions {
     pub allow_destroy: Vec<String>,
     /// Budgets raised for this run (unset fields keep terrace.yaml's).
     pub raise_budgets: crate::policy::budgets::Budgets,
+    /// Where planning reports its progress (`PlanStarted`, `StackRefreshed`, `StackPlanned`,
+    /// `PlanFinished`); none by default.
+    pub events: crate::events::EventSink,
 }
 
 impl Default for PlanOptions {
@@ -65,6 +68,7 @@ impl Default for PlanOptions {
             destroy: false,
             allow_destroy: Vec::new(),
             raise_budgets: Default::default(),
+            events: crate::events::EventSink::none(),
         }
     }
 }

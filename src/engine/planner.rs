@@ -5,6 +5,7 @@
 //! configuration are planned for deletion (see `removed`).
 
 use super::{removed, target, PlanOptions, Terrace};
+use crate::events::{Event, EventSink};
 use crate::plan::blast::blast_radius;
 use crate::plan::stack::{plan_stack, planned_outputs, Observations, StackInputs};
 use crate::plan::{Action, Plan, StackPlan, Summary, PLAN_FORMAT_VERSION};
@@ -70,6 +71,10 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
     if options.destroy {
         selected.reverse();
     }
+    options.events.emit(Event::PlanStarted {
+        stacks: selected.len(),
+        refresh: options.refresh,
+    });
     let mut states = load_states(terrace, &selected).await?;
     if options.destroy {
         // A stack that was never applied has nothing to destroy (and no outputs to give).
@@ -86,7 +91,7 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         plan_moves(terrace, &selected, &mut states).await?
     };
     let observations = if options.refresh {
-        refresh_all(terrace, &selected, &states).await?
+        refresh_all(terrace, &selected, &states, &options.events).await?
     } else {
         HashMap::new()
     };
@@ -185,6 +190,14 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
                 .unwrap_or_default()
         };
         planned.insert(name.clone(), planned_outputs(&stack));
+        options.events.emit(Event::StackPlanned {
+            stack: name.clone(),
+            changes: stack
+                .changes
+                .iter()
+                .filter(|c| c.action != Action::NoOp)
+                .count(),
+        });
         stacks.push(stack);
     }
     link_order(terrace, &mut stacks, options.destroy);
@@ -229,6 +242,12 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         moves,
     };
     plan.summarize();
+    options.events.emit(Event::PlanFinished {
+        create: plan.summary.create,
+        update: plan.summary.update,
+        replace: plan.summary.replace,
+        delete: plan.summary.delete,
+    });
     plan.blast_radius = blast_radius(&plan, &readers(terrace));
     plan.rollouts = crate::rollout::plan_rollouts(&plan, &terrace.workspace);
     let allowances = crate::policy::Allowances {
@@ -412,6 +431,7 @@ async fn refresh_all(
     terrace: &Terrace,
     selected: &[&Rendered],
     states: &States,
+    events: &EventSink,
 ) -> Result<HashMap<String, Observations>, Error> {
     let parallel = terrace.workspace.settings.concurrency.stack_limit();
     stream::iter(selected.iter().filter_map(|r| {
@@ -430,6 +450,7 @@ async fn refresh_all(
             terrace.secrets.as_deref(),
         )
         .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
+        let started = std::time::Instant::now();
         let refreshed = refresh_stack(
             &registry,
             &terrace.limits,
@@ -439,6 +460,9 @@ async fn refresh_all(
         )
         .await
         .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
+        events.emit(crate::refresh::refreshed_event(
+            &name, state, &refreshed, started,
+        ));
         let mut observations = refreshed.observations;
         // A resource created before an interruption counts as existing: it will be adopted.
         observations.found.extend(refreshed.adoptable);

@@ -258,6 +258,7 @@ fn plan_options(flags: &PlanFlags, destroy: bool) -> PlanOptions {
             max_replaces: flags.max_replaces,
             max_stacks: flags.max_stacks,
         },
+        ..PlanOptions::default()
     }
 }
 

@@ -39,7 +39,15 @@ fn attached_vpcs(igw: &InternetGateway) -> Vec<String> {
 
 fn observe(igw: &InternetGateway) -> Observed {
     let mut props = Properties::new();
-    put(&mut props, "vpc_id", attached_vpcs(igw).first().cloned());
+    // Null when detached, never left out: a gateway adopted after a lost create answer (its
+    // attach never ran) must read as unattached, not as what the create meant to send.
+    props.insert(
+        "vpc_id".into(),
+        attached_vpcs(igw)
+            .first()
+            .cloned()
+            .map_or(serde_json::Value::Null, serde_json::Value::from),
+    );
     let mut attrs = Properties::new();
     put(&mut attrs, "owner_id", igw.owner_id());
     put(

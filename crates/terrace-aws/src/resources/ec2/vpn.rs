@@ -69,7 +69,12 @@ fn attached(vgw: &VpnGateway) -> Option<(&str, &str)> {
 
 fn observe_gateway(vgw: &VpnGateway) -> Observed {
     let mut props = Properties::new();
-    put(&mut props, "vpc_id", attached(vgw).map(|a| a.0));
+    // Null when detached, never left out (see internet_gateway.rs: an adopted gateway whose
+    // attach never ran must read as unattached).
+    props.insert(
+        "vpc_id".into(),
+        attached(vgw).map_or(serde_json::Value::Null, |a| a.0.into()),
+    );
     put(&mut props, "amazon_side_asn", vgw.amazon_side_asn());
     let mut attrs = Properties::new();
     put(&mut attrs, "state", vgw.state().map(|s| s.as_str()));
