@@ -218,6 +218,25 @@ pub fn found_state(
     }
 }
 
+/// The [`crate::events::Event::StackRefreshed`] of one stack's refresh that began at `started`.
+pub fn refreshed_event(
+    stack: &str,
+    state: &StackState,
+    refreshed: &Refreshed,
+    started: std::time::Instant,
+) -> crate::events::Event {
+    crate::events::Event::StackRefreshed {
+        stack: stack.to_string(),
+        resources: state.resources.len(),
+        found: state
+            .resources
+            .keys()
+            .filter(|r| refreshed.observations.found.contains_key(*r))
+            .count(),
+        elapsed_ms: started.elapsed().as_millis() as u64,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -267,24 +286,5 @@ mod tests {
             "observed values win; sent values fill in; unconfigured fields stay out"
         );
         assert_eq!(state.region.as_deref(), Some("eu-west-1"));
-    }
-}
-
-/// The [`crate::events::Event::StackRefreshed`] of one stack's refresh that began at `started`.
-pub fn refreshed_event(
-    stack: &str,
-    state: &StackState,
-    refreshed: &Refreshed,
-    started: std::time::Instant,
-) -> crate::events::Event {
-    crate::events::Event::StackRefreshed {
-        stack: stack.to_string(),
-        resources: state.resources.len(),
-        found: state
-            .resources
-            .keys()
-            .filter(|r| refreshed.observations.found.contains_key(*r))
-            .count(),
-        elapsed_ms: started.elapsed().as_millis() as u64,
     }
 }

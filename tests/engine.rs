@@ -728,7 +728,7 @@ async fn plan_and_refresh_report_progress_as_events() {
                 .iter()
                 .filter(|c| c.action != Action::NoOp)
                 .count();
-            (s.name.as_str(), changes)
+            (s.desired.instance.name.as_str(), changes)
         })
         .collect();
     assert_eq!(planned, expected);
@@ -774,7 +774,11 @@ async fn plan_and_refresh_report_progress_as_events() {
             _ => None,
         })
         .collect();
-    let all: BTreeSet<String> = second.stacks.iter().map(|s| s.name.clone()).collect();
+    let all: BTreeSet<String> = second
+        .stacks
+        .iter()
+        .map(|s| s.desired.instance.name.clone())
+        .collect();
     assert_eq!(refreshed, all);
 
     let (sink, receiver) = EventSink::channel();
