@@ -812,3 +812,56 @@ async fn plan_and_refresh_report_progress_as_events() {
         })
     );
 }
+
+/// A destroy deletes each stack's resources in its own run, in the destroy's order: the
+/// networks' resources (which the replicas and proxies read, destroyed before them) go before
+/// the account they live in. (Deferring them to a cleanup after "the stacks below" waited for
+/// the accounts stack, which comes after the networks in a destroy, so the account went first.)
+#[tokio::test]
+async fn a_destroy_deletes_each_stacks_resources_before_the_stacks_it_reads() {
+    use terrace::events::{Event, EventSink};
+    let dir = workspace("basic");
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    assert!(engine.apply().await.succeeded());
+    let terrace = engine.open();
+    let destroy = terrace
+        .plan(&PlanOptions {
+            destroy: true,
+            ..PlanOptions::default()
+        })
+        .await
+        .unwrap();
+    let (sink, mut receiver) = EventSink::channel();
+    let summary = terrace
+        .apply_with(destroy, terrace::engine::ApplyOptions::default(), sink)
+        .await
+        .unwrap();
+    assert!(summary.succeeded(), "{summary:#?}");
+    let mut events = Vec::new();
+    while let Ok(event) = receiver.try_recv() {
+        events.push(event);
+    }
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::CleanupStarted { .. })),
+        "nothing waits for a cleanup in a destroy: {events:#?}"
+    );
+    let deleted_at = |stack: &str| {
+        events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(e, Event::ResourceFinished { stack: s, action: Action::Delete, .. } if s == stack))
+            .map(|(i, _)| i)
+            .collect::<Vec<_>>()
+    };
+    let networks = deleted_at("networks/eu/a");
+    let account = deleted_at("accounts/eu/test");
+    assert!(!networks.is_empty() && !account.is_empty(), "{events:#?}");
+    assert!(
+        networks.iter().max() < account.iter().min(),
+        "every network resource is deleted before the account: {networks:?} vs {account:?}"
+    );
+    assert_eq!(engine.cloud_count("test:Network"), 0);
+    assert_eq!(engine.cloud_count("test:Thing"), 0);
+}

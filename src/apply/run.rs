@@ -179,7 +179,13 @@ async fn run_locked(
         });
     }
     let _ = run.replanned.set(replanned.clone());
-    let has_below = plan.stacks.iter().any(|s| s.after.contains(name));
+    // Deletes wait for the stacks below only when one of them reads this stack and runs after
+    // it. In a destroy the readers ran first (the order is reversed) and the stacks after are
+    // the ones this stack reads (its account): deferring would delete the resources after them.
+    let has_below = plan.stacks.iter().any(|s| {
+        s.after.iter().any(|a| a == name)
+            && (s.upstream.iter().any(|u| u == name) || s.layer_links.values().any(|l| l == name))
+    });
     let (op_list, edges, deferred) = run.operations(&replanned, has_below);
     let outcomes = run.clone().execute(op_list, edges).await;
     let failed = outcomes.iter().any(|o| o.status != ResourceStatus::Done);
