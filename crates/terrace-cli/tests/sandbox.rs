@@ -90,6 +90,8 @@ fn start_status_env_and_stop() {
         "{env}"
     );
     assert!(env.contains("export AWS_ACCESS_KEY_ID=testing"));
+    // boto3 reads AWS_DEFAULT_REGION, the Rust SDK AWS_REGION.
+    assert!(env.contains("export AWS_DEFAULT_REGION=us-east-1"), "{env}");
     assert_eq!(
         terrace(dir.path(), &["sandbox", "status"]).status.code(),
         Some(0)

@@ -117,6 +117,8 @@ pub fn environment(sandbox: &Sandbox) -> Vec<(&'static str, String)> {
         ("AWS_ACCESS_KEY_ID", "testing".into()),
         ("AWS_SECRET_ACCESS_KEY", "testing".into()),
         ("AWS_REGION", "us-east-1".into()),
+        // boto3 / the AWS CLI read AWS_DEFAULT_REGION (botocore), the Rust SDK AWS_REGION.
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
         ("TERRACE_GCP_ENDPOINT", sandbox.gce.url.clone()),
         ("GOOGLE_CLOUD_PROJECT", "terrace-sandbox".into()),
     ]
