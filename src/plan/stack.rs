@@ -300,6 +300,9 @@ fn check_sensitive_inputs(
     schema: &crate::provider::ResourceSchema,
     desired: &ValueMap,
 ) -> Result<(), StackPlanError> {
+    if !schema.fields.iter().any(|f| f.sensitive) {
+        return Ok(()); // most types: nothing to look at on this per-resource path
+    }
     let clear = desired.iter().find(|(field, value)| {
         matches!(value, crate::value::Value::String(_))
             && schema.field(field).is_some_and(|f| f.sensitive)

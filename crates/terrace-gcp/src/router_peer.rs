@@ -23,7 +23,7 @@
 use crate::api::{Api, Location};
 use crate::client::request_id;
 use crate::links::Link;
-use crate::resources::{table::KINDS, Kind, KindDef, READ_CLASS};
+use crate::resources::{KindDef, READ_CLASS};
 use serde_json::{json, Map, Value as Json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -72,10 +72,7 @@ fn invalid(message: impl Into<String>) -> ProviderError {
 }
 
 fn router_def() -> &'static KindDef {
-    KINDS
-        .iter()
-        .find(|d| d.kind == Kind::Router)
-        .expect("routers are in the table")
+    crate::resources::by_type("gcp:compute:Router").expect("routers are in the table")
 }
 
 /// The router named by a URL.
@@ -276,10 +273,8 @@ async fn change(
         return Ok(None);
     };
     let body = with_session(&current, name, session);
-    let step = format!(
-        "router-peer-{}",
-        digest(&[&body["interfaces"], &body["bgpPeers"]])
-    );
+    // `request_id` is a UUIDv5 of the key and this text: the same change, the same id.
+    let step = format!("router-peer {} {}", body["interfaces"], body["bgpPeers"]);
     let region = match &router.location {
         Location::Region(r) => r.clone(),
         _ => unreachable!("router_of accepts regional routers only"),
@@ -350,16 +345,6 @@ pub async fn delete(api: &Api, id: &str, key: &str) -> Result<(), ProviderError>
         return Ok(());
     }
     change(api, &link, name, None, key).await.map(|_| ())
-}
-
-/// A short digest of JSON values (for request ids).
-fn digest(values: &[&Json]) -> String {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    for v in values {
-        v.to_string().hash(&mut hasher);
-    }
-    format!("{:016x}", hasher.finish())
 }
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ pub async fn run(dir: &Path, json: bool, command: &ConfigCommand) -> Result<i32,
 fn shown(settings: &Settings, key: &str, value: &Json, show: bool) -> Result<Json, Error> {
     match secrets::secure_config(value) {
         Some(ciphertext) if show => {
-            let keeper = open_settings(settings)?.ok_or_else(|| {
+            let keeper = terrace_providers::open_key(settings)?.ok_or_else(|| {
                 Error::from(secrets::SecretError::Provider(
                     "config has encrypted values but terrace.yaml has no `secrets:`".into(),
                 ))
@@ -254,10 +254,6 @@ use terrace_providers::aws_settings;
 
 /// The workspace's secrets for `Terrace::open_with_secrets` (terrace-providers).
 pub use terrace_providers::open_secrets;
-
-fn open_settings(settings: &Settings) -> Result<Option<Secrets>, Error> {
-    terrace_providers::open_key(settings)
-}
 
 fn secrets_block(settings: &SecretsSettings) -> String {
     let mut block = String::from("secrets:\n");

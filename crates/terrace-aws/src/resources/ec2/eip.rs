@@ -7,7 +7,7 @@
 
 use super::{
     after_create, create_once, dedup, delete_when_free, no_retry, observed, put, queries,
-    read_back, sync_tags, Ctx,
+    read_back, update_tags_only, Ctx,
 };
 use crate::error::{from_sdk, from_sdk_unretried};
 use crate::ownership::{tag_spec, user_tags};
@@ -100,10 +100,9 @@ pub async fn create(ctx: &Ctx<'_>, request: &CreateRequest) -> Result<Observed, 
     .await
 }
 
+/// Only the tags change in place.
 pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, ProviderError> {
-    check_known(&request.new, FIELDS, TYPE)?;
-    sync_tags(ctx, &request.id, &request.old, &request.new).await?;
-    read_back(ctx.settings, TYPE, &request.id, |r| async move {
+    update_tags_only(ctx, request, FIELDS, TYPE, |r| async move {
         read(ctx, &r).await
     })
     .await

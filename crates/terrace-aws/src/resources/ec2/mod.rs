@@ -23,7 +23,7 @@ use aws_sdk_ec2::types::{Filter, Tag};
 use serde_json::json;
 use terrace::provider::{
     ApiClasses, FieldKind, FieldSchema, Observed, Properties, ProviderError, ReadRequest,
-    ResourceSchema,
+    ResourceSchema, UpdateRequest,
 };
 
 pub use super::common::{
@@ -92,6 +92,24 @@ pub fn observed(
         attributes,
         ownership: owner,
     }
+}
+
+/// The update of a type whose only field changed in place is `tags`: checks the fields,
+/// applies the tag change and reads the resource back with `read`.
+pub async fn update_tags_only<F, Fut>(
+    ctx: &Ctx<'_>,
+    request: &UpdateRequest,
+    fields: &[&str],
+    type_name: &str,
+    read: F,
+) -> Result<Observed, ProviderError>
+where
+    F: Fn(ReadRequest) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Observed>, ProviderError>>,
+{
+    crate::props::check_known(&request.new, fields, type_name)?;
+    sync_tags(ctx, &request.id, &request.old, &request.new).await?;
+    read_back(ctx.settings, type_name, &request.id, read).await
 }
 
 /// Applies a change of the `tags` property (ownership tags are never touched).

@@ -7,8 +7,8 @@
 //! keeps showing them for a while, and deletes failed ones by itself).
 
 use super::{
-    after_create, dedup, delete_and_wait, observed, put, queries, read_back, settle, sync_tags,
-    wait_for, Ctx,
+    after_create, dedup, delete_and_wait, observed, put, queries, read_back, settle,
+    update_tags_only, wait_for, Ctx,
 };
 use crate::error::{from_sdk, invalid};
 use crate::ownership::{client_token, tag_spec, user_tags};
@@ -185,10 +185,9 @@ async fn wait_available(ctx: &Ctx<'_>, id: &str) -> Result<(), ProviderError> {
     .await
 }
 
+/// Only the tags change in place.
 pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, ProviderError> {
-    check_known(&request.new, FIELDS, TYPE)?;
-    sync_tags(ctx, &request.id, &request.old, &request.new).await?;
-    read_back(ctx.settings, TYPE, &request.id, |r| async move {
+    update_tags_only(ctx, request, FIELDS, TYPE, |r| async move {
         read(ctx, &r).await
     })
     .await

@@ -11,7 +11,7 @@
 
 use super::{
     after_create, create_once, dedup, delete_when_free, existing, no_retry, observed, put, queries,
-    read_back, settle, sync_tags, wait_for, Ctx,
+    read_back, settle, sync_tags, update_tags_only, wait_for, Ctx,
 };
 use crate::error::{from_sdk, from_sdk_unretried, invalid};
 use crate::ownership::{tag_spec, user_tags};
@@ -358,11 +358,13 @@ pub async fn update_customer(
     ctx: &Ctx<'_>,
     request: &UpdateRequest,
 ) -> Result<Observed, ProviderError> {
-    check_known(&request.new, CUSTOMER_FIELDS, CUSTOMER_TYPE)?;
-    sync_tags(ctx, &request.id, &request.old, &request.new).await?;
-    read_back(ctx.settings, CUSTOMER_TYPE, &request.id, |r| async move {
-        read_customer(ctx, &r).await
-    })
+    update_tags_only(
+        ctx,
+        request,
+        CUSTOMER_FIELDS,
+        CUSTOMER_TYPE,
+        |r| async move { read_customer(ctx, &r).await },
+    )
     .await
 }
 

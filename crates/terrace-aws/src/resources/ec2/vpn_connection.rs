@@ -15,7 +15,7 @@
 //! - Only the tags change in place.
 
 use super::{after_create, create_once, dedup, delete_and_wait, no_retry, observed, put};
-use super::{queries, sync_tags};
+use super::{queries, update_tags_only};
 use super::{read_back, wait_for, Ctx};
 use crate::error::{from_sdk, from_sdk_unretried, invalid};
 use crate::ownership::{tag_spec, user_tags};
@@ -280,9 +280,7 @@ async fn wait_available(ctx: &Ctx<'_>, id: &str) -> Result<(), ProviderError> {
 
 /// Only the tags change in place.
 pub async fn update(ctx: &Ctx<'_>, request: &UpdateRequest) -> Result<Observed, ProviderError> {
-    check_known(&request.new, FIELDS, TYPE)?;
-    sync_tags(ctx, &request.id, &request.old, &request.new).await?;
-    read_back(ctx.settings, TYPE, &request.id, |r| async move {
+    update_tags_only(ctx, request, FIELDS, TYPE, |r| async move {
         read(ctx, &r).await
     })
     .await
