@@ -197,8 +197,8 @@ pub fn validate(workspace: &Workspace, stacks: &[StackInstance]) -> Vec<Diagnost
         return Vec::new();
     }
     let file = Path::new(SETTINGS_FILE);
-    let text = std::fs::read_to_string(workspace.root.join(file)).unwrap_or_default();
-    let at = |path: &[Seg]| yaml::location_of(file, &text, path);
+    let text = workspace.text(file);
+    let at = |path: &[Seg]| yaml::location_of(file, text, path);
     let groups: Vec<&str> = workspace.groups.iter().map(|g| g.name.as_str()).collect();
     let layers: Vec<&str> = workspace.layers.iter().map(|l| l.name.as_str()).collect();
     let clouds: BTreeSet<&str> = stacks.iter().filter_map(|s| s.cloud.as_deref()).collect();

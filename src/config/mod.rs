@@ -7,18 +7,19 @@ pub mod group;
 pub mod layer;
 pub mod locations;
 pub mod settings;
+pub mod sources;
 pub mod stacks;
 pub mod yaml;
 
-use crate::diagnostics::{relative, suggest, Diagnostic, Diagnostics, Location};
+use crate::diagnostics::{suggest, Diagnostic, Diagnostics, Location};
 use group::Group;
 use layer::{Layer, LayerFile, Template};
 use settings::Settings;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
 use std::path::{Path, PathBuf};
 use yaml::Seg;
 
+pub use sources::{SourceError, Sources};
 pub use stacks::StackInstance;
 
 /// The workspace settings file name.
@@ -27,7 +28,8 @@ pub const SETTINGS_FILE: &str = "terrace.yaml";
 /// A loaded, validated workspace.
 #[derive(Debug, Clone)]
 pub struct Workspace {
-    /// The workspace directory.
+    /// The workspace directory (files given in memory are placed as if under it); empty for a
+    /// workspace given wholly in memory.
     pub root: PathBuf,
     /// Workspace name: `name` in terrace.yaml, else the directory name.
     pub name: String,
@@ -44,9 +46,32 @@ pub struct Workspace {
     /// have no stacks here: a command whose selection reaches such a group reports its errors
     /// (see [`crate::engine::Terrace::stacks`]); commands on the other groups run.
     pub broken: BTreeMap<String, Vec<Diagnostic>>,
+    /// The text of every file loaded (settings, groups, layers, templates, policies), by path
+    /// relative to the root: later checks place their errors in these, never reading again.
+    pub files: std::sync::Arc<BTreeMap<PathBuf, String>>,
+    /// True when `root` is the workspace's own directory, where the library may keep its
+    /// default state (`file://.terrace/state`); false for a workspace from memory or a
+    /// read-only directory ([`Sources`]).
+    pub writable: bool,
 }
 
 impl Workspace {
+    /// The text of a loaded file (`file` relative to the root; empty when it was not loaded).
+    pub fn text(&self, file: &Path) -> &str {
+        self.files.get(file).map_or("", String::as_str)
+    }
+
+    /// The loaded policy files (`policies/*.rego`, tests aside), by path.
+    pub fn policy_files(&self) -> Vec<(PathBuf, String)> {
+        self.files
+            .iter()
+            .filter(|(p, _)| {
+                p.starts_with("policies") && p.extension().is_some_and(|e| e == "rego")
+            })
+            .map(|(p, t)| (p.clone(), t.clone()))
+            .collect()
+    }
+
     /// The layer of that name.
     pub fn layer(&self, name: &str) -> Option<&Layer> {
         self.layers.iter().find(|l| l.name == name)
@@ -79,65 +104,107 @@ impl Workspace {
     }
 }
 
-/// Loads and validates the workspace at `root`.
+/// Loads and validates the workspace at `root` (its directory; see [`load_sources`]).
 pub fn load(root: &Path) -> Result<Workspace, Diagnostics> {
-    let settings_path = root.join(SETTINGS_FILE);
-    let settings_text = fs::read_to_string(&settings_path).map_err(|err| {
+    load_sources(Sources::workspace(root))
+}
+
+/// Loads and validates a workspace from its [`Sources`]: files in memory, a directory, or
+/// both. Nothing is written anywhere; every text read is kept in the [`Workspace`].
+pub fn load_sources(mut sources: Sources) -> Result<Workspace, Diagnostics> {
+    let settings_path = Path::new(SETTINGS_FILE);
+    let settings_text = sources.read(settings_path).map_err(one)?.ok_or_else(|| {
+        let place = sources.dir().map_or_else(
+            || "the files given".to_string(),
+            |d| d.join(SETTINGS_FILE).display().to_string(),
+        );
         one(Diagnostic::new(
-            Location::file(&settings_path),
-            format!("not a Terrace workspace: cannot read {SETTINGS_FILE} ({err})"),
+            Location::file(settings_path),
+            format!("not a Terrace workspace: no {SETTINGS_FILE} in {place}"),
         )
         .help(format!(
             "run the command inside a workspace, pass -C DIR, or create {SETTINGS_FILE}"
         )))
     })?;
-    let settings: Settings = yaml::parse(Path::new(SETTINGS_FILE), &settings_text).map_err(one)?;
+    let settings: Settings = yaml::parse(settings_path, &settings_text).map_err(one)?;
+    sources.place_groups(Path::new(settings.groups.as_deref().unwrap_or("groups")));
+    let mut reader = Reader::new(&sources);
+    reader.keep(settings_path, &settings_text);
     let mut problems = Vec::new();
-    let (groups, broken) = load_groups(root, &settings);
-    let layers = load_layers(root, &mut problems);
+    let (groups, broken) = load_groups(&mut reader, &settings);
+    let layers = load_layers(&mut reader, &mut problems);
     if !problems.is_empty() {
         return Err(Diagnostics(problems));
     }
-    let layers = order_layers(root, layers).map_err(Diagnostics)?;
-    let partials = load_partials(root, &layers).map_err(Diagnostics)?;
-    let name = settings.name.clone().unwrap_or_else(|| default_name(root));
+    let layers = order_layers(&reader, layers).map_err(Diagnostics)?;
+    let partials = load_partials(&mut reader, &layers).map_err(Diagnostics)?;
+    load_policies(&mut reader).map_err(Diagnostics)?;
+    let root = sources.dir().map_or_else(PathBuf::new, Path::to_path_buf);
+    let name = settings.name.clone().unwrap_or_else(|| default_name(&root));
     Ok(Workspace {
-        root: root.to_path_buf(),
+        root,
         name,
         settings,
         groups,
         layers,
         partials,
         broken,
+        files: std::sync::Arc::new(reader.texts),
+        writable: sources.is_writable(),
     })
 }
 
+/// Reads through [`Sources`], keeping each text read.
+struct Reader<'a> {
+    sources: &'a Sources,
+    texts: BTreeMap<PathBuf, String>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(sources: &'a Sources) -> Self {
+        Reader {
+            sources,
+            texts: BTreeMap::new(),
+        }
+    }
+
+    fn keep(&mut self, file: &Path, text: &str) {
+        self.texts.insert(file.to_path_buf(), text.to_string());
+    }
+
+    /// The text of `file`: `None` when it does not exist.
+    fn read(&mut self, file: &Path) -> Result<Option<String>, Diagnostic> {
+        let text = self.sources.read(file)?;
+        if let Some(text) = &text {
+            self.keep(file, text);
+        }
+        Ok(text)
+    }
+
+    /// A text read before.
+    fn text(&self, file: &Path) -> &str {
+        self.texts.get(file).map_or("", String::as_str)
+    }
+}
+
 /// `*.tera` files under `templates/` and its subdirectories (one level) that no layer renders.
-fn load_partials(root: &Path, layers: &[Layer]) -> Result<Vec<Template>, Vec<Diagnostic>> {
+fn load_partials(reader: &mut Reader, layers: &[Layer]) -> Result<Vec<Template>, Vec<Diagnostic>> {
     let used: BTreeSet<&Path> = layers
         .iter()
         .flat_map(|l| l.templates.iter().map(|t| t.path.as_path()))
         .collect();
-    let templates = root.join("templates");
+    let templates = PathBuf::from("templates");
     let mut dirs = vec![templates.clone()];
-    dirs.extend(
-        fs::read_dir(&templates)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.is_dir()),
-    );
+    dirs.extend(reader.sources.dirs_in(&templates));
     let mut partials = Vec::new();
     let mut problems = Vec::new();
     for dir in dirs {
-        for path in files_with_suffix(&dir, ".tera") {
-            let rel = relative(root, &path);
-            if used.contains(rel.as_path()) {
+        for path in reader.sources.files_in(&dir, ".tera") {
+            if used.contains(path.as_path()) {
                 continue;
             }
-            match read_text(&path, &rel) {
-                Ok(Some(text)) => partials.push(Template { path: rel, text }),
+            match reader.read(&path) {
+                Ok(Some(text)) => partials.push(Template { path, text }),
                 Ok(None) => {}
                 Err(diagnostic) => problems.push(diagnostic),
             }
@@ -151,31 +218,20 @@ fn load_partials(root: &Path, layers: &[Layer]) -> Result<Vec<Template>, Vec<Dia
     }
 }
 
-/// A workspace file's text: `None` when it does not exist, a diagnostic at the file itself when
-/// it cannot be read or is not UTF-8 (naming the line and column of the first bad byte).
-fn read_text(path: &Path, file: &Path) -> Result<Option<String>, Diagnostic> {
-    let bytes = match fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(err) => {
-            return Err(Diagnostic::new(
-                Location::file(file),
-                format!("cannot read: {err}"),
-            ))
-        }
-    };
-    String::from_utf8(bytes).map(Some).map_err(|err| {
-        let valid = &err.as_bytes()[..err.utf8_error().valid_up_to()];
-        let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
-        let start = valid.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
-        let column = String::from_utf8_lossy(&valid[start..]).chars().count() + 1;
-        let byte = err.as_bytes()[valid.len()];
-        Diagnostic::new(
-            Location::at(file, line, column),
-            format!("not UTF-8 text: byte 0x{byte:02x} cannot start a character"),
-        )
-        .help("save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)")
-    })
+/// `policies/*.rego` (tests aside): read here, parsed by [`crate::policy::rego::Policies`].
+fn load_policies(reader: &mut Reader) -> Result<(), Vec<Diagnostic>> {
+    let problems: Vec<Diagnostic> = reader
+        .sources
+        .files_in(Path::new("policies"), ".rego")
+        .into_iter()
+        .filter(|p| !sources::is_policy_test(p))
+        .filter_map(|path| reader.read(&path).err())
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
 }
 
 fn one(diagnostic: Diagnostic) -> Diagnostics {
@@ -188,19 +244,6 @@ fn default_name(root: &Path) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_else(|| "workspace".to_string())
-}
-
-/// Files in `dir` whose names end with `suffix`, sorted.
-fn files_with_suffix(dir: &Path, suffix: &str) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_file() && p.to_string_lossy().ends_with(suffix))
-        .collect();
-    files.sort();
-    files
 }
 
 pub(crate) fn is_valid_name(name: &str) -> bool {
@@ -217,22 +260,21 @@ pub(crate) const NAME_HELP: &str =
 /// Groups without problems, and the problems of the others by group name.
 type LoadedGroups = (Vec<Group>, BTreeMap<String, Vec<Diagnostic>>);
 
-fn load_groups(root: &Path, settings: &Settings) -> LoadedGroups {
-    let dir = root.join(settings.groups.as_deref().unwrap_or("groups"));
+fn load_groups(reader: &mut Reader, settings: &Settings) -> LoadedGroups {
+    let dir = PathBuf::from(settings.groups.as_deref().unwrap_or("groups"));
     let locations = locations::Locations::load(&settings.regions);
-    let mut paths = files_with_suffix(&dir, ".yaml");
-    paths.extend(files_with_suffix(&dir, ".yml"));
+    let mut paths = reader.sources.files_in(&dir, ".yaml");
+    paths.extend(reader.sources.files_in(&dir, ".yml"));
     let mut groups: Vec<Group> = Vec::new();
     let mut broken: BTreeMap<String, Vec<Diagnostic>> = BTreeMap::new();
-    for path in paths {
-        let file = relative(root, &path);
+    for file in paths {
         let stem = file
             .file_stem()
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
         let mut problems = Vec::new();
-        if let Some(group) = load_group(&path, &file, &stem, &locations, &mut problems) {
+        if let Some(group) = load_group(reader, &file, &stem, &locations, &mut problems) {
             if let Some(first) = groups.iter().find(|g| g.name == group.name) {
                 problems.push(
                     Diagnostic::new(
@@ -259,13 +301,13 @@ fn load_groups(root: &Path, settings: &Settings) -> LoadedGroups {
 
 /// One group file, parsed and checked; `None` when it cannot be read or parsed.
 fn load_group(
-    path: &Path,
+    reader: &mut Reader,
     file: &Path,
     stem: &str,
     locations: &locations::Locations,
     problems: &mut Vec<Diagnostic>,
 ) -> Option<Group> {
-    let text = match read_text(path, file) {
+    let text = match reader.read(file) {
         Ok(text) => text?,
         Err(diagnostic) => {
             problems.push(diagnostic);
@@ -301,7 +343,8 @@ pub fn load_group_file(
         .unwrap_or_default()
         .to_string_lossy()
         .to_string();
-    let text = read_text(&root.join(file), file)
+    let text = Sources::workspace(root)
+        .read(file)
         .map_err(|d| vec![d])?
         .unwrap_or_default();
     let mut group = yaml::parse::<Group>(file, &text).map_err(|d| vec![d])?;
@@ -331,16 +374,9 @@ pub fn check_group(
     problems
 }
 
-fn load_layers(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {
+fn load_layers(reader: &mut Reader, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {
     let mut layers = Vec::new();
-    let mut dirs: Vec<PathBuf> = fs::read_dir(root.join("stacks"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
+    let dirs = reader.sources.dirs_in(Path::new("stacks"));
     if dirs.is_empty() {
         problems.push(
             Diagnostic::new(Location::file("stacks/"), "the workspace has no layers")
@@ -353,9 +389,8 @@ fn load_layers(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {
             .unwrap_or_default()
             .to_string_lossy()
             .to_string();
-        let path = dir.join("layer.yaml");
-        let file = relative(root, &path);
-        let text = match read_text(&path, &file) {
+        let file = dir.join("layer.yaml");
+        let text = match reader.read(&file) {
             Ok(Some(text)) => text,
             Err(diagnostic) => {
                 problems.push(diagnostic);
@@ -391,7 +426,7 @@ fn load_layers(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {
                 .help(NAME_HELP),
             );
         }
-        let templates = load_templates(root, &name, &spec, &file, &text, problems);
+        let templates = load_templates(reader, &name, &spec, &file, &text, problems);
         layers.push(Layer {
             name,
             file,
@@ -403,17 +438,17 @@ fn load_layers(root: &Path, problems: &mut Vec<Diagnostic>) -> Vec<Layer> {
 }
 
 fn load_templates(
-    root: &Path,
+    reader: &mut Reader,
     layer: &str,
     spec: &LayerFile,
     layer_file: &Path,
     layer_text: &str,
     problems: &mut Vec<Diagnostic>,
 ) -> Vec<Template> {
-    let dir = root.join("templates").join(layer);
+    let dir = Path::new("templates").join(layer);
     let paths: Vec<PathBuf> = match &spec.templates {
         Some(names) => names.iter().map(|n| dir.join(n)).collect(),
-        None => files_with_suffix(&dir, ".yaml.tera"),
+        None => reader.sources.files_in(&dir, ".yaml.tera"),
     };
     if paths.is_empty() {
         problems.push(
@@ -426,9 +461,8 @@ fn load_templates(
     }
     let mut templates = Vec::new();
     for (i, path) in paths.into_iter().enumerate() {
-        let rel = relative(root, &path);
-        match read_text(&path, &rel) {
-            Ok(Some(text)) => templates.push(Template { path: rel, text }),
+        match reader.read(&path) {
+            Ok(Some(text)) => templates.push(Template { path, text }),
             Err(diagnostic) => problems.push(diagnostic),
             Ok(None) => problems.push(
                 Diagnostic::new(
@@ -437,7 +471,7 @@ fn load_templates(
                         layer_text,
                         &[Seg::Key("templates"), Seg::Index(i)],
                     ),
-                    format!("template {} does not exist", rel.display()),
+                    format!("template {} does not exist", path.display()),
                 )
                 .help("fix the name in `templates:` or create the file"),
             ),
@@ -447,18 +481,18 @@ fn load_templates(
 }
 
 /// Checks `depends_on` names and orders layers so that each follows its dependencies.
-fn order_layers(root: &Path, layers: Vec<Layer>) -> Result<Vec<Layer>, Vec<Diagnostic>> {
+fn order_layers(reader: &Reader, layers: Vec<Layer>) -> Result<Vec<Layer>, Vec<Diagnostic>> {
     let names: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
     let mut problems = Vec::new();
     for layer in &layers {
         for (i, dep) in layer.spec.depends_on.iter().enumerate() {
             if !names.contains(&dep.as_str()) {
-                let text = fs::read_to_string(root.join(&layer.file)).unwrap_or_default();
+                let text = reader.text(&layer.file);
                 problems.push(
                     Diagnostic::new(
                         yaml::location_of(
                             &layer.file,
-                            &text,
+                            text,
                             &[Seg::Key("depends_on"), Seg::Index(i)],
                         ),
                         format!("layer `{}` depends on unknown layer `{dep}`", layer.name),

@@ -103,6 +103,83 @@ impl ApplyRun {
     }
 }
 
+/// Opens a workspace from [`config::Sources`] ([`Terrace::builder`]): the library writes
+/// nothing into the sources' directory; state goes to the backend given, or to the one
+/// `terrace.yaml` names (a relative `file://` path, the default, needs a writable workspace
+/// directory and is refused otherwise).
+pub struct TerraceBuilder<'a, P> {
+    sources: config::Sources,
+    providers: P,
+    secrets: Option<SecretsOpener<'a>>,
+    backend: Option<Arc<dyn Backend>>,
+}
+
+type SecretsOpener<'a> = Box<dyn FnOnce(&Workspace) -> Result<Option<Arc<Secrets>>, Error> + 'a>;
+
+impl<'a, P> TerraceBuilder<'a, P>
+where
+    P: FnOnce(&Workspace) -> Result<Registry, Error>,
+{
+    /// The workspace's secrets, opened from the loaded settings (e.g.
+    /// `terrace_providers::open_secrets`). Default: the passphrase provider
+    /// ([`crate::secrets::open_workspace`], `TERRACE_PASSPHRASE`).
+    pub fn secrets_with(
+        mut self,
+        secrets: impl FnOnce(&Workspace) -> Result<Option<Arc<Secrets>>, Error> + 'a,
+    ) -> Self {
+        self.secrets = Some(Box::new(secrets));
+        self
+    }
+
+    /// These secrets (a key the caller holds), whatever `secrets:` says.
+    pub fn secrets(self, secrets: Option<Arc<Secrets>>) -> Self {
+        self.secrets_with(move |_| Ok(secrets))
+    }
+
+    /// Keeps state in this backend instead of the one `terrace.yaml` names.
+    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.backend = Some(backend);
+        self
+    }
+
+    /// Loads, renders and validates the workspace. Groups with input errors are left out
+    /// (their errors come back when a selection reaches them, see [`Terrace::stacks`]); any
+    /// other input error is [`Error::Invalid`] naming file, line and column.
+    pub fn open(self) -> Result<Terrace, Error> {
+        let mut workspace = config::load_sources(self.sources).map_err(Error::Invalid)?;
+        let registry = (self.providers)(&workspace)?;
+        for (group, problems) in validate::check_groups(&workspace, &registry) {
+            workspace.broken.entry(group).or_default().extend(problems);
+        }
+        let broken = workspace.broken.clone();
+        workspace.groups.retain(|g| !broken.contains_key(&g.name));
+        let secrets = match self.secrets {
+            Some(open) => open(&workspace)?,
+            None => crate::secrets::open_workspace(&workspace)?.map(Arc::new),
+        };
+        Terrace::from_workspace(workspace, registry, secrets, self.backend)
+    }
+}
+
+/// The backend `terrace.yaml` names; a relative `file://` one (the default) only for a
+/// workspace directory the library may write into.
+fn default_backend(workspace: &Workspace, registry: &Registry) -> Result<Arc<dyn Backend>, Error> {
+    let url = workspace.settings.backend.as_deref();
+    let relative_file = url
+        .unwrap_or("file://.terrace/state")
+        .strip_prefix("file://")
+        .is_some_and(|p| !Path::new(p).is_absolute());
+    if relative_file && !workspace.writable {
+        return Err(Error::usage(format!(
+            "the workspace is given in memory or as a read-only directory, so its state cannot \
+             be kept in `{}`: give a backend (`Terrace::builder(..).backend(..)`) or name an \
+             s3:// or absolute file:// backend in terrace.yaml",
+            url.unwrap_or("file://.terrace/state")
+        )));
+    }
+    Ok(open_backend(url, &workspace.root, registry)?)
+}
+
 impl Terrace {
     /// Loads, renders and validates the workspace at `root` with the given providers.
     pub fn open(root: &Path, registry: Registry) -> Result<Terrace, Error> {
@@ -127,15 +204,36 @@ impl Terrace {
         providers: impl FnOnce(&Workspace) -> Result<Registry, Error>,
         secrets: impl FnOnce(&Workspace) -> Result<Option<Arc<Secrets>>, Error>,
     ) -> Result<Terrace, Error> {
-        let mut workspace = config::load(root).map_err(Error::Invalid)?;
-        let registry = providers(&workspace)?;
-        for (group, problems) in validate::check_groups(&workspace, &registry) {
-            workspace.broken.entry(group).or_default().extend(problems);
+        Terrace::builder(config::Sources::workspace(root), providers)
+            .secrets_with(secrets)
+            .open()
+    }
+
+    /// Opens a workspace from its [`config::Sources`] — files in memory, a read-only directory,
+    /// or both — with providers built from the loaded settings. See [`TerraceBuilder`].
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), terrace::Error> {
+    /// use terrace::config::Sources;
+    /// use terrace::engine::Terrace;
+    /// let sources = Sources::read_only("/opt/reference")
+    ///     .group_yaml("qa-7", "residency: EU\nreplicas:\n  - {name: a, cloud: aws, region: eu-west-1}\n");
+    /// let backend = std::sync::Arc::new(terrace::state::memory::MemoryBackend::new());
+    /// let terrace = Terrace::builder(sources, |_| Ok(terrace::provider::Registry::new()))
+    ///     .backend(backend)
+    ///     .open()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn builder<'a, P>(sources: config::Sources, providers: P) -> TerraceBuilder<'a, P>
+    where
+        P: FnOnce(&Workspace) -> Result<Registry, Error>,
+    {
+        TerraceBuilder {
+            sources,
+            providers,
+            secrets: None,
+            backend: None,
         }
-        let broken = workspace.broken.clone();
-        workspace.groups.retain(|g| !broken.contains_key(&g.name));
-        let secrets = secrets(&workspace)?;
-        Terrace::from_workspace(workspace, registry, secrets, None)
     }
 
     /// Renders and validates an already loaded workspace (which the caller may have changed:
@@ -191,16 +289,12 @@ impl Terrace {
             .iter()
             .filter_map(|n| by_name.remove(n))
             .collect();
-        let policies = crate::policy::rego::Policies::load(&workspace.root)
+        let policies = crate::policy::rego::Policies::from_files(workspace.policy_files())
             .map_err(|d| Error::Invalid(Diagnostics(d)))?
             .with_groups(&workspace.groups);
         let backend = match backend {
             Some(backend) => backend,
-            None => open_backend(
-                workspace.settings.backend.as_deref(),
-                &workspace.root,
-                &registry,
-            )?,
+            None => default_backend(&workspace, &registry)?,
         };
         let limits = Limits::new(&registry, &workspace.settings);
         Ok(Terrace {
@@ -417,7 +511,7 @@ impl Terrace {
     fn apply_context(&self, plan: &Plan, options: ApplyOptions) -> Result<ApplyContext, Error> {
         self.check_plan(plan)?;
         Ok(ApplyContext {
-            workdir: Some(self.workspace.root.clone()),
+            workdir: self.workspace.writable.then(|| self.workspace.root.clone()),
             workspace: self.workspace.name.clone(),
             registry: self.registry.clone(),
             backend: self.backend.clone(),

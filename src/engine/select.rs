@@ -257,6 +257,8 @@ mod tests {
             layers: Vec::new(),
             partials: Vec::new(),
             broken: Default::default(),
+            files: Default::default(),
+            writable: false,
         }
     }
 

@@ -126,12 +126,11 @@ impl GroupChecker<'_> {
     fn check_clouds(&mut self) {
         let known: Vec<&str> = self.registry.provider_names().collect();
         for group in &self.workspace.groups {
-            let text =
-                std::fs::read_to_string(self.workspace.root.join(&group.file)).unwrap_or_default();
+            let text = self.workspace.text(&group.file);
             for (i, replica) in group.replicas.iter().enumerate() {
                 if !known.contains(&replica.cloud.as_str()) {
                     let at = group.locate(
-                        &text,
+                        text,
                         &[Seg::Key("replicas"), Seg::Index(i), Seg::Key("cloud")],
                     );
                     self.problems.push((
@@ -155,9 +154,8 @@ impl GroupChecker<'_> {
             let Some(jurisdiction) = &group.residency else {
                 continue;
             };
-            let text =
-                std::fs::read_to_string(self.workspace.root.join(&group.file)).unwrap_or_default();
-            let at = |path: &[Seg]| group.locate(&text, path);
+            let text = self.workspace.text(&group.file);
+            let at = |path: &[Seg]| group.locate(text, path);
             if !data.knows(jurisdiction) {
                 self.problems.push((
                     group.name.clone(),

@@ -12,13 +12,7 @@ use crate::diagnostics::{Diagnostic, Location};
 use crate::plan::Plan;
 use std::path::{Path, PathBuf};
 
-/// Policy unit tests (`*_test.rego`, the OPA convention) are not policies: `terrace test` runs
-/// them, plans never evaluate them.
-pub fn is_test_file(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|n| n.to_str())
-        .is_some_and(|n| n.ends_with("_test.rego"))
-}
+pub use crate::config::sources::is_policy_test as is_test_file;
 
 /// The rule every policy contributes to.
 pub const DENY_RULE: &str = "data.terrace.deny";
@@ -35,26 +29,28 @@ impl Policies {
     /// Reads `policies/*.rego` under `root` (none is fine); a policy that does not parse is an
     /// input error naming the file.
     pub fn load(root: &Path) -> Result<Policies, Vec<Diagnostic>> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join("policies"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "rego") && !is_test_file(p))
-            .collect();
-        paths.sort();
+        let workspace = crate::config::Sources::workspace(root);
         let mut files = Vec::new();
         let mut problems = Vec::new();
-        for path in paths {
-            let relative = crate::diagnostics::relative(root, &path);
-            match std::fs::read_to_string(&path) {
-                Ok(text) => files.push((relative, text)),
-                Err(e) => problems.push(Diagnostic::new(
-                    Location::file(&relative),
-                    format!("cannot read policy: {e}"),
-                )),
+        for path in workspace.files_in(Path::new("policies"), ".rego") {
+            if is_test_file(&path) {
+                continue;
+            }
+            match workspace.read(&path) {
+                Ok(text) => files.push((path, text.unwrap_or_default())),
+                Err(diagnostic) => problems.push(diagnostic),
             }
         }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        Policies::from_files(files)
+    }
+
+    /// The policies of these files (`(path relative to the root, Rego text)`), checked to
+    /// parse; a policy that does not parse is an input error.
+    pub fn from_files(files: Vec<(PathBuf, String)>) -> Result<Policies, Vec<Diagnostic>> {
+        let mut problems = Vec::new();
         let policies = Policies { files, data: None };
         if let Err(message) = policies.engine() {
             problems.push(

@@ -100,6 +100,22 @@ impl Runner<'_> {
     fn workspace_for(&self, step: &Step) -> Workspace {
         let mut workspace = self.workspace.clone();
         workspace.groups = step.groups.clone();
+        // Errors found later are placed in the texts the workspace keeps: a step's group may
+        // come from a test file or a group file outside the groups directory.
+        let missing: Vec<&std::path::Path> = step
+            .groups
+            .iter()
+            .map(|g| g.file.as_path())
+            .filter(|f| !workspace.files.contains_key(*f))
+            .collect();
+        if !missing.is_empty() {
+            let mut files = (*workspace.files).clone();
+            for file in missing {
+                let text = std::fs::read_to_string(workspace.root.join(file)).unwrap_or_default();
+                files.insert(file.to_path_buf(), text);
+            }
+            workspace.files = std::sync::Arc::new(files);
+        }
         workspace
             .settings
             .config

@@ -120,7 +120,7 @@ fn settings_error(workspace: &terrace::config::Workspace, provider: &str, messag
     use terrace::config::yaml::{self, Seg};
     use terrace::diagnostics::{suggest, Diagnostic, Diagnostics};
     let file = terrace::config::SETTINGS_FILE;
-    let text = std::fs::read_to_string(workspace.root.join(file)).unwrap_or_default();
+    let text = workspace.text(std::path::Path::new(file));
     let settings = workspace.settings.providers.get(provider);
     let key = message
         .split('`')
@@ -141,7 +141,7 @@ fn settings_error(workspace: &terrace::config::Workspace, provider: &str, messag
         _ => format!("see the {provider} provider's README for its settings"),
     };
     let diagnostic =
-        Diagnostic::new(yaml::location_of(file.as_ref(), &text, &path), what).help(help);
+        Diagnostic::new(yaml::location_of(file.as_ref(), text, &path), what).help(help);
     Error::Invalid(Diagnostics(vec![diagnostic]))
 }
 

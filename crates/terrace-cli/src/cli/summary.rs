@@ -43,12 +43,7 @@ impl<'a> Verdicts<'a> {
                 Some((g, jurisdiction))
             })
             .collect();
-        let policies = std::fs::read_dir(workspace.root.join("policies"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter(|e| e.path().extension().is_some_and(|x| x == "rego"))
-            .count();
+        let policies = workspace.policy_files().len();
         Verdicts {
             budgets: workspace.settings.budgets.raised_by(raised),
             residency,
