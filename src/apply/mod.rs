@@ -30,7 +30,8 @@ pub struct ApplyOptions {
     /// How long to wait for a stack's lock held by someone else.
     pub lock_timeout: Duration,
     /// A cap on independent stacks applied at once (`usize::MAX`: none, the providers' rate
-    /// limits pace the calls; see [`crate::config::settings::ConcurrencySettings`]). Default 4.
+    /// limits pace the calls; see [`crate::config::settings::ConcurrencySettings`]). Default
+    /// none.
     pub stacks_in_parallel: usize,
     /// Resource operations in flight at once in one stack.
     pub resources_in_parallel: usize,
@@ -81,7 +82,7 @@ impl Default for ApplyOptions {
     fn default() -> Self {
         ApplyOptions {
             lock_timeout: Duration::from_secs(0),
-            stacks_in_parallel: 4,
+            stacks_in_parallel: usize::MAX,
             resources_in_parallel: 16,
             refresh: true,
             consistency_window: Duration::from_secs(120),

@@ -71,14 +71,14 @@ pub struct ProviderSettings {
 
 /// Concurrency defaults; rate limits per provider and region come from the providers.
 ///
-/// Stacks are capped at 4 at once by default. Without a cap (`concurrency: {stacks: null}`)
-/// each stack starts as soon as the stacks it depends on have ended and the providers'
-/// per-API-class rate limits pace the calls: an apply then takes close to its critical path.
-/// The cap stays the default until the crash test has run without it (docs/decisions.md).
+/// Stacks have no cap by default: each stack starts as soon as the stacks it depends on have
+/// ended, and the providers' per-API-class rate limits (token buckets per provider, region and
+/// API class) pace the calls, so an apply takes close to its critical path.
+/// `concurrency: {stacks: N}` (or `--parallel-stacks N`) is an opt-in cap.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConcurrencySettings {
-    /// A cap on independent stacks applied (and refreshed) at once (default 4; `null`: none).
+    /// A cap on independent stacks applied (and refreshed) at once (default none; `null`: none).
     #[serde(default = "default_stacks", skip_serializing_if = "Option::is_none")]
     pub stacks: Option<usize>,
     /// Resource operations in flight at once inside one stack.
@@ -94,7 +94,7 @@ impl ConcurrencySettings {
 }
 
 fn default_stacks() -> Option<usize> {
-    Some(4)
+    None
 }
 
 fn default_resources() -> usize {

@@ -63,7 +63,7 @@ impl Limits {
         let region = region.unwrap_or("global").to_string();
         let semaphore = {
             let mut slots = self.slots.lock().expect("limits lock");
-            let cap = self.in_flight.get(provider).copied().unwrap_or(16);
+            let cap = self.in_flight.get(provider).copied().unwrap_or(64);
             slots
                 .entry((provider.to_string(), region.clone()))
                 .or_insert_with(|| Arc::new(Semaphore::new(cap)))

@@ -184,7 +184,7 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Default number of operations in flight per region.
     fn max_in_flight(&self) -> usize {
-        16
+        64
     }
 
     /// Puts a known desired value in the form the cloud reads it back in (protocol names and

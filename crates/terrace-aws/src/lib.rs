@@ -268,7 +268,7 @@ impl Provider for AwsProvider {
     }
 
     fn max_in_flight(&self) -> usize {
-        16
+        64
     }
 
     fn normalize(

@@ -171,7 +171,7 @@ impl Provider for GcpProvider {
     }
 
     fn max_in_flight(&self) -> usize {
-        16
+        64
     }
 
     fn normalize(
