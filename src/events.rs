@@ -237,19 +237,36 @@ pub enum Event {
     },
 }
 
-/// Where events go. Cloning shares the channel; a dropped receiver is ignored.
+/// How many events a [`EventSink::channel`] holds before the run waits for its reader.
+pub const CHANNEL_CAPACITY: usize = 1024;
+
+/// Where events go: a bounded channel. Cloning shares the channel.
+///
+/// A reader that falls behind holds the run back (backpressure: [`EventSink::send`] waits for
+/// room), so memory stays bounded whatever the reader does; a dropped receiver is ignored (a
+/// program that stops listening never blocks the run). The few events raised from synchronous
+/// callbacks — a provider's or a lock's wait notices ([`Event::ResourceWaiting`],
+/// [`Event::LockWaiting`]) — are sent only when there is room and otherwise dropped and
+/// counted ([`EventSink::dropped`]): they say "still waiting", and the next one says it again.
 #[derive(Debug, Clone, Default)]
 pub struct EventSink {
-    sender: Option<mpsc::UnboundedSender<Event>>,
+    sender: Option<mpsc::Sender<Event>>,
+    dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl EventSink {
-    /// A sink and its receiving end.
-    pub fn channel() -> (EventSink, mpsc::UnboundedReceiver<Event>) {
-        let (sender, receiver) = mpsc::unbounded_channel();
+    /// A sink and its receiving end, holding [`CHANNEL_CAPACITY`] events.
+    pub fn channel() -> (EventSink, mpsc::Receiver<Event>) {
+        EventSink::bounded(CHANNEL_CAPACITY)
+    }
+
+    /// A sink and its receiving end, holding `capacity` events (at least 1).
+    pub fn bounded(capacity: usize) -> (EventSink, mpsc::Receiver<Event>) {
+        let (sender, receiver) = mpsc::channel(capacity.max(1));
         (
             EventSink {
                 sender: Some(sender),
+                dropped: Default::default(),
             },
             receiver,
         )
@@ -257,13 +274,29 @@ impl EventSink {
 
     /// A sink that drops everything.
     pub fn none() -> EventSink {
-        EventSink { sender: None }
+        EventSink::default()
     }
 
-    /// Sends an event (dropped if nobody listens).
-    pub fn emit(&self, event: Event) {
+    /// Sends an event, waiting while the channel is full; nothing happens when nobody listens.
+    pub async fn send(&self, event: Event) {
         if let Some(sender) = &self.sender {
-            let _ = sender.send(event);
+            let _ = sender.send(event).await;
         }
+    }
+
+    /// Sends an event from synchronous code when there is room; otherwise it is dropped and
+    /// counted. For wait notices only (see the type's documentation).
+    pub fn notify(&self, event: Event) {
+        if let Some(sender) = &self.sender {
+            if let Err(mpsc::error::TrySendError::Full(_)) = sender.try_send(event) {
+                self.dropped
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Wait notices dropped because the channel was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(std::sync::atomic::Ordering::Relaxed)
     }
 }

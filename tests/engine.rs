@@ -199,6 +199,52 @@ async fn a_failure_skips_its_dependents_and_independent_work_finishes() {
     assert!(state.pending.is_empty());
 }
 
+/// A panic in one operation (a provider bug) fails that operation, like an error: its
+/// dependents are skipped, independent work finishes, the run returns a summary, the event
+/// stream says so, and no lock is left.
+#[tokio::test]
+async fn a_panic_in_one_operation_fails_that_operation_not_the_run() {
+    let dir = workspace("basic");
+    let options = TestOptions {
+        panic_resources: BTreeSet::from(["subnet-eu-1a".to_string()]),
+        ..Default::default()
+    };
+    let engine = Engine::new(dir.path(), options);
+    let terrace = engine.open();
+    let plan = terrace.plan(&PlanOptions::default()).await.unwrap();
+    let (sink, mut events) = terrace::events::EventSink::channel();
+    let summary = terrace
+        .apply_with(plan, terrace::engine::ApplyOptions::default(), sink)
+        .await
+        .expect("the run ends with a summary");
+    assert_eq!(status(&summary, "networks/eu/a"), StackStatus::Failed);
+    assert_eq!(status(&summary, "networks/eu/b"), StackStatus::Succeeded);
+    assert_eq!(status(&summary, "replicas/eu/a"), StackStatus::Skipped);
+    assert_eq!(status(&summary, "replicas/eu/b"), StackStatus::Succeeded);
+    let failed = summary.resources(ResourceStatus::Failed);
+    assert_eq!(failed.len(), 1);
+    let error = failed[0].1.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("panicked") && error.contains("subnet-eu-1a"),
+        "{error}"
+    );
+    let mut finished_failed = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        if let terrace::events::Event::ResourceFinished {
+            resource,
+            status: ResourceStatus::Failed,
+            ..
+        } = event
+        {
+            finished_failed.push(resource);
+        }
+    }
+    assert_eq!(finished_failed, vec!["subnet-eu-1a".to_string()]);
+    assert_eq!(still_locked(&terrace).await, Vec::<String>::new());
+    let state = terrace.state("networks/eu/a").await.unwrap().unwrap();
+    assert!(state.resources.contains_key("subnet-eu-1b"));
+}
+
 #[tokio::test]
 async fn a_create_whose_answer_was_lost_is_found_and_adopted_in_the_same_apply() {
     let dir = workspace("basic");
@@ -691,7 +737,7 @@ async fn plan_and_refresh_report_progress_as_events() {
     use terrace::events::{Event, EventSink};
     let dir = workspace("basic");
     let engine = Engine::new(dir.path(), TestOptions::default());
-    let drain = |mut receiver: tokio::sync::mpsc::UnboundedReceiver<Event>| {
+    let drain = |mut receiver: tokio::sync::mpsc::Receiver<Event>| {
         let mut events = Vec::new();
         while let Ok(event) = receiver.try_recv() {
             events.push(event);
@@ -864,4 +910,58 @@ async fn a_destroy_deletes_each_stacks_resources_before_the_stacks_it_reads() {
     );
     assert_eq!(engine.cloud_count("test:Network"), 0);
     assert_eq!(engine.cloud_count("test:Thing"), 0);
+}
+
+/// Events go through a bounded channel: a reader that takes its time holds the apply back but
+/// gets every event, in order; an apply whose events are never read still finishes
+/// (`ApplyRun::finish` drops them).
+#[tokio::test]
+async fn events_are_bounded_a_slow_reader_gets_them_all_and_an_unread_stream_never_blocks() {
+    use terrace::events::{Event, EventSink};
+    let dir = workspace("basic");
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    let terrace = engine.open();
+    let plan = terrace.plan(&PlanOptions::default()).await.unwrap();
+    let (sink, mut receiver) = EventSink::bounded(1);
+    let reader = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        while let Some(event) = receiver.recv().await {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            seen.push(event);
+        }
+        seen
+    });
+    let summary = terrace
+        .apply_with(plan, terrace::engine::ApplyOptions::default(), sink)
+        .await
+        .unwrap();
+    assert!(summary.succeeded());
+    let seen = reader.await.unwrap();
+    assert!(
+        matches!(seen.first(), Some(Event::ApplyStarted { .. })),
+        "{seen:#?}"
+    );
+    assert!(
+        matches!(seen.last(), Some(Event::ApplyFinished { .. })),
+        "{seen:#?}"
+    );
+    let finished = seen
+        .iter()
+        .filter(|e| matches!(e, Event::ResourceFinished { .. }))
+        .count();
+    assert_eq!(finished, 9, "one event per resource created");
+
+    // An apply with nobody reading: it is not held back by its unread events.
+    let other_dir = workspace("basic");
+    let other = Engine::new(other_dir.path(), TestOptions::default());
+    let terrace = other.open();
+    let plan = terrace.plan(&PlanOptions::default()).await.unwrap();
+    let run = terrace
+        .apply(plan, terrace.apply_options())
+        .expect("starts");
+    let summary = tokio::time::timeout(std::time::Duration::from_secs(30), run.finish())
+        .await
+        .expect("an unread event stream does not block the apply")
+        .unwrap();
+    assert!(summary.succeeded());
 }

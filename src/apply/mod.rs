@@ -183,10 +183,12 @@ pub(crate) type FreshOutputs = Arc<Mutex<HashMap<String, ValueMap>>>;
 pub async fn execute(context: ApplyContext, mut plan: Plan, events: EventSink) -> ApplySummary {
     let changes =
         plan.summary.create + plan.summary.update + plan.summary.replace + plan.summary.delete;
-    events.emit(Event::ApplyStarted {
-        stacks: plan.stacks.len(),
-        changes,
-    });
+    events
+        .send(Event::ApplyStarted {
+            stacks: plan.stacks.len(),
+            changes,
+        })
+        .await;
     if let Err(reason) = moves::perform(&context, &mut plan, &events).await {
         let summary = ApplySummary {
             stacks: plan
@@ -195,22 +197,26 @@ pub async fn execute(context: ApplyContext, mut plan: Plan, events: EventSink) -
                 .map(|s| run::skipped_outcome(s, format!("not started: {reason}")))
                 .collect(),
         };
-        events.emit(Event::ApplyFinished {
-            succeeded: 0,
-            failed: 0,
-            skipped: summary.stacks.len(),
-        });
+        events
+            .send(Event::ApplyFinished {
+                succeeded: 0,
+                failed: 0,
+                skipped: summary.stacks.len(),
+            })
+            .await;
         return summary;
     }
     let summary = schedule::Scheduler::new(Arc::new(context), Arc::new(plan), events.clone())
         .run()
         .await;
-    events.emit(Event::ApplyFinished {
-        succeeded: summary.count(StackStatus::Succeeded),
-        failed: summary.stacks.len()
-            - summary.count(StackStatus::Succeeded)
-            - summary.count(StackStatus::Skipped),
-        skipped: summary.count(StackStatus::Skipped),
-    });
+    events
+        .send(Event::ApplyFinished {
+            succeeded: summary.count(StackStatus::Succeeded),
+            failed: summary.stacks.len()
+                - summary.count(StackStatus::Succeeded)
+                - summary.count(StackStatus::Skipped),
+            skipped: summary.count(StackStatus::Skipped),
+        })
+        .await;
     summary
 }

@@ -28,11 +28,13 @@ pub(super) async fn perform(
                 stack.serial = Some(stack.serial.map_or(1, |s| s + 1));
             }
         }
-        events.emit(Event::ResourceMoved {
-            from: planned.from.to_string(),
-            to: planned.to.to_string(),
-            id: done.id,
-        });
+        events
+            .send(Event::ResourceMoved {
+                from: planned.from.to_string(),
+                to: planned.to.to_string(),
+                id: done.id,
+            })
+            .await;
     }
     Ok(())
 }

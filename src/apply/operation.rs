@@ -37,17 +37,19 @@ impl StackRun {
     /// events of this resource.
     pub(super) async fn run_op(&self, op: &Op) -> OpResult {
         let stack = self.name().to_string();
-        self.events.emit(Event::ResourceStarted {
-            stack: stack.clone(),
-            resource: op.resource.clone(),
-            action: op.action,
-        });
+        self.events
+            .send(Event::ResourceStarted {
+                stack: stack.clone(),
+                resource: op.resource.clone(),
+                action: op.action,
+            })
+            .await;
         let started = Instant::now();
         let sink = {
             let (events, stack, resource) =
                 (self.events.clone(), stack.clone(), op.resource.clone());
             move |notice: Notice| {
-                events.emit(Event::ResourceWaiting {
+                events.notify(Event::ResourceWaiting {
                     stack: stack.clone(),
                     resource: resource.clone(),
                     reason: notice.message,
@@ -67,19 +69,21 @@ impl StackRun {
             Ok(id) => (Some(id.clone()), None),
             Err(e) => (None, Some(e.clone())),
         };
-        self.events.emit(Event::ResourceFinished {
-            stack,
-            resource: op.resource.clone(),
-            action: op.action,
-            status: if result.is_ok() {
-                ResourceStatus::Done
-            } else {
-                ResourceStatus::Failed
-            },
-            id,
-            error,
-            elapsed_ms: started.elapsed().as_millis() as u64,
-        });
+        self.events
+            .send(Event::ResourceFinished {
+                stack,
+                resource: op.resource.clone(),
+                action: op.action,
+                status: if result.is_ok() {
+                    ResourceStatus::Done
+                } else {
+                    ResourceStatus::Failed
+                },
+                id,
+                error,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+            })
+            .await;
         result
     }
 
@@ -399,11 +403,13 @@ impl StackRun {
     /// (a failure after the create's first call may have left it part-configured).
     async fn adopt(&self, op: &Op, pending: &PendingOperation, observed: Observed) -> OpResult {
         self.created.record(&observed.id);
-        self.events.emit(Event::ResourceAdopted {
-            stack: self.name().to_string(),
-            resource: op.resource.clone(),
-            id: observed.id.clone(),
-        });
+        self.events
+            .send(Event::ResourceAdopted {
+                stack: self.name().to_string(),
+                resource: op.resource.clone(),
+                id: observed.id.clone(),
+            })
+            .await;
         let spec = self.approved().desired.resources.get(&op.resource);
         let state = crate::refresh::adopted_state(
             pending,

@@ -11,6 +11,7 @@ use crate::provider::Properties;
 use crate::refresh::refresh_stack;
 use crate::state::{JournalEntry, OperationKind, StackLock, StackState, StateError};
 use crate::value::{refs, Value, ValueMap};
+use futures::FutureExt;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -25,6 +26,15 @@ pub(super) fn skipped_outcome(stack: &StackPlan, message: String) -> StackOutcom
         resources: Vec::new(),
         deferred: Vec::new(),
     }
+}
+
+/// The text of a panic's payload (`panic!("...")` carries a `&str` or a `String`).
+pub(super) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
 }
 
 /// Why a stack stopped early.
@@ -57,17 +67,19 @@ pub(super) async fn run_stack(
         .iter()
         .filter(|c| c.action.is_change())
         .count();
-    events.emit(Event::StackStarted {
-        stack: name.clone(),
-        changes,
-    });
+    events
+        .send(Event::StackStarted {
+            stack: name.clone(),
+            changes,
+        })
+        .await;
     let waited = StackLock::acquire(
         &context.backend,
         &name,
         if plan.destroy { "destroy" } else { "apply" },
         context.options.lock_timeout,
         |holder| {
-            events.emit(Event::LockWaiting {
+            events.notify(Event::LockWaiting {
                 stack: name.clone(),
                 holder: holder.clone(),
             })
@@ -76,7 +88,17 @@ pub(super) async fn run_stack(
     .await;
     let result = match waited {
         Ok(lock) => {
-            let result = run_locked(&context, &plan, index, &fresh, created, &events).await;
+            let run = run_locked(&context, &plan, index, &fresh, created, &events);
+            let result = match std::panic::AssertUnwindSafe(run).catch_unwind().await {
+                Ok(result) => result,
+                Err(panic) => Err(Stop {
+                    status: StackStatus::Failed,
+                    message: format!(
+                        "the stack's run panicked (a bug, please report it): {}",
+                        panic_message(panic.as_ref())
+                    ),
+                }),
+            };
             match lock.release().await {
                 Ok(()) => result,
                 Err(err) => Err(unlock_failed(result, &name, &err)),
@@ -100,11 +122,13 @@ pub(super) async fn run_stack(
             deferred: Vec::new(),
         },
     };
-    events.emit(Event::StackFinished {
-        stack: name,
-        status: outcome.status,
-        message: outcome.message.clone(),
-    });
+    events
+        .send(Event::StackFinished {
+            stack: name,
+            status: outcome.status,
+            message: outcome.message.clone(),
+        })
+        .await;
     outcome
 }
 
@@ -242,10 +266,12 @@ pub(super) async fn run_cleanup(
     events: EventSink,
 ) -> Result<Vec<ResourceOutcome>, String> {
     let name = plan.stacks[index].stack.name.clone();
-    events.emit(Event::CleanupStarted {
-        stack: name.clone(),
-        resources: keys.clone(),
-    });
+    events
+        .send(Event::CleanupStarted {
+            stack: name.clone(),
+            resources: keys.clone(),
+        })
+        .await;
     let lock = StackLock::acquire(
         &context.backend,
         &name,
@@ -265,10 +291,12 @@ pub(super) async fn run_cleanup(
         .iter()
         .filter(|o| o.status != ResourceStatus::Done)
         .count();
-    events.emit(Event::CleanupFinished {
-        stack: name,
-        failed,
-    });
+    events
+        .send(Event::CleanupFinished {
+            stack: name,
+            failed,
+        })
+        .await;
     Ok(outcomes)
 }
 
@@ -539,11 +567,13 @@ impl StackRun {
                             .map(|s| &**s),
                         self.dependencies_of(&pending.resource),
                     );
-                    self.events.emit(Event::ResourceAdopted {
-                        stack: self.name().to_string(),
-                        resource: pending.resource.clone(),
-                        id: observed.id.clone(),
-                    });
+                    self.events
+                        .send(Event::ResourceAdopted {
+                            stack: self.name().to_string(),
+                            resource: pending.resource.clone(),
+                            id: observed.id.clone(),
+                        })
+                        .await;
                     observations
                         .found
                         .insert(pending.resource.clone(), observed.clone());
@@ -710,20 +740,46 @@ impl StackRun {
             while running.len() < limit {
                 let Some(i) = ready.pop_front() else { break };
                 if self.context.options.interrupt.is_triggered() {
-                    self.skip(i, &op_list, super::INTERRUPTED.to_string(), &mut outcomes);
-                    self.skip_dependents(i, &op_list, &next, &mut outcomes);
+                    self.skip(i, &op_list, super::INTERRUPTED.to_string(), &mut outcomes)
+                        .await;
+                    self.skip_dependents(i, &op_list, &next, &mut outcomes)
+                        .await;
                     continue;
                 }
                 let (run, op) = (self.clone(), op_list[i].clone());
                 running.spawn(async move {
-                    let result = run.run_op(&op).await;
+                    // A panic (in a provider, say) fails this operation, not the run.
+                    let caught = std::panic::AssertUnwindSafe(run.run_op(&op))
+                        .catch_unwind()
+                        .await;
+                    let result = match caught {
+                        Ok(result) => result,
+                        Err(panic) => {
+                            let error = format!(
+                                "the operation panicked (a bug, please report it): {}",
+                                panic_message(panic.as_ref())
+                            );
+                            run.events
+                                .send(Event::ResourceFinished {
+                                    stack: run.name().to_string(),
+                                    resource: op.resource.clone(),
+                                    action: op.action,
+                                    status: ResourceStatus::Failed,
+                                    id: None,
+                                    error: Some(error.clone()),
+                                    elapsed_ms: 0,
+                                })
+                                .await;
+                            Err(error)
+                        }
+                    };
                     (i, result)
                 });
             }
             let Some(joined) = running.join_next().await else {
                 break;
             };
-            let (i, result) = joined.expect("operation task panicked");
+            let (i, result) = joined.expect("operation tasks catch their panics");
             let op = &op_list[i];
             match result {
                 Ok(id) => {
@@ -737,14 +793,15 @@ impl StackRun {
                 }
                 Err(error) => {
                     outcomes[i] = Some(outcome(op, ResourceStatus::Failed, None, Some(error)));
-                    self.skip_dependents(i, &op_list, &next, &mut outcomes);
+                    self.skip_dependents(i, &op_list, &next, &mut outcomes)
+                        .await;
                 }
             }
         }
         outcomes.into_iter().flatten().collect()
     }
 
-    fn skip_dependents(
+    async fn skip_dependents(
         &self,
         failed: usize,
         op_list: &[Op],
@@ -763,27 +820,29 @@ impl StackRun {
             if outcomes[i].is_some() {
                 continue;
             }
-            self.skip(i, op_list, reason.clone(), outcomes);
+            self.skip(i, op_list, reason.clone(), outcomes).await;
             todo.extend(next[i].iter().copied());
         }
     }
 
-    fn skip(
+    async fn skip(
         &self,
         i: usize,
         op_list: &[Op],
         reason: String,
         outcomes: &mut [Option<ResourceOutcome>],
     ) {
-        self.events.emit(Event::ResourceFinished {
-            stack: self.name().to_string(),
-            resource: op_list[i].resource.clone(),
-            action: op_list[i].action,
-            status: ResourceStatus::Skipped,
-            id: None,
-            error: Some(reason.clone()),
-            elapsed_ms: 0,
-        });
+        self.events
+            .send(Event::ResourceFinished {
+                stack: self.name().to_string(),
+                resource: op_list[i].resource.clone(),
+                action: op_list[i].action,
+                status: ResourceStatus::Skipped,
+                id: None,
+                error: Some(reason.clone()),
+                elapsed_ms: 0,
+            })
+            .await;
         outcomes[i] = Some(outcome(
             &op_list[i],
             ResourceStatus::Skipped,

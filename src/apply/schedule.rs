@@ -9,9 +9,19 @@ use super::{run, ApplyContext, FreshOutputs, StackOutcome, INTERRUPTED};
 use crate::events::{Event, EventSink, StackStatus};
 use crate::plan::Plan;
 use crate::rollout::RolloutPlan;
+use futures::FutureExt;
 use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use tokio::task::JoinSet;
+
+/// The message of a task that panicked (a bug): the task fails, the run goes on.
+fn panicked(what: &str, payload: &(dyn std::any::Any + Send)) -> String {
+    format!(
+        "{what} panicked (a bug, please report it): {}",
+        run::panic_message(payload)
+    )
+}
 
 /// Where a rollout stands.
 #[derive(Debug, Default)]
@@ -52,6 +62,9 @@ pub(super) struct Scheduler {
     below: Vec<Vec<usize>>,
     /// Cleanups waiting for the stacks below: (stack index, state entries to delete).
     cleanups: Vec<(usize, Vec<String>)>,
+    /// Events of the scheduler's own decisions, sent (waiting for room in the channel) by the
+    /// run loop: the decisions themselves stay synchronous.
+    outbox: Vec<Event>,
 }
 
 impl Scheduler {
@@ -74,6 +87,7 @@ impl Scheduler {
         Scheduler {
             below,
             cleanups: Vec::new(),
+            outbox: Vec::new(),
             outcomes: vec![None; plan.stacks.len()],
             waiting: (0..plan.stacks.len()).collect(),
             rollouts: plan
@@ -96,17 +110,26 @@ impl Scheduler {
     pub(super) async fn run(mut self) -> super::ApplySummary {
         loop {
             self.start_ready();
+            self.flush().await;
             let Some(joined) = self.running.join_next().await else {
                 break;
             };
-            match joined.expect("apply task panicked") {
+            match joined.expect("stack and cleanup tasks catch their panics") {
                 Finished::Stack(index, outcome) => self.stack_finished(index, outcome),
                 Finished::Gate(rollout, result) => self.gate_finished(rollout, result),
                 Finished::Cleanup(index, result) => self.cleanup_finished(index, result),
             }
+            self.flush().await;
         }
         super::ApplySummary {
             stacks: self.outcomes.into_iter().flatten().collect(),
+        }
+    }
+
+    /// Sends the events of the decisions made since the last flush, in order.
+    async fn flush(&mut self) {
+        for event in std::mem::take(&mut self.outbox) {
+            self.events.send(event).await;
         }
     }
 
@@ -118,7 +141,7 @@ impl Scheduler {
 
     fn skip(&mut self, index: usize, message: String) {
         let stack = &self.plan.stacks[index];
-        self.events.emit(Event::StackFinished {
+        self.outbox.push(Event::StackFinished {
             stack: stack.stack.name.clone(),
             status: StackStatus::Skipped,
             message: Some(message.clone()),
@@ -146,7 +169,11 @@ impl Scheduler {
                 self.events.clone(),
             );
             self.running.spawn(async move {
-                let result = run::run_cleanup(context, plan, index, keys, created, events).await;
+                let cleanup = run::run_cleanup(context, plan, index, keys, created, events);
+                let result = AssertUnwindSafe(cleanup)
+                    .catch_unwind()
+                    .await
+                    .unwrap_or_else(|panic| Err(panicked("the cleanup", panic.as_ref())));
                 Finished::Cleanup(index, result)
             });
         }
@@ -246,7 +273,7 @@ impl Scheduler {
         }
         if !state.announced {
             state.announced = true;
-            self.events.emit(Event::WaveStarted {
+            self.outbox.push(Event::WaveStarted {
                 rollout: rollout.name.clone(),
                 wave: w + 1,
                 waves: rollout.waves.len(),
@@ -266,10 +293,19 @@ impl Scheduler {
         );
         self.stacks_running += 1;
         self.running.spawn(async move {
-            Finished::Stack(
-                index,
-                run::run_stack(context, plan, index, fresh, created, events).await,
-            )
+            let name = plan.stacks[index].stack.name.clone();
+            let stack = run::run_stack(context, plan, index, fresh, created, events);
+            let outcome = AssertUnwindSafe(stack)
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|panic| StackOutcome {
+                    stack: name,
+                    status: StackStatus::Failed,
+                    message: Some(panicked("the stack's run", panic.as_ref())),
+                    resources: Vec::new(),
+                    deferred: Vec::new(),
+                });
+            Finished::Stack(index, outcome)
         });
     }
 
@@ -303,7 +339,7 @@ impl Scheduler {
                 rollout.waves.len(),
                 rollout.failure_tolerance
             );
-            self.stop(r, w, reason);
+            self.stop(r, w, reason, None);
             return;
         }
         match rollout.gate.clone() {
@@ -352,13 +388,14 @@ impl Scheduler {
                 r,
                 w,
                 format!("the gate after wave {} failed: {reason}", w + 1),
+                Some(false),
             ),
         }
     }
 
     fn next_wave(&mut self, r: usize, w: usize, gate: Option<bool>) {
         let rollout = &self.plan.rollouts[r];
-        self.events.emit(Event::WaveFinished {
+        self.outbox.push(Event::WaveFinished {
             rollout: rollout.name.clone(),
             wave: w + 1,
             gate_passed: gate,
@@ -367,7 +404,9 @@ impl Scheduler {
         self.rollouts[r].announced = false;
     }
 
-    fn stop(&mut self, r: usize, w: usize, reason: String) {
+    /// Stops rollout `r` after wave `w`; `gate_passed` is what its gate said, `None` when the
+    /// rollout stopped before any gate ran (too many failures).
+    fn stop(&mut self, r: usize, w: usize, reason: String, gate_passed: Option<bool>) {
         let rollout = &self.plan.rollouts[r];
         let remaining: Vec<String> = rollout
             .waves
@@ -376,12 +415,12 @@ impl Scheduler {
             .flatten()
             .cloned()
             .collect();
-        self.events.emit(Event::WaveFinished {
+        self.outbox.push(Event::WaveFinished {
             rollout: rollout.name.clone(),
             wave: w + 1,
-            gate_passed: Some(false).filter(|_| reason.contains("gate")),
+            gate_passed,
         });
-        self.events.emit(Event::RolloutStopped {
+        self.outbox.push(Event::RolloutStopped {
             rollout: rollout.name.clone(),
             reason: reason.clone(),
             remaining,

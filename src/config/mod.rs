@@ -3,6 +3,7 @@
 //! Every problem becomes a [`Diagnostic`] naming file, line and column; loading never writes
 //! anything.
 
+pub mod edit;
 pub mod group;
 pub mod layer;
 pub mod locations;

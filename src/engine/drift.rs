@@ -83,9 +83,11 @@ impl Terrace {
     ) -> Result<RefreshReport, Error> {
         let mut report = RefreshReport::default();
         let stacks = self.stacks(selector)?;
-        events.emit(Event::RefreshStarted {
-            stacks: stacks.len(),
-        });
+        events
+            .send(Event::RefreshStarted {
+                stacks: stacks.len(),
+            })
+            .await;
         for stack in stacks {
             let name = stack.name.clone();
             let lock = self.lock_stack(&name, "refresh", lock_timeout).await?;
@@ -94,7 +96,7 @@ impl Terrace {
             result?;
             released?;
         }
-        events.emit(finished(&report));
+        events.send(finished(&report)).await;
         Ok(report)
     }
 
@@ -127,14 +129,16 @@ impl Terrace {
     ) -> Result<RefreshReport, Error> {
         let mut report = RefreshReport::default();
         let stacks = self.stacks(selector)?;
-        events.emit(Event::RefreshStarted {
-            stacks: stacks.len(),
-        });
+        events
+            .send(Event::RefreshStarted {
+                stacks: stacks.len(),
+            })
+            .await;
         for stack in stacks {
             self.refresh_one(&stack.name, &mut report, false, &events)
                 .await?;
         }
-        events.emit(finished(&report));
+        events.send(finished(&report)).await;
         Ok(report)
     }
 
@@ -192,9 +196,11 @@ impl Terrace {
         )
         .await
         .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
-        events.emit(crate::refresh::refreshed_event(
-            name, &state, &refreshed, started,
-        ));
+        events
+            .send(crate::refresh::refreshed_event(
+                name, &state, &refreshed, started,
+            ))
+            .await;
         let before = state.clone();
         for (resource, current) in state.resources.iter_mut() {
             let Some(observed) = refreshed.observations.found.get(resource) else {

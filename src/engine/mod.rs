@@ -32,7 +32,7 @@ use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::Receiver;
 use tokio::task::JoinHandle;
 
 pub use crate::apply::ApplyOptions;
@@ -88,15 +88,19 @@ pub struct Terrace {
 
 /// An apply in progress: its events, and its result.
 pub struct ApplyRun {
-    /// The events of the apply, in order.
-    pub events: UnboundedReceiver<Event>,
+    /// The events of the apply, in order, through a bounded channel
+    /// ([`crate::events::EventSink`]): read them as they come — a receiver kept but not read
+    /// holds the apply back once [`crate::events::CHANNEL_CAPACITY`] events wait.
+    pub events: Receiver<Event>,
     handle: JoinHandle<Result<ApplySummary, Error>>,
 }
 
 impl ApplyRun {
     /// Waits for the apply to end: its summary, or [`Error::StalePlan`] when the plan was
     /// refused before anything ran.
+    /// The events not read yet are dropped (so an apply is never held back by them).
     pub async fn finish(self) -> Result<ApplySummary, Error> {
+        drop(self.events);
         self.handle
             .await
             .map_err(|e| Error::Apply(format!("apply task failed: {e}")))?

@@ -71,10 +71,13 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
     if options.destroy {
         selected.reverse();
     }
-    options.events.emit(Event::PlanStarted {
-        stacks: selected.len(),
-        refresh: options.refresh,
-    });
+    options
+        .events
+        .send(Event::PlanStarted {
+            stacks: selected.len(),
+            refresh: options.refresh,
+        })
+        .await;
     let mut states = load_states(terrace, &selected).await?;
     if options.destroy {
         // A stack that was never applied has nothing to destroy (and no outputs to give).
@@ -190,14 +193,17 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
                 .unwrap_or_default()
         };
         planned.insert(name.clone(), planned_outputs(&stack));
-        options.events.emit(Event::StackPlanned {
-            stack: name.clone(),
-            changes: stack
-                .changes
-                .iter()
-                .filter(|c| c.action != Action::NoOp)
-                .count(),
-        });
+        options
+            .events
+            .send(Event::StackPlanned {
+                stack: name.clone(),
+                changes: stack
+                    .changes
+                    .iter()
+                    .filter(|c| c.action != Action::NoOp)
+                    .count(),
+            })
+            .await;
         stacks.push(stack);
     }
     link_order(terrace, &mut stacks, options.destroy);
@@ -242,12 +248,15 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         moves,
     };
     plan.summarize();
-    options.events.emit(Event::PlanFinished {
-        create: plan.summary.create,
-        update: plan.summary.update,
-        replace: plan.summary.replace,
-        delete: plan.summary.delete,
-    });
+    options
+        .events
+        .send(Event::PlanFinished {
+            create: plan.summary.create,
+            update: plan.summary.update,
+            replace: plan.summary.replace,
+            delete: plan.summary.delete,
+        })
+        .await;
     plan.blast_radius = blast_radius(&plan, &readers(terrace));
     plan.rollouts = crate::rollout::plan_rollouts(&plan, &terrace.workspace);
     let allowances = crate::policy::Allowances {
@@ -460,9 +469,11 @@ async fn refresh_all(
         )
         .await
         .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
-        events.emit(crate::refresh::refreshed_event(
-            &name, state, &refreshed, started,
-        ));
+        events
+            .send(crate::refresh::refreshed_event(
+                &name, state, &refreshed, started,
+            ))
+            .await;
         let mut observations = refreshed.observations;
         // A resource created before an interruption counts as existing: it will be adopted.
         observations.found.extend(refreshed.adoptable);

@@ -246,8 +246,15 @@ impl Secrets {
     pub fn new_passphrase() -> Result<(Secrets, SecretsSettings), SecretError> {
         let passphrase =
             std::env::var(PASSPHRASE_ENV).map_err(|_| SecretError::MissingPassphrase)?;
+        Secrets::new_passphrase_with(&passphrase)
+    }
+
+    /// Like [`Secrets::new_passphrase`], with the passphrase given (a program that holds it).
+    pub fn new_passphrase_with(
+        passphrase: &str,
+    ) -> Result<(Secrets, SecretsSettings), SecretError> {
         let salt = random_bytes::<16>();
-        let secrets = Secrets::from_passphrase(&passphrase, &salt)?;
+        let secrets = Secrets::from_passphrase(passphrase, &salt)?;
         let settings = SecretsSettings {
             provider: default_provider(),
             salt: Some(STANDARD.encode(salt)),

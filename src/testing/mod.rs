@@ -46,6 +46,9 @@ pub struct TestOptions {
     /// Every read is throttled once: reported as a wait ([`crate::provider::progress`]),
     /// then retried after 10 ms.
     pub throttle_reads: bool,
+    /// Resource names whose create panics (a provider bug): the engine must fail that
+    /// operation only.
+    pub panic_resources: BTreeSet<String>,
 }
 
 impl TestOptions {
@@ -71,6 +74,7 @@ impl TestOptions {
                     .unwrap_or(0),
             ),
             fail_resources: names("fail_resources"),
+            panic_resources: names("panic_resources"),
             lose_answer: names("lose_answer"),
             mutate_rate: settings
                 .get("mutate_rate")
@@ -385,6 +389,16 @@ impl Provider for TestProvider {
             return Ok(existing.observed());
         }
         self.check_failure(&request.ownership.resource)?;
+        if self
+            .options
+            .panic_resources
+            .contains(&request.ownership.resource)
+        {
+            panic!(
+                "test provider: create of `{}` panics",
+                request.ownership.resource
+            );
+        }
         self.check_references(&request.type_name, &request.properties)?;
         let id = self.cloud.new_id(&request.type_name);
         self.created_at

@@ -123,6 +123,33 @@ pub fn open_secrets(workspace: &Workspace) -> Result<Option<Arc<Secrets>>, terra
     Ok(open_key(&workspace.settings)?.map(Arc::new))
 }
 
+/// The key a new secret is sealed with, and — when this is the workspace's first key — the key
+/// material to write as terrace.yaml's `secrets:` block ([`terrace::config::edit::set_secrets_key`]):
+/// no `secrets:` (or a passphrase without a salt yet) makes a passphrase key from
+/// `TERRACE_PASSPHRASE`; `awskms://KEY` without a data key makes one with KMS; an existing key
+/// is opened (and checked). What `terrace config set --secret` and `config init-secrets` use.
+pub fn key_for_writing(
+    settings: &terrace::config::settings::Settings,
+) -> Result<(Secrets, Option<terrace::secrets::SecretsSettings>), terrace::Error> {
+    let created = |(key, material)| Ok((key, Some(material)));
+    match &settings.secrets {
+        None => created(Secrets::new_passphrase()?),
+        Some(s) if s.is_passphrase() && s.salt.is_none() => created(Secrets::new_passphrase()?),
+        Some(s) if s.is_passphrase() => Ok((Secrets::open_passphrase(s)?, None)),
+        Some(s) => match s.kms_key() {
+            Some(key) if s.encrypted_key.is_none() => {
+                created(kms::create(key, &aws_settings(settings))?)
+            }
+            Some(_) => Ok((kms::open(s, &aws_settings(settings))?, None)),
+            None => Err(terrace::secrets::SecretError::Provider(format!(
+                "unknown provider `{}`: use `passphrase` or `awskms://KEY`",
+                s.provider
+            ))
+            .into()),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
