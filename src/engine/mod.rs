@@ -448,8 +448,19 @@ impl Terrace {
         Ok(view)
     }
 
-    /// Plans the selected stacks. Performs no cloud writes.
+    /// Plans the selected stacks. Performs no cloud writes. A plan that policy refuses is
+    /// [`Error::Refused`] (see [`Terrace::plan_outcome`] for the plan with its refusals).
     pub async fn plan(&self, options: &PlanOptions) -> Result<Plan, Error> {
+        self.plan_outcome(options).await?.into_result()
+    }
+
+    /// Plans like [`Terrace::plan`], returning a plan that policy refuses too, with the
+    /// refusals beside it (to show what was refused). Every read (states, refresh, removed
+    /// stacks) happens first; planning itself is synchronous and changes nothing.
+    pub async fn plan_outcome(
+        &self,
+        options: &PlanOptions,
+    ) -> Result<crate::plan::PlanOutcome, Error> {
         planner::plan(self, options).await
     }
 

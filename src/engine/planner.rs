@@ -1,14 +1,17 @@
-//! Step generation across stacks: load states, refresh the selected stacks (batched reads, in
-//! parallel), then plan each stack in dependency order, feeding each the planned outputs of
-//! the stacks above it — unknown where an upstream value waits for apply — and apply the
-//! protect rule. Destroy plans run in reverse order. Stacks left in state but removed from the
-//! configuration are planned for deletion (see `removed`).
+//! Step generation across stacks, in two phases (the shape of omicron's reconfigurator):
+//! `gather` does every read — states, the refresh of the selected stacks (batched reads, in
+//! parallel), removed-stack discovery — and `plan_gathered` is synchronous: it plans each
+//! stack in dependency order, feeding each the planned outputs of the stacks above it —
+//! unknown where an upstream value waits for apply — and returns the plan with the policy's
+//! refusals ([`PlanOutcome`]), a refused plan included. Destroy plans run in reverse order.
+//! Stacks left in state but removed from the configuration are planned for deletion (see
+//! `removed`).
 
 use super::{removed, target, PlanOptions, Terrace};
 use crate::events::{Event, EventSink};
 use crate::plan::blast::blast_radius;
 use crate::plan::stack::{plan_stack, planned_outputs, Observations, StackInputs};
-use crate::plan::{Action, Plan, StackPlan, Summary, PLAN_FORMAT_VERSION};
+use crate::plan::{Action, Plan, PlanOutcome, StackPlan, Summary, PLAN_FORMAT_VERSION};
 use crate::refresh::refresh_stack;
 use crate::render::Rendered;
 use crate::spec::StackSpec;
@@ -57,7 +60,64 @@ pub fn stack_action(plan: &StackPlan) -> String {
         })
 }
 
-pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Plan, Error> {
+/// Everything a plan is made from, gathered first — every read of state and of the clouds
+/// happens here, so that planning itself ([`plan_gathered`]) is synchronous.
+struct Gathered<'t> {
+    /// The selected stacks, in plan order (reversed for a destroy).
+    selected: Vec<&'t Rendered>,
+    /// States of the selected stacks and of the stacks they read, with the `moved:` entries
+    /// already moved (a planning copy: nothing is written).
+    states: States,
+    /// Selected stacks with no stored state.
+    unstated: BTreeSet<String>,
+    /// The moves still to make.
+    moves: Vec<crate::plan::PlannedMove>,
+    /// What the refresh found, by stack (empty without refresh).
+    observations: HashMap<String, Observations>,
+    /// Stacks in state that the configuration no longer has, with their states.
+    removed: Vec<(StackSpec, StackState)>,
+}
+
+/// Plans: gathers the inputs (state loads, refresh reads, removed-stack discovery), then plans
+/// them synchronously; reports `PlanStarted`, `StackRefreshed`, `StackPlanned` and
+/// `PlanFinished`. A plan refused by policy comes back with its refusals.
+pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<PlanOutcome, Error> {
+    let gathered = gather(terrace, options).await?;
+    let outcome = plan_gathered(terrace, &gathered, options)?;
+    for rendered in &gathered.selected {
+        let name = &rendered.spec.instance.name;
+        let Some(stack) = outcome.plan.stacks.iter().find(|s| &s.stack.name == name) else {
+            continue;
+        };
+        let changes = stack
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::NoOp)
+            .count();
+        options
+            .events
+            .send(Event::StackPlanned {
+                stack: name.clone(),
+                changes,
+            })
+            .await;
+    }
+    let summary = &outcome.plan.summary;
+    options
+        .events
+        .send(Event::PlanFinished {
+            create: summary.create,
+            update: summary.update,
+            replace: summary.replace,
+            delete: summary.delete,
+        })
+        .await;
+    Ok(outcome)
+}
+
+/// Every input of a plan: the selection checked, states loaded (moves applied to the
+/// planning copy), the selected stacks refreshed, removed stacks found.
+async fn gather<'t>(terrace: &'t Terrace, options: &PlanOptions) -> Result<Gathered<'t>, Error> {
     let selector = &options.selector;
     let removed = removed::removed_stacks(terrace).await?;
     terrace
@@ -98,7 +158,46 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
     } else {
         HashMap::new()
     };
-    let adopted = count_adoptions(terrace, &mut states, &observations);
+    let mut removed = removed::selected(&removed, selector);
+    for (spec, state) in &mut removed {
+        for moved in moves.iter().filter(|m| m.from.stack == spec.instance.name) {
+            state.resources.remove(&moved.from.resource);
+        }
+    }
+    Ok(Gathered {
+        selected,
+        states,
+        unstated,
+        moves,
+        observations,
+        removed,
+    })
+}
+
+/// The plan of gathered inputs: each selected stack planned in order, fed the planned outputs
+/// of the stacks above it, then the removed stacks' deletions, the blast radius, the rollout
+/// waves and the policy verdict. Synchronous and without I/O; the inputs are not changed
+/// (resources found for interrupted creates are adopted in this function's own copy of the
+/// stacks concerned).
+fn plan_gathered(
+    terrace: &Terrace,
+    gathered: &Gathered,
+    options: &PlanOptions,
+) -> Result<PlanOutcome, Error> {
+    let Gathered {
+        selected,
+        states,
+        unstated,
+        moves,
+        observations,
+        removed,
+    } = gathered;
+    let (adopted_states, adopted) = adoptions(terrace, states, observations);
+    let state_of = |name: &str| {
+        adopted_states
+            .get(name)
+            .or_else(|| states.get(name).and_then(Option::as_ref))
+    };
     let layers: Vec<String> = terrace
         .workspace
         .layers
@@ -109,16 +208,16 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
     let mut planned: BTreeMap<String, ValueMap> = BTreeMap::new();
     let mut stacks = Vec::new();
     let no_observations = Observations::default();
-    for rendered in &selected {
+    for rendered in selected {
         let name = &rendered.spec.instance.name;
-        let state = states.get(name).and_then(Option::as_ref);
+        let state = state_of(name);
         let spec = scoped_spec(rendered, state, options, &is_layer);
         // A targeted destroy is planned as the removal of its resources from the stack.
         let destroy = options.destroy && spec.only.is_none();
         let upstream = if destroy {
             BTreeMap::new() // a destroy reads nothing from above
         } else {
-            upstream_outputs(terrace, name, &planned, &states).await?
+            upstream_outputs(terrace, name, &planned, states)
         };
         let links = terrace
             .links
@@ -161,27 +260,7 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
             stack.serial = None;
             stack.lineage = None;
         }
-        for change in stack
-            .changes
-            .iter_mut()
-            .filter(|c| adopted.contains(&(name.clone(), c.name.clone())))
-        {
-            change.notes.push(
-                "created by an interrupted apply; found by its ownership tags and adopted".into(),
-            );
-        }
-        for moved in moves.iter().filter(|m| &m.to.stack == name) {
-            if let Some(change) = stack
-                .changes
-                .iter_mut()
-                .find(|c| c.name == moved.to.resource)
-            {
-                change.notes.push(format!(
-                    "moved from {} (the cloud object is kept)",
-                    moved.from
-                ));
-            }
-        }
+        annotate(&mut stack, name, &adopted, moves);
         stack.upstream = if destroy {
             Vec::new()
         } else {
@@ -193,31 +272,14 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
                 .unwrap_or_default()
         };
         planned.insert(name.clone(), planned_outputs(&stack));
-        options
-            .events
-            .send(Event::StackPlanned {
-                stack: name.clone(),
-                changes: stack
-                    .changes
-                    .iter()
-                    .filter(|c| c.action != Action::NoOp)
-                    .count(),
-            })
-            .await;
         stacks.push(stack);
     }
     link_order(terrace, &mut stacks, options.destroy);
-    let mut removed = removed::selected(&removed, selector);
-    for (spec, state) in &mut removed {
-        for moved in moves.iter().filter(|m| m.from.stack == spec.instance.name) {
-            state.resources.remove(&moved.from.resource);
-        }
-    }
     let removed_names: BTreeSet<String> = removed
         .iter()
         .map(|(s, _)| s.instance.name.clone())
         .collect();
-    for (spec, state) in &removed {
+    for (spec, state) in removed {
         let inputs = StackInputs {
             spec,
             state: Some(state),
@@ -238,37 +300,56 @@ pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<Pla
         terrace_version: env!("CARGO_PKG_VERSION").to_string(),
         workspace: terrace.workspace.name.clone(),
         created_at: chrono::Utc::now(),
-        destroy: options.destroy && selector.targets.is_empty(),
+        destroy: options.destroy && options.selector.targets.is_empty(),
         layers,
         config: terrace.workspace.settings.config.clone(),
         stacks,
         summary: Summary::default(),
         blast_radius: Default::default(),
         rollouts: Vec::new(),
-        moves,
+        moves: moves.clone(),
     };
     plan.summarize();
-    options
-        .events
-        .send(Event::PlanFinished {
-            create: plan.summary.create,
-            update: plan.summary.update,
-            replace: plan.summary.replace,
-            delete: plan.summary.delete,
-        })
-        .await;
     plan.blast_radius = blast_radius(&plan, &readers(terrace));
     plan.rollouts = crate::rollout::plan_rollouts(&plan, &terrace.workspace);
     let allowances = crate::policy::Allowances {
         destroy: options.allow_destroy.clone(),
         budgets: options.raise_budgets.clone(),
     };
-    let reasons =
+    let refusals =
         crate::policy::refusals(&plan, &terrace.workspace, &terrace.policies, &allowances);
-    if !reasons.is_empty() {
-        return Err(Error::Refused { reasons });
+    Ok(PlanOutcome { plan, refusals })
+}
+
+/// Notes on a stack's changes: resources adopted after an interrupted create, and resources
+/// moved here.
+fn annotate(
+    stack: &mut StackPlan,
+    name: &str,
+    adopted: &BTreeSet<(String, String)>,
+    moves: &[crate::plan::PlannedMove],
+) {
+    for change in stack
+        .changes
+        .iter_mut()
+        .filter(|c| adopted.contains(&(name.to_string(), c.name.clone())))
+    {
+        change.notes.push(
+            "created by an interrupted apply; found by its ownership tags and adopted".into(),
+        );
     }
-    Ok(plan)
+    for moved in moves.iter().filter(|m| m.to.stack == name) {
+        if let Some(change) = stack
+            .changes
+            .iter_mut()
+            .find(|c| c.name == moved.to.resource)
+        {
+            change.notes.push(format!(
+                "moved from {} (the cloud object is kept)",
+                moved.from
+            ));
+        }
+    }
 }
 
 /// The spec a stack is planned with: as configured, or restricted to the resources a
@@ -402,19 +483,21 @@ async fn load_states(terrace: &Terrace, selected: &[&Rendered]) -> Result<States
         .await
 }
 
-/// Counts resources of pending creates that the refresh found as existing (in the planning
-/// copy of state only: apply records the adoption).
-fn count_adoptions(
+/// The states of the stacks where the refresh found resources of pending creates, with those
+/// resources adopted (copies: the gathered states are left as loaded; apply records the
+/// adoption), and the (stack, resource) pairs adopted.
+fn adoptions(
     terrace: &Terrace,
-    states: &mut States,
+    states: &States,
     observations: &HashMap<String, Observations>,
-) -> BTreeSet<(String, String)> {
+) -> (HashMap<String, StackState>, BTreeSet<(String, String)>) {
+    let mut copies: HashMap<String, StackState> = HashMap::new();
     let mut adopted = BTreeSet::new();
     for (stack, found) in observations {
-        let Some(Some(state)) = states.get_mut(stack) else {
+        let Some(Some(state)) = states.get(stack) else {
             continue;
         };
-        for pending in state.pending.clone() {
+        for pending in &state.pending {
             let Some(observed) = found.found.get(&pending.resource) else {
                 continue;
             };
@@ -426,14 +509,16 @@ fn count_adoptions(
                 .and_then(|r| r.spec.resources.get(&pending.resource));
             let schema = terrace.registry.schema(&pending.type_name).map(|s| &**s);
             let adopted_state =
-                crate::refresh::adopted_state(&pending, observed, spec, schema, Vec::new());
-            state
+                crate::refresh::adopted_state(pending, observed, spec, schema, Vec::new());
+            copies
+                .entry(stack.clone())
+                .or_insert_with(|| state.clone())
                 .resources
                 .insert(pending.resource.clone(), adopted_state);
             adopted.insert((stack.clone(), pending.resource.clone()));
         }
     }
-    adopted
+    (copies, adopted)
 }
 
 async fn refresh_all(
@@ -528,12 +613,12 @@ fn check_providers(
 }
 
 /// Outputs of the stacks `stack` reads: planned in this run, else from state, else unknown.
-async fn upstream_outputs(
+fn upstream_outputs(
     terrace: &Terrace,
     stack: &str,
     planned: &BTreeMap<String, ValueMap>,
     states: &States,
-) -> Result<BTreeMap<String, ValueMap>, Error> {
+) -> BTreeMap<String, ValueMap> {
     let mut upstream = BTreeMap::new();
     for name in terrace.links.reads.get(stack).into_iter().flatten() {
         let outputs = match (planned.get(name), states.get(name).and_then(Option::as_ref)) {
@@ -556,7 +641,7 @@ async fn upstream_outputs(
         };
         upstream.insert(name.clone(), outputs);
     }
-    Ok(upstream)
+    upstream
 }
 
 /// Sets each stack's `after`: the stacks of this plan that must finish first.

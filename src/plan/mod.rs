@@ -212,6 +212,31 @@ pub struct Summary {
     pub stacks_changed: usize,
 }
 
+/// What planning returns: the plan, and why policy refuses it (empty: it may be applied). A
+/// refused plan is still whole, so that it can be shown next to its refusals.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct PlanOutcome {
+    /// The plan.
+    pub plan: Plan,
+    /// Why it may not be applied (protected resources, budgets, residency, policies), for a
+    /// person; empty when it may.
+    pub refusals: Vec<String>,
+}
+
+impl PlanOutcome {
+    /// The plan when nothing refuses it, else [`crate::Error::Refused`] with the reasons.
+    pub fn into_result(self) -> Result<Plan, crate::Error> {
+        if self.refusals.is_empty() {
+            Ok(self.plan)
+        } else {
+            Err(crate::Error::Refused {
+                reasons: self.refusals,
+            })
+        }
+    }
+}
+
 /// A whole plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
