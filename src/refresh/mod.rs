@@ -155,6 +155,37 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_read_names_its_type_region_and_stacks() {
+        let error = |stacks: &[&str]| {
+            RefreshError {
+                type_name: "aws:ec2:SecurityGroup".into(),
+                region: "eu-west-1".into(),
+                stacks: stacks.iter().map(|s| s.to_string()).collect(),
+                source: ProviderError::new(
+                    crate::provider::ErrorKind::Denied,
+                    "UnauthorizedOperation",
+                    "no",
+                ),
+            }
+            .to_string()
+        };
+        assert!(
+            error(&["networks/eu/a"]).starts_with(
+                "reading aws:ec2:SecurityGroup in eu-west-1 (for stack networks/eu/a): "
+            ),
+            "{}",
+            error(&["networks/eu/a"])
+        );
+        let many: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(
+            error(&many).contains("(for stacks s0, s1, s2, s3, s4 and 3 more)"),
+            "{}",
+            error(&many)
+        );
+    }
+
+    #[test]
     fn adoption_keeps_what_the_create_sent_for_fields_the_cloud_does_not_show() {
         let spec = ResourceSpec {
             type_name: "aws:ec2:LaunchTemplate".into(),
