@@ -272,25 +272,12 @@ async fn a_plan_describes_each_type_once_across_stacks() {
     use std::sync::Arc;
     use terrace::engine::{ApplyOptions, PlanOptions, Terrace};
     let moto = Moto::start();
-    let dir = tempfile::tempdir().unwrap();
-    let write = |file: &str, text: &str| {
-        let path = dir.path().join(file);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    write("terrace.yaml", "name: batch\n");
-    write("stacks/networks/layer.yaml", "per: replica\n");
-    write(
-        "templates/networks/network.yaml.tera",
+    let dir = networks_workspace(
+        "batch",
+        &["g1", "g2", "g3"],
         "resources:\n  vpc:\n    type: aws:ec2:Vpc\n    properties:\n      cidr_block: 10.40.0.0/16\n\
          \x20 db:\n    type: aws:ec2:SecurityGroup\n    properties:\n      group_name: \"{{ group.name }}-db\"\n      description: db\n      vpc_id: ${vpc.id}\n",
     );
-    for group in ["g1", "g2", "g3"] {
-        write(
-            &format!("groups/{group}.yaml"),
-            &format!("replicas:\n  - name: a\n    cloud: aws\n    region: {REGION}\n    zones: [{REGION}a]\n"),
-        );
-    }
     let open = || {
         let mut registry = terrace::provider::Registry::new();
         registry.register(Arc::new(moto.provider()));
