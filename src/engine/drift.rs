@@ -4,8 +4,9 @@
 
 use super::{Selector, Terrace};
 use crate::events::{Event, EventSink};
-use crate::refresh::refresh_stack;
-use crate::state::{StackLock, StateError};
+use crate::plan::providers as plan_providers;
+use crate::refresh::{refresh_stacks, Refreshed, StackRead};
+use crate::state::{StackLock, StackState, StateError};
 use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -81,23 +82,36 @@ impl Terrace {
         lock_timeout: Duration,
         events: EventSink,
     ) -> Result<RefreshReport, Error> {
-        let mut report = RefreshReport::default();
+        let names = self.selected_names(selector, &events).await?;
+        // Every stack is locked for the whole refresh: its reads are shared with the others'.
+        let mut locks = Vec::with_capacity(names.len());
+        for name in &names {
+            locks.push(self.lock_stack(name, "refresh", lock_timeout).await?);
+        }
+        let result = self.refresh_named(&names, true, &events).await;
+        let mut released = Ok(());
+        for lock in locks {
+            released = released.and(lock.release().await);
+        }
+        let report = result?;
+        released?;
+        events.send(finished(&report)).await;
+        Ok(report)
+    }
+
+    /// The names of the selected stacks, announced by `RefreshStarted`.
+    async fn selected_names(
+        &self,
+        selector: &Selector,
+        events: &EventSink,
+    ) -> Result<Vec<String>, Error> {
         let stacks = self.stacks(selector)?;
         events
             .send(Event::RefreshStarted {
                 stacks: stacks.len(),
             })
             .await;
-        for stack in stacks {
-            let name = stack.name.clone();
-            let lock = self.lock_stack(&name, "refresh", lock_timeout).await?;
-            let result = self.refresh_one(&name, &mut report, true, &events).await;
-            let released = lock.release().await;
-            result?;
-            released?;
-        }
-        events.send(finished(&report)).await;
-        Ok(report)
+        Ok(stacks.into_iter().map(|s| s.name.clone()).collect())
     }
 
     /// Takes a stack's lock for `operation`, waiting up to `timeout` for another holder.
@@ -127,17 +141,8 @@ impl Terrace {
         selector: &Selector,
         events: EventSink,
     ) -> Result<RefreshReport, Error> {
-        let mut report = RefreshReport::default();
-        let stacks = self.stacks(selector)?;
-        events
-            .send(Event::RefreshStarted {
-                stacks: stacks.len(),
-            })
-            .await;
-        for stack in stacks {
-            self.refresh_one(&stack.name, &mut report, false, &events)
-                .await?;
-        }
+        let names = self.selected_names(selector, &events).await?;
+        let report = self.refresh_named(&names, false, &events).await?;
         events.send(finished(&report)).await;
         Ok(report)
     }
@@ -169,38 +174,93 @@ impl Terrace {
             .collect()
     }
 
-    /// Reads one stack's resources into `report`; with `record`, writes what changed.
-    async fn refresh_one(
+    /// Reads the named stacks that have state, all in one batched refresh, into a report;
+    /// with `record`, writes what changed in each.
+    async fn refresh_named(
         &self,
-        name: &str,
-        report: &mut RefreshReport,
+        names: &[String],
         record: bool,
         events: &EventSink,
-    ) -> Result<(), Error> {
-        let Some(mut state) = self.backend.load(name).await? else {
-            return Ok(());
-        };
-        report.stacks += 1;
-        report.resources += state.resources.len();
-        report
-            .outside_jurisdiction
-            .extend(self.misplaced(name, &state));
-        let registry = self.registry_for(&state.providers)?;
+    ) -> Result<RefreshReport, Error> {
+        let mut states = Vec::new();
+        for name in names {
+            if let Some(state) = self.backend.load(name).await? {
+                states.push(state);
+            }
+        }
+        let refreshed = self
+            .refresh_states(&states.iter().collect::<Vec<_>>(), events)
+            .await?;
+        let mut report = RefreshReport::default();
+        for (state, refreshed) in states.into_iter().zip(refreshed) {
+            report.stacks += 1;
+            report.resources += state.resources.len();
+            report
+                .outside_jurisdiction
+                .extend(self.misplaced(&state.stack, &state));
+            self.record_refresh(state, &refreshed, &mut report, record)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// Reads `states` from the cloud with one read per (recorded provider configuration, type,
+    /// region) across all of them ([`crate::refresh::refresh_stacks`]), each through a registry
+    /// configured as its stack's resources were recorded; a `StackRefreshed` event per stack
+    /// as soon as its reads have answered. Returns what was found, in the order of `states`.
+    pub(super) async fn refresh_states(
+        &self,
+        states: &[&StackState],
+        events: &EventSink,
+    ) -> Result<Vec<Refreshed>, Error> {
+        let registries = states
+            .iter()
+            .map(|state| {
+                plan_providers::registry_for(
+                    &self.registry,
+                    &state.providers,
+                    self.secrets.as_deref(),
+                )
+                .map_err(|e| Error::usage(format!("refreshing stack {}: {e}", state.stack)))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let reads: Vec<StackRead> = states
+            .iter()
+            .zip(&registries)
+            .map(|(state, registry)| StackRead { state, registry })
+            .collect();
         let started = std::time::Instant::now();
-        let refreshed = refresh_stack(
-            &registry,
+        refresh_stacks(
+            &reads,
             &self.limits,
             &self.workspace.name,
-            &state,
             self.secrets.as_deref(),
+            events,
+            |index, refreshed| {
+                let state = states[index];
+                Some(crate::refresh::refreshed_event(
+                    &state.stack,
+                    state,
+                    refreshed,
+                    started,
+                ))
+            },
         )
         .await
-        .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
-        events
-            .send(crate::refresh::refreshed_event(
-                name, &state, &refreshed, started,
-            ))
-            .await;
+        .map_err(|e| Error::Apply(format!("refresh: {e}")))
+    }
+
+    /// Writes into `report` what the cloud has of `state`'s resources; with `record`, saves
+    /// what changed.
+    async fn record_refresh(
+        &self,
+        mut state: StackState,
+        refreshed: &Refreshed,
+        report: &mut RefreshReport,
+        record: bool,
+    ) -> Result<(), Error> {
+        let name = state.stack.clone();
+        let name = name.as_str();
         let before = state.clone();
         for (resource, current) in state.resources.iter_mut() {
             let Some(observed) = refreshed.observations.found.get(resource) else {

@@ -12,7 +12,6 @@ use crate::events::{Event, EventSink};
 use crate::plan::blast::blast_radius;
 use crate::plan::stack::{plan_stack, planned_outputs, Observations, StackInputs};
 use crate::plan::{Action, Plan, PlanOutcome, StackPlan, Summary, PLAN_FORMAT_VERSION};
-use crate::refresh::refresh_stack;
 use crate::render::Rendered;
 use crate::spec::StackSpec;
 use crate::state::StackState;
@@ -521,52 +520,30 @@ fn adoptions(
     (copies, adopted)
 }
 
+/// Refreshes the selected stacks that have state, with one read per (recorded provider
+/// configuration, type, region) across all of them ([`crate::refresh::refresh_stacks`]); a
+/// `StackRefreshed` event per stack as soon as its reads have answered.
 async fn refresh_all(
     terrace: &Terrace,
     selected: &[&Rendered],
     states: &States,
     events: &EventSink,
 ) -> Result<HashMap<String, Observations>, Error> {
-    let parallel = terrace.workspace.settings.concurrency.stack_limit();
-    stream::iter(selected.iter().filter_map(|r| {
-        let name = r.spec.instance.name.clone();
-        states
-            .get(&name)
-            .and_then(Option::as_ref)
-            .map(|state| (name, state))
-    }))
-    .map(|(name, state)| async move {
-        // Existing resources are read where they were created (see `plan::providers`).
-        let recorded = crate::plan::providers::recorded(Some(state));
-        let registry = crate::plan::providers::registry_for(
-            &terrace.registry,
-            &recorded,
-            terrace.secrets.as_deref(),
-        )
-        .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
-        let started = std::time::Instant::now();
-        let refreshed = refresh_stack(
-            &registry,
-            &terrace.limits,
-            &terrace.workspace.name,
-            state,
-            terrace.secrets.as_deref(),
-        )
-        .await
-        .map_err(|e| Error::Apply(format!("refreshing stack {name}: {e}")))?;
-        events
-            .send(crate::refresh::refreshed_event(
-                &name, state, &refreshed, started,
-            ))
-            .await;
-        let mut observations = refreshed.observations;
-        // A resource created before an interruption counts as existing: it will be adopted.
-        observations.found.extend(refreshed.adoptable);
-        Ok::<_, Error>((name, observations))
-    })
-    .buffer_unordered(parallel)
-    .try_collect()
-    .await
+    let with_state: Vec<&StackState> = selected
+        .iter()
+        .filter_map(|r| states.get(&r.spec.instance.name).and_then(Option::as_ref))
+        .collect();
+    let refreshed = terrace.refresh_states(&with_state, events).await?;
+    Ok(with_state
+        .iter()
+        .zip(refreshed)
+        .map(|(state, refreshed)| {
+            let mut observations = refreshed.observations;
+            // A resource created before an interruption counts as existing: it will be adopted.
+            observations.found.extend(refreshed.adoptable);
+            (state.stack.clone(), observations)
+        })
+        .collect())
 }
 
 /// The stack's provider configuration, resolved against the planned upstream outputs.

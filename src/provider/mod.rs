@@ -31,6 +31,34 @@ pub struct Ownership {
     pub resource: String,
 }
 
+impl Ownership {
+    /// What a read looks for to find every resource of `workspace`, in any stack: `stack` and
+    /// `resource` empty. One refresh reads several stacks' pending creates with it and sorts
+    /// what it finds by [`Ownership::stack`].
+    pub fn workspace_wide(workspace: &str) -> Ownership {
+        Ownership {
+            workspace: workspace.to_string(),
+            stack: String::new(),
+            resource: String::new(),
+        }
+    }
+
+    /// True when `found` (the tags of a resource) answers this wanted owner: same workspace,
+    /// same stack unless `stack` is empty (any stack of the workspace), same resource unless
+    /// `resource` is empty (any resource of the stack). `same` compares one value as the cloud
+    /// stores it (a label cut to its length limit, say).
+    pub fn covers_with(&self, found: &Ownership, same: impl Fn(&str, &str) -> bool) -> bool {
+        same(&found.workspace, &self.workspace)
+            && (self.stack.is_empty() || same(&found.stack, &self.stack))
+            && (self.resource.is_empty() || same(&found.resource, &self.resource))
+    }
+
+    /// [`Ownership::covers_with`] comparing values as they are.
+    pub fn covers(&self, found: &Ownership) -> bool {
+        self.covers_with(found, |a, b| a == b)
+    }
+}
+
 /// A resource as the cloud reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Observed {
@@ -55,8 +83,10 @@ pub struct ReadRequest {
     pub region: Option<String>,
     /// Cloud ids to read.
     pub ids: Vec<String>,
-    /// Also return resources carrying these ownership tags (workspace and stack must match;
-    /// `resource` empty means any resource of the stack).
+    /// Also return resources carrying these ownership tags ([`Ownership::covers`]: the
+    /// workspace must match; `stack` empty means any stack of the workspace — the form one
+    /// refresh of several stacks sends, [`Ownership::workspace_wide`] —; `resource` empty
+    /// means any resource of the stack).
     pub owner: Option<Ownership>,
 }
 

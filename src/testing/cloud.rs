@@ -24,6 +24,10 @@ pub struct StoredResource {
     pub attributes: Properties,
     /// Who owns the resource (written as tags/labels).
     pub ownership: Ownership,
+    /// The account it lives in (the test provider's stack configuration `account`); none for
+    /// the provider's default account. A read sees the resources of its own account only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
 }
 
 impl StoredResource {
@@ -111,22 +115,26 @@ impl FakeCloud {
         Ok(all)
     }
 
-    /// A batched read: the resources of the request's type and region that it names by id
-    /// or that carry its ownership tags.
-    pub fn read(&self, request: &ReadRequest) -> Result<Vec<Observed>, ProviderError> {
+    /// A batched read in `account`: the resources of the request's type and region that it
+    /// names by id or that carry its ownership tags ([`Ownership::covers`]).
+    pub fn read(
+        &self,
+        request: &ReadRequest,
+        account: Option<&str>,
+    ) -> Result<Vec<Observed>, ProviderError> {
         let ids: std::collections::BTreeSet<&String> = request.ids.iter().collect();
         let wanted = |r: &StoredResource| {
             ids.contains(&r.id)
-                || request.owner.as_ref().is_some_and(|o| {
-                    r.ownership.workspace == o.workspace
-                        && r.ownership.stack == o.stack
-                        && (o.resource.is_empty() || r.ownership.resource == o.resource)
-                })
+                || request
+                    .owner
+                    .as_ref()
+                    .is_some_and(|o| o.covers(&r.ownership))
         };
         Ok(self
             .list()?
             .into_iter()
             .filter(|r| r.type_name == request.type_name && r.region == request.region)
+            .filter(|r| r.account.as_deref() == account)
             .filter(wanted)
             .map(StoredResource::observed)
             .collect())

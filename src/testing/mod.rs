@@ -14,13 +14,13 @@ pub use cloud::{FakeCloud, StoredResource};
 
 use crate::provider::{
     ApiClasses, CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed,
-    Provider, ProviderError, RateLimit, ReadRequest, ResourceSchema, UpdateRequest,
+    Properties, Provider, ProviderError, RateLimit, ReadRequest, ResourceSchema, UpdateRequest,
 };
 use async_trait::async_trait;
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// Knobs of the test provider.
@@ -99,33 +99,54 @@ impl TestOptions {
     }
 }
 
-/// The test provider; its type names start with `test:`.
+/// One `read` call the test provider answered: what it was asked, and in which account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadCall {
+    /// The account of the configured provider that was called (none: the default one).
+    pub account: Option<String>,
+    /// Resource type read.
+    pub type_name: String,
+    /// Region read.
+    pub region: Option<String>,
+    /// Ids asked for.
+    pub ids: Vec<String>,
+    /// Ownership looked for.
+    pub owner: Option<crate::provider::Ownership>,
+}
+
+/// The test provider; its type names start with `test:`. A stack may configure it with
+/// `providers: {test: {account: NAME}}`: resources created through that configuration live in
+/// account NAME, and its reads see that account only. Every configuration shares the cloud
+/// and the call counts.
 pub struct TestProvider {
-    cloud: FakeCloud,
+    cloud: Arc<FakeCloud>,
     options: TestOptions,
-    calls: Mutex<BTreeMap<String, usize>>,
+    account: Option<String>,
+    calls: Arc<Mutex<BTreeMap<String, usize>>>,
+    reads: Arc<Mutex<Vec<ReadCall>>>,
     /// When each id was created (for `lag_after_create`).
-    created_at: Mutex<BTreeMap<String, std::time::Instant>>,
+    created_at: Arc<Mutex<BTreeMap<String, std::time::Instant>>>,
 }
 
 impl TestProvider {
     /// A test provider with a fake cloud in memory.
     pub fn in_memory(options: TestOptions) -> TestProvider {
-        TestProvider {
-            cloud: FakeCloud::in_memory(),
-            options,
-            calls: Mutex::default(),
-            created_at: Mutex::default(),
-        }
+        TestProvider::with_cloud(FakeCloud::in_memory(), options)
     }
 
     /// A test provider whose fake cloud lives in `dir`.
     pub fn in_dir(dir: PathBuf, options: TestOptions) -> TestProvider {
+        TestProvider::with_cloud(FakeCloud::in_dir(dir), options)
+    }
+
+    fn with_cloud(cloud: FakeCloud, options: TestOptions) -> TestProvider {
         TestProvider {
-            cloud: FakeCloud::in_dir(dir),
+            cloud: Arc::new(cloud),
             options,
-            calls: Mutex::default(),
-            created_at: Mutex::default(),
+            account: None,
+            calls: Arc::default(),
+            reads: Arc::default(),
+            created_at: Arc::default(),
         }
     }
 
@@ -134,9 +155,19 @@ impl TestProvider {
         &self.cloud
     }
 
-    /// Calls made so far, by `operation:type`.
+    /// Calls made so far (through any configuration), by `operation:type`.
     pub fn calls(&self) -> BTreeMap<String, usize> {
         self.calls.lock().expect("calls lock").clone()
+    }
+
+    /// Every `read` answered so far (through any configuration), in order.
+    pub fn reads(&self) -> Vec<ReadCall> {
+        self.reads.lock().expect("reads lock").clone()
+    }
+
+    /// A resource of another account is, to this one, not there.
+    fn in_my_account(&self, resource: &StoredResource) -> bool {
+        resource.account == self.account
     }
 
     fn count(&self, operation: &str, type_name: &str) {
@@ -343,8 +374,39 @@ impl Provider for TestProvider {
         }
     }
 
+    /// `{account: NAME}`: the same cloud, seen from account NAME.
+    fn configure(&self, config: &Properties) -> Result<Arc<dyn Provider>, ProviderError> {
+        let invalid = |message: String| {
+            ProviderError::new(ErrorKind::Invalid, "InvalidConfiguration", message)
+        };
+        if let Some(key) = config.keys().find(|k| *k != "account") {
+            return Err(invalid(format!(
+                "the test provider takes `account` only (got `{key}`)"
+            )));
+        }
+        let account = config
+            .get("account")
+            .and_then(Json::as_str)
+            .ok_or_else(|| invalid("`providers.test.account` must be a string".into()))?;
+        Ok(Arc::new(TestProvider {
+            cloud: self.cloud.clone(),
+            options: self.options.clone(),
+            account: Some(account.to_string()),
+            calls: self.calls.clone(),
+            reads: self.reads.clone(),
+            created_at: self.created_at.clone(),
+        }))
+    }
+
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
         self.count("read", &request.type_name);
+        self.reads.lock().expect("reads lock").push(ReadCall {
+            account: self.account.clone(),
+            type_name: request.type_name.clone(),
+            region: request.region.clone(),
+            ids: request.ids.clone(),
+            owner: request.owner.clone(),
+        });
         self.delay().await;
         if self.options.throttle_reads {
             let wait = Duration::from_millis(10);
@@ -376,7 +438,7 @@ impl Provider for TestProvider {
         }
         Ok(self
             .cloud
-            .read(&request)?
+            .read(&request, self.account.as_deref())?
             .into_iter()
             .filter(|o| !self.lagging(&o.id))
             .collect())
@@ -412,6 +474,7 @@ impl Provider for TestProvider {
             properties: request.properties,
             attributes: computed(&request.type_name, &id),
             ownership: request.ownership,
+            account: self.account.clone(),
         };
         self.cloud.insert(&stored, Some(&request.idempotency_key))?;
         if self
@@ -433,13 +496,17 @@ impl Provider for TestProvider {
         self.delay().await;
         self.check_failure(&request.ownership.resource)?;
         self.check_references(&request.type_name, &request.new)?;
-        let mut stored = self.cloud.get(&request.id)?.ok_or_else(|| {
-            ProviderError::new(
-                ErrorKind::NotFound,
-                "NotFound",
-                format!("{} {} does not exist", request.type_name, request.id),
-            )
-        })?;
+        let mut stored = self
+            .cloud
+            .get(&request.id)?
+            .filter(|r| self.in_my_account(r))
+            .ok_or_else(|| {
+                ProviderError::new(
+                    ErrorKind::NotFound,
+                    "NotFound",
+                    format!("{} {} does not exist", request.type_name, request.id),
+                )
+            })?;
         // Like a real provider: only the fields that differ between old and new are sent.
         for (field, value) in &request.new {
             if request.old.get(field) != Some(value) {
@@ -459,6 +526,12 @@ impl Provider for TestProvider {
         self.count("delete", &request.type_name);
         self.delay().await;
         let all = self.cloud.list()?;
+        if all
+            .iter()
+            .any(|r| r.id == request.id && !self.in_my_account(r))
+        {
+            return Ok(()); // not in this account: as good as gone
+        }
         let users: Vec<&StoredResource> = all
             .iter()
             .filter(|r| {

@@ -164,7 +164,7 @@ impl Provider for MockProvider {
     }
 
     async fn read(&self, request: ReadRequest) -> Result<Vec<Observed>, ProviderError> {
-        self.world.cloud.read(&request)
+        self.world.cloud.read(&request, None)
     }
 
     async fn create(&self, request: CreateRequest) -> Result<Observed, ProviderError> {
@@ -182,6 +182,7 @@ impl Provider for MockProvider {
             properties: request.properties,
             attributes,
             ownership: request.ownership,
+            account: None,
         };
         self.world.cloud.insert(&stored, None)?;
         Ok(stored.observed())

@@ -62,23 +62,32 @@ pub fn tag_spec(kind: ResourceType, owner: &Ownership, user: &UserTags) -> TagSp
         .build()
 }
 
-/// EC2 filters matching an owner (`resource` empty: any resource of the stack).
+/// EC2 filters matching an owner (`stack` empty: any stack of the workspace; `resource`
+/// empty: any resource of the stack).
 pub fn ec2_filters(owner: &Ownership) -> Vec<Filter> {
-    let mut filters = vec![
-        tag_filter(WORKSPACE, &owner.workspace),
-        tag_filter(STACK, &owner.stack),
-    ];
-    if !owner.resource.is_empty() {
-        filters.push(tag_filter(RESOURCE, &owner.resource));
-    }
-    filters
+    filter_pairs(owner)
+        .into_iter()
+        .map(|(key, value)| {
+            Filter::builder()
+                .name(format!("tag:{key}"))
+                .values(value)
+                .build()
+        })
+        .collect()
 }
 
-fn tag_filter(key: &str, value: &str) -> Filter {
-    Filter::builder()
-        .name(format!("tag:{key}"))
-        .values(value)
-        .build()
+/// The (tag key, value) pairs a resource of `owner` carries, without those `owner` leaves
+/// open (an empty stack or resource): what an owner read filters on. The EC2 and Auto
+/// Scaling filters are built from these.
+pub fn filter_pairs(owner: &Ownership) -> Vec<(&'static str, &str)> {
+    [
+        (WORKSPACE, owner.workspace.as_str()),
+        (STACK, owner.stack.as_str()),
+        (RESOURCE, owner.resource.as_str()),
+    ]
+    .into_iter()
+    .filter(|(key, value)| *key == WORKSPACE || !value.is_empty())
+    .collect()
 }
 
 /// Splits EC2 tags into the ownership (when all three tags are present) and user tags.
@@ -123,13 +132,10 @@ pub fn pairs(owner: &Ownership, user: &UserTags) -> Vec<(String, String)> {
     .collect()
 }
 
-/// True when a found ownership matches a requested owner (`resource` empty: any of the stack).
+/// True when a found ownership matches a requested owner ([`Ownership::covers`]: `stack`
+/// empty, any stack of the workspace; `resource` empty, any of the stack).
 pub fn matches(found: Option<&Ownership>, wanted: &Ownership) -> bool {
-    found.is_some_and(|f| {
-        f.workspace == wanted.workspace
-            && f.stack == wanted.stack
-            && (wanted.resource.is_empty() || f.resource == wanted.resource)
-    })
+    found.is_some_and(|f| wanted.covers(f))
 }
 
 /// An AWS client token (at most 64 ASCII characters) derived from an idempotency key.
@@ -170,5 +176,30 @@ mod tests {
         let (found, tags) = split_tags(&all_tags(&owner, &user));
         assert_eq!(found, Some(owner));
         assert_eq!(tags, user);
+    }
+
+    #[test]
+    fn owner_filters_leave_an_empty_stack_or_resource_open() {
+        let names = |o: &Ownership| -> Vec<String> {
+            ec2_filters(o)
+                .iter()
+                .map(|f| format!("{}={}", f.name().unwrap(), f.values().join(",")))
+                .collect()
+        };
+        let mut owner = Ownership::workspace_wide("w");
+        assert_eq!(names(&owner), ["tag:terrace:workspace=w"]);
+        owner.stack = "s".into();
+        assert_eq!(
+            names(&owner),
+            ["tag:terrace:workspace=w", "tag:terrace:stack=s"]
+        );
+        let found = Ownership {
+            workspace: "w".into(),
+            stack: "t".into(),
+            resource: "r".into(),
+        };
+        assert!(!matches(Some(&found), &owner), "another stack");
+        assert!(matches(Some(&found), &Ownership::workspace_wide("w")));
+        assert!(!matches(Some(&found), &Ownership::workspace_wide("v")));
     }
 }

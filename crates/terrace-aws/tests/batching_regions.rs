@@ -201,3 +201,114 @@ async fn regions_are_independent() {
         .unwrap();
     assert_eq!(out.vpcs().len(), 1);
 }
+
+#[tokio::test]
+async fn a_workspace_wide_owner_read_finds_every_stacks_resources_in_one_request() {
+    let moto = Moto::start();
+    let p = moto.provider();
+    let vpc = create(
+        &p,
+        "aws:ec2:Vpc",
+        "vpc",
+        json!({"cidr_block": "10.0.0.0/16"}),
+    )
+    .await;
+    let group = |name: &str| json!({"group_name": name, "description": "d", "vpc_id": vpc.id});
+    let mut mine = Vec::new();
+    for stack in ["networks/eu/a", "networks/eu/b"] {
+        let name = stack.replace('/', "-");
+        mine.push(
+            create_in(&p, "aws:ec2:SecurityGroup", stack, "db", group(&name))
+                .await
+                .id,
+        );
+    }
+    // Another workspace's group, with the same stack and resource names.
+    let theirs = p
+        .create(CreateRequest {
+            type_name: "aws:ec2:SecurityGroup".into(),
+            region: None,
+            properties: props(group("theirs")),
+            ownership: terrace::provider::Ownership {
+                workspace: "other".into(),
+                ..owner("networks/eu/a", "db")
+            },
+            idempotency_key: "other/db".into(),
+        })
+        .await
+        .unwrap();
+    let described = moto.count("DescribeSecurityGroups");
+    let request = ReadRequest {
+        type_name: "aws:ec2:SecurityGroup".into(),
+        region: None,
+        ids: vec![],
+        owner: Some(terrace::provider::Ownership::workspace_wide("ws")),
+    };
+    let found = p.read(request).await.unwrap();
+    assert_eq!(
+        moto.count("DescribeSecurityGroups") - described,
+        1,
+        "both stacks' groups in one request"
+    );
+    let mut ids: Vec<String> = found.iter().map(|o| o.id.clone()).collect();
+    ids.sort();
+    mine.sort();
+    assert_eq!(
+        ids, mine,
+        "every stack of the workspace, no other workspace"
+    );
+    assert!(!ids.contains(&theirs.id));
+    let stacks: Vec<&str> = found
+        .iter()
+        .map(|o| o.ownership.as_ref().unwrap().stack.as_str())
+        .collect();
+    assert!(stacks.contains(&"networks/eu/a") && stacks.contains(&"networks/eu/b"));
+}
+
+/// Three stacks, each with a VPC and a security group in one region and account: a plan's
+/// refresh describes the security groups once, and the VPCs once, not once per stack.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_describes_each_type_once_across_stacks() {
+    use std::sync::Arc;
+    use terrace::engine::{ApplyOptions, PlanOptions, Terrace};
+    let moto = Moto::start();
+    let dir = networks_workspace(
+        "batch",
+        &["g1", "g2", "g3"],
+        "resources:\n  vpc:\n    type: aws:ec2:Vpc\n    properties:\n      cidr_block: 10.40.0.0/16\n\
+         \x20 db:\n    type: aws:ec2:SecurityGroup\n    properties:\n      group_name: \"{{ group.name }}-db\"\n      description: db\n      vpc_id: ${vpc.id}\n",
+    );
+    let open = || {
+        let mut registry = terrace::provider::Registry::new();
+        registry.register(Arc::new(moto.provider()));
+        Terrace::open(dir.path(), registry).expect("workspace opens")
+    };
+    let terrace = open();
+    let plan = terrace.plan(&PlanOptions::default()).await.expect("plan");
+    let summary = terrace
+        .apply_with(
+            plan,
+            ApplyOptions::default(),
+            terrace::events::EventSink::none(),
+        )
+        .await
+        .unwrap();
+    assert!(summary.succeeded(), "{summary:#?}");
+    let (groups, vpcs) = (
+        moto.count("DescribeSecurityGroups"),
+        moto.count("DescribeVpcs"),
+    );
+    let plan = open().plan(&PlanOptions::default()).await.expect("plan");
+    assert!(!plan.has_changes(), "{plan:#?}");
+    assert_eq!(plan.stacks.len(), 3);
+    assert_eq!(
+        moto.count("DescribeSecurityGroups") - groups,
+        1,
+        "three stacks' security groups in one request"
+    );
+    assert_eq!(
+        moto.count("DescribeVpcs") - vpcs,
+        1,
+        "and their VPCs in one"
+    );
+}

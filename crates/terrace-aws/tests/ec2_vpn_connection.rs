@@ -264,20 +264,9 @@ async fn a_new_connection_is_pending_for_a_while_and_the_create_waits_it_out() {
 }
 
 fn workspace() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let write = |file: &str, text: &str| {
-        let path = dir.path().join(file);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    write("terrace.yaml", "name: vpn\n");
-    write(
-        "groups/eu.yaml",
-        &format!("replicas:\n  - name: a\n    cloud: aws\n    region: {REGION}\n    zones: [{REGION}a]\n"),
-    );
-    write("stacks/networks/layer.yaml", "per: replica\n");
-    write(
-        "templates/networks/network.yaml.tera",
+    support::networks_workspace(
+        "vpn",
+        &["eu"],
         "resources:
   vpc:
     type: aws:ec2:Vpc
@@ -299,8 +288,7 @@ fn workspace() -> tempfile::TempDir {
       vpn_gateway_id: ${vgw.id}
       tunnel1_inside_cidr: 169.254.21.0/30
 ",
-    );
-    dir
+    )
 }
 
 fn all_no_op(plan: &terrace::plan::Plan) -> bool {

@@ -7,7 +7,7 @@ mod support;
 
 use async_trait::async_trait;
 use std::sync::Arc;
-use support::{Moto, REGION};
+use support::Moto;
 use terrace::engine::{ApplyOptions, PlanOptions, Terrace};
 use terrace::events::{EventSink, StackStatus};
 use terrace::plan::Action;
@@ -69,24 +69,12 @@ fn workspace() -> tempfile::TempDir {
 
 /// The workspace, with `extra` resources after the VPC and its subnet.
 fn workspace_with(extra: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let write = |file: &str, text: &str| {
-        let path = dir.path().join(file);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    };
-    write("terrace.yaml", "name: adopt\n");
-    write(
-        "groups/eu.yaml",
-        &format!("replicas:\n  - name: a\n    cloud: aws\n    region: {REGION}\n    zones: [{REGION}a]\n"),
-    );
-    write("stacks/networks/layer.yaml", "per: replica\n");
-    write(
-        "templates/networks/network.yaml.tera",
+    support::networks_workspace(
+        "adopt",
+        &["eu"],
         &format!("resources:\n  vpc:\n    type: aws:ec2:Vpc\n    properties:\n      cidr_block: 10.30.0.0/16\n\
          \x20 subnet:\n    type: aws:ec2:Subnet\n    properties:\n      vpc_id: ${{vpc.id}}\n      cidr_block: 10.30.1.0/24\n{extra}"),
-    );
-    dir
+    )
 }
 
 async fn owned_vpcs(moto: &Moto) -> Vec<String> {

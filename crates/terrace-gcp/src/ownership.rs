@@ -134,12 +134,11 @@ pub fn from_description(description: &str) -> Option<Ownership> {
     })
 }
 
-/// True when `found` belongs to `wanted` (an empty `wanted.resource` matches any resource).
+/// True when `found` belongs to `wanted` ([`Ownership::covers`]: an empty `wanted.stack`
+/// matches any stack of the workspace, an empty `wanted.resource` any resource), values
+/// compared as labels (a long one is cut with a hash).
 pub fn matches(found: &Ownership, wanted: &Ownership) -> bool {
-    let same = |a: &str, b: &str| label_value(a) == label_value(b);
-    same(&found.workspace, &wanted.workspace)
-        && same(&found.stack, &wanted.stack)
-        && (wanted.resource.is_empty() || same(&found.resource, &wanted.resource))
+    wanted.covers_with(found, |a, b| label_value(a) == label_value(b))
 }
 
 /// A deterministic RFC 1035 name for a resource: `t-<slug of resource>-<hash>`, at most 63
@@ -222,6 +221,20 @@ mod tests {
         any.resource.clear();
         assert!(matches(&o, &any));
         assert!(!matches(&owner("other"), &o));
+        let mut other_stack = o.clone();
+        other_stack.stack = "elsewhere".into();
+        assert!(
+            !matches(&other_stack, &any),
+            "another stack is not this stack's"
+        );
+        assert!(
+            matches(&other_stack, &Ownership::workspace_wide(&o.workspace)),
+            "an empty stack matches any stack of the workspace"
+        );
+        assert!(!matches(
+            &other_stack,
+            &Ownership::workspace_wide("another")
+        ));
     }
 
     #[test]

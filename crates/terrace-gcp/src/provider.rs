@@ -203,19 +203,26 @@ fn filter_for(def: &KindDef, wanted: &Wanted, owner: Option<&Ownership>) -> Opti
         .map(|n| format!("(name = {})", quote(n)))
         .collect();
     if let (true, Some(owner)) = (wanted.by_owner, owner) {
-        clauses.push(format!(
-            "(labels.{} = {} AND labels.{} = {})",
-            ownership::WORKSPACE_LABEL,
-            quote(&ownership::label_value(&owner.workspace)),
-            ownership::STACK_LABEL,
-            quote(&ownership::label_value(&owner.stack)),
-        ));
+        clauses.push(owner_clause(owner));
     }
     match clauses.len() {
         0 => None,
         1 => Some(clauses.remove(0)),
         _ => Some(clauses.join(" OR ")),
     }
+}
+
+/// The label clause of an owner: its workspace, and its stack unless empty (any stack of the
+/// workspace); resources are told apart afterwards ([`ownership::matches`]).
+fn owner_clause(owner: &Ownership) -> String {
+    let label = |key: &str, value: &str| {
+        format!("labels.{key} = {}", quote(&ownership::label_value(value)))
+    };
+    let mut terms = vec![label(ownership::WORKSPACE_LABEL, &owner.workspace)];
+    if !owner.stack.is_empty() {
+        terms.push(label(ownership::STACK_LABEL, &owner.stack));
+    }
+    format!("({})", terms.join(" AND "))
 }
 
 impl Api {
@@ -858,6 +865,12 @@ mod tests {
         assert_eq!(
             f,
             "(name = \"a\") OR (name = \"b\") OR (labels.terrace-workspace = \"ws\" AND labels.terrace-stack = \"networks_seu_sa\")"
+        );
+        let any_stack = Ownership::workspace_wide("ws");
+        assert_eq!(
+            filter_for(def, &wanted, Some(&any_stack)).unwrap(),
+            "(name = \"a\") OR (name = \"b\") OR (labels.terrace-workspace = \"ws\")",
+            "a workspace-wide owner leaves the stack label open"
         );
         let firewall = by_type("gcp:compute:Firewall").unwrap();
         assert_eq!(filter_for(firewall, &wanted, Some(&owner())), None);

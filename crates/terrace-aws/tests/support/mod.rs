@@ -103,6 +103,27 @@ impl Moto {
     }
 }
 
+/// A workspace named `name` of one layer, `networks` (a stack per replica, from `template`),
+/// and one group per name in `groups`, each of one replica `a` in [`REGION`].
+pub fn networks_workspace(name: &str, groups: &[&str], template: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |file: &str, text: &str| {
+        let path = dir.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("terrace.yaml", &format!("name: {name}\n"));
+    for group in groups {
+        write(
+            &format!("groups/{group}.yaml"),
+            &format!("replicas:\n  - name: a\n    cloud: aws\n    region: {REGION}\n    zones: [{REGION}a]\n"),
+        );
+    }
+    write("stacks/networks/layer.yaml", "per: replica\n");
+    write("templates/networks/network.yaml.tera", template);
+    dir
+}
+
 pub fn owner(stack: &str, resource: &str) -> Ownership {
     Ownership {
         workspace: "ws".into(),

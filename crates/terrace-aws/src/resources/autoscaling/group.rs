@@ -158,14 +158,7 @@ fn observe(group: &AutoScalingGroup) -> Observed {
 }
 
 fn owner_filters(owner: &Ownership) -> Vec<Filter> {
-    let mut pairs = vec![
-        (ownership::WORKSPACE, owner.workspace.as_str()),
-        (ownership::STACK, owner.stack.as_str()),
-    ];
-    if !owner.resource.is_empty() {
-        pairs.push((ownership::RESOURCE, owner.resource.as_str()));
-    }
-    pairs
+    ownership::filter_pairs(owner)
         .into_iter()
         .map(|(k, v)| Filter::builder().name(format!("tag:{k}")).values(v).build())
         .collect()

@@ -1,14 +1,20 @@
-//! Refresh: batched reads of a stack's resources — one provider call per type × region (the
-//! provider pages), never one per resource. Resources with a pending create are also looked up
-//! by their ownership tags, so that one created before a crash is adopted, not duplicated.
+//! Refresh: what the cloud has of the stacks' resources. One refresh reads each (provider
+//! configuration, type, region) once across all the stacks it covers — the provider pages —,
+//! never once per stack or per resource ([`batch`]). Resources with a pending create are also
+//! looked up by their ownership tags, so that one created before a crash is adopted, not
+//! duplicated.
+
+mod batch;
+
+pub use batch::{refresh_stacks, StackRead};
 
 use crate::plan::stack::Observations;
 use crate::provider::limits::Limits;
-use crate::provider::{Observed, Ownership, ProviderError, ReadRequest, Registry};
-use crate::state::{OperationKind, StackState};
-use std::collections::{BTreeMap, HashMap};
+use crate::provider::{Observed, ProviderError, Registry};
+use crate::state::StackState;
+use std::collections::HashMap;
 
-/// What a refresh found.
+/// What a refresh found for one stack.
 #[derive(Debug, Default)]
 pub struct Refreshed {
     /// What the cloud has, by resource name.
@@ -17,29 +23,40 @@ pub struct Refreshed {
     pub adoptable: HashMap<String, Observed>,
 }
 
-/// A failed read, naming the type and region.
+/// A failed read, naming the type and region, and the stacks whose refresh it fails.
 #[derive(Debug, thiserror::Error)]
-#[error("reading {type_name} in {region}: {source}")]
+#[error("reading {type_name} in {region} (for {}): {source}", show_stacks(.stacks))]
 pub struct RefreshError {
     /// Resource type, e.g. `aws:ec2:Vpc`.
     pub type_name: String,
     /// Region read (`global` for none).
     pub region: String,
+    /// The stacks that read shared, sorted.
+    pub stacks: Vec<String>,
     /// The underlying error.
     #[source]
     pub source: ProviderError,
 }
 
-#[derive(Default)]
-struct Batch {
-    ids: Vec<String>,
-    by_owner: bool,
+/// `stack a`, `stacks a, b, c`, `stacks a, b, c, d, e and 7 more`.
+fn show_stacks(stacks: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let mut text = match stacks.len() {
+        1 => format!("stack {}", stacks[0]),
+        _ => format!("stacks {}", stacks[..stacks.len().min(SHOWN)].join(", ")),
+    };
+    if stacks.len() > SHOWN {
+        text.push_str(&format!(" and {} more", stacks.len() - SHOWN));
+    }
+    text
 }
 
-/// Reads every resource of `state` (and every pending create) from the cloud. With the
-/// workspace's secrets, what the cloud says is scrubbed: a value that is or contains a secret
-/// (of the configuration or of the state) comes back sealed, so that it never reaches a plan,
-/// the state or an event in clear.
+/// Reads every resource of one stack's `state` (and every pending create) from the cloud:
+/// [`refresh_stacks`] for a single stack, whose `registry` is configured with the provider
+/// configuration the stack's resources were recorded with. With the workspace's secrets,
+/// what the cloud says is scrubbed: a value that is or contains a secret (of the configuration
+/// or of the state) comes back sealed, so that it never reaches a plan, the state or an event
+/// in clear.
 pub async fn refresh_stack(
     registry: &Registry,
     limits: &Limits,
@@ -47,120 +64,17 @@ pub async fn refresh_stack(
     state: &StackState,
     secrets: Option<&crate::secrets::Secrets>,
 ) -> Result<Refreshed, RefreshError> {
-    if let Some(secrets) = secrets {
-        for resource in state.resources.values() {
-            secrets.learn(&serde_json::Value::Object(resource.inputs.clone()));
-            secrets.learn(&serde_json::Value::Object(resource.attributes.clone()));
-        }
-    }
-    let mut batches: BTreeMap<(String, Option<String>), Batch> = BTreeMap::new();
-    for resource in state.resources.values() {
-        let key = (resource.type_name.clone(), resource.region.clone());
-        batches
-            .entry(key)
-            .or_default()
-            .ids
-            .push(resource.id.clone());
-    }
-    for pending in state
-        .pending
-        .iter()
-        .filter(|p| p.kind == OperationKind::Create)
-    {
-        batches
-            .entry((pending.type_name.clone(), pending.region.clone()))
-            .or_default()
-            .by_owner = true;
-    }
-    let owner = Ownership {
-        workspace: workspace.to_string(),
-        stack: state.stack.clone(),
-        resource: String::new(),
-    };
-    let reads = batches.into_iter().map(|((type_name, region), batch)| {
-        let owner = batch.by_owner.then(|| owner.clone());
-        read_batch(
-            registry, limits, type_name, region, batch.ids, owner, secrets,
-        )
-    });
-    let mut refreshed = Refreshed {
-        observations: Observations {
-            refreshed: true,
-            ..Default::default()
-        },
-        ..Default::default()
-    };
-    let by_id: HashMap<&str, &str> = state
-        .resources
-        .iter()
-        .map(|(name, r)| (r.id.as_str(), name.as_str()))
-        .collect();
-    for result in futures::future::join_all(reads).await {
-        for observed in result? {
-            if let Some(name) = by_id.get(observed.id.as_str()) {
-                refreshed
-                    .observations
-                    .found
-                    .insert(name.to_string(), observed);
-            } else if let Some(owner) = &observed.ownership {
-                let pending = state
-                    .pending
-                    .iter()
-                    .any(|p| p.resource == owner.resource && p.kind == OperationKind::Create);
-                if pending
-                    && owner.stack == state.stack
-                    && !state.resources.contains_key(&owner.resource)
-                {
-                    refreshed.adoptable.insert(owner.resource.clone(), observed);
-                }
-            }
-        }
-    }
-    Ok(refreshed)
-}
-
-async fn read_batch(
-    registry: &Registry,
-    limits: &Limits,
-    type_name: String,
-    region: Option<String>,
-    ids: Vec<String>,
-    owner: Option<Ownership>,
-    secrets: Option<&crate::secrets::Secrets>,
-) -> Result<Vec<Observed>, RefreshError> {
-    let fail = |source: ProviderError| RefreshError {
-        type_name: type_name.clone(),
-        region: region.clone().unwrap_or_else(|| "global".into()),
-        source,
-    };
-    let provider = registry.provider_for_type(&type_name).ok_or_else(|| {
-        fail(ProviderError::new(
-            crate::provider::ErrorKind::Invalid,
-            "NoProvider",
-            "no provider for this type",
-        ))
-    })?;
-    let class = registry
-        .schema(&type_name)
-        .map(|s| s.api.read.clone())
-        .unwrap_or_default();
-    let _permit = limits
-        .acquire(provider.name(), region.as_deref(), &class)
-        .await;
-    let request = ReadRequest {
-        type_name: type_name.clone(),
-        region: region.clone(),
-        ids,
-        owner,
-    };
-    let schema = registry.schema(&type_name);
-    Ok(provider
-        .read(request)
-        .await
-        .map_err(fail)?
-        .into_iter()
-        .map(|o| crate::secrets::scrub_observed(secrets, schema.map(|s| &**s), o))
-        .collect())
+    let stacks = [StackRead { state, registry }];
+    let mut refreshed = refresh_stacks(
+        &stacks,
+        limits,
+        workspace,
+        secrets,
+        &crate::events::EventSink::none(),
+        |_, _| None,
+    )
+    .await?;
+    Ok(refreshed.pop().unwrap_or_default())
 }
 
 /// The state of a resource found by its ownership tags after an interrupted create. Its
@@ -246,6 +160,37 @@ mod tests {
 
     fn map(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
         v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn a_failed_read_names_its_type_region_and_stacks() {
+        let error = |stacks: &[&str]| {
+            RefreshError {
+                type_name: "aws:ec2:SecurityGroup".into(),
+                region: "eu-west-1".into(),
+                stacks: stacks.iter().map(|s| s.to_string()).collect(),
+                source: ProviderError::new(
+                    crate::provider::ErrorKind::Denied,
+                    "UnauthorizedOperation",
+                    "no",
+                ),
+            }
+            .to_string()
+        };
+        assert!(
+            error(&["networks/eu/a"]).starts_with(
+                "reading aws:ec2:SecurityGroup in eu-west-1 (for stack networks/eu/a): "
+            ),
+            "{}",
+            error(&["networks/eu/a"])
+        );
+        let many: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        assert!(
+            error(&many).contains("(for stacks s0, s1, s2, s3, s4 and 3 more)"),
+            "{}",
+            error(&many)
+        );
     }
 
     #[test]
