@@ -965,3 +965,28 @@ async fn events_are_bounded_a_slow_reader_gets_them_all_and_an_unread_stream_nev
         .unwrap();
     assert!(summary.succeeded());
 }
+
+/// A plan that policy refuses comes back whole from `plan_outcome`, with its refusals, so that
+/// it can be shown; `plan` turns the same outcome into `Error::Refused`.
+#[tokio::test]
+async fn a_refused_plan_is_returned_with_its_refusals() {
+    let dir = workspace("basic");
+    edit(
+        dir.path(),
+        "terrace.yaml",
+        "config:",
+        "budgets:\n  max_stacks: 2\nconfig:",
+    );
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    let terrace = engine.open();
+    let outcome = terrace.plan_outcome(&PlanOptions::default()).await.unwrap();
+    assert_eq!(outcome.plan.summary.create, 9);
+    assert_eq!(
+        outcome.refusals,
+        vec!["the plan changes 6 stack(s); the budget allows 2 (budgets.max_stacks in terrace.yaml); if this is intended, raise it for this run with --max-stacks 6".to_string()]
+    );
+    let Err(Error::Refused { reasons }) = terrace.plan(&PlanOptions::default()).await else {
+        panic!("plan refuses");
+    };
+    assert_eq!(reasons, outcome.refusals);
+}

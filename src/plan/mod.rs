@@ -13,6 +13,8 @@ pub mod ops;
 pub mod order;
 pub mod providers;
 pub mod stack;
+#[cfg(test)]
+mod stack_tests;
 
 use crate::config::StackInstance;
 use crate::spec::StackSpec;

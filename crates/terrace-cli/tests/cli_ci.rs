@@ -168,6 +168,10 @@ fn the_plan_summary_is_markdown_stable_between_runs_and_masks_secrets() {
     assert!(text.starts_with("earlier step\n## Terrace plan"), "{text}");
     assert!(text.contains("**The plan was refused**"), "{text}");
     assert!(
+        text.contains("| `networks/eu/a` |"),
+        "what it would do: {text}"
+    );
+    assert!(
         text.contains("| refused | the plan changes 6 stack(s); the budget allows 2"),
         "{text}"
     );

@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::{edit, stderr, terrace, workspace, write};
+use support::{edit, stderr, stdout, terrace, workspace, write};
 
 /// Runs `terrace plan` and checks the exit code, that every expected piece is in the message,
 /// and that nothing was written to the workspace.
@@ -390,6 +390,12 @@ fn a_policy_refusal_exits_3_and_writes_nothing() {
     let output = terrace(dir.path(), &["plan"]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
     assert!(stderr(&output).contains("the plan changes 6 stack(s); the budget allows 2"));
+    // The refused plan is still shown: what it would do, then (on stderr) why it may not.
+    assert!(
+        stdout(&output).contains("Plan: 9 to create, 0 to update, 0 to replace, 0 to delete"),
+        "{}",
+        stdout(&output)
+    );
     let raised = terrace(dir.path(), &["plan", "--max-stacks", "6"]);
     assert_eq!(raised.status.code(), Some(0), "{}", stderr(&raised));
     assert!(!dir.path().join(".terrace/state").exists());

@@ -352,9 +352,18 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             let names = selected_names(&terrace, &args.flags.select).await?;
             preflight(&terrace, &names, Action::Plan).await?;
             let options = plan_options(&args.flags, args.destroy);
-            let planned = terrace.plan(&options).await;
-            write_summary(cli, &terrace, args, &options, &planned).await?;
-            let plan = planned?;
+            let outcome = terrace.plan_outcome(&options).await?;
+            write_summary(cli, &terrace, args, &options, &outcome).await?;
+            if !outcome.refusals.is_empty() {
+                // A refused plan is still shown: what it would do, then why it may not.
+                if !cli.json {
+                    out!("{}", render::plan(&outcome.plan, styles));
+                }
+                return Err(Error::Refused {
+                    reasons: outcome.refusals,
+                });
+            }
+            let plan = outcome.plan;
             let out = args.out.as_ref().map(|p| cli.dir.join(p));
             if let Some(out) = &out {
                 save_plan(out, &plan)?;
@@ -486,28 +495,17 @@ async fn write_summary(
     terrace: &Terrace,
     args: &args::PlanArgs,
     options: &PlanOptions,
-    planned: &Result<Plan, Error>,
+    outcome: &terrace::plan::PlanOutcome,
 ) -> Result<(), Error> {
-    let (plan, refusals) = match planned {
-        Ok(plan) => (Some(plan), &[][..]),
-        Err(Error::Refused { reasons }) => (None, &reasons[..]),
-        Err(_) => return Ok(()),
-    };
-    let groups: std::collections::BTreeSet<String> = match plan {
-        Some(plan) => plan.stacks.iter().map(|s| s.stack.group.clone()).collect(),
-        None => terrace
-            .select(&options.selector)
-            .await?
-            .into_iter()
-            .map(|s| s.group)
-            .collect(),
-    };
+    let plan = &outcome.plan;
+    let groups: std::collections::BTreeSet<String> =
+        plan.stacks.iter().map(|s| s.stack.group.clone()).collect();
     let workspace = terrace.workspace();
     let verdicts = summary::Verdicts::of(
         workspace,
         groups.into_iter(),
         &options.raise_budgets,
-        refusals,
+        &outcome.refusals,
     );
     summary::write(
         cli,

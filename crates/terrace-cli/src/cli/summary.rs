@@ -69,7 +69,7 @@ pub fn write(
     cli: &Cli,
     explicit: Option<&Path>,
     workspace: &str,
-    plan: Option<&Plan>,
+    plan: &Plan,
     verdicts: &Verdicts,
 ) -> Result<(), Error> {
     let Some((path, append)) = target(cli, explicit) else {
@@ -94,14 +94,17 @@ pub fn write(
 }
 
 /// The Markdown summary.
-pub fn markdown(workspace: &str, plan: Option<&Plan>, verdicts: &Verdicts) -> String {
+pub fn markdown(workspace: &str, plan: &Plan, verdicts: &Verdicts) -> String {
     let mut out = format!("## Terrace plan: `{workspace}`\n\n");
-    match plan {
-        Some(plan) => out.push_str(&changes(plan)),
-        None => out.push_str("**The plan was refused**; nothing can be applied.\n\n"),
+    let refused = !verdicts.refusals.is_empty();
+    if refused {
+        out.push_str(
+            "**The plan was refused**; nothing can be applied. What it would have done:\n\n",
+        );
     }
-    out.push_str(&checks(plan, verdicts));
-    if let Some(plan) = plan.filter(|p| p.has_changes()) {
+    out.push_str(&changes(plan));
+    out.push_str(&checks((!refused).then_some(plan), verdicts));
+    if plan.has_changes() {
         let text = render::plan(plan, &Styles::new(false));
         out.push_str(&format!(
             "<details><summary>Full plan</summary>\n\n```\n{}```\n\n</details>\n",
