@@ -1,18 +1,15 @@
-//! Helpers shared by the integration tests: fixture workspaces (see `fixtures.rs`) and the
-//! engine on the in-process test provider.
+//! Helpers shared by the integration tests: fixture workspaces (`terrace-test-support`) and
+//! the engine on the in-process test provider.
 #![allow(dead_code)]
 
-#[path = "fixtures.rs"]
-mod fixtures;
-
-#[allow(unused_imports)] // not every test binary uses every helper
-pub use fixtures::{edit, workspace, write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use terrace::engine::{ApplyOptions, PlanOptions, Terrace};
 use terrace::events::EventSink;
 use terrace::provider::Registry;
 use terrace::testing::{TestOptions, TestProvider};
+#[allow(unused_imports)] // not every test binary uses every helper
+pub use terrace_test_support::fixtures::{edit, workspace, write};
 
 /// The engine with a test provider (in memory).
 pub struct Engine {

@@ -9,8 +9,7 @@
 
 mod support;
 
-#[path = "../../../tests/support/moto.rs"]
-mod moto;
+use terrace_test_support::moto;
 
 use moto::Moto;
 use serde_json::{json, Value as Json};

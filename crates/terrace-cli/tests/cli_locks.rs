@@ -6,8 +6,7 @@
 
 mod support;
 
-#[path = "../../../tests/support/moto.rs"]
-mod moto;
+use terrace_test_support::moto;
 
 use moto::Moto;
 use std::path::Path;

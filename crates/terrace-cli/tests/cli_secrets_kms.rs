@@ -4,8 +4,7 @@
 //! nothing printed or written outside the test provider's cloud holds it. Needs moto from the
 //! project venv (`scripts/ensure-venv.sh`).
 
-#[path = "../../../tests/support/moto.rs"]
-mod moto;
+use terrace_test_support::moto;
 mod support;
 
 use moto::Moto;

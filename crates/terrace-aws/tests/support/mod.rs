@@ -4,8 +4,7 @@
 //! HTTP requests and inspect what was sent.
 #![allow(dead_code)]
 
-#[path = "../../../../tests/support/moto.rs"]
-mod moto;
+use terrace_test_support::moto;
 
 use base64::Engine as _;
 use serde_json::{json, Value as Json};

@@ -2,14 +2,14 @@
 //! `terrace` binary run against them with the test provider.
 #![allow(dead_code)]
 
-#[path = "../../../../tests/support/fixtures.rs"]
-mod fixtures;
 pub mod sandbox;
 
-#[allow(unused_imports)] // not every test binary uses every helper
-pub use fixtures::{edit, line_and_column, place, reference_workspace, workspace, write};
 use std::path::Path;
 use std::process::{Command, Output};
+#[allow(unused_imports)] // not every test binary uses every helper
+pub use terrace_test_support::fixtures::{
+    edit, line_and_column, place, reference_workspace, workspace, write,
+};
 
 /// The `terrace` binary in `dir` with the test provider enabled, ready to run.
 pub fn command(dir: &Path, args: &[&str]) -> Command {

@@ -2,8 +2,7 @@
 //! and DynamoDB clients for checks that bypass the backend, and state fixtures.
 #![allow(dead_code)]
 
-#[path = "../../../../tests/support/moto.rs"]
-pub mod moto;
+pub use terrace_test_support::moto;
 
 use chrono::Utc;
 pub use moto::{credentials, Moto};

@@ -47,7 +47,6 @@ pub fn edit(dir: &Path, file: &str, from: &str, to: &str) {
     std::fs::write(path, text.replace(from, to)).unwrap();
 }
 
-#[allow(dead_code)] // not every test suite uses it
 /// Where `text` is in a workspace file, as diagnostics print it: `FILE:LINE:COLUMN` (1-based)
 /// of the one occurrence of `text`. Tests on files that change (the reference workspace) find
 /// the line they expect here, after their edit, instead of writing it down.
@@ -56,7 +55,6 @@ pub fn place(dir: &Path, file: &str, text: &str) -> String {
     format!("{file}:{line}:{column}")
 }
 
-#[allow(dead_code)] // not every test suite uses it
 /// The line and column (1-based; the column in characters) of `target` inside the one
 /// occurrence of `context` in a workspace file; panics unless `context` occurs exactly once
 /// and contains `target`.
@@ -78,7 +76,6 @@ pub fn line_and_column(dir: &Path, file: &str, context: &str, target: &str) -> (
     (line, before[line_start..].chars().count() + 1)
 }
 
-#[allow(dead_code)] // not every test suite uses it
 /// A copy of the repository's reference workspace (terrace.yaml, stacks/, templates/,
 /// policies/, workspace-tests/ and the group files in examples/) in a fresh temporary
 /// directory.
