@@ -14,7 +14,7 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 bash scripts/ensure-venv.sh
 echo "== building terrace"
-cargo build --quiet -p terrace-cli
+cargo build --quiet -p terrace-cli --features sandbox
 terrace="${CARGO_TARGET_DIR:-$root/target}/debug/terrace"
 
 # The replica mesh's VPN keys are secrets, so the workspace needs a secrets key

@@ -32,16 +32,22 @@ fi
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets --features terrace-cli/sandbox -- -D warnings
+echo "== the shipped CLI (no sandbox feature) builds and links no emulator"
+cargo clippy -p terrace-cli -- -D warnings
+if cargo tree -p terrace-cli -e normal --prefix none | grep -qE '^(gce-emulator|aws-sandbox) '; then
+  echo "the CLI without --features sandbox links an emulator" >&2
+  exit 1
+fi
 echo "== terrace test (the reference workspace's own tests, offline)"
 # A failure here fails the suite at the end; the other tests still run.
 reference=0
-cargo run --quiet -p terrace-cli --bin terrace -- -C "$root" test --no-color || reference=$?
+cargo run --quiet -p terrace-cli --features sandbox --bin terrace -- -C "$root" test --no-color || reference=$?
 echo "== tests"
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  cargo nextest run --workspace --features terrace-cli/sandbox --no-fail-fast
 else
-  cargo test --workspace --no-fail-fast
+  cargo test --workspace --features terrace-cli/sandbox --no-fail-fast
 fi
 echo "== doc tests"
 cargo test --workspace --doc

@@ -7,8 +7,12 @@
 //! default, or `fast`) decides how strict both are. `stop` ends only the processes the record
 //! names.
 
-use super::output::outln;
+#[cfg_attr(feature = "sandbox", path = "serve.rs")]
+#[cfg_attr(not(feature = "sandbox"), path = "not_built.rs")]
+mod serve;
+
 use serde::{Deserialize, Serialize};
+pub use serve::{serve_aws, serve_gce};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -138,6 +142,7 @@ pub fn apply_environment(root: &Path) {
 
 /// The `.venv` holding moto and Compute's discovery document: `$TERRACE_VENV`, the
 /// workspace's, or the Terrace checkout's.
+#[cfg(feature = "sandbox")]
 fn find_venv(root: &Path) -> Result<PathBuf, Error> {
     find_moto(root).map(|moto| {
         moto.parent()
@@ -210,7 +215,7 @@ fn wait_listening(url: &str, log: &Path, what: &str) -> Result<(), Error> {
 
 /// Starts the sandbox with a profile (`cloud` or `fast`), or reports the one already running.
 pub fn start(root: &Path, profile: &str, seed: Option<u64>) -> Result<Sandbox, Error> {
-    aws_sandbox::Profile::parse(profile).map_err(Error::usage)?;
+    serve::check_profile(profile)?;
     if let Some(sandbox) = running(root) {
         if sandbox.profile != profile {
             return Err(Error::usage(format!(
@@ -378,65 +383,4 @@ pub fn env_lines(sandbox: &Sandbox) -> String {
         .into_iter()
         .map(|(k, v)| format!("export {k}={v}\n"))
         .collect()
-}
-
-/// Runs the AWS behaviour layer in front of moto in this process until terminated.
-pub async fn serve_aws(
-    listen: &str,
-    upstream: &str,
-    profile: &str,
-    seed: u64,
-) -> Result<(), Error> {
-    let address = listen
-        .parse()
-        .map_err(|e| Error::usage(format!("--listen {listen}: {e}")))?;
-    let profile = aws_sandbox::Profile::parse(profile).map_err(Error::usage)?;
-    let behaviour = aws_sandbox::Behaviour::of(profile, seed);
-    let layer = aws_sandbox::start(address, upstream, behaviour, true)
-        .await
-        .map_err(|e| Error::usage(format!("AWS behaviour layer: {e}")))?;
-    outln!("listening on {}", layer.endpoint());
-    wait_for_termination().await
-}
-
-/// Returns on SIGTERM or Ctrl-C.
-async fn wait_for_termination() -> Result<(), Error> {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(|e| Error::usage(e.to_string()))?;
-    tokio::select! {
-        _ = terminate.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    Ok(())
-}
-
-/// Runs the Compute Engine emulator in this process until terminated. The `cloud` profile
-/// checks request bodies against Compute's discovery document (shipped in the `.venv`).
-pub async fn serve_gce(
-    root: &Path,
-    listen: &str,
-    state_file: Option<PathBuf>,
-    profile: &str,
-    seed: u64,
-) -> Result<(), Error> {
-    let address = listen
-        .parse()
-        .map_err(|e| Error::usage(format!("--listen {listen}: {e}")))?;
-    let profile: gce_emulator::Profile = profile.parse().map_err(Error::usage)?;
-    let mut config = gce_emulator::Config::for_profile(profile, Some(seed));
-    config.state_file = state_file;
-    if profile == gce_emulator::Profile::Cloud {
-        let venv = find_venv(root)?;
-        config.discovery_doc =
-            Some(gce_emulator::schema::Discovery::locate_in_venv(&venv).map_err(Error::usage)?);
-    }
-    let server = gce_emulator::start(address, config)
-        .await
-        .map_err(|e| Error::usage(format!("GCE emulator: {e}")))?;
-    outln!("listening on {}", server.base_url());
-    wait_for_termination().await?;
-    server
-        .shutdown()
-        .await
-        .map_err(|e| Error::usage(e.to_string()))
 }
