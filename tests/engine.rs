@@ -990,3 +990,137 @@ async fn a_refused_plan_is_returned_with_its_refusals() {
     };
     assert_eq!(reasons, outcome.refusals);
 }
+
+/// A state backend whose journal refuses the `done` entry of one resource (a full disk, a
+/// revoked bucket grant), otherwise in memory.
+struct RefusesDoneOf {
+    inner: terrace::state::memory::MemoryBackend,
+    resource: &'static str,
+}
+
+#[async_trait::async_trait]
+impl terrace::state::Backend for RefusesDoneOf {
+    async fn load(
+        &self,
+        stack: &str,
+    ) -> Result<Option<terrace::state::StackState>, terrace::state::StateError> {
+        self.inner.load(stack).await
+    }
+    async fn append(
+        &self,
+        stack: &str,
+        base: u64,
+        entry: &terrace::state::JournalEntry,
+    ) -> Result<(), terrace::state::StateError> {
+        if let terrace::state::JournalEntry::Done { resource, .. } = entry {
+            if resource == self.resource {
+                return Err(terrace::state::StateError::Io {
+                    path: "journal".into(),
+                    source: std::io::Error::other("no space left on device"),
+                });
+            }
+        }
+        self.inner.append(stack, base, entry).await
+    }
+    async fn save(
+        &self,
+        state: &terrace::state::StackState,
+        expected: Option<u64>,
+    ) -> Result<(), terrace::state::StateError> {
+        self.inner.save(state, expected).await
+    }
+    async fn lock(
+        &self,
+        stack: &str,
+        info: &terrace::state::LockInfo,
+    ) -> Result<(), terrace::state::StateError> {
+        self.inner.lock(stack, info).await
+    }
+    async fn unlock(&self, stack: &str, id: &str) -> Result<(), terrace::state::StateError> {
+        self.inner.unlock(stack, id).await
+    }
+    async fn force_unlock(
+        &self,
+        stack: &str,
+    ) -> Result<Option<terrace::state::LockInfo>, terrace::state::StateError> {
+        self.inner.force_unlock(stack).await
+    }
+    async fn lock_info(
+        &self,
+        stack: &str,
+    ) -> Result<Option<terrace::state::LockInfo>, terrace::state::StateError> {
+        self.inner.lock_info(stack).await
+    }
+    async fn list(&self) -> Result<Vec<String>, terrace::state::StateError> {
+        self.inner.list().await
+    }
+    async fn history(&self, stack: &str) -> Result<Vec<u64>, terrace::state::StateError> {
+        self.inner.history(stack).await
+    }
+}
+
+/// Step errors are typed: when an operation's result cannot be recorded in state, nothing new
+/// starts in that stack (a cloud change state cannot record would be lost); a cloud refusal
+/// (the failure test above) leaves independent work running.
+#[tokio::test]
+async fn once_state_cannot_be_recorded_nothing_new_starts_in_that_stack() {
+    let dir = workspace("basic");
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    let mut terrace = engine.open();
+    terrace.set_backend(std::sync::Arc::new(RefusesDoneOf {
+        inner: terrace::state::memory::MemoryBackend::new(),
+        resource: "subnet-eu-1a",
+    }));
+    let plan = terrace.plan(&PlanOptions::default()).await.unwrap();
+    let options = terrace::engine::ApplyOptions {
+        resources_in_parallel: 1,
+        ..Default::default()
+    };
+    let summary = terrace
+        .apply_with(plan, options, terrace::events::EventSink::none())
+        .await
+        .unwrap();
+    let stack = summary
+        .stacks
+        .iter()
+        .find(|s| s.stack == "networks/eu/a")
+        .unwrap();
+    let by_name: std::collections::BTreeMap<String, (ResourceStatus, String)> = stack
+        .resources
+        .iter()
+        .map(|r| {
+            (
+                r.resource.clone(),
+                (r.status, r.error.clone().unwrap_or_default()),
+            )
+        })
+        .collect();
+    assert_eq!(by_name["vpc"].0, ResourceStatus::Done);
+    assert_eq!(by_name["subnet-eu-1a"].0, ResourceStatus::Failed);
+    assert!(
+        by_name["subnet-eu-1a"].1.contains("no space left"),
+        "{by_name:?}"
+    );
+    assert_eq!(
+        by_name["subnet-eu-1b"].0,
+        ResourceStatus::Skipped,
+        "{by_name:?}"
+    );
+    assert!(
+        by_name["subnet-eu-1b"]
+            .1
+            .contains("state could not be recorded"),
+        "{by_name:?}"
+    );
+    let subnets_of_a = engine
+        .provider
+        .cloud()
+        .list()
+        .unwrap()
+        .iter()
+        .filter(|r| r.type_name == "test:Subnet" && r.ownership.stack == "networks/eu/a")
+        .count();
+    assert_eq!(subnets_of_a, 1, "the second subnet was not created");
+    // The other stacks were not concerned.
+    assert_eq!(status(&summary, "networks/eu/b"), StackStatus::Succeeded);
+}

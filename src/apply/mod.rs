@@ -11,6 +11,7 @@ mod operation;
 pub mod retry;
 mod run;
 mod schedule;
+pub mod step;
 
 use crate::events::{Event, EventSink, ResourceStatus, StackStatus};
 use crate::plan::{Action, Plan};

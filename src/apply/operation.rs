@@ -26,8 +26,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// An operation's result: the cloud id, or why it failed, for a person.
-pub(super) type OpResult = Result<String, String>;
+use super::step::StepError;
+pub(super) use super::step::StepResult as OpResult;
 
 /// Attempts of an update or delete whose outcome was unknown (both are safe to repeat).
 const REPEAT_ATTEMPTS: u32 = 3;
@@ -67,7 +67,7 @@ impl StackRun {
         .await;
         let (id, error) = match &result {
             Ok(id) => (Some(id.clone()), None),
-            Err(e) => (None, Some(e.clone())),
+            Err(e) => (None, Some(e.to_string())),
         };
         self.events
             .send(Event::ResourceFinished {
@@ -93,7 +93,7 @@ impl StackRun {
     }
 
     /// The resource's properties with every reference resolved; all must be known now.
-    fn resolve_properties(&self, resource: &str) -> Result<Properties, String> {
+    fn resolve_properties(&self, resource: &str) -> Result<Properties, StepError> {
         let spec = &self.approved().desired.resources[resource];
         let state = self.state.lock().expect("state lock");
         let resolver = Resolver {
@@ -104,16 +104,16 @@ impl StackRun {
             secrets: self.secrets(),
         };
         let is_layer = |name: &str| self.plan.layers.iter().any(|l| l == name);
-        let resolved =
-            refs::resolve_map(&spec.properties, &resolver, &is_layer).map_err(|e| e.to_string())?;
+        let resolved = refs::resolve_map(&spec.properties, &resolver, &is_layer)
+            .map_err(|e| StepError::Unresolved(e.to_string()))?;
         let resolved = crate::plan::compare::normalized(&self.registry, &spec.type_name, resolved);
         resolved
             .into_iter()
             .map(|(k, v)| match v.to_known_json() {
                 Ok(json) => Ok((k, json)),
-                Err(origin) => Err(format!(
+                Err(origin) => Err(StepError::Unresolved(format!(
                     "property `{k}` is still unknown at apply time (waits for {origin})"
-                )),
+                ))),
             })
             .collect()
     }
@@ -171,12 +171,12 @@ impl StackRun {
     }
 
     /// Journals an operation as pending, before its first cloud call.
-    async fn begin(&self, pending: &PendingOperation) -> Result<(), String> {
+    async fn begin(&self, pending: &PendingOperation) -> Result<(), StepError> {
         self.journal(JournalEntry::Begin {
             operation: pending.clone(),
         })
         .await
-        .map_err(|e| e.to_string())
+        .map_err(StepError::state)
     }
 
     /// Settles a pending operation as done, with the resource's new state (none: deleted).
@@ -191,7 +191,7 @@ impl StackRun {
             resource: pending.resource.clone(),
             state: state.map(Box::new),
         };
-        self.journal(entry).await.map_err(|e| e.to_string())?;
+        self.journal(entry).await.map_err(StepError::state)?;
         Ok(id)
     }
 
@@ -206,15 +206,19 @@ impl StackRun {
             resource: pending.resource.clone(),
             error: self.redact(err.to_string()),
         };
-        self.journal(entry).await.map_err(|e| e.to_string())?;
-        Err(message)
+        self.journal(entry).await.map_err(StepError::state)?;
+        Err(StepError::Cloud {
+            kind: err.kind,
+            code: err.code.clone(),
+            message,
+        })
     }
 
-    fn provider_of(&self, type_name: &str) -> Result<(Arc<dyn Provider>, String), String> {
+    fn provider_of(&self, type_name: &str) -> Result<(Arc<dyn Provider>, String), StepError> {
         let registry = &self.registry;
         let provider = registry
             .provider_for_type(type_name)
-            .ok_or_else(|| format!("no provider for type `{type_name}`"))?;
+            .ok_or_else(|| StepError::NoProvider(type_name.to_string()))?;
         let class = registry
             .schema(type_name)
             .map(|s| s.api.mutate.clone())
@@ -229,7 +233,7 @@ impl StackRun {
         pending: &PendingOperation,
         names: &Json,
         mut call: F,
-    ) -> Result<Result<T, ProviderError>, String>
+    ) -> Result<Result<T, ProviderError>, StepError>
     where
         F: FnMut(Arc<dyn Provider>) -> Fut,
         Fut: Future<Output = Result<T, ProviderError>>,
@@ -317,10 +321,10 @@ impl StackRun {
                 ),
                 Ok(None) => return self.fail(&pending, &err).await,
                 Err(lookup) => {
-                    return Err(self.redact(format!(
+                    return Err(StepError::Unsettled(self.redact(format!(
                         "create of `{}` has an unknown outcome ({err}) and looking it up by its ownership tags failed ({lookup}); the next apply will look for it again",
                         op.resource
-                    )))
+                    ))))
                 }
             }
         }
@@ -347,7 +351,7 @@ impl StackRun {
         };
         let (provider, _) = self
             .provider_of(&pending.type_name)
-            .map_err(|m| ProviderError::new(ErrorKind::Invalid, "NoProvider", m))?;
+            .map_err(|m| ProviderError::new(ErrorKind::Invalid, "NoProvider", m.to_string()))?;
         let class = self
             .context
             .registry
@@ -446,7 +450,7 @@ impl StackRun {
     }
 
     /// Moves the old half of a create-before-destroy replace aside, under a name of its own.
-    async fn depose(&self, resource: &str, deposed: &str) -> Result<(), String> {
+    async fn depose(&self, resource: &str, deposed: &str) -> Result<(), StepError> {
         let old = self
             .state
             .lock()
@@ -460,7 +464,7 @@ impl StackRun {
             resource: deposed.to_string(),
             state: Some(Box::new(old)),
         };
-        self.journal(entry).await.map_err(|e| e.to_string())
+        self.journal(entry).await.map_err(StepError::state)
     }
 
     pub(super) async fn update(&self, op: &Op) -> OpResult {
@@ -471,7 +475,8 @@ impl StackRun {
             .resources
             .get(&op.resource)
             .cloned();
-        let existing = existing.ok_or_else(|| format!("`{}` is not in state", op.resource))?;
+        let existing = existing
+            .ok_or_else(|| StepError::State(format!("`{}` is not in state", op.resource)))?;
         // What the cloud has now (the refreshed view over the last applied inputs): every field
         // where it differs from the desired value is sent.
         let base = self

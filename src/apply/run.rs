@@ -492,9 +492,9 @@ impl StackRun {
         &self,
         resource: &str,
         properties: &Properties,
-    ) -> Result<Properties, String> {
+    ) -> Result<Properties, super::step::StepError> {
         crate::secrets::open_properties(self.secrets(), resource, properties)
-            .map_err(|e| e.to_string())
+            .map_err(|e| super::step::StepError::Secret(e.to_string()))
     }
 
     /// What a provider answered for a resource of `type_name`, with anything that echoes a
@@ -736,12 +736,19 @@ impl StackRun {
         let mut outcomes: Vec<Option<ResourceOutcome>> = vec![None; op_list.len()];
         let limit = self.context.options.resources_in_parallel.max(1);
         let mut running = JoinSet::new();
+        // Once an operation cannot be recorded in state, nothing new starts in this stack: a
+        // cloud change that state cannot record would be lost.
+        let mut halted: Option<String> = None;
         loop {
             while running.len() < limit {
                 let Some(i) = ready.pop_front() else { break };
-                if self.context.options.interrupt.is_triggered() {
-                    self.skip(i, &op_list, super::INTERRUPTED.to_string(), &mut outcomes)
-                        .await;
+                let stop = if self.context.options.interrupt.is_triggered() {
+                    Some(super::INTERRUPTED.to_string())
+                } else {
+                    halted.clone()
+                };
+                if let Some(reason) = stop {
+                    self.skip(i, &op_list, reason, &mut outcomes).await;
                     self.skip_dependents(i, &op_list, &next, &mut outcomes)
                         .await;
                     continue;
@@ -755,10 +762,8 @@ impl StackRun {
                     let result = match caught {
                         Ok(result) => result,
                         Err(panic) => {
-                            let error = format!(
-                                "the operation panicked (a bug, please report it): {}",
-                                panic_message(panic.as_ref())
-                            );
+                            let error =
+                                super::step::StepError::Panicked(panic_message(panic.as_ref()));
                             run.events
                                 .send(Event::ResourceFinished {
                                     stack: run.name().to_string(),
@@ -766,7 +771,7 @@ impl StackRun {
                                     action: op.action,
                                     status: ResourceStatus::Failed,
                                     id: None,
-                                    error: Some(error.clone()),
+                                    error: Some(error.to_string()),
                                     elapsed_ms: 0,
                                 })
                                 .await;
@@ -792,7 +797,13 @@ impl StackRun {
                     }
                 }
                 Err(error) => {
-                    outcomes[i] = Some(outcome(op, ResourceStatus::Failed, None, Some(error)));
+                    if let super::step::StepError::State(why) = &error {
+                        halted = Some(format!(
+                            "not started: state could not be recorded ({why}); fix the state backend and apply again"
+                        ));
+                    }
+                    let error = Some(error.to_string());
+                    outcomes[i] = Some(outcome(op, ResourceStatus::Failed, None, error));
                     self.skip_dependents(i, &op_list, &next, &mut outcomes)
                         .await;
                 }
