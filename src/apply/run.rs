@@ -2,8 +2,10 @@
 //! re-plan and approval check, the operations, the outputs, the snapshot, unlock.
 
 use super::retry::CreatedIds;
+use super::step::StepError;
 use super::{approval, ApplyContext, FreshOutputs, ResourceOutcome, StackOutcome};
 use crate::events::{Event, EventSink, ResourceStatus, StackStatus};
+use crate::graph::walk::Walk;
 use crate::plan::ops::{self, Op};
 use crate::plan::stack::{plan_stack, Observations, Resolver, StackInputs};
 use crate::plan::{Plan, StackPlan};
@@ -13,7 +15,7 @@ use crate::state::{JournalEntry, OperationKind, StackLock, StackState, StateErro
 use crate::value::{refs, Value, ValueMap};
 use futures::FutureExt;
 use serde_json::Value as Json;
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use tokio::task::JoinSet;
 
@@ -726,13 +728,7 @@ impl StackRun {
                 error: Some("the operations of this stack cannot be ordered (cycle)".into()),
             }];
         }
-        let next = ops::successors(op_list.len(), &edges);
-        let mut waiting_on = vec![0usize; op_list.len()];
-        for &(_, b) in &edges {
-            waiting_on[b] += 1;
-        }
-        let mut ready: VecDeque<usize> =
-            (0..op_list.len()).filter(|&i| waiting_on[i] == 0).collect();
+        let mut walk = Walk::new(op_list.len(), &edges);
         let mut outcomes: Vec<Option<ResourceOutcome>> = vec![None; op_list.len()];
         let limit = self.context.options.resources_in_parallel.max(1);
         let mut running = JoinSet::new();
@@ -741,7 +737,7 @@ impl StackRun {
         let mut halted: Option<String> = None;
         loop {
             while running.len() < limit {
-                let Some(i) = ready.pop_front() else { break };
+                let Some(i) = walk.pop_ready() else { break };
                 let stop = if self.context.options.interrupt.is_triggered() {
                     Some(super::INTERRUPTED.to_string())
                 } else {
@@ -749,37 +745,11 @@ impl StackRun {
                 };
                 if let Some(reason) = stop {
                     self.skip(i, &op_list, reason, &mut outcomes).await;
-                    self.skip_dependents(i, &op_list, &next, &mut outcomes)
+                    self.skip_dependents(i, &op_list, &mut walk, &mut outcomes)
                         .await;
                     continue;
                 }
-                let (run, op) = (self.clone(), op_list[i].clone());
-                running.spawn(async move {
-                    // A panic (in a provider, say) fails this operation, not the run.
-                    let caught = std::panic::AssertUnwindSafe(run.run_op(&op))
-                        .catch_unwind()
-                        .await;
-                    let result = match caught {
-                        Ok(result) => result,
-                        Err(panic) => {
-                            let error =
-                                super::step::StepError::Panicked(panic_message(panic.as_ref()));
-                            run.events
-                                .send(Event::ResourceFinished {
-                                    stack: run.name().to_string(),
-                                    resource: op.resource.clone(),
-                                    action: op.action,
-                                    status: ResourceStatus::Failed,
-                                    id: None,
-                                    error: Some(error.to_string()),
-                                    elapsed_ms: 0,
-                                })
-                                .await;
-                            Err(error)
-                        }
-                    };
-                    (i, result)
-                });
+                running.spawn(self.clone().run_caught(i, op_list[i].clone()));
             }
             let Some(joined) = running.join_next().await else {
                 break;
@@ -789,22 +759,17 @@ impl StackRun {
             match result {
                 Ok(id) => {
                     outcomes[i] = Some(outcome(op, ResourceStatus::Done, Some(id), None));
-                    for &n in &next[i] {
-                        waiting_on[n] -= 1;
-                        if waiting_on[n] == 0 && outcomes[n].is_none() {
-                            ready.push_back(n);
-                        }
-                    }
+                    walk.succeeded(i);
                 }
                 Err(error) => {
-                    if let super::step::StepError::State(why) = &error {
+                    if let StepError::State(why) = &error {
                         halted = Some(format!(
                             "not started: state could not be recorded ({why}); fix the state backend and apply again"
                         ));
                     }
                     let error = Some(error.to_string());
                     outcomes[i] = Some(outcome(op, ResourceStatus::Failed, None, error));
-                    self.skip_dependents(i, &op_list, &next, &mut outcomes)
+                    self.skip_dependents(i, &op_list, &mut walk, &mut outcomes)
                         .await;
                 }
             }
@@ -812,11 +777,39 @@ impl StackRun {
         outcomes.into_iter().flatten().collect()
     }
 
+    /// Runs one operation; a panic (in a provider, say) fails this operation, not the run.
+    async fn run_caught(self: Arc<Self>, i: usize, op: Op) -> (usize, Result<String, StepError>) {
+        let caught = std::panic::AssertUnwindSafe(self.run_op(&op))
+            .catch_unwind()
+            .await;
+        let result = match caught {
+            Ok(result) => result,
+            Err(panic) => {
+                let error = StepError::Panicked(panic_message(panic.as_ref()));
+                self.events
+                    .send(Event::ResourceFinished {
+                        stack: self.name().to_string(),
+                        resource: op.resource.clone(),
+                        action: op.action,
+                        status: ResourceStatus::Failed,
+                        id: None,
+                        error: Some(error.to_string()),
+                        elapsed_ms: 0,
+                    })
+                    .await;
+                Err(error)
+            }
+        };
+        (i, result)
+    }
+
+    /// Skips everything after `failed` (directly or not) that has not run, with `failed`'s
+    /// reason when it was skipped itself, else naming it.
     async fn skip_dependents(
         &self,
         failed: usize,
         op_list: &[Op],
-        next: &[Vec<usize>],
+        walk: &mut Walk,
         outcomes: &mut [Option<ResourceOutcome>],
     ) {
         let reason = match &outcomes[failed] {
@@ -826,13 +819,10 @@ impl StackRun {
                 op_list[failed].resource
             ),
         };
-        let mut todo: Vec<usize> = next[failed].clone();
-        while let Some(i) = todo.pop() {
-            if outcomes[i].is_some() {
-                continue;
+        for (i, _) in walk.failed(failed) {
+            if outcomes[i].is_none() {
+                self.skip(i, op_list, reason.clone(), outcomes).await;
             }
-            self.skip(i, op_list, reason.clone(), outcomes).await;
-            todo.extend(next[i].iter().copied());
         }
     }
 

@@ -7,10 +7,11 @@
 
 use super::{run, ApplyContext, FreshOutputs, StackOutcome, INTERRUPTED};
 use crate::events::{Event, EventSink, StackStatus};
+use crate::graph::walk::Walk;
 use crate::plan::Plan;
 use crate::rollout::RolloutPlan;
 use futures::FutureExt;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use tokio::task::JoinSet;
@@ -51,7 +52,10 @@ pub(super) struct Scheduler {
     fresh: FreshOutputs,
     created: Arc<super::retry::CreatedIds>,
     outcomes: Vec<Option<StackOutcome>>,
-    waiting: Vec<usize>,
+    /// The stacks in dependency order: ready once every stack they come after succeeded.
+    walk: Walk,
+    /// Ready stacks waiting for their wave or a free slot, oldest first.
+    candidates: VecDeque<usize>,
     index: HashMap<String, usize>,
     /// Stack index → (rollout, wave).
     wave_of: HashMap<usize, (usize, usize)>,
@@ -84,12 +88,24 @@ impl Scheduler {
             }
         }
         let below = below(&plan, &index);
+        let edges: Vec<(usize, usize)> = plan
+            .stacks
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| {
+                s.after
+                    .iter()
+                    .filter_map(|n| index.get(n))
+                    .map(move |&b| (b, i))
+            })
+            .collect();
         Scheduler {
             below,
             cleanups: Vec::new(),
             outbox: Vec::new(),
             outcomes: vec![None; plan.stacks.len()],
-            waiting: (0..plan.stacks.len()).collect(),
+            walk: Walk::new(plan.stacks.len(), &edges),
+            candidates: VecDeque::new(),
             rollouts: plan
                 .rollouts
                 .iter()
@@ -208,54 +224,68 @@ impl Scheduler {
         }
     }
 
-    /// Starts what can start and skips what never will, until nothing changes.
+    /// Starts what can start and skips what never will, until nothing changes. At the stack
+    /// cap, the ready stacks left wait in order for the next free slot.
     fn start_ready(&mut self) {
         self.start_cleanups();
         let limit = self.context.options.stacks_in_parallel.max(1);
-        let mut progress = true;
-        while progress {
-            progress = false;
-            for index in std::mem::take(&mut self.waiting) {
+        loop {
+            while let Some(index) = self.walk.pop_ready() {
+                self.candidates.push_back(index);
+            }
+            let mut progress = false;
+            let mut waiting = VecDeque::new();
+            while let Some(index) = self.candidates.pop_front() {
+                let interrupted = self.context.options.interrupt.is_triggered();
+                if self.stacks_running >= limit && !interrupted {
+                    waiting.push_back(index);
+                    waiting.extend(self.candidates.drain(..));
+                    break;
+                }
                 match self.readiness(index) {
                     Readiness::Skip(message) => {
                         self.skip(index, message);
+                        self.skip_after(index);
                         progress = true;
                     }
-                    Readiness::Ready if self.stacks_running < limit => {
+                    Readiness::Ready => {
                         self.start(index);
                         progress = true;
                     }
-                    _ => self.waiting.push(index),
+                    Readiness::Wait => waiting.push_back(index),
                 }
+            }
+            self.candidates = waiting;
+            if !progress {
+                break;
             }
         }
     }
 
+    /// A stack whose predecessors all succeeded: may it start now (its wave is open)?
     fn readiness(&mut self, index: usize) -> Readiness {
         if self.context.options.interrupt.is_triggered() {
             return Readiness::Skip(INTERRUPTED.to_string());
         }
-        let stack = &self.plan.stacks[index];
-        let before: Vec<(&String, Option<Option<StackStatus>>)> = stack
-            .after
-            .iter()
-            .map(|name| (name, self.status(name)))
-            .collect();
-        if let Some((name, _)) = before
-            .iter()
-            .find(|(_, s)| matches!(s, Some(Some(st)) if *st != StackStatus::Succeeded))
-        {
-            return Readiness::Skip(format!("skipped: stack {name} did not succeed"));
-        }
-        if !before
-            .iter()
-            .all(|(_, s)| matches!(s, Some(Some(StackStatus::Succeeded)) | None))
-        {
-            return Readiness::Wait;
-        }
         match self.wave_of.get(&index).copied() {
             None => Readiness::Ready,
             Some((r, w)) => self.wave_readiness(r, w),
+        }
+    }
+
+    /// Skips every stack after `index` (directly or not): it did not succeed.
+    fn skip_after(&mut self, index: usize) {
+        let interrupted = self.context.options.interrupt.is_triggered();
+        for (stack, via) in self.walk.failed(index) {
+            let message = if interrupted {
+                INTERRUPTED.to_string()
+            } else {
+                format!(
+                    "skipped: stack {} did not succeed",
+                    self.plan.stacks[via].stack.name
+                )
+            };
+            self.skip(stack, message);
         }
     }
 
@@ -316,6 +346,11 @@ impl Scheduler {
         }
         let failed = outcome.status != StackStatus::Succeeded;
         self.outcomes[index] = Some(outcome);
+        if failed {
+            self.skip_after(index);
+        } else {
+            self.walk.succeeded(index);
+        }
         let Some((r, w)) = self.wave_of.get(&index).copied() else {
             return;
         };

@@ -4,6 +4,7 @@
 //! names every node on it.
 
 pub mod export;
+pub mod walk;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;

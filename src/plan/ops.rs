@@ -220,7 +220,7 @@ pub fn without(
     (kept, edges)
 }
 
-/// Successors of every op, for skipping dependents of a failure.
+/// Successors of every op (the ops that wait on it).
 pub fn successors(n: usize, edges: &[(usize, usize)]) -> Vec<Vec<usize>> {
     let mut next = vec![Vec::new(); n];
     for &(a, b) in edges {
