@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 pub mod access;
+pub mod address;
 pub mod apply;
 pub mod config;
 pub mod diagnostics;

@@ -1124,3 +1124,22 @@ async fn once_state_cannot_be_recorded_nothing_new_starts_in_that_stack() {
     // The other stacks were not concerned.
     assert_eq!(status(&summary, "networks/eu/b"), StackStatus::Succeeded);
 }
+
+/// State records the stack instance it belongs to, so that a stack removed from the
+/// configuration is still known by its layer, group, replica, cloud and region.
+#[tokio::test]
+async fn state_records_its_stack_instance() {
+    let dir = workspace("basic");
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    assert!(engine.apply().await.succeeded());
+    let state = engine.open().state("replicas/eu/b").await.unwrap().unwrap();
+    let instance = state.instance.expect("recorded by the apply");
+    assert_eq!(instance.name, "replicas/eu/b");
+    assert_eq!(
+        (instance.layer.as_str(), instance.group.as_str()),
+        ("replicas", "eu")
+    );
+    assert_eq!(instance.replica.as_deref(), Some("b"));
+    assert_eq!(instance.cloud.as_deref(), Some("test"));
+    assert_eq!(instance.region.as_deref(), Some("eu-2"));
+}

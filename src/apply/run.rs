@@ -860,6 +860,7 @@ impl StackRun {
         let mut state = self.state.lock().expect("state lock").clone();
         state.serial += 1;
         state.updated_at = Some(chrono::Utc::now());
+        state.instance = Some(self.approved().stack.clone());
         self.context
             .backend
             .save(&state, state.snapshot_serial)
@@ -882,6 +883,7 @@ impl StackRun {
         if changed {
             state.serial += 1;
             state.updated_at = Some(chrono::Utc::now());
+            state.instance = Some(self.approved().stack.clone());
             self.context
                 .backend
                 .save(&state, state.snapshot_serial)

@@ -23,7 +23,7 @@ pub(super) async fn removed_stacks(
     let mut removed = Vec::new();
     for name in terrace.backend.list().await? {
         // A group whose file has errors is not removed: its stacks are only not known now.
-        let group = name.split('/').nth(1).unwrap_or_default();
+        let group = crate::address::StackName::parse(&name).group;
         if terrace.rendered(&name).is_some() || terrace.workspace.broken.contains_key(group) {
             continue;
         }
@@ -90,10 +90,13 @@ pub(super) async fn retire(backend: &Arc<dyn Backend>, removed: &[String], summa
 
 /// What the name (`layer/group[/replica]`) and the resources tell of a removed stack.
 fn instance_of(name: &str, state: &StackState) -> StackInstance {
-    let mut parts = name.splitn(3, '/');
-    let layer = parts.next().unwrap_or_default().to_string();
-    let group = parts.next().unwrap_or_default().to_string();
-    let replica = parts.next().map(str::to_string);
+    if let Some(recorded) = state.instance.as_ref().filter(|i| i.name == name) {
+        return recorded.clone();
+    }
+    let parts = crate::address::StackName::parse(name);
+    let layer = parts.layer.to_string();
+    let group = parts.group.to_string();
+    let replica = parts.replica.map(str::to_string);
     let one = |values: BTreeSet<String>| {
         let mut values = values.into_iter();
         match (values.next(), values.next()) {

@@ -110,13 +110,14 @@ impl Selector {
             .chain(
                 self.targets
                     .iter()
-                    .filter_map(|t| t.split_once(':').map(|(s, _)| s)),
+                    .filter_map(|t| crate::address::ResourceAddress::split(t).map(|(s, _)| s)),
             )
             .collect();
         stacks.is_empty()
-            || stacks
-                .iter()
-                .any(|s| s.split('/').nth(1).is_none_or(|g| matches(g, group)))
+            || stacks.iter().any(|s| {
+                let name = crate::address::StackName::parse(s);
+                name.group.is_empty() || matches(name.group, group)
+            })
     }
 
     /// The selector as command-line flags, for messages.
@@ -220,14 +221,11 @@ pub fn matches(pattern: &str, name: &str) -> bool {
 
 /// `STACK:RESOURCE` split in two.
 fn split_address<'a>(flag: &str, address: &'a str) -> Result<(&'a str, &'a str), Error> {
-    address
-        .split_once(':')
-        .filter(|(s, r)| !s.is_empty() && !r.is_empty())
-        .ok_or_else(|| {
-            Error::usage(format!(
-                "{flag} {address}: expected STACK:RESOURCE, e.g. networks/eu/aws-eu-west-1:vpc"
-            ))
-        })
+    crate::address::ResourceAddress::split(address).ok_or_else(|| {
+        Error::usage(format!(
+            "{flag} {address}: expected STACK:RESOURCE, e.g. networks/eu/aws-eu-west-1:vpc"
+        ))
+    })
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ impl Terrace {
         self.check_broken(selector)?;
         let mut states = BTreeMap::new();
         for address in selector.targets.iter().chain(allow_destroy) {
-            let Some((stack, _)) = address.split_once(':') else {
+            let Some((stack, _)) = crate::address::ResourceAddress::split(address) else {
                 continue;
             };
             if self.rendered(stack).is_some() && !states.contains_key(stack) {

@@ -9,9 +9,7 @@ use crate::plan::{Action, ResourceChange};
 use crate::state::StackState;
 use std::collections::HashMap;
 
-/// The suffix under which the old half of a create-before-destroy replace is kept in state
-/// until it is deleted, so that a crash in between never loses track of it.
-pub const DEPOSED_SUFFIX: &str = "#deposed";
+use crate::address::StateKey;
 
 /// A cloud operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,14 +42,7 @@ pub struct Op {
 /// uses: `name#deposed`, else `name#deposed-2`, ... (an earlier run may have left one whose
 /// delete failed; it must stay tracked).
 pub fn deposed_key(name: &str, state: &StackState) -> String {
-    let first = format!("{name}{DEPOSED_SUFFIX}");
-    if !state.resources.contains_key(&first) {
-        return first;
-    }
-    (2..)
-        .map(|n| format!("{first}-{n}"))
-        .find(|key| !state.resources.contains_key(key))
-        .expect("an unused key exists")
+    StateKey::free_deposed(name, |key| state.resources.contains_key(key)).to_string()
 }
 
 /// Operations in a valid execution order, and edges `(before, after)` between them.
@@ -122,12 +113,10 @@ pub fn build(changes: &[ResourceChange], state: &StackState) -> (Vec<Op>, Vec<(u
         // run counts as `dep` too.) The new copy of a replaced dependent never uses the old
         // `dep`, so its create is not ordered against that delete.
         let deletes_of_deps = delete_op.iter().filter(|(key, _)| {
-            resource.dependencies.iter().any(|dep| {
-                **key == dep.as_str()
-                    || key
-                        .strip_prefix(dep.as_str())
-                        .is_some_and(|rest| rest.starts_with(DEPOSED_SUFFIX))
-            })
+            resource
+                .dependencies
+                .iter()
+                .any(|dep| StateKey::resource_of(key) == dep.as_str())
         });
         for (_, &delete_dep) in deletes_of_deps {
             if let Some(&delete_mine) = delete_op.get(name.as_str()) {
@@ -137,7 +126,7 @@ pub fn build(changes: &[ResourceChange], state: &StackState) -> (Vec<Op>, Vec<(u
             // create: the planner makes such a `dep` create-before-destroy, or replaces the
             // dependent too (see `plan::order`).
             let deleted_first = ops[delete_dep].action == Action::Replace
-                && !ops[delete_dep].state_key.contains(DEPOSED_SUFFIX);
+                && !StateKey::parse(&ops[delete_dep].state_key).is_deposed();
             if let (Some(&update_mine), false) = (update_op.get(name.as_str()), deleted_first) {
                 edges.push((update_mine, delete_dep));
             }

@@ -490,11 +490,10 @@ fn merge(
             place(source, &[yaml::Seg::Key("moved"), yaml::Seg::Index(index)])
                 .with_context(context.clone()),
         );
-        let from = match moved.from.rsplit_once(':') {
-            Some((stack_name, resource)) => crate::state::moves::ResourceAddress {
-                stack: stack_name.to_string(),
-                resource: resource.to_string(),
-            },
+        let from = match crate::address::ResourceAddress::split(&moved.from) {
+            Some((stack_name, resource)) => {
+                crate::address::ResourceAddress::new(stack_name, resource)
+            }
             None => crate::state::moves::ResourceAddress {
                 stack: stack.name.clone(),
                 resource: moved.from,

@@ -28,6 +28,11 @@ pub struct StackState {
     pub version: u32,
     /// Stack name.
     pub stack: String,
+    /// The stack instance the state belongs to (layer, group, replica, cloud, region), as
+    /// the last apply that wrote it saw it: what a stack removed from the configuration is
+    /// known by. `None` in states written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance: Option<crate::config::StackInstance>,
     /// Identifies this stack's history; a state from another lineage is never overwritten.
     pub lineage: String,
     /// Increases with every saved snapshot.
@@ -174,6 +179,7 @@ impl StackState {
         StackState {
             version: STATE_VERSION,
             stack: stack.to_string(),
+            instance: None,
             lineage: uuid::Uuid::new_v4().to_string(),
             serial: 0,
             resources: BTreeMap::new(),

@@ -12,41 +12,10 @@
 use super::backend::{Backend, StateError};
 use super::lock::StackLock;
 use super::StackState;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// A resource of a stack: `stack:resource`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct ResourceAddress {
-    /// Stack name.
-    pub stack: String,
-    /// Resource name within the stack.
-    pub resource: String,
-}
-
-impl ResourceAddress {
-    /// Parses `stack:resource` (the resource is after the last `:`).
-    pub fn parse(text: &str) -> Result<ResourceAddress, String> {
-        match text.rsplit_once(':') {
-            Some((stack, resource)) if !stack.is_empty() && !resource.is_empty() => {
-                Ok(ResourceAddress {
-                    stack: stack.to_string(),
-                    resource: resource.to_string(),
-                })
-            }
-            _ => Err(format!(
-                "`{text}` is not a resource address: write STACK:RESOURCE, e.g. networks/eu/aws-eu-west-1:vpc"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for ResourceAddress {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}", self.stack, self.resource)
-    }
-}
+pub use crate::address::ResourceAddress;
 
 /// Why a move cannot be made.
 #[derive(Debug, thiserror::Error)]

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use support::sandbox::{Sandbox, SANDBOX_PASSPHRASE};
-use support::{reference_workspace, stderr, stdout};
+use support::{ok, reference_workspace, stderr, stdout};
 
 const GROUP: &str = "qa-7";
 const REGIONS: &[&str] = &["aws:eu-west-1", "gcp:europe-west3"];
@@ -106,17 +106,6 @@ fn run(example: &Path, sandbox_dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("the example runs")
-}
-
-fn ok(output: &Output) -> String {
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(output),
-        stderr(output)
-    );
-    stdout(output)
 }
 
 #[test]

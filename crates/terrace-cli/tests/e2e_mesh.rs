@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 use support::sandbox::{changed_actions, terrace_real as terrace, venv, Sandbox};
-use support::{reference_workspace, stderr, stdout};
+use support::{ok, reference_workspace, stderr, stdout};
 
 const WORKSPACE: &str = "reference";
 const REGIONS: &[&str] = &[
@@ -44,16 +44,6 @@ const NEW_REPLICA: &str = "  - name: aws-eu-north-1
     nodes: 1
     vars: {cidr: 10.19.0.0/16}
 ";
-
-fn ok(output: &std::process::Output) {
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(output),
-        stderr(output)
-    );
-}
 
 /// The replica networks and their routes, listed in the emulators by `support/mesh.py`.
 fn networks(sandbox: &Sandbox, regions: &[&str]) -> Vec<Value> {

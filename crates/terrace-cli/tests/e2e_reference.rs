@@ -12,7 +12,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use support::sandbox::{changed_actions, state_rows, terrace_real as terrace, Sandbox};
-use support::{reference_workspace, stderr, stdout};
+use support::{ok, reference_workspace, stderr, stdout};
 
 const WORKSPACE: &str = "reference";
 const REGIONS: &[&str] = &[
@@ -40,16 +40,6 @@ const NEW_REPLICA: &str = "  - name: aws-eu-north-1
     nodes: 1
     vars: {cidr: 10.19.0.0/16}
 ";
-
-fn ok(output: &std::process::Output) {
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(output),
-        stderr(output)
-    );
-}
 
 /// Resources owned by the workspace in the emulators, counted per stack.
 fn owned_by_stack(sandbox: &Sandbox) -> BTreeMap<String, usize> {

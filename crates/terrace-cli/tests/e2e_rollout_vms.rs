@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
 use support::sandbox::{terrace_real as terrace, Sandbox};
-use support::{reference_workspace, stderr, stdout};
+use support::{ok, reference_workspace};
 
 /// The database groups of `eu`: Auto Scaling groups and a managed instance group.
 const DATABASES: &[&str] = &[
@@ -38,16 +38,6 @@ const NEW_REPLICA: &str = "  - name: aws-eu-north-1
     nodes: 1
     vars: {cidr: 10.19.0.0/16}
 ";
-
-fn ok(output: &std::process::Output) {
-    assert_eq!(
-        output.status.code(),
-        Some(0),
-        "{}\n{}",
-        stdout(output),
-        stderr(output)
-    );
-}
 
 fn apply(dir: &Path) {
     ok(&terrace(dir, &["apply", "--group", "eu", "--yes"]));

@@ -294,11 +294,7 @@ fn resource_outcomes(
     let mut merged = std::collections::BTreeMap::new();
     for stack in &summary.stacks {
         for outcome in &stack.resources {
-            let name = outcome
-                .resource
-                .split(terrace::plan::ops::DEPOSED_SUFFIX)
-                .next()
-                .unwrap_or(&outcome.resource);
+            let name = terrace::address::StateKey::resource_of(&outcome.resource);
             let entry = merged
                 .entry((stack.stack.as_str(), name))
                 .or_insert((outcome.status, outcome.error.as_deref()));

@@ -80,3 +80,15 @@ pub fn stderr(output: &Output) -> String {
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).to_string()
 }
+
+/// Asserts that the command succeeded (showing its output when not); its standard output.
+pub fn ok(output: &Output) -> String {
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}\n{}",
+        stdout(output),
+        stderr(output)
+    );
+    stdout(output)
+}
