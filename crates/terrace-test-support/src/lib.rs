@@ -5,3 +5,4 @@
 
 pub mod fixtures;
 pub mod moto;
+pub mod ports;

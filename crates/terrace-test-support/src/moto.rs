@@ -4,7 +4,7 @@
 //! terrace-s3, the CLI — uses it through this crate.
 
 use std::ffi::OsString;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,6 +19,15 @@ pub fn venv() -> PathBuf {
             .find(|dir| dir.join("bin/moto_server").exists())
             .unwrap_or_else(|| PathBuf::from(".venv")),
     }
+}
+
+/// The same program and arguments without the port arguments of an earlier try.
+fn rebuilt(command: &Command) -> Command {
+    let mut again = Command::new(command.get_program());
+    let args: Vec<&std::ffi::OsStr> = command.get_args().collect();
+    let cut = args.iter().position(|a| *a == "-H").unwrap_or(args.len());
+    again.args(&args[..cut]);
+    again
 }
 
 /// A running moto server.
@@ -61,27 +70,39 @@ impl Moto {
             "moto is not installed at {}: run scripts/ensure-venv.sh first",
             bin.display()
         );
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let child = command
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .envs(env)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
-        let moto = Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        // A port found free can be taken by another test's server before moto binds it:
+        // then this moto exits, and another one answers. Each try waits until *this* process
+        // listens on the port, and picks another port when it has exited.
+        for _ in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let child = command
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .envs(env.iter().map(|(k, v)| (k, v)))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start moto_server");
+            let mut moto = Moto {
+                child,
+                endpoint: format!("http://127.0.0.1:{port}"),
+            };
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while Instant::now() < deadline {
+                if crate::ports::listens(moto.child.id(), port) {
+                    return moto;
+                }
+                if moto.child.try_wait().ok().flatten().is_some() {
+                    break; // the port was taken: try another
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
             assert!(Instant::now() < deadline, "moto_server did not start");
-            std::thread::sleep(Duration::from_millis(100));
+            command = rebuilt(&command);
         }
-        moto
+        panic!("moto_server could not bind a free port in five tries")
     }
 
     /// An `s3://` state backend URL on this server (bucket, prefix, extra query parameters).

@@ -197,18 +197,33 @@ fn spawn(program: &Path, args: &[String], log: &Path) -> Result<u32, Error> {
     Ok(child.id())
 }
 
-/// Waits until something accepts connections on `url` (http://127.0.0.1:PORT).
-fn wait_listening(url: &str, log: &Path, what: &str) -> Result<(), Error> {
-    let address = url.trim_start_matches("http://");
+/// Waits until the service's own process listens on its URL's port (http://127.0.0.1:PORT):
+/// a port found free can be taken by another program before the service binds it, and then
+/// the sandbox must not talk to that program.
+fn wait_listening(service: &Service, log: &Path, what: &str) -> Result<(), Error> {
+    let port: u16 = service
+        .url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_default();
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
-        if std::net::TcpStream::connect(address).is_ok() {
+        if serve::listens(service.pid, port) {
             return Ok(());
+        }
+        if !exists(service.pid) {
+            return Err(Error::usage(format!(
+                "{what} ended before listening on {} (was the port taken by another program?); see {} and run `terrace sandbox start` again",
+                service.url,
+                log.display()
+            )));
         }
         std::thread::sleep(Duration::from_millis(100));
     }
     Err(Error::usage(format!(
-        "{what} did not start listening on {url}; see {}",
+        "{what} did not start listening on {}; see {}",
+        service.url,
         log.display()
     )))
 }
@@ -299,9 +314,9 @@ pub fn start(root: &Path, profile: &str, seed: Option<u64>) -> Result<Sandbox, E
     };
     let bytes = serde_json::to_vec_pretty(&sandbox).expect("sandbox record serializes");
     terrace::state::file::write_atomic(&record_path(root), &bytes).map_err(Error::State)?;
-    let ready = wait_listening(&sandbox.gce.url, &gce_log, "the GCE emulator")
-        .and_then(|()| wait_listening(&sandbox.moto.url, &moto_log, "moto"))
-        .and_then(|()| wait_listening(&sandbox.aws.url, &aws_log, "the AWS behaviour layer"))
+    let ready = wait_listening(&sandbox.gce, &gce_log, "the GCE emulator")
+        .and_then(|()| wait_listening(&sandbox.moto, &moto_log, "moto"))
+        .and_then(|()| wait_listening(&sandbox.aws, &aws_log, "the AWS behaviour layer"))
         .and_then(|()| create_organization(&sandbox.moto.url));
     if let Err(err) = ready {
         let _ = stop(root);

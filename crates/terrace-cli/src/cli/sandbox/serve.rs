@@ -7,6 +7,26 @@ use super::find_venv;
 use std::path::{Path, PathBuf};
 use terrace::Error;
 
+/// True when process `pid` holds a socket listening on TCP `port` (`/proc/net/tcp` and the
+/// process's socket descriptors).
+pub fn listens(pid: u32, port: u16) -> bool {
+    let Ok(entries) = procfs::net::tcp() else {
+        return false;
+    };
+    let inodes: Vec<u64> = entries
+        .iter()
+        .filter(|e| e.state == procfs::net::TcpState::Listen && e.local_address.port() == port)
+        .map(|e| e.inode)
+        .collect();
+    let Ok(fds) = procfs::process::Process::new(pid as i32).and_then(|p| p.fd()) else {
+        return false;
+    };
+    !inodes.is_empty()
+        && fds.flatten().any(|fd| {
+            matches!(fd.target, procfs::process::FDTarget::Socket(inode) if inodes.contains(&inode))
+        })
+}
+
 /// Refuses an unknown profile (`cloud` or `fast`).
 pub fn check_profile(profile: &str) -> Result<(), Error> {
     aws_sandbox::Profile::parse(profile)
