@@ -22,155 +22,16 @@ pub mod stack_config;
 use async_trait::async_trait;
 use client::{Clients, Settings};
 use error::invalid;
-use resources::autoscaling::{self, group};
-use resources::ec2::{
-    self, eip, instance, internet_gateway, launch_template, nat_gateway, route, route_table,
-    security_group, subnet, vpc, vpc_peering, vpc_route, vpn, vpn_connection,
-};
-use resources::elbv2::{self, listener, load_balancer, target_group};
-use resources::organizations::{self, account, policy};
+use resources::{On, ResourceType};
 use terrace::provider::{
     CreateRequest, DeleteRequest, Observed, Provider, ProviderError, RateLimit, ReadRequest,
     ResourceSchema, UpdateRequest,
 };
 
-/// EC2 types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ec2Kind {
-    Vpc,
-    Subnet,
-    InternetGateway,
-    Eip,
-    NatGateway,
-    RouteTable,
-    Route,
-    VpcPeering,
-    VpcPeeringAccepter,
-    VpnGateway,
-    CustomerGateway,
-    VpnConnection,
-    VpcRoute,
-    SecurityGroup,
-    LaunchTemplate,
-    Instance,
-}
-
-/// ELBv2 types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ElbKind {
-    LoadBalancer,
-    TargetGroup,
-    Listener,
-}
-
-/// The resource types this provider manages, by service.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Ec2(Ec2Kind),
-    Elb(ElbKind),
-    AutoScalingGroup,
-    Account,
-    OrgPolicy,
-}
-
-impl Kind {
-    fn of(type_name: &str) -> Result<Kind, ProviderError> {
-        Ok(match type_name {
-            vpc::TYPE => Kind::Ec2(Ec2Kind::Vpc),
-            subnet::TYPE => Kind::Ec2(Ec2Kind::Subnet),
-            internet_gateway::TYPE => Kind::Ec2(Ec2Kind::InternetGateway),
-            eip::TYPE => Kind::Ec2(Ec2Kind::Eip),
-            nat_gateway::TYPE => Kind::Ec2(Ec2Kind::NatGateway),
-            route_table::TYPE => Kind::Ec2(Ec2Kind::RouteTable),
-            route::TYPE => Kind::Ec2(Ec2Kind::Route),
-            vpc_peering::TYPE => Kind::Ec2(Ec2Kind::VpcPeering),
-            vpc_peering::ACCEPTER_TYPE => Kind::Ec2(Ec2Kind::VpcPeeringAccepter),
-            vpn::GATEWAY_TYPE => Kind::Ec2(Ec2Kind::VpnGateway),
-            vpn::CUSTOMER_TYPE => Kind::Ec2(Ec2Kind::CustomerGateway),
-            vpn_connection::TYPE => Kind::Ec2(Ec2Kind::VpnConnection),
-            vpc_route::TYPE => Kind::Ec2(Ec2Kind::VpcRoute),
-            security_group::TYPE => Kind::Ec2(Ec2Kind::SecurityGroup),
-            launch_template::TYPE => Kind::Ec2(Ec2Kind::LaunchTemplate),
-            instance::TYPE => Kind::Ec2(Ec2Kind::Instance),
-            load_balancer::TYPE => Kind::Elb(ElbKind::LoadBalancer),
-            target_group::TYPE => Kind::Elb(ElbKind::TargetGroup),
-            listener::TYPE => Kind::Elb(ElbKind::Listener),
-            group::TYPE => Kind::AutoScalingGroup,
-            account::TYPE => Kind::Account,
-            policy::TYPE => Kind::OrgPolicy,
-            _ => {
-                return Err(invalid(format!(
-                    "the aws provider has no type `{type_name}`"
-                )))
-            }
-        })
-    }
-}
-
-/// Calls `$op` of the module of `$kind` with the right service context.
-macro_rules! dispatch {
-    ($self:ident, $kind:expr, $region:expr, $op:ident, $request:expr) => {{
-        let settings = &$self.clients.settings;
-        if matches!($kind, Kind::Account | Kind::OrgPolicy) {
-            let ctx = organizations::Ctx {
-                org: $self.clients.organizations(organizations::REGION).await,
-                settings,
-            };
-            return match $kind {
-                Kind::Account => account::$op(&ctx, $request).await,
-                _ => policy::$op(&ctx, $request).await,
-            };
-        }
-        let region = $self.clients.region($region).await?;
-        match $kind {
-            Kind::Ec2(k) => {
-                let ctx = ec2::Ctx {
-                    ec2: $self.clients.ec2(&region).await,
-                    settings,
-                };
-                match k {
-                    Ec2Kind::Vpc => vpc::$op(&ctx, $request).await,
-                    Ec2Kind::Subnet => subnet::$op(&ctx, $request).await,
-                    Ec2Kind::InternetGateway => internet_gateway::$op(&ctx, $request).await,
-                    Ec2Kind::Eip => eip::$op(&ctx, $request).await,
-                    Ec2Kind::NatGateway => nat_gateway::$op(&ctx, $request).await,
-                    Ec2Kind::RouteTable => route_table::$op(&ctx, $request).await,
-                    Ec2Kind::Route => route::$op(&ctx, $request).await,
-                    Ec2Kind::VpcPeering => vpc_peering::$op(&ctx, $request).await,
-                    Ec2Kind::VpcPeeringAccepter => vpc_peering::accepter::$op(&ctx, $request).await,
-                    Ec2Kind::VpnGateway => vpn::gateway::$op(&ctx, $request).await,
-                    Ec2Kind::CustomerGateway => vpn::customer::$op(&ctx, $request).await,
-                    Ec2Kind::VpnConnection => vpn_connection::$op(&ctx, $request).await,
-                    Ec2Kind::VpcRoute => vpc_route::$op(&ctx, $request).await,
-                    Ec2Kind::SecurityGroup => security_group::$op(&ctx, $request).await,
-                    Ec2Kind::LaunchTemplate => launch_template::$op(&ctx, $request).await,
-                    Ec2Kind::Instance => instance::$op(&ctx, $request).await,
-                }
-            }
-            Kind::Elb(k) => {
-                let ctx = elbv2::Ctx {
-                    elb: $self.clients.elbv2(&region).await,
-                    settings,
-                };
-                match k {
-                    ElbKind::LoadBalancer => load_balancer::$op(&ctx, $request).await,
-                    ElbKind::TargetGroup => target_group::$op(&ctx, $request).await,
-                    ElbKind::Listener => listener::$op(&ctx, $request).await,
-                }
-            }
-            Kind::AutoScalingGroup => {
-                let ctx = autoscaling::Ctx {
-                    asg: $self.clients.autoscaling(&region).await,
-                    elb: $self.clients.elbv2(&region).await,
-                    settings,
-                };
-                group::$op(&ctx, $request).await
-            }
-            Kind::Account | Kind::OrgPolicy => {
-                Err(invalid("organizations types are dispatched above"))
-            }
-        }
-    }};
+/// The type named `type_name`, or a clear error.
+fn type_of(type_name: &str) -> Result<&'static dyn ResourceType, ProviderError> {
+    resources::by_type(type_name)
+        .ok_or_else(|| invalid(format!("the aws provider has no type `{type_name}`")))
 }
 
 /// The AWS provider. Cheap to construct: configuration and clients are created on first use.
@@ -228,30 +89,7 @@ impl Provider for AwsProvider {
     }
 
     fn schemas(&self) -> Vec<ResourceSchema> {
-        vec![
-            vpc::schema(),
-            subnet::schema(),
-            internet_gateway::schema(),
-            eip::schema(),
-            nat_gateway::schema(),
-            route_table::schema(),
-            route::schema(),
-            vpc_peering::schema(),
-            vpc_peering::accepter_schema(),
-            vpn::gateway_schema(),
-            vpn::customer_schema(),
-            vpn_connection::schema(),
-            vpc_route::schema(),
-            security_group::schema(),
-            launch_template::schema(),
-            instance::schema(),
-            load_balancer::schema(),
-            target_group::schema(),
-            listener::schema(),
-            group::schema(),
-            account::schema(),
-            policy::schema(),
-        ]
+        resources::TYPES.iter().map(|t| t.schema()).collect()
     }
 
     fn rate_limits(&self) -> Vec<RateLimit> {
@@ -277,12 +115,7 @@ impl Provider for AwsProvider {
         field: &str,
         value: &serde_json::Value,
     ) -> Option<serde_json::Value> {
-        match Kind::of(type_name).ok()? {
-            Kind::Ec2(Ec2Kind::SecurityGroup) => security_group::normalize(field, value),
-            Kind::Elb(_) => elbv2::normalize(field, value),
-            Kind::AutoScalingGroup => group::normalize(field, value),
-            _ => None,
-        }
+        resources::by_type(type_name)?.normalize(field, value)
     }
 
     /// `providers.aws` of a stack: `assume_role` (see [`stack_config`]).
@@ -323,27 +156,35 @@ impl Provider for AwsProvider {
 }
 
 impl AwsProvider {
+    /// Where a request of `region` runs.
+    fn on<'a>(&'a self, region: Option<&'a str>) -> On<'a> {
+        On {
+            clients: &self.clients,
+            region,
+        }
+    }
+
     async fn read_typed(&self, request: &ReadRequest) -> Result<Vec<Observed>, ProviderError> {
-        let kind = Kind::of(&request.type_name)?;
+        let t = type_of(&request.type_name)?;
         if request.ids.is_empty() && request.owner.is_none() {
             return Ok(Vec::new());
         }
-        dispatch!(self, kind, request.region.as_deref(), read, request)
+        t.read(&self.on(request.region.as_deref()), request).await
     }
 
     async fn create_typed(&self, request: &CreateRequest) -> Result<Observed, ProviderError> {
-        let kind = Kind::of(&request.type_name)?;
-        dispatch!(self, kind, request.region.as_deref(), create, request)
+        let t = type_of(&request.type_name)?;
+        t.create(&self.on(request.region.as_deref()), request).await
     }
 
     async fn update_typed(&self, request: &UpdateRequest) -> Result<Observed, ProviderError> {
-        let kind = Kind::of(&request.type_name)?;
-        dispatch!(self, kind, request.region.as_deref(), update, request)
+        let t = type_of(&request.type_name)?;
+        t.update(&self.on(request.region.as_deref()), request).await
     }
 
     async fn delete_typed(&self, request: &DeleteRequest) -> Result<(), ProviderError> {
-        let kind = Kind::of(&request.type_name)?;
-        dispatch!(self, kind, request.region.as_deref(), delete, request)
+        let t = type_of(&request.type_name)?;
+        t.delete(&self.on(request.region.as_deref()), request).await
     }
 
     /// A refused call names the credentials it was made with (never read as "absent").

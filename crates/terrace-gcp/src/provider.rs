@@ -35,7 +35,7 @@ pub fn location_for(
     region: Option<&str>,
     props: &Properties,
 ) -> Result<Location, ProviderError> {
-    match def.scope {
+    match def.scope() {
         Scope::Global => Ok(Location::Global),
         Scope::Regional => region
             .map(|r| Location::Region(r.to_string()))
@@ -84,8 +84,8 @@ pub fn create_body(
             Json::Object(labels_with_owner(props, owner)?),
         );
     }
-    if def.kind == crate::resources::Kind::Network && !body.contains_key("autoCreateSubnetworks") {
-        body.insert("autoCreateSubnetworks".into(), json!(false));
+    if let Some(prepare) = def.prepare {
+        prepare(&mut body);
     }
     Ok(Json::Object(body))
 }
@@ -156,9 +156,9 @@ pub fn observe(def: &KindDef, item: &Json) -> Option<Observed> {
             attributes.insert(name.to_string(), value.clone());
         }
     }
-    for name in table::extra_attributes(def.kind) {
-        if let Some(value) = table::extra_attribute(def.kind, name, item) {
-            attributes.insert(name.to_string(), value);
+    for (name, pointer) in def.attributes {
+        if let Some(value) = item.pointer(pointer) {
+            attributes.insert(name.to_string(), value.clone());
         }
     }
     Some(Observed {
@@ -238,7 +238,7 @@ impl Api {
         let mut token: Option<String> = None;
         loop {
             let page = self
-                .list_page(def.kind, project, at, filter, token.as_deref())
+                .list_page(def, project, at, filter, token.as_deref())
                 .await?;
             items.extend(page.items);
             match page.next {
@@ -330,7 +330,7 @@ impl Api {
         def: &KindDef,
         region: Option<&str>,
     ) -> Result<Location, ProviderError> {
-        match (def.scope, region) {
+        match (def.scope(), region) {
             (Scope::Global, _) => Ok(Location::Global),
             (Scope::Regional, Some(r)) => Ok(Location::Region(r.into())),
             _ => Err(invalid(format!(
@@ -346,7 +346,7 @@ impl Api {
         def: &KindDef,
         region: Option<&str>,
     ) -> Result<Vec<Location>, ProviderError> {
-        match (def.scope, region) {
+        match (def.scope(), region) {
             (Scope::Global, _) => Ok(vec![Location::Global]),
             (Scope::Regional, Some(r)) => Ok(vec![Location::Region(r.into())]),
             (Scope::Zonal, Some(r)) => Ok(self
@@ -393,7 +393,7 @@ impl Api {
         let body = create_body(def, props, &name, owner)?;
         let what = format!("{} {name}", def.type_name);
         let created = self
-            .insert(def.kind, &project, &at, &body, &request_id(key, ""))
+            .insert(def, &project, &at, &body, &request_id(key, ""))
             .await;
         match created {
             Ok(_) => {
@@ -574,7 +574,7 @@ impl Api {
             });
             let result = self
                 .set_labels(
-                    def.kind,
+                    def,
                     &link.project,
                     &link.location,
                     &link.name,
@@ -593,14 +593,9 @@ impl Api {
             .await
     }
 
-    /// For a regional managed instance group: waits until its VMs are where it wants them.
-    /// Compute marks an insert or patch DONE "even if the instances in the group are still in
-    /// the process of being patched" (`regionInstanceGroupManagers.patch`, discovery
-    /// document), so the group is polled until `status.isStable` ("none of the instances … is
-    /// currently undergoing any type of change") and, when its update policy is PROACTIVE,
-    /// `status.versionTarget.isReached` ("all instances are in their target version"); an
-    /// OPPORTUNISTIC group leaves old VMs be, so only stability is waited for. Within
-    /// `operation_timeout`; other types return at once.
+    /// For a type with an `unsettled` hook (a regional managed instance group, see
+    /// [`crate::resources::hooks::unsettled`]): polls the resource until the hook finds it
+    /// settled, within `operation_timeout`; other types return at once.
     async fn until_settled(
         &self,
         def: &KindDef,
@@ -608,9 +603,9 @@ impl Api {
         at: &Location,
         name: &str,
     ) -> Result<(), ProviderError> {
-        if def.kind != crate::resources::Kind::RegionInstanceGroupManager {
+        let Some(unsettled) = def.unsettled else {
             return Ok(());
-        }
+        };
         let deadline = tokio::time::Instant::now() + self.settings.operation_timeout;
         let cap = self
             .settings
@@ -676,7 +671,7 @@ impl Api {
             }
         }
         self.patch(
-            def.kind,
+            def,
             &link.project,
             &link.location,
             &link.name,
@@ -716,7 +711,7 @@ impl Api {
         let link = Link::parse(id).ok_or_else(|| invalid(format!("{id} is not a Compute URL")))?;
         match self
             .delete(
-                def.kind,
+                def,
                 &link.project,
                 &link.location,
                 &link.name,
@@ -730,38 +725,6 @@ impl Api {
             Err(e) => Err(e.into_provider(id, &self.settings)),
         }
     }
-}
-
-/// What a managed instance group still waits for (`None`: stable, and on its target version
-/// when its update policy is PROACTIVE), in words with its `currentActions` counts.
-pub fn unsettled(group: &Json) -> Option<String> {
-    let stable = group.pointer("/status/isStable").and_then(Json::as_bool) == Some(true);
-    let proactive = group.pointer("/updatePolicy/type").and_then(Json::as_str) == Some("PROACTIVE");
-    let reached = group
-        .pointer("/status/versionTarget/isReached")
-        .and_then(Json::as_bool)
-        == Some(true);
-    if stable && (reached || !proactive) {
-        return None;
-    }
-    let actions: Vec<String> = group
-        .get("currentActions")
-        .and_then(Json::as_object)
-        .into_iter()
-        .flatten()
-        .filter(|(k, v)| *k != "none" && v.as_u64().is_some_and(|n| n > 0))
-        .map(|(k, v)| format!("{v} {k}"))
-        .collect();
-    let doing = if actions.is_empty() {
-        String::new()
-    } else {
-        format!(" ({})", actions.join(", "))
-    };
-    Some(if stable {
-        "VMs not yet on the group's template".to_string()
-    } else {
-        format!("VMs still changing{doing}")
-    })
 }
 
 /// A location as an ordered map key.
@@ -823,22 +786,6 @@ mod tests {
         assert!(create_body(def, bad.as_object().unwrap(), "i", &owner()).is_err());
         let unknown = json!({"colour": "red"});
         assert!(create_body(def, unknown.as_object().unwrap(), "i", &owner()).is_err());
-    }
-
-    #[test]
-    fn a_group_is_settled_when_stable_and_proactive_groups_when_on_target() {
-        let group = |stable: bool, reached: bool, kind: &str| {
-            json!({"status": {"isStable": stable, "versionTarget": {"isReached": reached}},
-                   "updatePolicy": {"type": kind},
-                   "currentActions": {"creating": 1, "deleting": 1, "none": 2}})
-        };
-        assert_eq!(unsettled(&group(true, true, "PROACTIVE")), None);
-        assert_eq!(unsettled(&group(true, false, "OPPORTUNISTIC")), None);
-        assert_eq!(
-            unsettled(&group(false, false, "PROACTIVE")).as_deref(),
-            Some("VMs still changing (1 creating, 1 deleting)")
-        );
-        assert!(unsettled(&group(true, false, "PROACTIVE")).is_some());
     }
 
     #[test]

@@ -1,10 +1,16 @@
-//! The resource types, table-driven: each [`KindDef`] says where a type lives (global,
-//! regional, zonal), how ownership is written (labels or description only), how it is
-//! updated in place (patch, setLabels, or not at all) and which fields it takes. Schemas,
-//! request bodies and read-back properties all come from this one table.
+//! The resource types, table-driven: each [`KindDef`] says which Compute collection holds a
+//! type (and so where it lives: global, regional, zonal), how ownership is written (labels or
+//! description only), how each field is updated in place (PATCH, setLabels, a dedicated
+//! method, or not at all: replaced), which attributes it computes, and the few hooks of types
+//! that really differ (request-body defaults, waiting for a group's VMs). Schemas, request
+//! bodies, read-back properties and the calls made all come from this one table; adding a
+//! type is one line in `api::collections` and one entry in [`table::KINDS`].
 
+pub mod hooks;
 pub mod table;
 
+use crate::api::Collection;
+use serde_json::{Map, Value as Json};
 use terrace::provider::{ApiClasses, FieldKind, FieldSchema, ResourceSchema};
 
 /// Where resources of a type live.
@@ -13,29 +19,6 @@ pub enum Scope {
     Global,
     Regional,
     Zonal,
-}
-
-/// The Compute collections this provider manages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Network,
-    Subnetwork,
-    Firewall,
-    Instance,
-    InstanceTemplate,
-    RegionInstanceGroupManager,
-    RegionAutoscaler,
-    HealthCheck,
-    RegionHealthCheck,
-    BackendService,
-    RegionBackendService,
-    ForwardingRule,
-    GlobalForwardingRule,
-    TargetTcpProxy,
-    Router,
-    VpnGateway,
-    ExternalVpnGateway,
-    VpnTunnel,
 }
 
 /// How a field behaves.
@@ -65,17 +48,31 @@ pub struct Field {
     pub cloud_defaults: bool,
 }
 
+/// Adds Compute's request-body defaults Terrace wants (before an insert).
+pub type Prepare = fn(&mut Map<String, Json>);
+
+/// What a resource still waits for after its operation is DONE (`None`: settled), from its
+/// Compute JSON; polled until settled within `operation_timeout`.
+pub type Unsettled = fn(&Json) -> Option<String>;
+
 /// One resource type.
 #[derive(Debug, Clone, Copy)]
 pub struct KindDef {
-    pub kind: Kind,
     pub type_name: &'static str,
-    pub scope: Scope,
+    /// The Compute collection and its calls (`api::collections`).
+    pub calls: &'static dyn Collection,
     /// The resource has top-level `labels`: ownership is written there too.
     pub labels: bool,
     /// PATCH must quote the current `fingerprint`.
     pub fingerprint: bool,
     pub fields: &'static [Field],
+    /// Attributes the type computes besides [`COMPUTED`]: `(name, JSON pointer into
+    /// Compute's resource)`.
+    pub attributes: &'static [(&'static str, &'static str)],
+    /// Request-body defaults of an insert.
+    pub prepare: Option<Prepare>,
+    /// Waited for after an insert or an update.
+    pub unsettled: Option<Unsettled>,
 }
 
 /// The API classes of every type, for rate limits.
@@ -86,6 +83,16 @@ pub const MUTATE_CLASS: &str = "gcp:compute:mutate";
 pub const COMPUTED: &[&str] = &["self_link", "name", "gce_id", "creation_timestamp"];
 
 impl KindDef {
+    /// Where resources of the type live (its collection's scope).
+    pub fn scope(&self) -> Scope {
+        self.calls.scope()
+    }
+
+    /// The short name used in messages (`Subnetwork` for `gcp:compute:Subnetwork`).
+    pub fn name(&self) -> &'static str {
+        self.type_name.rsplit(':').next().unwrap_or(self.type_name)
+    }
+
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.name == name)
     }
@@ -105,7 +112,7 @@ impl KindDef {
         for name in COMPUTED.iter().filter(|n| **n != "name") {
             fields.push(FieldSchema::computed(name, FieldKind::String));
         }
-        for name in table::extra_attributes(self.kind) {
+        for (name, _) in self.attributes {
             if !fields.iter().any(|f| f.name == *name) {
                 fields.push(FieldSchema::computed(name, FieldKind::String));
             }
@@ -117,7 +124,7 @@ impl KindDef {
                 read: READ_CLASS.into(),
                 mutate: MUTATE_CLASS.into(),
             },
-            regional: self.scope != Scope::Global,
+            regional: self.scope() != Scope::Global,
         }
     }
 
@@ -130,4 +137,43 @@ impl KindDef {
 /// The definition of a type by its full name.
 pub fn by_type(type_name: &str) -> Option<&'static KindDef> {
     table::KINDS.iter().find(|k| k.type_name == type_name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    /// The table agrees with the collections it names: a type with fields changed in place by
+    /// PATCH has patch, a labelled type has setLabels, names are unique.
+    #[test]
+    fn the_table_only_asks_its_collections_for_methods_they_have() {
+        let mut names = BTreeSet::new();
+        for def in table::KINDS {
+            assert!(names.insert(def.type_name), "{} twice", def.type_name);
+            let has = |mode| def.fields.iter().any(|f| f.mode == mode);
+            assert!(
+                !has(Mode::Patch) || def.calls.has_patch(),
+                "{}: PATCH fields, but {:?} has no patch",
+                def.type_name,
+                def.calls
+            );
+            assert_eq!(has(Mode::Labels), def.labels, "{}", def.type_name);
+            assert!(
+                !def.labels || def.calls.has_set_labels(),
+                "{}: labels, but {:?} has no setLabels",
+                def.type_name,
+                def.calls
+            );
+            assert_eq!(by_type(def.type_name).map(|d| d.name()), Some(def.name()));
+        }
+        assert_eq!(
+            by_type("gcp:compute:RegionInstanceGroupManager").map(|d| d.scope()),
+            Some(Scope::Regional)
+        );
+        assert_eq!(
+            by_type("gcp:compute:Instance").map(|d| (d.name(), d.scope())),
+            Some(("Instance", Scope::Zonal))
+        );
+    }
 }

@@ -26,6 +26,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:autoscaling:AutoScalingGroup";
+
+crate::resources::resource_type!(AutoScalingGroupDef: autoscaling, normalize: normalize);
 const FIELDS: &[&str] = &[
     "name",
     "launch_template_id",

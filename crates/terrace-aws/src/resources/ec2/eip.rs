@@ -19,6 +19,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:ec2:Eip";
+
+crate::resources::resource_type!(EipDef: ec2);
 const FIELDS: &[&str] = &["domain", "tags"];
 
 pub fn schema() -> ResourceSchema {

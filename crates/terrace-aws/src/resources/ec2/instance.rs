@@ -21,6 +21,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:ec2:Instance";
+
+crate::resources::resource_type!(InstanceDef: ec2);
 const FIELDS: &[&str] = &[
     "image_id",
     "instance_type",

@@ -15,6 +15,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:ec2:InternetGateway";
+
+crate::resources::resource_type!(InternetGatewayDef: ec2);
 const FIELDS: &[&str] = &["vpc_id", "tags"];
 
 pub fn schema() -> ResourceSchema {

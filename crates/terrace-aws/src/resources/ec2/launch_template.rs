@@ -23,6 +23,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:ec2:LaunchTemplate";
+
+crate::resources::resource_type!(LaunchTemplateDef: ec2);
 const DATA: &[&str] = &[
     "image_id",
     "instance_type",

@@ -20,6 +20,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:ec2:NatGateway";
+
+crate::resources::resource_type!(NatGatewayDef: ec2);
 const FIELDS: &[&str] = &["subnet_id", "allocation_id", "connectivity_type", "tags"];
 
 pub fn schema() -> ResourceSchema {

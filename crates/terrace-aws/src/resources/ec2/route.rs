@@ -20,6 +20,8 @@ use terrace::provider::{
 
 pub const TYPE: &str = "aws:ec2:Route";
 
+crate::resources::resource_type!(RouteDef: ec2);
+
 /// `route_table_id` and one destination (replacing), one target (in place). Attributes:
 /// `state` (`active` or `blackhole`) and `origin` (`CreateRoute`, `EnableVgwRoutePropagation`).
 pub fn schema() -> ResourceSchema {

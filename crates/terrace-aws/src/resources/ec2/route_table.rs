@@ -25,6 +25,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:ec2:RouteTable";
+
+crate::resources::resource_type!(RouteTableDef: ec2);
 const FIELDS: &[&str] = &[
     "vpc_id",
     "routes",

@@ -26,6 +26,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:ec2:SecurityGroup";
+
+crate::resources::resource_type!(SecurityGroupDef: ec2, normalize: normalize);
 const FIELDS: &[&str] = &[
     "group_name",
     "description",

@@ -15,6 +15,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:ec2:Subnet";
+
+crate::resources::resource_type!(SubnetDef: ec2);
 const FIELDS: &[&str] = &[
     "vpc_id",
     "cidr_block",

@@ -18,6 +18,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:ec2:Vpc";
+
+crate::resources::resource_type!(VpcDef: ec2);
 const FIELDS: &[&str] = &[
     "cidr_block",
     "instance_tenancy",

@@ -30,6 +30,12 @@ use terrace::provider::{
 
 pub const TYPE: &str = "aws:ec2:VpcPeeringConnection";
 pub const ACCEPTER_TYPE: &str = "aws:ec2:VpcPeeringConnectionAccepter";
+
+crate::resources::resource_type!(VpcPeeringConnectionDef: ec2);
+crate::resources::resource_type!(VpcPeeringConnectionAccepterDef: ec2 {
+    type_name: ACCEPTER_TYPE, schema: accepter_schema, read: read_accepter,
+    create: create_accepter, update: update_accepter, delete: delete_accepter
+});
 const FIELDS: &[&str] = &["vpc_id", "peer_vpc_id", "peer_region", "tags"];
 const ACCEPTER_FIELDS: &[&str] = &["vpc_peering_connection_id"];
 /// Appended to the connection's id to make the accepter's.
@@ -370,12 +376,4 @@ pub async fn delete_accepter(
     _request: &DeleteRequest,
 ) -> Result<(), ProviderError> {
     Ok(())
-}
-
-/// The accepter's operations under the names the provider dispatches to.
-pub mod accepter {
-    pub use super::{
-        create_accepter as create, delete_accepter as delete, read_accepter as read,
-        update_accepter as update,
-    };
 }

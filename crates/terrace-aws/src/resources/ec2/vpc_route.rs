@@ -23,6 +23,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:ec2:VpcRoute";
+
+crate::resources::resource_type!(VpcRouteDef: ec2);
 const TARGETS: &[&str] = &[
     "vpc_peering_connection_id",
     "gateway_id",

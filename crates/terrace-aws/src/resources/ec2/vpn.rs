@@ -24,6 +24,15 @@ use terrace::provider::{
 
 pub const GATEWAY_TYPE: &str = "aws:ec2:VpnGateway";
 pub const CUSTOMER_TYPE: &str = "aws:ec2:CustomerGateway";
+
+crate::resources::resource_type!(VpnGatewayDef: ec2 {
+    type_name: GATEWAY_TYPE, schema: gateway_schema, read: read_gateway,
+    create: create_gateway, update: update_gateway, delete: delete_gateway
+});
+crate::resources::resource_type!(CustomerGatewayDef: ec2 {
+    type_name: CUSTOMER_TYPE, schema: customer_schema, read: read_customer,
+    create: create_customer, update: update_customer, delete: delete_customer
+});
 const GATEWAY_FIELDS: &[&str] = &["vpc_id", "amazon_side_asn", "tags"];
 const CUSTOMER_FIELDS: &[&str] = &["bgp_asn", "ip_address", "tags"];
 const GONE: &[&str] = &["deleting", "deleted"];
@@ -379,20 +388,4 @@ pub async fn delete_customer(ctx: &Ctx<'_>, request: &DeleteRequest) -> Result<(
             .map_err(from_sdk)
     })
     .await
-}
-
-/// The gateway's operations under the names the provider dispatches to.
-pub mod gateway {
-    pub use super::{
-        create_gateway as create, delete_gateway as delete, read_gateway as read,
-        update_gateway as update,
-    };
-}
-
-/// The customer gateway's operations under the names the provider dispatches to.
-pub mod customer {
-    pub use super::{
-        create_customer as create, delete_customer as delete, read_customer as read,
-        update_customer as update,
-    };
 }

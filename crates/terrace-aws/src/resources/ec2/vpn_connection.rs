@@ -31,6 +31,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:ec2:VpnConnection";
+
+crate::resources::resource_type!(VpnConnectionDef: ec2);
 const FIELDS: &[&str] = &[
     "customer_gateway_id",
     "vpn_gateway_id",

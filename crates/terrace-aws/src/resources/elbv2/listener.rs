@@ -19,6 +19,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:elbv2:Listener";
+
+crate::resources::resource_type!(ListenerDef: elbv2, normalize: super::normalize);
 const FIELDS: &[&str] = &[
     "load_balancer_arn",
     "port",

@@ -18,6 +18,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:elbv2:LoadBalancer";
+
+crate::resources::resource_type!(LoadBalancerDef: elbv2, normalize: super::normalize);
 const FIELDS: &[&str] = &[
     "name",
     "name_prefix",

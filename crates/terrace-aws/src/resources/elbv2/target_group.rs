@@ -16,6 +16,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:elbv2:TargetGroup";
+
+crate::resources::resource_type!(TargetGroupDef: elbv2, normalize: super::normalize);
 const FIELDS: &[&str] = &[
     "name",
     "name_prefix",

@@ -35,6 +35,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:organizations:Account";
+
+crate::resources::resource_type!(AccountDef: organizations);
 const FIELDS: &[&str] = &[
     "email",
     "name",

@@ -27,6 +27,8 @@ use terrace::provider::{
 };
 
 pub const TYPE: &str = "aws:organizations:Policy";
+
+crate::resources::resource_type!(PolicyDef: organizations);
 const FIELDS: &[&str] = &["name", "description", "content", "target_ids", "tags"];
 const SCP: PolicyType = PolicyType::ServiceControlPolicy;
 
