@@ -240,18 +240,28 @@ pub enum Event {
 /// How many events a [`EventSink::channel`] holds before the run waits for its reader.
 pub const CHANNEL_CAPACITY: usize = 1024;
 
-/// Where events go: a bounded channel. Cloning shares the channel.
+/// Where events go. Cloning shares the channel.
 ///
-/// A reader that falls behind holds the run back (backpressure: [`EventSink::send`] waits for
-/// room), so memory stays bounded whatever the reader does; a dropped receiver is ignored (a
-/// program that stops listening never blocks the run). The few events raised from synchronous
-/// callbacks — a provider's or a lock's wait notices ([`Event::ResourceWaiting`],
-/// [`Event::LockWaiting`]) — are sent only when there is room and otherwise dropped and
-/// counted ([`EventSink::dropped`]): they say "still waiting", and the next one says it again.
+/// [`EventSink::channel`] is bounded: a reader that falls behind holds the run back
+/// (backpressure: [`EventSink::send`] waits for room), so memory stays bounded whatever the
+/// reader does, and a dropped receiver is ignored (a program that stops listening never
+/// blocks the run). **Read it while the run goes on** (a task of its own): a receiver that is
+/// kept but read only after the call returns holds the run — and its stack locks — once
+/// [`CHANNEL_CAPACITY`] events wait. To collect events and read them afterwards, use
+/// [`EventSink::collector`] (unbounded). The few events raised from synchronous callbacks —
+/// a provider's or a lock's wait notices ([`Event::ResourceWaiting`], [`Event::LockWaiting`])
+/// — are progress notices: on a full channel they are dropped and counted
+/// ([`EventSink::dropped`]); every other event is always delivered.
 #[derive(Debug, Clone, Default)]
 pub struct EventSink {
-    sender: Option<mpsc::Sender<Event>>,
+    sender: Option<Sender>,
     dropped: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+#[derive(Debug, Clone)]
+enum Sender {
+    Bounded(mpsc::Sender<Event>),
+    Unbounded(mpsc::UnboundedSender<Event>),
 }
 
 impl EventSink {
@@ -265,7 +275,20 @@ impl EventSink {
         let (sender, receiver) = mpsc::channel(capacity.max(1));
         (
             EventSink {
-                sender: Some(sender),
+                sender: Some(Sender::Bounded(sender)),
+                dropped: Default::default(),
+            },
+            receiver,
+        )
+    }
+
+    /// A sink that keeps every event until it is read, however many: for a caller that reads
+    /// the events after the call returns (memory grows with the run).
+    pub fn collector() -> (EventSink, mpsc::UnboundedReceiver<Event>) {
+        let (sender, receiver) = mpsc::unbounded_channel();
+        (
+            EventSink {
+                sender: Some(Sender::Unbounded(sender)),
                 dropped: Default::default(),
             },
             receiver,
@@ -279,19 +302,31 @@ impl EventSink {
 
     /// Sends an event, waiting while the channel is full; nothing happens when nobody listens.
     pub async fn send(&self, event: Event) {
-        if let Some(sender) = &self.sender {
-            let _ = sender.send(event).await;
+        match &self.sender {
+            Some(Sender::Bounded(sender)) => {
+                let _ = sender.send(event).await;
+            }
+            Some(Sender::Unbounded(sender)) => {
+                let _ = sender.send(event);
+            }
+            None => {}
         }
     }
 
     /// Sends an event from synchronous code when there is room; otherwise it is dropped and
     /// counted. For wait notices only (see the type's documentation).
     pub fn notify(&self, event: Event) {
-        if let Some(sender) = &self.sender {
-            if let Err(mpsc::error::TrySendError::Full(_)) = sender.try_send(event) {
-                self.dropped
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match &self.sender {
+            Some(Sender::Bounded(sender)) => {
+                if let Err(mpsc::error::TrySendError::Full(_)) = sender.try_send(event) {
+                    self.dropped
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
             }
+            Some(Sender::Unbounded(sender)) => {
+                let _ = sender.send(event);
+            }
+            None => {}
         }
     }
 

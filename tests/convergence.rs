@@ -21,7 +21,7 @@ async fn apply_with_events(
 ) -> (terrace::apply::ApplySummary, Vec<Event>) {
     let terrace = engine.open();
     let plan = terrace.plan(&PlanOptions::default()).await.expect("plan");
-    let (sink, mut events) = EventSink::channel();
+    let (sink, mut events) = EventSink::collector();
     let summary = terrace
         .apply_with(plan, options, sink)
         .await
@@ -229,7 +229,7 @@ async fn deletes_of_what_the_stacks_below_used_run_after_them() {
         "the stacks below use it: created first"
     );
     let terrace = engine.open();
-    let (sink, mut events) = EventSink::channel();
+    let (sink, mut events) = EventSink::collector();
     let summary = terrace
         .apply_with(plan, ApplyOptions::default(), sink)
         .await

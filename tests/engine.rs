@@ -212,7 +212,7 @@ async fn a_panic_in_one_operation_fails_that_operation_not_the_run() {
     let engine = Engine::new(dir.path(), options);
     let terrace = engine.open();
     let plan = terrace.plan(&PlanOptions::default()).await.unwrap();
-    let (sink, mut events) = terrace::events::EventSink::channel();
+    let (sink, mut events) = terrace::events::EventSink::collector();
     let summary = terrace
         .apply_with(plan, terrace::engine::ApplyOptions::default(), sink)
         .await
@@ -737,14 +737,14 @@ async fn plan_and_refresh_report_progress_as_events() {
     use terrace::events::{Event, EventSink};
     let dir = workspace("basic");
     let engine = Engine::new(dir.path(), TestOptions::default());
-    let drain = |mut receiver: tokio::sync::mpsc::Receiver<Event>| {
+    let drain = |mut receiver: tokio::sync::mpsc::UnboundedReceiver<Event>| {
         let mut events = Vec::new();
         while let Ok(event) = receiver.try_recv() {
             events.push(event);
         }
         events
     };
-    let (sink, receiver) = EventSink::channel();
+    let (sink, receiver) = EventSink::collector();
     let first = engine
         .open()
         .plan(&PlanOptions {
@@ -796,7 +796,7 @@ async fn plan_and_refresh_report_progress_as_events() {
     assert!(engine.apply_plan(first).await.succeeded());
 
     // After the apply, every stack is read before it is planned.
-    let (sink, receiver) = EventSink::channel();
+    let (sink, receiver) = EventSink::collector();
     let terrace = engine.open();
     let second = terrace
         .plan(&PlanOptions {
@@ -827,7 +827,7 @@ async fn plan_and_refresh_report_progress_as_events() {
         .collect();
     assert_eq!(refreshed, all);
 
-    let (sink, receiver) = EventSink::channel();
+    let (sink, receiver) = EventSink::collector();
     let report = terrace
         .refresh_with(
             &Selector::default(),
@@ -877,7 +877,7 @@ async fn a_destroy_deletes_each_stacks_resources_before_the_stacks_it_reads() {
         })
         .await
         .unwrap();
-    let (sink, mut receiver) = EventSink::channel();
+    let (sink, mut receiver) = EventSink::collector();
     let summary = terrace
         .apply_with(destroy, terrace::engine::ApplyOptions::default(), sink)
         .await
@@ -989,6 +989,16 @@ async fn a_refused_plan_is_returned_with_its_refusals() {
         panic!("plan refuses");
     };
     assert_eq!(reasons, outcome.refusals);
+    // The refused plan is for showing: applying it is refused before anything runs.
+    let applied = terrace
+        .apply_with(
+            outcome.plan,
+            terrace::engine::ApplyOptions::default(),
+            terrace::events::EventSink::none(),
+        )
+        .await;
+    assert!(matches!(applied, Err(Error::Refused { .. })), "{applied:?}");
+    assert_eq!(engine.cloud_count("test:Network"), 0, "nothing was created");
 }
 
 /// A state backend whose journal refuses the `done` entry of one resource (a full disk, a

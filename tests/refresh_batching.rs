@@ -93,7 +93,7 @@ async fn stacks_of_one_account_share_one_read_in_plan_refresh_and_drift() {
     assert_eq!(reads[0].owner, None, "no pending create: no read by owner");
 
     let terrace = engine.open();
-    let (events, mut received) = EventSink::channel();
+    let (events, mut received) = EventSink::collector();
     let before = engine.provider.reads().len();
     let report = terrace
         .refresh_with(

@@ -116,7 +116,9 @@ async fn a_failing_canary_gate_leaves_the_other_replicas_untouched() {
     assert_eq!(engine.cloud_count("test:Network"), 3);
 }
 
-#[tokio::test]
+// Several workers, as the CLI runs: a wave's `wave_started` must still come before its stacks'
+// `stack_started` (the stacks' tasks are spawned after the scheduler's events are sent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passing_gate_sees_each_waves_stacks_and_outputs() {
     let dir = three_replicas(
         "  order: [c]\n  max_parallel: 1\n  gate: 'echo \"$TERRACE_ROLLOUT $TERRACE_WAVE $TERRACE_WAVE_STACKS\" >> gate.log; echo \"$TERRACE_WAVE_OUTPUTS\" > outputs-$TERRACE_WAVE.json'\n",
@@ -154,6 +156,21 @@ async fn a_passing_gate_sees_each_waves_stacks_and_outputs() {
         .position(|e| matches!(e, Event::WaveStarted { wave: 2, .. }))
         .unwrap();
     assert!(position("replicas/eu/c") < wave_two);
+    let started = |wanted: &str| {
+        events
+            .iter()
+            .position(|e| matches!(e, Event::StackStarted { stack, .. } if stack == wanted))
+            .unwrap()
+    };
+    let wave = |n: usize| {
+        events
+            .iter()
+            .position(|e| matches!(e, Event::WaveStarted { wave, .. } if *wave == n))
+            .unwrap()
+    };
+    assert!(wave(1) < started("replicas/eu/c"), "{events:#?}");
+    assert!(wave(2) < started("replicas/eu/a"), "{events:#?}");
+    assert!(wave(3) < started("replicas/eu/b"), "{events:#?}");
 }
 
 #[tokio::test]

@@ -77,7 +77,7 @@ async fn a_secret_reaches_the_provider_and_nothing_else() {
     ));
     assert!(!format!("{db:?}").contains(PLAINTEXT));
 
-    let (sink, mut events) = EventSink::channel();
+    let (sink, mut events) = EventSink::collector();
     let summary = terrace
         .apply_with(plan, ApplyOptions::default(), sink)
         .await
@@ -254,7 +254,7 @@ async fn secrets_the_cloud_generates_are_sealed_and_need_a_key() {
     let plan = terrace.plan(&PlanOptions::default()).await.unwrap();
     let plan_json = serde_json::to_string(&plan).unwrap();
     assert!(!plan_json.contains("typed-In-Clear-77"), "{plan_json}");
-    let (sink, mut events) = EventSink::channel();
+    let (sink, mut events) = EventSink::collector();
     let summary = terrace
         .apply_with(plan, ApplyOptions::default(), sink)
         .await

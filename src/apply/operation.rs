@@ -95,17 +95,21 @@ impl StackRun {
     /// The resource's properties with every reference resolved; all must be known now.
     fn resolve_properties(&self, resource: &str) -> Result<Properties, StepError> {
         let spec = &self.approved().desired.resources[resource];
-        let state = self.state.lock().expect("state lock");
-        let resolver = Resolver {
-            attributes: &*state,
-            upstream: &self.upstream,
-            layer_links: &self.approved().layer_links,
-            config: &self.plan.config,
-            secrets: self.secrets(),
+        let resolved = {
+            // The state lock is held for the lookup only: provider code (`normalize`) runs
+            // without it, so that a panic there cannot poison the stack's state.
+            let state = self.state.lock().expect("state lock");
+            let resolver = Resolver {
+                attributes: &*state,
+                upstream: &self.upstream,
+                layer_links: &self.approved().layer_links,
+                config: &self.plan.config,
+                secrets: self.secrets(),
+            };
+            let is_layer = |name: &str| self.plan.layers.iter().any(|l| l == name);
+            refs::resolve_map(&spec.properties, &resolver, &is_layer)
+                .map_err(|e| StepError::Unresolved(e.to_string()))?
         };
-        let is_layer = |name: &str| self.plan.layers.iter().any(|l| l == name);
-        let resolved = refs::resolve_map(&spec.properties, &resolver, &is_layer)
-            .map_err(|e| StepError::Unresolved(e.to_string()))?;
         let resolved = crate::plan::compare::normalized(&self.registry, &spec.type_name, resolved);
         resolved
             .into_iter()
@@ -476,7 +480,7 @@ impl StackRun {
             .get(&op.resource)
             .cloned();
         let existing = existing
-            .ok_or_else(|| StepError::State(format!("`{}` is not in state", op.resource)))?;
+            .ok_or_else(|| StepError::Unresolved(format!("`{}` is not in state", op.resource)))?;
         // What the cloud has now (the refreshed view over the last applied inputs): every field
         // where it differs from the desired value is sent.
         let base = self

@@ -69,6 +69,9 @@ pub(super) struct Scheduler {
     /// Events of the scheduler's own decisions, sent (waiting for room in the channel) by the
     /// run loop: the decisions themselves stay synchronous.
     outbox: Vec<Event>,
+    /// Stacks decided to start, spawned once the events before them are sent (a wave's
+    /// `WaveStarted` comes before its stacks' `StackStarted`).
+    starting: Vec<usize>,
 }
 
 impl Scheduler {
@@ -103,6 +106,7 @@ impl Scheduler {
             below,
             cleanups: Vec::new(),
             outbox: Vec::new(),
+            starting: Vec::new(),
             outcomes: vec![None; plan.stacks.len()],
             walk: Walk::new(plan.stacks.len(), &edges),
             candidates: VecDeque::new(),
@@ -127,6 +131,9 @@ impl Scheduler {
         loop {
             self.start_ready();
             self.flush().await;
+            for index in std::mem::take(&mut self.starting) {
+                self.spawn_stack(index);
+            }
             let Some(joined) = self.running.join_next().await else {
                 break;
             };
@@ -213,7 +220,14 @@ impl Scheduler {
                 outcome.resources.extend(resources);
                 kept
             }
-            Err(error) => vec![format!("(all: {error})")],
+            Err(error) => {
+                // The cleanup ended before reporting itself (an error or a panic).
+                self.outbox.push(Event::CleanupFinished {
+                    stack: outcome.stack.clone(),
+                    failed: 1,
+                });
+                vec![format!("(all: {error})")]
+            }
         };
         if !kept.is_empty() {
             outcome.status = StackStatus::Failed;
@@ -313,7 +327,13 @@ impl Scheduler {
         Readiness::Ready
     }
 
+    /// Counts the stack as running; the loop spawns it after sending the events before it.
     fn start(&mut self, index: usize) {
+        self.stacks_running += 1;
+        self.starting.push(index);
+    }
+
+    fn spawn_stack(&mut self, index: usize) {
         let (context, plan, fresh, created, events) = (
             self.context.clone(),
             self.plan.clone(),
@@ -321,20 +341,29 @@ impl Scheduler {
             self.created.clone(),
             self.events.clone(),
         );
-        self.stacks_running += 1;
         self.running.spawn(async move {
             let name = plan.stacks[index].stack.name.clone();
-            let stack = run::run_stack(context, plan, index, fresh, created, events);
-            let outcome = AssertUnwindSafe(stack)
-                .catch_unwind()
-                .await
-                .unwrap_or_else(|panic| StackOutcome {
-                    stack: name,
-                    status: StackStatus::Failed,
-                    message: Some(panicked("the stack's run", panic.as_ref())),
-                    resources: Vec::new(),
-                    deferred: Vec::new(),
-                });
+            let stack = run::run_stack(context, plan, index, fresh, created, events.clone());
+            let outcome = match AssertUnwindSafe(stack).catch_unwind().await {
+                Ok(outcome) => outcome,
+                Err(panic) => {
+                    let message = panicked("the stack's run", panic.as_ref());
+                    events
+                        .send(Event::StackFinished {
+                            stack: name.clone(),
+                            status: StackStatus::Failed,
+                            message: Some(message.clone()),
+                        })
+                        .await;
+                    StackOutcome {
+                        stack: name,
+                        status: StackStatus::Failed,
+                        message: Some(message),
+                        resources: Vec::new(),
+                        deferred: Vec::new(),
+                    }
+                }
+            };
             Finished::Stack(index, outcome)
         });
     }

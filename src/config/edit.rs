@@ -76,7 +76,8 @@ pub fn parse_value(value: &str) -> Json {
     }
 }
 
-fn check_key(key: &str) -> Result<(), Error> {
+/// A config key: letters, digits, `_` and `-`, starting with a letter or `_`.
+pub fn check_key(key: &str) -> Result<(), Error> {
     let mut chars = key.chars();
     let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');

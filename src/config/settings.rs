@@ -78,7 +78,8 @@ pub struct ProviderSettings {
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConcurrencySettings {
-    /// A cap on independent stacks applied (and refreshed) at once (default none; `null`: none).
+    /// A cap on independent stacks applied at once (default none; `null`: none). Refresh is
+    /// not capped: its reads are batched across stacks.
     #[serde(default = "default_stacks", skip_serializing_if = "Option::is_none")]
     pub stacks: Option<usize>,
     /// Resource operations in flight at once inside one stack.

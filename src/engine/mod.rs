@@ -56,7 +56,8 @@ pub struct PlanOptions {
     /// Budgets raised for this run (unset fields keep terrace.yaml's).
     pub raise_budgets: crate::policy::budgets::Budgets,
     /// Where planning reports its progress (`PlanStarted`, `StackRefreshed`, `StackPlanned`,
-    /// `PlanFinished`); none by default.
+    /// `PlanFinished`); none by default. Read a bounded sink while the plan runs, or use
+    /// [`crate::events::EventSink::collector`] to read the events afterwards.
     pub events: crate::events::EventSink,
 }
 
@@ -499,7 +500,9 @@ impl Terrace {
     }
 
     /// Applies a plan and waits for it, sending events to `sink`. A stale plan is refused
-    /// with [`Error::StalePlan`] before anything runs, as in [`Terrace::apply`].
+    /// with [`Error::StalePlan`] before anything runs, as in [`Terrace::apply`]. The apply
+    /// waits for room in a bounded sink: read it from another task while this runs, or pass
+    /// an [`crate::events::EventSink::collector`] to read the events afterwards.
     pub async fn apply_with(
         &self,
         plan: Plan,
@@ -537,6 +540,12 @@ impl Terrace {
     }
 
     fn check_plan(&self, plan: &Plan) -> Result<(), Error> {
+        if !plan.refusals.is_empty() {
+            // A refused plan is returned to be shown (`plan_outcome`), never applied.
+            return Err(Error::Refused {
+                reasons: plan.refusals.clone(),
+            });
+        }
         if plan.format_version != PLAN_FORMAT_VERSION {
             return Err(Error::usage(format!(
                 "the plan has format version {}, this terrace reads version {PLAN_FORMAT_VERSION}; plan again",

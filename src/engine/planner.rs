@@ -307,6 +307,7 @@ fn plan_gathered(
         blast_radius: Default::default(),
         rollouts: Vec::new(),
         moves: moves.clone(),
+        refusals: Vec::new(),
     };
     plan.summarize();
     plan.blast_radius = blast_radius(&plan, &readers(terrace));
@@ -317,6 +318,7 @@ fn plan_gathered(
     };
     let refusals =
         crate::policy::refusals(&plan, &terrace.workspace, &terrace.policies, &allowances);
+    plan.refusals = refusals.clone();
     Ok(PlanOutcome { plan, refusals })
 }
 

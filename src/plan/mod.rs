@@ -272,6 +272,10 @@ pub struct Plan {
     /// stack already counts them where they move to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub moves: Vec<PlannedMove>,
+    /// Why policy refuses this plan (see [`PlanOutcome`]); a plan with refusals is shown,
+    /// never applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refusals: Vec<String>,
 }
 
 /// A state entry that moves to another name or stack; the cloud object is kept.

@@ -1,7 +1,8 @@
 //! A moto server from the project venv (`TERRACE_VENV`, else the `.venv` at the repository
 //! root; `scripts/ensure-venv.sh` makes it) on a free loopback port, stopped (SIGTERM, then
-//! SIGKILL) when dropped. Standard library only; every test suite that needs moto — terrace-aws,
-//! terrace-s3, the CLI — uses it through this crate.
+//! SIGKILL) when dropped; it is checked to be the process listening on its port
+//! ([`crate::ports`]). Every test suite that needs moto — terrace-aws, terrace-s3, the CLI —
+//! uses it through this crate.
 
 use std::ffi::OsString;
 use std::net::TcpListener;

@@ -134,6 +134,7 @@ fn parse_settings(text: &str) -> Result<Settings, Error> {
 }
 
 fn set(dir: &Path, args: &SetArgs) -> Result<i32, Error> {
+    edit::check_key(&args.key)?;
     let value = if args.value == "-" {
         let mut text = String::new();
         std::io::stdin()
