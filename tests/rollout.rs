@@ -211,3 +211,37 @@ async fn failures_beyond_the_tolerance_stop_the_rollout() {
     );
     assert_eq!(status(&summary, "replicas/eu/b"), StackStatus::Failed);
 }
+
+/// A wave whose stacks were all skipped — the canary's network failed, in another layer — still
+/// ends: the skip counts against the tolerance, the rollout stops, and every later stack gets
+/// an outcome (none is left out of the summary).
+#[tokio::test]
+async fn a_wave_skipped_by_a_failure_above_it_still_ends_the_rollout() {
+    let dir = three_replicas("  order: [c]\n  max_parallel: 1\n  failure_tolerance: 0\n");
+    let engine = Engine::new(
+        dir.path(),
+        TestOptions {
+            fail_resources: BTreeSet::from(["subnet-eu-1c".to_string()]),
+            ..Default::default()
+        },
+    );
+    let (summary, events) = apply_with_events(&engine).await;
+    assert_eq!(status(&summary, "networks/eu/c"), StackStatus::Failed);
+    assert_eq!(status(&summary, "replicas/eu/c"), StackStatus::Skipped);
+    for stack in ["replicas/eu/a", "replicas/eu/b"] {
+        let outcome = summary.stacks.iter().find(|s| s.stack == stack);
+        let Some(outcome) = outcome else {
+            panic!("{stack} has no outcome: {summary:#?}");
+        };
+        assert_eq!(outcome.status, StackStatus::Skipped, "{outcome:#?}");
+        let message = outcome.message.clone().unwrap_or_default();
+        assert!(message.contains("rollout replicas stopped"), "{message}");
+    }
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::RolloutStopped { .. })),
+        "{events:#?}"
+    );
+    assert_eq!(replicas_in_cloud(&engine), BTreeSet::new());
+}

@@ -170,6 +170,33 @@ impl Scheduler {
             message: Some(message.clone()),
         });
         self.outcomes[index] = Some(run::skipped_outcome(stack, message));
+        // A stack of a rollout that is skipped (something above it did not succeed) did not
+        // succeed either: it counts against the tolerance, and its wave may now be over.
+        let Some((r, _)) = self.wave_of.get(&index).copied() else {
+            return;
+        };
+        let interrupted = self.context.options.interrupt.is_triggered();
+        if self.rollouts[r].stopped.is_none() && !interrupted {
+            self.rollouts[r].failures += 1;
+            self.settle_wave(r);
+        }
+    }
+
+    /// Ends rollout `r`'s current wave when every stack of it has an outcome (run, failed or
+    /// skipped), unless the rollout stopped or its gate is running.
+    fn settle_wave(&mut self, r: usize) {
+        let state = &self.rollouts[r];
+        let w = state.wave;
+        let waves = &self.plan.rollouts[r].waves;
+        if state.stopped.is_some() || state.gate_running || w >= waves.len() {
+            return;
+        }
+        let over = waves[w]
+            .iter()
+            .all(|name| matches!(self.status(name), Some(Some(_))));
+        if over {
+            self.wave_done(r, w);
+        }
     }
 
     /// Starts the cleanups whose stacks below have all ended.
@@ -375,20 +402,18 @@ impl Scheduler {
         }
         let failed = outcome.status != StackStatus::Succeeded;
         self.outcomes[index] = Some(outcome);
+        // Counted before the stacks after it are skipped: their skips may end this wave.
+        let rollout = self.wave_of.get(&index).copied();
+        if let Some((r, _)) = rollout {
+            self.rollouts[r].failures += usize::from(failed);
+        }
         if failed {
             self.skip_after(index);
         } else {
             self.walk.succeeded(index);
         }
-        let Some((r, w)) = self.wave_of.get(&index).copied() else {
-            return;
-        };
-        self.rollouts[r].failures += usize::from(failed);
-        let wave_done = self.plan.rollouts[r].waves[w]
-            .iter()
-            .all(|name| matches!(self.status(name), Some(Some(_))));
-        if wave_done {
-            self.wave_done(r, w);
+        if let Some((r, _)) = rollout {
+            self.settle_wave(r);
         }
     }
 
@@ -466,6 +491,8 @@ impl Scheduler {
         });
         self.rollouts[r].wave = w + 1;
         self.rollouts[r].announced = false;
+        // The next wave may be over already: all its stacks skipped for a failure above them.
+        self.settle_wave(r);
     }
 
     /// Stops rollout `r` after wave `w`; `gate_passed` is what its gate said, `None` when the
