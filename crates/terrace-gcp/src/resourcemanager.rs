@@ -99,13 +99,15 @@ pub struct ResourceManager {
 }
 
 /// Builds a Google client of type `$client` with the provider's endpoint, credentials,
-/// attempt timeout and no retries of its own (ours run around every call).
+/// attempt timeout and no retries of its own (ours run around every call); further builder
+/// calls (e.g. `with_polling_backoff_policy(..)`) may follow the settings.
 macro_rules! build_client {
-    ($client:ty, $settings:expr) => {{
+    ($client:ty, $settings:expr $(, $method:ident($arg:expr))* $(,)?) => {{
         let settings: &Settings = $settings;
         let mut builder = <$client>::builder()
             .with_retry_policy(google_cloud_gax::retry_policy::NeverRetry)
-            .with_attempt_timeout(settings.attempt_timeout);
+            .with_attempt_timeout(settings.attempt_timeout)
+            $(.$method($arg))*;
         if let Some(endpoint) = &settings.endpoint {
             builder = builder.with_endpoint(endpoint.clone());
         }

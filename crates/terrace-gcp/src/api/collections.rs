@@ -212,22 +212,11 @@ macro_rules! compute {
         ) -> Result<&client::$ty, CallError> {
             self.$field
                 .get_or_try_init(|| async {
-                    let mut builder = client::$ty::builder()
-                        .with_retry_policy(google_cloud_gax::retry_policy::NeverRetry)
-                        .with_polling_backoff_policy(backoff(settings))
-                        .with_attempt_timeout(settings.attempt_timeout);
-                    if let Some(endpoint) = &settings.endpoint {
-                        builder = builder.with_endpoint(endpoint.clone());
-                    }
-                    if let Some(credentials) = settings.client_credentials()? {
-                        builder = builder.with_credentials(credentials);
-                    }
-                    builder.build().await.map_err(|e| CallError {
-                        http_status: None,
-                        reason: "clientConfiguration".into(),
-                        message: e.to_string(),
-                        maybe_sent: false,
-                    })
+                    crate::resourcemanager::build_client!(
+                        client::$ty,
+                        settings,
+                        with_polling_backoff_policy(backoff(settings)),
+                    )
                 })
                 .await
         }
