@@ -39,6 +39,15 @@ if cargo tree -p terrace-cli -e normal --prefix none | grep -qE '^(gce-emulator|
   echo "the CLI without --features sandbox links an emulator" >&2
   exit 1
 fi
+echo "== the providers depend on the provider contract, not on the engine"
+for provider in terrace-aws terrace-gcp; do
+  if cargo tree -p "$provider" -e normal --prefix none | grep -qE '^(terrace|tera|regorus|argon2) '; then
+    echo "$provider links the engine (or its template/policy/key libraries); it should depend on terrace-provider only" >&2
+    exit 1
+  fi
+done
+echo "== the engine's modules import one way (no circles)"
+python3 scripts/module_cycles.py src
 echo "== terrace test (the reference workspace's own tests, offline)"
 # A failure here fails the suite at the end; the other tests still run.
 reference=0

@@ -19,13 +19,16 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules, one concept each: [`config`] (workspace files), [`access`] (roles and the
-//! stacks they may touch), [`render`] (tera),
-//! [`value`] (values, unknowns, references), [`graph`], [`provider`] (the cloud contract),
-//! [`state`] (stack states, journal, locks), [`plan`] (diff, plan data), [`apply`] (the
-//! executor), [`engine`] (the public entry point), [`secrets`] (encrypted config values),
-//! [`testing`] (an in-process test provider for engine tests), [`workspace_test`] (`terrace
-//! test`: offline unit tests of a workspace's templates and policies).
+//! Modules, one concept each, importing one way (bottom first): [`address`], [`value`]
+//! (values, unknowns, sealed secrets, references), [`diagnostics`], [`graph`]; [`config`]
+//! (workspace files, plain data); [`state`] (stack states, journal, locks), [`select`] (stack
+//! selectors); [`provider`] (the cloud contract, from the `terrace-provider` crate, and the
+//! registry), [`spec`]; [`secrets`] (the workspace key), [`access`] (roles and the stacks they
+//! may touch); [`plan`] (diff, plan data), [`edit`] (editing `terrace.yaml` as text);
+//! [`rollout`], [`policy`], [`events`]; [`render`] (tera), [`refresh`]; [`apply`] (the
+//! executor); [`engine`] (the public entry point). Beside them: [`testing`] (an in-process
+//! test provider for engine tests), [`workspace_test`] (`terrace test`: offline unit tests of
+//! a workspace's templates and policies).
 
 #![warn(missing_docs)]
 
@@ -34,6 +37,7 @@ pub mod address;
 pub mod apply;
 pub mod config;
 pub mod diagnostics;
+pub mod edit;
 pub mod engine;
 pub mod error;
 pub mod events;
@@ -45,6 +49,7 @@ pub mod refresh;
 pub mod render;
 pub mod rollout;
 pub mod secrets;
+pub mod select;
 pub mod spec;
 pub mod state;
 pub mod testing;

@@ -180,11 +180,11 @@ fn state_is_never_written_into_a_read_only_directory_by_default() {
 }
 
 /// The secrets API in the library: a control plane keeps terrace.yaml in memory, creates the
-/// key and seals a config value with `config::edit` (what `config set --secret` does); the
+/// key and seals a config value with `terrace::edit` (what `config set --secret` does); the
 /// value reaches the provider and nowhere else — not the settings text, not the plan.
 #[tokio::test]
 async fn a_secret_set_through_the_library_reaches_the_provider_only() {
-    use terrace::config::edit;
+    use terrace::edit;
     use terrace::secrets::Secrets;
     const SECRET: &str = "image-only-the-cloud-sees-7f3a";
     let provider = Arc::new(TestProvider::in_memory(TestOptions::default()));

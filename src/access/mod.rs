@@ -9,82 +9,16 @@
 //! the `access:` block against the workspace, and says which cloud roles a stack deploys with
 //! ([`deploy_role_arns`]).
 
+pub use crate::config::sections::{Action, Role};
 use crate::config::yaml::{self, Seg};
 use crate::config::{StackInstance, Workspace, SETTINGS_FILE};
 use crate::diagnostics::{suggest, Diagnostic, Location};
-use crate::engine::select::Selector;
 use crate::provider::Properties;
-use serde::{Deserialize, Serialize};
+use crate::select::Selector;
+use serde::Serialize;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::Path;
-
-/// What a role may do to a stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum Action {
-    /// Read the stack's state (and its upstream stacks' outputs) and the cloud: `plan`,
-    /// `drift`, `output`.
-    Plan,
-    /// Change the stack: `apply`, `refresh`, `import` (writes state, takes the lock).
-    Apply,
-    /// Delete the stack's resources: `destroy` (the same state access as `apply`).
-    Destroy,
-    /// Inspect and repair state: `state show`, `state unlock`.
-    State,
-}
-
-impl Action {
-    /// Every action, in order.
-    pub const ALL: [Action; 4] = [Action::Plan, Action::Apply, Action::Destroy, Action::State];
-
-    /// The action as written in `terrace.yaml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Plan => "plan",
-            Action::Apply => "apply",
-            Action::Destroy => "destroy",
-            Action::State => "state",
-        }
-    }
-
-    /// True when the action writes the stack's state and takes its lock.
-    pub fn writes(self) -> bool {
-        matches!(self, Action::Apply | Action::Destroy)
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One role of `access:` (a team): the stacks it covers and what it may do to them. A stack is
-/// covered when it matches every non-empty selector list (as the CLI's selectors do).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Role {
-    /// What the role is for, shown by `terrace access check`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// Stack names or globs (`networks/eu/*`, `*`).
-    #[serde(default)]
-    pub stacks: Vec<String>,
-    /// Group names.
-    #[serde(default)]
-    pub groups: Vec<String>,
-    /// Layer names.
-    #[serde(default)]
-    pub layers: Vec<String>,
-    /// Cloud (provider) names.
-    #[serde(default)]
-    pub clouds: Vec<String>,
-    /// What the role may do to the stacks it covers.
-    pub actions: Vec<Action>,
-}
 
 impl Role {
     /// The role's stack selection, as a [`Selector`].

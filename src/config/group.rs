@@ -29,7 +29,7 @@ pub struct Group {
     pub vars: BTreeMap<String, Json>,
     /// Staged rollout of this group's stacks (overrides terrace.yaml's).
     #[serde(default)]
-    pub rollout: Option<crate::rollout::RolloutSettings>,
+    pub rollout: Option<crate::config::sections::RolloutSettings>,
     /// The group file, relative to the workspace root.
     #[serde(skip)]
     pub file: PathBuf,

@@ -34,7 +34,7 @@ pub struct LayerFile {
     pub templates: Option<Vec<String>>,
     /// Staged rollout of this layer's stacks (overrides group and terrace.yaml settings).
     #[serde(default)]
-    pub rollout: Option<crate::rollout::RolloutSettings>,
+    pub rollout: Option<crate::config::sections::RolloutSettings>,
     /// Provider configuration of the layer's stacks, by provider name (`aws: {assume_role:
     /// ...}`, `gcp: {project: ...}`); values may hold references. A template's `providers:`
     /// overrides it key by key. Only the providers a stack's resources use are kept.

@@ -3,10 +3,10 @@
 //! Every problem becomes a [`Diagnostic`] naming file, line and column; loading never writes
 //! anything.
 
-pub mod edit;
 pub mod group;
 pub mod layer;
 pub mod locations;
+pub mod sections;
 pub mod settings;
 pub mod sources;
 pub mod stacks;

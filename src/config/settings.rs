@@ -30,16 +30,16 @@ pub struct Settings {
     pub config: BTreeMap<String, Json>,
     /// The secrets provider of encrypted config values (`{secure: …}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secrets: Option<crate::secrets::SecretsSettings>,
+    pub secrets: Option<crate::config::sections::SecretsSettings>,
     /// How much runs at once.
     #[serde(default)]
     pub concurrency: ConcurrencySettings,
     /// Staged rollout of each layer's stacks (groups and layers may override it).
     #[serde(default)]
-    pub rollout: Option<crate::rollout::RolloutSettings>,
+    pub rollout: Option<crate::config::sections::RolloutSettings>,
     /// Change budgets per apply.
     #[serde(default)]
-    pub budgets: crate::policy::budgets::Budgets,
+    pub budgets: crate::config::sections::Budgets,
     /// Regions added to jurisdictions (jurisdiction → cloud → regions), merged with the
     /// built-in data.
     #[serde(default)]
@@ -51,7 +51,7 @@ pub struct Settings {
     /// Roles (teams) → the stacks they cover and the actions they may take there; turned into
     /// cloud policies by `terrace access policy` (see [`crate::access`]).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub access: BTreeMap<String, crate::access::Role>,
+    pub access: BTreeMap<String, crate::config::sections::Role>,
 }
 
 /// Settings of one provider.

@@ -11,7 +11,7 @@ mod part;
 mod planner;
 mod providers;
 mod removed;
-pub mod select;
+pub use crate::select;
 mod selection;
 mod target;
 pub mod validate;
@@ -635,4 +635,18 @@ async fn check_serials(backend: &dyn Backend, plan: &Plan) -> Result<(), Error> 
         }
     }
     Ok(())
+}
+
+/// Defined here, above the plan data, because it speaks the library's [`Error`].
+impl crate::plan::PlanOutcome {
+    /// The plan when nothing refuses it, else [`Error::Refused`] with the reasons.
+    pub fn into_result(self) -> Result<Plan, Error> {
+        if self.refusals.is_empty() {
+            Ok(self.plan)
+        } else {
+            Err(Error::Refused {
+                reasons: self.refusals,
+            })
+        }
+    }
 }

@@ -4,8 +4,8 @@
 //! stack.
 
 use super::{planner, Terrace};
-use crate::engine::select::Selector;
 use crate::plan::{blast::blast_radius, Plan};
+use crate::select::Selector;
 use crate::Error;
 use std::collections::BTreeSet;
 

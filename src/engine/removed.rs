@@ -6,9 +6,9 @@
 use super::Terrace;
 use crate::apply::ApplySummary;
 use crate::config::StackInstance;
-use crate::engine::select::Selector;
 use crate::events::StackStatus;
 use crate::plan::StackPlan;
+use crate::select::Selector;
 use crate::spec::StackSpec;
 use crate::state::{Backend, StackLock, StackState};
 use crate::Error;

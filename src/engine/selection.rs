@@ -3,10 +3,10 @@
 //! backend knows), `--allow-destroy` addresses checked the same way, and the input errors of
 //! group files reported to the selections that may reach those groups.
 
-use super::select::{self, Known, Selector};
 use super::{removed, Terrace};
 use crate::config::StackInstance;
 use crate::diagnostics::Diagnostics;
+use crate::select::{self, Known, Selector};
 use crate::state::StackState;
 use crate::Error;
 use std::collections::BTreeMap;

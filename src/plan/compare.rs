@@ -41,48 +41,9 @@ pub fn cloud_value(
     }
 }
 
-/// `cloud` cut down to the leaves one of `shapes` sets (see [`cloud_value`]).
-pub fn project(cloud: &serde_json::Value, shapes: &[&serde_json::Value]) -> serde_json::Value {
-    use serde_json::Value as Json;
-    match cloud {
-        Json::Object(items) => {
-            let maps: Vec<&serde_json::Map<String, Json>> =
-                shapes.iter().filter_map(|s| s.as_object()).collect();
-            if maps.is_empty() {
-                return cloud.clone();
-            }
-            items
-                .iter()
-                .filter(|(key, _)| maps.iter().any(|m| m.contains_key(*key)))
-                .map(|(key, value)| {
-                    let inner: Vec<&Json> = maps.iter().filter_map(|m| m.get(key)).collect();
-                    (key.clone(), project(value, &inner))
-                })
-                .collect::<serde_json::Map<_, _>>()
-                .into()
-        }
-        Json::Array(items) => {
-            let lists: Vec<&Vec<Json>> = shapes.iter().filter_map(|s| s.as_array()).collect();
-            if lists.is_empty() {
-                return cloud.clone();
-            }
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, item)| {
-                    let inner: Vec<&Json> = lists.iter().filter_map(|l| l.get(i)).collect();
-                    if inner.is_empty() {
-                        item.clone()
-                    } else {
-                        project(item, &inner)
-                    }
-                })
-                .collect::<Vec<_>>()
-                .into()
-        }
-        other => other.clone(),
-    }
-}
+/// `cloud` cut down to the leaves one of `shapes` sets (see [`cloud_value`]); the provider
+/// contract's own function, which providers call too.
+pub use crate::provider::schema::project;
 
 /// A list with its items in a canonical order (other values unchanged).
 fn sorted(value: Value) -> Value {

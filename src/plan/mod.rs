@@ -25,6 +25,21 @@ use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::fmt;
 
+/// The waves of one rollout, saved in the plan (computed by [`crate::rollout`], followed by
+/// the executor).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutPlan {
+    /// `layer` or `layer/group`, and where the settings came from.
+    pub name: String,
+    /// Stack names per wave, canary first.
+    pub waves: Vec<Vec<String>>,
+    /// Failed stacks tolerated before the rollout stops.
+    pub failure_tolerance: usize,
+    /// The gate command, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<String>,
+}
+
 /// Version of the plan JSON format; bumped on incompatible changes.
 pub const PLAN_FORMAT_VERSION: u32 = 1;
 
@@ -226,19 +241,6 @@ pub struct PlanOutcome {
     pub refusals: Vec<String>,
 }
 
-impl PlanOutcome {
-    /// The plan when nothing refuses it, else [`crate::Error::Refused`] with the reasons.
-    pub fn into_result(self) -> Result<Plan, crate::Error> {
-        if self.refusals.is_empty() {
-            Ok(self.plan)
-        } else {
-            Err(crate::Error::Refused {
-                reasons: self.refusals,
-            })
-        }
-    }
-}
-
 /// A whole plan.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Plan {
@@ -267,7 +269,7 @@ pub struct Plan {
     pub blast_radius: blast::BlastRadius,
     /// Staged rollouts: the waves the executor follows.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub rollouts: Vec<crate::rollout::RolloutPlan>,
+    pub rollouts: Vec<RolloutPlan>,
     /// State entries that move (templates' `moved:`), before any stack runs; the plan of each
     /// stack already counts them where they move to.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

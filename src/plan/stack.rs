@@ -248,8 +248,9 @@ impl Lookup for Resolver<'_> {
         }
     }
 
-    fn secrets(&self) -> Option<&crate::secrets::Secrets> {
+    fn secrets(&self) -> Option<&dyn crate::value::sealed::Keyring> {
         self.secrets
+            .map(|s| s as &dyn crate::value::sealed::Keyring)
     }
 }
 

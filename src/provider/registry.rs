@@ -1,7 +1,7 @@
 //! The set of providers a workspace uses, and schema lookup by resource type.
 
 use super::{Provider, ResourceSchema};
-use crate::state::BackendOpener;
+use crate::state::{BackendOpener, BackendOpeners};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -91,6 +91,12 @@ impl Registry {
     /// The opener of a backend URL scheme, if one was registered.
     pub fn backend_opener(&self, scheme: &str) -> Option<&Arc<dyn BackendOpener>> {
         self.backends.get(scheme)
+    }
+}
+
+impl BackendOpeners for Registry {
+    fn backend_opener(&self, scheme: &str) -> Option<&Arc<dyn BackendOpener>> {
+        Registry::backend_opener(self, scheme)
     }
 }
 

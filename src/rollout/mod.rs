@@ -4,49 +4,11 @@
 //! a group file or in a layer file; the most specific wins (layer, then group, then workspace).
 //! Waves are computed at plan time and saved in the plan; the executor enforces them.
 
+pub use crate::config::sections::RolloutSettings;
 use crate::config::{StackInstance, Workspace};
 use crate::plan::Plan;
-use serde::{Deserialize, Serialize};
+pub use crate::plan::RolloutPlan;
 use std::collections::BTreeMap;
-
-/// `rollout:` settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RolloutSettings {
-    /// Stacks to roll out first: stack names or globs, replica names or regions. Stacks
-    /// matching the first entry form the canary wave (default: the first stack alone).
-    #[serde(default)]
-    pub order: Vec<String>,
-    /// Stacks per wave after the canary.
-    #[serde(default = "one")]
-    pub max_parallel: usize,
-    /// Failed stacks tolerated before the rollout stops.
-    #[serde(default)]
-    pub failure_tolerance: usize,
-    /// Command run (with `sh -c`) after each wave; a non-zero exit stops the rollout. Its
-    /// environment has `TERRACE_ROLLOUT`, `TERRACE_WAVE`, `TERRACE_WAVE_STACKS` and
-    /// `TERRACE_WAVE_OUTPUTS` (JSON: stack → outputs).
-    #[serde(default)]
-    pub gate: Option<String>,
-}
-
-fn one() -> usize {
-    1
-}
-
-/// The waves of one rollout, saved in the plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RolloutPlan {
-    /// `layer` or `layer/group`, and where the settings came from.
-    pub name: String,
-    /// Stack names per wave, canary first.
-    pub waves: Vec<Vec<String>>,
-    /// Failed stacks tolerated before the rollout stops.
-    pub failure_tolerance: usize,
-    /// The gate command, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gate: Option<String>,
-}
 
 /// The settings that apply to a stack, and the rollout it belongs to.
 fn settings_for<'a>(

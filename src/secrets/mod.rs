@@ -22,6 +22,10 @@
 //! sealed again before it reaches state, plans or events) and to [`Secrets::redact`] error
 //! messages.
 
+pub use crate::config::sections::SecretsSettings;
+pub use crate::value::sealed::{
+    contains_sealed, is_sealed, secure_config, Sealed, HASH_KEY, REDACTED, SECRET_KEY, SECURE_KEY,
+};
 use argon2::Argon2;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -29,62 +33,18 @@ use chacha20poly1305::aead::rand_core::RngCore;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use hmac::{Hmac, Mac};
-use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use sha2::Sha256;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
 
-/// The JSON key of a sealed value's ciphertext: `{"$secret": "v1:…", "$hash": "…"}`.
-pub const SECRET_KEY: &str = "$secret";
-/// The JSON key of a sealed value's keyed fingerprint.
-pub const HASH_KEY: &str = "$hash";
-/// The key of an encrypted value in `terrace.yaml`'s `config:` (`db_password: {secure: v1:…}`).
-pub const SECURE_KEY: &str = "secure";
 /// The environment variable holding the passphrase of the `passphrase` provider.
 pub const PASSPHRASE_ENV: &str = "TERRACE_PASSPHRASE";
-/// How secrets are shown to people.
-pub const REDACTED: &str = "[secret]";
-
 const VERSION_PREFIX: &str = "v1:";
 const CHECK_TEXT: &str = "terrace secrets check v1";
 const NONCE_LEN: usize = 12;
 /// Secrets shorter than this are recognised in provider answers only as whole values.
 const MIN_SUBSTRING: usize = 4;
-
-/// `secrets:` in `terrace.yaml`: the workspace's secrets provider and its key material.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct SecretsSettings {
-    /// `passphrase` (default) or `awskms://<key id, ARN or alias>`.
-    #[serde(default = "default_provider")]
-    pub provider: String,
-    /// Passphrase provider: the Argon2id salt, base64.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub salt: Option<String>,
-    /// KMS provider: the workspace's data key as encrypted by KMS, base64.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub encrypted_key: Option<String>,
-    /// A known text sealed with the key: a wrong passphrase or key is told from a damaged value.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub check: Option<String>,
-}
-
-fn default_provider() -> String {
-    "passphrase".to_string()
-}
-
-impl SecretsSettings {
-    /// The KMS key of an `awskms://KEY` provider.
-    pub fn kms_key(&self) -> Option<&str> {
-        self.provider.strip_prefix("awskms://")
-    }
-
-    /// True for the passphrase provider.
-    pub fn is_passphrase(&self) -> bool {
-        self.provider == "passphrase"
-    }
-}
 
 /// What can go wrong with secrets; every message says how to fix it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -116,65 +76,14 @@ pub enum SecretError {
     Provider(String),
 }
 
-/// A sealed secret: ciphertext and keyed fingerprint. Two sealed values are equal when their
-/// plaintexts are (their fingerprints match), whatever their nonces.
-#[derive(Debug, Clone, Eq)]
-pub struct Sealed {
-    /// `v1:<base64(nonce ‖ ciphertext ‖ tag)>`.
-    pub ciphertext: String,
-    /// Keyed fingerprint of the plaintext (HMAC-SHA256, base64url).
-    pub hash: String,
-}
-
-impl PartialEq for Sealed {
-    fn eq(&self, other: &Sealed) -> bool {
-        self.hash == other.hash
-    }
-}
-
-impl Sealed {
-    /// The value marker `{"$secret": …, "$hash": …}`.
-    pub fn to_json(&self) -> Json {
-        let mut object = serde_json::Map::new();
-        object.insert(SECRET_KEY.into(), Json::String(self.ciphertext.clone()));
-        object.insert(HASH_KEY.into(), Json::String(self.hash.clone()));
-        Json::Object(object)
+impl crate::value::sealed::Keyring for Secrets {
+    fn seal(&self, plaintext: &str) -> Sealed {
+        Secrets::seal(self, plaintext)
     }
 
-    /// Reads the value marker.
-    pub fn from_json(json: &Json) -> Option<Sealed> {
-        let object = json.as_object()?;
-        if object.len() != 2 {
-            return None;
-        }
-        Some(Sealed {
-            ciphertext: object.get(SECRET_KEY)?.as_str()?.to_string(),
-            hash: object.get(HASH_KEY)?.as_str()?.to_string(),
-        })
+    fn unseal(&self, what: &str, sealed: &Sealed) -> Result<String, String> {
+        Secrets::unseal(self, what, sealed).map_err(|e| e.to_string())
     }
-}
-
-/// True when a JSON value is a sealed secret marker.
-pub fn is_sealed(json: &Json) -> bool {
-    Sealed::from_json(json).is_some()
-}
-
-/// True when a JSON value holds a sealed secret anywhere inside.
-pub fn contains_sealed(json: &Json) -> bool {
-    match json {
-        Json::Object(map) => is_sealed(json) || map.values().any(contains_sealed),
-        Json::Array(items) => items.iter().any(contains_sealed),
-        _ => false,
-    }
-}
-
-/// The ciphertext of a `config:` entry written as `{secure: "v1:…"}`.
-pub fn secure_config(json: &Json) -> Option<&str> {
-    let object = json.as_object()?;
-    if object.len() != 1 {
-        return None;
-    }
-    object.get(SECURE_KEY)?.as_str()
 }
 
 /// The workspace key, its two subkeys, and the plaintexts seen in this process.
@@ -256,7 +165,7 @@ impl Secrets {
         let salt = random_bytes::<16>();
         let secrets = Secrets::from_passphrase(passphrase, &salt)?;
         let settings = SecretsSettings {
-            provider: default_provider(),
+            provider: "passphrase".to_string(),
             salt: Some(STANDARD.encode(salt)),
             encrypted_key: None,
             check: Some(secrets.encrypt(CHECK_TEXT)),

@@ -3,7 +3,6 @@
 //! nothing of providers; secrets are encrypted before state sees them.
 
 use super::{JournalEntry, StackState};
-use crate::provider::Registry;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -237,7 +236,7 @@ pub trait Backend: Send + Sync + 'static {
 }
 
 /// Opens the state backends of one URL scheme other than `file://` (S3, a control plane's
-/// store, ...). Registered on a [`Registry`] with [`Registry::register_backend`]; any
+/// store, ...). Registered on the provider registry (`Registry::register_backend`); any
 /// `Fn(&str, &Path) -> Result<Arc<dyn Backend>, StateError>` closure is one.
 pub trait BackendOpener: Send + Sync {
     /// The backend for `url` (the whole URL, scheme included); `root` is the workspace root.
@@ -252,31 +251,6 @@ where
 {
     fn open(&self, url: &str, root: &Path) -> Result<Arc<dyn Backend>, StateError> {
         self(url, root)
-    }
-}
-
-/// Opens the backend named by a URL: `file://PATH` (relative to the workspace root) is built
-/// in; other schemes (`s3://...`) are opened by the opener `registry` holds for them.
-pub fn open_backend(
-    url: Option<&str>,
-    root: &Path,
-    registry: &Registry,
-) -> Result<Arc<dyn Backend>, StateError> {
-    let url = url.unwrap_or("file://.terrace/state");
-    if let Some(path) = url.strip_prefix("file://") {
-        let dir = if Path::new(path).is_absolute() {
-            PathBuf::from(path)
-        } else {
-            root.join(path)
-        };
-        return Ok(Arc::new(super::file::FileBackend::new(dir)));
-    }
-    let opener = url
-        .split_once("://")
-        .and_then(|(scheme, _)| registry.backend_opener(scheme));
-    match opener {
-        Some(opener) => opener.open(url, root),
-        None => Err(StateError::Unsupported(url.to_string())),
     }
 }
 

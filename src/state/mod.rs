@@ -8,15 +8,17 @@ pub mod file;
 pub mod lock;
 pub mod memory;
 pub mod moves;
+pub mod open;
 
-use crate::provider::Properties;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
+use terrace_provider::Properties;
 
-pub use backend::{open_backend, Backend, BackendOpener, LockInfo, Probe, StateError};
+pub use backend::{Backend, BackendOpener, LockInfo, Probe, StateError};
 pub use lock::StackLock;
+pub use open::{open_backend, BackendOpeners};
 
 /// The state format version written by this build.
 pub const STATE_VERSION: u32 = 1;

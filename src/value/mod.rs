@@ -9,8 +9,10 @@
 //! `{"$secret": "v1:…", "$hash": "…"}`, shown as `[secret]`, equal to another secret when their
 //! plaintexts are.
 
-pub mod cidr;
+/// CIDR blocks, parsed as the provider contract parses them.
+pub use terrace_provider::cidr;
 pub mod refs;
+pub mod sealed;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value as Json;
@@ -38,7 +40,7 @@ pub enum Value {
     /// Known only after apply; the string says what it waits for (e.g. `vpc.id`).
     Unknown(String),
     /// An encrypted value; opened only for the provider's call.
-    Secret(crate::secrets::Sealed),
+    Secret(sealed::Sealed),
 }
 
 impl Value {
@@ -51,7 +53,7 @@ impl Value {
             Json::String(s) => Value::String(s.clone()),
             Json::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
             Json::Object(map) => {
-                if let Some(sealed) = crate::secrets::Sealed::from_json(json) {
+                if let Some(sealed) = sealed::Sealed::from_json(json) {
                     return Value::Secret(sealed);
                 }
                 if map.len() == 1 {
@@ -162,7 +164,7 @@ impl fmt::Display for Value {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Unknown(_) => write!(f, "(known after apply)"),
-            Value::Secret(_) => write!(f, "{}", crate::secrets::REDACTED),
+            Value::Secret(_) => write!(f, "{}", sealed::REDACTED),
             Value::String(s) => write!(f, "{}", Json::String(s.clone())),
             other if other.is_known() && !other.contains_secret() => {
                 write!(f, "{}", other.to_json())

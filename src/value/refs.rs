@@ -84,10 +84,8 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// True when the string contains a reference (cheap pre-check).
-pub fn has_reference(text: &str) -> bool {
-    text.contains("${")
-}
+/// True when the string contains a reference (cheap pre-check; the provider contract's test).
+pub use terrace_provider::has_reference;
 
 /// Splits a string into text and references. `is_layer` tells which identifiers name layers.
 pub fn parse(text: &str, is_layer: &dyn Fn(&str) -> bool) -> Result<Vec<Segment>, ParseError> {
@@ -248,7 +246,7 @@ pub trait Lookup {
     fn lookup(&self, reference: &Reference) -> Result<Value, String>;
 
     /// The workspace's secrets, to seal text that interpolates a secret (`"pw=${config.pw}"`).
-    fn secrets(&self) -> Option<&crate::secrets::Secrets> {
+    fn secrets(&self) -> Option<&dyn super::sealed::Keyring> {
         None
     }
 }
@@ -284,7 +282,7 @@ pub fn resolve(
                 .map(|i| resolve(i, lookup, is_layer))
                 .collect::<Result<_, _>>()?,
         ),
-        Json::Object(_) if crate::secrets::is_sealed(json) => Value::from_json(json),
+        Json::Object(_) if super::sealed::is_sealed(json) => Value::from_json(json),
         Json::Object(map) => Value::Map(resolve_map(map, lookup, is_layer)?),
         other => Value::from_json(other),
     })
@@ -354,7 +352,7 @@ fn seal_interpolation(
             Value::Secret(sealed) => plain.push_str(
                 &secrets
                     .unseal("an interpolated secret", sealed)
-                    .map_err(|e| missing(e.to_string()))?,
+                    .map_err(missing)?,
             ),
             Value::String(s) => plain.push_str(s),
             other if other.contains_secret() => {

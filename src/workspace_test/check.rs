@@ -7,9 +7,9 @@ use super::file::{ActionRule, Expect, InvalidCheck, Located, SummaryCheck};
 use super::report::Failure;
 use crate::config::yaml::Seg;
 use crate::diagnostics::{Diagnostic, Location};
-use crate::engine::select::matches;
 use crate::engine::Terrace;
 use crate::plan::{Action, Plan, ResourceChange, StackPlan};
+use crate::select::matches;
 use crate::value::Value;
 use std::collections::BTreeMap;
 

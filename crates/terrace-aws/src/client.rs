@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use terrace::provider::ProviderError;
+use terrace_provider::ProviderError;
 use tokio::sync::OnceCell;
 
 /// Provider settings (`providers.aws.settings` in `terrace.yaml`).
@@ -144,7 +144,7 @@ impl Intercept for RequestCounter {
     }
 }
 
-/// Reports each retry of a call as progress (`terrace::provider::progress`), with the HTTP
+/// Reports each retry of a call as progress (`terrace_provider::progress`), with the HTTP
 /// status of the attempt that failed, so a long wait on a throttled API is visible.
 #[derive(Debug, Clone, Default)]
 pub struct RetryReporter;
@@ -196,7 +196,7 @@ impl Intercept for RetryReporter {
                 .load::<LastFailure>()
                 .map(|f| format!("HTTP {} (throttled or a server error)", f.0))
                 .unwrap_or_else(|| "a lost connection".into());
-            terrace::provider::progress::report(
+            terrace_provider::progress::report(
                 format!("{operation}: attempt {attempt} after {why}"),
                 None,
             );
@@ -510,7 +510,7 @@ mod tests {
             json!({"colour": "red"}),
         ] {
             let err = parse(bad).expect_err("refused");
-            assert_eq!(err.kind, terrace::provider::ErrorKind::Invalid);
+            assert_eq!(err.kind, terrace_provider::ErrorKind::Invalid);
         }
     }
 }

@@ -3,7 +3,7 @@
 use aws_sdk_ec2::config::http::HttpResponse;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use std::fmt::Debug;
-use terrace::provider::{ErrorKind, ProviderError};
+use terrace_provider::{ErrorKind, ProviderError};
 
 /// Bad input (properties, settings).
 pub fn invalid(message: impl Into<String>) -> ProviderError {

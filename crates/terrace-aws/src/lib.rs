@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use client::{Clients, Settings};
 use error::invalid;
 use resources::{On, ResourceType};
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, Observed, Provider, ProviderError, RateLimit, ReadRequest,
     ResourceSchema, UpdateRequest,
 };
@@ -121,7 +121,7 @@ impl Provider for AwsProvider {
     /// `providers.aws` of a stack: `assume_role` (see [`stack_config`]).
     fn configure(
         &self,
-        config: &terrace::provider::Properties,
+        config: &terrace_provider::Properties,
     ) -> Result<std::sync::Arc<dyn Provider>, ProviderError> {
         let role = stack_config::parse(config)?;
         let mut assumed = self.assumed.lock().unwrap_or_else(|e| e.into_inner());
@@ -190,7 +190,7 @@ impl AwsProvider {
     /// A refused call names the credentials it was made with (never read as "absent").
     async fn named<T>(&self, result: Result<T, ProviderError>) -> Result<T, ProviderError> {
         match result {
-            Err(mut e) if e.kind == terrace::provider::ErrorKind::Denied => {
+            Err(mut e) if e.kind == terrace_provider::ErrorKind::Denied => {
                 e.message = format!(
                     "{} (credentials: {})",
                     e.message,

@@ -5,7 +5,7 @@ use crate::error::invalid;
 use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
-use terrace::provider::Ownership;
+use terrace_provider::Ownership;
 
 pub const WORKSPACE: &str = "terrace:workspace";
 pub const STACK: &str = "terrace:stack";
@@ -40,7 +40,7 @@ pub fn user_tags(properties: &serde_json::Map<String, Json>) -> Result<UserTags,
     Ok(tags)
 }
 
-use terrace::provider::ProviderError;
+use terrace_provider::ProviderError;
 
 fn reserved(key: &str) -> bool {
     key.starts_with("terrace:") || key.starts_with("aws:")

@@ -3,7 +3,7 @@
 
 use crate::error::invalid;
 use serde_json::Value as Json;
-use terrace::provider::{Properties, ProviderError};
+use terrace_provider::{Properties, ProviderError};
 
 fn present<'a>(p: &'a Properties, key: &str) -> Option<&'a Json> {
     p.get(key).filter(|v| !v.is_null())

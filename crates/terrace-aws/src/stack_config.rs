@@ -21,7 +21,7 @@ use crate::client::AssumeRole;
 use crate::error::invalid;
 use serde_json::Value as Json;
 use std::time::Duration;
-use terrace::provider::{Properties, ProviderError};
+use terrace_provider::{Properties, ProviderError};
 
 /// The role Organizations creates in a member account when `role_name` is not given.
 pub const DEFAULT_ROLE_NAME: &str = "OrganizationAccountAccessRole";
@@ -157,7 +157,7 @@ mod tests {
         ] {
             let err = parse_json(bad).unwrap_err();
             assert!(err.message.contains(says), "{}", err.message);
-            assert_eq!(err.kind, terrace::provider::ErrorKind::Invalid);
+            assert_eq!(err.kind, terrace_provider::ErrorKind::Invalid);
         }
     }
 }

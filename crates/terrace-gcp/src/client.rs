@@ -7,7 +7,7 @@ use crate::waits::{RetryNote, Waits};
 use serde_json::Value as Json;
 use std::future::Future;
 use std::time::Duration;
-use terrace::provider::{ErrorKind, ProviderError};
+use terrace_provider::{ErrorKind, ProviderError};
 
 /// Environment variable overriding the Compute endpoint (e.g. an emulator).
 pub const ENDPOINT_ENV: &str = "TERRACE_GCP_ENDPOINT";

@@ -26,7 +26,7 @@ pub mod waits;
 
 use async_trait::async_trait;
 use resources::{by_type, KindDef, MUTATE_CLASS, READ_CLASS};
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, ErrorKind, Observed, Provider, ProviderError, RateLimit,
     ReadRequest, ResourceSchema, UpdateRequest,
 };
@@ -125,7 +125,7 @@ impl Provider for GcpProvider {
     /// `providers.gcp` of a stack: `project`, `impersonate_service_account`.
     fn configure(
         &self,
-        config: &terrace::provider::Properties,
+        config: &terrace_provider::Properties,
     ) -> Result<std::sync::Arc<dyn Provider>, ProviderError> {
         let settings = self.api.settings.for_stack(config)?;
         let key = serde_json::Value::Object(config.clone()).to_string();

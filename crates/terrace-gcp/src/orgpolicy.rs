@@ -34,7 +34,7 @@ use crate::convert::{value_from_api, value_to_api};
 use google_cloud_orgpolicy_v2::client::OrgPolicy;
 use google_cloud_orgpolicy_v2::model::Policy;
 use serde_json::{json, Map, Value as Json};
-use terrace::provider::{
+use terrace_provider::{
     ApiClasses, ErrorKind, FieldKind, FieldSchema, Observed, Properties, ProviderError, RateLimit,
     ResourceSchema,
 };

@@ -7,7 +7,7 @@
 //! byte `_xx` (two lowercase hex digits). A value that would be longer than 63 characters is
 //! cut and ends in a hash, so comparisons are always made between encoded values.
 
-use terrace::provider::Ownership;
+use terrace_provider::Ownership;
 
 /// Label keys written on resources that have labels.
 pub const WORKSPACE_LABEL: &str = "terrace-workspace";

@@ -14,7 +14,7 @@ use crate::api::Api;
 use crate::client::request_id;
 use crate::links::Link;
 use serde_json::{json, Value as Json};
-use terrace::provider::{
+use terrace_provider::{
     ApiClasses, ErrorKind, FieldKind, FieldSchema, Observed, Properties, ProviderError,
     ResourceSchema,
 };

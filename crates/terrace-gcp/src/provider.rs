@@ -19,7 +19,7 @@ use crate::ownership;
 use crate::resources::{table, Field, KindDef, Mode, Scope, COMPUTED};
 use serde_json::{json, Map, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
-use terrace::provider::{ErrorKind, Observed, Ownership, Properties, ProviderError};
+use terrace_provider::{ErrorKind, Observed, Ownership, Properties, ProviderError};
 
 /// More names than this in one read: list without a name filter (still one call per page).
 const MAX_FILTER_NAMES: usize = 50;
@@ -533,7 +533,7 @@ impl Api {
             .filter(|f| match set(new, f.name) {
                 Some(want) => {
                     let now = set(&cloud, f.name).map(|v| match f.cloud_defaults {
-                        true => terrace::plan::compare::project(&v, &[&want]),
+                        true => terrace_provider::schema::project(&v, &[&want]),
                         false => v,
                     });
                     now != Some(want)
@@ -638,7 +638,7 @@ impl Api {
                     ),
                 ));
             }
-            terrace::provider::progress::report(
+            terrace_provider::progress::report(
                 format!("{} {name}: {waiting}", def.type_name),
                 Some(delay),
             );

@@ -26,7 +26,7 @@ use google_cloud_resourcemanager_v3::client::Projects;
 use google_cloud_resourcemanager_v3::model::{project::State, Project};
 use serde_json::{json, Map, Value as Json};
 use std::collections::HashMap;
-use terrace::provider::{
+use terrace_provider::{
     ApiClasses, ErrorKind, FieldKind, FieldSchema, Observed, Ownership, Properties, ProviderError,
     ResourceSchema,
 };
@@ -70,14 +70,14 @@ pub fn schema() -> ResourceSchema {
 }
 
 /// Default rates of the Resource Manager classes.
-pub fn rate_limits() -> Vec<terrace::provider::RateLimit> {
+pub fn rate_limits() -> Vec<terrace_provider::RateLimit> {
     vec![
-        terrace::provider::RateLimit {
+        terrace_provider::RateLimit {
             class: READ_CLASS.into(),
             per_second: 5.0,
             burst: 5,
         },
-        terrace::provider::RateLimit {
+        terrace_provider::RateLimit {
             class: MUTATE_CLASS.into(),
             per_second: 1.0,
             burst: 2,

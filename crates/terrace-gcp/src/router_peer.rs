@@ -27,7 +27,7 @@ use crate::resources::{KindDef, READ_CLASS};
 use serde_json::{json, Map, Value as Json};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
-use terrace::provider::{
+use terrace_provider::{
     ApiClasses, ErrorKind, FieldKind, FieldSchema, Observed, Properties, ProviderError,
     ResourceSchema,
 };

@@ -73,9 +73,9 @@ impl Waits {
     }
 
     /// Records a note, reports it as progress of the operation running in this task
-    /// (`terrace::provider::progress`), and hands it to the observer.
+    /// (`terrace_provider::progress`), and hands it to the observer.
     pub fn note(&self, note: RetryNote) {
-        terrace::provider::progress::report(note.to_string(), Some(note.delay));
+        terrace_provider::progress::report(note.to_string(), Some(note.delay));
         let observer = {
             let mut journal = self.lock();
             journal.total += 1;

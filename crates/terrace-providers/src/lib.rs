@@ -124,7 +124,7 @@ pub fn open_secrets(workspace: &Workspace) -> Result<Option<Arc<Secrets>>, terra
 }
 
 /// The key a new secret is sealed with, and — when this is the workspace's first key — the key
-/// material to write as terrace.yaml's `secrets:` block ([`terrace::config::edit::set_secrets_key`]):
+/// material to write as terrace.yaml's `secrets:` block ([`terrace::edit::set_secrets_key`]):
 /// no `secrets:` (or a passphrase without a salt yet) makes a passphrase key from
 /// `TERRACE_PASSPHRASE`; `awskms://KEY` without a data key makes one with KMS; an existing key
 /// is opened (and checked). What `terrace config set --secret` and `config init-secrets` use.

@@ -6,7 +6,7 @@ use crate::error::is_dependency;
 use serde_json::Value as Json;
 use std::future::Future;
 use std::time::Duration;
-use terrace::provider::{ErrorKind, Observed, Properties, ProviderError, ReadRequest};
+use terrace_provider::{ErrorKind, Observed, Properties, ProviderError, ReadRequest};
 use tokio::time::Instant;
 
 /// Runs the steps of a create that follow its first mutating call (which made `id`): once the
@@ -43,7 +43,7 @@ where
     loop {
         match call().await {
             Err(e) if e.kind == ErrorKind::NotFound && Instant::now() + delay < deadline => {
-                terrace::provider::progress::report(
+                terrace_provider::progress::report(
                     format!(
                         "{what}: {} ({}), not visible yet; trying again",
                         e.code, e.message
@@ -109,7 +109,7 @@ where
         match op().await {
             Err(e) if e.kind == ErrorKind::NotFound => return Ok(()),
             Err(e) if is_dependency(&e) && Instant::now() + delay < deadline => {
-                terrace::provider::progress::report(
+                terrace_provider::progress::report(
                     format!(
                         "still in use ({}: {}); waiting for its dependents to go",
                         e.code, e.message

@@ -12,7 +12,7 @@ pub mod organizations;
 use crate::client::Clients;
 use async_trait::async_trait;
 use serde_json::Value as Json;
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, Observed, ProviderError, ReadRequest, ResourceSchema,
     UpdateRequest,
 };
@@ -112,7 +112,7 @@ macro_rules! resource_type {
                 $type_name
             }
 
-            fn schema(&self) -> terrace::provider::ResourceSchema {
+            fn schema(&self) -> terrace_provider::ResourceSchema {
                 $schema()
             }
 
@@ -129,32 +129,32 @@ macro_rules! resource_type {
             async fn read(
                 &self,
                 on: &$crate::resources::On<'_>,
-                request: &terrace::provider::ReadRequest,
-            ) -> Result<Vec<terrace::provider::Observed>, terrace::provider::ProviderError> {
+                request: &terrace_provider::ReadRequest,
+            ) -> Result<Vec<terrace_provider::Observed>, terrace_provider::ProviderError> {
                 $read(&on.$service().await?, request).await
             }
 
             async fn create(
                 &self,
                 on: &$crate::resources::On<'_>,
-                request: &terrace::provider::CreateRequest,
-            ) -> Result<terrace::provider::Observed, terrace::provider::ProviderError> {
+                request: &terrace_provider::CreateRequest,
+            ) -> Result<terrace_provider::Observed, terrace_provider::ProviderError> {
                 $create(&on.$service().await?, request).await
             }
 
             async fn update(
                 &self,
                 on: &$crate::resources::On<'_>,
-                request: &terrace::provider::UpdateRequest,
-            ) -> Result<terrace::provider::Observed, terrace::provider::ProviderError> {
+                request: &terrace_provider::UpdateRequest,
+            ) -> Result<terrace_provider::Observed, terrace_provider::ProviderError> {
                 $update(&on.$service().await?, request).await
             }
 
             async fn delete(
                 &self,
                 on: &$crate::resources::On<'_>,
-                request: &terrace::provider::DeleteRequest,
-            ) -> Result<(), terrace::provider::ProviderError> {
+                request: &terrace_provider::DeleteRequest,
+            ) -> Result<(), terrace_provider::ProviderError> {
                 $delete(&on.$service().await?, request).await
             }
         }

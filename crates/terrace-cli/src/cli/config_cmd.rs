@@ -182,4 +182,4 @@ fn init_secrets(dir: &Path) -> Result<i32, Error> {
 /// The workspace's secrets for `Terrace::open_with_secrets` (terrace-providers).
 pub use terrace_providers::open_secrets;
 
-use terrace::config::edit;
+use terrace::edit;

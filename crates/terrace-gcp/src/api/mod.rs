@@ -24,7 +24,7 @@ use crate::waits::Waits;
 use collections::{Clients, Cx};
 use google_cloud_compute_v1::model;
 use serde_json::Value as Json;
-use terrace::provider::{ErrorKind, ProviderError};
+use terrace_provider::{ErrorKind, ProviderError};
 
 pub use collections::Collection;
 

@@ -11,7 +11,7 @@ pub mod table;
 
 use crate::api::Collection;
 use serde_json::{Map, Value as Json};
-use terrace::provider::{ApiClasses, FieldKind, FieldSchema, ResourceSchema};
+use terrace_provider::{ApiClasses, FieldKind, FieldSchema, ResourceSchema};
 
 /// Where resources of a type live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,7 +6,7 @@ use super::hooks::{network_defaults, unsettled};
 use super::{Field, KindDef, Mode};
 use crate::api::collections::*;
 use crate::api::Collection;
-use terrace::provider::FieldKind::{self, Bool, Cidr, List, Map, Number, String, StringMap};
+use terrace_provider::FieldKind::{self, Bool, Cidr, List, Map, Number, String, StringMap};
 
 const fn field(name: &'static str, kind: FieldKind, mode: Mode) -> Field {
     Field {

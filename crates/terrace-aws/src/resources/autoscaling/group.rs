@@ -20,7 +20,7 @@ use aws_sdk_autoscaling::types::{
 };
 use serde_json::json;
 use std::collections::BTreeSet;
-use terrace::provider::{
+use terrace_provider::{
     ApiClasses, CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed,
     Ownership, Properties, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };
@@ -378,7 +378,7 @@ async fn targets_healthy(ctx: &Ctx<'_>, group: &AutoScalingGroup) -> Result<bool
             .count();
         if healthy < instances.len() {
             let waiting = instances.len() - healthy;
-            terrace::provider::progress::report(
+            terrace_provider::progress::report(
                 format!(
                     "{}: {waiting} of {} instances not yet healthy in {arn}",
                     group.auto_scaling_group_name().unwrap_or_default(),
@@ -461,7 +461,7 @@ async fn roll(
         .clamp(0, 100) as usize;
     let batch = (desired * (100 - healthy) / 100).max(1);
     for (n, chunk) in old.chunks(batch).enumerate() {
-        terrace::provider::progress::report(
+        terrace_provider::progress::report(
             format!(
                 "replacing instances of {name} with the new configuration: batch {} of {} ({})",
                 n + 1,

@@ -15,7 +15,7 @@ use aws_sdk_ec2::types::{
     Filter, Instance, InstanceAttributeName, InstanceStateName, InstanceType, ResourceType,
 };
 use serde_json::json;
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed, Properties,
     ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };

@@ -9,7 +9,7 @@ use crate::error::{from_sdk, from_sdk_unretried};
 use crate::ownership::{tag_spec, user_tags};
 use crate::props::{check_known, str_opt};
 use aws_sdk_ec2::types::{InternetGateway, ResourceType};
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, FieldKind, FieldSchema, Observed, Properties, ProviderError,
     ReadRequest, ResourceSchema, UpdateRequest,
 };

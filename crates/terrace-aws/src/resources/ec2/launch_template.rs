@@ -17,7 +17,7 @@ use aws_sdk_ec2::types::{
     ResponseLaunchTemplateData,
 };
 use base64::Engine as _;
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed, Properties,
     ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };

@@ -21,7 +21,7 @@ use crate::error::from_sdk;
 use crate::ownership::{self, user_tags};
 use aws_sdk_ec2::types::{Filter, Tag};
 use serde_json::json;
-use terrace::provider::{
+use terrace_provider::{
     ApiClasses, FieldKind, FieldSchema, Observed, Properties, ProviderError, ReadRequest,
     ResourceSchema, UpdateRequest,
 };

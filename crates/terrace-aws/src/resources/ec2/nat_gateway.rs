@@ -14,7 +14,7 @@ use crate::error::{from_sdk, invalid};
 use crate::ownership::{client_token, tag_spec, user_tags};
 use crate::props::{check_known, str_opt, str_req};
 use aws_sdk_ec2::types::{ConnectivityType, NatGateway, NatGatewayState, ResourceType};
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed, Properties,
     ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };

@@ -13,7 +13,7 @@ use super::{dedup, put, read_back, settle, Ctx};
 use crate::error::{invalid, not_found};
 use crate::props::{check_known, str_req};
 use std::collections::BTreeMap;
-use terrace::provider::{
+use terrace_provider::{
     ApiClasses, CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed,
     Properties, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };

@@ -19,7 +19,7 @@ use crate::props::{check_known, objects, str_req, strings};
 use aws_sdk_ec2::types::{ResourceType, Route, RouteTable};
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed, Properties,
     ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };
@@ -163,11 +163,11 @@ pub(super) fn external_ranges(table: &RouteTable) -> Vec<String> {
 
 /// True when `destination` lies inside one of `ranges` (unparsable values never match).
 pub(super) fn is_external(destination: &str, ranges: &[String]) -> bool {
-    let Ok(destination) = terrace::value::cidr::parse(destination) else {
+    let Ok(destination) = terrace_provider::cidr::parse(destination) else {
         return false;
     };
     ranges.iter().any(|range| {
-        terrace::value::cidr::parse(range).is_ok_and(|range| range.contains(&destination))
+        terrace_provider::cidr::parse(range).is_ok_and(|range| range.contains(&destination))
     })
 }
 
@@ -323,7 +323,7 @@ async fn reconcile(
     let id = table.route_table_id().unwrap_or_default();
     let external = strings(desired, "external_route_ranges")?;
     for range in &external {
-        terrace::value::cidr::parse(range).map_err(|e| {
+        terrace_provider::cidr::parse(range).map_err(|e| {
             invalid(format!(
                 "external_route_ranges: `{range}`: {}; {}",
                 e.message, e.help

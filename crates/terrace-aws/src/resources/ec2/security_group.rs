@@ -20,7 +20,7 @@ use aws_sdk_ec2::types::{
 };
 use serde_json::{json, Value as Json};
 use std::collections::{BTreeMap, BTreeSet};
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, FieldKind, FieldSchema, Observed, Properties, ProviderError,
     ReadRequest, ResourceSchema, UpdateRequest,
 };

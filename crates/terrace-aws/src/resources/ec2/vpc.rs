@@ -11,8 +11,8 @@ use crate::error::{from_sdk, from_sdk_unretried};
 use crate::ownership::{tag_spec, user_tags};
 use crate::props::{bool_opt, changed, check_known, str_opt, str_req};
 use aws_sdk_ec2::types::{AttributeBooleanValue, ResourceType, Tenancy, Vpc, VpcAttributeName};
-use terrace::provider::ErrorKind;
-use terrace::provider::{
+use terrace_provider::ErrorKind;
+use terrace_provider::{
     CreateRequest, DeleteRequest, FieldKind, FieldSchema, Observed, Properties, ProviderError,
     ReadRequest, ResourceSchema, UpdateRequest,
 };

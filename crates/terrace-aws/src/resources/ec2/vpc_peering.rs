@@ -23,7 +23,7 @@ use crate::error::{from_sdk, from_sdk_unretried, invalid};
 use crate::ownership::{self, tag_spec, user_tags};
 use crate::props::{check_known, str_req};
 use aws_sdk_ec2::types::{ResourceType, VpcPeeringConnection, VpcPeeringConnectionStateReasonCode};
-use terrace::provider::{
+use terrace_provider::{
     ApiClasses, CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed,
     Properties, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };

@@ -17,7 +17,7 @@ use crate::error::{from_sdk, invalid, not_found};
 use crate::props::{check_known, str_req};
 use aws_sdk_ec2::types::{Filter, RouteTable};
 use serde_json::json;
-use terrace::provider::{
+use terrace_provider::{
     ApiClasses, CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed,
     Properties, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };

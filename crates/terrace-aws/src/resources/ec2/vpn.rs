@@ -17,7 +17,7 @@ use crate::error::{from_sdk, from_sdk_unretried, invalid};
 use crate::ownership::{tag_spec, user_tags};
 use crate::props::{check_known, int_opt, str_opt, str_req};
 use aws_sdk_ec2::types::{CustomerGateway, GatewayType, ResourceType, VpnGateway};
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, FieldKind, FieldSchema, Observed, Properties, ProviderError,
     ReadRequest, ResourceSchema, UpdateRequest,
 };

@@ -25,7 +25,7 @@ use aws_sdk_ec2::types::{
     VpnConnectionOptionsSpecification, VpnState, VpnTunnelOptionsSpecification,
 };
 use std::net::Ipv4Addr;
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed, Properties,
     ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };

@@ -13,7 +13,7 @@ use crate::props::{check_known, int_opt, str_opt, str_req};
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, Certificate, Listener, ProtocolEnum,
 };
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed, Properties,
     ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };

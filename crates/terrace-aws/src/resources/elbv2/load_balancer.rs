@@ -12,7 +12,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     LoadBalancer, LoadBalancerSchemeEnum, LoadBalancerStateEnum, LoadBalancerTypeEnum,
 };
 use serde_json::json;
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, FieldKind, FieldSchema, Observed, Properties, ProviderError,
     ReadRequest, ResourceSchema, UpdateRequest,
 };
@@ -217,7 +217,7 @@ pub async fn delete(ctx: &Ctx<'_>, request: &DeleteRequest) -> Result<(), Provid
         .await
         .map_err(from_sdk)
     {
-        Err(e) if e.kind != terrace::provider::ErrorKind::NotFound => return Err(e),
+        Err(e) if e.kind != terrace_provider::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
     wait_for(

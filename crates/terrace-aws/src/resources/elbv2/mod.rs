@@ -13,7 +13,7 @@ use crate::ownership::{self, user_tags};
 use aws_sdk_elasticloadbalancingv2::types::Tag;
 use serde_json::json;
 use std::collections::HashMap;
-use terrace::provider::{
+use terrace_provider::{
     ApiClasses, FieldKind, FieldSchema, Observed, Ownership, Properties, ProviderError,
     ReadRequest, ResourceSchema,
 };

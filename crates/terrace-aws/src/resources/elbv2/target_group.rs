@@ -10,7 +10,7 @@ use crate::error::{from_sdk, from_sdk_unretried, invalid};
 use crate::props::{changed, check_known, int_opt, str_opt};
 use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetGroup, TargetTypeEnum};
 use serde_json::json;
-use terrace::provider::{
+use terrace_provider::{
     CreateRequest, DeleteRequest, FieldKind, FieldSchema, Observed, Properties, ProviderError,
     ReadRequest, ResourceSchema, UpdateRequest,
 };

@@ -29,7 +29,7 @@ use aws_sdk_organizations::types::{
     Account, AccountState, AccountStatus, CreateAccountState, IamUserAccessToBilling, Tag,
 };
 use serde_json::json;
-use terrace::provider::{
+use terrace_provider::{
     ApiClasses, CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed,
     Ownership, Properties, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };

@@ -5,7 +5,7 @@ pub mod policy;
 
 use crate::client::Settings;
 use aws_sdk_organizations::types::Tag;
-use terrace::provider::{Ownership, Properties, ProviderError};
+use terrace_provider::{Ownership, Properties, ProviderError};
 
 /// What an Organizations operation needs: the client (Organizations is global; its endpoint
 /// lives in us-east-1) and the provider settings.

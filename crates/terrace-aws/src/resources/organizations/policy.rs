@@ -21,7 +21,7 @@ use crate::resources::common::{after_create, create_once, put};
 use aws_sdk_organizations::types::PolicyType;
 use serde_json::{json, Value as Json};
 use std::collections::BTreeSet;
-use terrace::provider::{
+use terrace_provider::{
     ApiClasses, CreateRequest, DeleteRequest, ErrorKind, FieldKind, FieldSchema, Observed,
     Properties, ProviderError, ReadRequest, ResourceSchema, UpdateRequest,
 };
@@ -231,7 +231,7 @@ async fn find_by_name(ctx: &Ctx<'_>, name: &str) -> Result<Option<String>, Provi
 async fn adopt(
     ctx: &Ctx<'_>,
     name: &str,
-    owner: &terrace::provider::Ownership,
+    owner: &terrace_provider::Ownership,
 ) -> Result<Option<String>, ProviderError> {
     let Some(id) = find_by_name(ctx, name).await? else {
         return Ok(None);

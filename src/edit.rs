@@ -3,10 +3,10 @@
 //! holds the key's material. The entry of the key is replaced (or appended to the `config:`
 //! block); each result is parsed again and checked to say exactly what was asked before it is
 //! returned. What `terrace config set [--secret]` and `config init-secrets` do, for a program
-//! that keeps terrace.yaml in memory ([`super::Sources`]) or on disk.
+//! that keeps terrace.yaml in memory ([`crate::config::Sources`]) or on disk.
 //!
 //! ```
-//! use terrace::config::edit;
+//! use terrace::edit;
 //! use terrace::secrets::Secrets;
 //! let (key, material) = Secrets::new_passphrase_with("a passphrase").unwrap();
 //! let text = edit::set_secrets_key("name: qa\n", &material).unwrap();
@@ -14,8 +14,8 @@
 //! assert!(!text.contains("hunter2"));
 //! ```
 
-use super::settings::Settings;
-use super::SETTINGS_FILE;
+use crate::config::settings::Settings;
+use crate::config::SETTINGS_FILE;
 use crate::diagnostics::Diagnostics;
 use crate::secrets::{Secrets, SecretsSettings, SECURE_KEY};
 use crate::Error;
@@ -66,7 +66,7 @@ pub fn set_secrets_key(text: &str, settings: &SecretsSettings) -> Result<String,
 
 /// A value as `config set` reads it: YAML (`5432` is a number, `[a, b]` a list), else text.
 pub fn parse_value(value: &str) -> Json {
-    let parsed: Json = super::yaml::parse(Path::new("VALUE"), value)
+    let parsed: Json = crate::config::yaml::parse(Path::new("VALUE"), value)
         .unwrap_or_else(|_| Json::String(value.to_string()));
     match parsed {
         Json::Null if !value.trim().is_empty() && value.trim() != "null" => {
@@ -91,7 +91,7 @@ pub fn check_key(key: &str) -> Result<(), Error> {
 }
 
 fn parse_settings(text: &str) -> Result<Settings, Error> {
-    super::yaml::parse(Path::new(SETTINGS_FILE), text)
+    crate::config::yaml::parse(Path::new(SETTINGS_FILE), text)
         .map_err(|d| Error::Invalid(Diagnostics(vec![d])))
 }
 

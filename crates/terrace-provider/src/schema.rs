@@ -38,7 +38,7 @@ impl FieldKind {
     /// when it fits. A string holding a reference (`${…}`) is known only at apply and fits
     /// any kind; so does such a value inside a map of strings.
     pub fn problem(self, value: &Json) -> Option<(String, String)> {
-        let is_reference = |v: &Json| v.as_str().is_some_and(crate::value::refs::has_reference);
+        let is_reference = |v: &Json| v.as_str().is_some_and(crate::has_reference);
         if is_reference(value) {
             return None;
         }
@@ -63,9 +63,7 @@ impl FieldKind {
                 let Some(text) = value.as_str() else {
                     return Some(self.mismatch(value));
                 };
-                return crate::value::cidr::parse(text)
-                    .err()
-                    .map(|p| (p.message, p.help));
+                return crate::cidr::parse(text).err().map(|p| (p.message, p.help));
             }
         };
         (!fits).then(|| self.mismatch(value))
@@ -149,7 +147,7 @@ pub struct FieldSchema {
     /// A nested value the cloud completes with defaults at some depth (a Compute instance
     /// template's `properties`, a backend service's `backends`): the cloud's value matches a
     /// desired one when it holds every leaf the desired value sets
-    /// ([`crate::plan::compare::covers`]); the leaves it adds are not changes or drift, and an
+    /// (the engine's `plan::compare::covers`); the leaves it adds are not changes or drift, and an
     /// import records only the leaves a template sets. Terraform's providers get the same effect
     /// per attribute with `Optional + Computed` nested fields.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -281,26 +279,49 @@ impl ResourceSchema {
     pub fn attribute_names(&self) -> impl Iterator<Item = &str> + Clone {
         std::iter::once("id").chain(self.fields.iter().map(|f| f.name.as_str()))
     }
-
-    /// Force-new fields whose value differs between `old` and `new` (absent = null).
-    pub fn force_new_changes(
-        &self,
-        old: &serde_json::Map<String, Json>,
-        new: &crate::value::ValueMap,
-    ) -> Vec<String> {
-        self.fields
-            .iter()
-            .filter(|f| f.force_new && !f.computed)
-            .filter(|f| {
-                let before = old.get(&f.name).map(crate::value::Value::from_json);
-                let after = new.get(&f.name).cloned();
-                normalized(before) != normalized(after)
-            })
-            .map(|f| f.name.clone())
-            .collect()
-    }
 }
 
-fn normalized(value: Option<crate::value::Value>) -> Option<crate::value::Value> {
-    value.filter(|v| *v != crate::value::Value::Null)
+/// `cloud` cut down to the leaves one of `shapes` sets (a field marked [`FieldSchema::cloud_defaults`]): maps keep the keys a
+/// shape has, lists keep every item (an extra item is a real difference) and cut each by the
+/// shapes' item at its index; any other value as it is.
+pub fn project(cloud: &serde_json::Value, shapes: &[&serde_json::Value]) -> serde_json::Value {
+    use serde_json::Value as Json;
+    match cloud {
+        Json::Object(items) => {
+            let maps: Vec<&serde_json::Map<String, Json>> =
+                shapes.iter().filter_map(|s| s.as_object()).collect();
+            if maps.is_empty() {
+                return cloud.clone();
+            }
+            items
+                .iter()
+                .filter(|(key, _)| maps.iter().any(|m| m.contains_key(*key)))
+                .map(|(key, value)| {
+                    let inner: Vec<&Json> = maps.iter().filter_map(|m| m.get(key)).collect();
+                    (key.clone(), project(value, &inner))
+                })
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        }
+        Json::Array(items) => {
+            let lists: Vec<&Vec<Json>> = shapes.iter().filter_map(|s| s.as_array()).collect();
+            if lists.is_empty() {
+                return cloud.clone();
+            }
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let inner: Vec<&Json> = lists.iter().filter_map(|l| l.get(i)).collect();
+                    if inner.is_empty() {
+                        item.clone()
+                    } else {
+                        project(item, &inner)
+                    }
+                })
+                .collect::<Vec<_>>()
+                .into()
+        }
+        other => other.clone(),
+    }
 }

@@ -1,7 +1,7 @@
 //! Progress from inside a provider call. A provider that waits — a retry after throttling, an
 //! id the cloud does not show yet, a long-running operation — says so with [`report`]; the
 //! engine turns the notice into an event of the resource whose operation is running
-//! ([`crate::events::Event::ResourceWaiting`]), so a person watching a long retry sees what is
+//! (the engine's `Event::ResourceWaiting`), so a person watching a long retry sees what is
 //! being waited for. Notices travel through a task-local scope that the engine sets around each
 //! provider call ([`scoped`]), so providers need no handle to the engine; outside a scope a
 //! notice is dropped.
