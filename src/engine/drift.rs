@@ -6,7 +6,7 @@ use super::{Selector, Terrace};
 use crate::events::{Event, EventSink};
 use crate::plan::providers as plan_providers;
 use crate::refresh::{refresh_stacks, Refreshed, StackRead};
-use crate::state::{StackLock, StackState, StateError};
+use crate::state::{LockInfo, StackLock, StackState, StateError};
 use crate::Error;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -86,7 +86,10 @@ impl Terrace {
         // Every stack is locked for the whole refresh: its reads are shared with the others'.
         let mut locks = Vec::with_capacity(names.len());
         for name in &names {
-            locks.push(self.lock_stack(name, "refresh", lock_timeout).await?);
+            locks.push(
+                self.lock_stack(name, "refresh", lock_timeout, &events)
+                    .await?,
+            );
         }
         let result = self.refresh_named(&names, true, &events).await;
         let mut released = Ok(());
@@ -120,8 +123,15 @@ impl Terrace {
         stack: &str,
         operation: &str,
         timeout: Duration,
+        events: &EventSink,
     ) -> Result<StackLock, Error> {
-        StackLock::acquire(&self.backend, stack, operation, timeout, |_| {})
+        let waiting = |holder: &LockInfo| {
+            events.notify(Event::LockWaiting {
+                stack: stack.to_string(),
+                holder: holder.clone(),
+            })
+        };
+        StackLock::acquire(&self.backend, stack, operation, timeout, waiting)
             .await
             .map_err(|e| match e {
                 StateError::Locked { stack, holder } => Error::Locked { stack, holder },

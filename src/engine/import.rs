@@ -5,6 +5,7 @@
 
 use super::Terrace;
 use crate::diagnostics::suggest;
+use crate::events::EventSink;
 use crate::provider::ErrorKind;
 use crate::refresh::found_state;
 use crate::state::{ResourceState, StackState};
@@ -38,7 +39,9 @@ impl Terrace {
                 spec.type_name
             )));
         }
-        let lock = self.lock_stack(stack, "import", lock_timeout).await?;
+        let lock = self
+            .lock_stack(stack, "import", lock_timeout, &EventSink::none())
+            .await?;
         let result = async {
             let mut state = self
                 .backend

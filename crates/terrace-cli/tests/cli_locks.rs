@@ -186,6 +186,34 @@ fn applies_of_different_stacks_both_proceed(s3: bool) {
     assert!(rows.iter().all(|r| r["locked_by"].is_null()), "{rows:?}");
 }
 
+/// A refresh (and a plan) that meets a held lock says so while it waits, on a terminal or
+/// not: without the line, a long `--lock-timeout` looks like a hang.
+#[test]
+fn a_refresh_waiting_for_a_lock_says_so_while_it_waits() {
+    let dir = workspace("basic");
+    let backend = Store::File.backend(dir.path());
+    set_latency(dir.path(), 3000);
+    let stack = "accounts/eu/test";
+    let first = spawn(dir.path(), &["apply", "--yes", "--stack", stack]);
+    let first_pid = first.id();
+    wait_until("the apply holds the lock", || {
+        lock_info(backend.as_ref(), stack).is_some_and(|l| l.pid == first_pid)
+    });
+    let refresh = terrace(
+        dir.path(),
+        &["refresh", "--stack", stack, "--lock-timeout", "1s"],
+    );
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", both_outputs(&first));
+    assert_eq!(refresh.status.code(), Some(4), "{}", both_outputs(&refresh));
+    let message = stderr(&refresh);
+    assert!(
+        message.contains(&format!("{stack}: waiting for the lock held by"))
+            && message.contains(&format!("pid {first_pid}")),
+        "the wait is shown as it starts: {message}"
+    );
+}
+
 #[test]
 fn file_one_apply_waits_for_the_lock_timeout_then_fails_naming_the_holder() {
     one_apply_waits_for_the_lock_timeout_then_fails_naming_the_holder(false);

@@ -7,6 +7,7 @@ mod ci;
 mod config_cmd;
 mod init;
 mod output;
+mod planning;
 mod progress;
 mod render;
 mod sandbox;
@@ -262,6 +263,23 @@ fn plan_options(flags: &PlanFlags, destroy: bool) -> PlanOptions {
     }
 }
 
+/// The progress display of a plan or refresh, and the sink that feeds it.
+fn planning_progress(cli: &Cli) -> (terrace::events::EventSink, planning::Planning) {
+    planning::Planning::start(cli.json, std::io::stderr().is_terminal())
+}
+
+/// `terrace.plan(options)` with its progress shown (see [`planning`]).
+async fn plan_with_progress(
+    cli: &Cli,
+    terrace: &Terrace,
+    options: PlanOptions,
+) -> Result<Plan, Error> {
+    let (events, planning) = planning_progress(cli);
+    let plan = terrace.plan(&PlanOptions { events, ..options }).await;
+    planning.finish().await;
+    plan
+}
+
 /// Prints a refresh or drift report; true when it found drift or misplaced resources.
 fn print_drift(cli: &Cli, report: &terrace::engine::RefreshReport, verb: &str) -> bool {
     if cli.json {
@@ -351,8 +369,14 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             let terrace = open_for_cloud(&cli.dir)?;
             let names = selected_names(&terrace, &args.flags.select).await?;
             preflight(&terrace, &names, Action::Plan).await?;
-            let options = plan_options(&args.flags, args.destroy);
-            let outcome = terrace.plan_outcome(&options).await?;
+            let (events, planning) = planning_progress(cli);
+            let options = PlanOptions {
+                events,
+                ..plan_options(&args.flags, args.destroy)
+            };
+            let outcome = terrace.plan_outcome(&options).await;
+            planning.finish().await;
+            let outcome = outcome?;
             write_summary(cli, &terrace, args, &options, &outcome).await?;
             if !outcome.refusals.is_empty() {
                 // A refused plan is still shown: what it would do, then why it may not.
@@ -406,7 +430,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
                 None => {
                     let names = selected_names(&terrace, &args.flags.select).await?;
                     preflight(&terrace, &names, Action::Apply).await?;
-                    terrace.plan(&plan_options(&args.flags, false)).await?
+                    plan_with_progress(cli, &terrace, plan_options(&args.flags, false)).await?
                 }
             };
             let confirm = args.plan_file.is_none();
@@ -421,7 +445,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             let terrace = open_for_cloud(&cli.dir)?;
             let names = selected_names(&terrace, &args.flags.select).await?;
             preflight(&terrace, &names, Action::Destroy).await?;
-            let plan = terrace.plan(&plan_options(&args.flags, true)).await?;
+            let plan = plan_with_progress(cli, &terrace, plan_options(&args.flags, true)).await?;
             execute(
                 cli,
                 &terrace,
@@ -437,10 +461,12 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             let terrace = open_for_cloud(&cli.dir)?;
             let names = selected_names(&terrace, &args.select).await?;
             preflight(&terrace, &names, Action::Apply).await?;
+            let (events, planning) = planning_progress(cli);
             let report = terrace
-                .refresh(&selector(&args.select), args.lock_timeout)
-                .await?;
-            let found = print_drift(cli, &report, "Refreshed");
+                .refresh_with(&selector(&args.select), args.lock_timeout, events)
+                .await;
+            planning.finish().await;
+            let found = print_drift(cli, &report?, "Refreshed");
             Ok(if args.detailed_exitcode && found {
                 EXIT_CHANGES
             } else {
@@ -451,7 +477,10 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             let terrace = open_for_cloud(&cli.dir)?;
             let names = selected_names(&terrace, select).await?;
             preflight(&terrace, &names, Action::Plan).await?;
-            let report = terrace.drift(&selector(select)).await?;
+            let (events, planning) = planning_progress(cli);
+            let report = terrace.drift_with(&selector(select), events).await;
+            planning.finish().await;
+            let report = report?;
             let found = print_drift(cli, &report, "Read");
             Ok(if found { EXIT_CHANGES } else { EXIT_OK })
         }
