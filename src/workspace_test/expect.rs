@@ -111,19 +111,21 @@ pub struct Target {
 impl Target {
     /// Parses `STACK` or `STACK:RESOURCE`.
     pub fn parse(text: &str) -> Result<Target, String> {
-        match text.split_once(':') {
-            None if !text.is_empty() => Ok(Target {
-                stack: text.to_string(),
-                resource: None,
-            }),
-            Some((stack, resource)) if !stack.is_empty() && !resource.is_empty() => Ok(Target {
+        if let Some((stack, resource)) = crate::address::ResourceAddress::split(text) {
+            return Ok(Target {
                 stack: stack.to_string(),
                 resource: Some(resource.to_string()),
-            }),
-            _ => Err(format!(
-                "`{text}` is not a stack or a resource; write STACK or STACK:RESOURCE (globs allowed)"
-            )),
+            });
         }
+        if text.is_empty() || text.contains(':') {
+            return Err(format!(
+                "`{text}` is not a stack or a resource; write STACK or STACK:RESOURCE (globs allowed)"
+            ));
+        }
+        Ok(Target {
+            stack: text.to_string(),
+            resource: None,
+        })
     }
 }
 
@@ -202,14 +204,9 @@ fn split_path(text: &str) -> Result<(String, Vec<String>), String> {
 impl Address {
     /// Parses `STACK:RESOURCE.FIELD…` or `STACK:outputs.KEY…`.
     pub fn parse(text: &str) -> Result<Address, String> {
-        let (stack, rest) = text
-            .split_once(':')
-            .filter(|(s, r)| !s.is_empty() && !r.is_empty())
-            .ok_or_else(|| {
-                format!(
-                    "`{text}` is not an address; write STACK:RESOURCE.FIELD or STACK:outputs.KEY"
-                )
-            })?;
+        let (stack, rest) = crate::address::ResourceAddress::split(text).ok_or_else(|| {
+            format!("`{text}` is not an address; write STACK:RESOURCE.FIELD or STACK:outputs.KEY")
+        })?;
         let (name, path) = split_path(rest)?;
         let field = if name == "outputs" {
             let (key, path) = path

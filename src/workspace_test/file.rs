@@ -472,8 +472,7 @@ impl Loader<'_> {
             mocks.entry(type_name).or_default().extend(fields);
         }
         for (i, address) in raw.allow_destroy.iter().enumerate() {
-            let split = address.split_once(':');
-            if split.is_some_and(|(stack, resource)| !stack.is_empty() && !resource.is_empty()) {
+            if crate::address::ResourceAddress::split(address).is_some() {
                 continue;
             }
             self.problem(

@@ -24,6 +24,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use terrace::access::Action;
+use terrace::address::ResourceAddress;
 use terrace::apply::ApplySummary;
 use terrace::engine::{PlanOptions, Selector, Terrace, Unlocked};
 use terrace::error::{EXIT_CHANGES, EXIT_ERROR, EXIT_LOCKED, EXIT_OK, EXIT_STALE_PLAN, EXIT_USAGE};
@@ -760,13 +761,12 @@ async fn state(cli: &Cli, command: &StateCommand) -> Result<i32, Error> {
         StateCommand::Mv { from, to, .. } => {
             let stacks: Vec<String> = [from, to]
                 .iter()
-                .filter_map(|a| a.rsplit_once(':').map(|(s, _)| s.to_string()))
+                .filter_map(|a| ResourceAddress::split(a).map(|(s, _)| s.to_string()))
                 .collect();
             preflight(&terrace, &stacks, Action::State).await?
         }
         StateCommand::Rm { at, .. } => {
-            let stacks: Vec<String> = at
-                .rsplit_once(':')
+            let stacks: Vec<String> = ResourceAddress::split(at)
                 .map(|(s, _)| s.to_string())
                 .into_iter()
                 .collect();
