@@ -2,10 +2,12 @@
 //! [`StateError::InvalidUrl`], a failed S3 or DynamoDB call is [`StateError::Io`] on the
 //! object or lock it concerned, an unreadable object is [`StateError::Corrupt`].
 
-use crate::location::EXAMPLE;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use std::path::PathBuf;
 use terrace::state::StateError;
+
+/// A correct backend URL, shown in every URL parse error.
+pub const EXAMPLE: &str = "s3://my-bucket/terrace?region=eu-west-1&lock_table=terrace-locks";
 
 /// What went wrong.
 #[derive(Debug, thiserror::Error)]

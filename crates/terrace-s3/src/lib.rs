@@ -29,8 +29,8 @@ pub mod lock;
 mod objects;
 mod probe;
 
-pub use error::S3Error;
-pub use location::{S3Location, DEFAULT_LOCK_TTL, EXAMPLE};
+pub use error::{S3Error, EXAMPLE};
+pub use location::{S3Location, DEFAULT_LOCK_TTL};
 
 use async_trait::async_trait;
 use aws_config::BehaviorVersion;

@@ -3,10 +3,9 @@
 //! what is wrong and shows a correct URL.
 
 use crate::error::S3Error;
+#[cfg(test)]
+use crate::error::EXAMPLE;
 use std::time::Duration;
-
-/// A correct URL, shown in every parse error.
-pub const EXAMPLE: &str = "s3://my-bucket/terrace?region=eu-west-1&lock_table=terrace-locks";
 
 /// How long a lock lives without being refreshed, unless `lock_ttl=` says otherwise.
 pub const DEFAULT_LOCK_TTL: Duration = Duration::from_secs(3600);
