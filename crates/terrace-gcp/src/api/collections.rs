@@ -14,13 +14,20 @@
 
 use super::{body, to_page, unsupported, Location, Page};
 use crate::client::{CallError, Settings};
-use crate::resources::Scope;
 use async_trait::async_trait;
 use google_cloud_compute_v1::client;
 use google_cloud_compute_v1::model;
 use serde_json::Value as Json;
 use std::marker::PhantomData;
 use tokio::sync::OnceCell;
+
+/// Where resources of a type live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    Regional,
+    Zonal,
+}
 
 /// What one call is addressed with: the clients, settings, project and location.
 pub struct Cx<'a> {

@@ -19,7 +19,6 @@ macro_rules! send {
 pub mod collections;
 
 use crate::client::{operation_error, CallError, Retry, Settings};
-use crate::resources::KindDef;
 use crate::waits::Waits;
 use collections::{Clients, Cx};
 use google_cloud_compute_v1::model;
@@ -27,6 +26,15 @@ use serde_json::Value as Json;
 use terrace_provider::{ErrorKind, ProviderError};
 
 pub use collections::Collection;
+
+/// What a call needs of a resource type: its name for messages (`Subnetwork`) and its
+/// collection's calls. The declarative table's `resources::KindDef` is one.
+pub trait Kind: Sync {
+    /// The type's kind, for messages.
+    fn name(&self) -> &'static str;
+    /// Its Compute collection.
+    fn calls(&self) -> &'static dyn Collection;
+}
 
 /// Where a call is addressed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -263,7 +271,7 @@ impl Api {
     /// One page of a list, retried.
     pub async fn list_page(
         &self,
-        def: &KindDef,
+        def: &dyn Kind,
         project: &str,
         at: &Location,
         filter: Option<&str>,
@@ -273,7 +281,7 @@ impl Api {
         let cx = self.cx(project, at);
         self.retry
             .run(&what, || {
-                def.calls
+                def.calls()
                     .list(&cx, filter.map(str::to_string), token.map(str::to_string))
             })
             .await
@@ -301,7 +309,7 @@ impl Api {
     /// `insert` with Compute's JSON body, retried with one `requestId` and settled.
     pub async fn insert(
         &self,
-        def: &KindDef,
+        def: &dyn Kind,
         project: &str,
         at: &Location,
         json: &Json,
@@ -310,14 +318,14 @@ impl Api {
         let name = json["name"].as_str().unwrap_or("?");
         let what = format!("insert {} {name}", def.name());
         let cx = self.cx(project, at);
-        self.mutate(&what, project, || def.calls.insert(&cx, json, rid))
+        self.mutate(&what, project, || def.calls().insert(&cx, json, rid))
             .await
     }
 
     /// `delete`, retried with one `requestId` and settled.
     pub async fn delete(
         &self,
-        def: &KindDef,
+        def: &dyn Kind,
         project: &str,
         at: &Location,
         name: &str,
@@ -325,14 +333,14 @@ impl Api {
     ) -> Result<model::Operation, MutationError> {
         let what = format!("delete {} {name}", def.name());
         let cx = self.cx(project, at);
-        self.mutate(&what, project, || def.calls.delete(&cx, name, rid))
+        self.mutate(&what, project, || def.calls().delete(&cx, name, rid))
             .await
     }
 
     /// PATCH with a body holding the changed fields (and the current fingerprint).
     pub async fn patch(
         &self,
-        def: &KindDef,
+        def: &dyn Kind,
         project: &str,
         at: &Location,
         name: &str,
@@ -341,7 +349,7 @@ impl Api {
     ) -> Result<model::Operation, MutationError> {
         let what = format!("patch {} {name}", def.name());
         let cx = self.cx(project, at);
-        self.mutate(&what, project, || def.calls.patch(&cx, name, json, rid))
+        self.mutate(&what, project, || def.calls().patch(&cx, name, json, rid))
             .await
     }
 
@@ -350,7 +358,7 @@ impl Api {
     /// fingerprint moved is settled by the caller comparing labels.)
     pub async fn set_labels(
         &self,
-        def: &KindDef,
+        def: &dyn Kind,
         project: &str,
         at: &Location,
         name: &str,
@@ -360,7 +368,7 @@ impl Api {
         let what = format!("setLabels {} {name}", def.name());
         let cx = self.cx(project, at);
         self.mutate(&what, project, || {
-            def.calls.set_labels(&cx, name, json, rid)
+            def.calls().set_labels(&cx, name, json, rid)
         })
         .await
     }

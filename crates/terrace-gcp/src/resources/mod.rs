@@ -9,17 +9,10 @@
 pub mod hooks;
 pub mod table;
 
-use crate::api::Collection;
+pub use crate::api::collections::Scope;
+use crate::api::{Collection, Kind};
 use serde_json::{Map, Value as Json};
 use terrace_provider::{ApiClasses, FieldKind, FieldSchema, ResourceSchema};
-
-/// Where resources of a type live.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Global,
-    Regional,
-    Zonal,
-}
 
 /// How a field behaves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +74,16 @@ pub const MUTATE_CLASS: &str = "gcp:compute:mutate";
 
 /// Attributes every type computes.
 pub const COMPUTED: &[&str] = &["self_link", "name", "gce_id", "creation_timestamp"];
+
+impl Kind for KindDef {
+    fn name(&self) -> &'static str {
+        KindDef::name(self)
+    }
+
+    fn calls(&self) -> &'static dyn Collection {
+        self.calls
+    }
+}
 
 impl KindDef {
     /// Where resources of the type live (its collection's scope).
