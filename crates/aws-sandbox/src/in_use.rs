@@ -28,7 +28,7 @@
 use crate::answer::AwsError;
 use crate::call::Call;
 use crate::launches::Launches;
-use crate::proxy::Upstream;
+use crate::upstream::Upstream;
 use axum::http::HeaderMap;
 
 /// The refusal AWS would answer for this delete, if any. Looks the dependents up in moto with

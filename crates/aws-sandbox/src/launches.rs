@@ -10,7 +10,7 @@
 //! groups of the template version the group launches from at that moment.
 
 use crate::call::Call;
-use crate::proxy::Upstream;
+use crate::upstream::Upstream;
 use crate::xml;
 use axum::http::HeaderMap;
 use std::collections::HashMap;

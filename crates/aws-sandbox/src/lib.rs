@@ -23,6 +23,7 @@ pub mod in_use;
 pub mod launches;
 pub mod proxy;
 pub mod tokens;
+pub mod upstream;
 pub mod vpn;
 pub mod xml;
 
@@ -138,7 +139,7 @@ impl Stats {
 /// The layer's shared state.
 pub struct Layer {
     behaviour: Behaviour,
-    upstream: proxy::Upstream,
+    upstream: upstream::Upstream,
     rng: Mutex<ChaCha8Rng>,
     consistency: consistency::Consistency,
     tokens: tokens::ClientTokens,
@@ -229,7 +230,7 @@ pub async fn start(
         rng: Mutex::new(ChaCha8Rng::seed_from_u64(behaviour.seed)),
         consistency: consistency::Consistency::new(behaviour.consistency.unwrap_or_default()),
         behaviour,
-        upstream: proxy::Upstream::new(upstream),
+        upstream: upstream::Upstream::new(upstream),
         tokens: tokens::ClientTokens::default(),
         launches: launches::Launches::default(),
         vpn: vpn::VpnConnections::default(),
