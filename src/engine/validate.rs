@@ -35,6 +35,7 @@ struct Checker<'a> {
     registry: &'a Registry,
     stacks: &'a [Rendered],
     by_name: HashMap<&'a str, &'a Rendered>,
+    index: StackIndex<'a>,
     locations: Locations,
     problems: Vec<Diagnostic>,
 }
@@ -54,6 +55,7 @@ pub fn validate(
         registry,
         stacks,
         by_name,
+        index: StackIndex::new(stacks.iter().map(|r| &r.spec.instance)),
         locations: Locations::load(&workspace.settings.regions),
         problems: Vec::new(),
     };
@@ -478,12 +480,11 @@ impl Checker<'_> {
                     ));
                 }
                 let matches: Vec<&Rendered> = self
-                    .stacks
-                    .iter()
-                    .filter(|r| {
-                        r.spec.instance.layer == *layer
-                            && r.spec.instance.is_single_match_for(stack)
-                    })
+                    .index
+                    .candidates(layer, stack)
+                    .into_iter()
+                    .map(|i| &self.stacks[i])
+                    .filter(|r| r.spec.instance.is_single_match_for(stack))
                     .collect();
                 match matches.as_slice() {
                     [target] => self.check_output(target, key).map(Some),
@@ -553,13 +554,15 @@ impl Checker<'_> {
     /// Adds layer-dependency edges: a stack depends on the matching stacks of its layer's
     /// dependencies.
     fn link_layers(&self, links: &mut StackLinks) {
-        let instances: Vec<&StackInstance> = self.stacks.iter().map(|r| &r.spec.instance).collect();
-        for stack in &instances {
+        for stack in self.stacks.iter().map(|r| &r.spec.instance) {
             let layer = self.workspace.layer(&stack.layer).expect("loaded layer");
             for dep in &layer.spec.depends_on {
-                for upstream in instances
-                    .iter()
-                    .filter(|u| &u.layer == dep && stack.matches_upstream(u))
+                for upstream in self
+                    .index
+                    .candidates(dep, stack)
+                    .into_iter()
+                    .map(|i| &self.stacks[i].spec.instance)
+                    .filter(|u| stack.matches_upstream(u))
                 {
                     links
                         .depends_on
@@ -601,6 +604,59 @@ impl Checker<'_> {
                 .help("a stack may only read outputs of stacks that do not read its own; remove one of these references")])
             }
         }
+    }
+}
+
+/// The stacks by layer and group, and by replica within those: the stacks of a layer that a
+/// stack may build on ([`StackInstance::matches_upstream`]) or read as `${LAYER.outputs.*}`
+/// ([`StackInstance::is_single_match_for`]) without a scan of every stack, which made
+/// validation quadratic in the number of stacks (and in the replicas of a group).
+struct StackIndex<'a> {
+    /// (layer, group) → its stacks.
+    buckets: HashMap<(&'a str, &'a str), Bucket<'a>>,
+}
+
+/// The stacks of one layer in one group, as indexes into the validated stacks (ascending).
+#[derive(Default)]
+struct Bucket<'a> {
+    /// Per-replica stacks, by replica.
+    by_replica: HashMap<&'a str, Vec<usize>>,
+    /// The stacks without a replica (per group, per cloud).
+    others: Vec<usize>,
+    /// Every stack.
+    all: Vec<usize>,
+}
+
+impl<'a> StackIndex<'a> {
+    fn new(stacks: impl Iterator<Item = &'a StackInstance>) -> StackIndex<'a> {
+        let mut buckets: HashMap<(&str, &str), Bucket> = HashMap::new();
+        for (i, stack) in stacks.enumerate() {
+            let bucket = buckets
+                .entry((stack.layer.as_str(), stack.group.as_str()))
+                .or_default();
+            match &stack.replica {
+                Some(replica) => bucket.by_replica.entry(replica).or_default().push(i),
+                None => bucket.others.push(i),
+            }
+            bucket.all.push(i);
+        }
+        StackIndex { buckets }
+    }
+
+    /// The stacks of `layer` that may match `from` (a superset of the matches, in stack order):
+    /// those of its group, and for a per-replica stack only those of its replica or of none.
+    fn candidates(&self, layer: &str, from: &StackInstance) -> Vec<usize> {
+        let Some(bucket) = self.buckets.get(&(layer, from.group.as_str())) else {
+            return Vec::new();
+        };
+        let Some(replica) = &from.replica else {
+            return bucket.all.clone();
+        };
+        let mine = bucket.by_replica.get(replica.as_str());
+        let mut found: Vec<usize> = mine.into_iter().flatten().copied().collect();
+        found.extend(&bucket.others);
+        found.sort_unstable();
+        found
     }
 }
 

@@ -117,12 +117,12 @@ pub fn resource_order(
     let mut edges = Vec::new();
     for (i, (name, resource)) in spec.resources.iter().enumerate() {
         let mut found = Vec::new();
-        refs::collect(
-            &Json::Object(resource.properties.clone()),
-            is_layer,
-            &mut found,
-        )
-        .map_err(|e| StackPlanError::Resource {
+        // The properties in map order, as a collect of the whole map reads them (no copy).
+        resource
+            .properties
+            .values()
+            .try_for_each(|value| refs::collect(value, is_layer, &mut found))
+            .map_err(|e| StackPlanError::Resource {
             stack: spec.instance.name.clone(),
             resource: name.clone(),
             message: e.to_string(),

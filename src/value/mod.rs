@@ -192,9 +192,24 @@ impl fmt::Display for Value {
     }
 }
 
+/// Writes what [`Value::to_json`] would give, without building it (plans hold many values).
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
+        use serde::ser::SerializeMap;
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Number(n) => n.serialize(serializer),
+            Value::String(s) => serializer.serialize_str(s),
+            Value::List(items) => serializer.collect_seq(items),
+            Value::Map(map) => serializer.collect_map(map),
+            Value::Unknown(origin) => {
+                let mut object = serializer.serialize_map(Some(1))?;
+                object.serialize_entry(UNKNOWN_KEY, origin)?;
+                object.end()
+            }
+            Value::Secret(sealed) => sealed.to_json().serialize(serializer),
+        }
     }
 }
 
