@@ -734,3 +734,104 @@ fn contains_reference(value: &Json) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::StackIndex;
+    use crate::config::StackInstance;
+
+    fn stack(
+        layer: &str,
+        group: &str,
+        cloud: Option<&str>,
+        replica: Option<&str>,
+    ) -> StackInstance {
+        let mut name = format!("{layer}/{group}");
+        for part in [cloud.filter(|_| replica.is_none()), replica]
+            .into_iter()
+            .flatten()
+        {
+            name = format!("{name}/{part}");
+        }
+        StackInstance {
+            name,
+            layer: layer.into(),
+            group: group.into(),
+            cloud: cloud.map(str::to_string),
+            replica: replica.map(str::to_string),
+            region: None,
+            zones: Vec::new(),
+            renamed_from: None,
+        }
+    }
+
+    /// Two groups, each with accounts per cloud, networks per replica and proxies per group.
+    fn workspace(replicas: usize) -> Vec<StackInstance> {
+        let mut stacks = Vec::new();
+        for group in ["eu", "us"] {
+            let cloud = |r: usize| if r % 2 == 0 { "aws" } else { "gcp" };
+            for c in ["aws", "gcp"] {
+                stacks.push(stack("accounts", group, Some(c), None));
+            }
+            for r in 0..replicas {
+                let name = format!("r{r}");
+                stacks.push(stack("networks", group, Some(cloud(r)), Some(&name)));
+            }
+            stacks.push(stack("proxies", group, None, None));
+        }
+        stacks
+    }
+
+    /// The candidates hold every stack a scan of all stacks would match, in stack order.
+    #[test]
+    fn candidates_hold_every_match_in_order() {
+        let stacks = workspace(6);
+        let index = StackIndex::new(stacks.iter());
+        for from in &stacks {
+            for layer in ["accounts", "networks", "proxies"] {
+                let candidates = index.candidates(layer, from);
+                assert!(candidates.windows(2).all(|w| w[0] < w[1]));
+                let scanned = |keep: &dyn Fn(&StackInstance) -> bool| -> Vec<usize> {
+                    (0..stacks.len())
+                        .filter(|&i| stacks[i].layer == layer && keep(&stacks[i]))
+                        .collect()
+                };
+                let kept = |keep: &dyn Fn(&StackInstance) -> bool| -> Vec<usize> {
+                    candidates
+                        .iter()
+                        .copied()
+                        .filter(|&i| keep(&stacks[i]))
+                        .collect()
+                };
+                let upstream = |u: &StackInstance| from.matches_upstream(u);
+                let single = |u: &StackInstance| u.is_single_match_for(from);
+                assert_eq!(
+                    kept(&upstream),
+                    scanned(&upstream),
+                    "{} → {layer}",
+                    from.name
+                );
+                assert_eq!(kept(&single), scanned(&single), "{} → {layer}", from.name);
+            }
+        }
+    }
+
+    /// The work of matching stacks to their upstream grows with the stacks, not with their
+    /// square: a per-replica stack looks at its own replica's stack (and the group's stacks
+    /// without a replica), however many replicas its group has.
+    #[test]
+    fn matching_work_is_linear_in_the_replicas() {
+        for replicas in [10, 1_000] {
+            let stacks = workspace(replicas);
+            let index = StackIndex::new(stacks.iter());
+            let examined: usize = stacks
+                .iter()
+                .filter(|s| s.replica.is_some())
+                .map(|from| index.candidates("networks", from).len())
+                .sum();
+            assert_eq!(examined, 2 * replicas, "one candidate per replica stack");
+            let proxies = stacks.iter().find(|s| s.layer == "proxies").unwrap();
+            assert_eq!(index.candidates("networks", proxies).len(), replicas);
+        }
+    }
+}

@@ -203,7 +203,8 @@ struct Shared {
     jurisdictions: crate::policy::residency::Jurisdictions,
     /// Group name → its index in the workspace's groups, and replica name → the indexes of the
     /// replicas of that name in the group.
-    groups: std::collections::HashMap<String, (usize, std::collections::HashMap<String, Vec<usize>>)>,
+    groups:
+        std::collections::HashMap<String, (usize, std::collections::HashMap<String, Vec<usize>>)>,
 }
 
 impl Shared {
@@ -717,10 +718,12 @@ fn context_for(
     with_replicas: bool,
 ) -> tera::Context {
     // The index is of the workspace the renderer was made for; another is scanned.
-    let indexed = shared
-        .groups
-        .get(&stack.group)
-        .filter(|(index, _)| workspace.groups.get(*index).is_some_and(|g| g.name == stack.group));
+    let indexed = shared.groups.get(&stack.group).filter(|(index, _)| {
+        workspace
+            .groups
+            .get(*index)
+            .is_some_and(|g| g.name == stack.group)
+    });
     let (group, named) = match indexed {
         Some((index, named)) => (&workspace.groups[*index], Some(named)),
         None => (
