@@ -240,6 +240,25 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// Serialising a value writes exactly its JSON form (plans are compared and stored as text).
+    #[test]
+    fn serialising_writes_the_json_form() {
+        let value = Value::from_json(&json!({
+            "z": [1, -2, 2.5, true, null, "text \"quoted\""],
+            "a": {"$unknown": "vpc.id"},
+            "m": {"b": {"$unknown": "x"}, "a": {}, "c": []}
+        }));
+        let json = value.to_json();
+        assert_eq!(
+            serde_json::to_string(&value).unwrap(),
+            serde_json::to_string(&json).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string_pretty(&value).unwrap(),
+            serde_json::to_string_pretty(&json).unwrap()
+        );
+    }
+
     #[test]
     fn unknown_round_trips_through_json() {
         let value = Value::List(vec![
