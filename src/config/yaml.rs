@@ -10,10 +10,24 @@ use std::path::Path;
 /// written twice in one mapping is refused naming both lines: deserialized into a map (the
 /// resources of a template, properties, `config:`), the second would silently replace the
 /// first.
+///
+/// The text is scanned once on the way that succeeds: the duplicate-key check parses it into a
+/// YAML value, and `T` is read from that value. Only when that fails is the text parsed again
+/// straight into `T`, for the error's line and column (a value keeps no positions), so errors
+/// are exactly those of a direct parse; so are the results, as both ways feed `T` the same
+/// calls (scalars resolved as `deserialize_any` does; a scalar that only a typed field would
+/// take, such as `type: 123` for a text, fails from the value and is read again from the text).
 pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Diagnostic> {
-    if let Err(err) = serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
-        if let Some(duplicate) = duplicate_key(file, text, &err) {
-            return Err(duplicate);
+    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
+        Ok(value) => {
+            if let Ok(parsed) = T::deserialize(value) {
+                return Ok(parsed);
+            }
+        }
+        Err(err) => {
+            if let Some(duplicate) = duplicate_key(file, text, &err) {
+                return Err(duplicate);
+            }
         }
     }
     serde_yaml_ng::from_str(text).map_err(|err| diagnostic_from(file, &err))

@@ -83,9 +83,14 @@ struct Gathered<'t> {
 pub(super) async fn plan(terrace: &Terrace, options: &PlanOptions) -> Result<PlanOutcome, Error> {
     let gathered = gather(terrace, options).await?;
     let outcome = plan_gathered(terrace, &gathered, options)?;
+    // The first stack plan of each name, as a search from the front finds it.
+    let mut by_name: HashMap<&str, &StackPlan> = HashMap::new();
+    for stack in &outcome.plan.stacks {
+        by_name.entry(stack.stack.name.as_str()).or_insert(stack);
+    }
     for rendered in &gathered.selected {
         let name = &rendered.spec.instance.name;
-        let Some(stack) = outcome.plan.stacks.iter().find(|s| &s.stack.name == name) else {
+        let Some(stack) = by_name.get(name.as_str()) else {
             continue;
         };
         let changes = stack

@@ -35,6 +35,7 @@ struct Checker<'a> {
     registry: &'a Registry,
     stacks: &'a [Rendered],
     by_name: HashMap<&'a str, &'a Rendered>,
+    index: StackIndex<'a>,
     locations: Locations,
     problems: Vec<Diagnostic>,
 }
@@ -54,6 +55,7 @@ pub fn validate(
         registry,
         stacks,
         by_name,
+        index: StackIndex::new(stacks.iter().map(|r| &r.spec.instance)),
         locations: Locations::load(&workspace.settings.regions),
         problems: Vec::new(),
     };
@@ -478,12 +480,11 @@ impl Checker<'_> {
                     ));
                 }
                 let matches: Vec<&Rendered> = self
-                    .stacks
-                    .iter()
-                    .filter(|r| {
-                        r.spec.instance.layer == *layer
-                            && r.spec.instance.is_single_match_for(stack)
-                    })
+                    .index
+                    .candidates(layer, stack)
+                    .into_iter()
+                    .map(|i| &self.stacks[i])
+                    .filter(|r| r.spec.instance.is_single_match_for(stack))
                     .collect();
                 match matches.as_slice() {
                     [target] => self.check_output(target, key).map(Some),
@@ -553,13 +554,15 @@ impl Checker<'_> {
     /// Adds layer-dependency edges: a stack depends on the matching stacks of its layer's
     /// dependencies.
     fn link_layers(&self, links: &mut StackLinks) {
-        let instances: Vec<&StackInstance> = self.stacks.iter().map(|r| &r.spec.instance).collect();
-        for stack in &instances {
+        for stack in self.stacks.iter().map(|r| &r.spec.instance) {
             let layer = self.workspace.layer(&stack.layer).expect("loaded layer");
             for dep in &layer.spec.depends_on {
-                for upstream in instances
-                    .iter()
-                    .filter(|u| &u.layer == dep && stack.matches_upstream(u))
+                for upstream in self
+                    .index
+                    .candidates(dep, stack)
+                    .into_iter()
+                    .map(|i| &self.stacks[i].spec.instance)
+                    .filter(|u| stack.matches_upstream(u))
                 {
                     links
                         .depends_on
@@ -601,6 +604,59 @@ impl Checker<'_> {
                 .help("a stack may only read outputs of stacks that do not read its own; remove one of these references")])
             }
         }
+    }
+}
+
+/// The stacks by layer and group, and by replica within those: the stacks of a layer that a
+/// stack may build on ([`StackInstance::matches_upstream`]) or read as `${LAYER.outputs.*}`
+/// ([`StackInstance::is_single_match_for`]) without a scan of every stack, which made
+/// validation quadratic in the number of stacks (and in the replicas of a group).
+struct StackIndex<'a> {
+    /// (layer, group) → its stacks.
+    buckets: HashMap<(&'a str, &'a str), Bucket<'a>>,
+}
+
+/// The stacks of one layer in one group, as indexes into the validated stacks (ascending).
+#[derive(Default)]
+struct Bucket<'a> {
+    /// Per-replica stacks, by replica.
+    by_replica: HashMap<&'a str, Vec<usize>>,
+    /// The stacks without a replica (per group, per cloud).
+    others: Vec<usize>,
+    /// Every stack.
+    all: Vec<usize>,
+}
+
+impl<'a> StackIndex<'a> {
+    fn new(stacks: impl Iterator<Item = &'a StackInstance>) -> StackIndex<'a> {
+        let mut buckets: HashMap<(&str, &str), Bucket> = HashMap::new();
+        for (i, stack) in stacks.enumerate() {
+            let bucket = buckets
+                .entry((stack.layer.as_str(), stack.group.as_str()))
+                .or_default();
+            match &stack.replica {
+                Some(replica) => bucket.by_replica.entry(replica).or_default().push(i),
+                None => bucket.others.push(i),
+            }
+            bucket.all.push(i);
+        }
+        StackIndex { buckets }
+    }
+
+    /// The stacks of `layer` that may match `from` (a superset of the matches, in stack order):
+    /// those of its group, and for a per-replica stack only those of its replica or of none.
+    fn candidates(&self, layer: &str, from: &StackInstance) -> Vec<usize> {
+        let Some(bucket) = self.buckets.get(&(layer, from.group.as_str())) else {
+            return Vec::new();
+        };
+        let Some(replica) = &from.replica else {
+            return bucket.all.clone();
+        };
+        let mine = bucket.by_replica.get(replica.as_str());
+        let mut found: Vec<usize> = mine.into_iter().flatten().copied().collect();
+        found.extend(&bucket.others);
+        found.sort_unstable();
+        found
     }
 }
 
@@ -676,5 +732,106 @@ fn contains_reference(value: &Json) -> bool {
         Json::Array(items) => items.iter().any(contains_reference),
         Json::Object(map) => map.values().any(contains_reference),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StackIndex;
+    use crate::config::StackInstance;
+
+    fn stack(
+        layer: &str,
+        group: &str,
+        cloud: Option<&str>,
+        replica: Option<&str>,
+    ) -> StackInstance {
+        let mut name = format!("{layer}/{group}");
+        for part in [cloud.filter(|_| replica.is_none()), replica]
+            .into_iter()
+            .flatten()
+        {
+            name = format!("{name}/{part}");
+        }
+        StackInstance {
+            name,
+            layer: layer.into(),
+            group: group.into(),
+            cloud: cloud.map(str::to_string),
+            replica: replica.map(str::to_string),
+            region: None,
+            zones: Vec::new(),
+            renamed_from: None,
+        }
+    }
+
+    /// Two groups, each with accounts per cloud, networks per replica and proxies per group.
+    fn workspace(replicas: usize) -> Vec<StackInstance> {
+        let mut stacks = Vec::new();
+        for group in ["eu", "us"] {
+            let cloud = |r: usize| if r % 2 == 0 { "aws" } else { "gcp" };
+            for c in ["aws", "gcp"] {
+                stacks.push(stack("accounts", group, Some(c), None));
+            }
+            for r in 0..replicas {
+                let name = format!("r{r}");
+                stacks.push(stack("networks", group, Some(cloud(r)), Some(&name)));
+            }
+            stacks.push(stack("proxies", group, None, None));
+        }
+        stacks
+    }
+
+    /// The candidates hold every stack a scan of all stacks would match, in stack order.
+    #[test]
+    fn candidates_hold_every_match_in_order() {
+        let stacks = workspace(6);
+        let index = StackIndex::new(stacks.iter());
+        for from in &stacks {
+            for layer in ["accounts", "networks", "proxies"] {
+                let candidates = index.candidates(layer, from);
+                assert!(candidates.windows(2).all(|w| w[0] < w[1]));
+                let scanned = |keep: &dyn Fn(&StackInstance) -> bool| -> Vec<usize> {
+                    (0..stacks.len())
+                        .filter(|&i| stacks[i].layer == layer && keep(&stacks[i]))
+                        .collect()
+                };
+                let kept = |keep: &dyn Fn(&StackInstance) -> bool| -> Vec<usize> {
+                    candidates
+                        .iter()
+                        .copied()
+                        .filter(|&i| keep(&stacks[i]))
+                        .collect()
+                };
+                let upstream = |u: &StackInstance| from.matches_upstream(u);
+                let single = |u: &StackInstance| u.is_single_match_for(from);
+                assert_eq!(
+                    kept(&upstream),
+                    scanned(&upstream),
+                    "{} → {layer}",
+                    from.name
+                );
+                assert_eq!(kept(&single), scanned(&single), "{} → {layer}", from.name);
+            }
+        }
+    }
+
+    /// The work of matching stacks to their upstream grows with the stacks, not with their
+    /// square: a per-replica stack looks at its own replica's stack (and the group's stacks
+    /// without a replica), however many replicas its group has.
+    #[test]
+    fn matching_work_is_linear_in_the_replicas() {
+        for replicas in [10, 1_000] {
+            let stacks = workspace(replicas);
+            let index = StackIndex::new(stacks.iter());
+            let examined: usize = stacks
+                .iter()
+                .filter(|s| s.replica.is_some())
+                .map(|from| index.candidates("networks", from).len())
+                .sum();
+            assert_eq!(examined, 2 * replicas, "one candidate per replica stack");
+            let proxies = stacks.iter().find(|s| s.layer == "proxies").unwrap();
+            assert_eq!(index.candidates("networks", proxies).len(), replicas);
+        }
     }
 }

@@ -117,16 +117,16 @@ pub fn resource_order(
     let mut edges = Vec::new();
     for (i, (name, resource)) in spec.resources.iter().enumerate() {
         let mut found = Vec::new();
-        refs::collect(
-            &Json::Object(resource.properties.clone()),
-            is_layer,
-            &mut found,
-        )
-        .map_err(|e| StackPlanError::Resource {
-            stack: spec.instance.name.clone(),
-            resource: name.clone(),
-            message: e.to_string(),
-        })?;
+        // The properties in map order, as a collect of the whole map reads them (no copy).
+        resource
+            .properties
+            .values()
+            .try_for_each(|value| refs::collect(value, is_layer, &mut found))
+            .map_err(|e| StackPlanError::Resource {
+                stack: spec.instance.name.clone(),
+                resource: name.clone(),
+                message: e.to_string(),
+            })?;
         let mut mine: Vec<String> = found
             .into_iter()
             .filter_map(|r| match r {
@@ -334,6 +334,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
     let mut attributes: HashMap<String, ValueMap> = HashMap::new();
     if !inputs.destroy {
         let (order, deps) = resource_order(spec, &is_layer)?;
+        let read = read_resources(spec, &deps, &is_layer);
         for name in order {
             if !spec.in_scope(&name) {
                 // Outside a targeted plan: unchanged, read as it is in state.
@@ -379,10 +380,15 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
             });
             let mut change = diff::diff_resource(&name, resource, desired, current, schema);
             change.depends_on = deps.get(&name).cloned().unwrap_or_default();
-            attributes.insert(
-                name.clone(),
-                diff::planned_attributes(&change, stack, existing, schema),
-            );
+            if read
+                .as_ref()
+                .is_none_or(|read| read.contains(name.as_str()))
+            {
+                attributes.insert(
+                    name.clone(),
+                    diff::planned_attributes(&change, stack, existing, schema),
+                );
+            }
             changes.push(change);
         }
     }
@@ -416,6 +422,27 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
         desired: spec.clone(),
         unknown_providers: BTreeMap::new(),
     })
+}
+
+/// The resources whose planned attributes something of the stack reads: those another resource
+/// depends on or an output references. `None` (all of them) when an output's references cannot
+/// be parsed, which [`plan_outputs`] then reports. Attributes of the other resources are never
+/// looked up, so they are not made (most resources of a large stack are read by nothing).
+fn read_resources(
+    spec: &StackSpec,
+    deps: &HashMap<String, Vec<String>>,
+    is_layer: &dyn Fn(&str) -> bool,
+) -> Option<std::collections::HashSet<String>> {
+    let mut read: std::collections::HashSet<String> = deps.values().flatten().cloned().collect();
+    let mut found = Vec::new();
+    for raw in spec.outputs.values() {
+        refs::collect(raw, is_layer, &mut found).ok()?;
+    }
+    read.extend(found.into_iter().filter_map(|r| match r {
+        Reference::Resource { name, .. } => Some(name),
+        _ => None,
+    }));
+    Some(read)
 }
 
 /// What references read of a resource as state has it.

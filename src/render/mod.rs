@@ -188,6 +188,55 @@ pub struct Renderer {
     /// Layers whose templates (or the partials they may import) can read `group.replicas`
     /// (see [`reads`]); the others get the group without its replica list.
     reading_replicas: std::collections::BTreeSet<String>,
+    /// What every stack's context shares, made once (see [`Shared`]).
+    shared: Shared,
+}
+
+/// The parts of the stacks' contexts that do not depend on the stack, made once per workspace
+/// instead of once per stack: the config templates see, the jurisdictions' regions, and where
+/// each group and replica is (a scan of the replicas per stack made rendering a group of R
+/// replicas cost O(R²)).
+struct Shared {
+    /// `config` as templates see it (secrets as their placeholders).
+    config: Json,
+    /// The built-in and declared jurisdictions.
+    jurisdictions: crate::policy::residency::Jurisdictions,
+    /// Group name → its index in the workspace's groups, and replica name → the indexes of the
+    /// replicas of that name in the group.
+    groups:
+        std::collections::HashMap<String, (usize, std::collections::HashMap<String, Vec<usize>>)>,
+}
+
+impl Shared {
+    fn new(workspace: &Workspace, placeholders: &[(String, String)]) -> Shared {
+        let mut config: serde_json::Map<String, Json> = workspace
+            .settings
+            .config
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for (key, placeholder) in placeholders {
+            if let Some(value) = config.get_mut(key) {
+                *value = Json::String(placeholder.clone());
+            }
+        }
+        let mut groups = std::collections::HashMap::new();
+        for (g, group) in workspace.groups.iter().enumerate() {
+            let mut replicas: std::collections::HashMap<String, Vec<usize>> = Default::default();
+            for (r, replica) in group.replicas.iter().enumerate() {
+                replicas.entry(replica.name.clone()).or_default().push(r);
+            }
+            // The first group of a name, as `Workspace::group` finds it.
+            groups.entry(group.name.clone()).or_insert((g, replicas));
+        }
+        Shared {
+            config: Json::Object(config),
+            jurisdictions: crate::policy::residency::Jurisdictions::load(
+                &workspace.settings.jurisdictions,
+            ),
+            groups,
+        }
+    }
 }
 
 impl Renderer {
@@ -232,10 +281,12 @@ impl Renderer {
             }
         }
         if problems.is_empty() {
+            let placeholders = secret_placeholders(workspace);
             Ok(Renderer {
                 tera,
                 texts,
-                placeholders: secret_placeholders(workspace),
+                shared: Shared::new(workspace, &placeholders),
+                placeholders,
                 reading_replicas: layers_reading_replicas(workspace),
             })
         } else {
@@ -250,7 +301,7 @@ impl Renderer {
         stack: &StackInstance,
     ) -> Result<Rendered, Vec<Diagnostic>> {
         let with_replicas = self.reading_replicas.contains(&stack.layer);
-        let context = context_for(workspace, stack, &self.placeholders, with_replicas);
+        let context = context_for(workspace, stack, &self.shared, with_replicas);
         let layer = workspace
             .layer(&stack.layer)
             .expect("stack of a loaded layer");
@@ -663,36 +714,49 @@ impl<'a> GroupView<'a> {
 fn context_for(
     workspace: &Workspace,
     stack: &StackInstance,
-    placeholders: &[(String, String)],
+    shared: &Shared,
     with_replicas: bool,
 ) -> tera::Context {
-    let group = workspace
-        .group(&stack.group)
-        .expect("stack of a loaded group");
+    // The index is of the workspace the renderer was made for; another is scanned.
+    let indexed = shared.groups.get(&stack.group).filter(|(index, _)| {
+        workspace
+            .groups
+            .get(*index)
+            .is_some_and(|g| g.name == stack.group)
+    });
+    let (group, named) = match indexed {
+        Some((index, named)) => (&workspace.groups[*index], Some(named)),
+        None => (
+            workspace
+                .group(&stack.group)
+                .expect("stack of a loaded group"),
+            None,
+        ),
+    };
+    let of_name = |name: &String| -> Vec<&crate::config::group::Replica> {
+        match named {
+            Some(named) => named
+                .get(name)
+                .into_iter()
+                .flatten()
+                .filter_map(|&r| group.replicas.get(r).filter(|r| &r.name == name))
+                .collect(),
+            None => group.replicas.iter().filter(|r| &r.name == name).collect(),
+        }
+    };
     let replica = stack
         .replica
         .as_ref()
-        .and_then(|name| group.replicas.iter().find(|r| &r.name == name));
-    let replicas: Vec<_> = group
-        .replicas
-        .iter()
-        .filter(|r| match (&stack.replica, &stack.cloud) {
-            (Some(name), _) => &r.name == name,
-            (None, Some(cloud)) => &r.cloud == cloud,
-            (None, None) => true,
-        })
-        .collect();
-    let mut config: BTreeMap<&String, Json> = workspace
-        .settings
-        .config
-        .iter()
-        .map(|(k, v)| (k, v.clone()))
-        .collect();
-    for (key, placeholder) in placeholders {
-        if let Some(value) = config.get_mut(key) {
-            *value = Json::String(placeholder.clone());
-        }
-    }
+        .and_then(|name| of_name(name).into_iter().next());
+    let replicas: Vec<_> = match (&stack.replica, &stack.cloud) {
+        (Some(name), _) => of_name(name),
+        (None, Some(cloud)) => group
+            .replicas
+            .iter()
+            .filter(|r| &r.cloud == cloud)
+            .collect(),
+        (None, None) => group.replicas.iter().collect(),
+    };
     let mut context = tera::Context::new();
     context.insert("workspace", &json!({ "name": workspace.name }));
     context.insert("stack", stack);
@@ -702,18 +766,16 @@ fn context_for(
     context.insert("cloud", &stack.cloud);
     context.insert("region", &stack.region);
     context.insert("zones", &stack.zones);
-    context.insert("config", &config);
+    context.insert("config", &shared.config);
     // The regions of the group's jurisdiction per cloud (`jurisdictions.yaml` plus
     // terrace.yaml's `jurisdictions:`); empty for `global` or no residency.
-    let jurisdictions =
-        crate::policy::residency::Jurisdictions::load(&workspace.settings.jurisdictions);
     let residency = group
         .residency
         .as_deref()
         .unwrap_or(crate::policy::residency::GLOBAL);
     let jurisdiction: BTreeMap<&str, Vec<String>> = ["aws", "gcp"]
         .into_iter()
-        .map(|cloud| (cloud, jurisdictions.regions_of(residency, cloud)))
+        .map(|cloud| (cloud, shared.jurisdictions.regions_of(residency, cloud)))
         .collect();
     context.insert("jurisdiction", &jurisdiction);
     context

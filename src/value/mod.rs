@@ -194,9 +194,24 @@ impl fmt::Display for Value {
     }
 }
 
+/// Writes what [`Value::to_json`] would give, without building it (plans hold many values).
 impl Serialize for Value {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(serializer)
+        use serde::ser::SerializeMap;
+        match self {
+            Value::Null => serializer.serialize_unit(),
+            Value::Bool(b) => serializer.serialize_bool(*b),
+            Value::Number(n) => n.serialize(serializer),
+            Value::String(s) => serializer.serialize_str(s),
+            Value::List(items) => serializer.collect_seq(items),
+            Value::Map(map) => serializer.collect_map(map),
+            Value::Unknown(origin) => {
+                let mut object = serializer.serialize_map(Some(1))?;
+                object.serialize_entry(UNKNOWN_KEY, origin)?;
+                object.end()
+            }
+            Value::Secret(sealed) => sealed.to_json().serialize(serializer),
+        }
     }
 }
 
@@ -226,6 +241,25 @@ pub fn map_from_json(map: &serde_json::Map<String, Json>) -> ValueMap {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Serialising a value writes exactly its JSON form (plans are compared and stored as text).
+    #[test]
+    fn serialising_writes_the_json_form() {
+        let value = Value::from_json(&json!({
+            "z": [1, -2, 2.5, true, null, "text \"quoted\""],
+            "a": {"$unknown": "vpc.id"},
+            "m": {"b": {"$unknown": "x"}, "a": {}, "c": []}
+        }));
+        let json = value.to_json();
+        assert_eq!(
+            serde_json::to_string(&value).unwrap(),
+            serde_json::to_string(&json).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_string_pretty(&value).unwrap(),
+            serde_json::to_string_pretty(&json).unwrap()
+        );
+    }
 
     #[test]
     fn unknown_round_trips_through_json() {

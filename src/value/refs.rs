@@ -198,7 +198,11 @@ fn parse_stack_call(after: &str) -> Result<Reference, String> {
 
 /// `a.b[0].c` → ["a", "b", "0", "c"].
 fn split_path(text: &str) -> Result<Vec<String>, String> {
-    let normalized = text.replace('[', ".").replace(']', "");
+    let normalized = if text.contains(['[', ']']) {
+        std::borrow::Cow::Owned(text.replace('[', ".").replace(']', ""))
+    } else {
+        std::borrow::Cow::Borrowed(text)
+    };
     let parts: Vec<String> = normalized
         .split('.')
         .map(|p| p.trim().to_string())
