@@ -82,6 +82,7 @@ impl Terrace {
         lock_timeout: Duration,
         events: EventSink,
     ) -> Result<RefreshReport, Error> {
+        self.needs_secrets()?;
         let names = self.selected_names(selector, &events).await?;
         // Every stack is locked for the whole refresh: its reads are shared with the others'.
         let mut locks = Vec::with_capacity(names.len());
@@ -192,6 +193,7 @@ impl Terrace {
         record: bool,
         events: &EventSink,
     ) -> Result<RefreshReport, Error> {
+        self.needs_secrets()?;
         let mut states = Vec::new();
         for name in names {
             if let Some(state) = self.backend.load(name).await? {

@@ -21,6 +21,7 @@ impl Terrace {
         id: &str,
         lock_timeout: Duration,
     ) -> Result<ResourceState, Error> {
+        self.needs_secrets()?;
         let rendered = self.rendered(stack).ok_or_else(|| {
             let names = self.stacks.iter().map(|r| r.spec.instance.name.as_str());
             Error::usage(format!("no stack {stack}; {}", suggest(stack, names)))

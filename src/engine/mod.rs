@@ -85,6 +85,9 @@ pub struct Terrace {
     policies: crate::policy::rego::Policies,
     links: StackLinks,
     secrets: Option<Arc<Secrets>>,
+    /// Why the secrets could not be opened, when the workspace was opened without them
+    /// ([`TerraceBuilder::secrets_optional`]).
+    secrets_unopened: Option<crate::secrets::SecretError>,
 }
 
 /// An apply in progress: its events, and its result.
@@ -116,6 +119,7 @@ pub struct TerraceBuilder<'a, P> {
     sources: config::Sources,
     providers: P,
     secrets: Option<SecretsOpener<'a>>,
+    secrets_optional: bool,
     backend: Option<Arc<dyn Backend>>,
 }
 
@@ -141,6 +145,17 @@ where
         self.secrets_with(move |_| Ok(secrets))
     }
 
+    /// Opens the workspace even when its secrets cannot be opened (no `TERRACE_PASSPHRASE`, a
+    /// KMS key out of reach): encrypted `config:` values stay sealed, and what needs them —
+    /// plan, apply, refresh, drift, import, part of a plan — refuses with the reason the
+    /// secrets could not be opened ([`Error::Secrets`]). For work that reads no secret value:
+    /// listing stacks, the graph, state and outputs (Pulumi's `stack ls` needs no passphrase
+    /// either). Default: opening fails without the secrets.
+    pub fn secrets_optional(mut self) -> Self {
+        self.secrets_optional = true;
+        self
+    }
+
     /// Keeps state in this backend instead of the one `terrace.yaml` names.
     pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
         self.backend = Some(backend);
@@ -158,11 +173,24 @@ where
         }
         let broken = workspace.broken.clone();
         workspace.groups.retain(|g| !broken.contains_key(&g.name));
-        let secrets = match self.secrets {
-            Some(open) => open(&workspace)?,
-            None => crate::secrets::open_workspace(&workspace)?.map(Arc::new),
+        let opened = match self.secrets {
+            Some(open) => open(&workspace),
+            None => crate::secrets::open_workspace(&workspace)
+                .map(|s| s.map(Arc::new))
+                .map_err(Error::from),
         };
-        Terrace::from_workspace(workspace, registry, secrets, self.backend)
+        let (secrets, unopened) = match opened {
+            Ok(secrets) => (secrets, None),
+            Err(Error::Secrets(why)) if self.secrets_optional => (None, Some(why)),
+            Err(err) => return Err(err),
+        };
+        let Some(why) = unopened else {
+            return Terrace::from_workspace(workspace, registry, secrets, self.backend);
+        };
+        crate::secrets::seal_config_unopened(&mut workspace.settings.config);
+        let mut terrace = Terrace::from_workspace(workspace, registry, None, self.backend)?;
+        terrace.secrets_unopened = Some(why);
+        Ok(terrace)
     }
 }
 
@@ -237,6 +265,7 @@ impl Terrace {
             sources,
             providers,
             secrets: None,
+            secrets_optional: false,
             backend: None,
         }
     }
@@ -311,7 +340,16 @@ impl Terrace {
             policies,
             links,
             secrets,
+            secrets_unopened: None,
         })
+    }
+
+    /// Refuses work that needs the workspace's secrets when it was opened without them.
+    pub(crate) fn needs_secrets(&self) -> Result<(), Error> {
+        match &self.secrets_unopened {
+            Some(why) => Err(Error::Secrets(why.clone())),
+            None => Ok(()),
+        }
     }
 
     /// The loaded workspace.
@@ -462,6 +500,7 @@ impl Terrace {
         &self,
         options: &PlanOptions,
     ) -> Result<crate::plan::PlanOutcome, Error> {
+        self.needs_secrets()?;
         planner::plan(self, options).await
     }
 
@@ -527,6 +566,7 @@ impl Terrace {
     }
 
     fn apply_context(&self, plan: &Plan, options: ApplyOptions) -> Result<ApplyContext, Error> {
+        self.needs_secrets()?;
         self.check_plan(plan)?;
         Ok(ApplyContext {
             workdir: self.workspace.writable.then(|| self.workspace.root.clone()),

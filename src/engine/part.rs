@@ -20,6 +20,7 @@ impl Terrace {
     /// the selector names resources (`--target` belongs to planning) or selects no stack of the
     /// plan.
     pub async fn plan_part(&self, plan: &Plan, selector: &Selector) -> Result<Plan, Error> {
+        self.needs_secrets()?;
         self.check_plan(plan)?;
         if !selector.targets.is_empty() {
             return Err(Error::usage(

@@ -427,6 +427,22 @@ pub fn seal_config(
     Ok(())
 }
 
+/// Each `{secure: "v1:…"}` config value as a sealed value that was never opened, for a
+/// workspace opened without its secrets (`TerraceBuilder::secrets_optional`): it renders and
+/// shows as a secret, and its fingerprint matches no real one (nothing that compares secrets
+/// runs without them).
+pub fn seal_config_unopened(config: &mut std::collections::BTreeMap<String, Json>) {
+    for value in config.values_mut() {
+        if let Some(ciphertext) = secure_config(value) {
+            let sealed = Sealed {
+                ciphertext: ciphertext.to_string(),
+                hash: format!("unopened:{ciphertext}"),
+            };
+            *value = sealed.to_json();
+        }
+    }
+}
+
 /// JSON with every sealed value shown as `[secret]` (for people and scripts reading outputs).
 pub fn redacted(json: &Json) -> Json {
     match json {

@@ -214,3 +214,82 @@ fn no_byte_printed_or_written_holds_a_secret_but_the_provider_gets_it() {
     assert!(message.contains("wrong TERRACE_PASSPHRASE"), "{message}");
     assert!(!message.contains("panicked"), "{message}");
 }
+
+/// Every file under the state directory, by path, with its bytes.
+fn state_files(root: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join(".terrace/state")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().map(Result::unwrap) {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Commands that read no secret value — stacks, graph, state, outputs — work without the
+/// passphrase (as `pulumi stack ls` does), even with a secret rendered into a template; those
+/// that plan or change the clouds refuse with the passphrase's error before writing anything.
+#[test]
+fn without_the_passphrase_stacks_graph_state_and_outputs_work_and_plan_refuses() {
+    let dir = workspace("basic");
+    let root = dir.path();
+    edit(
+        root,
+        "templates/replicas/replica.yaml.tera",
+        "      size: small\n",
+        "      size: small\n      user_data: \"#cloud-config\\npassword: {{ config.db_password }}\"\n",
+    );
+    let set = run(
+        root,
+        &["config", "set", "--secret", "db_password", "-"],
+        FIRST,
+        Some(PASSPHRASE),
+    );
+    assert_eq!(set.status.code(), Some(0), "{set:?}");
+    let applied = run(root, &["apply", "--yes"], "", Some(PASSPHRASE));
+    assert_eq!(applied.status.code(), Some(0), "{applied:?}");
+
+    for args in [
+        &["stacks"][..],
+        &["graph"],
+        &["state", "list"],
+        &["state", "show", "replicas/eu/a"],
+        &["output", "replicas/eu/a"],
+    ] {
+        let output = run(root, args, "", None);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {text}");
+        assert!(!text.contains(FIRST), "{args:?} shows no secret: {text}");
+    }
+    let listed = run(root, &["stacks"], "", None);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("replicas/eu/a"));
+
+    let before = state_files(root);
+    for args in [
+        &["plan"][..],
+        &["apply", "--yes"],
+        &["refresh"],
+        &["drift"],
+        &["graph", "--plan"],
+    ] {
+        let output = run(root, args, "", None);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("TERRACE_PASSPHRASE is not set"),
+            "{args:?} says what is missing: {stderr}"
+        );
+    }
+    assert!(state_files(root) == before, "nothing was written");
+}

@@ -202,13 +202,27 @@ async fn test(cli: &Cli, args: &args::TestArgs, styles: &Styles) -> Result<i32, 
 }
 
 /// Opens the workspace for a command that reads or changes the clouds.
+/// The workspace for a command that reads or changes the clouds: its secrets must open.
 fn open_for_cloud(dir: &Path) -> Result<Terrace, Error> {
     sandbox::check_running(dir)?;
-    open(dir)
+    open_workspace(dir, false)
 }
 
+/// The workspace for a command that reads no secret value (stacks, graph, state, outputs,
+/// access, ci): it opens without `TERRACE_PASSPHRASE` too.
 fn open(dir: &Path) -> Result<Terrace, Error> {
-    let mut terrace = Terrace::open_with_secrets(dir, providers, config_cmd::open_secrets)?;
+    open_workspace(dir, true)
+}
+
+fn open_workspace(dir: &Path, secrets_optional: bool) -> Result<Terrace, Error> {
+    let builder = Terrace::builder(terrace::config::Sources::workspace(dir), providers)
+        .secrets_with(config_cmd::open_secrets);
+    let builder = if secrets_optional {
+        builder.secrets_optional()
+    } else {
+        builder
+    };
+    let mut terrace = builder.open()?;
     if std::env::var(BACKEND_VARIABLE).is_ok_and(|v| !v.is_empty()) {
         let url = backend_url(terrace.workspace());
         let backend = terrace::state::open_backend(

@@ -18,8 +18,8 @@
 //!    stacks of their types × regions), and its time (locks, reads, state writes). Target:
 //!    one read per (type, region) of the workspace, whatever the number of stacks.
 //!
-//! `cargo bench --bench engine -- refresh` runs only part 4 (quick in a debug build too:
-//! `cargo bench --profile dev --bench engine -- refresh`).
+//! `cargo bench -p terrace-bench -- refresh` runs only part 4 (quick in a debug build too:
+//! `cargo bench -p terrace-bench --profile dev -- refresh`).
 
 use async_trait::async_trait;
 use std::fmt::Write as _;
