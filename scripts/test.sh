@@ -35,18 +35,23 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --features terrace-cli/sandbox -- -D warnings
 echo "== the shipped CLI (no sandbox feature) builds and links no emulator"
 cargo clippy -p terrace-cli -- -D warnings
-if cargo tree -p terrace-cli -e normal --prefix none | grep -qE '^(gce-emulator|aws-sandbox) '; then
+# `cargo tree` is read whole before grep looks at it: with pipefail, a `grep -q` that stops
+# early can make the pipeline fail (cargo tree gets SIGPIPE) and the check pass unseen.
+tree=$(cargo tree -p terrace-cli -e normal --prefix none)
+if grep -E '^(gce-emulator|aws-sandbox) ' <<<"$tree" >/dev/null; then
   echo "the CLI without --features sandbox links an emulator" >&2
   exit 1
 fi
 echo "== the providers depend on the provider contract, not on the engine"
 for provider in terrace-aws terrace-gcp; do
-  if cargo tree -p "$provider" -e normal --prefix none | grep -qE '^(terrace|tera|regorus|argon2) '; then
+  tree=$(cargo tree -p "$provider" -e normal --prefix none)
+  if grep -E '^(terrace|tera|regorus|argon2) ' <<<"$tree" >/dev/null; then
     echo "$provider links the engine (or its template/policy/key libraries); it should depend on terrace-provider only" >&2
     exit 1
   fi
 done
 echo "== the engine's modules import one way (no circles)"
+python3 scripts/module_cycles.py --self-test
 python3 scripts/module_cycles.py src
 echo "== terrace test (the reference workspace's own tests, offline)"
 # A failure here fails the suite at the end; the other tests still run.

@@ -19,16 +19,17 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Modules, one concept each, importing one way (bottom first): [`address`], [`value`]
-//! (values, unknowns, sealed secrets, references), [`diagnostics`], [`graph`]; [`config`]
-//! (workspace files, plain data); [`state`] (stack states, journal, locks), [`select`] (stack
-//! selectors); [`provider`] (the cloud contract, from the `terrace-provider` crate, and the
-//! registry), [`spec`]; [`secrets`] (the workspace key), [`access`] (roles and the stacks they
-//! may touch); [`plan`] (diff, plan data), [`edit`] (editing `terrace.yaml` as text);
-//! [`rollout`], [`policy`], [`events`]; [`render`] (tera), [`refresh`]; [`apply`] (the
-//! executor); [`engine`] (the public entry point). Beside them: [`testing`] (an in-process
-//! test provider for engine tests), [`workspace_test`] (`terrace test`: offline unit tests of
-//! a workspace's templates and policies).
+//! Modules, one concept each, importing one way (`scripts/module_cycles.py --order` prints
+//! the layers): [`address`], [`value`] (values, unknowns, sealed secrets, references),
+//! [`diagnostics`], [`graph`] at the bottom; [`config`] (workspace files, plain data); [`state`]
+//! (stack states, journal, locks); [`provider`] (the cloud contract, from the
+//! `terrace-provider` crate, and the registry), [`spec`]; [`secrets`] (the workspace key);
+//! [`plan`] (diff, plan data); [`events`], [`policy`], [`rollout`]; [`edit`] (editing
+//! `terrace.yaml` as text), [`refresh`], [`render`] (tera), [`select`] (stack selectors);
+//! [`access`] (roles and the stacks they may touch), [`apply`] (the executor); [`engine`] (the
+//! public entry point). Beside them: [`testing`] (an in-process test provider for engine
+//! tests), [`workspace_test`] (`terrace test`: offline unit tests of a workspace's templates
+//! and policies).
 
 #![warn(missing_docs)]
 

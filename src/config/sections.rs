@@ -74,8 +74,11 @@ pub struct SecretsSettings {
     pub check: Option<String>,
 }
 
+/// The default secrets provider: a key derived from `TERRACE_PASSPHRASE`.
+pub const PASSPHRASE_PROVIDER: &str = "passphrase";
+
 fn default_provider() -> String {
-    "passphrase".to_string()
+    PASSPHRASE_PROVIDER.to_string()
 }
 
 impl SecretsSettings {
@@ -86,7 +89,7 @@ impl SecretsSettings {
 
     /// True for the passphrase provider.
     pub fn is_passphrase(&self) -> bool {
-        self.provider == "passphrase"
+        self.provider == PASSPHRASE_PROVIDER
     }
 }
 

@@ -165,7 +165,7 @@ impl Secrets {
         let salt = random_bytes::<16>();
         let secrets = Secrets::from_passphrase(passphrase, &salt)?;
         let settings = SecretsSettings {
-            provider: "passphrase".to_string(),
+            provider: crate::config::sections::PASSPHRASE_PROVIDER.to_string(),
             salt: Some(STANDARD.encode(salt)),
             encrypted_key: None,
             check: Some(secrets.encrypt(CHECK_TEXT)),

@@ -186,10 +186,11 @@ fn applies_of_different_stacks_both_proceed(s3: bool) {
     assert!(rows.iter().all(|r| r["locked_by"].is_null()), "{rows:?}");
 }
 
-/// A refresh (and a plan) that meets a held lock says so while it waits, on a terminal or
-/// not: without the line, a long `--lock-timeout` looks like a hang.
+/// A refresh that meets a held lock says so as it starts waiting, on a terminal or not
+/// (without the line, a long `--lock-timeout` looks like a hang); the line comes before the
+/// lock error that ends the wait.
 #[test]
-fn a_refresh_waiting_for_a_lock_says_so_while_it_waits() {
+fn a_refresh_that_meets_a_held_lock_says_it_waits() {
     let dir = workspace("basic");
     let backend = Store::File.backend(dir.path());
     set_latency(dir.path(), 3000);
@@ -207,10 +208,12 @@ fn a_refresh_waiting_for_a_lock_says_so_while_it_waits() {
     assert_eq!(first.status.code(), Some(0), "{}", both_outputs(&first));
     assert_eq!(refresh.status.code(), Some(4), "{}", both_outputs(&refresh));
     let message = stderr(&refresh);
+    let waiting = message.find(&format!("{stack}: waiting for the lock held by"));
+    let locked = message.find(&format!("stack {stack} is locked by"));
     assert!(
-        message.contains(&format!("{stack}: waiting for the lock held by"))
+        waiting.is_some_and(|w| locked.is_some_and(|l| w < l))
             && message.contains(&format!("pid {first_pid}")),
-        "the wait is shown as it starts: {message}"
+        "the wait is shown as it starts, before the lock error: {message}"
     );
 }
 

@@ -8,6 +8,8 @@
 //! This crate is all a provider depends on (not the engine with its template, policy and
 //! key-derivation libraries); the engine re-exports it as `terrace::provider`.
 
+#![warn(missing_docs)]
+
 pub mod cidr;
 pub mod progress;
 pub mod schema;

@@ -281,9 +281,10 @@ impl ResourceSchema {
     }
 }
 
-/// `cloud` cut down to the leaves one of `shapes` sets (a field marked [`FieldSchema::cloud_defaults`]): maps keep the keys a
-/// shape has, lists keep every item (an extra item is a real difference) and cut each by the
-/// shapes' item at its index; any other value as it is.
+/// `cloud` cut down to the leaves one of `shapes` sets (for a field marked
+/// [`FieldSchema::cloud_defaults`]): maps keep the keys a shape has, lists keep every item (an
+/// extra item is a real difference) and cut each by the shapes' item at its index; any other
+/// value as it is.
 pub fn project(cloud: &serde_json::Value, shapes: &[&serde_json::Value]) -> serde_json::Value {
     use serde_json::Value as Json;
     match cloud {

@@ -76,7 +76,7 @@ impl StackRun {
 
     /// The configuration decides `protect` for resources it still has; returns true if any
     /// flag changed.
-    pub(super) fn sync_protect(&self, state: &mut StackState) -> bool {
+    fn sync_protect(&self, state: &mut StackState) -> bool {
         let mut changed = false;
         for (name, spec) in &self.approved().desired.resources {
             if let Some(resource) = state.resources.get_mut(name) {
@@ -89,11 +89,7 @@ impl StackRun {
 
     /// Outputs resolved against the final state; an output that cannot be known (its resource
     /// failed) keeps its previous value.
-    pub(super) fn resolve_outputs(
-        &self,
-        state: &StackState,
-        replanned: &StackPlan,
-    ) -> BTreeMap<String, Json> {
+    fn resolve_outputs(&self, state: &StackState, replanned: &StackPlan) -> BTreeMap<String, Json> {
         let resolver = Resolver {
             attributes: state,
             upstream: &self.upstream,

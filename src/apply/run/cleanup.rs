@@ -58,7 +58,7 @@ pub(in crate::apply) async fn run_cleanup(
     Ok(outcomes)
 }
 
-pub(super) async fn cleanup_locked(
+async fn cleanup_locked(
     context: &Arc<ApplyContext>,
     plan: &Arc<Plan>,
     index: usize,

@@ -124,11 +124,7 @@ impl StackRun {
     }
 
     /// Runs one operation; a panic (in a provider, say) fails this operation, not the run.
-    pub(super) async fn run_caught(
-        self: Arc<Self>,
-        i: usize,
-        op: Op,
-    ) -> (usize, Result<String, StepError>) {
+    async fn run_caught(self: Arc<Self>, i: usize, op: Op) -> (usize, Result<String, StepError>) {
         let caught = std::panic::AssertUnwindSafe(self.run_op(&op))
             .catch_unwind()
             .await;
@@ -155,7 +151,7 @@ impl StackRun {
 
     /// Skips everything after `failed` (directly or not) that has not run, with `failed`'s
     /// reason when it was skipped itself, else naming it.
-    pub(super) async fn skip_dependents(
+    async fn skip_dependents(
         &self,
         failed: usize,
         op_list: &[Op],
@@ -176,7 +172,7 @@ impl StackRun {
         }
     }
 
-    pub(super) async fn skip(
+    async fn skip(
         &self,
         i: usize,
         op_list: &[Op],

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 pub(super) fn output_strings(
     outputs: &BTreeMap<String, Json>,
 ) -> std::collections::BTreeSet<String> {
-    pub(super) fn visit(value: &Json, out: &mut std::collections::BTreeSet<String>) {
+    fn visit(value: &Json, out: &mut std::collections::BTreeSet<String>) {
         match value {
             Json::String(s) => {
                 out.insert(s.clone());

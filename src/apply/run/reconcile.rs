@@ -113,7 +113,7 @@ impl StackRun {
     /// consistency"), and creates such as CreateVpc and AllocateAddress take no client token,
     /// so creating it again would make a second one. Looked up by its ownership tags for up to
     /// the lookup window; `None` when it is not found (or the lookup fails).
-    pub(super) async fn look_up_recent(
+    async fn look_up_recent(
         &self,
         pending: &crate::state::PendingOperation,
     ) -> Option<crate::provider::Observed> {

@@ -53,14 +53,8 @@ pub fn main() -> ExitCode {
         .expect("tokio runtime");
     // Waits inside provider calls outside an apply's operations (the reads of a plan, a
     // refresh, a drift report) are said as they happen; an apply reports its own.
-    let waits = |notice: terrace::provider::progress::Notice| match notice.retry_in {
-        Some(wait) => eoutln!(
-            "waiting: {} (next attempt in {} ms)",
-            notice.message,
-            wait.as_millis()
-        ),
-        None => eoutln!("waiting: {}", notice.message),
-    };
+    let waits =
+        |notice: terrace::provider::progress::Notice| eoutln!("{}", planning::wait_line(&notice));
     let work = terrace::provider::progress::scoped(waits, run(&cli, &styles));
     let code = match runtime.block_on(work) {
         Ok(code) => code,
@@ -290,7 +284,8 @@ async fn plan_with_progress(
     options: PlanOptions,
 ) -> Result<Plan, Error> {
     let (events, planning) = planning_progress(cli);
-    let plan = terrace.plan(&PlanOptions { events, ..options }).await;
+    let options = PlanOptions { events, ..options };
+    let plan = planning.around(terrace.plan(&options)).await;
     planning.finish().await;
     plan
 }
@@ -389,7 +384,7 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
                 events,
                 ..plan_options(&args.flags, args.destroy)
             };
-            let outcome = terrace.plan_outcome(&options).await;
+            let outcome = planning.around(terrace.plan_outcome(&options)).await;
             planning.finish().await;
             let outcome = outcome?;
             write_summary(cli, &terrace, args, &options, &outcome).await?;
@@ -477,9 +472,9 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             let names = selected_names(&terrace, &args.select).await?;
             preflight(&terrace, &names, Action::Apply).await?;
             let (events, planning) = planning_progress(cli);
-            let report = terrace
-                .refresh_with(&selector(&args.select), args.lock_timeout, events)
-                .await;
+            let select = selector(&args.select);
+            let refresh = terrace.refresh_with(&select, args.lock_timeout, events);
+            let report = planning.around(refresh).await;
             planning.finish().await;
             let found = print_drift(cli, &report?, "Refreshed");
             Ok(if args.detailed_exitcode && found {
@@ -493,7 +488,9 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             let names = selected_names(&terrace, select).await?;
             preflight(&terrace, &names, Action::Plan).await?;
             let (events, planning) = planning_progress(cli);
-            let report = terrace.drift_with(&selector(select), events).await;
+            let report = planning
+                .around(terrace.drift_with(&selector(select), events))
+                .await;
             planning.finish().await;
             let report = report?;
             let found = print_drift(cli, &report, "Read");

@@ -1,13 +1,16 @@
 //! Showing the progress of a plan or a refresh (`plan`, `apply` and `destroy` without a saved
 //! plan, `refresh`, `drift`): on a terminal one bar on stderr — the stacks read from the cloud,
-//! then the stacks planned — cleared when the command prints its result; otherwise a line
-//! only for what would look like a hang (a stack waiting for its lock). Nothing with `--json`,
-//! whose stdout is one document.
+//! then the stacks planned — cleared when the command prints its result, with the lines
+//! below printed above it; otherwise plain lines for what would look like a hang: a stack
+//! waiting for its lock (a refresh takes every selected stack's lock) and a provider call
+//! waiting (`waiting: …`, throttling, an id not visible yet). Nothing with `--json`, whose
+//! stdout is one document.
 
 use super::output::eoutln;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::time::Duration;
 use terrace::events::{Event, EventSink};
+use terrace::provider::progress::Notice;
 
 /// The display of one plan or refresh; [`Planning::finish`] clears it.
 pub struct Planning {
@@ -55,6 +58,20 @@ impl Planning {
         (sink, planning)
     }
 
+    /// Runs `work` (the plan or refresh) with the provider calls' wait notices (`waiting: …`,
+    /// [`terrace::provider::progress`]) printed above the bar, so that they do not break it.
+    /// Without a bar, the notices go where the caller's scope sends them.
+    pub async fn around<F: std::future::Future>(&self, work: F) -> F::Output {
+        match &self.bar {
+            Some(bar) => {
+                let bar = bar.clone();
+                let above = move |notice: Notice| bar.println(wait_line(&notice));
+                terrace::provider::progress::scoped(above, work).await
+            }
+            None => work.await,
+        }
+    }
+
     /// Shows every event sent so far, then clears the bar (the command's result follows).
     pub async fn finish(self) {
         if let Some((stop, task)) = self.task {
@@ -78,6 +95,18 @@ fn show(bar: Option<&ProgressBar>, step: Step) {
         (Some(bar), Step::Line(line)) => bar.println(line),
         (None, Step::Line(line)) => eoutln!("{line}"),
         _ => {}
+    }
+}
+
+/// A provider's wait notice as a line: `waiting: … (next attempt in N ms)`.
+pub fn wait_line(notice: &Notice) -> String {
+    match notice.retry_in {
+        Some(wait) => format!(
+            "waiting: {} (next attempt in {} ms)",
+            notice.message,
+            wait.as_millis()
+        ),
+        None => format!("waiting: {}", notice.message),
     }
 }
 
