@@ -87,8 +87,14 @@ impl Terrace {
         // Every stack is locked for the whole refresh: its reads are shared with the others'.
         let mut locks = Vec::with_capacity(names.len());
         for name in &names {
+            let waiting = |holder: &LockInfo| {
+                events.notify(Event::LockWaiting {
+                    stack: name.clone(),
+                    holder: holder.clone(),
+                })
+            };
             locks.push(
-                self.lock_stack(name, "refresh", lock_timeout, &events)
+                self.lock_stack(name, "refresh", lock_timeout, waiting)
                     .await?,
             );
         }
@@ -124,14 +130,8 @@ impl Terrace {
         stack: &str,
         operation: &str,
         timeout: Duration,
-        events: &EventSink,
+        waiting: impl Fn(&LockInfo),
     ) -> Result<StackLock, Error> {
-        let waiting = |holder: &LockInfo| {
-            events.notify(Event::LockWaiting {
-                stack: stack.to_string(),
-                holder: holder.clone(),
-            })
-        };
         StackLock::acquire(&self.backend, stack, operation, timeout, waiting)
             .await
             .map_err(|e| match e {

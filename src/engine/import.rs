@@ -5,10 +5,9 @@
 
 use super::Terrace;
 use crate::diagnostics::suggest;
-use crate::events::EventSink;
 use crate::provider::ErrorKind;
 use crate::refresh::found_state;
-use crate::state::{ResourceState, StackState};
+use crate::state::{ResourceState, StackLock, StackState};
 use crate::Error;
 use std::time::Duration;
 
@@ -41,7 +40,7 @@ impl Terrace {
             )));
         }
         let lock = self
-            .lock_stack(stack, "import", lock_timeout, &EventSink::none())
+            .lock_stack(stack, "import", lock_timeout, StackLock::report_wait(stack))
             .await?;
         let result = async {
             let mut state = self

@@ -60,6 +60,17 @@ impl StackLock {
         }
     }
 
+    /// A wait callback for work that sends no events (import, `state mv`, `state rm`): the
+    /// wait goes to the task's progress scope ([`terrace_provider::progress::report`]; the CLI
+    /// prints `waiting: the lock of STACK, held by …`), so a long `--lock-timeout` never looks
+    /// like a hang.
+    pub fn report_wait(stack: &str) -> impl Fn(&LockInfo) + '_ {
+        move |holder| {
+            let message = format!("the lock of {stack}, held by {holder}");
+            terrace_provider::progress::report(message, None)
+        }
+    }
+
     /// Takes `stack`'s lock for `operation` in one attempt: [`StateError::Locked`] naming the
     /// holder when someone has it.
     pub async fn try_acquire(

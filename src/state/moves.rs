@@ -93,7 +93,15 @@ pub async fn move_entry(
         saved: Vec::new(),
     });
     for stack in &stacks {
-        match StackLock::acquire(backend, stack, "state mv", lock_timeout, |_| {}).await {
+        match StackLock::acquire(
+            backend,
+            stack,
+            "state mv",
+            lock_timeout,
+            StackLock::report_wait(stack),
+        )
+        .await
+        {
             Ok(lock) => held.push(lock),
             Err(e) => {
                 result = Err(e.into());
@@ -179,7 +187,14 @@ pub async fn remove_entry(
     at: &ResourceAddress,
     lock_timeout: Duration,
 ) -> Result<super::ResourceState, MoveError> {
-    let lock = StackLock::acquire(backend, &at.stack, "state rm", lock_timeout, |_| {}).await?;
+    let lock = StackLock::acquire(
+        backend,
+        &at.stack,
+        "state rm",
+        lock_timeout,
+        StackLock::report_wait(&at.stack),
+    )
+    .await?;
     let result = async {
         let mut state = backend
             .load(&at.stack)

@@ -217,6 +217,58 @@ fn a_refresh_that_meets_a_held_lock_says_it_waits() {
     );
 }
 
+/// `import` and `state rm`, which send no events, say too that they wait for a held lock.
+#[test]
+fn import_and_state_rm_meeting_a_held_lock_say_they_wait() {
+    let dir = workspace("basic");
+    let backend = Store::File.backend(dir.path());
+    set_latency(dir.path(), 3000);
+    let stack = "accounts/eu/test";
+    let first = spawn(dir.path(), &["apply", "--yes", "--stack", stack]);
+    let first_pid = first.id();
+    wait_until("the apply holds the lock", || {
+        lock_info(backend.as_ref(), stack).is_some_and(|l| l.pid == first_pid)
+    });
+    let import = spawn(
+        dir.path(),
+        &[
+            "import",
+            stack,
+            "account",
+            "thing-1",
+            "--lock-timeout",
+            "1s",
+        ],
+    );
+    let remove = spawn(
+        dir.path(),
+        &[
+            "state",
+            "rm",
+            &format!("{stack}:account"),
+            "--lock-timeout",
+            "1s",
+        ],
+    );
+    for (what, child) in [("import", import), ("state rm", remove)] {
+        let output = child.wait_with_output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(4),
+            "{what}: {}",
+            both_outputs(&output)
+        );
+        let message = stderr(&output);
+        assert!(
+            message.contains(&format!("waiting: the lock of {stack}, held by"))
+                && message.contains(&format!("pid {first_pid}")),
+            "{what} says it waits: {message}"
+        );
+    }
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", both_outputs(&first));
+}
+
 #[test]
 fn file_one_apply_waits_for_the_lock_timeout_then_fails_naming_the_holder() {
     one_apply_waits_for_the_lock_timeout_then_fails_naming_the_holder(false);

@@ -35,7 +35,12 @@ pub(in crate::apply) async fn run_cleanup(
         &name,
         "apply",
         context.options.lock_timeout,
-        |_| {},
+        |holder| {
+            events.notify(Event::LockWaiting {
+                stack: name.clone(),
+                holder: holder.clone(),
+            })
+        },
     )
     .await
     .map_err(|e| e.to_string())?;
