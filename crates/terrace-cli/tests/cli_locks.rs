@@ -186,11 +186,9 @@ fn applies_of_different_stacks_both_proceed(s3: bool) {
     assert!(rows.iter().all(|r| r["locked_by"].is_null()), "{rows:?}");
 }
 
-/// A refresh that meets a held lock says so as it starts waiting, on a terminal or not
-/// (without the line, a long `--lock-timeout` looks like a hang); the line comes before the
-/// lock error that ends the wait.
-#[test]
-fn a_refresh_that_meets_a_held_lock_says_it_waits() {
+/// A workspace (file state) whose one account stack is being applied, slowly (3 s a call), by
+/// another `terrace` process that holds the stack's lock.
+fn an_apply_holding_a_lock() -> (tempfile::TempDir, Box<dyn Backend>, &'static str, Child) {
     let dir = workspace("basic");
     let backend = Store::File.backend(dir.path());
     set_latency(dir.path(), 3000);
@@ -200,6 +198,16 @@ fn a_refresh_that_meets_a_held_lock_says_it_waits() {
     wait_until("the apply holds the lock", || {
         lock_info(backend.as_ref(), stack).is_some_and(|l| l.pid == first_pid)
     });
+    (dir, backend, stack, first)
+}
+
+/// A refresh that meets a held lock says so as it starts waiting, on a terminal or not
+/// (without the line, a long `--lock-timeout` looks like a hang); the line comes before the
+/// lock error that ends the wait.
+#[test]
+fn a_refresh_that_meets_a_held_lock_says_it_waits() {
+    let (dir, _, stack, first) = an_apply_holding_a_lock();
+    let first_pid = first.id();
     let refresh = terrace(
         dir.path(),
         &["refresh", "--stack", stack, "--lock-timeout", "1s"],
@@ -220,15 +228,8 @@ fn a_refresh_that_meets_a_held_lock_says_it_waits() {
 /// `import` and `state rm`, which send no events, say too that they wait for a held lock.
 #[test]
 fn import_and_state_rm_meeting_a_held_lock_say_they_wait() {
-    let dir = workspace("basic");
-    let backend = Store::File.backend(dir.path());
-    set_latency(dir.path(), 3000);
-    let stack = "accounts/eu/test";
-    let first = spawn(dir.path(), &["apply", "--yes", "--stack", stack]);
+    let (dir, _, stack, first) = an_apply_holding_a_lock();
     let first_pid = first.id();
-    wait_until("the apply holds the lock", || {
-        lock_info(backend.as_ref(), stack).is_some_and(|l| l.pid == first_pid)
-    });
     let import = spawn(
         dir.path(),
         &[
@@ -367,15 +368,7 @@ fn s3_a_stale_lock_is_reported_and_removed_with_state_unlock() {
 
 #[test]
 fn a_lock_whose_holder_runs_here_is_kept_unless_forced_and_a_rejected_state_write_is_counted() {
-    let dir = workspace("basic");
-    let backend = Store::File.backend(dir.path());
-    set_latency(dir.path(), 3000);
-    let stack = "accounts/eu/test";
-    let first = spawn(dir.path(), &["apply", "--yes", "--stack", stack]);
-    let first_pid = first.id();
-    wait_until("the apply holds the lock", || {
-        lock_info(backend.as_ref(), stack).is_some_and(|l| l.pid == first_pid)
-    });
+    let (dir, backend, stack, first) = an_apply_holding_a_lock();
     let refused = terrace(dir.path(), &["state", "unlock", stack]);
     assert_eq!(refused.status.code(), Some(4), "{}", both_outputs(&refused));
     assert!(

@@ -89,16 +89,22 @@ fn files_with(dir: &Path, skip: &Path, needle: &str, found: &mut Vec<(String, us
     }
 }
 
-#[test]
-fn no_byte_printed_or_written_holds_a_secret_but_the_provider_gets_it() {
-    let dir = workspace("basic");
-    let root = dir.path();
+/// Renders `config.db_password` into the replicas' `user_data` with Tera (the secret is in the
+/// rendered template, not only in a reference).
+fn render_the_secret_into_user_data(root: &Path) {
     edit(
         root,
         "templates/replicas/replica.yaml.tera",
         "      size: small\n",
         "      size: small\n      user_data: \"#cloud-config\\npassword: {{ config.db_password }}\"\n",
     );
+}
+
+#[test]
+fn no_byte_printed_or_written_holds_a_secret_but_the_provider_gets_it() {
+    let dir = workspace("basic");
+    let root = dir.path();
+    render_the_secret_into_user_data(root);
     edit(
         root,
         "templates/replicas/replica.yaml.tera",
@@ -240,12 +246,7 @@ fn state_files(root: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 fn without_the_passphrase_stacks_graph_state_and_outputs_work_and_plan_refuses() {
     let dir = workspace("basic");
     let root = dir.path();
-    edit(
-        root,
-        "templates/replicas/replica.yaml.tera",
-        "      size: small\n",
-        "      size: small\n      user_data: \"#cloud-config\\npassword: {{ config.db_password }}\"\n",
-    );
+    render_the_secret_into_user_data(root);
     let set = run(
         root,
         &["config", "set", "--secret", "db_password", "-"],

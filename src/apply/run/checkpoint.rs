@@ -27,12 +27,17 @@ impl StackRun {
             return Ok(());
         }
         let mut state = self.state.lock().expect("state lock").clone();
+        self.save_snapshot(&mut state).await
+    }
+
+    /// Saves `state` as the stack's next snapshot (serial, time and stack instance set).
+    async fn save_snapshot(&self, state: &mut StackState) -> Result<(), StateError> {
         state.serial += 1;
         state.updated_at = Some(chrono::Utc::now());
         state.instance = Some(self.approved().stack.clone());
         self.context
             .backend
-            .save(&state, state.snapshot_serial)
+            .save(state, state.snapshot_serial)
             .await
     }
 
@@ -54,13 +59,7 @@ impl StackRun {
             || protect_changed;
         state.outputs = outputs;
         if changed {
-            state.serial += 1;
-            state.updated_at = Some(chrono::Utc::now());
-            state.instance = Some(self.approved().stack.clone());
-            self.context
-                .backend
-                .save(&state, state.snapshot_serial)
-                .await?;
+            self.save_snapshot(&mut state).await?;
         }
         let values = state
             .outputs

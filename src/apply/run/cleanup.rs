@@ -8,8 +8,8 @@ use crate::events::{Event, EventSink, ResourceStatus};
 use crate::plan::ops;
 use crate::plan::Plan;
 use crate::state::{StackLock, StackState};
-use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Deletes the state entries of a stack that waited for the stacks below (they have finished),
 /// under the stack's lock. A delete the cloud still refuses keeps its entry (deposed or
@@ -91,20 +91,16 @@ async fn cleanup_locked(
         &state.providers,
         context.secrets.as_deref(),
     )?;
-    let run = Arc::new(StackRun {
-        context: context.clone(),
-        plan: plan.clone(),
+    let run = StackRun::new(
+        context,
+        plan,
         index,
-        base_serial: state.snapshot_serial.unwrap_or(0),
-        state: Mutex::new(state),
+        state,
         registry,
-        upstream: BTreeMap::new(),
-        reuse_keys: Mutex::new(HashMap::new()),
-        journalled: Mutex::new(false),
-        events: events.clone(),
+        BTreeMap::new(),
         created,
-        replanned: std::sync::OnceLock::new(),
-    });
+        events,
+    );
     let outcomes = run.clone().execute(op_list, edges).await;
     run.save_if_changed().await.map_err(|e| e.to_string())?;
     Ok(outcomes)

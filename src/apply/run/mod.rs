@@ -180,20 +180,9 @@ async fn run_locked(
     let state = loaded.unwrap_or_else(|| StackState::new(name));
     let upstream = upstream_outputs(context, approved, fresh).await?;
     let (registry, record) = stack_registry(context, plan, approved, &state, &upstream)?;
-    let run = Arc::new(StackRun {
-        context: context.clone(),
-        plan: plan.clone(),
-        index,
-        base_serial: state.snapshot_serial.unwrap_or(0),
-        state: Mutex::new(state),
-        registry,
-        upstream,
-        reuse_keys: Mutex::new(HashMap::new()),
-        journalled: Mutex::new(false),
-        events: events.clone(),
-        created,
-        replanned: std::sync::OnceLock::new(),
-    });
+    let run = StackRun::new(
+        context, plan, index, state, registry, upstream, created, events,
+    );
     if let Some(providers) = record {
         run.journal(JournalEntry::Providers { providers }).await?;
     }
@@ -281,6 +270,35 @@ pub(super) struct StackRun {
 }
 
 impl StackRun {
+    /// The run of stack `index` of `plan`, from its loaded state, with its providers and the
+    /// outputs of the stacks it reads.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn new(
+        context: &Arc<ApplyContext>,
+        plan: &Arc<Plan>,
+        index: usize,
+        state: StackState,
+        registry: crate::provider::Registry,
+        upstream: BTreeMap<String, ValueMap>,
+        created: Arc<CreatedIds>,
+        events: &EventSink,
+    ) -> Arc<StackRun> {
+        Arc::new(StackRun {
+            context: context.clone(),
+            plan: plan.clone(),
+            index,
+            base_serial: state.snapshot_serial.unwrap_or(0),
+            state: Mutex::new(state),
+            registry,
+            upstream,
+            reuse_keys: Mutex::new(HashMap::new()),
+            journalled: Mutex::new(false),
+            events: events.clone(),
+            created,
+            replanned: std::sync::OnceLock::new(),
+        })
+    }
+
     pub(super) fn approved(&self) -> &StackPlan {
         &self.plan.stacks[self.index]
     }
