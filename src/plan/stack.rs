@@ -347,7 +347,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
         };
         let read = read_resources(spec, deps, &is_layer);
         for name in order {
-            if !spec.in_scope(&name) {
+            if !spec.in_scope(name) {
                 // Outside a targeted plan: unchanged, read as it is in state.
                 if let Some(existing) = state.resources.get(name) {
                     attributes.insert(name.clone(), readable(existing));
@@ -363,7 +363,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
                 }
             })?;
             if inputs.secrets.is_none() {
-                check_key_for_sensitive(stack, &name, schema)?;
+                check_key_for_sensitive(stack, name, schema)?;
             }
             let resolver = Resolver {
                 attributes: &attributes,
@@ -381,7 +381,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
                     }
                 })?;
             let desired = super::compare::normalized(inputs.registry, &resource.type_name, desired);
-            check_sensitive_inputs(stack, &name, schema, &desired)?;
+            check_sensitive_inputs(stack, name, schema, &desired)?;
             let existing = state.resources.get(name);
             let current = existing.map(|state| Current {
                 state,
@@ -389,7 +389,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
                 vanished: inputs.observations.refreshed
                     && !inputs.observations.found.contains_key(name),
             });
-            let mut change = diff::diff_resource(&name, resource, desired, current, schema);
+            let mut change = diff::diff_resource(name, resource, desired, current, schema);
             change.depends_on = deps.get(name).cloned().unwrap_or_default();
             if read
                 .as_ref()
