@@ -865,8 +865,38 @@ fn marked_name(template: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::GroupView;
+    use super::{lines, marked_name, GroupView, Marking, RenderedSource};
     use crate::config::group::Group;
+    use std::sync::Arc;
+
+    /// A rendered text's lines are mapped to the template's when first asked for, from the
+    /// marked copy rendered then with the stack's context.
+    #[test]
+    fn lines_are_mapped_on_first_use() {
+        let template = "a: {{ x }}\n{% if y %}\nb: 2\n{% endif %}\nc: 3\n";
+        let mut tera = tera::Tera::default();
+        tera.add_raw_template("t", template).unwrap();
+        tera.add_raw_template(&marked_name("t"), &lines::mark(template))
+            .unwrap();
+        let context = serde_json::json!({"x": 1, "y": false});
+        let text = tera
+            .render("t", &tera::Context::from_value(context.clone()).unwrap())
+            .unwrap();
+        let source = RenderedSource {
+            template: "t".into(),
+            text,
+            source: template.into(),
+            lines: std::sync::OnceLock::new(),
+            marking: Some(Arc::new(Marking {
+                tera: Arc::new(tera),
+                context: context.to_string(),
+            })),
+        };
+        assert!(source.lines.get().is_none(), "nothing is rendered before");
+        assert_eq!(source.lines(), Some(&[Some(1), Some(2), Some(5)][..]));
+        let at = source.place(3, None);
+        assert_eq!((at.line, at.snippet.as_deref()), (Some(5), Some("c: 3")));
+    }
 
     /// The view is the group as serde writes it (so a field added to `Group` must be added to
     /// the view), less the replica list when asked.
