@@ -121,14 +121,14 @@ mod tests {
             outputs: Default::default(),
             pending: vec![],
             unknown_providers: Default::default(),
-            desired: crate::spec::StackSpec {
+            desired: std::sync::Arc::new(crate::spec::StackSpec {
                 instance,
                 resources: Default::default(),
                 outputs: Default::default(),
                 moved: Vec::new(),
                 only: None,
                 providers: Default::default(),
-            },
+            }),
         }
     }
 

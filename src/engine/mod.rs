@@ -29,7 +29,7 @@ use crate::secrets::Secrets;
 use crate::state::{open_backend, Backend, StackState};
 use crate::Error;
 use serde_json::Value as Json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::mpsc::Receiver;
@@ -82,6 +82,8 @@ pub struct Terrace {
     limits: Limits,
     /// Rendered stacks in dependency order.
     stacks: Vec<Rendered>,
+    /// Stack name → its index in `stacks` (the first of the name).
+    stack_index: HashMap<String, usize>,
     policies: crate::policy::rego::Policies,
     links: StackLinks,
     secrets: Option<Arc<Secrets>>,
@@ -312,13 +314,13 @@ impl Terrace {
         }
         default_regions(&mut rendered, &registry);
         for stack in &mut rendered {
-            crate::render::keep_used_providers(&mut stack.spec);
+            crate::render::keep_used_providers(Arc::make_mut(&mut stack.spec));
         }
         let mut by_name: BTreeMap<String, Rendered> = rendered
             .into_iter()
             .map(|r| (r.spec.instance.name.clone(), r))
             .collect();
-        let stacks = links
+        let stacks: Vec<Rendered> = links
             .order
             .iter()
             .filter_map(|n| by_name.remove(n))
@@ -331,12 +333,19 @@ impl Terrace {
             None => default_backend(&workspace, &registry)?,
         };
         let limits = Limits::new(&registry, &workspace.settings);
+        let mut stack_index = HashMap::new();
+        for (index, stack) in stacks.iter().enumerate() {
+            stack_index
+                .entry(stack.spec.instance.name.clone())
+                .or_insert(index);
+        }
         Ok(Terrace {
             workspace,
             registry,
             backend,
             limits,
             stacks,
+            stack_index,
             policies,
             links,
             secrets,
@@ -404,7 +413,9 @@ impl Terrace {
 
     /// The rendered desired content of a stack.
     pub fn rendered(&self, stack: &str) -> Option<&Rendered> {
-        self.stacks.iter().find(|r| r.spec.instance.name == stack)
+        self.stack_index
+            .get(stack)
+            .map(|&index| &self.stacks[index])
     }
 
     /// The stack graph of the selected stacks, coloured by a plan's actions if given. A stack
@@ -466,14 +477,14 @@ impl Terrace {
             let Some(rendered) = self.rendered(&stack.name) else {
                 continue;
             };
-            let (order, deps) = crate::plan::stack::resource_order(&rendered.spec, &is_layer)?;
+            let (order, deps) = rendered.resource_order(&is_layer)?;
             let planned = plan.and_then(|p| p.stack(&stack.name));
             for resource in order {
                 let action = planned
-                    .and_then(|p| p.changes.iter().find(|c| c.name == resource))
+                    .and_then(|p| p.changes.iter().find(|c| &c.name == resource))
                     .map(|c| c.action.as_str().to_string());
                 let id = format!("{}:{resource}", stack.name);
-                for dep in deps.get(&resource).into_iter().flatten() {
+                for dep in deps.get(resource).into_iter().flatten() {
                     view.edges
                         .push((format!("{}:{dep}", stack.name), id.clone()));
                 }
@@ -624,8 +635,10 @@ impl Terrace {
 /// resources of global types (a GCP network, an AWS account) live in none.
 fn default_regions(rendered: &mut [Rendered], registry: &Registry) {
     for stack in rendered {
-        let default = stack.spec.instance.region.clone();
-        for resource in stack.spec.resources.values_mut() {
+        // Not yet shared: `make_mut` changes the spec in place.
+        let spec = Arc::make_mut(&mut stack.spec);
+        let default = spec.instance.region.clone();
+        for resource in spec.resources.values_mut() {
             let regional = registry
                 .schema(&resource.type_name)
                 .is_some_and(|s| s.regional);

@@ -18,8 +18,8 @@ use crate::state::StackState;
 use crate::value::{Value, ValueMap};
 use crate::Error;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 /// Stack → the stacks that read its outputs, with the output keys each reads, over the whole
 /// workspace.
@@ -243,8 +243,14 @@ fn plan_gathered(
             _ => crate::plan::providers::recorded(state),
         };
         let registry = terrace.registry_for(&configs)?;
+        // Validation ordered the rendered spec; a targeted spec has resources of its own.
+        let order = match Arc::ptr_eq(&spec, &rendered.spec) {
+            true => Some(rendered.resource_order(&is_layer)?),
+            false => None,
+        };
         let inputs = StackInputs {
             spec: &spec,
+            order,
             state,
             observations: observations.get(name).unwrap_or(&no_observations),
             upstream: &upstream,
@@ -284,8 +290,10 @@ fn plan_gathered(
         .map(|(s, _)| s.instance.name.clone())
         .collect();
     for (spec, state) in removed {
+        let spec = Arc::new(spec.clone());
         let inputs = StackInputs {
-            spec,
+            spec: &spec,
+            order: None,
             state: Some(state),
             observations: &no_observations,
             upstream: &BTreeMap::new(),
@@ -360,25 +368,25 @@ fn annotate(
 
 /// The spec a stack is planned with: as configured, or restricted to the resources a
 /// `--target` reaches (see [`super::target`]).
-fn scoped_spec<'a>(
-    rendered: &'a Rendered,
+fn scoped_spec(
+    rendered: &Rendered,
     state: Option<&StackState>,
     options: &PlanOptions,
     is_layer: &dyn Fn(&str) -> bool,
-) -> Cow<'a, StackSpec> {
+) -> Arc<StackSpec> {
     let spec = &rendered.spec;
     let Some(targets) = options.selector.targets_in(&spec.instance.name) else {
-        return Cow::Borrowed(spec);
+        return Arc::clone(spec);
     };
     let deps = target::dependencies(spec, state, is_layer);
     if options.destroy {
         let empty = StackState::new(&spec.instance.name);
         let doomed = target::needing(&targets, &deps, state.unwrap_or(&empty));
-        return Cow::Owned(target::without(spec, doomed, is_layer));
+        return Arc::new(target::without(spec, doomed, is_layer));
     }
-    let mut scoped = spec.clone();
+    let mut scoped = StackSpec::clone(spec);
     scoped.only = Some(target::needed(&targets, &deps));
-    Cow::Owned(scoped)
+    Arc::new(scoped)
 }
 
 type States = HashMap<String, Option<StackState>>;

@@ -8,7 +8,7 @@ use crate::config::yaml::Seg;
 use crate::config::{StackInstance, Workspace};
 use crate::diagnostics::{suggest, Diagnostic, Location};
 use crate::graph::topo_order;
-use crate::plan::stack::{resource_order, StackPlanError};
+use crate::plan::stack::StackPlanError;
 use crate::provider::Registry;
 use crate::render::Rendered;
 use crate::value::refs::{self, Reference};
@@ -65,7 +65,7 @@ pub fn validate(
         checker.check_resources(rendered);
         checker.check_references(rendered, &mut links);
         if checker.problems.len() == before {
-            if let Err(err) = resource_order(&rendered.spec, &|n| workspace.layer(n).is_some()) {
+            if let Err(err) = rendered.resource_order(&|n| workspace.layer(n).is_some()) {
                 checker.problems.push(cycle_diagnostic(rendered, err));
             }
         }

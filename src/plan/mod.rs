@@ -187,8 +187,9 @@ pub struct StackPlan {
     /// Interrupted operations recorded in state that applying will settle (adopt or clear).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending: Vec<String>,
-    /// The desired content, for re-planning at apply time.
-    pub desired: StackSpec,
+    /// The desired content, for re-planning at apply time; shared with the rendered stack it
+    /// was planned from (serialised as the spec itself).
+    pub desired: std::sync::Arc<StackSpec>,
     /// Providers whose stack configuration was unknown at plan time (provider → where the
     /// unknown value comes from): what the cloud makes of their resources' values is known
     /// after apply, so the re-plan at apply may complete them (a GCP link gets the project).

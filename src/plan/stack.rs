@@ -13,6 +13,7 @@ use crate::value::refs::{self, Lookup, Reference};
 use crate::value::{Value, ValueMap};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Refreshed views of a stack's resources, by resource name.
 #[derive(Debug, Clone, Default)]
@@ -25,8 +26,11 @@ pub struct Observations {
 
 /// Everything planning a stack needs.
 pub struct StackInputs<'a> {
-    /// The desired content.
-    pub spec: &'a StackSpec,
+    /// The desired content (the plan shares it: [`StackPlan::desired`]).
+    pub spec: &'a Arc<StackSpec>,
+    /// The spec's [`resource_order`], when already computed (validation computes it for each
+    /// rendered stack); `None` computes it.
+    pub order: Option<&'a ResourceOrder>,
     /// The stack's state, if any.
     pub state: Option<&'a StackState>,
     /// Refreshed views of the stack's resources.
@@ -333,17 +337,24 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
     let mut changes: Vec<ResourceChange> = Vec::new();
     let mut attributes: HashMap<String, ValueMap> = HashMap::new();
     if !inputs.destroy {
-        let (order, deps) = resource_order(spec, &is_layer)?;
-        let read = read_resources(spec, &deps, &is_layer);
+        let computed;
+        let (order, deps) = match inputs.order {
+            Some(order) => order,
+            None => {
+                computed = resource_order(spec, &is_layer)?;
+                &computed
+            }
+        };
+        let read = read_resources(spec, deps, &is_layer);
         for name in order {
-            if !spec.in_scope(&name) {
+            if !spec.in_scope(name) {
                 // Outside a targeted plan: unchanged, read as it is in state.
-                if let Some(existing) = state.resources.get(&name) {
+                if let Some(existing) = state.resources.get(name) {
                     attributes.insert(name.clone(), readable(existing));
                 }
                 continue;
             }
-            let resource = &spec.resources[&name];
+            let resource = &spec.resources[name];
             let schema = inputs.registry.schema(&resource.type_name).ok_or_else(|| {
                 StackPlanError::Resource {
                     stack: stack.clone(),
@@ -352,7 +363,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
                 }
             })?;
             if inputs.secrets.is_none() {
-                check_key_for_sensitive(stack, &name, schema)?;
+                check_key_for_sensitive(stack, name, schema)?;
             }
             let resolver = Resolver {
                 attributes: &attributes,
@@ -370,16 +381,16 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
                     }
                 })?;
             let desired = super::compare::normalized(inputs.registry, &resource.type_name, desired);
-            check_sensitive_inputs(stack, &name, schema, &desired)?;
-            let existing = state.resources.get(&name);
+            check_sensitive_inputs(stack, name, schema, &desired)?;
+            let existing = state.resources.get(name);
             let current = existing.map(|state| Current {
                 state,
-                observed: inputs.observations.found.get(&name),
+                observed: inputs.observations.found.get(name),
                 vanished: inputs.observations.refreshed
-                    && !inputs.observations.found.contains_key(&name),
+                    && !inputs.observations.found.contains_key(name),
             });
-            let mut change = diff::diff_resource(&name, resource, desired, current, schema);
-            change.depends_on = deps.get(&name).cloned().unwrap_or_default();
+            let mut change = diff::diff_resource(name, resource, desired, current, schema);
+            change.depends_on = deps.get(name).cloned().unwrap_or_default();
             if read
                 .as_ref()
                 .is_none_or(|read| read.contains(name.as_str()))
@@ -419,7 +430,7 @@ pub fn plan_stack(inputs: &StackInputs) -> Result<StackPlan, StackPlanError> {
             .iter()
             .map(|p| format!("{:?} of `{}`", p.kind, p.resource).to_lowercase())
             .collect(),
-        desired: spec.clone(),
+        desired: Arc::clone(spec),
         unknown_providers: BTreeMap::new(),
     })
 }

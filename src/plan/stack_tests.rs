@@ -124,8 +124,10 @@ fn action(
     destroy: bool,
 ) -> Option<Action> {
     let registry = registry();
+    let spec = std::sync::Arc::new(spec.clone());
     let inputs = StackInputs {
-        spec,
+        spec: &spec,
+        order: None,
         state: state.as_ref(),
         observations,
         upstream: &BTreeMap::new(),

@@ -9,6 +9,7 @@ mod reads;
 
 use crate::config::{yaml, StackInstance, Workspace};
 use crate::diagnostics::{Diagnostic, Location};
+use crate::plan::stack::{ResourceOrder, StackPlanError};
 use crate::spec::{ResourceSpec, StackSpec};
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -73,19 +74,60 @@ pub struct RenderedSource {
     pub text: String,
     /// The template's own text.
     pub source: Arc<str>,
-    /// The template line (1-based) each rendered line came from, when known.
-    pub lines: Option<Vec<Option<usize>>>,
+    /// The template line (1-based) each rendered line came from, when known: mapped on first
+    /// use (see [`RenderedSource::lines`]).
+    lines: std::sync::OnceLock<Option<Vec<Option<usize>>>>,
+    /// How to render the template's line-marked copy for this stack; `None` when there is
+    /// none (the lines then stay unmapped).
+    marking: Option<Arc<Marking>>,
+}
+
+/// What rendering a stack's line-marked copies takes: the compiled templates and the stack's
+/// context. Kept instead of the marked renderings themselves, which only an error needs: most
+/// stacks never render them.
+pub(crate) struct Marking {
+    tera: Arc<tera::Tera>,
+    /// The stack's tera context, as JSON text (one allocation per stack, where the context
+    /// itself is a tree of them).
+    context: String,
+}
+
+impl std::fmt::Debug for Marking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Marking").finish_non_exhaustive()
+    }
+}
+
+impl Marking {
+    /// The template line of each line of `text`, the template's rendering for this stack.
+    fn lines(&self, template: &str, text: &str) -> Option<Vec<Option<usize>>> {
+        let context = tera::Context::from_value(serde_json::from_str(&self.context).ok()?).ok()?;
+        let marked = self.tera.render(&marked_name(template), &context).ok()?;
+        lines::map(text, &marked)
+    }
 }
 
 impl RenderedSource {
+    /// The template line (1-based) each rendered line came from, when known; `None` when the
+    /// template's marked copy did not render to the same lines (see [`lines`]). The marked copy
+    /// is rendered on the first call, so that stacks without errors never pay for it.
+    pub fn lines(&self) -> Option<&[Option<usize>]> {
+        self.lines
+            .get_or_init(|| {
+                self.marking
+                    .as_ref()
+                    .and_then(|m| m.lines(&self.template, &self.text))
+            })
+            .as_deref()
+    }
+
     /// The place in the template of a line (and column) of the rendered text, with the
     /// rendered line as snippet. Falls back to the rendered line when the template line is
     /// not known.
     pub fn place(&self, line: usize, column: Option<usize>) -> Location {
         let rendered = self.text.lines().nth(line.saturating_sub(1)).unwrap_or("");
         let mapped = self
-            .lines
-            .as_ref()
+            .lines()
             .and_then(|lines| lines.get(line.saturating_sub(1)).copied().flatten());
         let mut location = match mapped {
             Some(at) => {
@@ -157,13 +199,32 @@ fn template_column(template: &str, rendered: &str, column: Option<usize>) -> Opt
 /// A rendered stack and the texts it came from.
 #[derive(Debug, Clone)]
 pub struct Rendered {
-    /// The desired content.
-    pub spec: StackSpec,
+    /// The desired content, shared with the plans made from it (a plan's
+    /// [`StackPlan::desired`](crate::plan::StackPlan::desired)).
+    pub spec: Arc<StackSpec>,
     /// Rendered texts, to locate later errors.
     pub sources: Vec<RenderedSource>,
+    /// The spec's resources in dependency order, once computed (validation computes it, and
+    /// planning the unchanged spec reuses it).
+    order: std::sync::OnceLock<ResourceOrder>,
 }
 
 impl Rendered {
+    /// The spec's resource names in dependency order and each resource's dependencies (see
+    /// [`resource_order`](crate::plan::stack::resource_order)), computed on the first call and
+    /// kept. `is_layer` tells the workspace's layer names; the layers of a workspace do not
+    /// change, nor do the references and `depends_on` of a rendered spec.
+    pub fn resource_order(
+        &self,
+        is_layer: &dyn Fn(&str) -> bool,
+    ) -> Result<&ResourceOrder, StackPlanError> {
+        if let Some(order) = self.order.get() {
+            return Ok(order);
+        }
+        let order = crate::plan::stack::resource_order(&self.spec, is_layer)?;
+        Ok(self.order.get_or_init(|| order))
+    }
+
     /// The location of a key path inside the template a resource (or output) came from.
     pub fn locate(&self, template: &str, path: &[yaml::Seg]) -> Location {
         let context = format!("rendered for stack {}", self.spec.instance.name);
@@ -180,7 +241,8 @@ impl Rendered {
 
 /// Compiled templates of a workspace.
 pub struct Renderer {
-    tera: tera::Tera,
+    /// The templates and their line-marked copies (shared with each stack's [`Marking`]).
+    tera: Arc<tera::Tera>,
     /// Template file → its text (layer templates and partials), to locate errors.
     texts: BTreeMap<String, Arc<str>>,
     /// Secret config key → the placeholder templates see instead of its value.
@@ -283,7 +345,7 @@ impl Renderer {
         if problems.is_empty() {
             let placeholders = secret_placeholders(workspace);
             Ok(Renderer {
-                tera,
+                tera: Arc::new(tera),
                 texts,
                 shared: Shared::new(workspace, &placeholders),
                 placeholders,
@@ -301,7 +363,12 @@ impl Renderer {
         stack: &StackInstance,
     ) -> Result<Rendered, Vec<Diagnostic>> {
         let with_replicas = self.reading_replicas.contains(&stack.layer);
-        let context = context_for(workspace, stack, &self.shared, with_replicas);
+        let data = context_for(workspace, stack, &self.shared, with_replicas);
+        let marking = Arc::new(Marking {
+            tera: Arc::clone(&self.tera),
+            context: data.to_string(),
+        });
+        let context = tera::Context::from_value(data).expect("a context is a mapping");
         let layer = workspace
             .layer(&stack.layer)
             .expect("stack of a loaded layer");
@@ -328,11 +395,8 @@ impl Renderer {
                 }
             };
             let source = RenderedSource {
-                lines: self
-                    .tera
-                    .render(&marked_name(&name), &context)
-                    .ok()
-                    .and_then(|marked| lines::map(&text, &marked)),
+                lines: std::sync::OnceLock::new(),
+                marking: Some(Arc::clone(&marking)),
                 source: self.texts.get(&name).cloned().unwrap_or_else(|| "".into()),
                 template: name.clone(),
                 text,
@@ -357,7 +421,11 @@ impl Renderer {
         spec.providers = stack_providers(&layer.spec.providers, templates);
         if problems.is_empty() {
             self.restore_secret_references(&mut spec);
-            Ok(Rendered { spec, sources })
+            Ok(Rendered {
+                spec: Arc::new(spec),
+                sources,
+                order: std::sync::OnceLock::new(),
+            })
         } else {
             Err(problems)
         }
@@ -710,13 +778,13 @@ impl<'a> GroupView<'a> {
     }
 }
 
-/// The tera context of one stack.
+/// The tera context of one stack, as a JSON mapping of its variables.
 fn context_for(
     workspace: &Workspace,
     stack: &StackInstance,
     shared: &Shared,
     with_replicas: bool,
-) -> tera::Context {
+) -> Json {
     // The index is of the workspace the renderer was made for; another is scanned.
     let indexed = shared.groups.get(&stack.group).filter(|(index, _)| {
         workspace
@@ -757,16 +825,19 @@ fn context_for(
             .collect(),
         (None, None) => group.replicas.iter().collect(),
     };
-    let mut context = tera::Context::new();
-    context.insert("workspace", &json!({ "name": workspace.name }));
-    context.insert("stack", stack);
-    context.insert("group", &GroupView::of(group, with_replicas));
-    context.insert("replica", &replica);
-    context.insert("replicas", &replicas);
-    context.insert("cloud", &stack.cloud);
-    context.insert("region", &stack.region);
-    context.insert("zones", &stack.zones);
-    context.insert("config", &shared.config);
+    let mut context = serde_json::Map::new();
+    let mut insert = |key: &str, value: Json| {
+        context.insert(key.to_string(), value);
+    };
+    insert("workspace", json!({ "name": workspace.name }));
+    insert("stack", to_json(stack));
+    insert("group", to_json(GroupView::of(group, with_replicas)));
+    insert("replica", to_json(replica));
+    insert("replicas", to_json(&replicas));
+    insert("cloud", to_json(&stack.cloud));
+    insert("region", to_json(&stack.region));
+    insert("zones", to_json(&stack.zones));
+    insert("config", shared.config.clone());
     // The regions of the group's jurisdiction per cloud (`jurisdictions.yaml` plus
     // terrace.yaml's `jurisdictions:`); empty for `global` or no residency.
     let residency = group
@@ -777,8 +848,14 @@ fn context_for(
         .into_iter()
         .map(|cloud| (cloud, shared.jurisdictions.regions_of(residency, cloud)))
         .collect();
-    context.insert("jurisdiction", &jurisdiction);
-    context
+    insert("jurisdiction", to_json(jurisdiction));
+    Json::Object(context)
+}
+
+/// A context variable's value (as `tera::Context::insert` makes it, which panics too: the
+/// types put in a context always serialise).
+fn to_json(value: impl serde::Serialize) -> Json {
+    serde_json::to_value(value).expect("context values serialise")
 }
 
 /// The name under which a template's line-marked copy is compiled (see [`lines`]).
@@ -788,8 +865,38 @@ fn marked_name(template: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::GroupView;
+    use super::{lines, marked_name, GroupView, Marking, RenderedSource};
     use crate::config::group::Group;
+    use std::sync::Arc;
+
+    /// A rendered text's lines are mapped to the template's when first asked for, from the
+    /// marked copy rendered then with the stack's context.
+    #[test]
+    fn lines_are_mapped_on_first_use() {
+        let template = "a: {{ x }}\n{% if y %}\nb: 2\n{% endif %}\nc: 3\n";
+        let mut tera = tera::Tera::default();
+        tera.add_raw_template("t", template).unwrap();
+        tera.add_raw_template(&marked_name("t"), &lines::mark(template))
+            .unwrap();
+        let context = serde_json::json!({"x": 1, "y": false});
+        let text = tera
+            .render("t", &tera::Context::from_value(context.clone()).unwrap())
+            .unwrap();
+        let source = RenderedSource {
+            template: "t".into(),
+            text,
+            source: template.into(),
+            lines: std::sync::OnceLock::new(),
+            marking: Some(Arc::new(Marking {
+                tera: Arc::new(tera),
+                context: context.to_string(),
+            })),
+        };
+        assert!(source.lines.get().is_none(), "nothing is rendered before");
+        assert_eq!(source.lines(), Some(&[Some(1), Some(2), Some(5)][..]));
+        let at = source.place(3, None);
+        assert_eq!((at.line, at.snippet.as_deref()), (Some(5), Some("c: 3")));
+    }
 
     /// The view is the group as serde writes it (so a field added to `Group` must be added to
     /// the view), less the replica list when asked.

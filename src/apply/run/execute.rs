@@ -21,6 +21,7 @@ impl StackRun {
         let approved = self.approved();
         let inputs = StackInputs {
             spec: &approved.desired,
+            order: None,
             state: Some(&state),
             observations,
             upstream: &self.upstream,

@@ -2,6 +2,8 @@
 //! name) and type errors come back as [`Diagnostic`]s naming file, line and column. Also finds
 //! the line of a key path in a block-style YAML text, for errors found after parsing.
 
+mod unique;
+
 use crate::diagnostics::{closest, Diagnostic, Location};
 use serde::de::DeserializeOwned;
 use std::path::Path;
@@ -11,13 +13,20 @@ use std::path::Path;
 /// resources of a template, properties, `config:`), the second would silently replace the
 /// first.
 ///
-/// The text is scanned once on the way that succeeds: the duplicate-key check parses it into a
-/// YAML value, and `T` is read from that value. Only when that fails is the text parsed again
-/// straight into `T`, for the error's line and column (a value keeps no positions), so errors
-/// are exactly those of a direct parse; so are the results, as both ways feed `T` the same
-/// calls (scalars resolved as `deserialize_any` does; a scalar that only a typed field would
-/// take, such as `type: 123` for a text, fails from the value and is read again from the text).
+/// The text is scanned once on the way that succeeds: straight into `T`, with every mapping's
+/// keys compared as a YAML value compares them ([`unique`]). Only when that fails (an error,
+/// a duplicate key, a node it cannot judge) is the text parsed the reference way: into a YAML
+/// value (which refuses duplicate keys) and `T` read from that value, or, when that fails, the
+/// text parsed straight into `T` again for the error's line and column (a value keeps no
+/// positions). Results are those of the reference way — keys reach `T` as a value hands them,
+/// the rest as a direct parse does, which makes the same visitor calls as reading the value
+/// (scalars resolved as `deserialize_any` does; a scalar that only a typed field would take,
+/// such as `type: 123` for a text, fails from the value and is read again from the text) — and
+/// so are errors.
 pub fn parse<T: DeserializeOwned>(file: &Path, text: &str) -> Result<T, Diagnostic> {
+    if let Some(parsed) = unique::parse(text) {
+        return Ok(parsed);
+    }
     match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text) {
         Ok(value) => {
             if let Ok(parsed) = T::deserialize(value) {
