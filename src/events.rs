@@ -313,6 +313,17 @@ impl EventSink {
         }
     }
 
+    /// The wait callback of a stack's lock ([`crate::state::StackLock::acquire`]): a
+    /// [`Event::LockWaiting`] naming the holder, sent with [`EventSink::notify`].
+    pub fn lock_waiting<'a>(&'a self, stack: &'a str) -> impl Fn(&LockInfo) + 'a {
+        move |holder| {
+            self.notify(Event::LockWaiting {
+                stack: stack.to_string(),
+                holder: holder.clone(),
+            })
+        }
+    }
+
     /// Sends an event from synchronous code when there is room; otherwise it is dropped and
     /// counted. For wait notices only (see the type's documentation).
     pub fn notify(&self, event: Event) {

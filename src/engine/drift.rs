@@ -87,12 +87,7 @@ impl Terrace {
         // Every stack is locked for the whole refresh: its reads are shared with the others'.
         let mut locks = Vec::with_capacity(names.len());
         for name in &names {
-            let waiting = |holder: &LockInfo| {
-                events.notify(Event::LockWaiting {
-                    stack: name.clone(),
-                    holder: holder.clone(),
-                })
-            };
+            let waiting = events.lock_waiting(name);
             locks.push(
                 self.lock_stack(name, "refresh", lock_timeout, waiting)
                     .await?,
@@ -152,6 +147,7 @@ impl Terrace {
         selector: &Selector,
         events: EventSink,
     ) -> Result<RefreshReport, Error> {
+        self.needs_secrets()?;
         let names = self.selected_names(selector, &events).await?;
         let report = self.refresh_named(&names, false, &events).await?;
         events.send(finished(&report)).await;
@@ -193,7 +189,6 @@ impl Terrace {
         record: bool,
         events: &EventSink,
     ) -> Result<RefreshReport, Error> {
-        self.needs_secrets()?;
         let mut states = Vec::new();
         for name in names {
             if let Some(state) = self.backend.load(name).await? {

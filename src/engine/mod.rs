@@ -181,18 +181,16 @@ where
                 .map(|s| s.map(Arc::new))
                 .map_err(Error::from),
         };
-        let (secrets, unopened) = match opened {
-            Ok(secrets) => (secrets, None),
-            Err(Error::Secrets(why)) if self.secrets_optional => (None, Some(why)),
-            Err(err) => return Err(err),
-        };
-        let Some(why) = unopened else {
-            return Terrace::from_workspace(workspace, registry, secrets, self.backend);
-        };
-        crate::secrets::seal_config_unopened(&mut workspace.settings.config);
-        let mut terrace = Terrace::from_workspace(workspace, registry, None, self.backend)?;
-        terrace.secrets_unopened = Some(why);
-        Ok(terrace)
+        match opened {
+            Ok(secrets) => Terrace::from_workspace(workspace, registry, secrets, self.backend),
+            Err(Error::Secrets(why)) if self.secrets_optional => {
+                crate::secrets::seal_config_unopened(&mut workspace.settings.config);
+                let mut terrace = Terrace::from_workspace(workspace, registry, None, self.backend)?;
+                terrace.secrets_unopened = Some(why);
+                Ok(terrace)
+            }
+            Err(err) => Err(err),
+        }
     }
 }
 

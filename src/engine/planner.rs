@@ -244,9 +244,10 @@ fn plan_gathered(
         };
         let registry = terrace.registry_for(&configs)?;
         // Validation ordered the rendered spec; a targeted spec has resources of its own.
-        let order = match Arc::ptr_eq(&spec, &rendered.spec) {
-            true => Some(rendered.resource_order(&is_layer)?),
-            false => None,
+        let order = if Arc::ptr_eq(&spec, &rendered.spec) {
+            Some(rendered.resource_order(&is_layer)?)
+        } else {
+            None
         };
         let inputs = StackInputs {
             spec: &spec,

@@ -35,12 +35,7 @@ pub(in crate::apply) async fn run_cleanup(
         &name,
         "apply",
         context.options.lock_timeout,
-        |holder| {
-            events.notify(Event::LockWaiting {
-                stack: name.clone(),
-                holder: holder.clone(),
-            })
-        },
+        events.lock_waiting(&name),
     )
     .await
     .map_err(|e| e.to_string())?;

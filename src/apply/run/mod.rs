@@ -85,12 +85,7 @@ pub(super) async fn run_stack(
         &name,
         if plan.destroy { "destroy" } else { "apply" },
         context.options.lock_timeout,
-        |holder| {
-            events.notify(Event::LockWaiting {
-                stack: name.clone(),
-                holder: holder.clone(),
-            })
-        },
+        events.lock_waiting(&name),
     )
     .await;
     let result = match waited {
