@@ -1153,3 +1153,42 @@ async fn state_records_its_stack_instance() {
     assert_eq!(instance.cloud.as_deref(), Some("test"));
     assert_eq!(instance.region.as_deref(), Some("eu-2"));
 }
+
+/// The plan's JSON is made stack by stack on all cores; it must be the text serde_json makes of
+/// the whole plan, byte for byte, whatever the plan holds.
+#[tokio::test]
+async fn the_plan_text_made_in_parallel_is_serde_jsons_text() {
+    let same = |plan: &terrace::plan::Plan, case: &str| {
+        assert_eq!(
+            terrace::plan::json::to_string_pretty(plan).unwrap(),
+            serde_json::to_string_pretty(plan).unwrap(),
+            "{case}"
+        );
+    };
+    let dir = workspace("basic");
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    let mut plan = engine.plan().await;
+    assert!(plan.stacks.len() > 2, "a plan of several stacks");
+    same(&plan, "creates");
+    // Text that looks like the place the stacks go, inside values.
+    let tricky = serde_json::json!("x\n  \"stacks\": []\n  ]");
+    plan.config.insert("stacks".into(), tricky.clone());
+    plan.layers.push("\n  \"stacks\": []".into());
+    same(&plan, "tricky values");
+    plan.stacks.truncate(1);
+    same(&plan, "one stack");
+    plan.stacks.clear();
+    same(&plan, "no stacks");
+    let summary = engine.apply().await;
+    assert!(summary.succeeded(), "{summary:#?}");
+    same(&engine.plan().await, "nothing to do");
+    let destroy = engine
+        .open()
+        .plan(&PlanOptions {
+            destroy: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    same(&destroy, "destroy");
+}

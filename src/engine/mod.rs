@@ -28,6 +28,7 @@ use crate::render::{Rendered, Renderer};
 use crate::secrets::Secrets;
 use crate::state::{open_backend, Backend, StackState};
 use crate::Error;
+use rayon::prelude::*;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -290,10 +291,16 @@ impl Terrace {
             return Err(Error::Invalid(Diagnostics(group_problems)));
         }
         let renderer = Renderer::new(&workspace).map_err(|d| Error::Invalid(Diagnostics(d)))?;
+        // Stacks render independently: on all cores, results kept in the workspace's order.
+        let outcomes: Vec<_> = workspace
+            .stacks()
+            .par_iter()
+            .map(|stack| renderer.render(&workspace, stack))
+            .collect();
         let mut rendered = Vec::new();
         let mut problems = Vec::new();
-        for stack in workspace.stacks() {
-            match renderer.render(&workspace, &stack) {
+        for outcome in outcomes {
+            match outcome {
                 Ok(r) => rendered.push(r),
                 Err(mut d) => problems.append(&mut d),
             }
@@ -310,10 +317,12 @@ impl Terrace {
         if !problems.is_empty() {
             return Err(Error::Invalid(Diagnostics(problems)));
         }
-        default_regions(&mut rendered, &registry);
-        for stack in &mut rendered {
-            crate::render::keep_used_providers(Arc::make_mut(&mut stack.spec));
-        }
+        rendered.par_iter_mut().for_each(|stack| {
+            // Not yet shared: `make_mut` changes the spec in place.
+            let spec = Arc::make_mut(&mut stack.spec);
+            default_regions(spec, &registry);
+            crate::render::keep_used_providers(spec);
+        });
         let mut by_name: BTreeMap<String, Rendered> = rendered
             .into_iter()
             .map(|r| (r.spec.instance.name.clone(), r))
@@ -631,18 +640,15 @@ impl Terrace {
 
 /// A resource of a regional type without `region:` lives in its stack's replica region;
 /// resources of global types (a GCP network, an AWS account) live in none.
-fn default_regions(rendered: &mut [Rendered], registry: &Registry) {
-    for stack in rendered {
-        // Not yet shared: `make_mut` changes the spec in place.
-        let spec = Arc::make_mut(&mut stack.spec);
-        let default = spec.instance.region.clone();
-        for resource in spec.resources.values_mut() {
-            let regional = registry
+fn default_regions(spec: &mut crate::spec::StackSpec, registry: &Registry) {
+    let default = &spec.instance.region;
+    for resource in spec.resources.values_mut() {
+        if resource.region.is_none()
+            && registry
                 .schema(&resource.type_name)
-                .is_some_and(|s| s.regional);
-            if regional && resource.region.is_none() {
-                resource.region = default.clone();
-            }
+                .is_some_and(|s| s.regional)
+        {
+            resource.region = default.clone();
         }
     }
 }

@@ -18,6 +18,7 @@ use crate::state::StackState;
 use crate::value::{Value, ValueMap};
 use crate::Error;
 use futures::stream::{self, StreamExt, TryStreamExt};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -197,99 +198,30 @@ fn plan_gathered(
         removed,
     } = gathered;
     let (adopted_states, adopted) = adoptions(terrace, states, observations);
-    let state_of = |name: &str| {
-        adopted_states
-            .get(name)
-            .or_else(|| states.get(name).and_then(Option::as_ref))
-    };
     let layers: Vec<String> = terrace
         .workspace
         .layers
         .iter()
         .map(|l| l.name.clone())
         .collect();
-    let is_layer = |name: &str| layers.iter().any(|l| l == name);
-    let mut planned: BTreeMap<String, ValueMap> = BTreeMap::new();
-    let mut stacks = Vec::new();
-    let no_observations = Observations::default();
-    for rendered in selected {
-        let name = &rendered.spec.instance.name;
-        let state = state_of(name);
-        let spec = scoped_spec(rendered, state, options, &is_layer);
-        // A targeted destroy is planned as the removal of its resources from the stack.
-        let destroy = options.destroy && spec.only.is_none();
-        let upstream = if destroy {
-            BTreeMap::new() // a destroy reads nothing from above
-        } else {
-            upstream_outputs(terrace, name, &planned, states)
-        };
-        let links = terrace
-            .links
-            .layer_links
-            .get(name)
-            .cloned()
-            .unwrap_or_default();
-        let resolved = if destroy {
-            None
-        } else {
-            Some(resolve_providers(
-                terrace, &spec, &upstream, &links, &layers,
-            )?)
-        };
-        // Desired values are put in the form the cloud reads back by the provider the stack's
-        // calls go through (a GCP link completed with the stack's project).
-        let configs = match resolved.as_ref().map(|r| r.clone().all_known()) {
-            Some(Ok(desired)) => desired,
-            _ => crate::plan::providers::recorded(state),
-        };
-        let registry = terrace.registry_for(&configs)?;
-        // Validation ordered the rendered spec; a targeted spec has resources of its own.
-        let order = if Arc::ptr_eq(&spec, &rendered.spec) {
-            Some(rendered.resource_order(&is_layer)?)
-        } else {
-            None
-        };
-        let inputs = StackInputs {
-            spec: &spec,
-            order,
-            state,
-            observations: observations.get(name).unwrap_or(&no_observations),
-            upstream: &upstream,
-            layer_links: &links,
-            config: &terrace.workspace.settings.config,
-            layers: &layers,
-            registry: &registry,
-            destroy,
-            secrets: terrace.secrets.as_deref(),
-        };
-        let mut stack = plan_stack(&inputs)?;
-        if let Some(resolved) = resolved {
-            check_providers(&spec, state, resolved, &mut stack)?;
-        }
-        if unstated.contains(name) {
-            // A state made up for the plan to hold moved entries: none is stored yet.
-            stack.serial = None;
-            stack.lineage = None;
-        }
-        annotate(&mut stack, name, &adopted, moves);
-        stack.upstream = if destroy {
-            Vec::new()
-        } else {
-            terrace
-                .links
-                .reads
-                .get(name)
-                .map(|s| s.iter().cloned().collect())
-                .unwrap_or_default()
-        };
-        planned.insert(name.clone(), planned_outputs(&stack));
-        stacks.push(stack);
-    }
+    let planner = StackPlanner {
+        terrace,
+        options,
+        states,
+        adopted_states: &adopted_states,
+        adopted: &adopted,
+        unstated,
+        moves,
+        observations,
+        layers: &layers,
+    };
+    let mut stacks = planner.plan_in_waves(selected)?;
     link_order(terrace, &mut stacks, options.destroy);
     let removed_names: BTreeSet<String> = removed
         .iter()
         .map(|(s, _)| s.instance.name.clone())
         .collect();
+    let no_observations = Observations::default();
     for (spec, state) in removed {
         let spec = Arc::new(spec.clone());
         let inputs = StackInputs {
@@ -334,6 +266,168 @@ fn plan_gathered(
         crate::policy::refusals(&plan, &terrace.workspace, &terrace.policies, &allowances);
     plan.refusals = refusals.clone();
     Ok(PlanOutcome { plan, refusals })
+}
+
+/// What planning one stack reads besides the stack itself: the gathered inputs of the whole
+/// plan, shared by every stack.
+struct StackPlanner<'a> {
+    terrace: &'a Terrace,
+    options: &'a PlanOptions,
+    states: &'a States,
+    /// States with the resources adopted after an interrupted create.
+    adopted_states: &'a HashMap<String, StackState>,
+    /// (stack, resource) pairs adopted.
+    adopted: &'a BTreeSet<(String, String)>,
+    unstated: &'a BTreeSet<String>,
+    moves: &'a [crate::plan::PlannedMove],
+    observations: &'a HashMap<String, Observations>,
+    layers: &'a [String],
+}
+
+impl StackPlanner<'_> {
+    /// Plans the selected stacks, in their order. A stack needs only the planned outputs of
+    /// the stacks it reads, so the stacks are planned in waves — each wave the stacks whose
+    /// read stacks are all planned in earlier waves — and a wave's stacks on all cores. The
+    /// error returned is that of the first failing stack in plan order, as planning them one
+    /// by one would return: every stack before it has the same inputs either way.
+    fn plan_in_waves(&self, selected: &[&Rendered]) -> Result<Vec<StackPlan>, Error> {
+        let mut planned = Planned::new();
+        let mut results: Vec<Option<Result<StackPlan, Error>>> =
+            (0..selected.len()).map(|_| None).collect();
+        for wave in self.waves(selected) {
+            let outcomes: Vec<(usize, Result<StackPlan, Error>)> = wave
+                .into_par_iter()
+                .map(|at| (at, self.plan_one(selected[at], at, &planned)))
+                .collect();
+            for (at, outcome) in outcomes {
+                if let Ok(stack) = &outcome {
+                    planned.insert(stack.stack.name.clone(), (at, planned_outputs(stack)));
+                }
+                results[at] = Some(outcome);
+            }
+        }
+        results.into_iter().flatten().collect()
+    }
+
+    /// The indexes of `selected` in waves: a stack goes in the wave after the last of the
+    /// stacks it reads that come before it in `selected`. A destroy reads nothing: one wave.
+    fn waves(&self, selected: &[&Rendered]) -> Vec<Vec<usize>> {
+        let mut wave_of: HashMap<&str, usize> = HashMap::new();
+        let mut waves: Vec<Vec<usize>> = Vec::new();
+        for (at, rendered) in selected.iter().enumerate() {
+            let name = rendered.spec.instance.name.as_str();
+            let wave = if self.options.destroy {
+                0
+            } else {
+                self.terrace
+                    .links
+                    .reads
+                    .get(name)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|read| wave_of.get(read.as_str()))
+                    .map(|w| w + 1)
+                    .max()
+                    .unwrap_or(0)
+            };
+            wave_of.insert(name, wave);
+            if waves.len() <= wave {
+                waves.resize_with(wave + 1, Vec::new);
+            }
+            waves[wave].push(at);
+        }
+        waves
+    }
+
+    /// Plans one stack, the `at`-th selected, given the planned outputs of the stacks before
+    /// it.
+    fn plan_one(
+        &self,
+        rendered: &Rendered,
+        at: usize,
+        planned: &Planned,
+    ) -> Result<StackPlan, Error> {
+        let (terrace, options) = (self.terrace, self.options);
+        let is_layer = |name: &str| self.layers.iter().any(|l| l == name);
+        let name = &rendered.spec.instance.name;
+        let state = self
+            .adopted_states
+            .get(name)
+            .or_else(|| self.states.get(name).and_then(Option::as_ref));
+        let spec = scoped_spec(rendered, state, options, &is_layer);
+        // A targeted destroy is planned as the removal of its resources from the stack.
+        let destroy = options.destroy && spec.only.is_none();
+        let upstream = if destroy {
+            BTreeMap::new() // a destroy reads nothing from above
+        } else {
+            upstream_outputs(terrace, name, (planned, at), self.states)
+        };
+        let links = terrace
+            .links
+            .layer_links
+            .get(name)
+            .cloned()
+            .unwrap_or_default();
+        let resolved = if destroy {
+            None
+        } else {
+            Some(resolve_providers(
+                terrace,
+                &spec,
+                &upstream,
+                &links,
+                self.layers,
+            )?)
+        };
+        // Desired values are put in the form the cloud reads back by the provider the stack's
+        // calls go through (a GCP link completed with the stack's project).
+        let configs = match resolved.as_ref().map(|r| r.clone().all_known()) {
+            Some(Ok(desired)) => desired,
+            _ => crate::plan::providers::recorded(state),
+        };
+        let registry = terrace.registry_for(&configs)?;
+        // Validation ordered the rendered spec; a targeted spec has resources of its own.
+        let order = if Arc::ptr_eq(&spec, &rendered.spec) {
+            Some(rendered.resource_order(&is_layer)?)
+        } else {
+            None
+        };
+        let no_observations = Observations::default();
+        let inputs = StackInputs {
+            spec: &spec,
+            order,
+            state,
+            observations: self.observations.get(name).unwrap_or(&no_observations),
+            upstream: &upstream,
+            layer_links: &links,
+            config: &terrace.workspace.settings.config,
+            layers: self.layers,
+            registry: &registry,
+            destroy,
+            secrets: terrace.secrets.as_deref(),
+        };
+        let mut stack = plan_stack(&inputs)?;
+        if let Some(resolved) = resolved {
+            check_providers(&spec, state, resolved, &mut stack)?;
+        }
+        if self.unstated.contains(name) {
+            // A state made up for the plan to hold moved entries: none is stored yet.
+            stack.serial = None;
+            stack.lineage = None;
+        }
+        annotate(&mut stack, name, self.adopted, self.moves);
+        stack.upstream = if destroy {
+            Vec::new()
+        } else {
+            terrace
+                .links
+                .reads
+                .get(name)
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default()
+        };
+        Ok(stack)
+    }
 }
 
 /// Notes on a stack's changes: resources adopted after an interrupted create, and resources
@@ -391,6 +485,9 @@ fn scoped_spec(
 }
 
 type States = HashMap<String, Option<StackState>>;
+
+/// Planned stack → (its place among the selected stacks, its planned outputs).
+type Planned = BTreeMap<String, (usize, ValueMap)>;
 
 /// The `moved:` entries of the selected stacks that still have to happen: their entries move in
 /// the planning copy of state (loading the source stacks' states as needed), so each stack is
@@ -605,16 +702,21 @@ fn check_providers(
     }
 }
 
-/// Outputs of the stacks `stack` reads: planned in this run, else from state, else unknown.
+/// Outputs of the stacks `stack` reads: planned in this run by a stack before `before` in plan
+/// order, else from state, else unknown.
 fn upstream_outputs(
     terrace: &Terrace,
     stack: &str,
-    planned: &BTreeMap<String, ValueMap>,
+    (planned, before): (&Planned, usize),
     states: &States,
 ) -> BTreeMap<String, ValueMap> {
     let mut upstream = BTreeMap::new();
     for name in terrace.links.reads.get(stack).into_iter().flatten() {
-        let outputs = match (planned.get(name), states.get(name).and_then(Option::as_ref)) {
+        let planned = planned
+            .get(name)
+            .filter(|(at, _)| *at < before)
+            .map(|(_, outputs)| outputs);
+        let outputs = match (planned, states.get(name).and_then(Option::as_ref)) {
             (Some(outputs), _) => outputs.clone(),
             (None, Some(state)) => state
                 .outputs

@@ -12,6 +12,7 @@ use crate::plan::stack::StackPlanError;
 use crate::provider::Registry;
 use crate::render::Rendered;
 use crate::value::refs::{self, Reference};
+use rayon::prelude::*;
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -30,6 +31,27 @@ pub struct StackLinks {
     pub order: Vec<String>,
 }
 
+impl StackLinks {
+    /// Adds the links of other stacks.
+    fn extend(&mut self, other: StackLinks) {
+        for (stack, targets) in other.depends_on {
+            self.depends_on.entry(stack).or_default().extend(targets);
+        }
+        for (stack, targets) in other.reads {
+            self.reads.entry(stack).or_default().extend(targets);
+        }
+        for (stack, sources) in other.read_keys {
+            let mine = self.read_keys.entry(stack).or_default();
+            for (source, keys) in sources {
+                mine.entry(source).or_default().extend(keys);
+            }
+        }
+        for (stack, layers) in other.layer_links {
+            self.layer_links.entry(stack).or_default().extend(layers);
+        }
+    }
+}
+
 struct Checker<'a> {
     workspace: &'a Workspace,
     registry: &'a Registry,
@@ -37,7 +59,6 @@ struct Checker<'a> {
     by_name: HashMap<&'a str, &'a Rendered>,
     index: StackIndex<'a>,
     locations: Locations,
-    problems: Vec<Diagnostic>,
 }
 
 /// Validates every rendered stack; returns the stack graph.
@@ -50,28 +71,27 @@ pub fn validate(
         .iter()
         .map(|r| (r.spec.instance.name.as_str(), r))
         .collect();
-    let mut checker = Checker {
+    let checker = Checker {
         workspace,
         registry,
         stacks,
         by_name,
         index: StackIndex::new(stacks.iter().map(|r| &r.spec.instance)),
         locations: Locations::load(&workspace.settings.regions),
-        problems: Vec::new(),
     };
+    // Each stack is checked on its own (on all cores); its links are its own entries.
+    let checked: Vec<(Vec<Diagnostic>, StackLinks)> = stacks
+        .par_iter()
+        .map(|rendered| checker.check_stack(rendered))
+        .collect();
     let mut links = StackLinks::default();
-    for rendered in stacks {
-        let before = checker.problems.len();
-        checker.check_resources(rendered);
-        checker.check_references(rendered, &mut links);
-        if checker.problems.len() == before {
-            if let Err(err) = rendered.resource_order(&|n| workspace.layer(n).is_some()) {
-                checker.problems.push(cycle_diagnostic(rendered, err));
-            }
-        }
+    let mut problems = Vec::new();
+    for (mut found, stack_links) in checked {
+        problems.append(&mut found);
+        links.extend(stack_links);
     }
-    if !checker.problems.is_empty() {
-        return Err(merge(checker.problems));
+    if !problems.is_empty() {
+        return Err(merge(problems));
     }
     checker.link_layers(&mut links);
     checker.order(&mut links)?;
@@ -215,7 +235,22 @@ impl GroupChecker<'_> {
 }
 
 impl Checker<'_> {
-    fn check_resources(&mut self, rendered: &Rendered) {
+    /// The problems of one stack, and its links (when it has none, also its resource order,
+    /// for a cycle).
+    fn check_stack(&self, rendered: &Rendered) -> (Vec<Diagnostic>, StackLinks) {
+        let mut problems = Vec::new();
+        let mut links = StackLinks::default();
+        self.check_resources(rendered, &mut problems);
+        self.check_references(rendered, &mut links, &mut problems);
+        if problems.is_empty() {
+            if let Err(err) = rendered.resource_order(&|n| self.workspace.layer(n).is_some()) {
+                problems.push(cycle_diagnostic(rendered, err));
+            }
+        }
+        (problems, links)
+    }
+
+    fn check_resources(&self, rendered: &Rendered, problems: &mut Vec<Diagnostic>) {
         for (name, resource) in &rendered.spec.resources {
             let at = |path: &[Seg]| {
                 let mut full = vec![Seg::Key("resources"), Seg::Key(name)];
@@ -223,7 +258,7 @@ impl Checker<'_> {
                 rendered.locate(&resource.template, &full)
             };
             let Some(schema) = self.registry.schema(&resource.type_name) else {
-                self.problems.push(
+                problems.push(
                     Diagnostic::new(
                         at(&[Seg::Key("type")]),
                         format!("unknown resource type `{}`", resource.type_name),
@@ -236,14 +271,14 @@ impl Checker<'_> {
                 // Located only when there is a problem to report: locating scans the text.
                 let location = || at(&[Seg::Key("properties"), Seg::Key(field)]);
                 match schema.field(field) {
-                    None => self.problems.push(
+                    None => problems.push(
                         Diagnostic::new(
                             location(),
                             format!("`{}` has no field `{field}`", resource.type_name),
                         )
                         .help(suggest(field, schema.input_names())),
                     ),
-                    Some(f) if f.computed => self.problems.push(
+                    Some(f) if f.computed => problems.push(
                         Diagnostic::new(
                             location(),
                             format!(
@@ -262,7 +297,7 @@ impl Checker<'_> {
                             } else {
                                 ": "
                             };
-                            self.problems.push(
+                            problems.push(
                                 Diagnostic::new(location(), format!("`{field}`{gap}{problem}"))
                                     .help(help),
                             );
@@ -275,7 +310,7 @@ impl Checker<'_> {
                 .iter()
                 .filter(|f| f.required && !resource.properties.contains_key(&f.name))
             {
-                self.problems.push(
+                problems.push(
                     Diagnostic::new(
                         at(&[Seg::Key("properties")]),
                         format!("`{}` requires field `{}`", resource.type_name, field.name),
@@ -286,14 +321,14 @@ impl Checker<'_> {
             if let Some(region) = &resource.region {
                 let cloud = resource.type_name.split(':').next().unwrap_or_default();
                 if let Err(unknown) = self.locations.check_region(cloud, region) {
-                    self.problems.push(
+                    problems.push(
                         Diagnostic::new(at(&[Seg::Key("region")]), unknown.message)
                             .help(unknown.help),
                     );
                 }
             }
             if !schema.regional && resource.region.is_some() {
-                self.problems.push(
+                problems.push(
                     Diagnostic::new(
                         at(&[Seg::Key("region")]),
                         format!(
@@ -306,7 +341,7 @@ impl Checker<'_> {
             }
             let stack_region = rendered.spec.instance.region.as_ref();
             if schema.regional && resource.region.is_none() && stack_region.is_none() {
-                self.problems.push(
+                problems.push(
                     Diagnostic::new(
                         at(&[]),
                         format!(
@@ -319,7 +354,7 @@ impl Checker<'_> {
             }
             for (i, dep) in resource.depends_on.iter().enumerate() {
                 if !rendered.spec.resources.contains_key(dep) {
-                    self.problems.push(
+                    problems.push(
                         Diagnostic::new(
                             at(&[Seg::Key("options"), Seg::Key("depends_on"), Seg::Index(i)]),
                             format!("`{name}` depends on unknown resource `{dep}`"),
@@ -335,7 +370,12 @@ impl Checker<'_> {
     }
 
     /// Checks every reference of a stack and records the stacks it reads.
-    fn check_references(&mut self, rendered: &Rendered, links: &mut StackLinks) {
+    fn check_references(
+        &self,
+        rendered: &Rendered,
+        links: &mut StackLinks,
+        problems: &mut Vec<Diagnostic>,
+    ) {
         let stack = &rendered.spec.instance;
         let mut values: Vec<(Site, &Json)> = Vec::new();
         for (name, resource) in &rendered.spec.resources {
@@ -366,7 +406,7 @@ impl Checker<'_> {
         for (provider, config) in &rendered.spec.providers {
             if self.registry.provider(provider).is_none() {
                 let site = Site::Provider { provider, key: "" };
-                self.problems.push(
+                problems.push(
                     Diagnostic::new(
                         site.locate(rendered),
                         format!("`providers:` names `{provider}`, which is not a provider"),
@@ -386,7 +426,7 @@ impl Checker<'_> {
         for (site, value) in values {
             let mut found = Vec::new();
             if let Err(err) = refs::collect(value, &is_layer, &mut found) {
-                self.problems.push(
+                problems.push(
                     Diagnostic::new(
                         site.locate(rendered),
                         format!("bad reference: {}", err.message),
@@ -428,7 +468,7 @@ impl Checker<'_> {
                         }
                     }
                     Ok(None) => {}
-                    Err((message, help)) => self.problems.push(
+                    Err((message, help)) => problems.push(
                         Diagnostic::new(
                             site.locate(rendered),
                             format!("bad reference `${{{reference}}}`: {message}"),

@@ -34,6 +34,13 @@ impl BlastRadius {
 /// Stack → (stack reading its outputs → the output keys it reads).
 pub type Readers = BTreeMap<String, BTreeMap<String, BTreeSet<String>>>;
 
+/// Adds `name` to `set` unless it is there.
+fn insert_new(set: &mut BTreeSet<String>, name: &str) {
+    if !set.contains(name) {
+        set.insert(name.to_string());
+    }
+}
+
 /// Computes the blast radius. `readers` maps a stack to the stacks that read its outputs and
 /// the keys they read (the whole workspace, not just the plan): a reader counts only when it
 /// reads an output that changes.
@@ -43,20 +50,22 @@ pub fn blast_radius(plan: &Plan, readers: &Readers) -> BlastRadius {
         radius.stacks.insert(stack.stack.name.clone());
         radius.groups.insert(stack.stack.group.clone());
         for change in stack.changes.iter().filter(|c| c.action != Action::NoOp) {
-            *radius
-                .resources
-                .entry(change.action.as_str().to_string())
-                .or_default() += 1;
-            radius
-                .regions
-                .insert(change.region.clone().unwrap_or_else(|| "global".into()));
-            let cloud = change
-                .type_name
-                .split(':')
-                .next()
-                .unwrap_or_default()
-                .to_string();
-            radius.clouds.insert(cloud);
+            // Names are copied only the first time they are seen: plans hold ~10⁵ changes.
+            let action = change.action.as_str();
+            match radius.resources.get_mut(action) {
+                Some(count) => *count += 1,
+                None => {
+                    radius.resources.insert(action.to_string(), 1);
+                }
+            }
+            insert_new(
+                &mut radius.regions,
+                change.region.as_deref().unwrap_or("global"),
+            );
+            insert_new(
+                &mut radius.clouds,
+                change.type_name.split(':').next().unwrap_or_default(),
+            );
         }
     }
     let mut changed_outputs: Vec<(String, String)> = plan

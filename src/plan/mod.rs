@@ -9,6 +9,7 @@
 pub mod blast;
 pub mod compare;
 pub mod diff;
+pub mod json;
 pub mod ops;
 pub mod order;
 pub mod providers;

@@ -43,10 +43,13 @@ pub fn refusals(
 fn protected(plan: &Plan, allowed: &[String]) -> Vec<String> {
     let mut reasons = Vec::new();
     for stack in &plan.stacks {
-        for change in &stack.changes {
-            let destructive = matches!(change.action, Action::Delete | Action::Replace);
+        let destructive = stack
+            .changes
+            .iter()
+            .filter(|c| c.protect && matches!(c.action, Action::Delete | Action::Replace));
+        for change in destructive {
             let address = format!("{}:{}", stack.stack.name, change.name);
-            if destructive && change.protect && !allowed.contains(&address) {
+            if !allowed.contains(&address) {
                 reasons.push(format!(
                     "{address} is protected and would be {}; set `protect: false` in its template (or, if it was removed from the configuration, pass --allow-destroy {address})",
                     if change.action == Action::Delete { "deleted" } else { "replaced" }

@@ -96,10 +96,6 @@ fn main() {
         runtime.block_on(apply_against_critical_path());
         return;
     }
-    if args.iter().any(|a| a == "--apply-only") {
-        runtime.block_on(apply_against_critical_path());
-        return;
-    }
     plan_at_scales();
     runtime.block_on(apply_against_critical_path());
     runtime.block_on(checkpoint_cost());
@@ -247,7 +243,7 @@ async fn plan_once(shape: Shape) {
         .expect("plan");
     let planned = planned_at.elapsed();
     let json_at = Instant::now();
-    let json = serde_json::to_string_pretty(&plan).expect("plan JSON");
+    let json = terrace::plan::json::to_string_pretty(&plan).expect("plan JSON");
     let serialised = json_at.elapsed();
     let resources: usize = plan.stacks.iter().map(|s| s.changes.len()).sum();
     let total = opened + planned + serialised;

@@ -399,30 +399,36 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             }
             let plan = outcome.plan;
             let out = args.out.as_ref().map(|p| cli.dir.join(p));
-            if let Some(out) = &out {
-                save_plan(out, &plan)?;
+            // One text for the plan file and `--json`.
+            let text = (cli.json || out.is_some())
+                .then(|| terrace::plan::json::to_string_pretty(&plan).expect("plan serializes"));
+            if let (Some(out), Some(text)) = (&out, &text) {
+                save_plan(out, text)?;
             }
-            if cli.json {
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&plan).expect("plan serializes")
-                );
-            } else {
-                out!("{}", render::plan(&plan, styles));
-                if let Some(out) = &args.out {
-                    outln!(
-                        "Saved the plan to {}; apply exactly it with `terrace apply {}`.",
-                        out.display(),
-                        out.display()
-                    );
+            match &text {
+                Some(text) if cli.json => outln!("{text}"),
+                _ => {
+                    out!("{}", render::plan(&plan, styles));
+                    if let Some(out) = &args.out {
+                        outln!(
+                            "Saved the plan to {}; apply exactly it with `terrace apply {}`.",
+                            out.display(),
+                            out.display()
+                        );
+                    }
                 }
-                let _ = &out;
             }
-            Ok(if args.detailed_exitcode && plan.has_changes() {
+            let code = if args.detailed_exitcode && plan.has_changes() {
                 EXIT_CHANGES
             } else {
                 EXIT_OK
-            })
+            };
+            // The process ends next: the rendered workspace and the plan are left to the
+            // operating system instead of being freed value by value, which takes a fifth of a
+            // large plan's time (2,000 replicas: ≈ 0.2 s of 1 s; `cargo bench -p terrace-bench`).
+            // Neither holds a lock or anything else that must be released.
+            std::mem::forget((terrace, plan));
+            Ok(code)
         }
         Command::Apply(args) => {
             let terrace = open_for_cloud(&cli.dir)?;
@@ -601,9 +607,9 @@ async fn stacks(cli: &Cli, select: &SelectArgs) -> Result<i32, Error> {
     Ok(EXIT_OK)
 }
 
-fn save_plan(path: &Path, plan: &Plan) -> Result<(), Error> {
-    let bytes = serde_json::to_vec_pretty(plan).expect("plan serializes");
-    terrace::state::file::write_atomic(path, &bytes).map_err(|e| Error::PlanFile {
+/// Writes a plan's JSON text (see `terrace::plan::json`) to its file, atomically.
+fn save_plan(path: &Path, text: &str) -> Result<(), Error> {
+    terrace::state::file::write_atomic(path, text.as_bytes()).map_err(|e| Error::PlanFile {
         path: path.display().to_string(),
         message: e.to_string(),
     })
