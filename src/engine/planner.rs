@@ -309,34 +309,22 @@ impl StackPlanner<'_> {
         results.into_iter().flatten().collect()
     }
 
-    /// The indexes of `selected` in waves: a stack goes in the wave after the last of the
-    /// stacks it reads that come before it in `selected`. A destroy reads nothing: one wave.
+    /// The indexes of `selected` in waves (see [`crate::graph::waves`]): a stack goes in the
+    /// wave after the last of the stacks it reads that come before it in `selected`. A destroy
+    /// reads nothing: one wave.
     fn waves(&self, selected: &[&Rendered]) -> Vec<Vec<usize>> {
-        let mut wave_of: HashMap<&str, usize> = HashMap::new();
-        let mut waves: Vec<Vec<usize>> = Vec::new();
+        if self.options.destroy {
+            return crate::graph::waves(selected.len(), &[]);
+        }
+        let mut at_of: HashMap<&str, usize> = HashMap::new();
+        let mut edges = Vec::new();
         for (at, rendered) in selected.iter().enumerate() {
             let name = rendered.spec.instance.name.as_str();
-            let wave = if self.options.destroy {
-                0
-            } else {
-                self.terrace
-                    .links
-                    .reads
-                    .get(name)
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|read| wave_of.get(read.as_str()))
-                    .map(|w| w + 1)
-                    .max()
-                    .unwrap_or(0)
-            };
-            wave_of.insert(name, wave);
-            if waves.len() <= wave {
-                waves.resize_with(wave + 1, Vec::new);
-            }
-            waves[wave].push(at);
+            let reads = self.terrace.links.reads.get(name).into_iter().flatten();
+            edges.extend(reads.filter_map(|read| at_of.get(read.as_str()).map(|&r| (r, at))));
+            at_of.entry(name).or_insert(at);
         }
-        waves
+        crate::graph::waves(selected.len(), &edges)
     }
 
     /// Plans one stack, the `at`-th selected, given the planned outputs of the stacks before

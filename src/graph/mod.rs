@@ -73,6 +73,32 @@ fn find_cycle(graph: &DiGraph<usize, ()>) -> Option<Vec<usize>> {
     None
 }
 
+/// Groups `n` nodes, already in an order where what a node depends on comes first, into
+/// waves that can each run at once: a node goes in the wave after the last node it depends on
+/// (edge `(a, b)`: `b` depends on `a`). Edges against the order (`a >= b`) are ignored. Each
+/// wave lists its nodes in order.
+pub fn waves(n: usize, edges: &[(usize, usize)]) -> Vec<Vec<usize>> {
+    let mut after: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(a, b) in edges.iter().filter(|(a, b)| a < b && *b < n) {
+        after[b].push(a);
+    }
+    let mut wave_of = vec![0; n];
+    let mut waves: Vec<Vec<usize>> = Vec::new();
+    for node in 0..n {
+        let wave = after[node]
+            .iter()
+            .map(|&a| wave_of[a] + 1)
+            .max()
+            .unwrap_or(0);
+        wave_of[node] = wave;
+        if waves.len() <= wave {
+            waves.resize_with(wave + 1, Vec::new);
+        }
+        waves[wave].push(node);
+    }
+    waves
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,5 +116,34 @@ mod tests {
         assert_eq!(cycle, vec![1, 2, 1]);
         let self_loop = topo_order(2, &[(1, 1)]).unwrap_err();
         assert_eq!(self_loop, vec![1, 1]);
+    }
+
+    #[test]
+    fn waves_put_each_node_after_the_last_it_depends_on() {
+        // (nodes, edges, waves)
+        let cases: [(usize, &[(usize, usize)], &[&[usize]]); 6] = [
+            (0, &[], &[]),
+            (3, &[], &[&[0, 1, 2]]),
+            // a chain
+            (3, &[(0, 1), (1, 2)], &[&[0], &[1], &[2]]),
+            // a group: an account, two networks, their replicas, a proxy reading the replicas
+            (
+                6,
+                &[(0, 1), (0, 2), (1, 3), (2, 4), (3, 5), (4, 5)],
+                &[&[0], &[1, 2], &[3, 4], &[5]],
+            ),
+            // the longest path decides: 3 reads 0 (wave 0) and 2 (wave 2)
+            (
+                4,
+                &[(0, 1), (1, 2), (0, 3), (2, 3)],
+                &[&[0], &[1], &[2], &[3]],
+            ),
+            // edges against the order, and to nodes out of range, are ignored
+            (3, &[(2, 1), (1, 1), (0, 7)], &[&[0, 1, 2]]),
+        ];
+        for (n, edges, expected) in cases {
+            let expected: Vec<Vec<usize>> = expected.iter().map(|w| w.to_vec()).collect();
+            assert_eq!(waves(n, edges), expected, "{n} nodes, edges {edges:?}");
+        }
     }
 }
