@@ -120,8 +120,9 @@ mod tests {
 
     #[test]
     fn waves_put_each_node_after_the_last_it_depends_on() {
-        // (nodes, edges, waves)
-        let cases: [(usize, &[(usize, usize)], &[&[usize]]); 6] = [
+        /// (nodes, edges, waves)
+        type Case = (usize, &'static [(usize, usize)], &'static [&'static [usize]]);
+        let cases: [Case; 6] = [
             (0, &[], &[]),
             (3, &[], &[&[0, 1, 2]]),
             // a chain
