@@ -5,7 +5,7 @@
 mod support;
 
 use std::collections::BTreeSet;
-use support::{edit, workspace, Engine};
+use support::{edit, workspace, write, Engine};
 use terrace::engine::{PlanOptions, Selector};
 use terrace::events::{ResourceStatus, StackStatus};
 use terrace::plan::Action;
@@ -390,7 +390,7 @@ async fn protect_survives_removal_from_config_and_refuses_the_delete() {
             .resources["lb"]
             .protect
     );
-    support::write(
+    write(
         dir.path(),
         "templates/proxies/proxy.yaml.tera",
         "outputs: {}\n",
@@ -1191,4 +1191,47 @@ async fn the_plan_text_made_in_parallel_is_serde_jsons_text() {
         .await
         .unwrap();
     same(&destroy, "destroy");
+}
+
+/// Stacks are planned in waves (the stacks whose read stacks are planned, together); a plan
+/// that fails reports the first failing stack in plan order, as planning one by one would —
+/// here the proxies stack, last in order but reading nothing (first wave), fails as well.
+#[tokio::test]
+async fn a_failing_plan_names_the_first_failing_stack_in_plan_order() {
+    let dir = workspace("basic");
+    // A passphrase written in clear is refused when its stack is planned.
+    let clear = "  key:\n    type: test:Credential\n    properties:\n      name: k\n      passphrase: in-clear\n";
+    write(
+        dir.path(),
+        "templates/proxies/proxy.yaml.tera",
+        &format!("resources:\n{clear}"),
+    );
+    edit(
+        dir.path(),
+        "templates/replicas/replica.yaml.tera",
+        "resources:\n",
+        &format!("resources:\n{clear}"),
+    );
+    let engine = Engine::new(dir.path(), TestOptions::default());
+    let terrace = engine.open();
+    let order: Vec<String> = terrace
+        .stacks(&Selector::default())
+        .unwrap()
+        .iter()
+        .map(|s| s.name.clone())
+        .collect();
+    assert_eq!(
+        order.last().map(String::as_str),
+        Some("proxies/eu"),
+        "{order:?}"
+    );
+    let err = terrace
+        .plan(&PlanOptions::default())
+        .await
+        .expect_err("a passphrase in clear is refused");
+    let first_replica = order.iter().find(|s| s.starts_with("replicas/")).unwrap();
+    assert!(
+        err.to_string().contains(&format!("stack {first_replica}:")),
+        "{err}"
+    );
 }

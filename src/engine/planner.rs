@@ -2,7 +2,8 @@
 //! `gather` does every read — states, the refresh of the selected stacks (batched reads, in
 //! parallel), removed-stack discovery — and `plan_gathered` is synchronous: it plans each
 //! stack in dependency order, feeding each the planned outputs of the stacks above it —
-//! unknown where an upstream value waits for apply — and returns the plan with the policy's
+//! unknown where an upstream value waits for apply; stacks whose upstream stacks are planned
+//! are planned together on all cores (`StackPlanner`) — and returns the plan with the policy's
 //! refusals ([`PlanOutcome`]), a refused plan included. Destroy plans run in reverse order.
 //! Stacks left in state but removed from the configuration are planned for deletion (see
 //! `removed`).
@@ -289,29 +290,41 @@ impl StackPlanner<'_> {
     /// the stacks it reads, so the stacks are planned in waves — each wave the stacks whose
     /// read stacks are all planned in earlier waves — and a wave's stacks on all cores. The
     /// error returned is that of the first failing stack in plan order, as planning them one
-    /// by one would return: every stack before it has the same inputs either way.
+    /// by one would return: every stack before it has the same inputs either way. Once a
+    /// stack fails, later waves plan only the stacks before it.
     fn plan_in_waves(&self, selected: &[&Rendered]) -> Result<Vec<StackPlan>, Error> {
         let mut planned = Planned::new();
         let mut results: Vec<Option<Result<StackPlan, Error>>> =
             (0..selected.len()).map(|_| None).collect();
+        let mut first_failure = selected.len();
         for wave in self.waves(selected) {
             let outcomes: Vec<(usize, Result<StackPlan, Error>)> = wave
                 .into_par_iter()
+                .filter(|&at| at < first_failure)
                 .map(|at| (at, self.plan_one(selected[at], at, &planned)))
                 .collect();
             for (at, outcome) in outcomes {
-                if let Ok(stack) = &outcome {
-                    planned.insert(stack.stack.name.clone(), (at, planned_outputs(stack)));
+                match &outcome {
+                    Ok(stack) => {
+                        planned.insert(stack.stack.name.clone(), (at, planned_outputs(stack)));
+                    }
+                    Err(_) => first_failure = first_failure.min(at),
                 }
                 results[at] = Some(outcome);
             }
         }
-        results.into_iter().flatten().collect()
+        // Every stack before the first failure was planned; none after it is needed.
+        results
+            .into_iter()
+            .take(first_failure.saturating_add(1))
+            .map(|result| result.expect("every stack up to the first failure is planned"))
+            .collect()
     }
 
     /// The indexes of `selected` in waves (see [`crate::graph::waves`]): a stack goes in the
-    /// wave after the last of the stacks it reads that come before it in `selected`. A destroy
-    /// reads nothing: one wave.
+    /// wave after the last of the stacks it reads that come before it in `selected`. In a
+    /// destroy (stacks in reverse order) the stacks a stack reads come after it, so nothing
+    /// planned is visible to it: one wave.
     fn waves(&self, selected: &[&Rendered]) -> Vec<Vec<usize>> {
         if self.options.destroy {
             return crate::graph::waves(selected.len(), &[]);
@@ -348,7 +361,7 @@ impl StackPlanner<'_> {
         let upstream = if destroy {
             BTreeMap::new() // a destroy reads nothing from above
         } else {
-            upstream_outputs(terrace, name, (planned, at), self.states)
+            upstream_outputs(terrace, name, planned, at, self.states)
         };
         let links = terrace
             .links
@@ -695,16 +708,17 @@ fn check_providers(
 fn upstream_outputs(
     terrace: &Terrace,
     stack: &str,
-    (planned, before): (&Planned, usize),
+    planned: &Planned,
+    before: usize,
     states: &States,
 ) -> BTreeMap<String, ValueMap> {
     let mut upstream = BTreeMap::new();
     for name in terrace.links.reads.get(stack).into_iter().flatten() {
-        let planned = planned
+        let earlier = planned
             .get(name)
             .filter(|(at, _)| *at < before)
             .map(|(_, outputs)| outputs);
-        let outputs = match (planned, states.get(name).and_then(Option::as_ref)) {
+        let outputs = match (earlier, states.get(name).and_then(Option::as_ref)) {
             (Some(outputs), _) => outputs.clone(),
             (None, Some(state)) => state
                 .outputs

@@ -1,7 +1,8 @@
 //! Graphs (petgraph): the stack graph — edges from layer dependencies and cross-stack
 //! references — and each stack's resource graph — edges from references and `depends_on`.
 //! Orders are deterministic (ties broken by declaration order); a cycle is an error that
-//! names every node on it.
+//! names every node on it. `waves` groups ordered nodes into sets that can run at once (the
+//! planner's stacks).
 
 pub mod export;
 pub mod walk;
@@ -121,7 +122,11 @@ mod tests {
     #[test]
     fn waves_put_each_node_after_the_last_it_depends_on() {
         /// (nodes, edges, waves)
-        type Case = (usize, &'static [(usize, usize)], &'static [&'static [usize]]);
+        type Case = (
+            usize,
+            &'static [(usize, usize)],
+            &'static [&'static [usize]],
+        );
         let cases: [Case; 6] = [
             (0, &[], &[]),
             (3, &[], &[&[0, 1, 2]]),

@@ -18,11 +18,11 @@ pub fn to_string_pretty(plan: &Plan) -> Result<String, serde_json::Error> {
         return serde_json::to_string_pretty(plan);
     }
     let skeleton = serde_json::to_string_pretty(&without_stacks(plan))?;
-    let at = skeleton
-        .find(EMPTY_STACKS)
-        .expect("a plan's text has its `stacks` key, indented once")
-        + EMPTY_STACKS.len()
-        - "[]".len();
+    let Some(found) = skeleton.find(EMPTY_STACKS) else {
+        // Not where it should be (a change to `Plan`'s form): the text made in one piece.
+        return serde_json::to_string_pretty(plan);
+    };
+    let at = found + EMPTY_STACKS.len() - "[]".len();
     let mut text = Vec::with_capacity(skeleton.len());
     text.extend_from_slice(&skeleton.as_bytes()[..at]);
     text.extend_from_slice(b"[\n    ");

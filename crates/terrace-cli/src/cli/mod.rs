@@ -425,8 +425,8 @@ async fn run(cli: &Cli, styles: &Styles) -> Result<i32, Error> {
             };
             // The process ends next: the rendered workspace and the plan are left to the
             // operating system instead of being freed value by value, which takes a fifth of a
-            // large plan's time (2,000 replicas: ≈ 0.2 s of 1 s; `cargo bench -p terrace-bench`).
-            // Neither holds a lock or anything else that must be released.
+            // large plan's time (2,000 replicas: ≈ 0.2 s, profiled; see docs/decisions.md, "plan
+            // on all cores"). Planning takes no locks; neither holds anything to release.
             std::mem::forget((terrace, plan));
             Ok(code)
         }
