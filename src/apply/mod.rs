@@ -38,8 +38,9 @@ pub struct ApplyOptions {
     pub resources_in_parallel: usize,
     /// Refresh each stack before re-planning it (recommended).
     pub refresh: bool,
-    /// How long a not-found answer naming an id this apply created is taken for the cloud
-    /// lagging and retried (AWS documents eventual consistency of "up to a few minutes").
+    /// How long a not-found answer naming an id created moments ago (by this apply, or by an
+    /// earlier one as its state records) is taken for the cloud lagging and retried (default
+    /// [`crate::state::PROPAGATION_WINDOW`]).
     pub consistency_window: Duration,
     /// How long a create whose outcome is unknown is looked for by its ownership tags before
     /// it counts as not created and is tried again.
@@ -86,7 +87,7 @@ impl Default for ApplyOptions {
             stacks_in_parallel: usize::MAX,
             resources_in_parallel: 16,
             refresh: true,
-            consistency_window: Duration::from_secs(120),
+            consistency_window: crate::state::PROPAGATION_WINDOW,
             lookup_window: Duration::from_secs(30),
             interrupt: Interrupt::default(),
         }

@@ -308,6 +308,7 @@ impl StackRun {
                         attributes: self.scrubbed(&spec.type_name, observed.attributes),
                         dependencies: self.dependencies_of(&op.resource),
                         protect: spec.protect,
+                        created_at: Some(pending.started_at),
                     };
                     return self.done(&pending, Some(state)).await;
                 }

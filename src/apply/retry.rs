@@ -2,17 +2,20 @@
 //! the run-wide record of the ids this apply created.
 //!
 //! - **Not carried out, try again**: throttling (the cloud refused before acting), and a
-//!   not-found answer for a call whose properties name an id this apply created moments ago —
-//!   the cloud has not propagated it yet ("Eventual consistency in the Amazon EC2 API",
-//!   <https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html>). A not-found
-//!   answer naming only ids from state is real and never retried (and never turned into a
-//!   create).
+//!   not-found answer for a call whose properties name an id created moments ago — by this
+//!   apply, or by an earlier one whose state records the create's start (`created_at`; an
+//!   apply interrupted and run again at once) — the cloud has not propagated it yet
+//!   ("Eventual consistency in the Amazon EC2 API",
+//!   <https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html>). A
+//!   not-found answer naming only ids created longer ago is real and never retried (and never
+//!   turned into a create).
 //! - **Ambiguous, look first**: a create whose outcome is unknown (a lost answer, a 5xx, a
 //!   failure after its first mutating call succeeded) is looked up by its ownership tags before
 //!   anything else; only when it is provably absent is it created again, with the same
 //!   idempotency key.
 
 use crate::provider::{ErrorKind, ProviderError};
+use crate::state::StackState;
 use serde_json::Value as Json;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -39,6 +42,23 @@ impl CreatedIds {
                 .lock()
                 .expect("ids lock")
                 .insert(id.to_string(), Instant::now());
+        }
+    }
+
+    /// Records the resources of `state` whose create began less than `window` ago, in an
+    /// earlier apply (one interrupted moments ago, say): their ids may not have propagated
+    /// yet either. A creation time in the future (another machine's clock) counts as now.
+    pub fn record_recent(&self, state: &StackState, window: Duration) {
+        let now = (chrono::Utc::now(), Instant::now());
+        let mut created = self.0.lock().expect("ids lock");
+        for resource in state.resources.values() {
+            let Some(at) = resource.created_at else {
+                continue;
+            };
+            let age = (now.0 - at).to_std().unwrap_or(Duration::ZERO);
+            if let Some(instant) = now.1.checked_sub(age).filter(|_| age < window) {
+                created.entry(resource.id.clone()).or_insert(instant);
+            }
         }
     }
 
@@ -122,6 +142,46 @@ mod tests {
 
     fn error(kind: ErrorKind) -> ProviderError {
         ProviderError::new(kind, "Code", "message")
+    }
+
+    #[test]
+    fn ids_an_earlier_apply_created_moments_ago_count_as_fresh() {
+        let mut state = StackState::new("s");
+        let window = Duration::from_secs(120);
+        for (name, id, age) in [
+            ("new", "vpc-new", Some(5)),
+            ("old", "vpc-old", Some(600)),
+            ("imported", "vpc-imp", None),
+            ("skewed", "vpc-skew", Some(-30)),
+        ] {
+            let resource = crate::state::ResourceState {
+                type_name: "aws:ec2:Vpc".into(),
+                id: id.into(),
+                region: None,
+                inputs: Default::default(),
+                attributes: Default::default(),
+                dependencies: vec![],
+                protect: false,
+                created_at: age.map(|s| chrono::Utc::now() - chrono::Duration::seconds(s)),
+            };
+            state.resources.insert(name.into(), resource);
+        }
+        let ids = CreatedIds::default();
+        ids.record_recent(&state, window);
+        let named = |id: &str| ids.named_in(&json!({"vpc_id": id}), window);
+        assert_eq!(named("vpc-new").as_deref(), Some("vpc-new"));
+        assert_eq!(named("vpc-skew").as_deref(), Some("vpc-skew"));
+        assert_eq!(
+            named("vpc-old"),
+            None,
+            "created ten minutes ago: really gone"
+        );
+        assert_eq!(named("vpc-imp"), None, "no creation time: never retried");
+        // It ages like an id this apply created: out of the window, no longer fresh.
+        assert_eq!(
+            ids.named_in(&json!({"vpc_id": "vpc-new"}), Duration::from_secs(2)),
+            None
+        );
     }
 
     #[test]

@@ -273,6 +273,7 @@ mod tests {
             attributes: json!({"arn": "arn:1"}).as_object().unwrap().clone(),
             dependencies: vec![],
             protect: false,
+            created_at: None,
         }
     }
 

@@ -257,6 +257,7 @@ mod tests {
                 attributes: Default::default(),
                 dependencies: deps.iter().map(|d| d.to_string()).collect(),
                 protect: false,
+                created_at: None,
             },
         );
     }

@@ -266,6 +266,7 @@ mod tests {
                 attributes: Properties::new(),
                 dependencies: vec![],
                 protect: false,
+                created_at: None,
             },
         );
         assert!(check_unmoved("s", Some(&state), &old).is_ok());

@@ -89,6 +89,7 @@ pub fn adopted_state(
 ) -> crate::state::ResourceState {
     let mut state = found_state(&pending.type_name, observed, spec, schema, dependencies);
     state.region = pending.region.clone();
+    state.created_at = Some(pending.started_at);
     // What the interrupted create sent stands for the fields the provider cannot read back
     // (launch template data, user data): assuming them absent would plan a spurious update.
     if let (Some(sent), Some(spec)) = (&pending.inputs, spec) {
@@ -129,6 +130,7 @@ pub fn found_state(
         attributes: observed.attributes.clone(),
         dependencies,
         protect: spec.is_some_and(|s| s.protect),
+        created_at: None,
     }
 }
 

@@ -414,6 +414,7 @@ mod tests {
             attributes: Default::default(),
             dependencies: vec![],
             protect: false,
+            created_at: None,
         }
     }
 

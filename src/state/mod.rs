@@ -85,7 +85,21 @@ pub struct ResourceState {
     /// A protected resource is never deleted or replaced without an explicit override.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub protect: bool,
+    /// When Terrace's create of it began (an adopted create: when the interrupted create
+    /// began); `None` for resources imported, or recorded before this field existed. An apply
+    /// started moments later treats a not-found answer naming its id as the cloud not having
+    /// propagated it yet, as for ids it created itself ([`crate::apply::retry`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<DateTime<Utc>>,
 }
+
+/// How long after its create a resource may still be invisible to reads and to calls naming
+/// it: "if you run a command to modify or describe the resource that you just created, its ID
+/// might not have propagated throughout the system" ("Eventual consistency in the Amazon EC2
+/// API", <https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html>). Two
+/// minutes, as terraform-provider-aws waits (`propagationTimeout = 2 * time.Minute` of its EC2
+/// and IAM services).
+pub const PROPAGATION_WINDOW: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl ResourceState {
     /// Inputs overlaid with attributes, plus `id`: what references can read.
@@ -262,6 +276,7 @@ mod tests {
             attributes: Properties::new(),
             dependencies: vec![],
             protect: false,
+            created_at: None,
         }
     }
 

@@ -232,6 +232,7 @@ mod tests {
             attributes: Default::default(),
             dependencies: vec![],
             protect: false,
+            created_at: None,
         }
     }
 

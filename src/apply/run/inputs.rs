@@ -2,6 +2,7 @@
 //! bound to its provider configuration.
 
 use super::Stop;
+use crate::apply::retry::CreatedIds;
 use crate::apply::{ApplyContext, FreshOutputs};
 use crate::events::StackStatus;
 use crate::plan::{Plan, StackPlan};
@@ -92,11 +93,13 @@ pub(super) fn stack_registry(
     Ok((registry, record))
 }
 
-/// Outputs of the stacks this one reads: fresh from this run, else from their state.
+/// Outputs of the stacks this one reads: fresh from this run, else from their state (whose
+/// resources created moments ago are added to `created`: their ids may not have propagated).
 pub(super) async fn upstream_outputs(
     context: &ApplyContext,
     approved: &StackPlan,
     fresh: &FreshOutputs,
+    created: &CreatedIds,
 ) -> Result<BTreeMap<String, ValueMap>, Stop> {
     let mut upstream = BTreeMap::new();
     for stack in &approved.upstream {
@@ -104,7 +107,10 @@ pub(super) async fn upstream_outputs(
         let outputs = match known {
             Some(outputs) => outputs,
             None => match context.backend.load(stack).await? {
-                Some(state) => state.outputs.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect(),
+                Some(state) => {
+                    created.record_recent(&state, context.options.consistency_window);
+                    state.outputs.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()
+                }
                 None => {
                     return Err(Stop {
                         status: StackStatus::Failed,

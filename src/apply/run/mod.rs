@@ -173,7 +173,9 @@ async fn run_locked(
         });
     }
     let state = loaded.unwrap_or_else(|| StackState::new(name));
-    let upstream = upstream_outputs(context, approved, fresh).await?;
+    let window = context.options.consistency_window;
+    created.record_recent(&state, window);
+    let upstream = upstream_outputs(context, approved, fresh, &created).await?;
     let (registry, record) = stack_registry(context, plan, approved, &state, &upstream)?;
     let run = StackRun::new(
         context, plan, index, state, registry, upstream, created, events,

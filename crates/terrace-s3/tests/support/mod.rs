@@ -53,6 +53,7 @@ pub fn resource(id: &str) -> ResourceState {
         attributes: Default::default(),
         dependencies: vec![],
         protect: false,
+        created_at: None,
     }
 }
 
