@@ -155,14 +155,8 @@ mod tests {
             ("skewed", "vpc-skew", Some(-30)),
         ] {
             let resource = crate::state::ResourceState {
-                type_name: "aws:ec2:Vpc".into(),
-                id: id.into(),
-                region: None,
-                inputs: Default::default(),
-                attributes: Default::default(),
-                dependencies: vec![],
-                protect: false,
                 created_at: age.map(|s| chrono::Utc::now() - chrono::Duration::seconds(s)),
+                ..crate::state::ResourceState::new("aws:ec2:Vpc", id)
             };
             state.resources.insert(name.into(), resource);
         }

@@ -266,14 +266,9 @@ mod tests {
 
     fn state(inputs: serde_json::Value) -> ResourceState {
         ResourceState {
-            type_name: "test:Network".into(),
-            id: "net-1".into(),
-            region: None,
             inputs: inputs.as_object().unwrap().clone(),
             attributes: json!({"arn": "arn:1"}).as_object().unwrap().clone(),
-            dependencies: vec![],
-            protect: false,
-            created_at: None,
+            ..ResourceState::new("test:Network", "net-1")
         }
     }
 

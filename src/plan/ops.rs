@@ -250,14 +250,8 @@ mod tests {
         state.resources.insert(
             name.into(),
             ResourceState {
-                type_name: "test:Thing".into(),
-                id: format!("id-{name}"),
-                region: None,
-                inputs: Default::default(),
-                attributes: Default::default(),
                 dependencies: deps.iter().map(|d| d.to_string()).collect(),
-                protect: false,
-                created_at: None,
+                ..ResourceState::new("test:Thing", format!("id-{name}"))
             },
         );
     }

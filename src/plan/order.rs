@@ -282,14 +282,8 @@ mod tests {
             state.resources.insert(
                 name.to_string(),
                 ResourceState {
-                    type_name: "t:User".into(),
-                    id: format!("id-{name}"),
-                    region: None,
-                    inputs: Default::default(),
-                    attributes: Default::default(),
                     dependencies: deps.iter().map(|d| d.to_string()).collect(),
-                    protect: false,
-                    created_at: None,
+                    ..ResourceState::new("t:User", format!("id-{name}"))
                 },
             );
         }

@@ -258,16 +258,7 @@ mod tests {
         assert!(check_unmoved("s", Some(&state), &new).is_ok());
         state.resources.insert(
             "vpc".into(),
-            crate::state::ResourceState {
-                type_name: "aws:ec2:Vpc".into(),
-                id: "vpc-1".into(),
-                region: None,
-                inputs: Properties::new(),
-                attributes: Properties::new(),
-                dependencies: vec![],
-                protect: false,
-                created_at: None,
-            },
+            crate::state::ResourceState::new("aws:ec2:Vpc", "vpc-1"),
         );
         assert!(check_unmoved("s", Some(&state), &old).is_ok());
         let err = check_unmoved("s", Some(&state), &new).unwrap_err();

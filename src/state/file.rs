@@ -406,16 +406,7 @@ mod tests {
     }
 
     fn resource(id: &str) -> ResourceState {
-        ResourceState {
-            type_name: "test:Network".into(),
-            id: id.into(),
-            region: None,
-            inputs: Default::default(),
-            attributes: Default::default(),
-            dependencies: vec![],
-            protect: false,
-            created_at: None,
-        }
+        ResourceState::new("test:Network", id)
     }
 
     #[tokio::test]

@@ -102,6 +102,22 @@ pub struct ResourceState {
 pub const PROPAGATION_WINDOW: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl ResourceState {
+    /// A resource of `type_name` (e.g. `aws:ec2:Vpc`) with cloud id `id` and nothing else
+    /// recorded: no region, inputs, attributes or dependencies, not protected, no creation
+    /// time. Fields are public; set the rest with struct update syntax.
+    pub fn new(type_name: impl Into<String>, id: impl Into<String>) -> ResourceState {
+        ResourceState {
+            type_name: type_name.into(),
+            id: id.into(),
+            region: None,
+            inputs: Properties::new(),
+            attributes: Properties::new(),
+            dependencies: Vec::new(),
+            protect: false,
+            created_at: None,
+        }
+    }
+
     /// Inputs overlaid with attributes, plus `id`: what references can read.
     pub fn readable(&self) -> Properties {
         let mut all = self.inputs.clone();
@@ -268,16 +284,7 @@ mod tests {
     use super::*;
 
     fn resource(id: &str) -> ResourceState {
-        ResourceState {
-            type_name: "test:Network".into(),
-            id: id.into(),
-            region: None,
-            inputs: Properties::new(),
-            attributes: Properties::new(),
-            dependencies: vec![],
-            protect: false,
-            created_at: None,
-        }
+        ResourceState::new("test:Network", id)
     }
 
     fn begin(id: &str, resource: &str) -> JournalEntry {

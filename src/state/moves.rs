@@ -224,16 +224,7 @@ mod tests {
     use crate::state::ResourceState;
 
     fn entry(id: &str) -> ResourceState {
-        ResourceState {
-            type_name: "test:Thing".into(),
-            id: id.into(),
-            region: None,
-            inputs: Default::default(),
-            attributes: Default::default(),
-            dependencies: vec![],
-            protect: false,
-            created_at: None,
-        }
+        ResourceState::new("test:Thing", id)
     }
 
     fn at(text: &str) -> ResourceAddress {

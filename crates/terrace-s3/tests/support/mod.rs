@@ -45,16 +45,7 @@ pub fn dynamodb(moto: &Moto) -> aws_sdk_dynamodb::Client {
 }
 
 pub fn resource(id: &str) -> ResourceState {
-    ResourceState {
-        type_name: "test:Network".into(),
-        id: id.into(),
-        region: None,
-        inputs: Default::default(),
-        attributes: Default::default(),
-        dependencies: vec![],
-        protect: false,
-        created_at: None,
-    }
+    ResourceState::new("test:Network", id)
 }
 
 pub fn begin(op: &str, resource: &str) -> JournalEntry {
