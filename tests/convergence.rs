@@ -19,8 +19,17 @@ async fn apply_with_events(
     engine: &Engine,
     options: ApplyOptions,
 ) -> (terrace::apply::ApplySummary, Vec<Event>) {
+    plan_and_apply_with_events(engine, &PlanOptions::default(), options).await
+}
+
+/// Plans with `planning`, then applies the plan with events collected.
+async fn plan_and_apply_with_events(
+    engine: &Engine,
+    planning: &PlanOptions,
+    options: ApplyOptions,
+) -> (terrace::apply::ApplySummary, Vec<Event>) {
     let terrace = engine.open();
-    let plan = terrace.plan(&PlanOptions::default()).await.expect("plan");
+    let plan = terrace.plan(planning).await.expect("plan");
     let (sink, mut events) = EventSink::collector();
     let summary = terrace
         .apply_with(plan, options, sink)
@@ -102,24 +111,15 @@ async fn a_not_found_naming_an_id_an_earlier_apply_created_moments_ago_is_waited
         "state records when each create began"
     );
     // At once, in another apply: the replicas name subnets the cloud does not show yet.
-    let terrace = engine.open();
-    let plan = terrace
-        .plan(&PlanOptions {
-            refresh: false,
-            ..Default::default()
-        })
-        .await
-        .expect("plan");
-    let (sink, mut received) = EventSink::collector();
+    let no_refresh = PlanOptions {
+        refresh: false,
+        ..Default::default()
+    };
     let options = ApplyOptions {
         refresh: false,
         ..Default::default()
     };
-    let second = terrace.apply_with(plan, options, sink).await.unwrap();
-    let mut events = Vec::new();
-    while let Ok(event) = received.try_recv() {
-        events.push(event);
-    }
+    let (second, events) = plan_and_apply_with_events(&engine, &no_refresh, options).await;
     assert!(second.succeeded(), "{second:#?}");
     assert_eq!(count(&engine, "test:Instance"), 2, "each instance once");
     assert_eq!(count(&engine, "test:Subnet"), 3, "no subnet created again");
