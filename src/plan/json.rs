@@ -23,21 +23,21 @@ pub fn to_string_pretty(plan: &Plan) -> Result<String, serde_json::Error> {
         return serde_json::to_string_pretty(plan);
     };
     let at = found + EMPTY_STACKS.len() - "[]".len();
-    let mut text = Vec::with_capacity(skeleton.len());
-    text.extend_from_slice(&skeleton.as_bytes()[..at]);
-    text.extend_from_slice(b"[\n    ");
+    let mut text = String::with_capacity(skeleton.len());
+    text.push_str(&skeleton[..at]);
+    text.push_str("[\n    ");
     for (n, chunk) in plan.stacks.chunks(CHUNK).enumerate() {
-        let pieces: Vec<Vec<u8>> = chunk.par_iter().map(stack_text).collect::<Result<_, _>>()?;
+        let pieces: Vec<String> = chunk.par_iter().map(stack_text).collect::<Result<_, _>>()?;
         for (i, piece) in pieces.iter().enumerate() {
             if n > 0 || i > 0 {
-                text.extend_from_slice(b",\n    ");
+                text.push_str(",\n    ");
             }
-            text.extend_from_slice(piece);
+            text.push_str(piece);
         }
     }
-    text.extend_from_slice(b"\n  ]");
-    text.extend_from_slice(&skeleton.as_bytes()[at + "[]".len()..]);
-    Ok(String::from_utf8(text).expect("serde_json writes UTF-8"))
+    text.push_str("\n  ]");
+    text.push_str(&skeleton[at + "[]".len()..]);
+    Ok(text)
 }
 
 /// Stacks serialised at once: enough to keep every core busy, few enough that their texts are
@@ -46,11 +46,10 @@ const CHUNK: usize = 64;
 
 /// One stack's text as it stands in the plan's `stacks` array: indented twice, without the
 /// indent of its first line. Made by serialising it two arrays deep and cutting the arrays off.
-fn stack_text(stack: &StackPlan) -> Result<Vec<u8>, serde_json::Error> {
+fn stack_text(stack: &StackPlan) -> Result<String, serde_json::Error> {
     const OPEN: &str = "[\n  [\n    ";
     const CLOSE: &str = "\n  ]\n]";
-    let mut nested = Vec::new();
-    serde_json::to_writer_pretty(&mut nested, &[[stack]])?;
+    let mut nested = serde_json::to_string_pretty(&[[stack]])?;
     nested.truncate(nested.len() - CLOSE.len());
     nested.drain(..OPEN.len());
     Ok(nested)

@@ -173,8 +173,7 @@ async fn run_locked(
         });
     }
     let state = loaded.unwrap_or_else(|| StackState::new(name));
-    let window = context.options.consistency_window;
-    created.record_recent(&state, window);
+    created.record_recent(&state, context.options.consistency_window);
     let upstream = upstream_outputs(context, approved, fresh, &created).await?;
     let (registry, record) = stack_registry(context, plan, approved, &state, &upstream)?;
     let run = StackRun::new(
