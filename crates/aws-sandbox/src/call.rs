@@ -14,7 +14,7 @@ use axum::http::HeaderMap;
 pub enum Protocol {
     /// EC2's own Query flavour: `<Response><Errors><Error>…`.
     Ec2Query,
-    /// The Query protocol of ELBv2 and Auto Scaling: `<ErrorResponse><Error>…`.
+    /// The Query protocol of ELBv2, Auto Scaling and STS: `<ErrorResponse><Error>…`.
     AwsQuery,
     /// JSON 1.1 (Organizations): `{"__type": …}`.
     AwsJson,
@@ -47,7 +47,7 @@ impl Call {
         let (access_key, region, service) = credential_scope(headers);
         let protocol = match service.as_str() {
             "ec2" => Protocol::Ec2Query,
-            "elasticloadbalancing" | "autoscaling" => Protocol::AwsQuery,
+            "elasticloadbalancing" | "autoscaling" | "sts" => Protocol::AwsQuery,
             "organizations" => Protocol::AwsJson,
             _ => Protocol::Other,
         };

@@ -9,15 +9,18 @@
 //! | a create is carried out but its answer is lost (500 or a broken connection) | [`proxy`] | what a timeout or a crash after the write looks like to a client |
 //! | in-use refusals moto lacks (security groups, subnets) | [`in_use`], [`launches`] | EC2 API reference of DeleteSecurityGroup / DeleteSubnet |
 //! | EC2 client tokens honoured where moto ignores them | [`tokens`] | EC2 "Ensuring idempotency" |
+//! | an `AssumeRole` into a role of an account closed with `CloseAccount` is 403 `AccessDenied` | [`closed`] | Organizations user guide "Closing a member account", CrowdStrike/cloud-resource-estimator#25 |
 //! | VPN connections: tunnel inside blocks checked, tunnel options (outside addresses, inside blocks, generated pre-shared keys) and telemetry answered, the `vpn-connection-id` filter, `pending` for a seeded 1–3 s | [`vpn`] | EC2 API reference (CreateVpnConnection, DescribeVpnConnections, VpnTunnelOptionsSpecification), Site-to-Site VPN user guide |
 //!
 //! Only EC2, Elastic Load Balancing v2, Auto Scaling and Organizations are made strict; S3,
-//! DynamoDB, KMS, STS and IAM pass through. Randomness is a seeded ChaCha stream, so a run with
-//! the same seed and the same request order repeats. `GET /__sandbox/stats` answers the
+//! DynamoDB, KMS, STS and IAM pass through (but for `AssumeRole` into a closed account).
+//! Randomness is a seeded ChaCha stream, so a run with the same seed and the same request order
+//! repeats. `GET /__sandbox/stats` answers the
 //! counters as JSON.
 
 pub mod answer;
 pub mod call;
+pub mod closed;
 pub mod consistency;
 pub mod in_use;
 pub mod launches;
@@ -48,6 +51,8 @@ pub struct Behaviour {
     pub in_use_refusals: bool,
     /// Answer a repeated EC2 client token with the first answer.
     pub client_tokens: bool,
+    /// Refuse `AssumeRole` into an account closed through this layer.
+    pub closed_accounts: bool,
     /// A new VPN connection reads `pending` for a delay drawn from this range (else it is
     /// `available` at once, as in moto).
     pub vpn_pending: Option<(Duration, Duration)>,
@@ -61,7 +66,8 @@ pub enum Profile {
     /// As strict as AWS: eventual consistency, 10 % throttling, 5 % lost create answers,
     /// in-use refusals, VPN connections pending for a while.
     Cloud,
-    /// moto as it is (client tokens still honoured, as AWS does).
+    /// moto as it is (client tokens still honoured and closed accounts out of reach, as on
+    /// AWS: both are always so, and cost nothing).
     Fast,
 }
 
@@ -88,6 +94,7 @@ impl Behaviour {
                 consistency: Some((Duration::from_millis(500), Duration::from_millis(2000))),
                 in_use_refusals: true,
                 client_tokens: true,
+                closed_accounts: true,
                 vpn_pending: Some((Duration::from_secs(1), Duration::from_secs(3))),
                 seed,
             },
@@ -97,6 +104,7 @@ impl Behaviour {
                 consistency: None,
                 in_use_refusals: false,
                 client_tokens: true,
+                closed_accounts: true,
                 vpn_pending: None,
                 seed,
             },
@@ -145,6 +153,7 @@ pub struct Layer {
     tokens: tokens::ClientTokens,
     launches: launches::Launches,
     vpn: vpn::VpnConnections,
+    closed: closed::ClosedAccounts,
     /// Counters of what the layer did.
     pub stats: Arc<Stats>,
     log: bool,
@@ -234,6 +243,7 @@ pub async fn start(
         tokens: tokens::ClientTokens::default(),
         launches: launches::Launches::default(),
         vpn: vpn::VpnConnections::default(),
+        closed: closed::ClosedAccounts::default(),
         stats: stats.clone(),
         log,
     });

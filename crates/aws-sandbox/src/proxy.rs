@@ -1,5 +1,6 @@
-//! The request path: parse the call, answer it here when AWS would (throttling, a not yet
-//! propagated id, an in-use refusal, a repeated client token), otherwise forward it to moto;
+//! The request path: parse the call, answer it here when AWS would (an `AssumeRole` into a
+//! closed account, throttling, a not yet propagated id, an in-use refusal, a repeated client
+//! token), otherwise forward it to moto;
 //! then record the ids a create introduced, lose the answer of a create now and then, and
 //! leave not yet propagated resources out of Describe answers.
 
@@ -34,6 +35,15 @@ pub async fn handle(State(layer): State<Arc<Layer>>, request: Request) -> Respon
         Err(e) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
     };
     let call = Call::parse(&parts.headers, &body);
+    if layer.behaviour().closed_accounts {
+        let refusal = layer
+            .closed
+            .refusal(&call, &parts.headers, &layer.upstream)
+            .await;
+        if let Some(refusal) = refusal {
+            return layer.error(&call, refusal);
+        }
+    }
     let strict = STRICT_SERVICES.contains(&call.service.as_str());
     if strict {
         if let Some(early) = layer.answer_here(&call, &parts.headers).await {
@@ -179,6 +189,9 @@ impl Layer {
         headers: &HeaderMap,
         mut answer: Answer,
     ) -> Response<Body> {
+        if self.behaviour().closed_accounts {
+            self.closed.observe(call);
+        }
         let mut text = String::from_utf8_lossy(&answer.body).into_owned();
         if call.protocol == Protocol::Ec2Query && call.action.contains("VpnConnection") {
             text = self.vpn_answer(call, text);

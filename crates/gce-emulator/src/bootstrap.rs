@@ -18,6 +18,10 @@
 //! GoogleCloudPlatform/deploystack#52). Unlinking billing later makes Compute answer 403 "This
 //! API method requires billing to be enabled" (OpenRouterLabs/spawn#3091).
 //!
+//! A project pending deletion (`DELETE_REQUESTED`) refuses every Compute call with 403
+//! "Project … has been scheduled for deletion and cannot be used for API calls"
+//! (forseti-security/forseti-security#2878) until it is undeleted.
+//!
 //! Projects the emulator never saw created (the sandbox's base project) are taken as
 //! bootstrapped already.
 
@@ -122,6 +126,29 @@ fn created_here(app: &App, project: &str) -> bool {
     app.read(|s| s.crm.projects.contains_key(project))
 }
 
+/// Whether a project created here is `ACTIVE` (not `DELETE_REQUESTED`).
+fn active(app: &App, project: &str) -> bool {
+    app.read(|s| {
+        s.crm
+            .projects
+            .get(project)
+            .is_some_and(|p| p["state"] == "ACTIVE")
+    })
+}
+
+/// The 403 every Compute call into a project pending deletion gets, in the words Compute uses
+/// (the `HttpError 403` quoted in forseti-security/forseti-security#2878); the project's
+/// resources stay until it is purged, but no API call reaches them, and `:undelete` restores
+/// access.
+fn scheduled_for_deletion(project: &str) -> Response {
+    let message = format!(
+        "Project {project} has been scheduled for deletion and cannot be used for API calls. \
+         Visit https://console.developers.google.com/iam-admin/projects?pendingDeletion=true to \
+         undelete the project."
+    );
+    error(403, "PERMISSION_DENIED", &message, None, json!([]))
+}
+
 /// The refusal of a call to `path` (e.g. `/compute/v1/projects/p/...`) when its project lacks
 /// the service that serves it, or its billing; `None` when the call may go on.
 pub fn gate(app: &App, path: &str) -> Option<Response> {
@@ -130,6 +157,9 @@ pub fn gate(app: &App, path: &str) -> Option<Response> {
     let project = rest.strip_prefix("projects/")?.split('/').next()?;
     if !created_here(app, project) {
         return None;
+    }
+    if !active(app, project) {
+        return Some(scheduled_for_deletion(project));
     }
     let (enabled, billed) = app.read(|s| {
         let b = &s.crm.bootstrap;

@@ -607,6 +607,32 @@ async fn resource_manager_projects() {
         .await
         .ok();
     assert_eq!(p["state"], "DELETE_REQUESTED");
+    // A project pending deletion refuses Compute calls (forseti-security#2878) until undeleted.
+    let networks = "compute/v1/projects/sandbox-123/global/networks";
+    let refused = emu.raw(reqwest::Method::GET, networks, None).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(refused.body["error"]["status"], "PERMISSION_DENIED");
+    let message = refused.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "Project sandbox-123 has been scheduled for deletion and cannot be used for API calls."
+        ),
+        "{message}"
+    );
+    emu.raw(
+        reqwest::Method::POST,
+        "v3/projects/sandbox-123:undelete",
+        None,
+    )
+    .await
+    .ok();
+    // Active again: the call reaches the usual gate (Compute never enabled in this project).
+    let again = emu.raw(reqwest::Method::GET, networks, None).await;
+    assert_eq!(again.status, 403);
+    assert_eq!(
+        again.body["error"]["errors"][0]["reason"],
+        "accessNotConfigured"
+    );
     let unknown = emu
         .raw(reqwest::Method::GET, "v3/projects/nobody-here", None)
         .await;

@@ -1,7 +1,7 @@
 //! The sandbox's AWS behaviour layer (`aws-sandbox`), behaviour by behaviour, through the real
 //! AWS SDK clients with their retries off (each answer as it is), checked against moto itself:
 //! eventual consistency of new ids, throttling in each service's shape, lost create answers,
-//! in-use refusals, and EC2 client tokens.
+//! in-use refusals, EC2 client tokens, and closed accounts out of reach.
 
 mod support;
 
@@ -475,4 +475,79 @@ async fn a_repeated_client_token_gets_the_first_answer() {
         .await
         .unwrap_err();
     assert_eq!(code(&err), "IdempotentParameterMismatch");
+}
+
+/// A member account's id, created through `org` (moto finishes the creation at once).
+async fn member_account(org: &aws_sdk_organizations::Client, name: &str) -> String {
+    let created = org
+        .create_account()
+        .account_name(name)
+        .email(format!("{name}@example.com"))
+        .send()
+        .await
+        .unwrap();
+    let status = created.create_account_status().unwrap();
+    status.account_id().unwrap().to_string()
+}
+
+/// An `AssumeRole` into the member account's `OrganizationAccountAccessRole`.
+async fn assume_into(
+    sts: &aws_sdk_sts::Client,
+    account: &str,
+) -> Result<(), aws_sdk_sts::error::SdkError<aws_sdk_sts::operation::assume_role::AssumeRoleError>>
+{
+    sts.assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name("terrace")
+        .send()
+        .await
+        .map(|_| ())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_account_cannot_be_assumed_into() {
+    let moto = Moto::start();
+    let strict = layer(&moto, lenient(7)).await;
+    let org = organizations_at(&strict.endpoint(), false);
+    org.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let (closing, staying) = (
+        member_account(&org, "closing").await,
+        member_account(&org, "staying").await,
+    );
+    let sts = sts_at(&strict.endpoint(), false);
+    assume_into(&sts, &closing)
+        .await
+        .expect("active: assumable");
+    org.close_account()
+        .account_id(&closing)
+        .send()
+        .await
+        .unwrap();
+
+    let err = assume_into(&sts, &closing)
+        .await
+        .expect_err("a closed account's roles are out of reach");
+    assert_eq!(code(&err), "AccessDenied");
+    let message = err.message().unwrap_or_default().to_string();
+    let role = format!("arn:aws:iam::{closing}:role/OrganizationAccountAccessRole");
+    assert!(
+        message.starts_with("User: arn:aws:")
+            && message.ends_with(&format!(
+                "is not authorized to perform: sts:AssumeRole on resource: {role}"
+            )),
+        "{message}"
+    );
+    assume_into(&sts, &staying)
+        .await
+        .expect("other accounts stay assumable");
+    // moto alone hands out credentials for the closed account: the layer is what refuses.
+    assume_into(&sts_at(&moto.endpoint, false), &closing)
+        .await
+        .expect("moto itself lets the closed account be assumed");
 }

@@ -199,81 +199,35 @@ pub async fn read_ids(p: &AwsProvider, type_name: &str, ids: &[&str]) -> Vec<Obs
     .unwrap_or_else(|e| panic!("read {type_name}: {e:?}"))
 }
 
-/// A plain ec2 client at `endpoint` (moto, or the behaviour layer), with the SDK's retries or
-/// without them (to see each answer as it is).
-pub fn ec2_at(endpoint: &str, retries: bool) -> aws_sdk_ec2::Client {
-    use aws_sdk_ec2::config::{BehaviorVersion, Credentials, Region};
-    let retry = if retries {
-        aws_config::retry::RetryConfig::standard()
-    } else {
-        aws_config::retry::RetryConfig::disabled()
+/// `pub fn $name(endpoint, retries) -> $sdk::Client`: a plain client of one SDK at `endpoint`
+/// (moto, or the behaviour layer), with the SDK's retries or without them (to see each answer
+/// as it is).
+macro_rules! client_at {
+    ($name:ident, $sdk:ident) => {
+        pub fn $name(endpoint: &str, retries: bool) -> $sdk::Client {
+            use $sdk::config::{BehaviorVersion, Credentials, Region};
+            let retry = if retries {
+                aws_config::retry::RetryConfig::standard()
+            } else {
+                aws_config::retry::RetryConfig::disabled()
+            };
+            let config = $sdk::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new(REGION))
+                .endpoint_url(endpoint)
+                .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+                .retry_config(retry)
+                .build();
+            $sdk::Client::from_conf(config)
+        }
     };
-    let config = aws_sdk_ec2::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .retry_config(retry)
-        .build();
-    aws_sdk_ec2::Client::from_conf(config)
 }
 
-/// A plain elbv2 client at `endpoint` (moto, or the behaviour layer), with the SDK's retries or
-/// without them (to see each answer as it is).
-pub fn elbv2_at(endpoint: &str, retries: bool) -> aws_sdk_elasticloadbalancingv2::Client {
-    use aws_sdk_elasticloadbalancingv2::config::{BehaviorVersion, Credentials, Region};
-    let retry = if retries {
-        aws_config::retry::RetryConfig::standard()
-    } else {
-        aws_config::retry::RetryConfig::disabled()
-    };
-    let config = aws_sdk_elasticloadbalancingv2::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .retry_config(retry)
-        .build();
-    aws_sdk_elasticloadbalancingv2::Client::from_conf(config)
-}
-
-/// A plain autoscaling client at `endpoint` (moto, or the behaviour layer), with the SDK's retries or
-/// without them (to see each answer as it is).
-pub fn autoscaling_at(endpoint: &str, retries: bool) -> aws_sdk_autoscaling::Client {
-    use aws_sdk_autoscaling::config::{BehaviorVersion, Credentials, Region};
-    let retry = if retries {
-        aws_config::retry::RetryConfig::standard()
-    } else {
-        aws_config::retry::RetryConfig::disabled()
-    };
-    let config = aws_sdk_autoscaling::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .retry_config(retry)
-        .build();
-    aws_sdk_autoscaling::Client::from_conf(config)
-}
-
-/// A plain organizations client at `endpoint` (moto, or the behaviour layer), with the SDK's retries or
-/// without them (to see each answer as it is).
-pub fn organizations_at(endpoint: &str, retries: bool) -> aws_sdk_organizations::Client {
-    use aws_sdk_organizations::config::{BehaviorVersion, Credentials, Region};
-    let retry = if retries {
-        aws_config::retry::RetryConfig::standard()
-    } else {
-        aws_config::retry::RetryConfig::disabled()
-    };
-    let config = aws_sdk_organizations::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new(REGION))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
-        .retry_config(retry)
-        .build();
-    aws_sdk_organizations::Client::from_conf(config)
-}
+client_at!(ec2_at, aws_sdk_ec2);
+client_at!(elbv2_at, aws_sdk_elasticloadbalancingv2);
+client_at!(autoscaling_at, aws_sdk_autoscaling);
+client_at!(organizations_at, aws_sdk_organizations);
+client_at!(sts_at, aws_sdk_sts);
 
 /// The sandbox's AWS behaviour layer in front of `moto` (stopped when dropped).
 pub async fn layer(moto: &Moto, behaviour: aws_sandbox::Behaviour) -> aws_sandbox::RunningLayer {
