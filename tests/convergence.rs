@@ -129,6 +129,85 @@ async fn a_not_found_naming_an_id_an_earlier_apply_created_moments_ago_is_waited
     );
 }
 
+/// A plan right after an apply (CI's "apply, then the plan must be empty") reads resources the
+/// cloud does not list yet. State records when each was created, so they are read again until
+/// they show — never taken for deleted and planned again, which would create each a second time
+/// and orphan the first. One really deleted moments after its create is gone once its window
+/// (`consistency: {window_secs}`) ends.
+#[tokio::test]
+async fn a_plan_right_after_an_apply_waits_for_what_reads_do_not_show_yet() {
+    let dir = workspace("basic");
+    let engine = Engine::new(
+        dir.path(),
+        TestOptions {
+            lag_after_create: Duration::from_millis(1500),
+            ..Default::default()
+        },
+    );
+    let networks = PlanOptions {
+        selector: Selector {
+            layers: vec!["accounts".into(), "networks".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let plan = engine.open().plan(&networks).await.expect("plan");
+    let applied = engine
+        .open()
+        .apply_with(plan, ApplyOptions::default(), EventSink::none())
+        .await
+        .expect("apply runs");
+    assert!(applied.succeeded(), "{applied:#?}");
+    let subnets = count(&engine, "test:Subnet");
+
+    let (sink, mut received) = EventSink::collector();
+    let again = PlanOptions {
+        events: sink,
+        ..networks.clone()
+    };
+    let plan = engine.open().plan(&again).await.expect("plan");
+    assert!(!plan.has_changes(), "{plan:#?}");
+    let mut events = Vec::new();
+    while let Ok(event) = received.try_recv() {
+        events.push(event);
+    }
+    assert!(
+        events.iter().any(|e| matches!(e, Event::ResourceWaiting { reason, .. } if reason.contains("reads do not show it yet"))),
+        "the refresh waited for what it did not see: {events:#?}"
+    );
+    let applied = engine.apply_plan(plan).await;
+    assert!(applied.succeeded(), "{applied:#?}");
+    assert_eq!(
+        count(&engine, "test:Subnet"),
+        subnets,
+        "no subnet created twice"
+    );
+
+    // Deleted outside Terrace moments after its create: gone once the window ends.
+    edit(
+        dir.path(),
+        "terrace.yaml",
+        "name: basic",
+        "name: basic\nconsistency: {window_secs: 1}",
+    );
+    let state = engine.open().state("networks/eu/a").await.unwrap().unwrap();
+    let (name, subnet) = state
+        .resources
+        .iter()
+        .find(|(_, r)| r.type_name == "test:Subnet")
+        .expect("a subnet");
+    engine.provider.cloud().remove(&subnet.id).unwrap();
+    let plan = engine.open().plan(&networks).await.expect("plan");
+    let change = plan
+        .stack("networks/eu/a")
+        .unwrap()
+        .changes
+        .iter()
+        .find(|c| &c.name == name)
+        .expect("the deleted subnet is planned");
+    assert_eq!(change.action, Action::Create, "{change:#?}");
+}
+
 #[tokio::test]
 async fn a_not_found_naming_an_id_from_state_is_a_failure_never_a_create() {
     let dir = workspace("basic");

@@ -40,7 +40,7 @@ pub struct ApplyOptions {
     pub refresh: bool,
     /// How long a not-found answer naming an id created moments ago (by this apply, or by an
     /// earlier one as its state records) is taken for the cloud lagging and retried (default
-    /// [`crate::state::PROPAGATION_WINDOW`]).
+    /// [`crate::config::settings::PROPAGATION_WINDOW`]).
     pub consistency_window: Duration,
     /// How long a create whose outcome is unknown is looked for by its ownership tags before
     /// it counts as not created and is tried again.
@@ -87,7 +87,7 @@ impl Default for ApplyOptions {
             stacks_in_parallel: usize::MAX,
             resources_in_parallel: 16,
             refresh: true,
-            consistency_window: crate::state::PROPAGATION_WINDOW,
+            consistency_window: crate::config::settings::PROPAGATION_WINDOW,
             lookup_window: Duration::from_secs(30),
             interrupt: Interrupt::default(),
         }

@@ -101,11 +101,7 @@ pub enum Decision {
     GiveUp,
 }
 
-/// Exponential backoff from 0.5 s, doubling, at most 10 s.
-pub fn backoff(attempt: u32) -> Duration {
-    let ms = 500u64.saturating_mul(1 << attempt.saturating_sub(1).min(5));
-    Duration::from_millis(ms.min(10_000))
-}
+pub use crate::provider::limits::backoff;
 
 /// Whether to try a call again that failed with `error` after `attempt` attempts, `started`
 /// at the first; `fresh` is an id of this apply the call's properties name, if any.

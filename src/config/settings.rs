@@ -1,5 +1,5 @@
 //! `terrace.yaml`: the workspace's settings — name, state backend, providers, configuration
-//! values and concurrency defaults.
+//! values, concurrency defaults and the clouds' consistency window.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
@@ -34,6 +34,9 @@ pub struct Settings {
     /// How much runs at once.
     #[serde(default)]
     pub concurrency: ConcurrencySettings,
+    /// How long the clouds may not show what was just created.
+    #[serde(default)]
+    pub consistency: ConsistencySettings,
     /// Staged rollout of each layer's stacks (groups and layers may override it).
     #[serde(default)]
     pub rollout: Option<crate::config::sections::RolloutSettings>,
@@ -100,6 +103,45 @@ fn default_stacks() -> Option<usize> {
 
 fn default_resources() -> usize {
     16
+}
+
+/// How long after its create a resource may still be invisible to reads and to calls naming
+/// it: "if you run a command to modify or describe the resource that you just created, its ID
+/// might not have propagated throughout the system" ("Eventual consistency in the Amazon EC2
+/// API", <https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html>). Two
+/// minutes, as terraform-provider-aws waits (`propagationTimeout = 2 * time.Minute` of its EC2
+/// and IAM services).
+pub const PROPAGATION_WINDOW: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// `consistency: {window_secs: N}`: for how long after its create a resource may be invisible
+/// to reads (AWS: "Eventual consistency in the Amazon EC2 API"). Within it an apply retries a
+/// not-found answer naming the id, and a refresh reads a resource it does not see again before
+/// calling it gone. Default [`PROPAGATION_WINDOW`] (120 s).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsistencySettings {
+    /// Seconds.
+    #[serde(default = "default_window_secs")]
+    pub window_secs: u64,
+}
+
+impl ConsistencySettings {
+    /// The window as a duration.
+    pub fn window(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.window_secs)
+    }
+}
+
+fn default_window_secs() -> u64 {
+    PROPAGATION_WINDOW.as_secs()
+}
+
+impl Default for ConsistencySettings {
+    fn default() -> Self {
+        ConsistencySettings {
+            window_secs: default_window_secs(),
+        }
+    }
 }
 
 impl Default for ConcurrencySettings {

@@ -242,6 +242,7 @@ impl Terrace {
             &self.limits,
             &self.workspace.name,
             self.secrets.as_deref(),
+            self.workspace.settings.consistency.window(),
             events,
             |index, refreshed| {
                 let state = states[index];

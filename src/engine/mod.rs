@@ -532,9 +532,14 @@ impl Terrace {
         check_serials(self.backend.as_ref(), plan).await
     }
 
-    /// The apply options this workspace asks for: the defaults with its `concurrency:`.
+    /// The apply options this workspace asks for: the defaults with its `concurrency:` and
+    /// `consistency:`.
     pub fn apply_options(&self) -> ApplyOptions {
-        ApplyOptions::with_concurrency(&self.workspace.settings.concurrency)
+        let settings = &self.workspace.settings;
+        ApplyOptions {
+            consistency_window: settings.consistency.window(),
+            ..ApplyOptions::with_concurrency(&settings.concurrency)
+        }
     }
 
     /// Applies a plan (from [`Terrace::plan`] or a saved file), streaming events. Before

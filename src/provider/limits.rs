@@ -1,6 +1,8 @@
 //! Concurrency and rate limits per provider and region: a token bucket per API class (EC2
 //! allows RunInstances about 2/s but Describe 20/s) and a cap on operations in flight. There
 //! is no single global parallelism knob: each region of each provider is limited on its own.
+//! Also the backoff between attempts ([`backoff`]), shared by apply's retries and refresh's
+//! second reads.
 
 use super::Registry;
 use crate::config::settings::Settings;
@@ -101,4 +103,10 @@ impl Limits {
         });
         Some(bucket.clone())
     }
+}
+
+/// Exponential backoff from 0.5 s, doubling, at most 10 s.
+pub fn backoff(attempt: u32) -> Duration {
+    let ms = 500u64.saturating_mul(1 << attempt.saturating_sub(1).min(5));
+    Duration::from_millis(ms.min(10_000))
 }

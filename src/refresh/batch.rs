@@ -6,16 +6,24 @@
 //! do. What comes back is routed to its stack by id, and, for pending creates, by the ownership
 //! tags (workspace + stack + resource), so that a resource created before a crash is adopted by
 //! its own stack only.
+//!
+//! A resource created moments ago (its state's `created_at` within the consistency window) that
+//! a read does not show is read again, with backoff, until it shows or its window ends: AWS may
+//! leave a new resource out of Describe answers for a while ("Eventual consistency in the
+//! Amazon EC2 API"), and a plan right after an apply must not take it for deleted and create it
+//! a second time. Only when its window has ended is it gone.
 
 use super::{RefreshError, Refreshed};
 use crate::plan::stack::Observations;
-use crate::provider::limits::Limits;
+use crate::provider::limits::{backoff, Limits};
 use crate::provider::registry::provider_prefix;
 use crate::provider::{ErrorKind, Observed, Ownership, ProviderError, ReadRequest, Registry};
 use crate::state::{OperationKind, StackState};
+use chrono::{DateTime, Utc};
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value as Json;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 /// One stack of a refresh.
 pub struct StackRead<'a> {
@@ -50,16 +58,34 @@ struct Group {
     by_id: HashMap<String, Vec<(usize, String)>>,
     /// Stack name → index, of the member stacks with a pending create in this group.
     pending: HashMap<String, usize>,
+    /// Ids created less than the consistency window ago, with the instant their window ends.
+    young: Vec<(String, Instant)>,
 }
 
 impl Group {
-    fn add_resource(&mut self, stack: usize, name: &str, id: &str) {
+    fn add_resource(&mut self, stack: usize, name: &str, id: &str, young_until: Option<Instant>) {
         self.members.insert(stack);
         let routes = self.by_id.entry(id.to_string()).or_default();
         if routes.is_empty() {
             self.ids.push(id.to_string());
+            if let Some(until) = young_until {
+                self.young.push((id.to_string(), until));
+            }
         }
         routes.push((stack, name.to_string()));
+    }
+
+    /// The young ids not in `observed` whose window has not ended, and the latest end.
+    fn unseen_young(&self, observed: &[Observed]) -> (Vec<String>, Option<Instant>) {
+        let seen: HashSet<&str> = observed.iter().map(|o| o.id.as_str()).collect();
+        let now = Instant::now();
+        let unseen: Vec<&(String, Instant)> = self
+            .young
+            .iter()
+            .filter(|(id, until)| *until > now && !seen.contains(id.as_str()))
+            .collect();
+        let last = unseen.iter().map(|(_, until)| *until).max();
+        (unseen.into_iter().map(|(id, _)| id.clone()).collect(), last)
     }
 
     fn add_pending(&mut self, stack: usize, stack_name: &str) {
@@ -85,8 +111,11 @@ impl Group {
 /// each read takes a token of the provider's read class in its region (`limits`). Returns one
 /// [`Refreshed`] per stack, in the order given; `done(index, refreshed)` is called for each
 /// stack as soon as all the reads it takes part in have answered (also for a stack with
-/// nothing to read, first), and the event it returns is sent to `events` (waiting for room). With the workspace's secrets, what the cloud says is scrubbed
-/// ([`crate::secrets::scrub_observed`]).
+/// nothing to read, first), and the event it returns is sent to `events` (waiting for room).
+/// With the workspace's secrets, what the cloud says is scrubbed
+/// ([`crate::secrets::scrub_observed`]). A resource created less than `window` ago that a read
+/// does not show is read again until it shows or its window ends, with a `resource_waiting`
+/// event each time (see the module doc).
 ///
 /// Errors: the first read that fails, naming its type, region and the stacks it covers; the
 /// reads still in flight are dropped.
@@ -95,13 +124,14 @@ pub async fn refresh_stacks(
     limits: &Limits,
     workspace: &str,
     secrets: Option<&crate::secrets::Secrets>,
+    window: Duration,
     events: &crate::events::EventSink,
     mut done: impl FnMut(usize, &Refreshed) -> Option<crate::events::Event>,
 ) -> Result<Vec<Refreshed>, RefreshError> {
     if let Some(secrets) = secrets {
         learn_secrets(stacks, secrets);
     }
-    let groups = gather(stacks);
+    let groups = gather(stacks, window);
     let mut refreshed: Vec<Refreshed> = stacks.iter().map(|_| empty()).collect();
     let mut remaining = vec![0usize; stacks.len()];
     for group in groups.values() {
@@ -116,13 +146,17 @@ pub async fn refresh_stacks(
             }
         }
     }
+    let reader = Reader {
+        stacks,
+        limits,
+        workspace,
+        secrets,
+        events,
+    };
+    let reader = &reader;
     let mut reads: FuturesUnordered<_> = groups
         .iter()
-        .map(|(key, group)| async move {
-            let reader = stacks[*group.members.first().expect("a group has a member")].registry;
-            let answer = read_group(reader, limits, key, group, workspace, secrets).await;
-            (key, group, answer)
-        })
+        .map(|(key, group)| async move { (key, group, reader.read_group(key, group).await) })
         .collect();
     while let Some((key, group, answer)) = reads.next().await {
         let observed = answer.map_err(|source| RefreshError {
@@ -175,17 +209,19 @@ fn learn_secrets(stacks: &[StackRead<'_>], secrets: &crate::secrets::Secrets) {
     }
 }
 
-/// Every stack's reads, grouped by [`ReadKey`].
-fn gather(stacks: &[StackRead<'_>]) -> BTreeMap<ReadKey, Group> {
+/// Every stack's reads, grouped by [`ReadKey`]; resources created less than `window` ago are
+/// young.
+fn gather(stacks: &[StackRead<'_>], window: Duration) -> BTreeMap<ReadKey, Group> {
     let mut groups: BTreeMap<ReadKey, Group> = BTreeMap::new();
     for (index, stack) in stacks.iter().enumerate() {
         let state = stack.state;
         for (name, resource) in &state.resources {
             let key = read_key(state, &resource.type_name, &resource.region);
+            let young_until = young_until(resource.created_at, window);
             groups
                 .entry(key)
                 .or_default()
-                .add_resource(index, name, &resource.id);
+                .add_resource(index, name, &resource.id, young_until);
         }
         for pending in state
             .pending
@@ -200,6 +236,14 @@ fn gather(stacks: &[StackRead<'_>]) -> BTreeMap<ReadKey, Group> {
         }
     }
     groups
+}
+
+/// When the consistency window of a resource created at `created_at` ends, if it has not
+/// ended yet (a creation time ahead of this clock counts as now).
+fn young_until(created_at: Option<DateTime<Utc>>, window: Duration) -> Option<Instant> {
+    let age = (Utc::now() - created_at?).to_std().unwrap_or_default();
+    let left = window.checked_sub(age).filter(|left| !left.is_zero())?;
+    Some(Instant::now() + left)
 }
 
 fn read_key(state: &StackState, type_name: &str, region: &Option<String>) -> ReadKey {
@@ -230,39 +274,91 @@ fn canonical(value: &Json) -> Json {
     }
 }
 
-/// The group's one `read`, paced by the limits of its provider, region and read class.
-async fn read_group(
-    registry: &Registry,
-    limits: &Limits,
-    key: &ReadKey,
-    group: &Group,
-    workspace: &str,
-    secrets: Option<&crate::secrets::Secrets>,
-) -> Result<Vec<Observed>, ProviderError> {
-    let provider = registry.provider_for_type(&key.type_name).ok_or_else(|| {
-        ProviderError::new(
-            ErrorKind::Invalid,
-            "NoProvider",
-            "no provider for this type",
-        )
-    })?;
-    let schema = registry.schema(&key.type_name);
-    let class = schema.map(|s| s.api.read.clone()).unwrap_or_default();
-    let _permit = limits
-        .acquire(provider.name(), key.region.as_deref(), &class)
-        .await;
-    let request = ReadRequest {
-        type_name: key.type_name.clone(),
-        region: key.region.clone(),
-        ids: group.ids.clone(),
-        owner: group.owner(workspace),
-    };
-    Ok(provider
-        .read(request)
-        .await?
-        .into_iter()
-        .map(|o| crate::secrets::scrub_observed(secrets, schema.map(|s| &**s), o))
-        .collect())
+/// What one group's read needs besides the group.
+struct Reader<'a> {
+    stacks: &'a [StackRead<'a>],
+    limits: &'a Limits,
+    workspace: &'a str,
+    secrets: Option<&'a crate::secrets::Secrets>,
+    events: &'a crate::events::EventSink,
+}
+
+impl Reader<'_> {
+    /// The group's `read`, then reads again, with backoff, of its young ids the answers do not
+    /// show yet, until they show or their window ends.
+    async fn read_group(
+        &self,
+        key: &ReadKey,
+        group: &Group,
+    ) -> Result<Vec<Observed>, ProviderError> {
+        let registry = self.stacks[*group.members.first().expect("a group has a member")].registry;
+        let owner = group.owner(self.workspace);
+        let mut observed = self.read(registry, key, group.ids.clone(), owner).await?;
+        let mut attempt = 0;
+        loop {
+            let (unseen, Some(last)) = group.unseen_young(&observed) else {
+                return Ok(observed);
+            };
+            attempt += 1;
+            let after = backoff(attempt).min(last.saturating_duration_since(Instant::now()));
+            self.report_waiting(group, &unseen, after).await;
+            tokio::time::sleep(after).await;
+            observed.extend(self.read(registry, key, unseen, None).await?);
+        }
+    }
+
+    /// One `read`, paced by the limits of its provider, region and read class.
+    async fn read(
+        &self,
+        registry: &Registry,
+        key: &ReadKey,
+        ids: Vec<String>,
+        owner: Option<Ownership>,
+    ) -> Result<Vec<Observed>, ProviderError> {
+        let provider = registry.provider_for_type(&key.type_name).ok_or_else(|| {
+            ProviderError::new(
+                ErrorKind::Invalid,
+                "NoProvider",
+                "no provider for this type",
+            )
+        })?;
+        let schema = registry.schema(&key.type_name);
+        let class = schema.map(|s| s.api.read.clone()).unwrap_or_default();
+        let _permit = self
+            .limits
+            .acquire(provider.name(), key.region.as_deref(), &class)
+            .await;
+        let request = ReadRequest {
+            type_name: key.type_name.clone(),
+            region: key.region.clone(),
+            ids,
+            owner,
+        };
+        Ok(provider
+            .read(request)
+            .await?
+            .into_iter()
+            .map(|o| crate::secrets::scrub_observed(self.secrets, schema.map(|s| &**s), o))
+            .collect())
+    }
+
+    /// A `resource_waiting` event for each resource of the `unseen` ids.
+    async fn report_waiting(&self, group: &Group, unseen: &[String], after: Duration) {
+        for id in unseen {
+            for (stack, name) in group.by_id.get(id).into_iter().flatten() {
+                let event = crate::events::Event::ResourceWaiting {
+                    stack: self.stacks[*stack].state.stack.clone(),
+                    resource: name.clone(),
+                    reason: format!(
+                        "{id} was created moments ago and reads do not show it yet (eventual \
+                         consistency); reading it again before taking it for deleted"
+                    ),
+                    retry_in_ms: Some(after.as_millis() as u64),
+                };
+                self.events.send(event).await;
+            }
+        }
+    }
 }
 
 /// Sends each observation of a group's read to the stacks that recorded its id, or, found by

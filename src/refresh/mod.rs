@@ -2,7 +2,8 @@
 //! configuration, type, region) once across all the stacks it covers — the provider pages —,
 //! never once per stack or per resource ([`batch`]). Resources with a pending create are also
 //! looked up by their ownership tags, so that one created before a crash is adopted, not
-//! duplicated.
+//! duplicated. A resource created moments ago that a read does not show yet is read again
+//! until the consistency window ends before it counts as deleted.
 
 mod batch;
 
@@ -56,13 +57,15 @@ fn show_stacks(stacks: &[String]) -> String {
 /// configuration the stack's resources were recorded with. With the workspace's secrets,
 /// what the cloud says is scrubbed: a value that is or contains a secret (of the configuration
 /// or of the state) comes back sealed, so that it never reaches a plan, the state or an event
-/// in clear.
+/// in clear. A resource created less than `window` ago that the read does not show is read
+/// again until it shows or its window ends.
 pub async fn refresh_stack(
     registry: &Registry,
     limits: &Limits,
     workspace: &str,
     state: &StackState,
     secrets: Option<&crate::secrets::Secrets>,
+    window: std::time::Duration,
 ) -> Result<Refreshed, RefreshError> {
     let stacks = [StackRead { state, registry }];
     let mut refreshed = refresh_stacks(
@@ -70,6 +73,7 @@ pub async fn refresh_stack(
         limits,
         workspace,
         secrets,
+        window,
         &crate::events::EventSink::none(),
         |_, _| None,
     )

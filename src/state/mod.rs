@@ -93,14 +93,6 @@ pub struct ResourceState {
     pub created_at: Option<DateTime<Utc>>,
 }
 
-/// How long after its create a resource may still be invisible to reads and to calls naming
-/// it: "if you run a command to modify or describe the resource that you just created, its ID
-/// might not have propagated throughout the system" ("Eventual consistency in the Amazon EC2
-/// API", <https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html>). Two
-/// minutes, as terraform-provider-aws waits (`propagationTimeout = 2 * time.Minute` of its EC2
-/// and IAM services).
-pub const PROPAGATION_WINDOW: std::time::Duration = std::time::Duration::from_secs(120);
-
 impl ResourceState {
     /// A resource of `type_name` (e.g. `aws:ec2:Vpc`) with cloud id `id` and nothing else
     /// recorded: no region, inputs, attributes or dependencies, not protected, no creation

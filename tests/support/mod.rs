@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use terrace::engine::{ApplyOptions, PlanOptions, Terrace};
+use terrace::engine::{PlanOptions, Terrace};
 use terrace::events::EventSink;
 use terrace::provider::Registry;
 use terrace::testing::{TestOptions, TestProvider};
@@ -39,9 +39,12 @@ impl Engine {
             .expect("plan")
     }
 
+    /// Applies `plan` with the options the workspace asks for (`concurrency:`, `consistency:`).
     pub async fn apply_plan(&self, plan: terrace::plan::Plan) -> terrace::apply::ApplySummary {
-        self.open()
-            .apply_with(plan, ApplyOptions::default(), EventSink::none())
+        let terrace = self.open();
+        let options = terrace.apply_options();
+        terrace
+            .apply_with(plan, options, EventSink::none())
             .await
             .expect("apply runs")
     }

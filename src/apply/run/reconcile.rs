@@ -28,6 +28,7 @@ impl StackRun {
             &self.context.workspace,
             &snapshot,
             self.secrets(),
+            self.context.options.consistency_window,
         )
         .await
         .map_err(|e| Stop {
