@@ -140,7 +140,7 @@ async fn a_plan_right_after_an_apply_waits_for_what_reads_do_not_show_yet() {
     let engine = Engine::new(
         dir.path(),
         TestOptions {
-            lag_after_create: Duration::from_millis(1500),
+            lag_after_create: Duration::from_millis(2500),
             ..Default::default()
         },
     );
@@ -183,29 +183,41 @@ async fn a_plan_right_after_an_apply_waits_for_what_reads_do_not_show_yet() {
         "no subnet created twice"
     );
 
-    // Deleted outside Terrace moments after its create: gone once the window ends.
-    edit(
-        dir.path(),
-        "terrace.yaml",
-        "name: basic",
-        "name: basic\nconsistency: {window_secs: 1}",
-    );
-    let state = engine.open().state("networks/eu/a").await.unwrap().unwrap();
+    // Deleted outside Terrace moments after its create: read again until its window (here
+    // 2 s) ends, then planned as a create.
+    edit(dir.path(), "terrace.yaml", "name: basic", "name: basic\nconsistency: {window_secs: 2}");
+    let terrace = engine.open();
+    let mut state = terrace.state("networks/eu/a").await.unwrap().unwrap();
     let (name, subnet) = state
         .resources
-        .iter()
+        .iter_mut()
         .find(|(_, r)| r.type_name == "test:Subnet")
         .expect("a subnet");
+    let name = name.clone();
+    subnet.created_at = Some(chrono::Utc::now());
     engine.provider.cloud().remove(&subnet.id).unwrap();
-    let plan = engine.open().plan(&networks).await.expect("plan");
+    terrace.backend().save(&state, state.snapshot_serial).await.unwrap();
+    let (sink, mut received) = EventSink::collector();
+    let plan = engine
+        .open()
+        .plan(&PlanOptions { events: sink, ..networks.clone() })
+        .await
+        .expect("plan");
     let change = plan
         .stack("networks/eu/a")
         .unwrap()
         .changes
         .iter()
-        .find(|c| &c.name == name)
+        .find(|c| c.name == name)
         .expect("the deleted subnet is planned");
     assert_eq!(change.action, Action::Create, "{change:#?}");
+    let mut waited = 0;
+    while let Ok(event) = received.try_recv() {
+        if matches!(&event, Event::ResourceWaiting { resource, .. } if *resource == name) {
+            waited += 1;
+        }
+    }
+    assert!(waited >= 1, "read again before it counted as deleted");
 }
 
 #[tokio::test]

@@ -39,8 +39,10 @@ pub struct ApplyOptions {
     /// Refresh each stack before re-planning it (recommended).
     pub refresh: bool,
     /// How long a not-found answer naming an id created moments ago (by this apply, or by an
-    /// earlier one as its state records) is taken for the cloud lagging and retried (default
-    /// [`crate::config::settings::PROPAGATION_WINDOW`]).
+    /// earlier one as its state records) is taken for the cloud lagging and retried, and a
+    /// resource that young missing from the refresh before a stack is read again (default
+    /// [`crate::config::settings::PROPAGATION_WINDOW`]; [`crate::engine::Terrace::apply_options`]
+    /// takes the workspace's `consistency: {window_secs}`, `Default` does not).
     pub consistency_window: Duration,
     /// How long a create whose outcome is unknown is looked for by its ownership tags before
     /// it counts as not created and is tried again.

@@ -239,11 +239,13 @@ fn gather(stacks: &[StackRead<'_>], window: Duration) -> BTreeMap<ReadKey, Group
 }
 
 /// When the consistency window of a resource created at `created_at` ends, if it has not
-/// ended yet (a creation time ahead of this clock counts as now).
+/// ended yet (a creation time ahead of this clock counts as now; a wait is at most a day,
+/// whatever the window).
 fn young_until(created_at: Option<DateTime<Utc>>, window: Duration) -> Option<Instant> {
+    const LONGEST: Duration = Duration::from_secs(86_400);
     let age = (Utc::now() - created_at?).to_std().unwrap_or_default();
     let left = window.checked_sub(age).filter(|left| !left.is_zero())?;
-    Some(Instant::now() + left)
+    Some(Instant::now() + left.min(LONGEST))
 }
 
 fn read_key(state: &StackState, type_name: &str, region: &Option<String>) -> ReadKey {

@@ -58,7 +58,7 @@ fn show_stacks(stacks: &[String]) -> String {
 /// what the cloud says is scrubbed: a value that is or contains a secret (of the configuration
 /// or of the state) comes back sealed, so that it never reaches a plan, the state or an event
 /// in clear. A resource created less than `window` ago that the read does not show is read
-/// again until it shows or its window ends.
+/// again until it shows or its window ends, each wait a `resource_waiting` event on `events`.
 pub async fn refresh_stack(
     registry: &Registry,
     limits: &Limits,
@@ -66,6 +66,7 @@ pub async fn refresh_stack(
     state: &StackState,
     secrets: Option<&crate::secrets::Secrets>,
     window: std::time::Duration,
+    events: &crate::events::EventSink,
 ) -> Result<Refreshed, RefreshError> {
     let stacks = [StackRead { state, registry }];
     let mut refreshed = refresh_stacks(
@@ -74,7 +75,7 @@ pub async fn refresh_stack(
         workspace,
         secrets,
         window,
-        &crate::events::EventSink::none(),
+        events,
         |_, _| None,
     )
     .await?;

@@ -19,7 +19,8 @@ use std::time::Instant;
 const BODY_LIMIT: usize = 256 * 1024 * 1024;
 
 /// Services whose calls this layer makes behave like AWS; S3, DynamoDB, KMS, STS and IAM (the
-/// state backend, locks, secrets, credentials) pass through untouched.
+/// state backend, locks, secrets, credentials) pass through untouched, but for an `AssumeRole`
+/// into a closed account ([`crate::closed`]).
 const STRICT_SERVICES: &[&str] = &[
     "ec2",
     "elasticloadbalancing",

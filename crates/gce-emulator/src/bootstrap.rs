@@ -121,9 +121,10 @@ fn service_disabled(project: &str, service: &ServiceDef) -> Response {
     )
 }
 
-/// Whether a project was created through this emulator's Resource Manager.
-fn created_here(app: &App, project: &str) -> bool {
-    app.read(|s| s.crm.projects.contains_key(project))
+/// The id of a project created through this emulator's Resource Manager, named by its id or
+/// its number.
+fn created_here(app: &App, key: &str) -> Option<String> {
+    app.read(|s| crate::crm::resolve(&s.crm, key))
 }
 
 /// Whether a project created here is `ACTIVE` (not `DELETE_REQUESTED`).
@@ -155,19 +156,17 @@ pub fn gate(app: &App, path: &str) -> Option<Response> {
     let service = SERVICES.iter().find(|s| path.starts_with(s.gates))?;
     let rest = path.strip_prefix(service.gates)?;
     let project = rest.strip_prefix("projects/")?.split('/').next()?;
-    if !created_here(app, project) {
-        return None;
-    }
-    if !active(app, project) {
+    let id = created_here(app, project)?;
+    if !active(app, &id) {
         return Some(scheduled_for_deletion(project));
     }
     let (enabled, billed) = app.read(|s| {
         let b = &s.crm.bootstrap;
         (
             b.services
-                .get(project)
+                .get(&id)
                 .is_some_and(|set| set.contains(service.name)),
-            b.billing.contains_key(project),
+            b.billing.contains_key(&id),
         )
     });
     if !enabled {

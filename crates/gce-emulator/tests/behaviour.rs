@@ -619,6 +619,14 @@ async fn resource_manager_projects() {
         ),
         "{message}"
     );
+    // Named by its number, the same project is refused too.
+    let by_number = format!("compute/v1/{}/global/networks", p["name"].as_str().unwrap());
+    let refused = emu.raw(reqwest::Method::GET, &by_number, None).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("has been scheduled for deletion"));
     emu.raw(
         reqwest::Method::POST,
         "v3/projects/sandbox-123:undelete",

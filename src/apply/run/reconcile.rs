@@ -29,6 +29,7 @@ impl StackRun {
             &snapshot,
             self.secrets(),
             self.context.options.consistency_window,
+            &self.events,
         )
         .await
         .map_err(|e| Stop {

@@ -241,7 +241,8 @@ pub async fn layer(moto: &Moto, behaviour: aws_sandbox::Behaviour) -> aws_sandbo
     .expect("the behaviour layer starts")
 }
 
-/// A layer that does nothing strict, to switch behaviours on one at a time.
+/// A layer with the `fast` profile (nothing random: only client tokens and closed accounts, as
+/// AWS always does), to switch the other behaviours on one at a time.
 pub fn lenient(seed: u64) -> aws_sandbox::Behaviour {
     aws_sandbox::Behaviour::of(aws_sandbox::Profile::Fast, seed)
 }

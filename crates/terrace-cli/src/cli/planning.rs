@@ -3,8 +3,8 @@
 //! then the stacks planned — cleared when the command prints its result, with the lines
 //! below printed above it; otherwise plain lines for what would look like a hang: a stack
 //! waiting for its lock (a refresh takes every selected stack's lock) and a provider call
-//! waiting (`waiting: …`, throttling, an id not visible yet). Nothing with `--json`, whose
-//! stdout is one document.
+//! waiting (`waiting: …`, throttling, an id not visible yet, a resource created moments ago
+//! that the refresh does not see yet). Nothing with `--json`, whose stdout is one document.
 
 use super::output::eoutln;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -169,6 +169,13 @@ impl Phase {
             Event::LockWaiting { stack, holder } => {
                 Step::Line(format!("{stack}: waiting for the lock held by {holder}"))
             }
+            // A resource created moments ago that the refresh does not see yet is read again.
+            Event::ResourceWaiting {
+                stack,
+                resource,
+                reason,
+                ..
+            } => Step::Line(format!("{stack}: {resource}: waiting: {reason}")),
             _ => Step::Nothing,
         }
     }
@@ -238,7 +245,7 @@ mod tests {
     }
 
     #[test]
-    fn a_plan_without_refresh_starts_planning_and_a_lock_wait_is_a_line() {
+    fn a_plan_without_refresh_starts_planning_and_lock_and_resource_waits_are_lines() {
         let mut phase = Phase::default();
         let started = phase.step(&Event::PlanStarted {
             stacks: 1,
@@ -260,6 +267,20 @@ mod tests {
             panic!("a lock wait is shown as a line");
         };
         assert!(line.starts_with("networks/eu/a: waiting for the lock held by "));
+        let waiting = phase.step(&Event::ResourceWaiting {
+            stack: "networks/eu/a".into(),
+            resource: "vpc".into(),
+            reason: "vpc-1 was created moments ago and reads do not show it yet".into(),
+            retry_in_ms: Some(500),
+        });
+        assert_eq!(
+            waiting,
+            Step::Line(
+                "networks/eu/a: vpc: waiting: vpc-1 was created moments ago and reads do not \
+                 show it yet"
+                    .into()
+            )
+        );
         assert_eq!(
             phase.step(&Event::PlanFinished {
                 create: 1,
