@@ -42,6 +42,17 @@ async fn plan_and_apply_with_events(
     (summary, seen)
 }
 
+/// A plan of the accounts and networks layers only.
+fn accounts_and_networks() -> PlanOptions {
+    PlanOptions {
+        selector: Selector {
+            layers: vec!["accounts".into(), "networks".into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
 fn count(engine: &Engine, type_name: &str) -> usize {
     engine.cloud_count(type_name)
 }
@@ -92,13 +103,7 @@ async fn a_not_found_naming_an_id_an_earlier_apply_created_moments_ago_is_waited
         },
     );
     let terrace = engine.open();
-    let networks = PlanOptions {
-        selector: Selector {
-            layers: vec!["accounts".into(), "networks".into()],
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let networks = accounts_and_networks();
     let plan = terrace.plan(&networks).await.expect("plan");
     let first = terrace
         .apply_with(plan, ApplyOptions::default(), EventSink::none())
@@ -144,13 +149,7 @@ async fn a_plan_right_after_an_apply_waits_for_what_reads_do_not_show_yet() {
             ..Default::default()
         },
     );
-    let networks = PlanOptions {
-        selector: Selector {
-            layers: vec!["accounts".into(), "networks".into()],
-            ..Default::default()
-        },
-        ..Default::default()
-    };
+    let networks = accounts_and_networks();
     let plan = engine.open().plan(&networks).await.expect("plan");
     let applied = engine
         .open()
