@@ -9,12 +9,18 @@ import urllib.error
 import urllib.request
 
 import boto3
+from botocore.config import Config
 
 BASE = dict(aws_access_key_id="testing", aws_secret_access_key="testing")
+# Through the sandbox's AWS layer a call may be throttled (10 % under the cloud profile):
+# retried as a careful AWS client retries ("standard" mode retries RequestLimitExceeded and
+# Throttling with backoff); the legacy default's 3 attempts failed a run once.
+RETRIES = Config(retries={"mode": "standard", "max_attempts": 10})
 
 
 def aws_client(moto, service, region, creds=None):
-    return boto3.client(service, region_name=region, endpoint_url=moto, **(creds or BASE))
+    return boto3.client(service, region_name=region, endpoint_url=moto, config=RETRIES,
+                        **(creds or BASE))
 
 
 def aws_places(moto, session):
