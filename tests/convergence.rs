@@ -184,7 +184,12 @@ async fn a_plan_right_after_an_apply_waits_for_what_reads_do_not_show_yet() {
 
     // Deleted outside Terrace moments after its create: read again until its window (here
     // 2 s) ends, then planned as a create.
-    edit(dir.path(), "terrace.yaml", "name: basic", "name: basic\nconsistency: {window_secs: 2}");
+    edit(
+        dir.path(),
+        "terrace.yaml",
+        "name: basic",
+        "name: basic\nconsistency: {window_secs: 2}",
+    );
     let terrace = engine.open();
     let mut state = terrace.state("networks/eu/a").await.unwrap().unwrap();
     let (name, subnet) = state
@@ -195,11 +200,18 @@ async fn a_plan_right_after_an_apply_waits_for_what_reads_do_not_show_yet() {
     let name = name.clone();
     subnet.created_at = Some(chrono::Utc::now());
     engine.provider.cloud().remove(&subnet.id).unwrap();
-    terrace.backend().save(&state, state.snapshot_serial).await.unwrap();
+    terrace
+        .backend()
+        .save(&state, state.snapshot_serial)
+        .await
+        .unwrap();
     let (sink, mut received) = EventSink::collector();
     let plan = engine
         .open()
-        .plan(&PlanOptions { events: sink, ..networks.clone() })
+        .plan(&PlanOptions {
+            events: sink,
+            ..networks.clone()
+        })
         .await
         .expect("plan");
     let change = plan
