@@ -42,6 +42,17 @@ async fn plan_and_apply_with_events(
     (summary, seen)
 }
 
+/// The engine on a test provider whose new resources stay invisible for `ms` milliseconds.
+fn lagging(dir: &std::path::Path, ms: u64) -> Engine {
+    Engine::new(
+        dir,
+        TestOptions {
+            lag_after_create: Duration::from_millis(ms),
+            ..Default::default()
+        },
+    )
+}
+
 /// A plan of the accounts and networks layers only.
 fn accounts_and_networks() -> PlanOptions {
     PlanOptions {
@@ -60,13 +71,7 @@ fn count(engine: &Engine, type_name: &str) -> usize {
 #[tokio::test]
 async fn a_not_found_naming_an_id_this_apply_created_is_waited_out_and_reported() {
     let dir = workspace("basic");
-    let engine = Engine::new(
-        dir.path(),
-        TestOptions {
-            lag_after_create: Duration::from_millis(300),
-            ..Default::default()
-        },
-    );
+    let engine = lagging(dir.path(), 300);
     let (summary, events) = apply_with_events(&engine, ApplyOptions::default()).await;
     assert!(summary.succeeded(), "{summary:#?}");
     assert_eq!(count(&engine, "test:Subnet"), 3, "each subnet once");
@@ -95,13 +100,7 @@ async fn a_not_found_naming_an_id_this_apply_created_is_waited_out_and_reported(
 #[tokio::test]
 async fn a_not_found_naming_an_id_an_earlier_apply_created_moments_ago_is_waited_out() {
     let dir = workspace("basic");
-    let engine = Engine::new(
-        dir.path(),
-        TestOptions {
-            lag_after_create: Duration::from_millis(1500),
-            ..Default::default()
-        },
-    );
+    let engine = lagging(dir.path(), 1500);
     let terrace = engine.open();
     let networks = accounts_and_networks();
     let plan = terrace.plan(&networks).await.expect("plan");
@@ -142,13 +141,7 @@ async fn a_not_found_naming_an_id_an_earlier_apply_created_moments_ago_is_waited
 #[tokio::test]
 async fn a_plan_right_after_an_apply_waits_for_what_reads_do_not_show_yet() {
     let dir = workspace("basic");
-    let engine = Engine::new(
-        dir.path(),
-        TestOptions {
-            lag_after_create: Duration::from_millis(2500),
-            ..Default::default()
-        },
-    );
+    let engine = lagging(dir.path(), 2500);
     let networks = accounts_and_networks();
     let plan = engine.open().plan(&networks).await.expect("plan");
     let applied = engine
