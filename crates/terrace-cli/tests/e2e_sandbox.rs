@@ -1,7 +1,7 @@
 //! End to end on the sandbox, through the `terrace` binary and the real AWS and GCP providers:
-//! a two-cloud workspace is applied, re-planned empty at once (new ids may still be hidden) and
-//! destroyed; after each step the cloud side is listed directly (Compute REST on the emulator,
-//! boto3 against moto), not through Terrace. Needs the project's .venv (scripts/ensure-venv.sh; CI runs it first).
+//! a two-cloud workspace is applied, re-planned empty at once and destroyed; after each step
+//! the cloud side is listed directly (Compute REST on the emulator, boto3 against moto), not
+//! through Terrace. Needs the project's .venv (scripts/ensure-venv.sh; CI runs it first).
 
 mod support;
 
@@ -48,9 +48,11 @@ fn two_clouds_apply_replan_and_destroy_on_the_sandbox() {
         stdout(&apply),
         stderr(&apply)
     );
-    // At once, before anything else: under the cloud profile the newest ids stay out of
-    // Describe answers for 0.5–2 s (EC2 eventual consistency), and a plan that took them for
-    // deleted would create them a second time. The refresh reads them again instead.
+    // At once, before anything else, as CI's "apply, then the plan must be empty" does: under
+    // the cloud profile new ids stay out of Describe answers for 0.5–2 s (EC2 eventual
+    // consistency). The AWS provider waits inside each create until its resource is seen, and
+    // a refresh reads a young resource it does not see again (tests/convergence.rs), so the
+    // plan is empty and nothing is created twice.
     let plan = terrace(dir.path(), &["plan", "--detailed-exitcode"]);
     assert_eq!(
         plan.status.code(),
