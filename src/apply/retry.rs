@@ -52,11 +52,10 @@ impl CreatedIds {
         let now = (chrono::Utc::now(), Instant::now());
         let mut created = self.0.lock().expect("ids lock");
         for resource in state.resources.values() {
-            let Some(at) = resource.created_at else {
+            let Some(age) = resource.age(now.0).filter(|age| *age < window) else {
                 continue;
             };
-            let age = (now.0 - at).to_std().unwrap_or(Duration::ZERO);
-            if let Some(instant) = now.1.checked_sub(age).filter(|_| age < window) {
+            if let Some(instant) = now.1.checked_sub(age) {
                 created.entry(resource.id.clone()).or_insert(instant);
             }
         }

@@ -19,7 +19,7 @@ use crate::provider::limits::{backoff, Limits};
 use crate::provider::registry::provider_prefix;
 use crate::provider::{ErrorKind, Observed, Ownership, ProviderError, ReadRequest, Registry};
 use crate::state::{OperationKind, StackState};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde_json::Value as Json;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
@@ -213,11 +213,12 @@ fn learn_secrets(stacks: &[StackRead<'_>], secrets: &crate::secrets::Secrets) {
 /// young.
 fn gather(stacks: &[StackRead<'_>], window: Duration) -> BTreeMap<ReadKey, Group> {
     let mut groups: BTreeMap<ReadKey, Group> = BTreeMap::new();
+    let now = (Utc::now(), Instant::now());
     for (index, stack) in stacks.iter().enumerate() {
         let state = stack.state;
         for (name, resource) in &state.resources {
             let key = read_key(state, &resource.type_name, &resource.region);
-            let young_until = young_until(resource.created_at, window);
+            let young_until = young_until(resource.age(now.0), window, now.1);
             groups
                 .entry(key)
                 .or_default()
@@ -238,14 +239,12 @@ fn gather(stacks: &[StackRead<'_>], window: Duration) -> BTreeMap<ReadKey, Group
     groups
 }
 
-/// When the consistency window of a resource created at `created_at` ends, if it has not
-/// ended yet (a creation time ahead of this clock counts as now; a wait is at most a day,
-/// whatever the window).
-fn young_until(created_at: Option<DateTime<Utc>>, window: Duration) -> Option<Instant> {
+/// When the consistency window of a resource of this `age` at `now` ends, if it has not ended
+/// yet (a wait is at most a day, whatever the window).
+fn young_until(age: Option<Duration>, window: Duration, now: Instant) -> Option<Instant> {
     const LONGEST: Duration = Duration::from_secs(86_400);
-    let age = (Utc::now() - created_at?).to_std().unwrap_or_default();
-    let left = window.checked_sub(age).filter(|left| !left.is_zero())?;
-    Some(Instant::now() + left.min(LONGEST))
+    let left = window.checked_sub(age?).filter(|left| !left.is_zero())?;
+    Some(now + left.min(LONGEST))
 }
 
 fn read_key(state: &StackState, type_name: &str, region: &Option<String>) -> ReadKey {

@@ -88,7 +88,8 @@ pub struct ResourceState {
     /// When Terrace's create of it began (an adopted create: when the interrupted create
     /// began); `None` for resources imported, or recorded before this field existed. An apply
     /// started moments later treats a not-found answer naming its id as the cloud not having
-    /// propagated it yet, as for ids it created itself ([`crate::apply::retry`]).
+    /// propagated it yet, as for ids it created itself ([`crate::apply::retry`]), and a
+    /// refresh reads it again before taking it for deleted ([`crate::refresh`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<DateTime<Utc>>,
 }
@@ -108,6 +109,12 @@ impl ResourceState {
             protect: false,
             created_at: None,
         }
+    }
+
+    /// How long ago Terrace's create of it began, at `now`; `None` without a creation time.
+    /// A creation time ahead of `now` (another machine's clock) counts as just created.
+    pub fn age(&self, now: DateTime<Utc>) -> Option<std::time::Duration> {
+        Some((now - self.created_at?).to_std().unwrap_or_default())
     }
 
     /// Inputs overlaid with attributes, plus `id`: what references can read.

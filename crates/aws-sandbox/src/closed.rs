@@ -86,9 +86,7 @@ async fn caller_arn(call: &Call, headers: &HeaderMap, upstream: &Upstream) -> Op
     let text = upstream
         .query(headers, "sts", &call.region, &params)
         .await?;
-    let start = text.find("<Arn>")? + "<Arn>".len();
-    let end = start + text[start..].find("</Arn>")?;
-    Some(text[start..end].to_string())
+    crate::xml::texts(&text, "Arn").into_iter().next()
 }
 
 #[cfg(test)]
