@@ -162,6 +162,10 @@ pub struct Consistency {
     /// Seeded delay range after a create.
     pub window: (Duration, Duration),
     hidden: Mutex<HashMap<String, Instant>>,
+    /// Every id hidden so far. An id is new once: a later create whose answer repeats it
+    /// without the request naming it (CreateNatGateway, RunInstances and CreateLoadBalancer
+    /// answer their VPC's id) must not hide a resource that propagated long ago.
+    introduced: Mutex<HashSet<String>>,
 }
 
 impl Consistency {
@@ -170,12 +174,18 @@ impl Consistency {
         Consistency {
             window,
             hidden: Mutex::default(),
+            introduced: Mutex::default(),
         }
     }
 
-    /// Hides `id` until `until`.
-    pub fn hide(&self, id: String, until: Instant) {
+    /// Hides `id` until `until`, unless it was hidden before (then it is not new); true when
+    /// it was hidden now.
+    pub fn hide(&self, id: String, until: Instant) -> bool {
+        if !self.introduced.lock().expect("lock").insert(id.clone()) {
+            return false;
+        }
         self.hidden.lock().expect("lock").insert(id, until);
+        true
     }
 
     /// The ids still hidden now.
@@ -266,6 +276,20 @@ mod tests {
         );
         let answer = "<CreateSubnetResponse><subnet><subnetId>subnet-0123456789abcdef1</subnetId><vpcId>vpc-0123456789abcdef0</vpcId></subnet></CreateSubnetResponse>";
         assert_eq!(new_ids(&c, answer), vec!["subnet-0123456789abcdef1"]);
+    }
+
+    #[test]
+    fn an_id_is_new_once() {
+        let c = Consistency::new((Duration::ZERO, Duration::ZERO));
+        let vpc = "vpc-0123456789abcdef0";
+        assert!(c.hide(vpc.into(), Instant::now()));
+        // A NAT gateway's answer, later, repeats the VPC's id: it stays visible.
+        assert!(!c.hide(vpc.into(), Instant::now() + Duration::from_secs(60)));
+        let named = call(
+            "ec2",
+            "Action=CreateSecurityGroup&VpcId=vpc-0123456789abcdef0",
+        );
+        assert_eq!(c.named_hidden(&named), None);
     }
 
     #[test]

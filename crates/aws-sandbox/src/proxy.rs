@@ -234,12 +234,14 @@ impl Layer {
         };
         for id in consistency::new_ids(call, text) {
             let delay = self.delay(low, high);
-            self.log(&format!(
+            let line = format!(
                 "{}: {id} becomes visible in {} ms",
                 call.action,
                 delay.as_millis()
-            ));
-            self.consistency.hide(id, Instant::now() + delay);
+            );
+            if self.consistency.hide(id, Instant::now() + delay) {
+                self.log(&line);
+            }
         }
     }
 
